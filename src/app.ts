@@ -1,0 +1,68 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { type ZodTypeProvider, jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { healthRoutes } from './api/health.js';
+import type { Env } from './config/env.js';
+import type { FileConfig } from './config/file.js';
+import { registerErrorHandler } from './errors.js';
+import { createLogger } from './log.js';
+import type { Logger } from 'pino';
+import { Metrics } from './metrics.js';
+import { storagePlugin } from './storage/plugin.js';
+import { createSink } from './storage/influx/registry.js';
+import type { InfluxSink } from './storage/influx/sink.js';
+import { collectors } from './telemetry/http-collector.js';
+import { pipelinePlugin } from './telemetry/plugin.js';
+import { tenantsPlugin } from './tenants/plugin.js';
+import { keyRoutes } from './tenants/routes.js';
+
+export interface AppOptions {
+  env: Env;
+  config: FileConfig;
+  /** Wall clock, injectable for tests. */
+  clock?: () => number;
+  logger?: Logger;
+  /** Overrides the sink built from env (tests). */
+  sink?: InfluxSink;
+}
+
+export const VERSION = '0.1.0';
+
+export type App = FastifyInstance;
+
+/** Builds the qoswatch app (not listening): testable with `inject`, started by server.ts. */
+export async function buildApp(opts: AppOptions): Promise<App> {
+  const { env, config } = opts;
+  const clock = opts.clock ?? Date.now;
+  const app = Fastify({
+    // pino's own Logger type is wider than fastify's view of it.
+    loggerInstance: (opts.logger ?? createLogger(env.QOSWATCH_LOG_LEVEL)) as FastifyBaseLogger,
+    trustProxy: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandler(app);
+
+  const metrics = new Metrics();
+  const sink = opts.sink ?? createSink(env);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'qoswatch', version: VERSION, description: 'Live-stream QoS telemetry, alerting and SLA API (PRODUCT.md §6)' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR });
+  await app.register(tenantsPlugin, { config, ingestKey: env.QOSWATCH_INGEST_KEY, adminToken: env.QOSWATCH_ADMIN_TOKEN });
+  await app.register(pipelinePlugin, { env, config, sink, metrics, clock });
+  await app.register(healthRoutes, { metrics });
+  await app.register(collectors, { env, metrics });
+  await app.register(keyRoutes, { clock });
+  app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { VERSION } from './app.js';
+import { sha256 } from './tenants/keys.js';
+
+const HELP = `qoswatch ${VERSION} — live-stream QoS monitoring and alerting
+
+Usage:
+  qoswatch [serve]           run the service (configuration from environment variables; see README)
+  qoswatch keys hash <key>   print the SHA-256 to put in a config file's ingest_keys[].sha256
+  qoswatch version           print the version
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  const [cmd = 'serve', ...rest] = positionals;
+  if (values.help || cmd === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  switch (cmd) {
+    case 'serve': {
+      const { serve } = await import('./server.js');
+      await serve();
+      return -1;
+    }
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case 'keys':
+      if (rest[0] === 'hash' && rest[1]) {
+        process.stdout.write(`${sha256(rest[1])}\n`);
+        return 0;
+      }
+      process.stderr.write('usage: qoswatch keys hash <key>\n');
+      return 2;
+    default:
+      process.stderr.write(`unknown command "${cmd}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`qoswatch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { durationSchema, rateSchema, sizeSchema } from '../util/units.js';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+const secret = z.string().min(16, 'must be at least 16 characters');
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+/**
+ * Every environment variable the service reads. The README's configuration table documents the same list;
+ * test/unit/env.test.ts keeps the two in step.
+ */
+export const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  QOSWATCH_DATA_DIR: z.string().min(1).default('./data'),
+  QOSWATCH_CONFIG: optional(z.string()),
+  QOSWATCH_INGEST_KEY: optional(secret),
+  QOSWATCH_ADMIN_TOKEN: optional(secret),
+  QOSWATCH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  QOSWATCH_WINDOW: durationSchema(1000, 300_000).default(10_000),
+  QOSWATCH_WINDOW_GRACE: durationSchema(0, 600_000).default(15_000),
+  QOSWATCH_EVAL_HORIZON: durationSchema(60_000, 3_600_000).default(300_000),
+  QOSWATCH_MAX_SAMPLE_AGE: durationSchema(60_000, 30 * 86_400_000).default(86_400_000),
+  QOSWATCH_DIM_CAP: z.coerce.number().int().min(1).max(100_000).default(100),
+  QOSWATCH_REGION_CAP: z.coerce.number().int().min(1).max(100_000).default(500),
+
+  QOSWATCH_MAX_BODY: sizeSchema(1024, 256 * 1024 ** 2).default(5 * 1024 ** 2),
+  QOSWATCH_RATE_LIMIT: rateSchema.default({ max: 2000, windowMs: 1000 }),
+  QOSWATCH_MAX_INFLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(512),
+  QOSWATCH_MAX_PENDING_BYTES: sizeSchema(64 * 1024, 4 * 1024 ** 3).default(64 * 1024 ** 2),
+  QOSWATCH_CORS_ORIGINS: z.string().default('*'),
+  QOSWATCH_WS_MAX_FRAME: sizeSchema(1024, 64 * 1024 ** 2).default(1024 ** 2),
+  QOSWATCH_WS_PING_INTERVAL: durationSchema(1000, 600_000).default(20_000),
+  QOSWATCH_WS_IDLE_TIMEOUT: durationSchema(1000, 3_600_000).default(120_000),
+  QOSWATCH_WS_MAX_UNACKED: z.coerce.number().int().min(1).max(10_000).default(64),
+  QOSWATCH_WS_OVERLOAD_CLOSE: durationSchema(100, 600_000).default(5000),
+
+  QOSWATCH_FLUSH_INTERVAL: durationSchema(50, 60_000).default(1000),
+  QOSWATCH_SPOOL_MAX: sizeSchema(1024 ** 2, 1024 ** 4).default(1024 ** 3),
+  QOSWATCH_RAW_SAMPLES: bool.default(false),
+  QOSWATCH_SHUTDOWN_TIMEOUT: durationSchema(0, 600_000).default(10_000),
+
+  INFLUX_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+  INFLUX_API: z.enum(['v1', 'v2']).default('v2'),
+  INFLUX_TOKEN: optional(z.string()),
+  INFLUX_ORG: optional(z.string()),
+  INFLUX_BUCKET: optional(z.string()),
+  INFLUX_DB: optional(z.string()),
+  INFLUX_RP: optional(z.string()),
+  INFLUX_USER: optional(z.string()),
+  INFLUX_PASSWORD: optional(z.string()),
+  INFLUX_BATCH_LINES: z.coerce.number().int().min(1).max(100_000).default(5000),
+  INFLUX_TIMEOUT: durationSchema(100, 600_000).default(10_000),
+});
+
+export type Env = z.output<typeof envSchema>;
+export const ENV_VARS = Object.keys(envSchema.shape) as (keyof Env)[];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates the environment; the error names each offending variable (never its value: it may be a secret). */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const picked: Record<string, unknown> = {};
+  for (const name of ENV_VARS) if (source[name] !== undefined) picked[name] = source[name];
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { rateSchema } from '../util/units.js';
+import { ConfigError } from './env.js';
+
+export const DIMENSIONS = ['isp', 'cdn', 'platform', 'country', 'sdk'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+const idSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _ or -');
+
+const ingestKeySchema = z
+  .strictObject({
+    id: idSchema,
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the key (qoswatch keys hash <key>)').optional(),
+    key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
+    rate_limit: rateSchema.optional(),
+    revoked: z.boolean().default(false),
+  })
+  .refine((k) => (k.sha256 === undefined) !== (k.key_env === undefined), {
+    message: 'give exactly one of sha256 or key_env',
+  });
+
+const tenantSchema = z.strictObject({
+  id: idSchema,
+  name: z.string().min(1).max(200).optional(),
+  tier: z.enum(['basic', 'enterprise', 'strategic']).default('enterprise'),
+  timezone: z.string().default('UTC'),
+  ingest_keys: z.array(ingestKeySchema).default([]),
+});
+
+export const fileConfigSchema = z.strictObject({
+  default_tenant: idSchema.default('default'),
+  tenants: z.array(tenantSchema).default([]),
+  dimensions: z
+    .strictObject(Object.fromEntries(DIMENSIONS.map((d) => [d, z.strictObject({ cap: z.number().int().min(1).max(100_000) }).optional()])) as Record<Dimension, z.ZodOptional<z.ZodObject<{ cap: z.ZodNumber }>>>)
+    .default({}),
+});
+
+export type FileConfig = z.output<typeof fileConfigSchema>;
+export type TenantConfig = FileConfig['tenants'][number];
+export type IngestKeyConfig = TenantConfig['ingest_keys'][number];
+
+export function parseFileConfig(text: string, source: string): FileConfig {
+  const doc = parseDocument(text);
+  if (doc.errors.length) throw new ConfigError(`${source}: ${doc.errors[0]!.message}`);
+  const parsed = fileConfigSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
+    throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  }
+  const ids = new Set<string>();
+  for (const t of parsed.data.tenants) {
+    if (ids.has(t.id)) throw new ConfigError(`${source} is invalid:\n  tenants: duplicate tenant id "${t.id}"`);
+    ids.add(t.id);
+  }
+  return parsed.data;
+}
+
+export function loadFileConfig(path: string | undefined): FileConfig {
+  if (!path) return fileConfigSchema.parse({});
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`QOSWATCH_CONFIG: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return parseFileConfig(text, path);
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}

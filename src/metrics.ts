@@ -1,0 +1,57 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The service's own figures for /metrics. One registry per app instance (tests build several apps in one
+ * process). Gauges that mirror state are read on scrape through `collect` callbacks set by their owners.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly samplesAccepted = this.counter('qoswatch_samples_accepted_total', 'Samples accepted', ['transport']);
+  readonly samplesRejected = this.counter('qoswatch_samples_rejected_total', 'Samples rejected, by reason', ['reason']);
+  readonly samplesAggregated = this.counter(
+    'qoswatch_samples_aggregated_total',
+    'Accepted samples by where they went: open window, closed window inside the evaluation horizon (rewritten), or late (older than the horizon: stored, not evaluated)',
+    ['path'],
+  );
+  readonly batches = this.counter('qoswatch_batches_total', 'Telemetry batches (HTTP requests and WebSocket frames), by outcome', ['transport', 'outcome']);
+  readonly refused = this.counter('qoswatch_requests_refused_total', 'Telemetry requests or frames refused before validation', ['transport', 'reason']);
+  readonly wsConnections = new Gauge({ name: 'qoswatch_ws_connections', help: 'Open telemetry WebSocket connections', registers: [this.registry] });
+  readonly wsCloses = this.counter('qoswatch_ws_closes_total', 'Telemetry WebSocket closes by the server, by close code', ['code']);
+  readonly windowSeries = this.gauge('qoswatch_window_series', 'Series held by the window store');
+  readonly liveSessions = this.gauge('qoswatch_live_sessions', 'Viewer sessions reported within 3 intervals');
+  readonly liveNodes = this.gauge('qoswatch_live_nodes', 'Nodes reported within 3 intervals');
+  readonly dimFolded = this.counter('qoswatch_dim_values_folded_total', 'Samples whose dimension value went over the cardinality cap and was folded into "other"', ['dim']);
+  readonly tickDuration = new Histogram({
+    name: 'qoswatch_window_tick_duration_seconds',
+    help: 'Time to close windows and commit their points to the spool',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly journalPendingBytes = this.gauge('qoswatch_journal_pending_bytes', 'Accepted bytes waiting for the journal commit');
+  readonly influxWriteDuration = new Histogram({
+    name: 'qoswatch_influx_write_duration_seconds',
+    help: 'InfluxDB write request latency',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly influxWriteErrors = this.counter('qoswatch_influx_write_errors_total', 'Failed InfluxDB writes, by kind (retry, reject, too_large)', ['failure']);
+  readonly influxPointsWritten = this.counter('qoswatch_influx_points_written_total', 'Points written to InfluxDB');
+  readonly influxPointsRejected = this.counter('qoswatch_influx_points_rejected_total', 'Points InfluxDB refused for good (bad point)');
+  readonly spoolDepthPoints = this.gauge('qoswatch_spool_depth_points', 'Points waiting in the spool for InfluxDB');
+  readonly spoolDepthBytes = this.gauge('qoswatch_spool_depth_bytes', 'Bytes waiting in the spool for InfluxDB');
+  readonly spoolDropped = this.counter('qoswatch_spool_dropped_points_total', 'Points dropped because the spool was full');
+  readonly pointsDiscarded = this.counter('qoswatch_points_discarded_total', 'Points not stored because no InfluxDB is configured');
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+  }
+
+  private counter(name: string, help: string, labelNames: string[] = []) {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge(name: string, help: string, labelNames: string[] = []) {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}

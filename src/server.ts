@@ -1,0 +1,61 @@
+import closeWithGrace from 'close-with-grace';
+import { type App, buildApp } from './app.js';
+import { ConfigError, type Env, loadEnv } from './config/env.js';
+import { loadFileConfig } from './config/file.js';
+import { createLogger } from './log.js';
+
+/**
+ * Owns the process: validates configuration (a bad value stops the start naming the variable), listens, and on
+ * SIGTERM/SIGINT stops accepting, flushes open windows and spooled points, closes sockets and exits 0.
+ */
+export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<App> {
+  let env: Env;
+  let config;
+  try {
+    env = loadEnv(source);
+    config = loadFileConfig(env.QOSWATCH_CONFIG);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`qoswatch: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(env.QOSWATCH_LOG_LEVEL);
+  let app: App;
+  try {
+    app = await buildApp({ env, config, logger: log });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`qoswatch: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  announce(app, env);
+
+  closeWithGrace({ delay: env.QOSWATCH_SHUTDOWN_TIMEOUT + 5000, logger: log }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'shutting down after an error');
+    else log.info({ signal }, 'shutting down');
+    await app.close();
+  });
+  await app.listen({ port: env.PORT, host: env.HOST });
+  return app;
+}
+
+function announce(app: App, env: Env): void {
+  const g = app.keys.generated;
+  if (g.ingestKey || g.adminToken) {
+    // Printed once, to the terminal rather than the log: only their hashes are kept.
+    const lines = ['', 'qoswatch generated credentials for this data dir (shown only now; only their hashes are stored):'];
+    if (g.ingestKey) lines.push(`  ingest key (tenant ${app.tenants.defaultId}): ${g.ingestKey}`);
+    if (g.adminToken) lines.push(`  admin token:                ${g.adminToken}`);
+    lines.push('  Set QOSWATCH_INGEST_KEY / QOSWATCH_ADMIN_TOKEN to choose your own.', '');
+    process.stderr.write(`${lines.join('\n')}\n`);
+  }
+  if (!env.INFLUX_URL) {
+    app.log.warn('INFLUX_URL is not set: telemetry is aggregated and evaluated, but metrics are NOT being stored');
+  } else {
+    app.log.info({ influx: env.INFLUX_URL, api: env.INFLUX_API }, 'writing rollups to InfluxDB');
+  }
+}

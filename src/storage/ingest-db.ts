@@ -1,0 +1,31 @@
+import { type Db, openDb } from './sqlite.js';
+
+/**
+ * The ingest database holds what must survive a crash between accepting telemetry and InfluxDB having it:
+ * the journal of accepted batches, the spool of points not yet written, and the checkpoint tying them together.
+ */
+const MIGRATIONS = [
+  `CREATE TABLE journal (
+     seq INTEGER PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     body TEXT NOT NULL,
+     max_window INTEGER NOT NULL
+   );
+   CREATE INDEX journal_max_window ON journal (max_window);
+   CREATE TABLE spool (
+     seq INTEGER PRIMARY KEY,
+     body TEXT NOT NULL,
+     lines INTEGER NOT NULL,
+     bytes INTEGER NOT NULL
+   );
+   CREATE TABLE checkpoint (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     journal_seq INTEGER NOT NULL,
+     closed_before INTEGER NOT NULL
+   );`,
+];
+
+export function openIngestDb(path: string, opts: { fsync?: boolean } = {}): Db {
+  return openDb(path, MIGRATIONS, opts);
+}

@@ -1,0 +1,27 @@
+import { join } from 'node:path';
+import fp from 'fastify-plugin';
+import type { Db } from './sqlite.js';
+import { openIngestDb } from './ingest-db.js';
+import { openStateDb } from './state-db.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    stateDb: Db;
+    ingestDb: Db;
+  }
+}
+
+/** Opens the SQLite files in the data dir; closes them last. */
+export const storagePlugin = fp<{ dataDir: string }>(
+  async (app, { dataDir }) => {
+    const stateDb = openStateDb(join(dataDir, 'state.db'));
+    const ingestDb = openIngestDb(join(dataDir, 'ingest.db'));
+    app.decorate('stateDb', stateDb);
+    app.decorate('ingestDb', ingestDb);
+    app.addHook('onClose', async () => {
+      ingestDb.close();
+      stateDb.close();
+    });
+  },
+  { name: 'qoswatch-storage' },
+);

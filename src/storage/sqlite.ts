@@ -1,0 +1,30 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+/**
+ * Opens a SQLite file in WAL mode. `synchronous = NORMAL` keeps every committed transaction across a process
+ * crash (kill -9); only a power loss can take the last moments, which `fsync: true` closes at a write cost.
+ * `migrations[i]` brings the schema from version i to i + 1.
+ */
+export function openDb(path: string, migrations: readonly string[], opts: { fsync?: boolean } = {}): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
+  db.pragma('busy_timeout = 5000');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > migrations.length) {
+    db.close();
+    throw new Error(`${path} has schema version ${version}, newer than this qoswatch (${migrations.length}); upgrade qoswatch`);
+  }
+  for (let v = version; v < migrations.length; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return db;
+}

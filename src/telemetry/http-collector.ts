@@ -1,0 +1,137 @@
+import type { Readable } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Env } from '../config/env.js';
+import { AppError, badRequest, tooManyRequests, unauthorized, unavailable, unsupportedMediaType } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
+import { batchSchema, envelopeSchema } from './sample-schema.js';
+import { errorBodySchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
+import { wsCollector } from './ws-collector.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: string;
+  }
+}
+
+export interface CollectorOptions {
+  env: Env;
+  metrics: Metrics;
+}
+
+/** CORS origins: "*" or a comma-separated list. */
+export function corsOrigin(value: string): boolean | string[] {
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  return list.includes('*') ? true : list;
+}
+
+/**
+ * POST /v1/telemetry and GET /v1/telemetry/ws (PRODUCT.md §6), in their own encapsulated context: JSON and
+ * text/plain bodies (sendBeacon), gzip/deflate, CORS for browser SDKs, per-key rate limits, a global in-flight cap.
+ */
+export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, { env, metrics }) => {
+  let inflight = 0;
+
+  await app.register(cors, {
+    origin: corsOrigin(env.QOSWATCH_CORS_ORIGINS),
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['authorization', 'content-type', 'content-encoding'],
+    exposedHeaders: ['retry-after'],
+    maxAge: 86_400,
+  });
+
+  // Refuse before reading a byte of the body: overload first (cheapest), then authentication; the per-key rate
+  // limit hook is appended after these by @fastify/rate-limit.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method === 'OPTIONS' || req.routeOptions.url === '/v1/telemetry/ws') return;
+    if (inflight >= env.QOSWATCH_MAX_INFLIGHT || app.pipeline.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES) {
+      metrics.refused.inc({ transport: 'http', reason: 'overloaded' });
+      throw tooManyRequests('qoswatch is overloaded; retry after the Retry-After delay', 1);
+    }
+    inflight++;
+    reply.raw.once('close', () => inflight--);
+    const key = authenticateIngest(app.keys, req);
+    if (typeof key === 'string') {
+      metrics.refused.inc({ transport: 'http', reason: 'unauthorized' });
+      throw unauthorized(AUTH_MESSAGES[key]);
+    }
+    req.ingestKey = key;
+  });
+
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'onRequest',
+    max: (req: FastifyRequest) => req.ingestKey?.rateLimit?.max ?? env.QOSWATCH_RATE_LIMIT.max,
+    timeWindow: (req: FastifyRequest) => req.ingestKey?.rateLimit?.windowMs ?? env.QOSWATCH_RATE_LIMIT.windowMs,
+    keyGenerator: (req: FastifyRequest) => (req.ingestKey ? `${req.ingestKey.tenant}/${req.ingestKey.id}` : req.ip),
+    allowList: (req: FastifyRequest) => req.method === 'OPTIONS',
+    onExceeded: () => metrics.refused.inc({ transport: 'http', reason: 'rate_limited' }),
+    errorResponseBuilder: (_req, ctx) =>
+      Object.assign(new AppError(429, 'too_many_requests', `rate limit of ${ctx.max} requests per ${ctx.after} for this ingest key exceeded; retry later`), { statusCode: 429 }),
+  });
+
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const encoding = req.headers['content-encoding']?.toLowerCase().trim();
+    if (!encoding || encoding === 'identity') return payload;
+    const inflate = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : undefined;
+    if (!inflate) throw unsupportedMediaType(`Content-Encoding "${encoding}" is not supported; use gzip or deflate`);
+    // fastify applies the body limit to the decompressed bytes; it reads the compressed size from here.
+    const out = inflate as unknown as Readable & { receivedEncodedLength: number };
+    out.receivedEncodedLength = 0;
+    payload.on('data', (chunk: Buffer) => (out.receivedEncodedLength += chunk.length));
+    payload.on('error', (err) => inflate.destroy(err));
+    return payload.pipe(inflate);
+  });
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit: env.QOSWATCH_MAX_BODY }, (req, body, done) => {
+    const text = body as string;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      req.rawBody = text;
+      done(null, parsed);
+    } catch {
+      done(badRequest('body is not valid JSON'), undefined);
+    }
+  });
+
+  app.post(
+    '/v1/telemetry',
+    {
+      bodyLimit: env.QOSWATCH_MAX_BODY,
+      schema: {
+        summary: 'Post a batch of QoS samples',
+        description: 'Bearer ingest key or ?key=. JSON or text/plain (sendBeacon), optionally gzip. Valid samples are kept even when others are rejected.',
+        tags: ['telemetry'],
+        querystring: keyQuerySchema,
+        body: batchSchema,
+        response: { 202: ingestResultSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema, 415: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema },
+      },
+      // The full batch schema documents the route; the hot path checks only the envelope here and each sample
+      // with the fast validator (telemetry/sample-schema.ts).
+      validatorCompiler: ({ httpPart }) => (data) => {
+        if (httpPart !== 'body') return { value: data };
+        const r = envelopeSchema.safeParse(data);
+        return r.success ? { value: data } : { error: r.error };
+      },
+    },
+    async (req, reply) => {
+      const key = req.ingestKey!;
+      const { samples } = req.body as unknown as { samples: unknown[] };
+      try {
+        const result = await app.pipeline.ingest(key.tenant, req.rawBody!, samples, 'http');
+        return reply.code(202).send(result);
+      } catch (err) {
+        req.log.error({ err }, 'cannot journal telemetry');
+        metrics.batches.inc({ transport: 'http', outcome: 'error' });
+        throw unavailable('cannot store telemetry right now; retry');
+      }
+    },
+  );
+
+  await app.register(wsCollector, { env, metrics });
+};

@@ -1,0 +1,249 @@
+import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { Metrics } from '../metrics.js';
+import type { InfluxSink } from '../storage/influx/sink.js';
+import { rawSampleLine } from '../storage/influx/raw-points.js';
+import { rollupLine } from '../storage/influx/rollup-points.js';
+import { Shipper } from '../storage/influx/shipper.js';
+import { Journal } from '../storage/journal.js';
+import { Spool } from '../storage/spool.js';
+import type { Db } from '../storage/sqlite.js';
+import { CardinalityCaps } from './cardinality.js';
+import type { Sample } from './sample-schema.js';
+import { type Rejection, validateSamples } from './validate.js';
+import { type EmittedWindow, WindowStore } from './window-store.js';
+
+export interface PipelineOptions {
+  windowMs: number;
+  graceMs: number;
+  horizonMs: number;
+  maxSampleAgeMs: number;
+  flushIntervalMs: number;
+  spoolMaxBytes: number;
+  batchLines: number;
+  rawSamples: boolean;
+  capOf(dim: string): number;
+}
+
+export interface PipelineDeps {
+  ingestDb: Db;
+  stateDb: Db;
+  sink: InfluxSink | undefined;
+  metrics: Metrics;
+  log: Logger;
+  clock: () => number;
+}
+
+export interface IngestResult {
+  accepted: number;
+  rejected: Rejection[];
+}
+
+export type Transport = 'http' | 'ws';
+
+/** Journal seq and sample index make a sample id; 8192 > the 5000 samples a batch may hold. */
+const SAMPLES_PER_SEQ = 8192;
+
+/**
+ * Accepted telemetry's path to storage: validate → journal (durable) → window store → on each tick, closed windows
+ * as points into the spool together with the checkpoint → shipper → InfluxDB. After a crash, `start` replays the
+ * journal rows the checkpoint does not cover, so nothing accepted is lost or counted twice.
+ */
+export class IngestPipeline {
+  readonly store: WindowStore;
+  readonly journal: Journal;
+  readonly spool: Spool;
+  readonly shipper: Shipper | undefined;
+  private readonly caps: CardinalityCaps;
+  private rawLines: string[] = [];
+  /** Points of a tick whose spool commit failed; retried with the next tick. */
+  private uncommitted: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastDropWarn = 0;
+  private droppedSinceWarn = 0;
+
+  constructor(
+    private readonly deps: PipelineDeps,
+    private readonly opts: PipelineOptions,
+  ) {
+    const { stateDb, metrics, log } = deps;
+    const saveValue = stateDb.prepare('INSERT OR IGNORE INTO dim_values (tenant, dim, value, first_seen) VALUES (?, ?, ?, ?)');
+    this.caps = new CardinalityCaps(opts.capOf, {
+      onAdmit: (tenant, dim, value) => saveValue.run(tenant, dim, value, deps.clock()),
+      onFold: (dim) => metrics.dimFolded.inc({ dim }),
+    });
+    for (const r of stateDb.prepare('SELECT tenant, dim, value FROM dim_values').iterate() as IterableIterator<{ tenant: string; dim: string; value: string }>) {
+      this.caps.restore(r.tenant, r.dim, r.value);
+    }
+    this.journal = new Journal(deps.ingestDb);
+    this.spool = new Spool(deps.ingestDb, {
+      maxBytes: opts.spoolMaxBytes,
+      rowLines: opts.batchLines,
+      onDrop: (lines) => this.onSpoolDrop(lines),
+    });
+    const cp = this.spool.checkpoint();
+    const now = deps.clock();
+    const fresh = Math.floor((now - opts.graceMs) / opts.windowMs);
+    this.store = new WindowStore({ windowMs: opts.windowMs, graceMs: opts.graceMs, horizonMs: opts.horizonMs, closedBefore: Math.max(cp?.closedBefore ?? fresh, fresh) }, this.caps);
+    this.replay(cp?.journalSeq ?? 0, cp?.closedBefore ?? -Infinity);
+    if (deps.sink) this.shipper = new Shipper(this.spool, deps.sink, { batchLines: opts.batchLines, metrics, log });
+    this.bindMetrics();
+  }
+
+  /** Starts the tick timer and the shipper. */
+  start(): void {
+    this.shipper?.start();
+    this.timer ??= setInterval(() => this.tickSafely(this.deps.clock()), this.opts.flushIntervalMs);
+  }
+
+  /** Bytes accepted but not yet committed; over the limit, collectors answer 429 / pause. */
+  get pendingBytes(): number {
+    return this.journal.pendingBytes;
+  }
+
+  /**
+   * Validates the samples of a batch whose envelope the collector checked and, if any is valid, journals the raw
+   * body (a JSON object with a `samples` array) before aggregating them. Resolves once the batch is durable.
+   */
+  async ingest(tenant: string, rawBody: string, samples: readonly unknown[], transport: Transport): Promise<IngestResult> {
+    const now = this.deps.clock();
+    const v = validateSamples(samples, now, this.opts.maxSampleAgeMs);
+    const { metrics } = this.deps;
+    for (const reason of v.reasons) metrics.samplesRejected.inc({ reason });
+    const outcome = v.accepted.length === 0 ? 'rejected' : v.rejected.length ? 'partial' : 'accepted';
+    if (v.accepted.length === 0) {
+      metrics.batches.inc({ transport, outcome });
+      return { accepted: 0, rejected: v.rejected };
+    }
+    let maxWindow = -Infinity;
+    for (const a of v.accepted) maxWindow = Math.max(maxWindow, this.store.windowOf(a.sample.ts));
+    return this.journal.append({ tenant, receivedAt: now, body: rawBody, maxWindow }, (seq) => {
+      this.apply(tenant, seq, v.accepted, now);
+      metrics.samplesAccepted.inc({ transport }, v.accepted.length);
+      metrics.batches.inc({ transport, outcome });
+      return { accepted: v.accepted.length, rejected: v.rejected };
+    });
+  }
+
+  /** Closes due windows and commits their points with the checkpoint. Time is an argument for tests. */
+  tick(now: number): void {
+    this.journal.flush();
+    this.commit(this.store.tick(now));
+  }
+
+  /** Graceful shutdown: stop ticking, store every window up to now, give InfluxDB a moment to take them. */
+  async shutdown(drainTimeoutMs: number): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.journal.flush();
+    this.commit(this.store.closeThrough(this.deps.clock()));
+    if (this.shipper) {
+      const drained = await this.shipper.drain(drainTimeoutMs);
+      if (!drained) this.deps.log.warn({ spooled: this.spool.depth.lines }, 'points left in the spool; they are written after the next start');
+      await this.shipper.stop();
+    }
+  }
+
+  readiness(): { ready: boolean; storage: 'ok' | 'spooling' | 'disabled'; detail?: string } {
+    if (!this.deps.sink) return { ready: true, storage: 'disabled', detail: 'INFLUX_URL is not set: metrics are not stored' };
+    const s = this.shipper!.status;
+    if (s.reachable) return { ready: true, storage: 'ok' };
+    // Spooling keeps accepted data safe, so the service stays ready while InfluxDB is away.
+    return { ready: true, storage: 'spooling', detail: s.lastError };
+  }
+
+  private apply(tenant: string, seq: number, accepted: readonly { index: number; sample: Sample }[], receivedAt: number): void {
+    const { metrics } = this.deps;
+    let open = 0, retained = 0, late = 0;
+    for (const { index, sample } of accepted) {
+      const id = seq * SAMPLES_PER_SEQ + index;
+      const path = this.store.ingest(tenant, sample, id, receivedAt);
+      if (path === 'open') open++;
+      else if (path === 'retained') retained++;
+      else late++;
+      if (this.opts.rawSamples) this.rawLines.push(rawSampleLine(tenant, this.store.lastSeries(), sample, id));
+    }
+    if (open) metrics.samplesAggregated.inc({ path: 'open' }, open);
+    if (retained) metrics.samplesAggregated.inc({ path: 'retained' }, retained);
+    if (late) metrics.samplesAggregated.inc({ path: 'late' }, late);
+  }
+
+  /**
+   * Re-aggregates the journal after a restart. Samples the checkpoint covers (journal seq ≤ checkpoint and window
+   * closed then) are already in the spool: they only restore who is live.
+   */
+  private replay(coveredSeq: number, coveredBefore: number): void {
+    let rows = 0, replayed = 0;
+    for (const row of this.journal.rows()) {
+      rows++;
+      const batch = (JSON.parse(row.body) as { samples?: unknown }).samples;
+      if (!Array.isArray(batch)) continue;
+      const v = validateSamples(batch, row.receivedAt, this.opts.maxSampleAgeMs);
+      const pending = v.accepted.filter(({ sample }) => {
+        const covered = row.seq <= coveredSeq && this.store.windowOf(sample.ts) < coveredBefore;
+        if (covered) this.store.restoreLiveness(row.tenant, sample, row.receivedAt);
+        return !covered;
+      });
+      replayed += pending.length;
+      this.apply(row.tenant, row.seq, pending, row.receivedAt);
+    }
+    if (rows) this.deps.log.info({ rows, samples: replayed }, 'replayed the telemetry journal');
+  }
+
+  private tickSafely(now: number): void {
+    try {
+      this.tick(now);
+    } catch (err) {
+      this.deps.log.error({ err }, 'window tick failed');
+    }
+  }
+
+  private commit(result: { closedBefore: number; windows: readonly EmittedWindow[] }): void {
+    const end = this.deps.metrics.tickDuration.startTimer();
+    let lines = this.uncommitted;
+    for (const w of result.windows) lines.push(rollupLine(w, this.opts.windowMs));
+    if (this.rawLines.length) {
+      lines = lines.concat(this.rawLines);
+      this.rawLines = [];
+    }
+    if (!this.deps.sink) {
+      if (lines.length) this.deps.metrics.pointsDiscarded.inc(lines.length);
+      lines = [];
+    }
+    const seq = this.journal.lastSeq;
+    try {
+      this.spool.commit(lines, { journalSeq: seq, closedBefore: result.closedBefore }, () => this.journal.prune(seq, result.closedBefore));
+      this.uncommitted = [];
+    } catch (err) {
+      // The journal still holds these samples (the checkpoint did not move); keep the points for the next tick.
+      this.uncommitted = lines;
+      this.deps.log.error({ err, points: lines.length }, 'cannot commit points to the spool; retrying at the next tick');
+    } finally {
+      end();
+    }
+    if (lines.length) this.shipper?.nudge();
+  }
+
+  private onSpoolDrop(lines: number): void {
+    this.deps.metrics.spoolDropped.inc(lines);
+    this.droppedSinceWarn += lines;
+    const now = this.deps.clock();
+    if (now - this.lastDropWarn >= 60_000) {
+      this.deps.log.warn({ dropped: this.droppedSinceWarn, maxBytes: this.opts.spoolMaxBytes }, 'spool full: dropped the oldest points');
+      this.lastDropWarn = now;
+      this.droppedSinceWarn = 0;
+    }
+  }
+
+  private bindMetrics(): void {
+    const { metrics } = this.deps;
+    const set = (g: { set(v: number): void; collect?: unknown }, read: () => number) => {
+      (g as { collect?: () => void }).collect = () => g.set(read());
+    };
+    set(metrics.windowSeries, () => this.store.seriesCount);
+    set(metrics.liveSessions, () => this.store.liveness.sessionCount);
+    set(metrics.liveNodes, () => this.store.liveness.nodeCount);
+    set(metrics.journalPendingBytes, () => this.journal.pendingBytes);
+    set(metrics.spoolDepthPoints, () => this.spool.depth.lines);
+    set(metrics.spoolDepthBytes, () => this.spool.depth.bytes);
+  }
+}

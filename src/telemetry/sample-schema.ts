@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import { DIMENSIONS, type Dimension } from '../config/file.js';
+
+/**
+ * The sample contract of PRODUCT.md §6, written once as a field table. The table builds the zod schema (used for
+ * the OpenAPI document and for precise error messages) and the fast check used on the hot path; a property test
+ * keeps the two verdicts identical.
+ */
+type NumberSpec = { kind: 'number'; min: number; max: number; int?: boolean; metric?: boolean; doc: string };
+type StringSpec = { kind: 'string'; max: number; doc: string };
+type FieldSpec = NumberSpec | StringSpec;
+
+export const MAX_SAMPLES_PER_BATCH = 5000;
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+const num = (min: number, max: number, doc: string, extra: Partial<NumberSpec> = {}): NumberSpec => ({ kind: 'number', min, max, doc, ...extra });
+const metric = (min: number, max: number, doc: string, int = false): NumberSpec => num(min, max, doc, { metric: true, int });
+
+/** Tag-safe text: InfluxDB line protocol cannot carry control characters, and a trailing backslash breaks escaping. */
+const TAG_TEXT = /^[^\x00-\x1f\x7f\\]+$/;
+
+export const SCALAR_FIELDS = {
+  interval_ms: num(100, 3_600_000, 'length of the measured interval (default 10000)', { int: true }),
+  region: { kind: 'string', max: 64, doc: 'region the reporter is in (required)' },
+  session: { kind: 'string', max: 128, doc: 'viewer session id (never stored as a tag)' },
+  node: { kind: 'string', max: 128, doc: 'server node id, for edge/origin reporters' },
+  stream: { kind: 'string', max: 128, doc: 'stream id (never stored as a tag)' },
+  latency_ms: metric(0, 600_000, 'end-to-end latency'),
+  rtt_ms: metric(0, 60_000, 'network round-trip time'),
+  packets_lost: metric(0, 1e12, 'packets lost in the interval', true),
+  packets_expected: metric(0, 1e12, 'packets expected in the interval', true),
+  packet_loss: metric(0, 1, 'loss ratio 0..1, weight 1 (when packet counts are not available)'),
+  stall_ms: metric(0, 86_400_000, 'time spent stalled in the interval'),
+  play_ms: metric(0, 86_400_000, 'time spent playing in the interval'),
+  stall_count: metric(0, 1e6, 'stalls started in the interval', true),
+  startup_ms: metric(0, 600_000, 'play request to first frame, once per session'),
+  concurrency: metric(0, 1e9, 'current viewers on a node (node reporters only)', true),
+} satisfies Record<string, FieldSpec>;
+
+export const METRIC_FIELDS = [
+  ...Object.entries(SCALAR_FIELDS).filter(([, s]) => 'metric' in s && s.metric).map(([k]) => k),
+  'error',
+] as const as readonly string[];
+
+/** A validated sample; `ts` is normalised to epoch milliseconds. */
+export interface Sample {
+  ts: number;
+  interval_ms?: number;
+  region: string;
+  session?: string;
+  node?: string;
+  stream?: string;
+  dims?: Partial<Record<Dimension, string>>;
+  latency_ms?: number;
+  rtt_ms?: number;
+  packets_lost?: number;
+  packets_expected?: number;
+  packet_loss?: number;
+  stall_ms?: number;
+  play_ms?: number;
+  stall_count?: number;
+  startup_ms?: number;
+  error?: string | number;
+  concurrency?: number;
+}
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+const isoTimestamp = z.iso.datetime({ offset: true });
+const tsSchema = z
+  .union([z.number().int().nonnegative(), isoTimestamp], { error: 'must be epoch milliseconds (a non-negative integer) or an RFC 3339 timestamp with offset' })
+  .describe('start of the interval: epoch milliseconds or RFC 3339');
+const errorSchema = z
+  .union([z.string().min(1).max(64).regex(TAG_TEXT, 'must not contain control characters'), z.number().int()], { error: 'must be an error code: a string of 1-64 characters or an integer' })
+  .describe('fatal error code');
+const dimValue = z.string().min(1).max(64).regex(TAG_TEXT, 'must not contain control characters or backslashes');
+
+function zodField(spec: FieldSpec): z.ZodType {
+  if (spec.kind === 'string') return z.string().min(1).max(spec.max).regex(TAG_TEXT, 'must not contain control characters or backslashes').describe(spec.doc);
+  let s = z.number().min(spec.min).max(spec.max);
+  if (spec.int) s = s.int();
+  return s.describe(spec.doc);
+}
+
+/** Rules that relate fields to each other, shared by both validators. */
+function crossFieldErrors(s: Record<string, unknown>): FieldError[] | undefined {
+  let errors: FieldError[] | undefined;
+  const add = (path: string, message: string) => (errors ??= []).push({ path, message });
+  if (s.session !== undefined && s.node !== undefined) add('node', 'give either session or node, not both');
+  let hasMetric = false;
+  for (const f of METRIC_FIELDS) if (s[f] !== undefined) { hasMetric = true; break; }
+  if (!hasMetric) add('', `at least one metric field is required (${METRIC_FIELDS.join(', ')})`);
+  const lost = s.packets_lost, expected = s.packets_expected;
+  if (lost !== undefined && expected === undefined) add('packets_expected', 'is required with packets_lost');
+  if (expected !== undefined && lost === undefined) add('packets_lost', 'is required with packets_expected');
+  if (typeof lost === 'number' && typeof expected === 'number' && lost > expected) add('packets_lost', 'must not exceed packets_expected');
+  if (s.packet_loss !== undefined && (lost !== undefined || expected !== undefined)) add('packet_loss', 'give either packet_loss or packets_lost/packets_expected, not both');
+  if (s.play_ms === undefined && (s.stall_ms !== undefined || s.stall_count !== undefined)) add('play_ms', 'is required with stall_ms and stall_count');
+  if (s.concurrency !== undefined && s.node === undefined) add('concurrency', 'is reported by node reporters: add node');
+  return errors;
+}
+
+export const sampleSchema = z
+  .strictObject({
+    ts: tsSchema,
+    ...Object.fromEntries(Object.entries(SCALAR_FIELDS).map(([k, spec]) => [k, k === 'region' ? zodField(spec) : zodField(spec).optional()])),
+    error: errorSchema.optional(),
+    dims: z.strictObject(Object.fromEntries(DIMENSIONS.map((d) => [d, dimValue.optional()]))).optional().describe('bounded dimensions; values over the cardinality cap fold into "other"'),
+  })
+  .superRefine((s, ctx) => {
+    for (const e of crossFieldErrors(s) ?? []) ctx.addIssue({ code: 'custom', path: e.path ? [e.path] : [], message: e.message });
+  })
+  .meta({ id: 'Sample' });
+
+export const batchSchema = z
+  .strictObject({
+    sdk: z.string().max(128).optional().describe('reporting SDK name and version'),
+    samples: z.array(sampleSchema).min(1).max(MAX_SAMPLES_PER_BATCH),
+  })
+  .meta({ id: 'TelemetryBatch' });
+
+/** What the hot path checks of the envelope; samples are then checked one by one. */
+export const envelopeSchema = z.strictObject({
+  sdk: z.string().max(128).optional(),
+  samples: z.array(z.unknown()).min(1, 'must hold at least one sample').max(MAX_SAMPLES_PER_BATCH, `must hold at most ${MAX_SAMPLES_PER_BATCH} samples`),
+});
+
+const FAST: Record<string, FieldSpec> = Object.assign(Object.create(null), SCALAR_FIELDS);
+const DIM_SET = new Set<string>(DIMENSIONS);
+
+function fastText(v: unknown, max: number): boolean {
+  return typeof v === 'string' && v.length >= 1 && v.length <= max && TAG_TEXT.test(v);
+}
+
+/** The hot-path check: true exactly when `sampleSchema` accepts the value (see the property test). */
+export function isValidSample(s: unknown): boolean {
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) return false;
+  const o = s as Record<string, unknown>;
+  let hasTs = false, hasRegion = false;
+  for (const k in o) {
+    const v = o[k];
+    if (v === undefined) continue;
+    const spec = FAST[k];
+    if (spec) {
+      if (spec.kind === 'number') {
+        if (typeof v !== 'number' || !(v >= spec.min && v <= spec.max) || (spec.int && !Number.isInteger(v))) return false;
+      } else if (!fastText(v, spec.max)) return false;
+      if (k === 'region') hasRegion = true;
+    } else if (k === 'ts') {
+      if (typeof v === 'number') {
+        if (!Number.isInteger(v) || v < 0) return false;
+      } else if (typeof v !== 'string' || !isoTimestamp.safeParse(v).success) return false;
+      hasTs = true;
+    } else if (k === 'error') {
+      if (typeof v === 'number') { if (!Number.isInteger(v)) return false; } else if (!fastText(v, 64)) return false;
+    } else if (k === 'dims') {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+      const d = v as Record<string, unknown>;
+      for (const dk in d) {
+        if (d[dk] === undefined) continue;
+        if (!DIM_SET.has(dk) || !fastText(d[dk], 64)) return false;
+      }
+    } else return false;
+  }
+  return hasTs && hasRegion && crossFieldErrors(o) === undefined;
+}
+
+/** Precise errors for a sample the fast check refused, from the zod schema. */
+export function sampleErrors(s: unknown): FieldError[] {
+  const r = sampleSchema.safeParse(s);
+  if (r.success) return [];
+  return zodIssuesToErrors(r.error.issues);
+}
+
+export function zodIssuesToErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+  const out: FieldError[] = [];
+  for (const i of issues) {
+    const base = i.path.map(String).join('.');
+    if (i.code === 'unrecognized_keys') {
+      for (const k of i.keys) out.push({ path: base ? `${base}.${k}` : k, message: 'unknown field' });
+    } else {
+      out.push({ path: base, message: i.message });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { MAX_SAMPLES_PER_BATCH } from './sample-schema.js';
+
+export const fieldErrorSchema = z.object({ path: z.string(), message: z.string() });
+
+export const ingestResultSchema = z
+  .object({
+    accepted: z.number().int().describe('samples accepted'),
+    rejected: z.array(z.object({ index: z.number().int().describe('position in samples'), errors: z.array(fieldErrorSchema) })),
+  })
+  .meta({ id: 'IngestResult' });
+
+export const errorBodySchema = z.object({ error: z.string(), message: z.string() }).meta({ id: 'Error' });
+
+export const keyQuerySchema = z.object({
+  key: z.string().optional().describe('ingest key, for clients that cannot set headers (sendBeacon, browser WebSocket)'),
+});
+
+/** A WebSocket client frame; the server answers each with `{seq, accepted, rejected}` or `{seq, error, message}`. */
+export const wsFrameSchema = z.strictObject({
+  seq: z.number().int().nonnegative(),
+  sdk: z.string().max(128).optional(),
+  samples: z.array(z.unknown()).min(1, 'must hold at least one sample').max(MAX_SAMPLES_PER_BATCH, `must hold at most ${MAX_SAMPLES_PER_BATCH} samples`),
+});

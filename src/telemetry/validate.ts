@@ -1,0 +1,63 @@
+import { formatDuration } from '../util/units.js';
+import { FUTURE_TOLERANCE_MS, type FieldError, type Sample, isValidSample, sampleErrors } from './sample-schema.js';
+
+export type RejectReason = 'invalid_field' | 'unknown_field' | 'missing_metric' | 'future_ts' | 'too_old';
+
+export interface Rejection {
+  index: number;
+  errors: FieldError[];
+}
+
+export interface ValidatedBatch {
+  accepted: { index: number; sample: Sample }[];
+  rejected: Rejection[];
+  reasons: RejectReason[];
+}
+
+/** Below this a numeric ts is almost certainly seconds, not milliseconds (it would be before 1973). */
+const SECONDS_SUSPECT = 1e11;
+
+/**
+ * Validates each sample of a batch at time `now`: valid ones are kept (with `ts` as epoch ms), invalid ones are
+ * listed with every error and its path, so one bad sample never costs the rest of the batch.
+ */
+export function validateSamples(samples: readonly unknown[], now: number, maxAgeMs: number): ValidatedBatch {
+  const out: ValidatedBatch = { accepted: [], rejected: [], reasons: [] };
+  for (let i = 0; i < samples.length; i++) {
+    const s = samples[i];
+    if (!isValidSample(s)) {
+      const errors = sampleErrors(s);
+      out.rejected.push({ index: i, errors });
+      out.reasons.push(reasonOf(errors));
+      continue;
+    }
+    const sample = s as Sample;
+    const ts = typeof sample.ts === 'number' ? sample.ts : Date.parse(sample.ts as unknown as string);
+    const timeError = checkTime(ts, now, maxAgeMs);
+    if (timeError) {
+      out.rejected.push({ index: i, errors: [{ path: 'ts', message: timeError.message }] });
+      out.reasons.push(timeError.reason);
+      continue;
+    }
+    sample.ts = ts;
+    out.accepted.push({ index: i, sample });
+  }
+  return out;
+}
+
+function checkTime(ts: number, now: number, maxAgeMs: number): { reason: RejectReason; message: string } | undefined {
+  if (ts > now + FUTURE_TOLERANCE_MS) {
+    return { reason: 'future_ts', message: `is more than ${formatDuration(FUTURE_TOLERANCE_MS)} in the future (server time ${new Date(now).toISOString()})` };
+  }
+  if (ts < now - maxAgeMs) {
+    const hint = ts < SECONDS_SUSPECT ? '; it looks like seconds: send epoch milliseconds' : '';
+    return { reason: 'too_old', message: `is older than ${formatDuration(maxAgeMs)}${hint}` };
+  }
+  return undefined;
+}
+
+function reasonOf(errors: readonly FieldError[]): RejectReason {
+  if (errors.some((e) => e.message === 'unknown field')) return 'unknown_field';
+  if (errors.some((e) => e.path === '' && e.message.startsWith('at least one metric'))) return 'missing_metric';
+  return 'invalid_field';
+}

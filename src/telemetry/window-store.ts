@@ -1,0 +1,303 @@
+import type { CardinalityCaps } from './cardinality.js';
+import { Liveness, NEW_ERROR, NEW_SESSION } from './liveness.js';
+import type { Sample } from './sample-schema.js';
+import { WindowAgg, combine } from './window-agg.js';
+
+export const DEFAULT_INTERVAL_MS = 10_000;
+
+/** A series is (tenant, region) or (tenant, region, one dimension = value). */
+export interface SeriesKey {
+  readonly id: number;
+  readonly tenant: string;
+  readonly region: string;
+  readonly dim?: string;
+  readonly value?: string;
+}
+
+interface Series extends SeriesKey {
+  readonly windows: Map<number, WindowAgg>;
+  viewersSeenAt: number;
+  concurrencySeenAt: number;
+}
+
+/** A window handed to storage: on close, on a later update within the horizon, or as a late aggregate. */
+export interface EmittedWindow {
+  readonly series: SeriesKey;
+  /** Window start, epoch ms. */
+  readonly start: number;
+  readonly agg: WindowAgg;
+  /** Set for samples older than the evaluation horizon: the smallest sample id, which makes the point unique. */
+  readonly lateId?: number;
+}
+
+/**
+ * Where a sample went: into an open window, into a closed window still inside the evaluation horizon (rewritten
+ * in storage), or — older than that — into a late aggregate that is stored but not evaluated.
+ */
+export type IngestPath = 'open' | 'retained' | 'late';
+
+export interface WindowStoreOptions {
+  windowMs: number;
+  /** How long after its end a window stays open for samples still in flight. */
+  graceMs: number;
+  /** How far back closed windows stay readable (and updatable) for rule evaluation. */
+  horizonMs: number;
+  /** Windows below this index were closed before this store existed (restart); they only take late samples. */
+  closedBefore: number;
+}
+
+export interface TickResult {
+  /** Every window with a lower index is closed. */
+  closedBefore: number;
+  windows: EmittedWindow[];
+}
+
+/**
+ * The aggregation window store (pure: time is always an argument). Samples are placed by event time into aligned
+ * windows; a window is open until `end + grace`, then closed (sketches frozen) and kept for `horizon` so rules can
+ * read the last N windows cheaply.
+ */
+export class WindowStore {
+  readonly windowMs: number;
+  readonly liveness = new Liveness();
+  private readonly graceMs: number;
+  private readonly horizonMs: number;
+  private readonly retention: number;
+  private readonly restoredFrom: number;
+  private closed: number;
+  private nextId = 1;
+  private readonly series = new Map<string, Series>();
+  private readonly byId = new Map<number, Series>();
+  /** Series that hold a window, by window index: closing and eviction touch only these. */
+  private readonly byWindow = new Map<number, Series[]>();
+  private readonly dirty = new Map<Series, Set<number>>();
+  private readonly late = new Map<string, { series: Series; window: number; agg: WindowAgg; firstId: number }>();
+  private readonly scratch: Series[] = [];
+  private readonly scratchIds: number[] = [];
+
+  constructor(opts: WindowStoreOptions, private readonly caps: CardinalityCaps) {
+    this.windowMs = opts.windowMs;
+    this.graceMs = opts.graceMs;
+    this.horizonMs = opts.horizonMs;
+    this.retention = Math.ceil(opts.horizonMs / opts.windowMs);
+    this.closed = opts.closedBefore;
+    this.restoredFrom = opts.closedBefore;
+  }
+
+  /** Every window with a lower index is closed. */
+  get closedBefore(): number {
+    return this.closed;
+  }
+
+  get seriesCount(): number {
+    return this.series.size;
+  }
+
+  windowOf(ts: number): number {
+    return Math.floor(ts / this.windowMs);
+  }
+
+  /** Where a sample with this timestamp would go (without adding it). */
+  pathOf(ts: number): IngestPath {
+    const w = this.windowOf(ts);
+    if (w >= this.closed) return 'open';
+    return w >= Math.max(this.closed - this.retention, this.restoredFrom) ? 'retained' : 'late';
+  }
+
+  ingest(tenant: string, s: Sample, sampleId: number, receivedAt: number): IngestPath {
+    const w = this.windowOf(s.ts);
+    const path = this.pathOf(s.ts);
+    const targets = this.resolveSeries(tenant, s);
+
+    const flags = this.observe(tenant, s, w, receivedAt, path !== 'late');
+    const newSession = (flags & NEW_SESSION) !== 0;
+    const newError = (flags & NEW_ERROR) !== 0;
+
+    for (const series of targets) {
+      let agg: WindowAgg;
+      if (path === 'late') {
+        const k = `${series.id}:${w}`;
+        let acc = this.late.get(k);
+        if (!acc) this.late.set(k, (acc = { series, window: w, agg: new WindowAgg(), firstId: sampleId }));
+        else if (sampleId < acc.firstId) acc.firstId = sampleId;
+        agg = acc.agg;
+      } else {
+        agg = this.windowFor(series, w);
+        if (path === 'retained') {
+          let set = this.dirty.get(series);
+          if (!set) this.dirty.set(series, (set = new Set()));
+          set.add(w);
+        }
+      }
+      agg.add(s, newSession, newError);
+    }
+    return path;
+  }
+
+  /** A replayed sample that storage already has: only who is live is restored. */
+  restoreLiveness(tenant: string, s: Sample, receivedAt: number): void {
+    this.resolveSeries(tenant, s);
+    this.observe(tenant, s, this.windowOf(s.ts), receivedAt, true);
+  }
+
+  /** The series the last ingested sample went to (region first), after the cardinality caps. */
+  lastSeries(): readonly SeriesKey[] {
+    return this.scratch;
+  }
+
+  /**
+   * Advances time: samples the gauges into the current window, closes windows whose grace has passed and returns
+   * everything storage must write (closed windows, updated retained windows, late aggregates).
+   */
+  tick(now: number): TickResult {
+    return this.advance(now, Math.floor((now - this.graceMs) / this.windowMs));
+  }
+
+  /** Closes every window up to and including the one holding `now` (graceful shutdown). */
+  closeThrough(now: number): TickResult {
+    return this.advance(now, this.windowOf(now) + 1);
+  }
+
+  seriesKeys(): IterableIterator<SeriesKey> {
+    return this.byId.values();
+  }
+
+  /** The aggregate of one window of a series, open or closed, if it holds data. */
+  window(seriesId: number, index: number): WindowAgg | undefined {
+    return this.byId.get(seriesId)?.windows.get(index);
+  }
+
+  /** Windows [from, to] of a series merged into one aggregate (ratios of sums, merged sketches). */
+  range(seriesId: number, from: number, to: number): WindowAgg {
+    const s = this.byId.get(seriesId);
+    const picked: WindowAgg[] = [];
+    if (s) for (let w = from; w <= to; w++) { const a = s.windows.get(w); if (a) picked.push(a); }
+    return combine(picked);
+  }
+
+  private advance(now: number, target: number): TickResult {
+    this.sampleGauges(now);
+    target = Math.max(this.closed, target);
+    const windows: EmittedWindow[] = [];
+    for (let w = this.closed; w < target; w++) {
+      for (const s of this.byWindow.get(w) ?? []) {
+        const agg = s.windows.get(w)!;
+        agg.freeze();
+        windows.push({ series: s, start: w * this.windowMs, agg });
+      }
+    }
+    for (const [s, set] of this.dirty) {
+      for (const w of set) {
+        const agg = s.windows.get(w);
+        if (!agg) continue;
+        agg.freeze();
+        windows.push({ series: s, start: w * this.windowMs, agg });
+      }
+    }
+    this.dirty.clear();
+    for (const acc of this.late.values()) {
+      acc.agg.freeze();
+      windows.push({ series: acc.series, start: acc.window * this.windowMs, agg: acc.agg, lateId: acc.firstId });
+    }
+    this.late.clear();
+    this.closed = target;
+    this.evict(target - this.retention, now);
+    return { closedBefore: target, windows };
+  }
+
+  /** Gauges go into the window that holds `now`; a series that recently had a gauge reports 0, not nothing. */
+  private sampleGauges(now: number): void {
+    const { viewers, concurrency } = this.liveness.gauges(now);
+    const current = this.windowOf(now);
+    if (current < this.closed) return;
+    for (const s of this.byId.values()) {
+      const v = viewers.get(s.id);
+      const c = concurrency.get(s.id);
+      if (v !== undefined) s.viewersSeenAt = now;
+      if (c !== undefined) s.concurrencySeenAt = now;
+      const reportViewers = now - s.viewersSeenAt < this.horizonMs;
+      const reportConcurrency = now - s.concurrencySeenAt < this.horizonMs;
+      if (!reportViewers && !reportConcurrency) continue;
+      const agg = this.windowFor(s, current);
+      if (reportViewers) agg.viewers = v ?? 0;
+      if (reportConcurrency) agg.concurrency = c ?? 0;
+    }
+  }
+
+  /** Updates who is live; returns NEW_SESSION | NEW_ERROR for the sample's window. */
+  private observe(tenant: string, s: Sample, w: number, receivedAt: number, live: boolean): number {
+    const interval = s.interval_ms ?? DEFAULT_INTERVAL_MS;
+    if (s.session !== undefined) {
+      return this.liveness.session(`${tenant}\0${s.session}`, this.scratchIds, w, receivedAt, interval, s.error !== undefined, live);
+    }
+    if (s.node !== undefined) {
+      if (live) this.liveness.node(`${tenant}\0${s.node}`, this.scratchIds, s.ts, receivedAt, interval, s.concurrency);
+      return 0;
+    }
+    // An anonymous beacon cannot be de-duplicated: it counts as its own session.
+    return NEW_SESSION | (s.error !== undefined ? NEW_ERROR : 0);
+  }
+
+  private evict(below: number, now: number): void {
+    for (const [w, list] of this.byWindow) {
+      if (w >= below) continue;
+      for (const s of list) {
+        s.windows.delete(w);
+        const gaugeIdle = now - Math.max(s.viewersSeenAt, s.concurrencySeenAt) >= this.horizonMs;
+        if (s.windows.size === 0 && gaugeIdle) {
+          this.series.delete(keyOf(s));
+          this.byId.delete(s.id);
+        }
+      }
+      this.byWindow.delete(w);
+    }
+  }
+
+  private windowFor(s: Series, w: number): WindowAgg {
+    let agg = s.windows.get(w);
+    if (!agg) {
+      s.windows.set(w, (agg = new WindowAgg()));
+      let list = this.byWindow.get(w);
+      if (!list) this.byWindow.set(w, (list = []));
+      list.push(s);
+    }
+    return agg;
+  }
+
+  /** The region series and one series per dimension of the sample, after the cardinality caps. */
+  private resolveSeries(tenant: string, s: Sample): readonly Series[] {
+    const out = this.scratch;
+    const ids = this.scratchIds;
+    out.length = 0;
+    ids.length = 0;
+    const region = this.caps.admit(tenant, 'region', s.region);
+    const baseKey = `${tenant}\0${region}`;
+    out.push(this.seriesFor(baseKey, tenant, region));
+    const dims = s.dims;
+    if (dims) {
+      for (const dim in dims) {
+        const raw = dims[dim as keyof typeof dims];
+        if (raw === undefined) continue;
+        const value = this.caps.admit(tenant, dim, raw);
+        out.push(this.seriesFor(`${baseKey}\0${dim}\0${value}`, tenant, region, dim, value));
+      }
+    }
+    for (const t of out) ids.push(t.id);
+    return out;
+  }
+
+  private seriesFor(key: string, tenant: string, region: string, dim?: string, value?: string): Series {
+    let s = this.series.get(key);
+    if (!s) {
+      s = { id: this.nextId++, tenant, region, windows: new Map(), viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+      if (dim !== undefined) Object.assign(s, { dim, value });
+      this.series.set(key, s);
+      this.byId.set(s.id, s);
+    }
+    return s;
+  }
+}
+
+function keyOf(s: SeriesKey): string {
+  return s.dim === undefined ? `${s.tenant}\0${s.region}` : `${s.tenant}\0${s.region}\0${s.dim}\0${s.value}`;
+}

@@ -1,0 +1,195 @@
+import websocket from '@fastify/websocket';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { WebSocket } from 'ws';
+import type { Env } from '../config/env.js';
+import { describeZodError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
+import type { IngestKey } from '../tenants/keys.js';
+import type { IngestPipeline } from './pipeline.js';
+import { keyQuerySchema, wsFrameSchema } from './schemas.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** Close codes of PRODUCT.md §6 (RFC 6455 §7.4.1). */
+export const CLOSE = { normal: 1000, goingAway: 1001, policy: 1008, tooBig: 1009, tryAgainLater: 1013 } as const;
+
+export interface WsOptions {
+  env: Env;
+  metrics: Metrics;
+}
+
+/**
+ * GET /v1/telemetry/ws: one ack per frame with the client's seq. Backpressure: a connection with too many frames
+ * in the journal, or whose acks the client does not read, stops being read; a server that stays overloaded closes
+ * with 1013 rather than buffering without bound.
+ */
+export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, metrics }) => {
+  await app.register(websocket, {
+    options: { maxPayload: env.QOSWATCH_WS_MAX_FRAME, perMessageDeflate: false },
+    errorHandler: (err, socket, req) => {
+      // ws has already sent the matching close frame (1009 for an oversized frame); let it finish.
+      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.wsCloses.inc({ code: String(CLOSE.tooBig) });
+      req.log.debug({ err: err.message }, 'telemetry websocket error');
+      if (socket.readyState === socket.OPEN) socket.terminate();
+    },
+    preClose(done) {
+      for (const client of this.websocketServer.clients) {
+        client.close(CLOSE.goingAway, 'server shutting down');
+        metrics.wsCloses.inc({ code: String(CLOSE.goingAway) });
+      }
+      this.websocketServer.close(() => done());
+    },
+  });
+
+  const buckets = new Map<string, TokenBucket>();
+  const bucketFor = (key: IngestKey) => {
+    const id = `${key.tenant}/${key.id}`;
+    let b = buckets.get(id);
+    if (!b) {
+      const rate = key.rateLimit ?? env.QOSWATCH_RATE_LIMIT;
+      buckets.set(id, (b = new TokenBucket(rate.max, rate.windowMs)));
+    }
+    return b;
+  };
+
+  app.get(
+    '/v1/telemetry/ws',
+    {
+      websocket: true,
+      schema: {
+        summary: 'Stream QoS samples over a WebSocket',
+        description: 'Frames {seq, samples}; answers {seq, accepted, rejected}. Close 1008 on auth failure, 1009 on an oversized frame, 1013 when overloaded.',
+        tags: ['telemetry'],
+        querystring: keyQuerySchema,
+      },
+    },
+    (socket, req) => {
+      const key = authenticateIngest(app.keys, req);
+      if (typeof key === 'string') {
+        metrics.refused.inc({ transport: 'ws', reason: 'unauthorized' });
+        metrics.wsCloses.inc({ code: String(CLOSE.policy) });
+        socket.close(CLOSE.policy, AUTH_MESSAGES[key]);
+        return;
+      }
+      new WsSession(socket, key, app.pipeline, env, metrics, bucketFor(key)).start();
+    },
+  );
+};
+
+/** Acks that the client has not read yet, in bytes, above which the connection stops being read. */
+const ACK_BUFFER_HIGH = 1024 * 1024;
+
+class WsSession {
+  private unacked = 0;
+  private paused = false;
+  private alive = true;
+  private lastMessageAt = Date.now();
+  private overloadedSince: number | undefined;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly key: IngestKey,
+    private readonly pipeline: IngestPipeline,
+    private readonly env: Env,
+    private readonly metrics: Metrics,
+    private readonly bucket: TokenBucket,
+  ) {}
+
+  start(): void {
+    const { socket, env, metrics } = this;
+    metrics.wsConnections.inc();
+    socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    socket.on('pong', () => (this.alive = true));
+    socket.on('close', () => {
+      metrics.wsConnections.dec();
+      for (const t of this.timers) clearInterval(t);
+    });
+    this.timers.push(
+      setInterval(() => {
+        if (!this.alive) {
+          socket.terminate();
+          return;
+        }
+        if (Date.now() - this.lastMessageAt >= env.QOSWATCH_WS_IDLE_TIMEOUT) {
+          this.close(CLOSE.normal, 'idle timeout');
+          return;
+        }
+        this.alive = false;
+        socket.ping();
+      }, Math.min(env.QOSWATCH_WS_PING_INTERVAL, env.QOSWATCH_WS_IDLE_TIMEOUT)),
+      setInterval(() => this.checkFlow(), 50),
+    );
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    this.lastMessageAt = Date.now();
+    const text = data.toString('utf8');
+    let frame: unknown;
+    try {
+      frame = JSON.parse(text);
+    } catch {
+      this.send({ seq: null, error: 'bad_request', message: `frame is not valid JSON${isBinary ? ' (binary frames must hold UTF-8 JSON)' : ''}` });
+      return;
+    }
+    const parsed = wsFrameSchema.safeParse(frame);
+    if (!parsed.success) {
+      const seq = (frame as { seq?: unknown } | null)?.seq;
+      this.send({ seq: typeof seq === 'number' ? seq : null, error: 'bad_request', message: describeZodError(parsed.error) });
+      this.metrics.batches.inc({ transport: 'ws', outcome: 'rejected' });
+      return;
+    }
+    const { seq, samples } = parsed.data;
+    if (!this.bucket.take(Date.now())) {
+      this.metrics.refused.inc({ transport: 'ws', reason: 'rate_limited' });
+      this.send({ seq, error: 'too_many_requests', message: 'rate limit for this ingest key exceeded; resend later', retry_after_ms: this.bucket.msUntilNext(Date.now()) });
+      return;
+    }
+    this.unacked++;
+    this.checkFlow();
+    this.pipeline.ingest(this.key.tenant, text, samples, 'ws').then(
+      (r) => this.send({ seq, accepted: r.accepted, rejected: r.rejected }),
+      () => {
+        this.metrics.batches.inc({ transport: 'ws', outcome: 'error' });
+        this.send({ seq, error: 'unavailable', message: 'cannot store telemetry right now; resend' });
+      },
+    ).finally(() => {
+      this.unacked--;
+      this.checkFlow();
+    });
+  }
+
+  /** Pauses reading while this connection or the server is over its limits; closes 1013 if overload persists. */
+  private checkFlow(): void {
+    const { socket, env } = this;
+    if (socket.readyState !== socket.OPEN) return;
+    const overloaded = this.pipeline.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES;
+    const hold = overloaded || this.unacked >= env.QOSWATCH_WS_MAX_UNACKED || socket.bufferedAmount > ACK_BUFFER_HIGH;
+    if (overloaded) {
+      this.overloadedSince ??= Date.now();
+      if (Date.now() - this.overloadedSince >= env.QOSWATCH_WS_OVERLOAD_CLOSE) {
+        this.metrics.refused.inc({ transport: 'ws', reason: 'overloaded' });
+        this.close(CLOSE.tryAgainLater, 'server overloaded; reconnect later');
+        return;
+      }
+    } else {
+      this.overloadedSince = undefined;
+    }
+    if (hold && !this.paused) {
+      socket.pause();
+      this.paused = true;
+    } else if (!hold && this.paused) {
+      socket.resume();
+      this.paused = false;
+    }
+  }
+
+  private send(msg: object): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(msg));
+  }
+
+  private close(code: number, reason: string): void {
+    this.metrics.wsCloses.inc({ code: String(code) });
+    this.socket.close(code, reason);
+  }
+}

@@ -1,0 +1,76 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { conflict, notFound } from '../errors.js';
+import { errorBodySchema } from '../telemetry/schemas.js';
+import { rateSchema } from '../util/units.js';
+import { requireAdmin } from './auth.js';
+import { KeyError } from './keys.js';
+
+const keyView = z.object({
+  id: z.string(),
+  tenant: z.string(),
+  name: z.string().optional(),
+  source: z.enum(['config', 'env', 'generated', 'api']),
+  rate_limit: z.object({ max: z.number(), window_ms: z.number() }).optional(),
+  created_at: z.string().optional(),
+});
+
+const tenantParams = z.object({ tenant: z.string().min(1) });
+
+/** Admin API for tenants' ingest keys. The secret of a new key is returned once and never stored. */
+export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
+  app.addHook('onRequest', requireAdmin(app.keys));
+  const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  const tenantOf = (id: string) => {
+    const t = app.tenants.get(id);
+    if (!t) throw notFound(`no tenant ${id}`);
+    return t;
+  };
+  const view = (k: ReturnType<typeof app.keys.list>[number]) => ({
+    id: k.id,
+    tenant: k.tenant,
+    name: k.name,
+    source: k.source,
+    rate_limit: k.rateLimit ? { max: k.rateLimit.max, window_ms: k.rateLimit.windowMs } : undefined,
+    created_at: k.createdAt === undefined ? undefined : new Date(k.createdAt).toISOString(),
+  });
+
+  app.get(
+    '/v1/admin/tenants',
+    { schema: { tags: ['admin'], summary: 'Tenants and their ingest keys (no secrets)', response: { 200: z.array(z.object({ id: z.string(), name: z.string(), tier: z.string(), timezone: z.string(), keys: z.array(keyView) })), ...errors } } },
+    async () => app.tenants.list().map((t) => ({ ...t, keys: app.keys.list(t.id).map(view) })),
+  );
+
+  app.post(
+    '/v1/admin/tenants/:tenant/keys',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Create an ingest key; its secret is shown only in this response',
+        params: tenantParams,
+        body: z.strictObject({ name: z.string().max(200).optional(), rate_limit: rateSchema.optional().describe('e.g. "2000/1s"') }).default({}),
+        response: { 201: keyView.extend({ key: z.string().describe('the secret; store it now') }), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const t = tenantOf(req.params.tenant);
+      const { key, secret } = app.keys.create(t.id, { name: req.body.name, rateLimit: req.body.rate_limit }, clock());
+      return reply.code(201).send({ ...view(key), key: secret });
+    },
+  );
+
+  app.delete(
+    '/v1/admin/tenants/:tenant/keys/:id',
+    { schema: { tags: ['admin'], summary: 'Revoke an ingest key created through the API', params: tenantParams.extend({ id: z.string() }), response: { 204: z.undefined(), ...errors } } },
+    async (req, reply) => {
+      const t = tenantOf(req.params.tenant);
+      try {
+        app.keys.revoke(t.id, req.params.id, clock());
+      } catch (err) {
+        if (err instanceof KeyError) throw err.kind === 'not_found' ? notFound(err.message) : conflict(err.message);
+        throw err;
+      }
+      return reply.code(204).send();
+    },
+  );
+};

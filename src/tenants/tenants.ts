@@ -1,0 +1,32 @@
+import type { FileConfig, TenantConfig } from '../config/file.js';
+
+export type Tier = TenantConfig['tier'];
+
+export interface Tenant {
+  id: string;
+  name: string;
+  tier: Tier;
+  timezone: string;
+}
+
+/** Tenants from the config file; the default tenant exists even when the file does not name it. */
+export class Tenants {
+  private readonly byId = new Map<string, Tenant>();
+  readonly defaultId: string;
+
+  constructor(config: FileConfig) {
+    this.defaultId = config.default_tenant;
+    for (const t of config.tenants) this.byId.set(t.id, { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone });
+    if (!this.byId.has(this.defaultId)) {
+      this.byId.set(this.defaultId, { id: this.defaultId, name: this.defaultId, tier: 'enterprise', timezone: 'UTC' });
+    }
+  }
+
+  get(id: string): Tenant | undefined {
+    return this.byId.get(id);
+  }
+
+  list(): Tenant[] {
+    return [...this.byId.values()];
+  }
+}

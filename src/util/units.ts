@@ -1,0 +1,70 @@
+import { z } from 'zod';
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const SIZE_UNITS: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
+};
+
+/** Parses "500ms", "10s", "5m", "1h", "2d" or a bare number of milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const unit = DURATION_UNITS[(m[2] ?? 'ms').toLowerCase()]!;
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** Parses "5MiB", "1GB", "4096" (bytes). */
+export function parseSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)?\s*$/i.exec(text);
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * SIZE_UNITS[(m[2] ?? 'b').toLowerCase()]!);
+}
+
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** zod: a duration string or number of ms, as ms, within bounds. */
+export const durationSchema = (min: number, max: number) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const ms = typeof v === 'number' ? v : parseDuration(v);
+    if (ms === undefined || !Number.isFinite(ms)) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (use e.g. 500ms, 10s, 5m, 1h)` });
+      return z.NEVER;
+    }
+    if (ms < min || ms > max) {
+      ctx.addIssue({ code: 'custom', message: `must be between ${formatDuration(min)} and ${formatDuration(max)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** zod: a size string or number of bytes, as bytes, within bounds. */
+export const sizeSchema = (min: number, max: number) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const bytes = typeof v === 'number' ? v : parseSize(v);
+    if (bytes === undefined || !Number.isFinite(bytes)) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a size (use e.g. 512KiB, 5MiB, 1GiB)` });
+      return z.NEVER;
+    }
+    if (bytes < min || bytes > max) {
+      ctx.addIssue({ code: 'custom', message: `must be between ${min} and ${max} bytes` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+/** "2000/1s" → { max: 2000, windowMs: 1000 } */
+export const rateSchema = z.string().transform((v, ctx) => {
+  const m = /^\s*(\d+)\s*\/\s*(.+)$/.exec(v);
+  const windowMs = m ? parseDuration(m[2]!) : undefined;
+  if (!m || !windowMs || Number(m[1]) < 1) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a rate (use e.g. 2000/1s or 600/1m)` });
+    return z.NEVER;
+  }
+  return { max: Number(m[1]), windowMs };
+});
+export type Rate = z.output<typeof rateSchema>;
