@@ -5,8 +5,10 @@ import { type Db, openDb } from './sqlite.js';
  * the journal of accepted batches, the spool of points not yet written, and the checkpoint tying them together.
  */
 const MIGRATIONS = [
+  // AUTOINCREMENT: sequence numbers must never be reused once old rows are pruned (they identify samples and
+  // anchor the checkpoint).
   `CREATE TABLE journal (
-     seq INTEGER PRIMARY KEY,
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
      tenant TEXT NOT NULL,
      received_at INTEGER NOT NULL,
      body TEXT NOT NULL,
@@ -14,7 +16,7 @@ const MIGRATIONS = [
    );
    CREATE INDEX journal_max_window ON journal (max_window);
    CREATE TABLE spool (
-     seq INTEGER PRIMARY KEY,
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
      body TEXT NOT NULL,
      lines INTEGER NOT NULL,
      bytes INTEGER NOT NULL

@@ -31,10 +31,12 @@ export class Journal {
   private pendingBytesNow = 0;
   private last = 0;
   private readonly insert;
+  /** The last commit error, until a commit succeeds again. */
+  failure: string | undefined;
 
   constructor(private readonly db: Db) {
     this.insert = db.prepare('INSERT INTO journal (tenant, received_at, body, max_window) VALUES (?, ?, ?, ?)');
-    this.last = (db.prepare('SELECT max(seq) AS s FROM journal').get() as { s: number | null }).s ?? 0;
+    this.last = (db.prepare("SELECT seq AS s FROM sqlite_sequence WHERE name = 'journal'").get() as { s: number } | undefined)?.s ?? 0;
   }
 
   /** Bytes appended but not yet committed: the ingest backpressure signal. */
@@ -71,9 +73,11 @@ export class Journal {
         batch.map((p) => Number(this.insert.run(p.entry.tenant, p.entry.receivedAt, p.entry.body, p.entry.maxWindow).lastInsertRowid)),
       )();
     } catch (err) {
+      this.failure = err instanceof Error ? err.message : String(err);
       for (const p of batch) p.reject(err);
       return;
     }
+    this.failure = undefined;
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!;
       this.last = seqs[i]!;

@@ -1,0 +1,114 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+import { Metrics } from '../../src/metrics.js';
+import type { InfluxSink } from '../../src/storage/influx/sink.js';
+import { openIngestDb } from '../../src/storage/ingest-db.js';
+import type { Db } from '../../src/storage/sqlite.js';
+import { openStateDb } from '../../src/storage/state-db.js';
+import { IngestPipeline, type PipelineOptions } from '../../src/telemetry/pipeline.js';
+
+export const quietLog = pino({ level: 'silent' }) as unknown as FastifyBaseLogger;
+
+export const PIPELINE_DEFAULTS: PipelineOptions = {
+  windowMs: 10_000,
+  graceMs: 15_000,
+  horizonMs: 60_000,
+  maxSampleAgeMs: 86_400_000,
+  flushIntervalMs: 1000,
+  spoolMaxBytes: 1024 ** 3,
+  batchLines: 5000,
+  rawSamples: false,
+  capOf: () => 100,
+};
+
+/** A sink that is never called: the pipeline is not started, so points stay in the spool for inspection. */
+export const idleSink: InfluxSink = {
+  target: 'idle',
+  write: () => Promise.reject(new Error('idleSink must not be written')),
+};
+
+/** A pipeline over SQLite files in `dir`; opening it again on the same dir is a restart. */
+export class PipelineHarness {
+  now: number;
+  readonly dir: string;
+  private dbs: Db[] = [];
+
+  constructor(start: number, dir = mkdtempSync(join(tmpdir(), 'qoswatch-pipe-'))) {
+    this.now = start;
+    this.dir = dir;
+  }
+
+  open(opts: Partial<PipelineOptions> = {}, sink: InfluxSink | undefined = idleSink): IngestPipeline {
+    const ingestDb = openIngestDb(join(this.dir, 'ingest.db'));
+    const stateDb = openStateDb(join(this.dir, 'state.db'));
+    this.dbs.push(ingestDb, stateDb);
+    return new IngestPipeline(
+      { ingestDb, stateDb, sink, metrics: new Metrics(), log: quietLog, clock: () => this.now },
+      { ...PIPELINE_DEFAULTS, ...opts },
+    );
+  }
+
+  /** Every line ever committed to the spool and still there (the pipeline is never started). */
+  spoolLines(): string[] {
+    const db = openIngestDb(join(this.dir, 'ingest.db'));
+    try {
+      return (db.prepare('SELECT body FROM spool ORDER BY seq').all() as { body: string }[]).flatMap((r) => r.body.split('\n'));
+    } finally {
+      db.close();
+    }
+  }
+
+  closeAll(): void {
+    for (const db of this.dbs) if (db.open) db.close();
+    this.dbs = [];
+  }
+}
+
+export interface ParsedLine {
+  measurement: string;
+  tags: Record<string, string>;
+  fields: Record<string, number>;
+  time: bigint;
+  identity: string;
+}
+
+/** Parses the rollup lines qoswatch writes (no escaped characters in the test data). */
+export function parseLine(l: string): ParsedLine {
+  const [head, fieldText, time] = l.split(' ') as [string, string, string];
+  const [measurement, ...tagParts] = head.split(',');
+  const tags = Object.fromEntries(tagParts.map((t) => t.split('=') as [string, string]));
+  const fields = Object.fromEntries(
+    fieldText.split(',').map((f) => {
+      const [k, v] = f.split('=') as [string, string];
+      return [k, Number(v.endsWith('i') ? v.slice(0, -1) : v)];
+    }),
+  );
+  return { measurement: measurement!, tags, fields, time: BigInt(time), identity: `${head} ${time}` };
+}
+
+/** What InfluxDB holds after these writes in order: one point per identity, later fields overwrite. */
+export function influxState(lines: readonly string[]): Map<string, ParsedLine> {
+  const state = new Map<string, ParsedLine>();
+  for (const l of lines) {
+    const p = parseLine(l);
+    const prev = state.get(p.identity);
+    state.set(p.identity, prev ? { ...p, fields: { ...prev.fields, ...p.fields } } : p);
+  }
+  return state;
+}
+
+/** Sums a counter field per (measurement, tags without `late`, window start), adding late points to their window. */
+export function windowTotals(state: Map<string, ParsedLine>, field: string, windowMs: number): Map<string, number> {
+  const out = new Map<string, number>();
+  const windowNs = BigInt(windowMs) * 1_000_000n;
+  for (const p of state.values()) {
+    const { late: _late, ...tags } = p.tags;
+    const start = (p.time / windowNs) * windowNs;
+    const k = `${p.measurement},${Object.entries(tags).map(([a, b]) => `${a}=${b}`).join(',')} ${start}`;
+    out.set(k, (out.get(k) ?? 0) + (p.fields[field] ?? 0));
+  }
+  return out;
+}

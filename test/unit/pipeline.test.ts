@@ -1,0 +1,193 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openIngestDb } from '../../src/storage/ingest-db.js';
+import { PipelineHarness, influxState, parseLine, windowTotals } from '../helpers/pipeline.js';
+import { join } from 'node:path';
+
+const T0 = 1_800_000_000_000; // aligned to 10 s
+const W = 10_000;
+const body = (samples: unknown[]) => JSON.stringify({ samples });
+const s = (ts: number, over: Record<string, unknown> = {}) => ({ ts, region: 'eu', session: `s${ts}`, play_ms: 9000, stall_ms: 1000, stall_count: 1, ...over });
+
+let harnesses: PipelineHarness[] = [];
+const harness = (start = T0) => {
+  const h = new PipelineHarness(start);
+  harnesses.push(h);
+  return h;
+};
+afterEach(() => {
+  for (const h of harnesses) h.closeAll();
+  harnesses = [];
+});
+
+async function ingest(p: ReturnType<PipelineHarness['open']>, samples: Record<string, unknown>[], tenant = 't') {
+  return p.ingest(tenant, body(samples), JSON.parse(body(samples)).samples, 'http');
+}
+
+describe('IngestPipeline', () => {
+  it('writes a window once its grace has passed, one point per series', async () => {
+    const h = harness();
+    const p = h.open();
+    await ingest(p, [s(T0 + 1000, { dims: { isp: 'x' } }), s(T0 + 2000)]);
+    h.now = T0 + W + 14_999;
+    p.tick(h.now);
+    expect(h.spoolLines()).toEqual([]);
+    h.now = T0 + W + 15_000;
+    p.tick(h.now);
+    const lines = h.spoolLines().map(parseLine);
+    expect(lines.map((l) => l.measurement).sort()).toEqual(['qos_dim', 'qos_region']);
+    const region = lines.find((l) => l.measurement === 'qos_region')!;
+    expect(region.tags).toEqual({ region: 'eu', tenant: 't' });
+    expect(region.time).toBe(BigInt(T0) * 1_000_000n);
+    expect(region.fields.samples).toBe(2);
+    expect(region.fields.stall_ratio).toBeCloseTo(0.1);
+    expect(lines.find((l) => l.measurement === 'qos_dim')!.tags).toEqual({ dim: 'isp', region: 'eu', tenant: 't', value: 'x' });
+    p.tick(h.now + 1000);
+    expect(h.spoolLines()).toHaveLength(2);
+  });
+
+  it('keeps an open window across a crash: the journal is replayed at start', async () => {
+    const h = harness();
+    let p = h.open();
+    await ingest(p, [s(T0 + 1000), s(T0 + 2000)]);
+    h.closeAll(); // kill -9: nothing flushed, nothing shut down
+    h.now = T0 + 5000;
+    p = h.open();
+    await ingest(p, [s(T0 + 3000)]);
+    h.now = T0 + W + 15_000;
+    p.tick(h.now);
+    const region = h.spoolLines().map(parseLine).find((l) => l.measurement === 'qos_region')!;
+    expect(region.fields.samples).toBe(3);
+  });
+
+  it('does not write a stored window again after a crash, and prunes the journal', async () => {
+    const h = harness();
+    let p = h.open();
+    await ingest(p, [s(T0 + 1000)]);
+    h.now = T0 + W + 15_000;
+    p.tick(h.now);
+    expect(h.spoolLines()).toHaveLength(1);
+    const db = openIngestDb(join(h.dir, 'ingest.db'));
+    expect((db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n).toBe(0);
+    db.close();
+    h.closeAll();
+    p = h.open();
+    p.tick(h.now + 60_000);
+    expect(h.spoolLines()).toHaveLength(1);
+  });
+
+  it('keeps a journal row until the last window it touches is stored', async () => {
+    const h = harness();
+    const p = h.open();
+    await ingest(p, [s(T0 + 1000), s(T0 + 4 * 60_000)]); // one sample 4 min ahead (clock skew is allowed up to 5 min)
+    h.now = T0 + W + 15_000;
+    p.tick(h.now);
+    const count = () => {
+      const db = openIngestDb(join(h.dir, 'ingest.db'));
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    expect(count()).toBe(1);
+    h.now = T0 + 4 * 60_000 + W + 15_000;
+    p.tick(h.now);
+    expect(count()).toBe(0);
+    // (plus windows holding only the viewers gauge, samples=0)
+    expect(h.spoolLines().map(parseLine).map((l) => l.fields.samples).filter((n) => n! > 0)).toEqual([1, 1]);
+  });
+
+  it('rewrites a closed window inside the horizon with its full content (same point identity)', async () => {
+    const h = harness();
+    const p = h.open();
+    await ingest(p, [s(T0 + 1000)]);
+    h.now = T0 + W + 15_000;
+    p.tick(h.now);
+    await ingest(p, [s(T0 + 2000, { stall_ms: 3000, play_ms: 7000 })]);
+    p.tick(h.now + 1000);
+    const lines = h.spoolLines().map(parseLine);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]!.identity).toBe(lines[1]!.identity);
+    expect(lines[1]!.fields.samples).toBe(2);
+    expect(lines[1]!.fields.stall_ratio).toBeCloseTo(4000 / 20_000);
+  });
+
+  it('stores samples older than the horizon as late points that add to their window', async () => {
+    const h = harness(T0 + 10 * 60_000);
+    const p = h.open({ horizonMs: 60_000 });
+    await ingest(p, [s(T0 + 1000), s(T0 + 1500)]);
+    p.tick(h.now);
+    await ingest(p, [s(T0 + 2000)]);
+    p.tick(h.now + 1000);
+    const lines = h.spoolLines().map(parseLine);
+    expect(lines).toHaveLength(2);
+    for (const l of lines) {
+      expect(l.tags.late).toBe('true');
+      expect(l.time / 10_000_000_000n).toBe(BigInt(T0) / 10_000n);
+    }
+    expect(lines[0]!.identity).not.toBe(lines[1]!.identity);
+    const totals = windowTotals(influxState(h.spoolLines()), 'samples', W);
+    expect([...totals.values()]).toEqual([3]);
+  });
+
+  it('graceful shutdown writes the window that holds now', async () => {
+    const h = harness(T0 + 3000);
+    const p = h.open();
+    await ingest(p, [s(T0 + 1000)]);
+    await p.shutdown(0);
+    expect(h.spoolLines().map(parseLine).map((l) => l.fields.samples)).toEqual([1]);
+  });
+
+  it('never loses nor double-counts a sample across random crashes (property)', async () => {
+    type Step = { advance: number; action: 'batch' | 'tick' | 'crash'; ages: number[]; regions: number[]; isps: number[] };
+    const step = fc.record({
+      advance: fc.integer({ min: 0, max: 9000 }),
+      action: fc.constantFrom('batch', 'batch', 'batch', 'tick', 'crash'),
+      ages: fc.array(fc.integer({ min: 0, max: 150_000 }), { minLength: 1, maxLength: 4 }),
+      regions: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: 4, maxLength: 4 }),
+      isps: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 40 }), async (steps: Step[]) => {
+        const h = new PipelineHarness(T0);
+        try {
+          let p = h.open({ horizonMs: 60_000 });
+          const expected = new Map<string, number>();
+          let n = 0;
+          for (const st of steps) {
+            h.now += st.advance;
+            if (st.action === 'tick') p.tick(h.now);
+            else if (st.action === 'crash') {
+              h.closeAll();
+              p = h.open({ horizonMs: 60_000 });
+            } else {
+              const batch = st.ages.map((age, i) => {
+                const ts = h.now - age;
+                const region = `r${st.regions[i]}`;
+                const k = `qos_region,region=${region},tenant=t ${BigInt(Math.floor(ts / W) * W) * 1_000_000n}`;
+                expected.set(k, (expected.get(k) ?? 0) + 1);
+                return s(ts, { region, session: `x${n++}`, dims: { isp: `i${st.isps[i]}` } });
+              });
+              const r = await ingest(p, batch);
+              expect(r.accepted).toBe(batch.length);
+            }
+          }
+          h.now += 10 * 60_000;
+          p.tick(h.now);
+          const state = influxState(h.spoolLines());
+          const totals = windowTotals(state, 'samples', W);
+          // Gauge-only windows (viewers, no samples) carry samples=0.
+          const regionTotals = new Map([...totals].filter(([k, v]) => k.startsWith("qos_region") && v > 0));
+          expect(regionTotals).toEqual(expected);
+          // Each dim series holds the same samples as its region, split by value.
+          const dimSum = [...totals].filter(([k]) => k.startsWith('qos_dim')).reduce((a, [, v]) => a + v, 0);
+          expect(dimSum).toBe([...expected.values()].reduce((a, b) => a + b, 0));
+        } finally {
+          h.closeAll();
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
