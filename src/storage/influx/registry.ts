@@ -21,7 +21,7 @@ export const SINKS: Record<Env['INFLUX_API'], SinkDefinition> = {
   },
   v2: {
     required: ['INFLUX_ORG', 'INFLUX_BUCKET'],
-    create: (e) => createV2Sink({ url: e.INFLUX_URL, org: e.INFLUX_ORG!, bucket: e.INFLUX_BUCKET!, token: e.INFLUX_TOKEN, timeoutMs: e.INFLUX_TIMEOUT }),
+    create: (e) => createV2Sink({ url: e.INFLUX_URL, org: e.INFLUX_ORG!, bucket: e.INFLUX_BUCKET!, token: e.INFLUX_TOKEN, timeoutMs: e.INFLUX_TIMEOUT, maxLines: e.INFLUX_BATCH_LINES }),
   },
 };
 

@@ -1,0 +1,68 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ADMIN_TOKEN, INGEST_KEY } from './app.js';
+import { freePort, waitFor } from './ports.js';
+
+export const CLI = resolve(import.meta.dirname, '../../dist/cli.js');
+
+/** The built service as a real process (`node dist/cli.js serve`), for signal and crash tests. */
+export class ServiceProcess {
+  proc: ChildProcess | undefined;
+  output = '';
+  url = '';
+  readonly dataDir: string;
+
+  constructor(
+    private readonly env: Record<string, string>,
+    dataDir?: string,
+  ) {
+    this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'qoswatch-proc-'));
+  }
+
+  async start(): Promise<void> {
+    const port = await freePort();
+    this.url = `http://127.0.0.1:${port}`;
+    const proc = spawn(process.execPath, [CLI, 'serve'], {
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        QOSWATCH_DATA_DIR: this.dataDir,
+        QOSWATCH_INGEST_KEY: INGEST_KEY,
+        QOSWATCH_ADMIN_TOKEN: ADMIN_TOKEN,
+        ...this.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    proc.stdout!.on('data', (d) => (this.output += String(d)));
+    proc.stderr!.on('data', (d) => (this.output += String(d)));
+    await waitFor(`the service to listen (output so far: ${this.output.slice(-500)})`, async () => {
+      if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}: ${this.output}`);
+      return (await fetch(`${this.url}/healthz`)).ok || undefined;
+    });
+  }
+
+  /** Sends a signal and resolves with the exit code (or the signal name). */
+  async stop(signal: NodeJS.Signals): Promise<number | string> {
+    const p = this.proc!;
+    this.proc = undefined;
+    if (p.exitCode !== null) return p.exitCode;
+    const done = new Promise<number | string>((r) => p.once('exit', (code, sig) => r(code ?? sig ?? 'unknown')));
+    p.kill(signal);
+    return done;
+  }
+}
+
+/** Runs the CLI to completion. */
+export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolveRun) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    p.stdout.on('data', (d) => (output += String(d)));
+    p.stderr.on('data', (d) => (output += String(d)));
+    p.on('exit', (code) => resolveRun({ code, output }));
+  });
+}

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
+import { type TestApp, postTelemetry, startApp } from '../helpers/app.js';
+import { waitFor } from '../helpers/ports.js';
+
+if (!HAVE_INFLUXD) console.warn(NO_INFLUXD_MESSAGE);
+
+/** Fast windows so tests do not wait for 10 s windows to close. */
+const FAST = { QOSWATCH_WINDOW: '1s', QOSWATCH_WINDOW_GRACE: '300ms', QOSWATCH_FLUSH_INTERVAL: '100ms', INFLUX_API: 'v1' };
+
+/** The exact q-quantile with DDSketch's rank rule: the value at rank floor(q·(n−1)) of the sorted data. */
+function exactQuantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(q * (sorted.length - 1))]!;
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
+  let influx: InfluxServer;
+  beforeAll(async () => {
+    influx = await InfluxServer.launch();
+  });
+  afterAll(async () => {
+    await influx?.destroy();
+  });
+
+  it('stores each closed window as rollups whose values are ratios of sums and sketch quantiles', async () => {
+    await influx.createDb('rt');
+    const t: TestApp = await startApp({ env: { ...FAST, INFLUX_URL: influx.url, INFLUX_DB: 'rt' } });
+    try {
+      // Samples all inside the current 1 s window; a long view and a short one must not weigh the same.
+      const ts = Math.floor(Date.now() / 1000) * 1000 + 1;
+      const latencies = Array.from({ length: 200 }, (_, i) => 100 + i * 13.7);
+      const samples = latencies.map((latency_ms, i) => ({
+        ts,
+        region: 'ap-east',
+        session: `s${i}`,
+        dims: { isp: i % 2 ? 'isp-a' : 'isp-b', cdn: 'cdn-1' },
+        latency_ms,
+        packets_lost: i % 10,
+        packets_expected: 1000,
+        play_ms: i === 0 ? 7_200_000 : 9000,
+        stall_ms: i === 0 ? 0 : 1000,
+        stall_count: i === 0 ? 0 : 1,
+        ...(i % 20 === 0 ? { error: 'E_DECODE' } : {}),
+      }));
+      const res = await postTelemetry(t.url, { samples });
+      expect(res.status).toBe(202);
+      expect(res.body.accepted).toBe(200);
+
+      const region = await waitFor('the region rollup', async () => rows(await influx.query("SELECT * FROM qos_region WHERE region = 'ap-east'", 'rt'))[0]);
+      const stall = 199 * 1000;
+      const play = 7_200_000 + 199 * 9000;
+      expect(region.samples).toBe(200);
+      expect(region.sessions).toBe(200);
+      expect(region.error_sessions).toBe(10);
+      expect(region.error_rate).toBeCloseTo(10 / 200, 12);
+      expect(region.stall_ratio).toBeCloseTo(stall / (stall + play), 12);
+      expect(region.stall_ratio).not.toBeCloseTo(0.1 * (199 / 200), 3); // the average of ratios would be ~0.0995
+      expect(region.stalls_per_min).toBeCloseTo(199 / ((stall + play) / 60_000), 9);
+      const lost = samples.reduce((a, s) => a + s.packets_lost, 0);
+      expect(region.packet_loss).toBeCloseTo(lost / (200 * 1000), 12);
+      expect(region.latency_count).toBe(200);
+      for (const [field, q] of [['latency_p50', 0.5], ['latency_p95', 0.95], ['latency_p99', 0.99]] as const) {
+        const exact = exactQuantile(latencies, q);
+        expect(Math.abs((region[field] as number) - exact) / exact).toBeLessThanOrEqual(0.01);
+      }
+      expect(region.time).toBe(ts - 1);
+      expect(region.tenant).toBe('default');
+
+      const dims = rows(await influx.query("SELECT samples, stall_ratio FROM qos_dim WHERE region = 'ap-east' GROUP BY dim, value", 'rt'));
+      expect(dims.map((d) => `${d.dim}=${d.value}:${d.samples}`).sort()).toEqual(['cdn=cdn-1:200', 'isp=isp-a:100', 'isp=isp-b:100']);
+
+      // Dashboards aggregate across windows with ratios of sums in InfluxQL; the stored sums make that exact.
+      const q = rows(await influx.query("SELECT sum(stall_ms) / (sum(play_ms) + sum(stall_ms)) AS r FROM qos_region WHERE region = 'ap-east'", 'rt'))[0]!;
+      expect(q.r).toBeCloseTo(stall / (stall + play), 12);
+      expect(await metric(t.url, 'qoswatch_influx_points_written_total')).toBeGreaterThanOrEqual(4);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('spools while InfluxDB is down and delivers every window exactly once when it is back', async () => {
+    await influx.createDb('outage');
+    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx.url, INFLUX_DB: 'outage', INFLUX_TIMEOUT: '500ms' } });
+    try {
+      const perWindow = new Map<number, number>();
+      let seq = 0;
+      const post = async () => {
+        const ts = Date.now();
+        const r = await postTelemetry(t.url, { samples: [{ ts, region: 'eu', session: `o${seq++}`, play_ms: 1000, stall_ms: 10 }] });
+        expect(r.status).toBe(202);
+        const w = Math.floor(ts / 1000) * 1000;
+        perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+      };
+      const postFor = async (ms: number) => {
+        const end = Date.now() + ms;
+        while (Date.now() < end) {
+          await post();
+          await new Promise((r) => setTimeout(r, 40));
+        }
+      };
+      await postFor(1500);
+      await influx.stop();
+      await postFor(3000);
+      await waitFor('points to pile up in the spool', async () => (await metric(t.url, 'qoswatch_spool_depth_points')) > 0 || undefined);
+      const ready = await (await fetch(`${t.url}/readyz`)).json();
+      expect(ready).toMatchObject({ ready: true, storage: 'spooling' });
+      await influx.start();
+      await postFor(1500);
+      await waitFor('the spool to drain', async () => (await metric(t.url, 'qoswatch_spool_depth_points')) === 0 || undefined, 30_000);
+      const last = Math.max(...perWindow.keys());
+      const stored = await waitFor('the last window', async () => {
+        const r = rows(await influx.query("SELECT samples FROM qos_region WHERE region = 'eu' AND samples > 0", 'outage'));
+        return r.some((p) => p.time === last) ? r : undefined;
+      });
+      const storedMap = new Map(stored.map((p) => [p.time as number, p.samples as number]));
+      expect(storedMap).toEqual(perWindow);
+      expect(await metric(t.url, 'qoswatch_influx_write_errors_total')).toBeGreaterThan(0);
+      expect(await metric(t.url, 'qoswatch_spool_dropped_points_total')).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
+import { INGEST_KEY, postTelemetry } from '../helpers/app.js';
+import { waitFor } from '../helpers/ports.js';
+import { CLI, ServiceProcess, runCli } from '../helpers/service.js';
+
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
+if (!HAVE_INFLUXD) console.warn(NO_INFLUXD_MESSAGE);
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+
+describe('configuration errors stop the start, naming the variable', () => {
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ INFLUX_API: 'v9' }, 'INFLUX_API'],
+    [{ QOSWATCH_WINDOW: '10 parsecs' }, 'QOSWATCH_WINDOW'],
+    [{ QOSWATCH_ADMIN_TOKEN: 'short' }, 'QOSWATCH_ADMIN_TOKEN'],
+    [{ INFLUX_URL: 'http://127.0.0.1:1', INFLUX_API: 'v1' }, 'INFLUX_DB'],
+    [{ QOSWATCH_CONFIG: '/nonexistent/qoswatch.yaml' }, 'QOSWATCH_CONFIG'],
+  ])('%o → exit 2 naming %s', async (env, name) => {
+    const r = await runCli(['serve'], { QOSWATCH_DATA_DIR: '/tmp/qoswatch-never-created', ...env });
+    expect(r.code).toBe(2);
+    expect(r.output).toContain(name);
+    // A rejected secret is never echoed back.
+    if (name === 'QOSWATCH_ADMIN_TOKEN') expect(r.output).not.toContain('short');
+  });
+});
+
+describe('first start without credentials', () => {
+  it('generates an ingest key and admin token once, prints them, and accepts them', async () => {
+    const svc = new ServiceProcess({ QOSWATCH_INGEST_KEY: '', QOSWATCH_ADMIN_TOKEN: '' });
+    await svc.start();
+    const key = /ingest key \(tenant default\): (\S+)/.exec(svc.output)?.[1];
+    const token = /admin token:\s+(\S+)/.exec(svc.output)?.[1];
+    expect(key).toMatch(/^qw_/);
+    expect(token).toMatch(/^qwa_/);
+    expect(svc.output).toContain('metrics are NOT being stored');
+    const r = await postTelemetry(svc.url, { samples: [{ ts: Date.now(), region: 'eu', latency_ms: 1 }] }, { authorization: `Bearer ${key}` });
+    expect(r.status).toBe(202);
+    const admin = await fetch(`${svc.url}/v1/admin/tenants`, { headers: { authorization: `Bearer ${token}` } });
+    expect(admin.status).toBe(200);
+    expect(await svc.stop('SIGTERM')).toBe(0);
+    const again = new ServiceProcess({ QOSWATCH_INGEST_KEY: '', QOSWATCH_ADMIN_TOKEN: '' }, svc.dataDir);
+    await again.start();
+    expect(again.output).not.toContain('generated credentials');
+    const r2 = await postTelemetry(again.url, { samples: [{ ts: Date.now(), region: 'eu', latency_ms: 1 }] }, { authorization: `Bearer ${key}` });
+    expect(r2.status).toBe(202);
+    expect(await again.stop('SIGINT')).toBe(0);
+  });
+});
+
+describe.skipIf(!HAVE_INFLUXD)('the service process with a real InfluxDB', () => {
+  let influx: InfluxServer;
+  beforeAll(async () => {
+    influx = await InfluxServer.launch();
+  });
+  afterAll(async () => {
+    await influx?.destroy();
+  });
+
+  it('SIGTERM stores the open window before exiting 0', async () => {
+    await influx.createDb('term');
+    const svc = new ServiceProcess({ INFLUX_URL: influx.url, INFLUX_API: 'v1', INFLUX_DB: 'term' }); // 10 s windows, 15 s grace
+    await svc.start();
+    const ts = Date.now();
+    const r = await postTelemetry(svc.url, { samples: [{ ts, region: 'eu', session: 'a', latency_ms: 120 }, { ts, region: 'eu', session: 'b', latency_ms: 80 }] });
+    expect(r.body.accepted).toBe(2);
+    expect(await svc.stop('SIGTERM')).toBe(0);
+    const stored = rows(await influx.query("SELECT samples FROM qos_region WHERE samples > 0", 'term'));
+    expect(stored).toEqual([{ time: Math.floor(ts / 10_000) * 10_000, samples: 2 }]);
+  });
+
+  it('after kill -9 with a non-empty spool, the restarted service drains it', async () => {
+    await influx.createDb('kill');
+    await influx.stop(); // InfluxDB away: points pile up in the spool
+    const env = { INFLUX_URL: influx.url, INFLUX_API: 'v1', INFLUX_DB: 'kill', INFLUX_TIMEOUT: '500ms', QOSWATCH_WINDOW: '1s', QOSWATCH_WINDOW_GRACE: '200ms', QOSWATCH_FLUSH_INTERVAL: '100ms' };
+    const svc = new ServiceProcess(env);
+    await svc.start();
+    const perWindow = new Map<number, number>();
+    for (let i = 0; i < 30; i++) {
+      const ts = Date.now();
+      const r = await postTelemetry(svc.url, { samples: [{ ts, region: 'ap', session: `k${i}`, rtt_ms: 40 }] });
+      expect(r.status).toBe(202);
+      const w = Math.floor(ts / 1000) * 1000;
+      perWindow.set(w, (perWindow.get(w) ?? 0) + 1);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    await waitFor('points in the spool', async () => (await metric(svc.url, 'qoswatch_spool_depth_points')) >= 2 || undefined);
+    expect(await svc.stop('SIGKILL')).toBe('SIGKILL');
+    await influx.start();
+    const again = new ServiceProcess(env, svc.dataDir);
+    await again.start();
+    await waitFor('the spool to drain', async () => (await metric(again.url, 'qoswatch_spool_depth_points')) === 0 || undefined, 30_000);
+    const last = Math.max(...perWindow.keys());
+    const stored = await waitFor('every window', async () => {
+      const r = rows(await influx.query("SELECT samples FROM qos_region WHERE samples > 0", 'kill'));
+      return r.some((p) => p.time === last) ? r : undefined;
+    });
+    expect(new Map(stored.map((p) => [p.time as number, p.samples as number]))).toEqual(perWindow);
+    expect(await again.stop('SIGTERM')).toBe(0);
+    expect(again.output).not.toContain(INGEST_KEY);
+  });
+});
