@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Build stage: native modules (better-sqlite3, bufferutil) compile here.
+FROM node:20-bookworm AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+# Runtime stage: no compilers, non-root, data in a volume.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production QOSWATCH_DATA_DIR=/var/lib/qoswatch PORT=8080 HOST=0.0.0.0
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY alert-rules ./alert-rules
+RUN mkdir -p /var/lib/qoswatch && chown node:node /var/lib/qoswatch
+USER node
+VOLUME /var/lib/qoswatch
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/cli.js", "serve"]

@@ -1,0 +1,107 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, ENV_VARS, loadEnv } from '../../src/config/env.js';
+import { parseFileConfig } from '../../src/config/file.js';
+import { createSink } from '../../src/storage/influx/registry.js';
+import { parseDuration, parseSize } from '../../src/util/units.js';
+
+const root = resolve(import.meta.dirname, '../..');
+const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
+
+describe('environment', () => {
+  it('has sensible defaults for an embedded start', () => {
+    const env = loadEnv({});
+    expect(env).toMatchObject({ PORT: 8080, QOSWATCH_DATA_DIR: './data', INFLUX_API: 'v2', QOSWATCH_WINDOW: 10_000, QOSWATCH_MAX_BODY: 5 * 1024 ** 2 });
+    expect(env.INFLUX_URL).toBeUndefined();
+    expect(createSink(env)).toBeUndefined();
+  });
+
+  it.each([
+    [{ PORT: '70000' }, 'PORT'],
+    [{ QOSWATCH_WINDOW: '500ms' }, 'QOSWATCH_WINDOW'],
+    [{ QOSWATCH_SPOOL_MAX: 'lots' }, 'QOSWATCH_SPOOL_MAX'],
+    [{ QOSWATCH_RATE_LIMIT: 'fast' }, 'QOSWATCH_RATE_LIMIT'],
+    [{ QOSWATCH_RAW_SAMPLES: 'maybe' }, 'QOSWATCH_RAW_SAMPLES'],
+    [{ INFLUX_URL: 'ftp://x' }, 'INFLUX_URL'],
+    [{ QOSWATCH_LOG_LEVEL: 'loud' }, 'QOSWATCH_LOG_LEVEL'],
+  ])('%o is refused naming %s', (env, name) => {
+    expect(() => loadEnv(env)).toThrow(ConfigError);
+    expect(() => loadEnv(env)).toThrow(new RegExp(`\\b${name}\\b`));
+  });
+
+  it('never echoes a rejected secret', () => {
+    const err = (() => {
+      try {
+        loadEnv({ QOSWATCH_INGEST_KEY: 'tiny-secret' });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err?.message).toContain('QOSWATCH_INGEST_KEY');
+    expect(err?.message).not.toContain('tiny-secret');
+  });
+
+  it('requires what the chosen InfluxDB API needs', () => {
+    expect(() => createSink(loadEnv({ INFLUX_URL: 'http://127.0.0.1:8086', INFLUX_API: 'v1' }))).toThrow(/INFLUX_DB/);
+    expect(() => createSink(loadEnv({ INFLUX_URL: 'http://127.0.0.1:8086' }))).toThrow(/INFLUX_ORG[\s\S]*INFLUX_BUCKET/);
+    expect(createSink(loadEnv({ INFLUX_URL: 'http://127.0.0.1:8086', INFLUX_API: 'v1', INFLUX_DB: 'q', INFLUX_PASSWORD: 'pw-secret' }))!.target).not.toContain('pw-secret');
+  });
+
+  it('the README documents every variable, and nothing else', () => {
+    const documented = [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
+    expect(documented.sort()).toEqual([...ENV_VARS].sort());
+  });
+
+  it('parses durations and sizes', () => {
+    expect([parseDuration('250ms'), parseDuration('10s'), parseDuration('5m'), parseDuration('1.5h'), parseDuration('100')]).toEqual([250, 10_000, 300_000, 5_400_000, 100]);
+    expect(parseDuration('ten')).toBeUndefined();
+    expect([parseSize('5MiB'), parseSize('1GB'), parseSize('512')]).toEqual([5 * 1024 ** 2, 1e9, 512]);
+  });
+});
+
+describe('config file', () => {
+  it('accepts the README example shape and names bad fields with their path', () => {
+    const ok = parseFileConfig(
+      `tenants:\n  - id: acme\n    tier: strategic\n    ingest_keys:\n      - id: web\n        sha256: ${'a'.repeat(64)}\n        rate_limit: 500/1s\n`,
+      'q.yaml',
+    );
+    expect(ok.tenants[0]).toMatchObject({ id: 'acme', tier: 'strategic', ingest_keys: [{ id: 'web', rate_limit: { max: 500, windowMs: 1000 } }] });
+    expect(() => parseFileConfig('tenants:\n  - id: Acme\n    tier: gold\n', 'q.yaml')).toThrow(/q\.yaml[\s\S]*tenants\[0\]\.id[\s\S]*tenants\[0\]\.tier/);
+    expect(() => parseFileConfig('tenants:\n  - id: a\n    ingest_keys:\n      - id: k\n', 'q.yaml')).toThrow(/ingest_keys\[0\].*exactly one of sha256 or key_env/);
+    expect(() => parseFileConfig('tenants: [\n', 'q.yaml')).toThrow(/q\.yaml/);
+    expect(() => parseFileConfig('tenants:\n  - id: a\n  - id: a\n', 'q.yaml')).toThrow(/duplicate tenant id "a"/);
+  });
+});
+
+describe('docker-compose.yml and Dockerfile', () => {
+  const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8')) as {
+    services: Record<string, { build?: string; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, unknown> }>;
+  };
+
+  it('configures qoswatch only with variables it knows, pointing at the compose InfluxDB', () => {
+    const q = compose.services.qoswatch!;
+    for (const name of Object.keys(q.environment ?? {})) expect(ENV_VARS).toContain(name);
+    const env = q.environment!;
+    expect(env.INFLUX_URL).toBe('http://influxdb:8086');
+    const influx = compose.services.influxdb!.environment!;
+    expect(env.INFLUX_ORG).toBe(influx.DOCKER_INFLUXDB_INIT_ORG);
+    expect(env.INFLUX_BUCKET).toBe(influx.DOCKER_INFLUXDB_INIT_BUCKET);
+    expect(env.INFLUX_TOKEN).toBe(influx.DOCKER_INFLUXDB_INIT_ADMIN_TOKEN);
+    expect(q.depends_on).toHaveProperty('influxdb');
+    // The values compose passes must pass the service's own validation.
+    expect(() => createSink(loadEnv({ ...env, QOSWATCH_INGEST_KEY: '', QOSWATCH_ADMIN_TOKEN: '' }))).not.toThrow();
+  });
+
+  it('builds from a Dockerfile whose copied paths exist, runs as non-root with a healthcheck', () => {
+    expect(compose.services.qoswatch!.build).toBe('.');
+    const dockerfile = readFileSync(resolve(root, 'Dockerfile'), 'utf8');
+    for (const m of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const path of m[1]!.split(' ')) expect(existsSync(resolve(root, path)), path).toBe(true);
+    }
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*/m);
+    expect(dockerfile).toContain('/healthz');
+  });
+});
