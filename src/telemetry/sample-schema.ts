@@ -74,7 +74,7 @@ const tsSchema = z
   .union([z.number().int().nonnegative(), isoTimestamp], { error: 'must be epoch milliseconds (a non-negative integer) or an RFC 3339 timestamp with offset' })
   .describe('start of the interval: epoch milliseconds or RFC 3339');
 const errorSchema = z
-  .union([z.string().min(1).max(64).regex(TAG_TEXT, 'must not contain control characters'), z.number().int()], { error: 'must be an error code: a string of 1-64 characters or an integer' })
+  .union([z.string().min(1).max(64).regex(TAG_TEXT, 'must not contain control characters or backslashes'), z.number().int()], { error: 'must be an error code: a string of 1-64 characters or an integer' })
   .describe('fatal error code');
 const dimValue = z.string().min(1).max(64).regex(TAG_TEXT, 'must not contain control characters or backslashes');
 
@@ -129,10 +129,21 @@ export const envelopeSchema = z.strictObject({
 });
 
 const FAST: Record<string, FieldSpec> = Object.assign(Object.create(null), SCALAR_FIELDS);
+const KNOWN_KEYS = new Set<string>([...Object.keys(SCALAR_FIELDS), 'ts', 'error', 'dims']);
 const DIM_SET = new Set<string>(DIMENSIONS);
 
+/** Code points in `s`, as zod measures string length: a surrogate pair counts once, a lone surrogate as one. */
+function codePointLength(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    if ((s.charCodeAt(i) & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n--; i++; }
+  }
+  return n;
+}
+
 function fastText(v: unknown, max: number): boolean {
-  return typeof v === 'string' && v.length >= 1 && v.length <= max && TAG_TEXT.test(v);
+  // a code point is one or two UTF-16 units, so only a string longer than `max` units needs counting
+  return typeof v === 'string' && v.length >= 1 && (v.length <= max || codePointLength(v) <= max) && TAG_TEXT.test(v);
 }
 
 /** The hot-path check: true exactly when `sampleSchema` accepts the value (see the property test). */
@@ -142,26 +153,30 @@ export function isValidSample(s: unknown): boolean {
   let hasTs = false, hasRegion = false;
   for (const k in o) {
     const v = o[k];
-    if (v === undefined) continue;
+    if (v === undefined) {
+      // an optional field may hold undefined; an unknown key may not, even then (zod's strictObject reports it)
+      if (!KNOWN_KEYS.has(k)) return false;
+      continue;
+    }
     const spec = FAST[k];
     if (spec) {
       if (spec.kind === 'number') {
-        if (typeof v !== 'number' || !(v >= spec.min && v <= spec.max) || (spec.int && !Number.isInteger(v))) return false;
+        if (typeof v !== 'number' || !(v >= spec.min && v <= spec.max) || (spec.int && !Number.isSafeInteger(v))) return false;
       } else if (!fastText(v, spec.max)) return false;
       if (k === 'region') hasRegion = true;
     } else if (k === 'ts') {
       if (typeof v === 'number') {
-        if (!Number.isInteger(v) || v < 0) return false;
+        if (!Number.isSafeInteger(v) || v < 0) return false; // zod's .int() means a safe integer
       } else if (typeof v !== 'string' || !isoTimestamp.safeParse(v).success) return false;
       hasTs = true;
     } else if (k === 'error') {
-      if (typeof v === 'number') { if (!Number.isInteger(v)) return false; } else if (!fastText(v, 64)) return false;
+      if (typeof v === 'number') { if (!Number.isSafeInteger(v)) return false; } else if (!fastText(v, 64)) return false;
     } else if (k === 'dims') {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
       const d = v as Record<string, unknown>;
       for (const dk in d) {
-        if (d[dk] === undefined) continue;
-        if (!DIM_SET.has(dk) || !fastText(d[dk], 64)) return false;
+        if (!DIM_SET.has(dk)) return false;
+        if (d[dk] !== undefined && !fastText(d[dk], 64)) return false;
       }
     } else return false;
   }

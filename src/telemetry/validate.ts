@@ -32,8 +32,9 @@ export function validateSamples(samples: readonly unknown[], now: number, maxAge
       continue;
     }
     const sample = s as Sample;
-    const ts = typeof sample.ts === 'number' ? sample.ts : Date.parse(sample.ts as unknown as string);
-    const timeError = checkTime(ts, now, maxAgeMs);
+    const numeric = typeof sample.ts === 'number';
+    const ts = numeric ? sample.ts : parseRfc3339(sample.ts as unknown as string);
+    const timeError = checkTime(ts, now, maxAgeMs, numeric);
     if (timeError) {
       out.rejected.push({ index: i, errors: [{ path: 'ts', message: timeError.message }] });
       out.reasons.push(timeError.reason);
@@ -45,12 +46,21 @@ export function validateSamples(samples: readonly unknown[], now: number, maxAge
   return out;
 }
 
-function checkTime(ts: number, now: number, maxAgeMs: number): { reason: RejectReason; message: string } | undefined {
+/**
+ * Epoch ms of an RFC 3339 timestamp the schema accepted. The fraction is cut to milliseconds first: V8's Date.parse
+ * misreads fractions of more than 9 digits ("00:00:00.0090000000Z" comes out as 90 ms, not 9).
+ */
+function parseRfc3339(text: string): number {
+  return Date.parse(text.replace(/(\.\d{3})\d+/, '$1'));
+}
+
+function checkTime(ts: number, now: number, maxAgeMs: number, numeric: boolean): { reason: RejectReason; message: string } | undefined {
   if (ts > now + FUTURE_TOLERANCE_MS) {
     return { reason: 'future_ts', message: `is more than ${formatDuration(FUTURE_TOLERANCE_MS)} in the future (server time ${new Date(now).toISOString()})` };
   }
   if (ts < now - maxAgeMs) {
-    const hint = ts < SECONDS_SUSPECT ? '; it looks like seconds: send epoch milliseconds' : '';
+    // only a number can be seconds sent as milliseconds; an RFC 3339 string before 1973 is just old
+    const hint = numeric && ts < SECONDS_SUSPECT ? '; it looks like seconds: send epoch milliseconds' : '';
     return { reason: 'too_old', message: `is older than ${formatDuration(maxAgeMs)}${hint}` };
   }
   return undefined;
