@@ -9,12 +9,13 @@ export type Db = Database.Database;
  * crash (kill -9); only a power loss can take the last moments, which `fsync: true` closes at a write cost.
  * `migrations[i]` brings the schema from version i to i + 1.
  */
-export function openDb(path: string, migrations: readonly string[], opts: { fsync?: boolean } = {}): Db {
+export function openDb(path: string, migrations: readonly string[], opts: { fsync?: boolean; pragmas?: readonly string[] } = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
   db.pragma('busy_timeout = 5000');
+  for (const p of opts.pragmas ?? []) db.pragma(p);
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > migrations.length) {
     db.close();

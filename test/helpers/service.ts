@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { ADMIN_TOKEN, INGEST_KEY } from './app.js';
 import { freePort, waitFor } from './ports.js';
 
-export const CLI = resolve(import.meta.dirname, '../../dist/cli.js');
+/** The built CLI; tests and benchmarks run from the repository root. */
+export const CLI = resolve(process.cwd(), 'dist/cli.js');
 
 /** The built service as a real process (`node dist/cli.js serve`), for signal and crash tests. */
 export class ServiceProcess {

@@ -1,0 +1,66 @@
+import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE } from '../test/helpers/influxd.js';
+import { ServiceProcess } from '../test/helpers/service.js';
+import { type IngestResult, httpLoad, ingestTable, wsLoad } from './ingest.js';
+import { appendReport } from './machine.js';
+import { benchValidation } from './validation.js';
+
+/**
+ * `npm run bench`: validation cost, then ingest throughput of the built service (one process, so one core for
+ * its JavaScript) with validation, aggregation and the InfluxDB writer on. Results are appended to BENCHMARKS.md.
+ */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+
+async function main(): Promise<void> {
+  const sections: string[] = [];
+  console.log('validation…');
+  sections.push('### Sample validation (per sample)\n\n' + benchValidation());
+
+  let influx: InfluxServer | undefined;
+  const env: Record<string, string> = { QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s' };
+  if (HAVE_INFLUXD) {
+    influx = await InfluxServer.launch();
+    await influx.createDb('bench');
+    Object.assign(env, { INFLUX_URL: influx.url, INFLUX_API: 'v1', INFLUX_DB: 'bench' });
+  } else {
+    console.warn(NO_INFLUXD_MESSAGE);
+  }
+  const rows: IngestResult[] = [];
+  const run = async (what: (svc: ServiceProcess) => Promise<IngestResult>) => {
+    const svc = new ServiceProcess(env);
+    await svc.start();
+    try {
+      const r = await what(svc);
+      console.log(`${r.label}: ${Math.round(r.samplesPerSec)} samples/s, p99 ${r.p99ms.toFixed(1)} ms`);
+      rows.push(r);
+      return r;
+    } finally {
+      await svc.stop('SIGTERM');
+    }
+  };
+  try {
+    const h100 = await run((svc) => httpLoad(svc, 100, SECONDS));
+    const h1000 = await run((svc) => httpLoad(svc, 1000, SECONDS, { concurrency: 8 }));
+    for (const [base, batch] of [[h100, 100], [h1000, 1000]] as const) {
+      for (const share of [0.5, 0.9]) {
+        const r = await run((svc) => httpLoad(svc, batch, SECONDS, { targetRps: base.requestsPerSec * share, concurrency: 64 }));
+        r.label = `HTTP, batches of ${batch}, open loop at ${share * 100} % of max`;
+      }
+    }
+    await run((svc) => wsLoad(svc, 100, SECONDS));
+    await run((svc) => wsLoad(svc, 1000, SECONDS, 4, 4));
+  } finally {
+    await influx?.destroy();
+  }
+  sections.push(
+    `### Ingest throughput (loopback; the service is one Node.js process; InfluxDB writer ${influx ? 'on (real influxd 1.x)' : 'OFF: influxd not installed'})\n\n` +
+      ingestTable(rows) +
+      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" above 100 % means the JavaScript thread plus libuv/SQLite/GC threads.',
+  );
+  appendReport('Ingest (issue 2)', sections.join('\n\n'));
+  console.log('appended to BENCHMARKS.md');
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
