@@ -10,8 +10,6 @@ import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { IngestPipeline, type PipelineOptions } from '../../src/telemetry/pipeline.js';
 
-export const quietLog = pino({ level: 'silent' }) as unknown as FastifyBaseLogger;
-
 export const PIPELINE_DEFAULTS: PipelineOptions = {
   windowMs: 10_000,
   graceMs: 15_000,
@@ -34,6 +32,9 @@ export const idleSink: InfluxSink = {
 export class PipelineHarness {
   now: number;
   readonly dir: string;
+  /** Metrics and log lines of the pipeline opened last. */
+  metrics = new Metrics();
+  logs: { level: number; msg: string; [k: string]: unknown }[] = [];
   private dbs: Db[] = [];
 
   constructor(start: number, dir = mkdtempSync(join(tmpdir(), 'qoswatch-pipe-'))) {
@@ -45,8 +46,11 @@ export class PipelineHarness {
     const ingestDb = openIngestDb(join(this.dir, 'ingest.db'));
     const stateDb = openStateDb(join(this.dir, 'state.db'));
     this.dbs.push(ingestDb, stateDb);
+    this.metrics = new Metrics();
+    this.logs = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void this.logs.push(JSON.parse(line)) }) as unknown as FastifyBaseLogger;
     return new IngestPipeline(
-      { ingestDb, stateDb, sink, metrics: new Metrics(), log: quietLog, clock: () => this.now },
+      { ingestDb, stateDb, sink, metrics: this.metrics, log, clock: () => this.now },
       { ...PIPELINE_DEFAULTS, ...opts },
     );
   }

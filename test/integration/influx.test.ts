@@ -85,6 +85,27 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
     }
   });
 
+  it('writes raw samples when QOSWATCH_RAW_SAMPLES is on: dims as tags, ids as fields, one point per sample', async () => {
+    await influx.createDb('raw');
+    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx.url, INFLUX_DB: 'raw', QOSWATCH_RAW_SAMPLES: 'true' } });
+    try {
+      const ts = Date.now();
+      // Same ts and tags for both: they must stay two points.
+      const samples = ['a', 'b'].map((session) => ({ ts, region: 'sa-east', session, stream: 'live-1', dims: { isp: 'vivo' }, latency_ms: 900, error: 4001 }));
+      expect((await postTelemetry(t.url, { samples })).body.accepted).toBe(2);
+      const raw = await waitFor('raw points', async () => {
+        const r = rows(await influx.query('SELECT * FROM qos_sample', 'raw'));
+        return r.length === 2 ? r : undefined;
+      });
+      expect(raw.map((r) => r.session).sort()).toEqual(['a', 'b']);
+      for (const r of raw) expect(r).toMatchObject({ tenant: 'default', region: 'sa-east', isp: 'vivo', stream: 'live-1', latency_ms: 900, error: '4001' });
+      const tagKeys = rows(await influx.query('SHOW TAG KEYS FROM qos_sample', 'raw')).map((r) => r.tagKey);
+      expect(tagKeys.sort()).toEqual(['isp', 'region', 'tenant']);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('spools while InfluxDB is down and delivers every window exactly once when it is back', async () => {
     await influx.createDb('outage');
     const t = await startApp({ env: { ...FAST, INFLUX_URL: influx.url, INFLUX_DB: 'outage', INFLUX_TIMEOUT: '500ms' } });

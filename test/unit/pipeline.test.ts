@@ -129,6 +129,27 @@ describe('IngestPipeline', () => {
     expect(lines[0]!.identity).not.toBe(lines[1]!.identity);
     const totals = windowTotals(influxState(h.spoolLines()), 'samples', W);
     expect([...totals.values()]).toEqual([3]);
+    expect((await h.metrics.samplesAggregated.get()).values).toEqual([expect.objectContaining({ labels: { path: 'late' }, value: 3 })]);
+  });
+
+  it('drops the oldest points when the spool is full, counts them and warns once a minute', async () => {
+    const h = harness();
+    const p = h.open({ spoolMaxBytes: 600 });
+    for (let i = 0; i < 6; i++) {
+      await ingest(p, [s(h.now, { region: `r${i}` })]);
+      h.now += W;
+      p.tick(h.now + 15_000);
+    }
+    const dropped = (await h.metrics.spoolDropped.get()).values[0]?.value ?? 0;
+    expect(dropped).toBeGreaterThan(0);
+    expect(p.spool.depth.bytes).toBeLessThanOrEqual(600);
+    const warnings = h.logs.filter((l) => l.msg.startsWith('spool full'));
+    expect(warnings).toHaveLength(1); // all within one minute of each other
+    expect(warnings[0]).toMatchObject({ dropped: expect.any(Number) });
+    h.now += 61_000;
+    await ingest(p, [s(h.now, { region: 'late-comer' })]);
+    p.tick(h.now + W + 15_000);
+    expect(h.logs.filter((l) => l.msg.startsWith('spool full'))).toHaveLength(2);
   });
 
   it('graceful shutdown writes the window that holds now', async () => {
