@@ -30,6 +30,11 @@ export interface Gauges {
 
 export class Liveness {
   private readonly sessions = new Map<string, SessionEntry>();
+  /**
+   * Sessions seen only in samples too old to be live: their counting is remembered until the next `gauges` sweep,
+   * which is when the store emits the late aggregates they count into (distinct sessions there too).
+   */
+  private readonly stale = new Map<string, SessionEntry>();
   private readonly nodes = new Map<string, NodeEntry>();
 
   get sessionCount(): number {
@@ -47,8 +52,11 @@ export class Liveness {
    */
   session(key: string, series: readonly number[], window: number, receivedAt: number, intervalMs: number, error: boolean, live: boolean): number {
     let e = this.sessions.get(key);
+    if (!e && !live) {
+      e = this.stale.get(key);
+      if (!e) this.stale.set(key, (e = { expires: 0, series: [], counted: [], errored: [] }));
+    }
     if (!e) {
-      if (!live) return NEW_SESSION | (error ? NEW_ERROR : 0);
       e = { expires: 0, series: series.slice(), counted: [], errored: [] };
       this.sessions.set(key, e);
     }
@@ -81,6 +89,7 @@ export class Liveness {
   gauges(now: number): Gauges {
     const viewers = new Map<number, number>();
     const concurrency = new Map<number, number>();
+    this.stale.clear();
     for (const [k, e] of this.sessions) {
       if (e.expires <= now) {
         this.sessions.delete(k);

@@ -45,14 +45,22 @@ export function freeze(s: DDSketch): FrozenSketch {
   return { keys, counts, zeroCount: s.zeroCount, count: s.count, sum: s.sum, min: s.min, max: s.max };
 }
 
-/** Adds `from` into `into` bin by bin (exact: same mapping). */
+/**
+ * Adds `from` into `into` bin by bin (exact: same mapping). Live sketches are not merged with `DDSketch.merge`:
+ * its `DenseStore.merge` extends the range with `secondKey || key`, so a source whose largest key is 0 (values
+ * in (1/γ, 1], about 1 ms) is added outside the bins (lost, NaN counts) when the target holds only smaller values.
+ */
 export function mergeInto(into: DDSketch, from: AnySketch): void {
   if (from.count === 0) return;
   if (!isFrozen(from)) {
-    into.merge(from);
-    return;
+    const { bins, offset } = from.store;
+    for (let i = 0; i < bins.length; i++) {
+      const b = bins[i]!;
+      if (b > 0) into.store.add(i + offset, b);
+    }
+  } else {
+    for (let i = 0; i < from.keys.length; i++) into.store.add(from.keys[i]!, from.counts[i]!);
   }
-  for (let i = 0; i < from.keys.length; i++) into.store.add(from.keys[i]!, from.counts[i]!);
   into.zeroCount += from.zeroCount;
   into.count += from.count;
   into.sum += from.sum;

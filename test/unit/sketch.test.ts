@@ -1,0 +1,278 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type AnySketch, RELATIVE_ACCURACY, freeze, isFrozen, mergeInto, newSketch, quantile } from '../../src/telemetry/sketch.js';
+
+/**
+ * The exact quantile under DDSketch's rank rule: rank = q·(n−1) and the "lower" key lookup (the first bin whose
+ * running count exceeds the rank) return the bin holding the sorted element of index floor(rank). The same
+ * floating-point expression is used here, so both sides pick the same element.
+ */
+function exactQuantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.floor(q * (sorted.length - 1))]!;
+}
+
+/**
+ * DDSketch's logarithmic mapping puts x in bin k = ceil(log_γ x), γ = (1+α)/(1−α), covering (γ^(k−1), γ^k], and
+ * answers with 2γ^k/(1+γ): the relative distance to any x of the bin is at most (γ−1)/(γ+1) = α = 1 %. Clamping to
+ * [min, max] only moves the answer towards x (x lies in that range). The 1e-9 slack covers floating-point error
+ * in log/pow (a value on a bin edge may land in the neighbouring bin, whose answer is again within α of it).
+ * Zero goes to the zero bucket and is answered exactly.
+ */
+function withinAccuracy(estimate: number | undefined, exact: number): boolean {
+  if (estimate === undefined) return false;
+  if (exact === 0) return estimate === 0;
+  return Math.abs(estimate - exact) <= RELATIVE_ACCURACY * (1 + 1e-9) * exact;
+}
+
+function sketchOf(values: readonly number[]) {
+  const s = newSketch();
+  for (const v of values) s.accept(v);
+  return s;
+}
+
+const QS = [0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
+
+/** Values in ms with 0.01 ms resolution: latency-like (0..60 s), including zero and sub-millisecond values. */
+const valueArb = fc.oneof(
+  fc.integer({ min: 0, max: 6_000_000 }).map((x) => x / 100),
+  fc.integer({ min: 1, max: 150 }).map((x) => x / 100),
+  fc.constant(0),
+);
+
+describe('sketch: accuracy', () => {
+  it('uses the 1 % relative accuracy of PRODUCT.md §2', () => {
+    expect(RELATIVE_ACCURACY).toBe(0.01);
+    // γ = (1+α)/(1−α) for α = 1 %.
+    expect(newSketch().mapping.gamma).toBeCloseTo(1.01 / 0.99, 12);
+  });
+
+  it('answers undefined for an empty sketch, live or frozen', () => {
+    const s = newSketch();
+    expect(quantile(s, 0.5)).toBeUndefined();
+    expect(quantile(freeze(s), 0.5)).toBeUndefined();
+  });
+
+  it('answers a single value exactly (clamped to [min, max])', () => {
+    for (const v of [0.37, 1, 42, 1234.5, 599_999]) {
+      const s = sketchOf([v]);
+      for (const q of QS) {
+        expect(quantile(s, q)).toBe(v);
+        expect(quantile(freeze(s), q)).toBe(v);
+      }
+    }
+  });
+
+  it('clamps answers to the observed [min, max] (a bin representative may lie outside it)', () => {
+    // 8 and 1000.25 sit in bins whose representative values are below 8 / above 1000.25 respectively (checked
+    // below): unclamped, q=0 would answer less than the minimum and q=1 more than the maximum.
+    const s = sketchOf([17.3, 250, 8, 99.9, 1000.25, 44]);
+    expect(s.getValueAtQuantile(0)).toBeLessThan(8);
+    expect(s.getValueAtQuantile(1)).toBeGreaterThan(1000.25);
+    expect(quantile(s, 0)).toBe(8);
+    expect(quantile(s, 1)).toBe(1000.25);
+    expect(quantile(freeze(s), 0)).toBe(8);
+    expect(quantile(freeze(s), 1)).toBe(1000.25);
+  });
+
+  it('property: answers always lie in [min, max]', () => {
+    fc.assert(
+      fc.property(fc.array(valueArb, { minLength: 1, maxLength: 100 }), fc.double({ min: 0, max: 1, noNaN: true }), (values, q) => {
+        const s = sketchOf(values);
+        const lo = Math.min(...values), hi = Math.max(...values);
+        for (const sk of [s, freeze(s)] as AnySketch[]) {
+          const v = quantile(sk, q)!;
+          expect(v).toBeGreaterThanOrEqual(lo);
+          expect(v).toBeLessThanOrEqual(hi);
+        }
+      }),
+    );
+  });
+
+  it('is within 1 % of the exact quantile of a known distribution (1..10000 ms)', () => {
+    const values = Array.from({ length: 10_000 }, (_, i) => i + 1);
+    const s = sketchOf(values);
+    // With values 1..10000, the element of index floor(q·9999) is floor(q·9999) + 1.
+    for (const [q, exact] of [[0.5, 5000], [0.95, 9500], [0.99, 9900]] as const) {
+      expect(exactQuantile(values, q)).toBe(exact);
+      const est = quantile(s, q)!;
+      expect(Math.abs(est - exact) / exact).toBeLessThanOrEqual(0.01);
+    }
+  });
+
+  it('does not average: a bimodal distribution keeps its modes', () => {
+    // 90 fast samples at 100 ms and 10 slow at 5000 ms: p50 ≈ 100, p95 ≈ 5000 (the mean would be 590).
+    const s = sketchOf([...Array<number>(90).fill(100), ...Array<number>(10).fill(5000)]);
+    expect(withinAccuracy(quantile(s, 0.5), 100)).toBe(true);
+    expect(withinAccuracy(quantile(s, 0.95), 5000)).toBe(true);
+  });
+
+  it('answers 0 for ranks that fall on zero values', () => {
+    const s = sketchOf([0, 0, 0, 10, 20]);
+    expect(s.zeroCount).toBe(3);
+    const f = freeze(s);
+    for (const sk of [s, f] as AnySketch[]) {
+      expect(quantile(sk, 0)).toBe(0);
+      expect(quantile(sk, 0.5)).toBe(0); // rank 2 → third zero
+      expect(withinAccuracy(quantile(sk, 0.75), 10)).toBe(true); // rank 3
+      expect(withinAccuracy(quantile(sk, 1), 20)).toBe(true);
+    }
+  });
+
+  it('property: every quantile is within 1 % of the exact one, live and frozen', () => {
+    fc.assert(
+      fc.property(fc.array(valueArb, { minLength: 1, maxLength: 300 }), fc.double({ min: 0, max: 1, noNaN: true }), (values, q) => {
+        const sorted = [...values].sort((a, b) => a - b);
+        const s = sketchOf(values);
+        for (const qq of [...QS, q]) {
+          const exact = exactQuantile(sorted, qq);
+          expect(withinAccuracy(quantile(s, qq), exact), `q=${qq} live`).toBe(true);
+          expect(withinAccuracy(quantile(freeze(s), qq), exact), `q=${qq} frozen`).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('sketch: freeze', () => {
+  it('keeps only the non-empty bins in key order with the summary stats', () => {
+    const values = [3, 3, 3, 50, 50, 700, 0, 12.5];
+    const s = sketchOf(values);
+    const f = freeze(s);
+    expect(isFrozen(f)).toBe(true);
+    expect(isFrozen(s)).toBe(false);
+    expect(f.zeroCount).toBe(1);
+    expect(f.count).toBe(values.length);
+    expect(f.min).toBe(0);
+    expect(f.max).toBe(700);
+    expect(f.sum).toBeCloseTo(values.reduce((a, b) => a + b, 0), 9);
+    // 3, 12.5, 50 and 700 are more than 2 % apart: four distinct bins.
+    expect(f.keys.length).toBe(4);
+    expect(Array.from(f.counts)).toEqual([3, 1, 2, 1]);
+    for (let i = 1; i < f.keys.length; i++) expect(f.keys[i]!).toBeGreaterThan(f.keys[i - 1]!);
+    expect(f.keys[0]).toBe(s.mapping.key(3));
+    expect(f.keys[3]).toBe(s.mapping.key(700));
+  });
+
+  it('is much smaller than the dense store of a live sketch', () => {
+    const s = sketchOf([1, 1_000, 100_000]);
+    const f = freeze(s);
+    expect(f.keys.length).toBe(3);
+    expect(s.store.bins.length).toBeGreaterThan(100);
+  });
+
+  it('property: a frozen sketch answers every quantile exactly like the live one', () => {
+    fc.assert(
+      fc.property(fc.array(valueArb, { maxLength: 300 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 }), (values, qs) => {
+        const s = sketchOf(values);
+        const f = freeze(s);
+        expect(f.count).toBe(s.count);
+        expect(f.min).toBe(s.min);
+        expect(f.max).toBe(s.max);
+        for (const q of [...QS, ...qs]) expect(quantile(f, q)).toBe(quantile(s, q));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('sketch: mergeInto', () => {
+  it('merging an empty sketch changes nothing', () => {
+    const s = sketchOf([5, 10]);
+    mergeInto(s, newSketch());
+    mergeInto(s, freeze(newSketch()));
+    expect(s.count).toBe(2);
+    expect(s.min).toBe(5);
+    expect(s.max).toBe(10);
+  });
+
+  it('merges into an empty sketch (live and frozen sources)', () => {
+    const src = sketchOf([5, 10, 20]);
+    for (const from of [src, freeze(src)] as AnySketch[]) {
+      const into = newSketch();
+      mergeInto(into, from);
+      expect(into.count).toBe(3);
+      expect(into.min).toBe(5);
+      expect(into.max).toBe(20);
+      for (const q of QS) expect(quantile(into, q)).toBe(quantile(src, q));
+    }
+  });
+
+  it('does not modify the source', () => {
+    const a = sketchOf([1, 2, 3]);
+    const fa = freeze(a);
+    const keys = Array.from(fa.keys);
+    const into = sketchOf([100]);
+    mergeInto(into, a);
+    mergeInto(into, fa);
+    into.accept(1e5);
+    expect(a.count).toBe(3);
+    expect(a.max).toBe(3);
+    expect(Array.from(fa.keys)).toEqual(keys);
+    expect(fa.count).toBe(3);
+  });
+
+  it('regression: merges a part whose largest value is ~1 ms (bin key 0) into sub-millisecond data', () => {
+    // The sketches-js DenseStore.merge extends its range with `secondKey || key`, which drops a maximum key of 0
+    // (values in (1/γ, 1]) and leaves NaN bins; mergeInto must not lose or corrupt those values.
+    const into = sketchOf([0.02, 0.03, 0.05]);
+    const from = sketchOf([0.02, 1]);
+    mergeInto(into, from);
+    const all = [0.02, 0.03, 0.05, 0.02, 1].sort((a, b) => a - b);
+    expect(into.count).toBe(5);
+    for (const q of QS) expect(withinAccuracy(quantile(into, q), exactQuantile(all, q)), `q=${q}`).toBe(true);
+    expect(into.max).toBe(1);
+    const f = freeze(into);
+    expect(Array.from(f.counts).every(Number.isFinite)).toBe(true);
+    expect(Array.from(f.counts).reduce((a, b) => a + b, f.zeroCount)).toBe(5);
+  });
+
+  it('property: merging parts (live or frozen) equals one sketch of all values, bin for bin', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(valueArb, fc.nat(), fc.boolean()), { minLength: 1, maxLength: 300 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }),
+        (entries, k, frozenParts) => {
+          const values = entries.map(([v]) => v);
+          const parts = Array.from({ length: k }, () => newSketch());
+          for (const [v, p] of entries) parts[p % k]!.accept(v);
+          const merged = newSketch();
+          parts.forEach((p, i) => mergeInto(merged, frozenParts[i] ? freeze(p) : p));
+
+          const single = sketchOf(values);
+          expect(merged.count).toBe(single.count);
+          expect(merged.zeroCount).toBe(single.zeroCount);
+          expect(merged.min).toBe(single.min);
+          expect(merged.max).toBe(single.max);
+          const fm = freeze(merged), fs = freeze(single);
+          expect(Array.from(fm.keys)).toEqual(Array.from(fs.keys));
+          expect(Array.from(fm.counts)).toEqual(Array.from(fs.counts));
+
+          const sorted = [...values].sort((a, b) => a - b);
+          for (const q of QS) {
+            expect(quantile(merged, q)).toBe(quantile(single, q));
+            expect(withinAccuracy(quantile(merged, q), exactQuantile(sorted, q))).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('property: sub-millisecond parts merge without losing values', () => {
+    // Targets bins around key 0 (≈1 ms), where the library's own merge goes wrong.
+    const tiny = fc.integer({ min: 1, max: 30 }).map((x) => x / 100);
+    const subMs = fc.oneof(fc.integer({ min: 1, max: 120 }).map((x) => x / 100), fc.constant(1));
+    fc.assert(
+      fc.property(fc.array(fc.oneof(tiny, subMs), { minLength: 1, maxLength: 20 }), fc.array(subMs, { minLength: 1, maxLength: 20 }), (a, b) => {
+        const into = sketchOf(a);
+        mergeInto(into, sketchOf(b));
+        const single = sketchOf([...a, ...b]);
+        expect(into.count).toBe(single.count);
+        for (const q of QS) expect(quantile(into, q)).toBe(quantile(single, q));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
