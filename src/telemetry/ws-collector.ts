@@ -35,6 +35,9 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
     preClose(done) {
       for (const client of this.websocketServer.clients) {
         client.close(CLOSE.goingAway, 'server shutting down');
+        // A paused (backpressured) socket would not read the client's close frame, and the handshake would hang
+        // until ws's 30 s close timer; frames still arriving are ignored by WsSession once it is CLOSING.
+        client.resume();
         metrics.wsCloses.inc({ code: String(CLOSE.goingAway) });
       }
       this.websocketServer.close(() => done());
@@ -123,6 +126,8 @@ class WsSession {
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
+    // Closing: no ack could be sent, so do not journal what the client will have to resend anyway.
+    if (this.socket.readyState !== this.socket.OPEN) return;
     this.lastMessageAt = Date.now();
     const text = data.toString('utf8');
     let frame: unknown;
@@ -191,5 +196,10 @@ class WsSession {
   private close(code: number, reason: string): void {
     this.metrics.wsCloses.inc({ code: String(code) });
     this.socket.close(code, reason);
+    // See preClose: read again so that the client's close frame completes the handshake.
+    if (this.paused) {
+      this.socket.resume();
+      this.paused = false;
+    }
   }
 }
