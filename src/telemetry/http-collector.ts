@@ -68,7 +68,9 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     max: (req: FastifyRequest) => req.ingestKey?.rateLimit?.max ?? env.QOSWATCH_RATE_LIMIT.max,
     timeWindow: (req: FastifyRequest) => req.ingestKey?.rateLimit?.windowMs ?? env.QOSWATCH_RATE_LIMIT.windowMs,
     keyGenerator: (req: FastifyRequest) => (req.ingestKey ? `${req.ingestKey.tenant}/${req.ingestKey.id}` : req.ip),
-    allowList: (req: FastifyRequest) => req.method === 'OPTIONS',
+    // WebSocket upgrades carry no key yet (it is checked after the upgrade, to close with 1008): their frames are
+    // limited per key instead, and limiting upgrades per IP would starve viewers behind one NAT.
+    allowList: (req: FastifyRequest) => req.method === 'OPTIONS' || req.routeOptions.url === '/v1/telemetry/ws',
     onExceeded: () => metrics.refused.inc({ transport: 'http', reason: 'rate_limited' }),
     errorResponseBuilder: (_req, ctx) =>
       Object.assign(new AppError(429, 'too_many_requests', `rate limit of ${ctx.max} requests per ${ctx.after} for this ingest key exceeded; retry later`), { statusCode: 429 }),

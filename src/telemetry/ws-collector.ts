@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import type { IngestKey } from '../tenants/keys.js';
 import type { IngestPipeline } from './pipeline.js';
-import { keyQuerySchema, wsFrameSchema } from './schemas.js';
+import { errorBodySchema, keyQuerySchema, wsFrameSchema } from './schemas.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Close codes of PRODUCT.md §6 (RFC 6455 §7.4.1). */
@@ -55,18 +55,21 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
     return b;
   };
 
-  app.get(
-    '/v1/telemetry/ws',
-    {
-      websocket: true,
-      schema: {
-        summary: 'Stream QoS samples over a WebSocket',
-        description: 'Frames {seq, samples}; answers {seq, accepted, rejected}. Close 1008 on auth failure, 1009 on an oversized frame, 1013 when overloaded.',
-        tags: ['telemetry'],
-        querystring: keyQuerySchema,
-      },
+  // Declared with wsHandler (not `websocket: true`, which hides the route) so that /docs lists it.
+  app.route({
+    method: 'GET',
+    url: '/v1/telemetry/ws',
+    schema: {
+      summary: 'Stream QoS samples over a WebSocket',
+      description:
+        'Upgrade to a WebSocket (same auth: Bearer header or ?key=). Client frames {seq, samples}; each is answered with {seq, accepted, rejected} or {seq, error, message}. Close 1008 on auth failure, 1009 on an oversized frame, 1013 when overloaded.',
+      tags: ['telemetry'],
+      querystring: keyQuerySchema,
+      response: { 426: errorBodySchema },
     },
-    (socket, req) => {
+    handler: async (_req, reply) =>
+      reply.code(426).header('upgrade', 'websocket').send({ error: 'upgrade_required', message: 'this endpoint speaks WebSocket: send an Upgrade: websocket request' }),
+    wsHandler: (socket, req) => {
       const key = authenticateIngest(app.keys, req);
       if (typeof key === 'string') {
         metrics.refused.inc({ transport: 'ws', reason: 'unauthorized' });
@@ -76,7 +79,7 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
       }
       new WsSession(socket, key, app.pipeline, env, metrics, bucketFor(key)).start();
     },
-  );
+  });
 };
 
 /** Acks that the client has not read yet, in bytes, above which the connection stops being read. */
@@ -110,7 +113,8 @@ class WsSession {
     });
     this.timers.push(
       setInterval(() => {
-        if (!this.alive) {
+        // A paused connection is not read, so its pongs go unseen; the idle timeout still bounds it.
+        if (!this.alive && !this.paused) {
           socket.terminate();
           return;
         }

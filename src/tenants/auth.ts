@@ -39,7 +39,7 @@ export function requireAdmin(keys: KeyStore) {
   };
 }
 
-/** For request logs: the URL with any `key` query parameter masked. */
+/** For request logs: the URL with credential-looking query parameters masked (clients put secrets in odd places). */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]key=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/([?&](?:key|token|access_token|api_key|apikey|password|secret)=)[^&#]*/gi, '$1[redacted]');
 }

@@ -227,6 +227,18 @@ describe('WebSocket frames and acks', () => {
   });
 });
 
+describe('WebSocket endpoint', () => {
+  it('is listed in /docs, and a plain GET is told to upgrade (426)', async () => {
+    const t = await start();
+    const doc = await (await fetch(`${t.url}/docs`)).json();
+    expect(doc.paths['/v1/telemetry/ws'].get.summary).toMatch(/WebSocket/);
+    const res = await fetch(`${t.wsUrl.replace('ws:', 'http:')}?key=${INGEST_KEY}`);
+    expect(res.status).toBe(426);
+    expect(res.headers.get('upgrade')).toBe('websocket');
+    expect(await res.json()).toMatchObject({ error: 'upgrade_required' });
+  });
+});
+
 describe('WebSocket authentication', () => {
   it('accepts ?key= and an Authorization header', async () => {
     const t = await start();
@@ -397,6 +409,23 @@ describe('WebSocket limits and close codes', () => {
     const text = await metricsText(t);
     expect(metricValue(text, 'qoswatch_samples_accepted_total{transport="ws"}')).toBe(2);
     expect(metricValue(text, 'qoswatch_requests_refused_total{transport="ws",reason="rate_limited"}')).toBe(1);
+  });
+
+  it('does not limit upgrades per client IP: many viewers share one NAT', async () => {
+    const t = await start({ env: { QOSWATCH_RATE_LIMIT: '2/10s' } });
+    const cs = [connect(t), connect(t), connect(t), connect(t)];
+    await Promise.all(cs.map((c) => c.opened));
+    expect(cs.every((c) => c.isOpen)).toBe(true);
+  });
+
+  it('keeps a connection paused by backpressure although its pongs go unread', async () => {
+    const t = await start({ env: { QOSWATCH_WS_PING_INTERVAL: '1s', QOSWATCH_WS_IDLE_TIMEOUT: '1h' } });
+    Object.defineProperty(t.app.pipeline, 'pendingBytes', { get: () => Number.MAX_SAFE_INTEGER, configurable: true });
+    const c = connect(t);
+    await c.opened;
+    c.sendJson({ seq: 1, samples: samples(1) }); // overloaded: the server stops reading this socket
+    await c.until('three pings while paused', () => c.pings >= 3);
+    expect(c.isOpen).toBe(true);
   });
 
   it('closes open sockets with 1001 on app.close()', async () => {
