@@ -11,7 +11,8 @@ export interface CapHooks {
 export const OTHER = 'other';
 
 export class CardinalityCaps {
-  private readonly admitted = new Map<string, Set<string>>();
+  /** tenant → dimension → admitted values (nested, so the hot path builds no key strings). */
+  private readonly admitted = new Map<string, Map<string, Set<string>>>();
 
   constructor(
     private readonly capOf: (dim: string) => number,
@@ -36,13 +37,14 @@ export class CardinalityCaps {
   }
 
   size(tenant: string, dim: string): number {
-    return this.admitted.get(`${tenant}\0${dim}`)?.size ?? 0;
+    return this.admitted.get(tenant)?.get(dim)?.size ?? 0;
   }
 
   private setOf(tenant: string, dim: string): Set<string> {
-    const k = `${tenant}\0${dim}`;
-    let s = this.admitted.get(k);
-    if (!s) this.admitted.set(k, (s = new Set()));
+    let dims = this.admitted.get(tenant);
+    if (!dims) this.admitted.set(tenant, (dims = new Map()));
+    let s = dims.get(dim);
+    if (!s) dims.set(dim, (s = new Set()));
     return s;
   }
 }

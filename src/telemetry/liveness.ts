@@ -28,14 +28,48 @@ export interface Gauges {
   concurrency: Map<number, number>;
 }
 
+/** Entries by tenant, then id: nested maps, so the per-sample lookup builds no key string. */
+class ByTenant<E> {
+  private readonly tenants = new Map<string, Map<string, E>>();
+  size = 0;
+
+  get(tenant: string, id: string): E | undefined {
+    return this.tenants.get(tenant)?.get(id);
+  }
+
+  set(tenant: string, id: string, e: E): void {
+    let m = this.tenants.get(tenant);
+    if (!m) this.tenants.set(tenant, (m = new Map()));
+    if (!m.has(id)) this.size++;
+    m.set(id, e);
+  }
+
+  clear(): void {
+    this.tenants.clear();
+    this.size = 0;
+  }
+
+  /** Visits every entry; those for which `drop` returns true are removed. */
+  sweep(drop: (e: E) => boolean): void {
+    for (const m of this.tenants.values()) {
+      for (const [id, e] of m) {
+        if (drop(e)) {
+          m.delete(id);
+          this.size--;
+        }
+      }
+    }
+  }
+}
+
 export class Liveness {
-  private readonly sessions = new Map<string, SessionEntry>();
+  private readonly sessions = new ByTenant<SessionEntry>();
   /**
    * Sessions seen only in samples too old to be live: their counting is remembered until the next `gauges` sweep,
    * which is when the store emits the late aggregates they count into (distinct sessions there too).
    */
-  private readonly stale = new Map<string, SessionEntry>();
-  private readonly nodes = new Map<string, NodeEntry>();
+  private readonly stale = new ByTenant<SessionEntry>();
+  private readonly nodes = new ByTenant<NodeEntry>();
 
   get sessionCount(): number {
     return this.sessions.size;
@@ -50,15 +84,15 @@ export class Liveness {
    * is seen for the first time in `window`. `live` false records the counting only (a sample too old to say
    * anything about who is watching now).
    */
-  session(key: string, series: readonly number[], window: number, receivedAt: number, intervalMs: number, error: boolean, live: boolean): number {
-    let e = this.sessions.get(key);
+  session(tenant: string, id: string, series: readonly number[], window: number, receivedAt: number, intervalMs: number, error: boolean, live: boolean): number {
+    let e = this.sessions.get(tenant, id);
     if (!e && !live) {
-      e = this.stale.get(key);
-      if (!e) this.stale.set(key, (e = { expires: 0, series: [], counted: [], errored: [] }));
+      e = this.stale.get(tenant, id);
+      if (!e) this.stale.set(tenant, id, (e = { expires: 0, series: [], counted: [], errored: [] }));
     }
     if (!e) {
       e = { expires: 0, series: series.slice(), counted: [], errored: [] };
-      this.sessions.set(key, e);
+      this.sessions.set(tenant, id, e);
     }
     if (live) {
       e.expires = Math.max(e.expires, receivedAt + 3 * intervalMs);
@@ -71,11 +105,11 @@ export class Liveness {
   }
 
   /** Records a node sample; its latest `concurrency` (by sample ts) is its gauge. */
-  node(key: string, series: readonly number[], ts: number, receivedAt: number, intervalMs: number, concurrency: number | undefined): void {
-    let e = this.nodes.get(key);
+  node(tenant: string, id: string, series: readonly number[], ts: number, receivedAt: number, intervalMs: number, concurrency: number | undefined): void {
+    let e = this.nodes.get(tenant, id);
     if (!e) {
       e = { expires: 0, series: series.slice(), ts: -Infinity, value: undefined };
-      this.nodes.set(key, e);
+      this.nodes.set(tenant, id, e);
     }
     e.expires = Math.max(e.expires, receivedAt + 3 * intervalMs);
     if (!sameSeries(e.series, series)) e.series = series.slice();
@@ -90,21 +124,16 @@ export class Liveness {
     const viewers = new Map<number, number>();
     const concurrency = new Map<number, number>();
     this.stale.clear();
-    for (const [k, e] of this.sessions) {
-      if (e.expires <= now) {
-        this.sessions.delete(k);
-        continue;
-      }
+    this.sessions.sweep((e) => {
+      if (e.expires <= now) return true;
       for (const id of e.series) viewers.set(id, (viewers.get(id) ?? 0) + 1);
-    }
-    for (const [k, e] of this.nodes) {
-      if (e.expires <= now) {
-        this.nodes.delete(k);
-        continue;
-      }
-      if (e.value === undefined) continue;
-      for (const id of e.series) concurrency.set(id, (concurrency.get(id) ?? 0) + e.value);
-    }
+      return false;
+    });
+    this.nodes.sweep((e) => {
+      if (e.expires <= now) return true;
+      if (e.value !== undefined) for (const id of e.series) concurrency.set(id, (concurrency.get(id) ?? 0) + e.value);
+      return false;
+    });
     return { viewers, concurrency };
   }
 }

@@ -66,7 +66,8 @@ export class WindowStore {
   private readonly restoredFrom: number;
   private closed: number;
   private nextId = 1;
-  private readonly series = new Map<string, Series>();
+  /** tenant → region → the region series and its dimension series (nested: the hot path builds no key strings). */
+  private readonly index = new Map<string, Map<string, RegionNode>>();
   private readonly byId = new Map<number, Series>();
   /** Series that hold a window, by window index: closing and eviction touch only these. */
   private readonly byWindow = new Map<number, Series[]>();
@@ -90,7 +91,7 @@ export class WindowStore {
   }
 
   get seriesCount(): number {
-    return this.series.size;
+    return this.byId.size;
   }
 
   windowOf(ts: number): number {
@@ -228,10 +229,10 @@ export class WindowStore {
   private observe(tenant: string, s: Sample, w: number, receivedAt: number, live: boolean): number {
     const interval = s.interval_ms ?? DEFAULT_INTERVAL_MS;
     if (s.session !== undefined) {
-      return this.liveness.session(`${tenant}\0${s.session}`, this.scratchIds, w, receivedAt, interval, s.error !== undefined, live);
+      return this.liveness.session(tenant, s.session, this.scratchIds, w, receivedAt, interval, s.error !== undefined, live);
     }
     if (s.node !== undefined) {
-      if (live) this.liveness.node(`${tenant}\0${s.node}`, this.scratchIds, s.ts, receivedAt, interval, s.concurrency);
+      if (live) this.liveness.node(tenant, s.node, this.scratchIds, s.ts, receivedAt, interval, s.concurrency);
       return 0;
     }
     // An anonymous beacon cannot be de-duplicated: it counts as its own session.
@@ -244,10 +245,7 @@ export class WindowStore {
       for (const s of list) {
         s.windows.delete(w);
         const gaugeIdle = now - Math.max(s.viewersSeenAt, s.concurrencySeenAt) >= this.horizonMs;
-        if (s.windows.size === 0 && gaugeIdle) {
-          this.series.delete(keyOf(s));
-          this.byId.delete(s.id);
-        }
+        if (s.windows.size === 0 && gaugeIdle) this.forget(s);
       }
       this.byWindow.delete(w);
     }
@@ -271,33 +269,52 @@ export class WindowStore {
     out.length = 0;
     ids.length = 0;
     const region = this.caps.admit(tenant, 'region', s.region);
-    const baseKey = `${tenant}\0${region}`;
-    out.push(this.seriesFor(baseKey, tenant, region));
+    let regions = this.index.get(tenant);
+    if (!regions) this.index.set(tenant, (regions = new Map()));
+    let node = regions.get(region);
+    if (!node) regions.set(region, (node = { dims: new Map() }));
+    node.series ??= this.create(tenant, region);
+    out.push(node.series);
     const dims = s.dims;
     if (dims) {
       for (const dim in dims) {
         const raw = dims[dim as keyof typeof dims];
         if (raw === undefined) continue;
         const value = this.caps.admit(tenant, dim, raw);
-        out.push(this.seriesFor(`${baseKey}\0${dim}\0${value}`, tenant, region, dim, value));
+        let values = node.dims.get(dim);
+        if (!values) node.dims.set(dim, (values = new Map()));
+        let series = values.get(value);
+        if (!series) values.set(value, (series = this.create(tenant, region, dim, value)));
+        out.push(series);
       }
     }
     for (const t of out) ids.push(t.id);
     return out;
   }
 
-  private seriesFor(key: string, tenant: string, region: string, dim?: string, value?: string): Series {
-    let s = this.series.get(key);
-    if (!s) {
-      s = { id: this.nextId++, tenant, region, windows: new Map(), viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
-      if (dim !== undefined) Object.assign(s, { dim, value });
-      this.series.set(key, s);
-      this.byId.set(s.id, s);
-    }
+  private create(tenant: string, region: string, dim?: string, value?: string): Series {
+    const s: Series = { id: this.nextId++, tenant, region, dim, value, windows: new Map(), viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+    this.byId.set(s.id, s);
     return s;
+  }
+
+  private forget(s: Series): void {
+    this.byId.delete(s.id);
+    const regions = this.index.get(s.tenant);
+    const node = regions?.get(s.region);
+    if (!node) return;
+    if (s.dim === undefined) {
+      if (node.series === s) node.series = undefined;
+    } else {
+      const values = node.dims.get(s.dim);
+      if (values?.get(s.value!) === s) values.delete(s.value!);
+      if (values?.size === 0) node.dims.delete(s.dim);
+    }
+    if (!node.series && node.dims.size === 0) regions!.delete(s.region);
   }
 }
 
-function keyOf(s: SeriesKey): string {
-  return s.dim === undefined ? `${s.tenant}\0${s.region}` : `${s.tenant}\0${s.region}\0${s.dim}\0${s.value}`;
+interface RegionNode {
+  series?: Series;
+  dims: Map<string, Map<string, Series>>;
 }

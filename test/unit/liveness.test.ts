@@ -7,35 +7,35 @@ const I = 10_000; // reporting interval
 describe('Liveness: distinct sessions per window', () => {
   it('flags a session as new once per window, and its error once per window', () => {
     const l = new Liveness();
-    expect(l.session('s', [1], 5, T, I, false, true)).toBe(NEW_SESSION);
-    expect(l.session('s', [1], 5, T, I, false, true)).toBe(0);
-    expect(l.session('s', [1], 5, T, I, true, true)).toBe(NEW_ERROR); // first error in the window
-    expect(l.session('s', [1], 5, T, I, true, true)).toBe(0);
-    expect(l.session('s', [1], 6, T, I, true, true)).toBe(NEW_SESSION | NEW_ERROR);
-    expect(l.session('t', [1], 5, T, I, true, true)).toBe(NEW_SESSION | NEW_ERROR);
+    expect(l.session('tn', 's', [1], 5, T, I, false, true)).toBe(NEW_SESSION);
+    expect(l.session('tn', 's', [1], 5, T, I, false, true)).toBe(0);
+    expect(l.session('tn', 's', [1], 5, T, I, true, true)).toBe(NEW_ERROR); // first error in the window
+    expect(l.session('tn', 's', [1], 5, T, I, true, true)).toBe(0);
+    expect(l.session('tn', 's', [1], 6, T, I, true, true)).toBe(NEW_SESSION | NEW_ERROR);
+    expect(l.session('tn', 't', [1], 5, T, I, true, true)).toBe(NEW_SESSION | NEW_ERROR);
   });
 
   it('remembers the recent windows of a session when samples arrive out of order', () => {
     const l = new Liveness();
-    for (const w of [10, 11, 12, 13]) expect(l.session('s', [1], w, T, I, false, true)).toBe(NEW_SESSION);
-    for (const w of [12, 10, 13, 11]) expect(l.session('s', [1], w, T, I, false, true)).toBe(0);
+    for (const w of [10, 11, 12, 13]) expect(l.session('tn', 's', [1], w, T, I, false, true)).toBe(NEW_SESSION);
+    for (const w of [12, 10, 13, 11]) expect(l.session('tn', 's', [1], w, T, I, false, true)).toBe(0);
   });
 
   it('counting does not depend on liveness: a sample too old to be live is still counted once per window', () => {
     const l = new Liveness();
-    expect(l.session('old', [1], 3, T, I, true, false)).toBe(NEW_SESSION | NEW_ERROR);
-    expect(l.session('old', [1], 3, T, I, true, false)).toBe(0);
-    expect(l.session('old', [1], 2, T, I, false, false)).toBe(NEW_SESSION);
+    expect(l.session('tn', 'old', [1], 3, T, I, true, false)).toBe(NEW_SESSION | NEW_ERROR);
+    expect(l.session('tn', 'old', [1], 3, T, I, true, false)).toBe(0);
+    expect(l.session('tn', 'old', [1], 2, T, I, false, false)).toBe(NEW_SESSION);
     // ...but it is not a viewer, and is forgotten at the next sweep (its late aggregate is emitted then)
     expect(l.sessionCount).toBe(0);
     expect(l.gauges(T).viewers.size).toBe(0);
-    expect(l.session('old', [1], 3, T, I, false, false)).toBe(NEW_SESSION);
+    expect(l.session('tn', 'old', [1], 3, T, I, false, false)).toBe(NEW_SESSION);
   });
 
   it('an old sample of a live session does not extend its life', () => {
     const l = new Liveness();
-    l.session('s', [1], 5, T, I, false, true); // live until T + 30 s
-    l.session('s', [1], 1, T + 20_000, I, false, false);
+    l.session('tn', 's', [1], 5, T, I, false, true); // live until T + 30 s
+    l.session('tn', 's', [1], 1, T + 20_000, I, false, false);
     expect(l.gauges(T + 29_999).viewers.get(1)).toBe(1);
     expect(l.gauges(T + 30_000).viewers.get(1)).toBeUndefined();
   });
@@ -44,8 +44,8 @@ describe('Liveness: distinct sessions per window', () => {
 describe('Liveness: viewers', () => {
   it('a session is live for 3 × its interval after arrival', () => {
     const l = new Liveness();
-    l.session('a', [1, 2], 0, T, I, false, true);
-    l.session('b', [1, 3], 0, T + 5_000, 2_000, false, true); // 2 s interval: until T + 11 s
+    l.session('tn', 'a', [1, 2], 0, T, I, false, true);
+    l.session('tn', 'b', [1, 3], 0, T + 5_000, 2_000, false, true); // 2 s interval: until T + 11 s
     expect(l.sessionCount).toBe(2);
     let g = l.gauges(T + 10_999);
     expect([...g.viewers].sort()).toEqual([[1, 2], [2, 1], [3, 1]]);
@@ -59,18 +59,18 @@ describe('Liveness: viewers', () => {
 
   it('a later arrival extends the life; an earlier arrival never shortens it', () => {
     const l = new Liveness();
-    l.session('a', [1], 0, T + 10_000, I, false, true); // until T + 40 s
-    l.session('a', [1], 0, T, I, false, true); // arrival time going backwards
+    l.session('tn', 'a', [1], 0, T + 10_000, I, false, true); // until T + 40 s
+    l.session('tn', 'a', [1], 0, T, I, false, true); // arrival time going backwards
     expect(l.gauges(T + 39_999).viewers.get(1)).toBe(1);
-    l.session('a', [1], 4, T + 39_999, I, false, true); // until T + 69 999
+    l.session('tn', 'a', [1], 4, T + 39_999, I, false, true); // until T + 69 999
     expect(l.gauges(T + 69_998).viewers.get(1)).toBe(1);
     expect(l.gauges(T + 69_999).viewers.get(1)).toBeUndefined();
   });
 
   it('a session counts in the series of its latest sample', () => {
     const l = new Liveness();
-    l.session('a', [1, 2], 0, T, I, false, true);
-    l.session('a', [1, 3], 0, T + 1, I, false, true);
+    l.session('tn', 'a', [1, 2], 0, T, I, false, true);
+    l.session('tn', 'a', [1, 3], 0, T + 1, I, false, true);
     const g = l.gauges(T + 2);
     expect(g.viewers.get(1)).toBe(1);
     expect(g.viewers.get(2)).toBeUndefined();
@@ -80,8 +80,8 @@ describe('Liveness: viewers', () => {
   it('copies the series list (the caller reuses its array)', () => {
     const l = new Liveness();
     const ids = [7, 8];
-    l.session('a', ids, 0, T, I, false, true);
-    l.node('n', ids, T, T, I, 5);
+    l.session('tn', 'a', ids, 0, T, I, false, true);
+    l.node('tn', 'n', ids, T, T, I, 5);
     ids[1] = 9;
     const g = l.gauges(T + 1);
     expect(g.viewers.get(8)).toBe(1);
@@ -93,13 +93,13 @@ describe('Liveness: viewers', () => {
 describe('Liveness: concurrency', () => {
   it('sums each live node’s latest value by sample ts, ignoring older out-of-order samples', () => {
     const l = new Liveness();
-    l.node('n1', [1], T + 1_000, T + 1_000, I, 100);
-    l.node('n2', [1, 2], T + 1_000, T + 1_000, I, 50);
+    l.node('tn', 'n1', [1], T + 1_000, T + 1_000, I, 100);
+    l.node('tn', 'n2', [1, 2], T + 1_000, T + 1_000, I, 50);
     expect(l.gauges(T + 2_000).concurrency.get(1)).toBe(150);
-    l.node('n1', [1], T + 500, T + 3_000, I, 999); // older ts: ignored (but the node is alive)
+    l.node('tn', 'n1', [1], T + 500, T + 3_000, I, 999); // older ts: ignored (but the node is alive)
     expect(l.gauges(T + 3_000).concurrency.get(1)).toBe(150);
-    l.node('n1', [1], T + 4_000, T + 4_000, I, 120);
-    l.node('n1', [1], T + 5_000, T + 5_000, I, undefined); // no gauge in this sample: value kept
+    l.node('tn', 'n1', [1], T + 4_000, T + 4_000, I, 120);
+    l.node('tn', 'n1', [1], T + 5_000, T + 5_000, I, undefined); // no gauge in this sample: value kept
     const g = l.gauges(T + 6_000);
     expect(g.concurrency.get(1)).toBe(170);
     expect(g.concurrency.get(2)).toBe(50);
@@ -113,15 +113,15 @@ describe('Liveness: concurrency', () => {
 
   it('a node that never sent a concurrency value adds nothing', () => {
     const l = new Liveness();
-    l.node('n', [1], T, T, I, undefined);
+    l.node('tn', 'n', [1], T, T, I, undefined);
     expect(l.nodeCount).toBe(1);
     expect(l.gauges(T + 1).concurrency.has(1)).toBe(false);
   });
 
   it('nodes are not viewers and sessions are not concurrency', () => {
     const l = new Liveness();
-    l.node('n', [1], T, T, I, 10);
-    l.session('s', [1], 0, T, I, false, true);
+    l.node('tn', 'n', [1], T, T, I, 10);
+    l.session('tn', 's', [1], 0, T, I, false, true);
     const g = l.gauges(T + 1);
     expect(g.viewers.get(1)).toBe(1);
     expect(g.concurrency.get(1)).toBe(10);
