@@ -37,7 +37,6 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   const app = Fastify({
     // pino's own Logger type is wider than fastify's view of it.
     loggerInstance: (opts.logger ?? createLogger(env.QOSWATCH_LOG_LEVEL)) as FastifyBaseLogger,
-    trustProxy: true,
     forceCloseConnections: 'idle',
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);

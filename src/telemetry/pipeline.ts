@@ -144,15 +144,14 @@ export class IngestPipeline {
   }
 
   readiness(): { ready: boolean; storage: 'ok' | 'spooling' | 'disabled'; detail?: string } {
-    const storage = !this.deps.sink ? 'disabled' : this.shipper!.status.reachable ? 'ok' : 'spooling';
+    const status = this.shipper?.status;
+    const storage = !status ? 'disabled' : status.reachable ? 'ok' : 'spooling';
     // Accepted data must be journaled and spooled; when the data dir refuses writes, stop taking traffic.
     if (this.journal.failure) return { ready: false, storage, detail: `cannot write the journal: ${this.journal.failure}` };
     if (this.uncommitted.length) return { ready: false, storage, detail: 'cannot commit points to the spool' };
-    if (!this.deps.sink) return { ready: true, storage: 'disabled', detail: 'INFLUX_URL is not set: metrics are not stored' };
-    const s = this.shipper!.status;
-    if (s.reachable) return { ready: true, storage: 'ok' };
     // Spooling keeps accepted data safe, so the service stays ready while InfluxDB is away.
-    return { ready: true, storage: 'spooling', detail: s.lastError };
+    const detail = !status ? 'INFLUX_URL is not set: metrics are not stored' : status.lastError;
+    return detail ? { ready: true, storage, detail } : { ready: true, storage };
   }
 
   private apply(tenant: string, seq: number, accepted: readonly { index: number; sample: Sample }[], receivedAt: number): void {
