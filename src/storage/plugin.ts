@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import fp from 'fastify-plugin';
+import { startCheckpointer } from './checkpointer.js';
 import type { Db } from './sqlite.js';
 import { openIngestDb } from './ingest-db.js';
 import { openStateDb } from './state-db.js';
@@ -16,9 +17,12 @@ export const storagePlugin = fp<{ dataDir: string }>(
   async (app, { dataDir }) => {
     const stateDb = openStateDb(join(dataDir, 'state.db'));
     const ingestDb = openIngestDb(join(dataDir, 'ingest.db'));
+    const checkpointer = startCheckpointer(ingestDb, { intervalMs: 100, restartBytes: 256 * 1024 ** 2 }, (message) => app.log.warn(message));
     app.decorate('stateDb', stateDb);
     app.decorate('ingestDb', ingestDb);
     app.addHook('onClose', async () => {
+      await checkpointer.stop();
+      ingestDb.pragma('wal_checkpoint(TRUNCATE)');
       ingestDb.close();
       stateDb.close();
     });

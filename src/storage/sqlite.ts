@@ -9,9 +9,11 @@ export type Db = Database.Database;
  * crash (kill -9); only a power loss can take the last moments, which `fsync: true` closes at a write cost.
  * `migrations[i]` brings the schema from version i to i + 1.
  */
-export function openDb(path: string, migrations: readonly string[], opts: { fsync?: boolean; pragmas?: readonly string[] } = {}): Db {
+export function openDb(path: string, migrations: readonly string[], opts: { fsync?: boolean; pragmas?: readonly string[]; pageSize?: number } = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
+  // Only takes effect while the file is new (before WAL mode writes the header).
+  if (opts.pageSize) db.pragma(`page_size = ${opts.pageSize}`);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
   db.pragma('busy_timeout = 5000');

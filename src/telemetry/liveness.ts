@@ -1,21 +1,21 @@
-/**
- * Who is live right now, for the `viewers` and `concurrency` gauges (PRODUCT.md §2): a session or node is live
- * for 3 × its interval after its last sample arrived. Arrival time is used rather than the sample's `ts`, so a
- * client with a skewed clock still counts. Also remembers in which windows a session was already counted, so
- * `sessions` and `error_sessions` are distinct per window.
- */
+/** Windows remembered per session for distinct counting (a sample for an older window counts again). */
 const RECENT = 4;
 
-interface SessionEntry {
+interface Entry {
+  tenant: string;
+  id: string;
   expires: number;
   series: readonly number[];
+  /** False once expired (it may still sit in a wheel bucket). */
+  live: boolean;
+}
+
+interface SessionEntry extends Entry {
   counted: number[];
   errored: number[];
 }
 
-interface NodeEntry {
-  expires: number;
-  series: readonly number[];
+interface NodeEntry extends Entry {
   ts: number;
   value: number | undefined;
 }
@@ -23,9 +23,10 @@ interface NodeEntry {
 export const NEW_SESSION = 1;
 export const NEW_ERROR = 2;
 
+/** Current gauges by series id (only series with a live reporter); read-only, valid until the next call. */
 export interface Gauges {
-  viewers: Map<number, number>;
-  concurrency: Map<number, number>;
+  viewers: ReadonlyMap<number, number>;
+  concurrency: ReadonlyMap<number, number>;
 }
 
 /** Entries by tenant, then id: nested maps, so the per-sample lookup builds no key string. */
@@ -44,24 +45,69 @@ class ByTenant<E> {
     m.set(id, e);
   }
 
+  delete(tenant: string, id: string): void {
+    const m = this.tenants.get(tenant);
+    if (m?.delete(id)) this.size--;
+  }
+
   clear(): void {
     this.tenants.clear();
     this.size = 0;
   }
+}
 
-  /** Visits every entry; those for which `drop` returns true are removed. */
-  sweep(drop: (e: E) => boolean): void {
-    for (const m of this.tenants.values()) {
-      for (const [id, e] of m) {
-        if (drop(e)) {
-          m.delete(id);
-          this.size--;
-        }
+const BUCKET_MS = 1000;
+
+/**
+ * Expiry by time bucket. An entry is filed under the bucket of its expiry when filed; a later sample only moves
+ * `expires` forward, and the entry is re-filed when its old bucket comes due. So a sample costs O(1) and a sweep
+ * touches only the entries whose bucket is due — not every live session every second.
+ */
+class ExpiryWheel<E extends Entry> {
+  private readonly buckets = new Map<number, E[]>();
+  private next = -Infinity;
+
+  file(e: E): void {
+    const b = Math.floor(e.expires / BUCKET_MS);
+    let list = this.buckets.get(b);
+    if (!list) this.buckets.set(b, (list = []));
+    list.push(e);
+    if (b < this.next) this.next = b;
+  }
+
+  /** Calls `expire` for every live entry with `expires <= now`. */
+  sweep(now: number, expire: (e: E) => void): void {
+    const due = Math.floor(now / BUCKET_MS);
+    if (this.next > due) return;
+    const keys = due - this.next > this.buckets.size ? [...this.buckets.keys()].filter((b) => b <= due) : range(this.next, due);
+    for (const b of keys) {
+      const list = this.buckets.get(b);
+      if (!list) continue;
+      this.buckets.delete(b);
+      for (const e of list) {
+        if (!e.live) continue;
+        if (e.expires <= now) expire(e);
+        else this.file(e);
       }
     }
+    this.next = due + 1;
+    for (const b of this.buckets.keys()) if (b < this.next) this.next = b;
   }
 }
 
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let b = from; b <= to; b++) out.push(b);
+  return out;
+}
+
+/**
+ * Who is live right now, for the `viewers` and `concurrency` gauges (PRODUCT.md §2): a session or node is live
+ * for 3 × its interval after its last sample arrived. Arrival time is used rather than the sample's `ts`, so a
+ * client with a skewed clock still counts. The gauges are kept per series as reporters come, change series and
+ * expire. Also remembers in which windows a session was already counted, so `sessions` and `error_sessions` are
+ * distinct per window.
+ */
 export class Liveness {
   private readonly sessions = new ByTenant<SessionEntry>();
   /**
@@ -70,6 +116,12 @@ export class Liveness {
    */
   private readonly stale = new ByTenant<SessionEntry>();
   private readonly nodes = new ByTenant<NodeEntry>();
+  private readonly sessionWheel = new ExpiryWheel<SessionEntry>();
+  private readonly nodeWheel = new ExpiryWheel<NodeEntry>();
+  private readonly viewers = new Map<number, number>();
+  private readonly concurrency = new Map<number, number>();
+  /** Live nodes with a gauge, per series: a series whose last one expires reports nothing (not 0) here. */
+  private readonly gaugeNodes = new Map<number, number>();
 
   get sessionCount(): number {
     return this.sessions.size;
@@ -88,15 +140,20 @@ export class Liveness {
     let e = this.sessions.get(tenant, id);
     if (!e && !live) {
       e = this.stale.get(tenant, id);
-      if (!e) this.stale.set(tenant, id, (e = { expires: 0, series: [], counted: [], errored: [] }));
+      if (!e) this.stale.set(tenant, id, (e = { tenant, id, expires: 0, series: [], live: false, counted: [], errored: [] }));
     }
     if (!e) {
-      e = { expires: 0, series: series.slice(), counted: [], errored: [] };
+      e = { tenant, id, expires: receivedAt + 3 * intervalMs, series: series.slice(), live: true, counted: [], errored: [] };
       this.sessions.set(tenant, id, e);
-    }
-    if (live) {
+      this.sessionWheel.file(e);
+      add(this.viewers, e.series, 1);
+    } else if (live) {
       e.expires = Math.max(e.expires, receivedAt + 3 * intervalMs);
-      if (!sameSeries(e.series, series)) e.series = series.slice();
+      if (!sameSeries(e.series, series)) {
+        add(this.viewers, e.series, -1);
+        e.series = series.slice();
+        add(this.viewers, e.series, 1);
+      }
     }
     let flags = 0;
     if (remember(e.counted, window)) flags |= NEW_SESSION;
@@ -108,33 +165,57 @@ export class Liveness {
   node(tenant: string, id: string, series: readonly number[], ts: number, receivedAt: number, intervalMs: number, concurrency: number | undefined): void {
     let e = this.nodes.get(tenant, id);
     if (!e) {
-      e = { expires: 0, series: series.slice(), ts: -Infinity, value: undefined };
+      e = { tenant, id, expires: receivedAt + 3 * intervalMs, series: series.slice(), live: true, ts: -Infinity, value: undefined };
       this.nodes.set(tenant, id, e);
+      this.nodeWheel.file(e);
+    } else {
+      e.expires = Math.max(e.expires, receivedAt + 3 * intervalMs);
     }
-    e.expires = Math.max(e.expires, receivedAt + 3 * intervalMs);
-    if (!sameSeries(e.series, series)) e.series = series.slice();
-    if (concurrency !== undefined && ts >= e.ts) {
+    const changed = !sameSeries(e.series, series);
+    const fresh = concurrency !== undefined && ts >= e.ts;
+    if (!changed && !fresh) return;
+    this.contribute(e, -1);
+    if (changed) e.series = series.slice();
+    if (fresh) {
       e.ts = ts;
       e.value = concurrency;
     }
+    this.contribute(e, 1);
   }
 
-  /** Drops what has expired at `now` and returns the gauges per series id. */
+  /** Expires what is due at `now` and returns the gauges per series id. */
   gauges(now: number): Gauges {
-    const viewers = new Map<number, number>();
-    const concurrency = new Map<number, number>();
     this.stale.clear();
-    this.sessions.sweep((e) => {
-      if (e.expires <= now) return true;
-      for (const id of e.series) viewers.set(id, (viewers.get(id) ?? 0) + 1);
-      return false;
+    this.sessionWheel.sweep(now, (e) => {
+      e.live = false;
+      this.sessions.delete(e.tenant, e.id);
+      add(this.viewers, e.series, -1);
     });
-    this.nodes.sweep((e) => {
-      if (e.expires <= now) return true;
-      if (e.value !== undefined) for (const id of e.series) concurrency.set(id, (concurrency.get(id) ?? 0) + e.value);
-      return false;
+    this.nodeWheel.sweep(now, (e) => {
+      this.contribute(e, -1);
+      e.live = false;
+      this.nodes.delete(e.tenant, e.id);
     });
-    return { viewers, concurrency };
+    return { viewers: this.viewers, concurrency: this.concurrency };
+  }
+
+  /** Adds (sign 1) or removes (sign -1) a node's gauge from its series. */
+  private contribute(e: NodeEntry, sign: 1 | -1): void {
+    if (e.value === undefined) return;
+    add(this.gaugeNodes, e.series, sign);
+    for (const id of e.series) {
+      if (this.gaugeNodes.has(id)) this.concurrency.set(id, (this.concurrency.get(id) ?? 0) + sign * e.value);
+      else this.concurrency.delete(id);
+    }
+  }
+}
+
+/** Adds `delta` to each series' count, forgetting series that reach 0. */
+function add(counts: Map<number, number>, series: readonly number[], delta: number): void {
+  for (const id of series) {
+    const n = (counts.get(id) ?? 0) + delta;
+    if (n === 0) counts.delete(id);
+    else counts.set(id, n);
   }
 }
 

@@ -214,8 +214,9 @@ export class IngestPipeline {
     }
     const seq = this.journal.lastSeq;
     try {
-      this.spool.commit(lines, { journalSeq: seq, closedBefore: result.closedBefore }, () => this.journal.prune(seq, result.closedBefore));
+      this.spool.commit(lines, { journalSeq: seq, closedBefore: result.closedBefore });
       this.uncommitted = [];
+      this.journal.pruneGradually(seq, result.closedBefore);
     } catch (err) {
       // The journal still holds these samples (the checkpoint did not move); keep the points for the next tick.
       this.uncommitted = lines;

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Liveness, NEW_ERROR, NEW_SESSION } from '../../src/telemetry/liveness.js';
 
@@ -125,5 +126,60 @@ describe('Liveness: concurrency', () => {
     const g = l.gauges(T + 1);
     expect(g.viewers.get(1)).toBe(1);
     expect(g.concurrency.get(1)).toBe(10);
+  });
+});
+
+describe('Liveness: incremental gauges equal a from-scratch count (model-based)', () => {
+  type Op =
+    | { kind: 'session'; tenant: number; id: number; series: number[]; dt: number; interval: number; live: boolean }
+    | { kind: 'node'; tenant: number; id: number; series: number[]; dt: number; interval: number; ts: number; value: number | undefined }
+    | { kind: 'gauges'; dt: number };
+  const seriesArb = fc.uniqueArray(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 3 });
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('session' as const), tenant: fc.integer({ min: 0, max: 1 }), id: fc.integer({ min: 0, max: 8 }), series: seriesArb, dt: fc.integer({ min: 0, max: 7000 }), interval: fc.constantFrom(1000, 2000, 10_000), live: fc.boolean() }),
+    fc.record({ kind: fc.constant('node' as const), tenant: fc.integer({ min: 0, max: 1 }), id: fc.integer({ min: 0, max: 4 }), series: seriesArb, dt: fc.integer({ min: 0, max: 7000 }), interval: fc.constantFrom(1000, 5000, 10_000), ts: fc.integer({ min: 0, max: 50 }), value: fc.option(fc.integer({ min: 0, max: 1000 }), { nil: undefined }) }),
+    fc.record({ kind: fc.constant('gauges' as const), dt: fc.integer({ min: 0, max: 40_000 }) }),
+  );
+
+  it('over random arrivals, series changes, out-of-order gauges and expiries', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const l = new Liveness();
+        const sessions = new Map<string, { expires: number; series: number[] }>();
+        const nodes = new Map<string, { expires: number; series: number[]; ts: number; value?: number }>();
+        let now = T;
+        for (const o of ops) {
+          now += o.dt;
+          if (o.kind === 'session') {
+            l.session(`t${o.tenant}`, `s${o.id}`, o.series, 0, now, o.interval, false, o.live);
+            const k = `${o.tenant}/${o.id}`;
+            const m = sessions.get(k);
+            if (o.live) sessions.set(k, { expires: Math.max(m?.expires ?? 0, now + 3 * o.interval), series: o.series });
+          } else if (o.kind === 'node') {
+            l.node(`t${o.tenant}`, `n${o.id}`, o.series, o.ts, now, o.interval, o.value);
+            const k = `${o.tenant}/${o.id}`;
+            const m = nodes.get(k) ?? { expires: 0, series: o.series, ts: -Infinity };
+            m.expires = Math.max(m.expires, now + 3 * o.interval);
+            m.series = o.series;
+            if (o.value !== undefined && o.ts >= m.ts) Object.assign(m, { ts: o.ts, value: o.value });
+            nodes.set(k, m);
+          } else {
+            const g = l.gauges(now);
+            // The model drops what expired at this sweep, as Liveness does.
+            for (const [k, m] of sessions) if (m.expires <= now) sessions.delete(k);
+            for (const [k, m] of nodes) if (m.expires <= now) nodes.delete(k);
+            const viewers = new Map<number, number>();
+            for (const m of sessions.values()) for (const id of m.series) viewers.set(id, (viewers.get(id) ?? 0) + 1);
+            const concurrency = new Map<number, number>();
+            for (const m of nodes.values()) if (m.value !== undefined) for (const id of m.series) concurrency.set(id, (concurrency.get(id) ?? 0) + m.value);
+            expect(new Map(g.viewers)).toEqual(viewers);
+            expect(new Map(g.concurrency)).toEqual(concurrency);
+            expect(l.sessionCount).toBe(sessions.size);
+            expect(l.nodeCount).toBe(nodes.size);
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -20,6 +20,12 @@ afterEach(() => {
   harnesses = [];
 });
 
+/** Lets the gradual journal prune run to its end. */
+async function pruned(p: ReturnType<PipelineHarness['open']>) {
+  do await new Promise((r) => setImmediate(r));
+  while (p.journal.pruneInProgress);
+}
+
 async function ingest(p: ReturnType<PipelineHarness['open']>, samples: Record<string, unknown>[], tenant = 't') {
   return p.ingest(tenant, body(samples), JSON.parse(body(samples)).samples, 'http');
 }
@@ -67,6 +73,7 @@ describe('IngestPipeline', () => {
     h.now = T0 + W + 15_000;
     p.tick(h.now);
     expect(h.spoolLines()).toHaveLength(1);
+    await pruned(p);
     const db = openIngestDb(join(h.dir, 'ingest.db'));
     expect((db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n).toBe(0);
     db.close();
@@ -82,6 +89,7 @@ describe('IngestPipeline', () => {
     await ingest(p, [s(T0 + 1000), s(T0 + 4 * 60_000)]); // one sample 4 min ahead (clock skew is allowed up to 5 min)
     h.now = T0 + W + 15_000;
     p.tick(h.now);
+    await pruned(p);
     const count = () => {
       const db = openIngestDb(join(h.dir, 'ingest.db'));
       try {
@@ -93,6 +101,7 @@ describe('IngestPipeline', () => {
     expect(count()).toBe(1);
     h.now = T0 + 4 * 60_000 + W + 15_000;
     p.tick(h.now);
+    await pruned(p);
     expect(count()).toBe(0);
     // (plus windows holding only the viewers gauge, samples=0)
     expect(h.spoolLines().map(parseLine).map((l) => l.fields.samples).filter((n) => n! > 0)).toEqual([1, 1]);

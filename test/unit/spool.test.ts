@@ -116,3 +116,16 @@ describe('Journal', () => {
     expect(applied).toHaveLength(1);
   });
 });
+
+describe('Journal pruning in chunks', () => {
+  it('deletes every covered row, a chunk per event-loop turn, and none that is not covered', async () => {
+    const j = new Journal(open(tmp()));
+    for (let i = 0; i < 600; i++) await Promise.all([j.append({ tenant: 't', receivedAt: 0, body: '{}', maxWindow: i % 3 === 0 ? 9 : 1 }, () => 0)]);
+    j.pruneGradually(600, 5);
+    expect(j.pruneInProgress).toBe(true);
+    expect(j.count()).toBe(600); // nothing deleted within this turn
+    while (j.pruneInProgress) await new Promise((r) => setImmediate(r));
+    expect(j.count()).toBe(200); // the rows touching window 9 stay
+    expect([...j.rows()].every((r) => r.maxWindow === 9)).toBe(true);
+  });
+});
