@@ -35,6 +35,7 @@ async function main(): Promise<void> {
       return r;
     } finally {
       await svc.stop('SIGTERM');
+      svc.cleanup();
     }
   };
   try {

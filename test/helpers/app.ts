@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { type App, buildApp } from '../../src/app.js';
 import { type Env, loadEnv } from '../../src/config/env.js';
 import { type FileConfig, fileConfigSchema } from '../../src/config/file.js';
 import { createLogger } from '../../src/log.js';
 import type { InfluxSink } from '../../src/storage/influx/sink.js';
+import { tempDir } from './tmp.js';
 
 export const INGEST_KEY = 'test-ingest-key-0123456789';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -34,7 +33,7 @@ export interface StartOptions {
 
 /** Builds the real app on a loopback port with a temp data dir and captured logs. */
 export async function startApp(o: StartOptions = {}): Promise<TestApp> {
-  const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'qoswatch-test-'));
+  const dataDir = o.dataDir ?? tempDir('qoswatch-test');
   const env = loadEnv({
     QOSWATCH_DATA_DIR: dataDir,
     QOSWATCH_INGEST_KEY: INGEST_KEY,

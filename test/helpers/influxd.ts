@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitFor } from './ports.js';
+import { tempDir } from './tmp.js';
 
 /** Debian's influxd (InfluxDB 1.x), if installed. */
 export function influxdPath(): string | undefined {
@@ -38,7 +38,7 @@ export class InfluxServer {
   }
 
   static async launch(): Promise<InfluxServer> {
-    const dir = mkdtempSync(join(tmpdir(), 'qoswatch-influxd-'));
+    const dir = tempDir('qoswatch-influxd');
     const [http, rpc] = [await freePort(), await freePort()];
     writeFileSync(
       join(dir, 'influxdb.conf'),

@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
@@ -9,6 +7,7 @@ import { openIngestDb } from '../../src/storage/ingest-db.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { IngestPipeline, type PipelineOptions } from '../../src/telemetry/pipeline.js';
+import { tempDir } from './tmp.js';
 
 export const PIPELINE_DEFAULTS: PipelineOptions = {
   windowMs: 10_000,
@@ -37,7 +36,7 @@ export class PipelineHarness {
   logs: { level: number; msg: string; [k: string]: unknown }[] = [];
   private dbs: Db[] = [];
 
-  constructor(start: number, dir = mkdtempSync(join(tmpdir(), 'qoswatch-pipe-'))) {
+  constructor(start: number, dir = tempDir('qoswatch-pipe')) {
     this.now = start;
     this.dir = dir;
   }

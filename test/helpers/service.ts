@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ADMIN_TOKEN, INGEST_KEY } from './app.js';
 import { freePort, waitFor } from './ports.js';
+import { tempDir } from './tmp.js';
 
 /** The built CLI; tests and benchmarks run from the repository root. */
 export const CLI = resolve(process.cwd(), 'dist/cli.js');
@@ -19,7 +19,7 @@ export class ServiceProcess {
     private readonly env: Record<string, string>,
     dataDir?: string,
   ) {
-    this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), 'qoswatch-proc-'));
+    this.dataDir = dataDir ?? tempDir('qoswatch-proc');
   }
 
   async start(): Promise<void> {
@@ -44,6 +44,11 @@ export class ServiceProcess {
       if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}: ${this.output}`);
       return (await fetch(`${this.url}/healthz`)).ok || undefined;
     });
+  }
+
+  /** Removes the data dir (benchmarks; tests rely on the run's temp root). */
+  cleanup(): void {
+    rmSync(this.dataDir, { recursive: true, force: true });
   }
 
   /** Sends a signal and resolves with the exit code (or the signal name). */

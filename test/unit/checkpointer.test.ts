@@ -1,13 +1,13 @@
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCheckpointer } from '../../src/storage/checkpointer.js';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
+import { tempDir } from '../helpers/tmp.js';
 
 describe('WAL checkpointer (worker thread)', () => {
   it('keeps the WAL bounded under continuous writes, off the writer thread', async () => {
-    const db = openIngestDb(join(mkdtempSync(join(tmpdir(), 'qoswatch-ckpt-')), 'ingest.db'));
+    const db = openIngestDb(join(tempDir('qoswatch-ckpt'), 'ingest.db'));
     // As in production, the file is cut back below the RESTART threshold after each reset (there 64 / 256 MiB).
     db.pragma('journal_size_limit = 1048576');
     const errors: string[] = [];

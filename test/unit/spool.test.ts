@@ -1,11 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
 import { Journal } from '../../src/storage/journal.js';
 import { Spool } from '../../src/storage/spool.js';
 import type { Db } from '../../src/storage/sqlite.js';
+import { tempDir } from '../helpers/tmp.js';
 
 let dbs: Db[] = [];
 const open = (dir: string) => {
@@ -13,7 +12,7 @@ const open = (dir: string) => {
   dbs.push(db);
   return db;
 };
-const tmp = () => mkdtempSync(join(tmpdir(), 'qoswatch-spool-'));
+const tmp = () => tempDir('qoswatch-spool');
 afterEach(() => {
   for (const db of dbs) if (db.open) db.close();
   dbs = [];
