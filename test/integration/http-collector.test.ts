@@ -5,6 +5,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, INGEST_KEY, type StartOptions, type TestApp, sample, startApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
+import { metricValue, metricsText } from '../helpers/metrics.js';
 
 /**
  * POST /v1/telemetry and the operational endpoints against the real app on a loopback port (PRODUCT.md §6):
@@ -74,19 +75,7 @@ function expectErrorBody(r: Res, error?: string): void {
   if (error) expect(r.body.error).toBe(error);
 }
 
-async function metricsText(t: TestApp): Promise<string> {
-  const r = await send(t.url, 'GET', '/metrics');
-  expect(r.status).toBe(200);
-  return r.text;
-}
 
-/** The value of one series in Prometheus text, e.g. metricValue(text, 'qoswatch_samples_accepted_total{transport="http"}'). */
-function metricValue(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  }
-  return undefined;
-}
 
 async function createKey(t: TestApp, body: Record<string, unknown> = { name: 'integration' }): Promise<{ id: string; key: string }> {
   const r = await send(t.url, 'POST', '/v1/admin/tenants/default/keys', {
@@ -140,8 +129,8 @@ describe('POST /v1/telemetry: authentication', () => {
     expectErrorBody(emptyQuery, 'unauthorized');
 
     // Nothing of these reached the pipeline.
-    expect(metricValue(await metricsText(t), 'qoswatch_samples_accepted_total{transport="http"}')).toBeUndefined();
-    expect(metricValue(await metricsText(t), 'qoswatch_requests_refused_total{transport="http",reason="unauthorized"}')).toBe(5);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBeUndefined();
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="unauthorized"}')).toBe(5);
   });
 
   it('accepts a key created through the admin API until it is revoked', async () => {
@@ -198,7 +187,7 @@ describe('POST /v1/telemetry: CORS and sendBeacon', () => {
     expect(allowHeaders).toEqual(expect.arrayContaining(['authorization', 'content-type', 'content-encoding']));
     expect(String(r.headers['access-control-allow-methods'])).toMatch(/POST/);
     // A preflight carries no credentials and must not be refused for that, nor counted as a rate-limited request.
-    expect(metricValue(await metricsText(t), 'qoswatch_requests_refused_total{transport="http",reason="unauthorized"}')).toBeUndefined();
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="unauthorized"}')).toBeUndefined();
   });
 
   it('sets CORS headers on the POST itself and exposes Retry-After', async () => {
@@ -227,7 +216,7 @@ describe('POST /v1/telemetry: CORS and sendBeacon', () => {
     const r = await postNoAuth(t, json(batch(3)), { 'content-type': 'text/plain;charset=UTF-8', origin: 'https://player.example.com' }, `?key=${encodeURIComponent(INGEST_KEY)}`);
     expect(r.status, r.text).toBe(202);
     expect(r.body).toEqual({ accepted: 3, rejected: [] });
-    expect(metricValue(await metricsText(t), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(3);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(3);
   });
 });
 
@@ -246,7 +235,7 @@ describe('POST /v1/telemetry: compressed bodies', () => {
     const beacon = await postNoAuth(t, gzipSync(json(batch(1))), { 'content-type': 'text/plain;charset=UTF-8', 'content-encoding': 'gzip' }, `?key=${INGEST_KEY}`);
     expect(beacon.status, beacon.text).toBe(202);
 
-    expect(metricValue(await metricsText(t), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(7);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(7);
   });
 
   it('answers 415 for an unsupported Content-Encoding', async () => {
@@ -315,7 +304,7 @@ describe('POST /v1/telemetry: validation', () => {
     expect(none.body.accepted).toBe(0);
     expect(none.body.rejected).toHaveLength(1);
 
-    const text = await metricsText(t);
+    const text = await metricsText(t.url);
     expect(metricValue(text, 'qoswatch_samples_accepted_total{transport="http"}')).toBe(3);
     expect(metricValue(text, 'qoswatch_batches_total{transport="http",outcome="partial"}')).toBe(1);
     expect(metricValue(text, 'qoswatch_batches_total{transport="http",outcome="rejected"}')).toBe(1);
@@ -343,7 +332,7 @@ describe('POST /v1/telemetry: validation', () => {
     const unknownField = await post(t, json({ ...batch(), extra: true }));
     expect(unknownField.status).toBe(400);
     expect(unknownField.body.message).toMatch(/extra/);
-    expect(metricValue(await metricsText(t), 'qoswatch_samples_accepted_total{transport="http"}')).toBeUndefined();
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBeUndefined();
   });
 
   it('answers 400 for invalid JSON and an empty body', async () => {
@@ -422,7 +411,7 @@ describe('POST /v1/telemetry: limits', () => {
 
     // Unauthenticated requests are refused as 401, not counted against anyone's budget.
     expect((await postNoAuth(t, json(batch()))).status).toBe(401);
-    expect(metricValue(await metricsText(t), 'qoswatch_requests_refused_total{transport="http",reason="rate_limited"}')).toBe(3);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="rate_limited"}')).toBe(3);
   });
 
   it('honours a per-key rate limit set through the admin API', async () => {
@@ -470,7 +459,7 @@ describe('POST /v1/telemetry: limits', () => {
       });
       expectErrorBody(refused, 'too_many_requests');
       expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-      expect(metricValue(await metricsText(t), 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBeGreaterThanOrEqual(1);
+      expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBeGreaterThanOrEqual(1);
       // Operational endpoints are not behind the cap.
       expect((await send(t.url, 'GET', '/healthz')).status).toBe(200);
     } finally {

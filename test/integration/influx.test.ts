@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
 import { type TestApp, postTelemetry, startApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
+import { metric } from '../helpers/metrics.js';
 
 if (!HAVE_INFLUXD) console.warn(NO_INFLUXD_MESSAGE);
 
@@ -14,11 +15,6 @@ function exactQuantile(values: number[], q: number): number {
   return sorted[Math.floor(q * (sorted.length - 1))]!;
 }
 
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
 
 describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
   let influx: InfluxServer;

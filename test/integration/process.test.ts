@@ -4,15 +4,11 @@ import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE, rows } from '../helpers
 import { INGEST_KEY, postTelemetry } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
 import { CLI, ServiceProcess, runCli } from '../helpers/service.js';
+import { metric } from '../helpers/metrics.js';
 
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
 if (!HAVE_INFLUXD) console.warn(NO_INFLUXD_MESSAGE);
 
-async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : 0;
-}
 
 describe('configuration errors stop the start, naming the variable', () => {
   it.each([

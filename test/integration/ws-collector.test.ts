@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ADMIN_TOKEN, INGEST_KEY, type StartOptions, type TestApp, sample, startApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
+import { metricValue, metricsText } from '../helpers/metrics.js';
 
 /**
  * GET /v1/telemetry/ws against the real app on a loopback port with the `ws` client (PRODUCT.md §6): acks per
@@ -120,21 +121,10 @@ function connect(t: TestApp, opts: { key?: string | null; query?: string; header
 
 const samples = (n: number, over: Record<string, unknown> = {}) => Array.from({ length: n }, (_, i) => sample({ session: `ws-${i}`, ...over }));
 
-async function metricsText(t: TestApp): Promise<string> {
-  const res = await fetch(`${t.url}/metrics`);
-  expect(res.status).toBe(200);
-  return res.text();
-}
 
-function metricValue(text: string, series: string): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
-  }
-  return undefined;
-}
 
 async function wsConnectionsGauge(t: TestApp): Promise<number | undefined> {
-  return metricValue(await metricsText(t), 'qoswatch_ws_connections');
+  return metricValue(await metricsText(t.url), 'qoswatch_ws_connections');
 }
 
 describe('WebSocket frames and acks', () => {
@@ -148,7 +138,7 @@ describe('WebSocket frames and acks', () => {
     expect(acks.map((a) => a.seq)).toEqual(seqs);
     acks.forEach((a, i) => expect(a).toEqual({ seq: seqs[i], accepted: (i % 3) + 1, rejected: [] }));
     const total = seqs.reduce((n, _, i) => n + (i % 3) + 1, 0);
-    expect(metricValue(await metricsText(t), 'qoswatch_samples_accepted_total{transport="ws"}')).toBe(total);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="ws"}')).toBe(total);
     expect(c.isOpen).toBe(true);
   });
 
@@ -172,7 +162,7 @@ describe('WebSocket frames and acks', () => {
     const [, none] = await c.received(2);
     expect(none).toMatchObject({ seq: 8, accepted: 0 });
     expect(none.rejected).toHaveLength(1);
-    expect(metricValue(await metricsText(t), 'qoswatch_samples_accepted_total{transport="ws"}')).toBe(2);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="ws"}')).toBe(2);
   });
 
   it('answers an invalid JSON frame with {seq: null, error: "bad_request"} and stays open', async () => {
@@ -281,7 +271,7 @@ describe('WebSocket authentication', () => {
     const revoked = connect(t, { key: created.key });
     expect((await revoked.closed).code).toBe(1008);
 
-    const text = await metricsText(t);
+    const text = await metricsText(t.url);
     expect(metricValue(text, 'qoswatch_ws_closes_total{code="1008"}')).toBe(4);
     expect(metricValue(text, 'qoswatch_requests_refused_total{transport="ws",reason="unauthorized"}')).toBe(4);
   });
@@ -319,7 +309,7 @@ describe('WebSocket limits and close codes', () => {
     const closed = await c.closed;
     expect(closed.code).toBe(1009);
     expect(c.messages).toHaveLength(1);
-    await waitFor('the 1009 close to be counted', async () => metricValue(await metricsText(t), 'qoswatch_ws_closes_total{code="1009"}') === 1);
+    await waitFor('the 1009 close to be counted', async () => metricValue(await metricsText(t.url), 'qoswatch_ws_closes_total{code="1009"}') === 1);
     await waitFor('the connection gauge to drop', async () => (await wsConnectionsGauge(t)) === 0);
   });
 
@@ -340,7 +330,7 @@ describe('WebSocket limits and close codes', () => {
     expect(closed.code).toBe(1013);
     expect(closed.reason).toMatch(/overloaded/);
     await waitFor('the server to drop the connection', async () => (await wsConnectionsGauge(t)) === 0);
-    const text = await metricsText(t);
+    const text = await metricsText(t.url);
     expect(metricValue(text, 'qoswatch_ws_closes_total{code="1013"}')).toBe(1);
     expect(metricValue(text, 'qoswatch_requests_refused_total{transport="ws",reason="overloaded"}')).toBe(1);
   });
@@ -352,7 +342,7 @@ describe('WebSocket limits and close codes', () => {
     const closed = await c.closed;
     expect(closed.code).toBe(1000);
     expect(closed.reason).toMatch(/idle/);
-    expect(metricValue(await metricsText(t), 'qoswatch_ws_closes_total{code="1000"}')).toBe(1);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_ws_closes_total{code="1000"}')).toBe(1);
   });
 
   it('pings; a client that answers pongs and sends frames stays open', async () => {
@@ -406,7 +396,7 @@ describe('WebSocket limits and close codes', () => {
     expect(limited.accepted).toBeUndefined();
     expect(c.isOpen).toBe(true);
 
-    const text = await metricsText(t);
+    const text = await metricsText(t.url);
     expect(metricValue(text, 'qoswatch_samples_accepted_total{transport="ws"}')).toBe(2);
     expect(metricValue(text, 'qoswatch_requests_refused_total{transport="ws",reason="rate_limited"}')).toBe(1);
   });
