@@ -81,9 +81,10 @@ export class IngestPipeline {
       onDrop: (lines) => this.onSpoolDrop(lines),
     });
     const cp = this.spool.checkpoint();
-    const now = deps.clock();
-    const fresh = Math.floor((now - opts.graceMs) / opts.windowMs);
-    this.store = new WindowStore({ windowMs: opts.windowMs, graceMs: opts.graceMs, horizonMs: opts.horizonMs, closedBefore: Math.max(cp?.closedBefore ?? fresh, fresh) }, this.caps);
+    // After a restart, windows from the checkpoint on were never stored: replay rebuilds them whole and the first
+    // tick closes them as ordinary windows; only older ones take late samples.
+    const closedBefore = cp?.closedBefore ?? Math.floor((deps.clock() - opts.graceMs) / opts.windowMs);
+    this.store = new WindowStore({ windowMs: opts.windowMs, graceMs: opts.graceMs, horizonMs: opts.horizonMs, closedBefore }, this.caps);
     this.replay(cp?.journalSeq ?? 0, cp?.closedBefore ?? -Infinity);
     if (deps.sink) this.shipper = new Shipper(this.spool, deps.sink, { batchLines: opts.batchLines, metrics, log });
     this.bindMetrics();

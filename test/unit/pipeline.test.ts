@@ -64,6 +64,22 @@ describe('IngestPipeline', () => {
     p.tick(h.now);
     const region = h.spoolLines().map(parseLine).find((l) => l.measurement === 'qos_region')!;
     expect(region.fields.samples).toBe(3);
+    expect(region.tags.late).toBeUndefined();
+  });
+
+  it('after a long outage, windows open at the crash are stored as ordinary windows', async () => {
+    const h = harness();
+    let p = h.open();
+    await ingest(p, [s(T0 + 1000), s(T0 + 2000)]);
+    p.tick(T0 + 5000);
+    h.closeAll();
+    h.now = T0 + 3_600_000; // back an hour later
+    p = h.open();
+    p.tick(h.now);
+    const lines = h.spoolLines().map(parseLine).filter((l) => l.fields.samples! > 0);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.tags.late).toBeUndefined();
+    expect(lines[0]!.fields.samples).toBe(2);
   });
 
   it('does not write a stored window again after a crash, and prunes the journal', async () => {
