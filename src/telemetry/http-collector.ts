@@ -62,6 +62,15 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     req.ingestKey = key;
   });
 
+  // Refusals found while reading the body (size, encoding, envelope) are counted here.
+  const REFUSALS: Record<number, string> = { 400: 'bad_request', 413: 'too_large', 415: 'unsupported_media_type' };
+  app.addHook('onError', async (req, _reply, err) => {
+    // onError runs before the error handler maps the error, so read the status from the error itself.
+    const e = err as { statusCode?: number; status?: number };
+    const reason = REFUSALS[e.status ?? e.statusCode ?? 500];
+    if (reason && req.routeOptions.url === '/v1/telemetry') metrics.refused.inc({ transport: 'http', reason });
+  });
+
   await app.register(rateLimit, {
     global: true,
     hook: 'onRequest',

@@ -381,6 +381,12 @@ describe('POST /v1/telemetry: limits', () => {
     // A compressed body within the limit once decompressed still works.
     const okGz = await post(t, gzipSync(json(batch(1))), { 'content-encoding': 'gzip' });
     expect(okGz.status, okGz.text).toBe(202);
+
+    const unsupported = await post(t, json(batch(1)), { 'content-encoding': 'br' });
+    expect(unsupported.status).toBe(415);
+    const text = await metricsText(t.url);
+    expect(metricValue(text, 'qoswatch_requests_refused_total{transport="http",reason="too_large"}')).toBe(2);
+    expect(metricValue(text, 'qoswatch_requests_refused_total{transport="http",reason="unsupported_media_type"}')).toBe(1);
   });
 
   it('answers 429 with Retry-After once a key is over QOSWATCH_RATE_LIMIT; other keys are not affected', async () => {
