@@ -54,7 +54,7 @@ function announce(app: App, env: Env): void {
     process.stderr.write(`${lines.join('\n')}\n`);
   }
   if (!env.INFLUX_URL) {
-    app.log.warn('INFLUX_URL is not set: telemetry is aggregated and evaluated, but metrics are NOT being stored');
+    app.log.warn('INFLUX_URL is not set: telemetry is aggregated, but metrics are NOT being stored');
   } else {
     app.log.info({ influx: env.INFLUX_URL, api: env.INFLUX_API }, 'writing rollups to InfluxDB');
   }
