@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
+import { describe, expect, it } from 'vitest';
+import { useInfluxServer } from '../helpers/influx-suite.js';
+import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
 import { type TestApp, postTelemetry, startApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
 import { metric } from '../helpers/metrics.js';
@@ -17,17 +18,11 @@ function exactQuantile(values: number[], q: number): number {
 
 
 describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
-  let influx: InfluxServer;
-  beforeAll(async () => {
-    influx = await InfluxServer.launch();
-  });
-  afterAll(async () => {
-    await influx?.destroy();
-  });
+  const influx = useInfluxServer();
 
   it('stores each closed window as rollups whose values are ratios of sums and sketch quantiles', async () => {
-    await influx.createDb('rt');
-    const t: TestApp = await startApp({ env: { ...FAST, INFLUX_URL: influx.url, INFLUX_DB: 'rt' } });
+    await influx().createDb('rt');
+    const t: TestApp = await startApp({ env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'rt' } });
     try {
       // Samples all inside the current 1 s window; a long view and a short one must not weigh the same.
       const ts = Math.floor(Date.now() / 1000) * 1000 + 1;
@@ -49,7 +44,7 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
       expect(res.status).toBe(202);
       expect(res.body.accepted).toBe(200);
 
-      const region = await waitFor('the region rollup', async () => rows(await influx.query("SELECT * FROM qos_region WHERE region = 'ap-east'", 'rt'))[0]);
+      const region = await waitFor('the region rollup', async () => rows(await influx().query("SELECT * FROM qos_region WHERE region = 'ap-east'", 'rt'))[0]);
       const stall = 199 * 1000;
       const play = 7_200_000 + 199 * 9000;
       expect(region.samples).toBe(200);
@@ -69,11 +64,11 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
       expect(region.time).toBe(ts - 1);
       expect(region.tenant).toBe('default');
 
-      const dims = rows(await influx.query("SELECT samples, stall_ratio FROM qos_dim WHERE region = 'ap-east' GROUP BY dim, value", 'rt'));
+      const dims = rows(await influx().query("SELECT samples, stall_ratio FROM qos_dim WHERE region = 'ap-east' GROUP BY dim, value", 'rt'));
       expect(dims.map((d) => `${d.dim}=${d.value}:${d.samples}`).sort()).toEqual(['cdn=cdn-1:200', 'isp=isp-a:100', 'isp=isp-b:100']);
 
       // Dashboards aggregate across windows with ratios of sums in InfluxQL; the stored sums make that exact.
-      const q = rows(await influx.query("SELECT sum(stall_ms) / (sum(play_ms) + sum(stall_ms)) AS r FROM qos_region WHERE region = 'ap-east'", 'rt'))[0]!;
+      const q = rows(await influx().query("SELECT sum(stall_ms) / (sum(play_ms) + sum(stall_ms)) AS r FROM qos_region WHERE region = 'ap-east'", 'rt'))[0]!;
       expect(q.r).toBeCloseTo(stall / (stall + play), 12);
       expect(await metric(t.url, 'qoswatch_influx_points_written_total')).toBeGreaterThanOrEqual(4);
     } finally {
@@ -82,20 +77,20 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
   });
 
   it('writes raw samples when QOSWATCH_RAW_SAMPLES is on: dims as tags, ids as fields, one point per sample', async () => {
-    await influx.createDb('raw');
-    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx.url, INFLUX_DB: 'raw', QOSWATCH_RAW_SAMPLES: 'true' } });
+    await influx().createDb('raw');
+    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'raw', QOSWATCH_RAW_SAMPLES: 'true' } });
     try {
       const ts = Date.now();
       // Same ts and tags for both: they must stay two points.
       const samples = ['a', 'b'].map((session) => ({ ts, region: 'sa-east', session, stream: 'live-1', dims: { isp: 'vivo' }, latency_ms: 900, error: 4001 }));
       expect((await postTelemetry(t.url, { samples })).body.accepted).toBe(2);
       const raw = await waitFor('raw points', async () => {
-        const r = rows(await influx.query('SELECT * FROM qos_sample', 'raw'));
+        const r = rows(await influx().query('SELECT * FROM qos_sample', 'raw'));
         return r.length === 2 ? r : undefined;
       });
       expect(raw.map((r) => r.session).sort()).toEqual(['a', 'b']);
       for (const r of raw) expect(r).toMatchObject({ tenant: 'default', region: 'sa-east', isp: 'vivo', stream: 'live-1', latency_ms: 900, error: '4001' });
-      const tagKeys = rows(await influx.query('SHOW TAG KEYS FROM qos_sample', 'raw')).map((r) => r.tagKey);
+      const tagKeys = rows(await influx().query('SHOW TAG KEYS FROM qos_sample', 'raw')).map((r) => r.tagKey);
       expect(tagKeys.sort()).toEqual(['isp', 'region', 'tenant']);
     } finally {
       await t.close();
@@ -103,8 +98,8 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
   });
 
   it('spools while InfluxDB is down and delivers every window exactly once when it is back', async () => {
-    await influx.createDb('outage');
-    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx.url, INFLUX_DB: 'outage', INFLUX_TIMEOUT: '500ms' } });
+    await influx().createDb('outage');
+    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'outage', INFLUX_TIMEOUT: '500ms' } });
     try {
       const perWindow = new Map<number, number>();
       let seq = 0;
@@ -123,17 +118,17 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
         }
       };
       await postFor(1500);
-      await influx.stop();
+      await influx().stop();
       await postFor(3000);
       await waitFor('points to pile up in the spool', async () => (await metric(t.url, 'qoswatch_spool_depth_points')) > 0 || undefined);
       const ready = await (await fetch(`${t.url}/readyz`)).json();
       expect(ready).toMatchObject({ ready: true, storage: 'spooling' });
-      await influx.start();
+      await influx().start();
       await postFor(1500);
       await waitFor('the spool to drain', async () => (await metric(t.url, 'qoswatch_spool_depth_points')) === 0 || undefined, 30_000);
       const last = Math.max(...perWindow.keys());
       const stored = await waitFor('the last window', async () => {
-        const r = rows(await influx.query("SELECT samples FROM qos_region WHERE region = 'eu' AND samples > 0", 'outage'));
+        const r = rows(await influx().query("SELECT samples FROM qos_region WHERE region = 'eu' AND samples > 0", 'outage'));
         return r.some((p) => p.time === last) ? r : undefined;
       });
       const storedMap = new Map(stored.map((p) => [p.time as number, p.samples as number]));

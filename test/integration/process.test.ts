@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
+import { describe, expect, it } from 'vitest';
+import { useInfluxServer } from '../helpers/influx-suite.js';
+import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
 import { INGEST_KEY, postTelemetry } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
 import { CLI, ServiceProcess, runCli } from '../helpers/service.js';
@@ -51,30 +52,24 @@ describe('first start without credentials', () => {
 });
 
 describe.skipIf(!HAVE_INFLUXD)('the service process with a real InfluxDB', () => {
-  let influx: InfluxServer;
-  beforeAll(async () => {
-    influx = await InfluxServer.launch();
-  });
-  afterAll(async () => {
-    await influx?.destroy();
-  });
+  const influx = useInfluxServer();
 
   it('SIGTERM stores the open window before exiting 0', async () => {
-    await influx.createDb('term');
-    const svc = new ServiceProcess({ INFLUX_URL: influx.url, INFLUX_API: 'v1', INFLUX_DB: 'term' }); // 10 s windows, 15 s grace
+    await influx().createDb('term');
+    const svc = new ServiceProcess({ INFLUX_URL: influx().url, INFLUX_API: 'v1', INFLUX_DB: 'term' }); // 10 s windows, 15 s grace
     await svc.start();
     const ts = Date.now();
     const r = await postTelemetry(svc.url, { samples: [{ ts, region: 'eu', session: 'a', latency_ms: 120 }, { ts, region: 'eu', session: 'b', latency_ms: 80 }] });
     expect(r.body.accepted).toBe(2);
     expect(await svc.stop('SIGTERM')).toBe(0);
-    const stored = rows(await influx.query("SELECT samples FROM qos_region WHERE samples > 0", 'term'));
+    const stored = rows(await influx().query("SELECT samples FROM qos_region WHERE samples > 0", 'term'));
     expect(stored).toEqual([{ time: Math.floor(ts / 10_000) * 10_000, samples: 2 }]);
   });
 
   it('after kill -9 with a non-empty spool, the restarted service drains it', async () => {
-    await influx.createDb('kill');
-    await influx.stop(); // InfluxDB away: points pile up in the spool
-    const env = { INFLUX_URL: influx.url, INFLUX_API: 'v1', INFLUX_DB: 'kill', INFLUX_TIMEOUT: '500ms', QOSWATCH_WINDOW: '1s', QOSWATCH_WINDOW_GRACE: '200ms', QOSWATCH_FLUSH_INTERVAL: '100ms' };
+    await influx().createDb('kill');
+    await influx().stop(); // InfluxDB away: points pile up in the spool
+    const env = { INFLUX_URL: influx().url, INFLUX_API: 'v1', INFLUX_DB: 'kill', INFLUX_TIMEOUT: '500ms', QOSWATCH_WINDOW: '1s', QOSWATCH_WINDOW_GRACE: '200ms', QOSWATCH_FLUSH_INTERVAL: '100ms' };
     const svc = new ServiceProcess(env);
     await svc.start();
     const perWindow = new Map<number, number>();
@@ -88,13 +83,13 @@ describe.skipIf(!HAVE_INFLUXD)('the service process with a real InfluxDB', () =>
     }
     await waitFor('points in the spool', async () => (await metric(svc.url, 'qoswatch_spool_depth_points')) >= 2 || undefined);
     expect(await svc.stop('SIGKILL')).toBe('SIGKILL');
-    await influx.start();
+    await influx().start();
     const again = new ServiceProcess(env, svc.dataDir);
     await again.start();
     await waitFor('the spool to drain', async () => (await metric(again.url, 'qoswatch_spool_depth_points')) === 0 || undefined, 30_000);
     const last = Math.max(...perWindow.keys());
     const stored = await waitFor('every window', async () => {
-      const r = rows(await influx.query("SELECT samples FROM qos_region WHERE samples > 0", 'kill'));
+      const r = rows(await influx().query("SELECT samples FROM qos_region WHERE samples > 0", 'kill'));
       return r.some((p) => p.time === last) ? r : undefined;
     });
     expect(new Map(stored.map((p) => [p.time as number, p.samples as number]))).toEqual(perWindow);
