@@ -40,7 +40,7 @@ export async function httpLoad(svc: ServiceProcess, batch: number, seconds: numb
       req.on('error', reject);
       req.end(body);
     });
-  const result = await measure(svc, `HTTP, batches of ${batch}`, seconds, async (stopAt, record) => {
+  const result = await measure(svc.proc!.pid!, `HTTP, batches of ${batch}`, seconds, async (stopAt, record) => {
     if (opts.targetRps) {
       // Open loop: requests start on a fixed schedule whatever the answers do, so latency includes queueing.
       const gap = 1000 / opts.targetRps;
@@ -79,7 +79,7 @@ export async function wsLoad(svc: ServiceProcess, batch: number, seconds: number
     })),
   );
   let i = 0;
-  const result = await measure(svc, `WebSocket, frames of ${batch}`, seconds, (stopAt, record) =>
+  const result = await measure(svc.proc!.pid!, `WebSocket, frames of ${batch}`, seconds, (stopAt, record) =>
     Promise.all(
       sockets.map((ws) => new Promise<void>((resolve, reject) => {
         const sent = new Map<number, number>();
@@ -110,13 +110,13 @@ export async function wsLoad(svc: ServiceProcess, batch: number, seconds: number
   return result;
 }
 
-async function measure(
-  svc: ServiceProcess,
+/** Drives load for `seconds` after a warm-up; CPU and RSS are read from process `pid` (the server under test). */
+export async function measure(
+  pid: number,
   label: string,
   seconds: number,
   drive: (stopAt: number, record: (accepted: number, ms: number) => void) => Promise<void>,
 ): Promise<IngestResult> {
-  const pid = svc.proc!.pid!;
   let counting = false;
   let samples = 0;
   let requests = 0;

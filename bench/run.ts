@@ -1,6 +1,7 @@
 import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE } from '../test/helpers/influxd.js';
 import { ServiceProcess } from '../test/helpers/service.js';
 import { type IngestResult, httpLoad, ingestTable, wsLoad } from './ingest.js';
+import { influxLoad } from './peers.js';
 import { appendReport } from './machine.js';
 import { benchValidation } from './validation.js';
 
@@ -49,13 +50,26 @@ async function main(): Promise<void> {
     }
     await run((svc) => wsLoad(svc, 100, SECONDS));
     await run((svc) => wsLoad(svc, 1000, SECONDS, 4, 4));
+    if (influx) {
+      // The peer: the same beacons written straight to InfluxDB 1.x as line protocol (no validation, no
+      // aggregation), so the qoswatch rows can be read against what the storage alone sustains here.
+      for (const batch of [1000, 5000]) {
+        await influx.createDb(`peer${batch}`);
+        const r = await influxLoad(influx, `peer${batch}`, batch, SECONDS);
+        console.log(`${r.label}: ${Math.round(r.samplesPerSec)} samples/s`);
+        rows.push(r);
+      }
+    } else {
+      console.warn('peer InfluxDB skipped: influxd is not installed');
+    }
   } finally {
     await influx?.destroy();
   }
   sections.push(
     `### Ingest throughput (loopback; the service is one Node.js process; InfluxDB writer ${influx ? 'on (real influxd 1.x)' : 'OFF: influxd not installed'})\n\n` +
       ingestTable(rows) +
-      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" above 100 % means the JavaScript thread plus libuv/SQLite/GC threads.',
+      (influx ? '' : '\n\nPeer InfluxDB row missing: influxd was not installed for this run.') +
+      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). The peer rows store raw points only — no validation, no aggregation, no journal. VictoriaMetrics and vmalert are compared in the benchmark issue.',
   );
   appendReport('Ingest (issue 2)', sections.join('\n\n'));
   console.log('appended to BENCHMARKS.md');

@@ -37,6 +37,11 @@ export class InfluxServer {
     this.url = `http://127.0.0.1:${port}`;
   }
 
+  /** The influxd process id while it runs (benchmarks read its CPU time). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   static async launch(): Promise<InfluxServer> {
     const dir = tempDir('qoswatch-influxd');
     const [http, rpc] = [await freePort(), await freePort()];
