@@ -13,6 +13,11 @@ import { createSink } from './storage/influx/registry.js';
 import type { InfluxSink } from './storage/influx/sink.js';
 import { collectors } from './telemetry/http-collector.js';
 import { pipelinePlugin } from './telemetry/plugin.js';
+import { incidentsPlugin } from './incidents/plugin.js';
+import { incidentRoutes } from './incidents/routes.js';
+import { silenceRoutes } from './incidents/silence-routes.js';
+import { rulesPlugin } from './rules/plugin.js';
+import { ruleRoutes } from './rules/routes.js';
 import { tenantsPlugin } from './tenants/plugin.js';
 import { keyRoutes } from './tenants/routes.js';
 
@@ -58,9 +63,14 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR });
   await app.register(tenantsPlugin, { config, ingestKey: env.QOSWATCH_INGEST_KEY, adminToken: env.QOSWATCH_ADMIN_TOKEN });
   await app.register(pipelinePlugin, { env, config, sink, metrics, clock });
+  await app.register(incidentsPlugin, { env, metrics });
+  await app.register(rulesPlugin, { env, metrics, clock });
   await app.register(healthRoutes, { metrics });
   await app.register(collectors, { env, metrics });
   await app.register(keyRoutes, { clock });
+  await app.register(incidentRoutes, { clock });
+  await app.register(silenceRoutes, { clock });
+  await app.register(ruleRoutes);
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

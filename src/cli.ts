@@ -8,6 +8,8 @@ const HELP = `qoswatch ${VERSION} — live-stream QoS monitoring and alerting
 Usage:
   qoswatch [serve]           run the service (configuration from environment variables; see README)
   qoswatch keys hash <key>   print the SHA-256 to put in a config file's ingest_keys[].sha256
+  qoswatch rules check [dir] validate alert rule files (default: QOSWATCH_RULES_DIR or ./alert-rules);
+                             exit 1 listing each problem (file, rule, field), 0 when all are valid
   qoswatch version           print the version
 `;
 
@@ -33,6 +35,13 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       process.stderr.write('usage: qoswatch keys hash <key>\n');
+      return 2;
+    case 'rules':
+      if (rest[0] === 'check' && rest.length <= 2) {
+        const { checkRules } = await import('./rules/check.js');
+        return checkRules(rest[1]);
+      }
+      process.stderr.write('usage: qoswatch rules check [dir]\n');
       return 2;
     default:
       process.stderr.write(`unknown command "${cmd}"\n\n${HELP}`);

@@ -41,6 +41,25 @@ export class Metrics {
   readonly spoolDepthPoints = this.gauge('qoswatch_spool_depth_points', 'Points waiting in the spool for InfluxDB');
   readonly spoolDepthBytes = this.gauge('qoswatch_spool_depth_bytes', 'Bytes waiting in the spool for InfluxDB');
   readonly spoolDropped = this.counter('qoswatch_spool_dropped_points_total', 'Points dropped because the spool was full');
+  readonly evaluations = this.counter('qoswatch_rule_evaluations_total', 'Evaluation passes of the rule engine');
+  readonly evalDuration = new Histogram({
+    name: 'qoswatch_rule_evaluation_duration_seconds',
+    help: 'Time of one evaluation pass (dirty groups, due timers, window sweeps) including its state commit',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly evalLag = new Histogram({
+    name: 'qoswatch_rule_evaluation_lag_seconds',
+    help: 'From a batch being aggregated to the evaluation that saw it',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly alertTransitions = this.counter('qoswatch_alert_transitions_total', 'Alert transitions, by type (fired, priority_changed, cleared)', ['type']);
+  readonly alertGroups = this.gauge('qoswatch_alert_groups', 'Rule groups tracked by the engine');
+  readonly alertsActive = this.gauge('qoswatch_alerts', 'Alerts not inactive, by status', ['status']);
+  readonly incidentEvents = this.counter('qoswatch_incident_events_total', 'Incident timeline events, by kind', ['kind']);
+  readonly rulesLoaded = this.gauge('qoswatch_rules_loaded', 'Rules in force');
+  readonly ruleReloads = this.counter('qoswatch_rule_reloads_total', 'Rule reloads, by outcome', ['outcome']);
   readonly pointsDiscarded = this.counter('qoswatch_points_discarded_total', 'Points not stored because no InfluxDB is configured');
 
   constructor() {

@@ -39,6 +39,8 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
     else log.info({ signal }, 'shutting down');
     await app.close();
   });
+  // SIGHUP reloads the alert rules; a bad file keeps the rules in force (the reload logs why).
+  process.on('SIGHUP', () => app.rules.reload());
   await app.listen({ port: env.PORT, host: env.HOST });
   return app;
 }
@@ -54,7 +56,7 @@ function announce(app: App, env: Env): void {
     process.stderr.write(`${lines.join('\n')}\n`);
   }
   if (!env.INFLUX_URL) {
-    app.log.warn('INFLUX_URL is not set: telemetry is aggregated, but metrics are NOT being stored');
+    app.log.warn('INFLUX_URL is not set: telemetry is aggregated and rules are evaluated, but metrics are NOT being stored');
   } else {
     app.log.info({ influx: env.INFLUX_URL, api: env.INFLUX_API }, 'writing rollups to InfluxDB');
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GROUP_FIELDS, type GroupField } from './dimensions.js';
 import { durationSchema, rateSchema, sizeSchema } from '../util/units.js';
 
 const bool = z
@@ -38,6 +39,22 @@ export const envSchema = z.object({
   QOSWATCH_WS_IDLE_TIMEOUT: durationSchema(1000, 3_600_000).default(120_000),
   QOSWATCH_WS_MAX_UNACKED: z.coerce.number().int().min(1).max(10_000).default(64),
   QOSWATCH_WS_OVERLOAD_CLOSE: durationSchema(100, 600_000).default(5000),
+
+  QOSWATCH_RULES_DIR: optional(z.string()),
+  QOSWATCH_EVAL_INTERVAL: durationSchema(1, 10_000).default(50),
+  QOSWATCH_INCIDENT_GROUP_BY: z
+    .string()
+    .default('tenant,region')
+    .transform((v, ctx) => {
+      const fields = v.split(',').map((f) => f.trim()).filter(Boolean);
+      const bad = fields.filter((f) => !(GROUP_FIELDS as readonly string[]).includes(f));
+      if (bad.length || !fields.includes('tenant')) {
+        ctx.addIssue({ code: 'custom', message: `list fields among ${GROUP_FIELDS.join(', ')}, including tenant` });
+        return z.NEVER;
+      }
+      return fields as GroupField[];
+    }),
+  QOSWATCH_REOPEN_WINDOW: durationSchema(0, 86_400_000).default(600_000),
 
   QOSWATCH_FLUSH_INTERVAL: durationSchema(50, 60_000).default(1000),
   QOSWATCH_SPOOL_MAX: sizeSchema(1024 ** 2, 1024 ** 4).default(1024 ** 3),

@@ -4,8 +4,9 @@ import { z } from 'zod';
 import { rateSchema } from '../util/units.js';
 import { ConfigError } from './env.js';
 
-export const DIMENSIONS = ['isp', 'cdn', 'platform', 'country', 'sdk'] as const;
-export type Dimension = (typeof DIMENSIONS)[number];
+import { DIMENSIONS, type Dimension } from './dimensions.js';
+
+export { DIMENSIONS, type Dimension };
 
 const idSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _ or -');
 

@@ -1,6 +1,6 @@
 import { type Db, openDb } from './sqlite.js';
 
-/** Durable service state (keys, admitted dimension values; later incidents, tickets, outbox). */
+/** Durable service state (keys, admitted dimension values, alert state, incidents, silences; later tickets, outbox). */
 const MIGRATIONS = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE ingest_keys (
@@ -19,6 +19,75 @@ const MIGRATIONS = [
      first_seen INTEGER NOT NULL,
      PRIMARY KEY (tenant, dim, value)
    ) WITHOUT ROWID;`,
+  // Alerting: the durable part of each (rule, group), incidents with their alerts and timeline, silences.
+  `CREATE TABLE alerts (
+     rule_id TEXT NOT NULL,
+     group_key TEXT NOT NULL,
+     labels TEXT NOT NULL,
+     state TEXT NOT NULL,
+     last_seen INTEGER,
+     baseline TEXT,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (rule_id, group_key)
+   ) WITHOUT ROWID;
+   CREATE TABLE incidents (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     group_key TEXT NOT NULL,
+     tenant TEXT NOT NULL,
+     region TEXT,
+     title TEXT NOT NULL,
+     state TEXT NOT NULL,
+     priority TEXT NOT NULL,
+     silenced INTEGER NOT NULL DEFAULT 0,
+     opened_at INTEGER NOT NULL,
+     acknowledged_at INTEGER,
+     acknowledged_by TEXT,
+     mitigated_at INTEGER,
+     mitigated_by TEXT,
+     resolved_at INTEGER,
+     resolved_by TEXT,
+     reopened INTEGER NOT NULL DEFAULT 0,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX incidents_group ON incidents (group_key, state);
+   CREATE INDEX incidents_opened ON incidents (opened_at);
+   CREATE TABLE incident_alerts (
+     incident_id INTEGER NOT NULL REFERENCES incidents (id),
+     rule_id TEXT NOT NULL,
+     group_key TEXT NOT NULL,
+     labels TEXT NOT NULL,
+     priority TEXT NOT NULL,
+     firing INTEGER NOT NULL,
+     silenced INTEGER NOT NULL,
+     fired_at INTEGER NOT NULL,
+     cleared_at INTEGER,
+     trigger TEXT,
+     PRIMARY KEY (incident_id, rule_id, group_key)
+   ) WITHOUT ROWID;
+   CREATE INDEX incident_alerts_firing ON incident_alerts (rule_id, group_key) WHERE firing = 1;
+   CREATE TABLE timeline (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     incident_id INTEGER NOT NULL REFERENCES incidents (id),
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     data TEXT
+   );
+   CREATE INDEX timeline_incident ON timeline (incident_id, id);
+   CREATE TABLE silences (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     matchers TEXT NOT NULL,
+     starts_at INTEGER NOT NULL,
+     ends_at INTEGER,
+     recurrence TEXT,
+     comment TEXT NOT NULL,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_by TEXT,
+     updated_at INTEGER,
+     deleted_by TEXT,
+     deleted_at INTEGER
+   );`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -55,6 +55,9 @@ export class IngestPipeline {
   readonly shipper: Shipper | undefined;
   private readonly caps: CardinalityCaps;
   private rawLines: string[] = [];
+  /** Points from elsewhere (incident events) committed with the next tick. */
+  private extraLines: string[] = [];
+  private readonly appliedListeners: (() => void)[] = [];
   /** Points of a tick whose spool commit failed; retried with the next tick. */
   private uncommitted: string[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -94,6 +97,16 @@ export class IngestPipeline {
   start(): void {
     this.shipper?.start();
     this.timer ??= setInterval(() => this.tickSafely(this.deps.clock()), this.opts.flushIntervalMs);
+  }
+
+  /** Called after accepted samples reach the window store (the rule engine schedules an evaluation). */
+  onApplied(listener: () => void): void {
+    this.appliedListeners.push(listener);
+  }
+
+  /** Queues line-protocol points to be spooled (and so written to InfluxDB) with the next tick. */
+  enqueueLines(lines: readonly string[]): void {
+    if (this.deps.sink) this.extraLines.push(...lines);
   }
 
   /** Bytes accepted but not yet committed; over the limit, collectors answer 429 / pause. */
@@ -169,6 +182,7 @@ export class IngestPipeline {
     if (open) metrics.samplesAggregated.inc({ path: 'open' }, open);
     if (retained) metrics.samplesAggregated.inc({ path: 'retained' }, retained);
     if (late) metrics.samplesAggregated.inc({ path: 'late' }, late);
+    if (open || retained) for (const l of this.appliedListeners) l();
   }
 
   /**
@@ -205,9 +219,10 @@ export class IngestPipeline {
     const end = this.deps.metrics.tickDuration.startTimer();
     let lines = this.uncommitted;
     for (const w of result.windows) lines.push(rollupLine(w, this.opts.windowMs));
-    if (this.rawLines.length) {
-      lines = lines.concat(this.rawLines);
+    if (this.rawLines.length || this.extraLines.length) {
+      lines = lines.concat(this.rawLines, this.extraLines);
       this.rawLines = [];
+      this.extraLines = [];
     }
     if (!this.deps.sink) {
       if (lines.length) this.deps.metrics.pointsDiscarded.inc(lines.length);

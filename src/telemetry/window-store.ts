@@ -16,6 +16,8 @@ export interface SeriesKey {
 
 interface Series extends SeriesKey {
   readonly windows: Map<number, WindowAgg>;
+  /** In `touched` since the last drain. */
+  touched: boolean;
   viewersSeenAt: number;
   concurrencySeenAt: number;
 }
@@ -73,6 +75,8 @@ export class WindowStore {
   private readonly byWindow = new Map<number, Series[]>();
   private readonly dirty = new Map<Series, Set<number>>();
   private readonly late = new Map<string, { series: Series; window: number; agg: WindowAgg; firstId: number }>();
+  /** Series whose open or retained windows changed since the last `drainTouched` (what rules re-evaluate). */
+  private touched: Series[] = [];
   private readonly scratch: Series[] = [];
   private readonly scratchIds: number[] = [];
 
@@ -124,6 +128,10 @@ export class WindowStore {
         agg = acc.agg;
       } else {
         agg = this.windowFor(series, w);
+        if (!series.touched) {
+          series.touched = true;
+          this.touched.push(series);
+        }
         if (path === 'retained') {
           let set = this.dirty.get(series);
           if (!set) this.dirty.set(series, (set = new Set()));
@@ -157,6 +165,18 @@ export class WindowStore {
   /** Closes every window up to and including the one holding `now` (graceful shutdown). */
   closeThrough(now: number): TickResult {
     return this.advance(now, this.windowOf(now) + 1);
+  }
+
+  /** The series that took samples since the last call. */
+  drainTouched(): readonly SeriesKey[] {
+    const out = this.touched;
+    this.touched = [];
+    for (const s of out) s.touched = false;
+    return out;
+  }
+
+  hasSeries(id: number): boolean {
+    return this.byId.has(id);
   }
 
   seriesKeys(): IterableIterator<SeriesKey> {
@@ -293,7 +313,7 @@ export class WindowStore {
   }
 
   private create(tenant: string, region: string, dim?: string, value?: string): Series {
-    const s: Series = { id: this.nextId++, tenant, region, dim, value, windows: new Map(), viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+    const s: Series = { id: this.nextId++, tenant, region, dim, value, windows: new Map(), touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
     this.byId.set(s.id, s);
     return s;
   }

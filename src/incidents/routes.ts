@@ -1,0 +1,85 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { errorBodySchema } from '../telemetry/schemas.js';
+import { requireAdmin } from '../tenants/auth.js';
+import type { Action } from './incidents.js';
+import type { Incident, IncidentAlert, TimelineEntry } from './model.js';
+import { actorBodySchema, commentBodySchema, idParams, incidentAlertSchema, incidentSchema, listQuerySchema, timelineEntrySchema } from './schemas.js';
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+export const incidentView = (i: Incident) => ({
+  ...i,
+  opened_at: iso(i.opened_at)!,
+  acknowledged_at: iso(i.acknowledged_at),
+  mitigated_at: iso(i.mitigated_at),
+  resolved_at: iso(i.resolved_at),
+  updated_at: iso(i.updated_at)!,
+});
+
+const alertView = (a: IncidentAlert) => ({
+  rule: a.rule_id, group: a.group_key, labels: a.labels as Record<string, string>, priority: a.priority, firing: a.firing,
+  silenced: a.silenced, fired_at: iso(a.fired_at)!, cleared_at: iso(a.cleared_at), trigger: a.trigger,
+});
+
+const entryView = (e: TimelineEntry) => ({ ...e, at: iso(e.at)! });
+
+/** Incidents API (admin token). State changes are conditional: acting on an incident in the wrong state is a 409. */
+export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
+  app.addHook('onRequest', requireAdmin(app.keys));
+  const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  const detail = incidentSchema.extend({ alerts: z.array(incidentAlertSchema), timeline: z.array(timelineEntrySchema) });
+
+  app.get(
+    '/v1/incidents',
+    {
+      schema: {
+        tags: ['incidents'], summary: 'Incidents, newest first',
+        querystring: listQuerySchema,
+        response: { 200: z.object({ incidents: z.array(incidentSchema), next_before: z.number().int().optional() }), ...errors },
+      },
+    },
+    async (req) => {
+      const q = req.query;
+      const list = app.incidents.list({ ...q });
+      return { incidents: list.map(incidentView), next_before: list.length === q.limit ? list.at(-1)!.id : undefined };
+    },
+  );
+
+  app.get(
+    '/v1/incidents/:id',
+    { schema: { tags: ['incidents'], summary: 'One incident with its alerts and timeline', params: idParams, response: { 200: detail, ...errors } } },
+    async (req) => {
+      const i = app.incidents.require(req.params.id);
+      return { ...incidentView(i), alerts: app.incidents.alerts(i.id).map(alertView), timeline: app.incidents.timeline(i.id).map(entryView) };
+    },
+  );
+
+  const actions: Record<string, Action> = { ack: 'ack', mitigate: 'mitigate', resolve: 'resolve' };
+  for (const [path, action] of Object.entries(actions)) {
+    app.post(
+      `/v1/incidents/:id/${path}`,
+      {
+        schema: {
+          tags: ['incidents'], summary: `${action === 'ack' ? 'Acknowledge' : action === 'mitigate' ? 'Mark mitigated (viewers fine again)' : 'Resolve'} an incident`,
+          params: idParams, body: actorBodySchema.default({}), response: { 200: incidentSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const e = app.incidents.act(req.params.id, action, req.body.by ?? 'admin', req.body.note, clock());
+        app.incidentBus.emit(e);
+        return incidentView(e.incident);
+      },
+    );
+  }
+
+  app.post(
+    '/v1/incidents/:id/comment',
+    { schema: { tags: ['incidents'], summary: 'Add a comment to the timeline', params: idParams, body: commentBodySchema, response: { 201: timelineEntrySchema, ...errors } } },
+    async (req, reply) => {
+      const e = app.incidents.comment(req.params.id, req.body.by ?? 'admin', req.body.text, clock());
+      app.incidentBus.emit(e);
+      return reply.code(201).send(entryView(e.entry));
+    },
+  );
+};

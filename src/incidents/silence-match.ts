@@ -1,0 +1,66 @@
+import { DateTime } from 'luxon';
+import { z } from 'zod';
+import { GROUP_FIELDS } from '../rules/rule-schema.js';
+import { durationSchema } from '../util/units.js';
+
+export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+
+const oneOrMany = z.union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).min(1).max(100)]);
+
+/** Which alerts a silence covers: every listed field must match one of its values (tenant, region, rule, dims). */
+export const matchersSchema = z
+  .strictObject({ rule: oneOrMany.optional(), ...Object.fromEntries(GROUP_FIELDS.map((f) => [f, oneOrMany.optional()])) } as Record<'rule' | (typeof GROUP_FIELDS)[number], z.ZodOptional<typeof oneOrMany>>)
+  .refine((m) => Object.values(m).some((v) => v !== undefined), 'give at least one matcher (tenant, region, rule or a dimension)');
+export type Matchers = z.output<typeof matchersSchema>;
+
+const isZone = (tz: string) => DateTime.now().setZone(tz).isValid;
+
+/** A maintenance window that repeats: on these weekdays, from a wall-clock time in an IANA zone, for a duration. */
+export const recurrenceSchema = z.strictObject({
+  timezone: z.string().refine(isZone, 'is not an IANA time zone (e.g. Europe/Berlin)'),
+  days: z.array(z.enum(DAYS)).min(1).default([...DAYS]),
+  start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)'),
+  duration: durationSchema(60_000, 86_400_000),
+});
+export type Recurrence = z.output<typeof recurrenceSchema>;
+
+export interface SilenceRule {
+  readonly matchers: Matchers;
+  readonly startsAt: number;
+  /** Exclusive; open-ended when undefined. */
+  readonly endsAt: number | undefined;
+  readonly recurrence: Recurrence | undefined;
+}
+
+/** What an alert is matched on. */
+export type AlertSubject = { readonly rule: string } & Readonly<Partial<Record<(typeof GROUP_FIELDS)[number], string>>>;
+
+export function matches(m: Matchers, subject: AlertSubject): boolean {
+  for (const [field, want] of Object.entries(m)) {
+    if (want === undefined) continue;
+    const have = subject[field as keyof AlertSubject];
+    if (have === undefined) return false;
+    if (Array.isArray(want) ? !want.includes(have) : want !== have) return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a silence is in force at `t`. A recurring one is checked against the occurrences starting on the local day
+ * of `t` and the day before (an occurrence may run past midnight); local times are resolved in the zone for each day,
+ * so "02:00 for 2h" follows the wall clock across DST changes (a start inside a skipped hour moves forward).
+ */
+export function activeAt(s: SilenceRule, t: number): boolean {
+  if (t < s.startsAt || (s.endsAt !== undefined && t >= s.endsAt)) return false;
+  const r = s.recurrence;
+  if (!r) return true;
+  const [hour, minute] = r.start.split(':').map(Number) as [number, number];
+  const local = DateTime.fromMillis(t, { zone: r.timezone });
+  for (const back of [0, 1]) {
+    const day = local.minus({ days: back });
+    if (!r.days.includes(DAYS[day.weekday - 1]!)) continue;
+    const start = day.set({ hour, minute, second: 0, millisecond: 0 }).toMillis();
+    if (t >= start && t < start + r.duration) return true;
+  }
+  return false;
+}

@@ -1,0 +1,102 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { badRequest } from '../errors.js';
+import { errorBodySchema } from '../telemetry/schemas.js';
+import { requireAdmin } from '../tenants/auth.js';
+import { idParams, timeParam } from './schemas.js';
+import { matchersSchema, recurrenceSchema } from './silence-match.js';
+import type { Silence, SilenceInput } from './silences.js';
+import { activeAt } from './silence-match.js';
+
+const silenceBody = z.strictObject({
+  matchers: matchersSchema.describe('tenant, region, rule and/or a dimension (isp, cdn, platform, country, sdk): a value or a list'),
+  starts_at: timeParam.optional().describe('default: now'),
+  ends_at: timeParam.optional().describe('exclusive; omit for open-ended (a recurring window usually is)'),
+  recurrence: recurrenceSchema.optional().describe('a maintenance window: weekdays, start HH:MM and duration in an IANA time zone'),
+  comment: z.string().min(1).max(2000).describe('why'),
+  by: z.string().min(1).max(200).optional().describe('who (default "admin")'),
+});
+
+const silenceView = z
+  .object({
+    id: z.number().int(),
+    matchers: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
+    starts_at: z.string(),
+    ends_at: z.string().optional(),
+    recurrence: z.object({ timezone: z.string(), days: z.array(z.string()), start: z.string(), duration_ms: z.number() }).optional(),
+    comment: z.string(),
+    created_by: z.string(),
+    created_at: z.string(),
+    updated_by: z.string().optional(),
+    updated_at: z.string().optional(),
+    active: z.boolean().describe('in force right now'),
+  })
+  .meta({ id: 'Silence' });
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** Silences and maintenance windows: they stop paging for matching alerts, never the recording of incidents. */
+export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
+  app.addHook('onRequest', requireAdmin(app.keys));
+  const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
+  const view = (s: Silence) => ({
+    id: s.id,
+    matchers: s.matchers as Record<string, string | string[]>,
+    starts_at: iso(s.startsAt)!,
+    ends_at: iso(s.endsAt),
+    recurrence: s.recurrence && { timezone: s.recurrence.timezone, days: s.recurrence.days, start: s.recurrence.start, duration_ms: s.recurrence.duration },
+    comment: s.comment,
+    created_by: s.createdBy,
+    created_at: iso(s.createdAt)!,
+    updated_by: s.updatedBy,
+    updated_at: iso(s.updatedAt),
+    active: activeAt(s, clock()),
+  });
+  const input = (b: z.output<typeof silenceBody>): SilenceInput => {
+    const startsAt = b.starts_at ?? clock();
+    if (b.ends_at !== undefined && b.ends_at <= startsAt) throw badRequest('ends_at: must be after starts_at');
+    return { matchers: b.matchers, startsAt, endsAt: b.ends_at, recurrence: b.recurrence, comment: b.comment };
+  };
+  // Silencing changes who gets paged for incidents already open: re-check them at once.
+  const refresh = () => {
+    for (const e of app.incidents.refreshSilences(clock())) app.incidentBus.emit(e);
+  };
+
+  app.get(
+    '/v1/silences',
+    { schema: { tags: ['silences'], summary: 'Silences and maintenance windows', querystring: z.strictObject({ deleted: z.enum(['true', 'false']).default('false') }), response: { 200: z.array(silenceView), ...errors } } },
+    async (req) => app.silences.list(req.query.deleted === 'true').map(view),
+  );
+  app.get(
+    '/v1/silences/:id',
+    { schema: { tags: ['silences'], summary: 'One silence', params: idParams, response: { 200: silenceView, ...errors } } },
+    async (req) => view(app.silences.get(req.params.id)),
+  );
+  app.post(
+    '/v1/silences',
+    { schema: { tags: ['silences'], summary: 'Create a silence or maintenance window', body: silenceBody, response: { 201: silenceView, ...errors } } },
+    async (req, reply) => {
+      const s = app.silences.create(input(req.body), req.body.by ?? 'admin', clock());
+      refresh();
+      return reply.code(201).send(view(s));
+    },
+  );
+  app.put(
+    '/v1/silences/:id',
+    { schema: { tags: ['silences'], summary: 'Replace a silence', params: idParams, body: silenceBody, response: { 200: silenceView, ...errors } } },
+    async (req) => {
+      const s = app.silences.update(req.params.id, input(req.body), req.body.by ?? 'admin', clock());
+      refresh();
+      return view(s);
+    },
+  );
+  app.delete(
+    '/v1/silences/:id',
+    { schema: { tags: ['silences'], summary: 'End a silence (kept, marked deleted, for the record)', params: idParams, querystring: z.strictObject({ by: z.string().min(1).max(200).optional() }), response: { 204: z.undefined(), ...errors } } },
+    async (req, reply) => {
+      app.silences.delete(req.params.id, req.query.by ?? 'admin', clock());
+      refresh();
+      return reply.code(204).send();
+    },
+  );
+};

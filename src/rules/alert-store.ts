@@ -1,0 +1,45 @@
+import type { Db } from '../storage/sqlite.js';
+import type { AlertState } from './alert-state.js';
+import type { AlertRow, Baseline, Labels } from './engine.js';
+
+/** The engine's durable rows in SQLite: pending `for` timers, firing alerts, last-seen times and drop baselines. */
+export class AlertStore {
+  constructor(private readonly db: Db) {}
+
+  load(): AlertRow[] {
+    const rows = this.db.prepare('SELECT rule_id, group_key, labels, state, last_seen, baseline FROM alerts').all() as {
+      rule_id: string; group_key: string; labels: string; state: string; last_seen: number | null; baseline: string | null;
+    }[];
+    return rows.map((r) => {
+      const b = r.baseline ? (JSON.parse(r.baseline) as { seen: number | null; values: Baseline['values'] }) : undefined;
+      return {
+        rule_id: r.rule_id,
+        group_key: r.group_key,
+        labels: JSON.parse(r.labels) as Labels,
+        state: nullsToUndefined(JSON.parse(r.state) as Record<string, unknown>) as unknown as AlertState,
+        last_seen: r.last_seen ?? undefined,
+        // JSON has no -Infinity: a baseline that has seen no window comes back as null.
+        baseline: { seen: b?.seen ?? -Infinity, values: b?.values ?? [] },
+      };
+    });
+  }
+
+  write(changes: { upserts: readonly AlertRow[]; deletes: readonly { rule_id: string; group_key: string }[] }, now: number): void {
+    if (changes.upserts.length === 0 && changes.deletes.length === 0) return;
+    const up = this.db.prepare(`INSERT INTO alerts (rule_id, group_key, labels, state, last_seen, baseline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (rule_id, group_key) DO UPDATE SET labels = excluded.labels, state = excluded.state, last_seen = excluded.last_seen,
+        baseline = excluded.baseline, updated_at = excluded.updated_at`);
+    const del = this.db.prepare('DELETE FROM alerts WHERE rule_id = ? AND group_key = ?');
+    for (const d of changes.deletes) del.run(d.rule_id, d.group_key);
+    for (const r of changes.upserts) {
+      const baseline = r.baseline.values.length || Number.isFinite(r.baseline.seen) ? JSON.stringify(r.baseline) : null;
+      up.run(r.rule_id, r.group_key, JSON.stringify(r.labels), JSON.stringify(r.state), r.last_seen ?? null, baseline, now);
+    }
+  }
+}
+
+/** JSON.stringify drops undefined fields; restore them as undefined rather than leaving nulls around. */
+function nullsToUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  for (const k of Object.keys(o)) if (o[k] === null) o[k] = undefined;
+  return o;
+}

@@ -1,0 +1,143 @@
+import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { EventBus } from '../incidents/bus.js';
+import type { Incidents } from '../incidents/incidents.js';
+import type { IncidentEvent } from '../incidents/model.js';
+import type { Metrics } from '../metrics.js';
+import type { Db } from '../storage/sqlite.js';
+import type { SeriesKey } from '../telemetry/window-store.js';
+import { AlertStore } from './alert-store.js';
+import { type AlertEvent, RuleEngine, type SeriesReader } from './engine.js';
+import type { Rule } from './rule-schema.js';
+
+export interface AlertingDeps {
+  db: Db;
+  store: SeriesReader & { drainTouched(): readonly SeriesKey[] };
+  incidents: Incidents;
+  bus: EventBus<IncidentEvent>;
+  metrics: Metrics;
+  log: Logger;
+  clock: () => number;
+}
+
+export interface AlertingOptions {
+  /** Minimum time between two evaluations: a burst of samples costs one evaluation per group per interval. */
+  intervalMs: number;
+  /** How often last-seen times and drop baselines are written (alert transitions are written at once). */
+  persistEveryMs: number;
+}
+
+/**
+ * Runs the rule engine in the stream: the first batch after a quiet spell is evaluated at once (setImmediate), later
+ * ones are coalesced to one evaluation per interval; a timer keeps `for`, `clear_for`, absent and drop moving when no
+ * samples arrive. Each pass stores the alert transitions and their incident changes in one SQLite transaction, then
+ * publishes the incident events.
+ */
+export class Alerting {
+  readonly engine: RuleEngine;
+  private readonly alertStore: AlertStore;
+  private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastRun = -Infinity;
+  private lastPersist = -Infinity;
+  private lastSilenceCheck = -Infinity;
+  private appliedAt: number | undefined;
+  /** Transitions whose commit failed, retried with the next pass. */
+  private unsaved: AlertEvent[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly deps: AlertingDeps,
+    rules: readonly Rule[],
+    private readonly opts: AlertingOptions,
+  ) {
+    this.alertStore = new AlertStore(deps.db);
+    const startedAt = deps.clock();
+    this.engine = new RuleEngine(deps.store, rules, { startedAt }, this.alertStore.load());
+    deps.metrics.rulesLoaded.set(rules.length);
+    const m = deps.metrics;
+    (m.alertGroups as unknown as { collect: () => void }).collect = () => m.alertGroups.set(this.engine.groupCount);
+    (m.alertsActive as unknown as { collect: () => void }).collect = () => {
+      const counts: Record<string, number> = { pending: 0, firing: 0, clearing: 0 };
+      for (const a of this.engine.alerts()) counts[a.state.status] = (counts[a.state.status] ?? 0) + 1;
+      for (const [status, n] of Object.entries(counts)) m.alertsActive.set({ status }, n);
+    };
+  }
+
+  start(): void {
+    this.timer ??= setInterval(() => this.run(), Math.max(this.opts.intervalMs, 100));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.scheduled) {
+      clearTimeout(this.scheduled as NodeJS.Timeout);
+      clearImmediate(this.scheduled as NodeJS.Immediate);
+    }
+    this.timer = this.scheduled = undefined;
+    this.tick(this.deps.clock(), true);
+  }
+
+  /** Samples reached the window store: evaluate now if the last pass was long enough ago, else at the next slot. */
+  samplesApplied(): void {
+    this.appliedAt ??= performance.now();
+    if (this.scheduled || this.stopped) return;
+    const wait = this.lastRun + this.opts.intervalMs - this.deps.clock();
+    this.scheduled = wait <= 0 ? setImmediate(() => this.run()) : setTimeout(() => this.run(), wait);
+  }
+
+  /** Swaps the rule set; alerts of removed rules clear (and may mitigate their incidents). */
+  setRules(rules: readonly Rule[]): void {
+    const now = this.deps.clock();
+    this.unsaved.push(...this.engine.setRules(rules, now));
+    this.deps.metrics.rulesLoaded.set(rules.length);
+    this.tick(now);
+  }
+
+  /** One evaluation pass at `now` (tests call it directly with an injected clock). */
+  tick(now: number, persistAll = false): IncidentEvent[] {
+    const { metrics, log } = this.deps;
+    const end = metrics.evalDuration.startTimer();
+    if (this.appliedAt !== undefined) {
+      metrics.evalLag.observe((performance.now() - this.appliedAt) / 1000);
+      this.appliedAt = undefined;
+    }
+    this.lastRun = now;
+    this.engine.observe(this.deps.store.drainTouched(), now);
+    const events = this.unsaved.concat(this.engine.evaluate(now));
+    const all = persistAll || now - this.lastPersist >= this.opts.persistEveryMs;
+    const changes = this.engine.takeChanged(all);
+    let published: IncidentEvent[] = [];
+    try {
+      this.deps.db.transaction(() => {
+        this.alertStore.write(changes, now);
+        published = this.deps.incidents.applyAlertEvents(events);
+      })();
+      this.unsaved = [];
+      if (all) this.lastPersist = now;
+    } catch (err) {
+      // The engine moved on but SQLite did not: keep the transitions and retry with the next pass.
+      this.unsaved = events;
+      this.engine.requeue(changes);
+      log.error({ err, transitions: events.length }, 'cannot store alert state; retrying');
+    }
+    if (now - this.lastSilenceCheck >= 1000) {
+      this.lastSilenceCheck = now;
+      published.push(...this.deps.incidents.refreshSilences(now));
+    }
+    metrics.evaluations.inc();
+    for (const e of events) metrics.alertTransitions.inc({ type: e.type });
+    for (const e of published) this.deps.bus.emit(e);
+    end();
+    return published;
+  }
+
+  private run(): void {
+    this.scheduled = undefined;
+    try {
+      this.tick(this.deps.clock());
+    } catch (err) {
+      this.deps.log.error({ err }, 'rule evaluation failed');
+    }
+  }
+}

@@ -1,0 +1,314 @@
+import type { SeriesKey } from '../telemetry/window-store.js';
+import type { WindowAgg } from '../telemetry/window-agg.js';
+import { type AlertState, type Observation, type Transition, inactiveState, step } from './alert-state.js';
+import { readMetric } from './metric-read.js';
+import { absentObservation, dropObservation, thresholdObservation } from './observe.js';
+import type { GroupField, Priority, Rule } from './rule-schema.js';
+
+/** What the engine reads from the window store. */
+export interface SeriesReader {
+  readonly windowMs: number;
+  windowOf(ts: number): number;
+  window(seriesId: number, index: number): WindowAgg | undefined;
+  hasSeries(seriesId: number): boolean;
+}
+
+export type Labels = Readonly<Partial<Record<GroupField, string>>>;
+
+export type AlertEvent = Transition & {
+  readonly rule: Rule;
+  readonly key: string;
+  readonly labels: Labels;
+  readonly at: number;
+};
+
+/** The durable part of a (rule, group): its alert state, when it last reported, its drop baseline. */
+export interface AlertRow {
+  rule_id: string;
+  group_key: string;
+  labels: Labels;
+  state: AlertState;
+  last_seen: number | undefined;
+  baseline: Baseline;
+}
+
+/** drop rules: (window index, gauge) of closed windows within the baseline, oldest first; windows up to `seen` looked at. */
+export interface Baseline {
+  seen: number;
+  values: [window: number, value: number][];
+}
+
+interface Group {
+  readonly rule: Rule;
+  readonly key: string;
+  readonly labels: Labels;
+  readonly members: Set<number>;
+  readonly alert: AlertState;
+  lastSeen: number | undefined;
+  baseline: Baseline;
+  dirty: boolean;
+  /** 'now': an alert transition, written with the incident changes; 'later': last-seen or baseline, batched. */
+  persist: 'now' | 'later' | undefined;
+}
+
+export interface EngineOptions {
+  /** Service start: absent rules do not count the service's own downtime as silence. */
+  startedAt: number;
+  /** How often absent/drop rules and due timers are looked at even without new samples. */
+  slowTickMs?: number;
+}
+
+/**
+ * Streaming rule evaluation (pure: time is an argument). Samples mark their groups dirty; `evaluate` re-reads only
+ * dirty groups, groups whose `for`/`clear_for` timer is due, every group once per aggregation window (windows
+ * slide), and absent/drop groups on a slow tick. Returns the alert transitions.
+ */
+export class RuleEngine {
+  private rules: readonly Rule[] = [];
+  private readonly groups = new Map<string, Map<string, Group>>();
+  private readonly dirty: Group[] = [];
+  private readonly deleted: { rule_id: string; group_key: string }[] = [];
+  private lastWindow = -Infinity;
+  private lastSlow = -Infinity;
+  private readonly slowTickMs: number;
+
+  constructor(
+    private readonly reader: SeriesReader,
+    rules: readonly Rule[],
+    private readonly opts: EngineOptions,
+    restored: readonly AlertRow[] = [],
+  ) {
+    this.slowTickMs = opts.slowTickMs ?? 1000;
+    this.setRules(rules, opts.startedAt);
+    const byId = new Map(rules.map((r) => [r.id, r]));
+    for (const row of restored) {
+      const rule = byId.get(row.rule_id);
+      if (!rule) {
+        this.deleted.push({ rule_id: row.rule_id, group_key: row.group_key });
+        continue;
+      }
+      const g = this.groupFor(rule, row.group_key, row.labels);
+      Object.assign(g.alert, row.state);
+      g.lastSeen = row.last_seen;
+      g.baseline = row.baseline;
+    }
+  }
+
+  get ruleList(): readonly Rule[] {
+    return this.rules;
+  }
+
+  /**
+   * Swaps the rule set (reload). Groups of rules that keep their id keep their state; alerts of removed rules clear.
+   */
+  setRules(rules: readonly Rule[], now: number): AlertEvent[] {
+    const events: AlertEvent[] = [];
+    const keep = new Map(rules.map((r) => [r.id, r]));
+    for (const [id, groups] of this.groups) {
+      const next = keep.get(id);
+      for (const g of groups.values()) {
+        if (next && next.kind === g.rule.kind) {
+          (g as { rule: Rule }).rule = next;
+          continue;
+        }
+        groups.delete(g.key);
+        this.deleted.push({ rule_id: id, group_key: g.key });
+        if (g.alert.status === 'firing' || g.alert.status === 'clearing') {
+          events.push({ type: 'cleared', previous: g.alert.priority!, values: undefined, rule: g.rule, key: g.key, labels: g.labels, at: now });
+        }
+      }
+      if (groups.size === 0) this.groups.delete(id);
+    }
+    this.rules = rules;
+    this.lastWindow = -Infinity;
+    return events;
+  }
+
+  /** Series that received samples: their groups are re-evaluated at the next `evaluate`. */
+  observe(series: readonly SeriesKey[], now: number): void {
+    for (const s of series) {
+      for (const rule of this.rules) {
+        const labels = labelsFor(rule, s);
+        if (!labels) continue;
+        const g = this.groupFor(rule, keyOf(rule, labels), labels);
+        g.members.add(s.id);
+        g.lastSeen = now;
+        g.persist ??= 'later';
+        this.markDirty(g);
+      }
+    }
+  }
+
+  evaluate(now: number): AlertEvent[] {
+    const events: AlertEvent[] = [];
+    const w = this.reader.windowOf(now);
+    const sweep = w !== this.lastWindow;
+    const slow = now - this.lastSlow >= this.slowTickMs;
+    if (sweep) this.lastWindow = w;
+    if (slow) this.lastSlow = now;
+    if (sweep || slow) {
+      for (const groups of this.groups.values()) {
+        for (const g of groups.values()) {
+          if (sweep) this.prune(g, now);
+          if (g.rule.kind === 'threshold' ? sweep || isDue(g, now) : slow) this.markDirty(g);
+        }
+      }
+    } else {
+      for (const groups of this.groups.values()) for (const g of groups.values()) if (isDue(g, now)) this.markDirty(g);
+    }
+    for (const g of this.dirty) {
+      g.dirty = false;
+      const before = g.alert.status;
+      const t = step(g.alert, this.observation(g, now, w), now, g.rule.kind === 'absent' ? 0 : g.rule.forMs, g.rule.clearForMs);
+      if (t) events.push({ ...t, rule: g.rule, key: g.key, labels: g.labels, at: now });
+      if (t || before !== g.alert.status) g.persist = 'now';
+    }
+    this.dirty.length = 0;
+    return events;
+  }
+
+  /**
+   * Rows to write: with `all` false only alert transitions (written with the incident changes), with `all` true also
+   * last-seen and baseline updates (batched every few seconds); plus groups that were forgotten.
+   */
+  takeChanged(all: boolean): { upserts: AlertRow[]; deletes: { rule_id: string; group_key: string }[] } {
+    const upserts: AlertRow[] = [];
+    for (const groups of this.groups.values()) {
+      for (const g of groups.values()) {
+        if (g.persist === 'now' || (all && g.persist === 'later')) {
+          upserts.push({ rule_id: g.rule.id, group_key: g.key, labels: g.labels, state: { ...g.alert }, last_seen: g.lastSeen, baseline: { seen: g.baseline.seen, values: [...g.baseline.values] } });
+          g.persist = undefined;
+        }
+      }
+    }
+    return { upserts, deletes: this.deleted.splice(0) };
+  }
+
+  /** Marks rows of a failed write to be written again. */
+  requeue(changes: { upserts: readonly AlertRow[]; deletes: readonly { rule_id: string; group_key: string }[] }): void {
+    for (const r of changes.upserts) {
+      const g = this.groups.get(r.rule_id)?.get(r.group_key);
+      if (g) g.persist = 'now';
+    }
+    this.deleted.push(...changes.deletes);
+  }
+
+  /** Current alerts (every group not inactive), for the API. */
+  *alerts(): IterableIterator<{ rule: Rule; key: string; labels: Labels; state: Readonly<AlertState> }> {
+    for (const groups of this.groups.values()) {
+      for (const g of groups.values()) if (g.alert.status !== 'inactive') yield { rule: g.rule, key: g.key, labels: g.labels, state: g.alert };
+    }
+  }
+
+  get groupCount(): number {
+    let n = 0;
+    for (const groups of this.groups.values()) n += groups.size;
+    return n;
+  }
+
+  private observation(g: Group, now: number, w: number): Observation {
+    const rule = g.rule;
+    switch (rule.kind) {
+      case 'threshold': {
+        const from = w - rule.windowMs / this.reader.windowMs + 1;
+        return thresholdObservation(rule, readMetric(rule.metric, this.windowsOf(g, from, w)));
+      }
+      case 'absent':
+        return absentObservation(rule, g.lastSeen, now, this.opts.startedAt, g.alert.status === 'firing' || g.alert.status === 'clearing');
+      case 'drop': {
+        this.recordBaseline(g, w);
+        const current = readMetric(rule.metric, this.windowsOf(g, w - 1, w)).value;
+        return dropObservation(rule, current, g.baseline.values.map(([, v]) => v));
+      }
+    }
+  }
+
+  private *windowsOf(g: Group, from: number, to: number): IterableIterator<Iterable<WindowAgg>> {
+    for (const id of g.members) {
+      const out: WindowAgg[] = [];
+      for (let i = from; i <= to; i++) {
+        const a = this.reader.window(id, i);
+        if (a) out.push(a);
+      }
+      yield out;
+    }
+  }
+
+  /**
+   * Adds the gauges of windows closed since the last look to a drop rule's baseline. While the alert is not inactive
+   * the baseline is frozen and those windows are skipped, so a collapse never becomes the new normal.
+   */
+  private recordBaseline(g: Group, w: number): void {
+    const rule = g.rule;
+    if (rule.kind !== 'drop') return;
+    const b = g.baseline;
+    const span = Math.ceil(rule.baselineMs / this.reader.windowMs);
+    if (b.seen >= w - 1) return;
+    if (g.alert.status === 'inactive') {
+      for (let i = Math.max(b.seen + 1, w - span); i < w; i++) {
+        const v = readMetric(rule.metric, this.windowsOf(g, i, i)).value;
+        if (v !== undefined) b.values.push([i, v]);
+      }
+      const keepFrom = b.values.findIndex(([i]) => i >= w - span);
+      b.values.splice(0, keepFrom < 0 ? b.values.length : keepFrom);
+    }
+    b.seen = w - 1;
+    g.persist ??= 'later';
+  }
+
+  /** Drops members the store has forgotten, and groups that are idle with nothing to remember. */
+  private prune(g: Group, now: number): void {
+    for (const id of g.members) if (!this.reader.hasSeries(id)) g.members.delete(id);
+    const horizon = g.rule.kind === 'absent' ? g.rule.lookbackMs : g.rule.kind === 'drop' ? g.rule.baselineMs : g.rule.windowMs;
+    if (g.alert.status !== 'inactive' || g.members.size > 0 || (g.lastSeen !== undefined && now - g.lastSeen <= horizon)) return;
+    this.groups.get(g.rule.id)?.delete(g.key);
+    this.deleted.push({ rule_id: g.rule.id, group_key: g.key });
+  }
+
+  private markDirty(g: Group): void {
+    if (g.dirty) return;
+    g.dirty = true;
+    this.dirty.push(g);
+  }
+
+  private groupFor(rule: Rule, key: string, labels: Labels): Group {
+    let groups = this.groups.get(rule.id);
+    if (!groups) this.groups.set(rule.id, (groups = new Map()));
+    let g = groups.get(key);
+    if (!g) {
+      g = { rule, key, labels, members: new Set(), alert: inactiveState(this.opts.startedAt), lastSeen: undefined, baseline: { seen: -Infinity, values: [] }, dirty: false, persist: undefined };
+      groups.set(key, g);
+    }
+    return g;
+  }
+}
+
+/** A timer of the alert's state machine has run out. */
+function isDue(g: Group, now: number): boolean {
+  const a = g.alert;
+  switch (a.status) {
+    case 'inactive': return false;
+    case 'pending': return now - a.since >= g.rule.forMs;
+    case 'clearing': return now - a.since >= g.rule.clearForMs;
+    case 'firing': return a.lowerSince !== undefined && now - a.lowerSince >= g.rule.clearForMs;
+  }
+}
+
+/** The group labels of a series for a rule, or undefined when the rule does not watch it. */
+export function labelsFor(rule: Rule, s: SeriesKey): Labels | undefined {
+  if (s.dim !== rule.dim) return undefined;
+  const field = (f: GroupField) => (f === 'tenant' ? s.tenant : f === 'region' ? s.region : f === s.dim ? s.value : undefined);
+  for (const [f, allowed] of rule.filter) {
+    const v = field(f);
+    if (v === undefined || !allowed.has(v)) return undefined;
+  }
+  const labels: Partial<Record<GroupField, string>> = {};
+  for (const f of rule.groupBy) labels[f] = field(f);
+  return labels;
+}
+
+export function keyOf(rule: Rule, labels: Labels): string {
+  return rule.groupBy.map((f) => `${f}=${labels[f] ?? ''}`).join(',');
+}
+
+export type { Priority };

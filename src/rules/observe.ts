@@ -1,0 +1,52 @@
+import type { Observation, Values } from './alert-state.js';
+import { holds } from './comparison.js';
+import type { MetricReading } from './metric-read.js';
+import type { AbsentRule, DropRule, Level, ThresholdRule } from './rule-schema.js';
+
+function judge(levels: readonly Level[], values: Omit<Values, 'threshold'>): Observation {
+  const hit = levels.find((l) => holds(l.cmp, values.value));
+  if (hit) return { kind: 'breach', priority: hit.priority, values: { ...values, threshold: hit.cmp.text } };
+  return { kind: 'ok', values: { ...values, threshold: levels[levels.length - 1]!.cmp.text } };
+}
+
+/** A threshold rule over its window: no samples → nodata, below the sample guards → insufficient. */
+export function thresholdObservation(rule: ThresholdRule, r: MetricReading): Observation {
+  if (r.samples === 0 || r.value === undefined) return { kind: 'nodata' };
+  const values = { metric: rule.metric, value: r.value, window_ms: rule.windowMs, samples: r.samples, sessions: r.sessions };
+  if (r.samples < rule.minSamples || r.sessions < rule.minSessions) return { kind: 'insufficient', values };
+  return judge(rule.levels, values);
+}
+
+/** Median of the baseline windows' values (sorted copy; baselines are tens of values). */
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Minimum baseline windows before a drop can be judged. */
+export const MIN_BASELINE_WINDOWS = 3;
+
+/** A drop rule: the fall of the current gauge against the baseline median, as a fraction. */
+export function dropObservation(rule: DropRule, current: number | undefined, baseline: readonly number[]): Observation {
+  const base = median(baseline);
+  if (current === undefined || base === undefined) return { kind: 'nodata' };
+  const drop = base > 0 ? Math.max(0, (base - current) / base) : 0;
+  const values = { metric: rule.metric, value: drop, baseline: base, current, samples: baseline.length };
+  if (baseline.length < MIN_BASELINE_WINDOWS || base < rule.minBaseline || base === 0) return { kind: 'insufficient', values };
+  return judge(rule.levels, values);
+}
+
+/**
+ * An absent rule: silence is measured from the last sample, or from the service's start if that is later (the
+ * service's own downtime is not the region's silence). A group last heard from before the lookback is not
+ * judged — unless its alert is already firing, which then holds until data returns.
+ */
+export function absentObservation(rule: AbsentRule, lastSeen: number | undefined, now: number, startedAt: number, firing: boolean): Observation {
+  if (lastSeen === undefined) return { kind: 'nodata' };
+  const silent = now - Math.max(lastSeen, startedAt);
+  const values: Values = { metric: 'silence_ms', value: silent, threshold: `>= ${rule.forMs}ms` };
+  if (silent >= rule.forMs && (firing || now - lastSeen <= rule.lookbackMs)) return { kind: 'breach', priority: rule.priority, values };
+  return { kind: 'ok', values };
+}

@@ -1,0 +1,87 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { valuesSchema } from '../incidents/schemas.js';
+import { errorBodySchema } from '../telemetry/schemas.js';
+import { requireAdmin } from '../tenants/auth.js';
+import { formatDuration } from '../util/units.js';
+import { PRIORITIES, type Rule } from './rule-schema.js';
+
+const ruleView = z.object({
+  id: z.string(),
+  kind: z.enum(['threshold', 'absent', 'drop']),
+  description: z.string(),
+  file: z.string(),
+  metric: z.string().optional(),
+  window: z.string().optional(),
+  group_by: z.array(z.string()),
+  filter: z.record(z.string(), z.array(z.string())),
+  thresholds: z.record(z.string(), z.string()).optional(),
+  priority: z.enum(PRIORITIES).optional(),
+  for: z.string(),
+  clear_for: z.string(),
+  runbook: z.string().optional(),
+  labels: z.record(z.string(), z.string()),
+});
+
+const alertView = z.object({
+  rule: z.string(),
+  group: z.string(),
+  labels: z.record(z.string(), z.string()),
+  status: z.enum(['pending', 'firing', 'clearing']),
+  priority: z.enum(PRIORITIES).optional(),
+  since: z.string(),
+  fired_at: z.string().optional(),
+  values: valuesSchema.optional(),
+});
+
+function describeRule(r: Rule): z.input<typeof ruleView> {
+  return {
+    id: r.id, kind: r.kind, description: r.description, file: r.file,
+    metric: r.kind === 'absent' ? undefined : r.metric,
+    window: r.kind === 'threshold' ? formatDuration(r.windowMs) : r.kind === 'drop' ? formatDuration(r.baselineMs) : undefined,
+    group_by: [...r.groupBy],
+    filter: Object.fromEntries([...r.filter].map(([k, v]) => [k, [...v]])),
+    thresholds: r.kind === 'absent' ? undefined : Object.fromEntries(r.levels.map((l) => [l.priority, l.cmp.text])),
+    priority: r.kind === 'absent' ? r.priority : undefined,
+    for: formatDuration(r.forMs), clear_for: formatDuration(r.clearForMs), runbook: r.runbook, labels: { ...r.labels },
+  };
+}
+
+/** Rules in force, current alerts, and reloading the rules directory (admin token). */
+export const ruleRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.addHook('onRequest', requireAdmin(app.keys));
+  const errors = { 401: errorBodySchema };
+  app.get(
+    '/v1/rules',
+    { schema: { tags: ['rules'], summary: 'The alert rules in force', response: { 200: z.object({ dir: z.string().optional(), files: z.array(z.string()), rules: z.array(ruleView) }), ...errors } } },
+    async () => ({ dir: app.rules.dir, files: [...app.rules.files], rules: app.alerting.engine.ruleList.map(describeRule) }),
+  );
+  app.get(
+    '/v1/alerts',
+    { schema: { tags: ['rules'], summary: 'Alerts that are pending, firing or clearing', response: { 200: z.array(alertView), ...errors } } },
+    async () =>
+      [...app.alerting.engine.alerts()].map((a) => ({
+        rule: a.rule.id, group: a.key, labels: a.labels as Record<string, string>, status: a.state.status as 'pending' | 'firing' | 'clearing',
+        priority: a.state.priority, since: new Date(a.state.since).toISOString(),
+        fired_at: a.state.firedAt === undefined ? undefined : new Date(a.state.firedAt).toISOString(), values: a.state.values,
+      })),
+  );
+  app.post(
+    '/v1/admin/rules/reload',
+    {
+      schema: {
+        tags: ['rules'], summary: 'Reload the rules directory; a bad file keeps the rules in force and says why',
+        response: {
+          200: z.object({ reloaded: z.literal(true), rules: z.number().int(), files: z.array(z.string()) }),
+          422: z.object({ error: z.literal('invalid_rules'), message: z.string(), problems: z.array(z.string()) }),
+          ...errors,
+        },
+      },
+    },
+    async (_req, reply) => {
+      const r = app.rules.reload();
+      if (r.ok) return { reloaded: true as const, rules: r.rules, files: [...r.files] };
+      return reply.code(422).send({ error: 'invalid_rules' as const, message: `rules not reloaded; the previous rules stay in force: ${r.problems.length} problem(s)`, problems: [...r.problems] });
+    },
+  );
+};
