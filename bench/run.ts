@@ -1,5 +1,6 @@
 import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE } from '../test/helpers/influxd.js';
 import { ServiceProcess } from '../test/helpers/service.js';
+import { benchDetection, detectionTable } from './detection.js';
 import { type IngestResult, httpLoad, ingestTable, wsLoad } from './ingest.js';
 import { influxLoad } from './peers.js';
 import { appendReport } from './machine.js';
@@ -15,6 +16,17 @@ async function main(): Promise<void> {
   const sections: string[] = [];
   console.log('validation…');
   sections.push('### Sample validation (per sample)\n\n' + benchValidation());
+  console.log('detection: sample → incident…');
+  const detection = await benchDetection(Number(process.env.BENCH_TRIALS ?? 50));
+  sections.push(
+    '### Detection: breaching sample → incident event (in process, rule "stall ratio over 5 s > 5 %", no `for`)\n\n' +
+      detectionTable(detection) +
+      '\n\nFrom just before the HTTP request is sent to the `opened` event on the incident bus: HTTP, validation, journal commit, aggregation, rule evaluation and the SQLite transaction that stores the alert and the incident. Paging latency (to a webhook or SMTP server) is measured with the paging issue.',
+  );
+  if (process.env.BENCH_ONLY === 'detection') {
+    appendReport('Detection (issue 3)', sections.join('\n\n'));
+    return;
+  }
 
   let influx: InfluxServer | undefined;
   const env: Record<string, string> = { QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s' };
@@ -71,7 +83,7 @@ async function main(): Promise<void> {
       (influx ? '' : '\n\nPeer InfluxDB row missing: influxd was not installed for this run.') +
       '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). The peer rows store raw points only — no validation, no aggregation, no journal. VictoriaMetrics and vmalert are compared in the benchmark issue.',
   );
-  appendReport('Ingest (issue 2)', sections.join('\n\n'));
+  appendReport('Ingest and detection (issue 3: evaluation on, shipped rules)', sections.join('\n\n'));
   console.log('appended to BENCHMARKS.md');
 }
 

@@ -37,7 +37,8 @@ export class Alerting {
   private readonly alertStore: AlertStore;
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private lastRun = -Infinity;
+  /** When the last sample-triggered pass ran: the coalescing slot (timer passes do not delay samples). */
+  private lastSampleRun = -Infinity;
   private lastPersist = -Infinity;
   private lastSilenceCheck = -Infinity;
   private appliedAt: number | undefined;
@@ -82,8 +83,12 @@ export class Alerting {
   samplesApplied(): void {
     this.appliedAt ??= performance.now();
     if (this.scheduled || this.stopped) return;
-    const wait = this.lastRun + this.opts.intervalMs - this.deps.clock();
-    this.scheduled = wait <= 0 ? setImmediate(() => this.run()) : setTimeout(() => this.run(), wait);
+    const wait = this.lastSampleRun + this.opts.intervalMs - this.deps.clock();
+    const run = () => {
+      this.lastSampleRun = this.deps.clock();
+      this.run();
+    };
+    this.scheduled = wait <= 0 ? setImmediate(run) : setTimeout(run, wait);
   }
 
   /** Swaps the rule set; alerts of removed rules clear (and may mitigate their incidents). */
@@ -102,7 +107,6 @@ export class Alerting {
       metrics.evalLag.observe((performance.now() - this.appliedAt) / 1000);
       this.appliedAt = undefined;
     }
-    this.lastRun = now;
     this.engine.observe(this.deps.store.drainTouched(), now);
     const events = this.unsaved.concat(this.engine.evaluate(now));
     const all = persistAll || now - this.lastPersist >= this.opts.persistEveryMs;

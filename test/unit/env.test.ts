@@ -77,8 +77,15 @@ describe('config file', () => {
 
 describe('docker-compose.yml and Dockerfile', () => {
   const compose = parse(readFileSync(resolve(root, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { build?: string; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, unknown> }>;
+    services: Record<string, { build?: string; environment?: Record<string, string>; healthcheck?: unknown; depends_on?: Record<string, unknown>; volumes?: string[] }>;
   };
+
+  it('mounts host paths that exist, and the rules dir where QOSWATCH_RULES_DIR points', () => {
+    const q = compose.services.qoswatch!;
+    const binds = (q.volumes ?? []).map((v) => v.split(':')).filter(([src]) => src!.startsWith('./'));
+    for (const [src] of binds) expect(existsSync(resolve(root, src!)), src).toBe(true);
+    expect(binds.find(([src]) => src === './alert-rules')?.[1]).toBe(q.environment!.QOSWATCH_RULES_DIR);
+  });
 
   it('configures qoswatch only with variables it knows, pointing at the compose InfluxDB', () => {
     const q = compose.services.qoswatch!;
