@@ -1,9 +1,12 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useInfluxServer } from '../helpers/influx-suite.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
 import { type TestApp, postTelemetry, startApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
 import { metric } from '../helpers/metrics.js';
+import { tempDir } from '../helpers/tmp.js';
 
 if (!HAVE_INFLUXD) console.warn(NO_INFLUXD_MESSAGE);
 
@@ -135,6 +138,28 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
       expect(storedMap).toEqual(perWindow);
       expect(await metric(t.url, 'qoswatch_influx_write_errors_total')).toBeGreaterThan(0);
       expect(await metric(t.url, 'qoswatch_spool_dropped_points_total')).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+  it('writes incident timeline events as qos_incident points for Grafana annotations', async () => {
+    await influx().createDb('inc');
+    const rulesDir = tempDir('rules');
+    const rule = (id: string) => `  - id: ${id}\n    description: stall\n    metric: stall_ratio\n    window: 1s\n    thresholds: { P1: "> 0.05" }\n`;
+    writeFileSync(join(rulesDir, 'stall.yaml'), `rules:\n${rule('stall')}${rule('stall-2')}`);
+    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'inc', QOSWATCH_RULES_DIR: rulesDir } });
+    try {
+      expect((await postTelemetry(t.url, { samples: [{ ts: Date.now(), region: 'sa-east', session: 'a', play_ms: 9000, stall_ms: 1000 }] })).status).toBe(202);
+      const points = await waitFor('the incident points', async () => {
+        const r = rows(await influx().query("SELECT * FROM qos_incident WHERE region = 'sa-east'", 'inc'));
+        return r.length >= 3 ? r : undefined;
+      });
+      const opened = points.find((p) => p.event === 'opened')!;
+      expect(opened).toMatchObject({ tenant: 'default', region: 'sa-east', priority: 'P1', state: 'open', actor: 'qoswatch', silenced: false });
+      expect(opened.incident).toBe(1);
+      expect(opened.text).toBe('stall_ratio 10% (> 0.05) — sa-east');
+      // Both rules fire in the same pass: same tags, same millisecond, still two points (the timeline id is in the ns).
+      expect(points.filter((p) => p.event === 'alert_fired')).toHaveLength(2);
     } finally {
       await t.close();
     }
