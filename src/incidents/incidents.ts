@@ -91,7 +91,8 @@ export class Incidents {
       firingAlertsOf: p('SELECT * FROM incident_alerts WHERE incident_id = ? AND firing = 1'),
       timeline: p('INSERT INTO timeline (incident_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)'),
       timelineOf: p('SELECT id, at, actor, kind, data FROM timeline WHERE incident_id = ? ORDER BY id'),
-      unresolved: p("SELECT * FROM incidents WHERE state != 'resolved'"),
+      // Only incidents with firing alerts can change silence; the partial index holds just the firing alerts.
+      withFiring: p("SELECT * FROM incidents WHERE state != 'resolved' AND id IN (SELECT incident_id FROM incident_alerts WHERE firing = 1)"),
     };
   }
 
@@ -181,7 +182,7 @@ export class Incidents {
   refreshSilences(now: number): IncidentEvent[] {
     return this.db.transaction(() => {
       const out: IncidentEvent[] = [];
-      for (const r of this.q.unresolved!.all() as IncidentRow[]) this.updateSilenced(toIncident(r), now, out);
+      for (const r of this.q.withFiring!.all() as IncidentRow[]) this.updateSilenced(toIncident(r), now, out);
       return out;
     })();
   }
