@@ -234,6 +234,7 @@ export class Incidents {
       this.q.clearAlert!.run(e.at, incident_id, e.rule.id, e.key);
       out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'alert_cleared', { rule: e.rule.id, group: e.key, previous: e.previous, values: e.values }));
       const inc = this.get(incident_id)!;
+      if (inc.state !== 'resolved') this.updatePriority(incident_id, e.at, out);
       if ((inc.state === 'open' || inc.state === 'acknowledged') && this.q.firingAlertsOf!.all(incident_id).length === 0) {
         this.db.prepare("UPDATE incidents SET state = 'mitigated', mitigated_at = ?, mitigated_by = ?, updated_at = ? WHERE id = ?").run(e.at, SYSTEM_ACTOR, e.at, incident_id);
         out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'mitigated', { reason: 'every alert cleared (metrics recovered)', auto: true }));
@@ -274,7 +275,8 @@ export class Incidents {
 
   private groupOf(labels: Labels): { key: string; tenant: string; region: string | undefined } {
     const key = this.opts.groupBy.map((f) => `${f}=${labels[f] ?? '*'}`).join(',');
-    return { key, tenant: labels.tenant!, region: labels.region };
+    // An incident spans regions unless its group includes the region.
+    return { key, tenant: labels.tenant!, region: this.opts.groupBy.includes('region') ? labels.region : undefined };
   }
 
   private record(id: number, at: number, actor: string, kind: TimelineKind, data: Record<string, unknown> | undefined): IncidentEvent {

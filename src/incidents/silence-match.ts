@@ -46,9 +46,24 @@ export function matches(m: Matchers, subject: AlertSubject): boolean {
 }
 
 /**
+ * The instant a wall-clock time happens on a local day. A time inside a skipped hour (spring forward) moves forward
+ * with the clock; a time that happens twice (fall back) is taken at its first occurrence, as cron does, so the window
+ * stays one unbroken span.
+ */
+function occurrence(day: DateTime, hour: number, minute: number): number {
+  const start = DateTime.fromObject({ year: day.year, month: day.month, day: day.day, hour, minute }, { zone: day.zone });
+  const shift = start.minus({ days: 1 }).offset - start.offset;
+  if (shift > 0) {
+    const earlier = start.minus({ minutes: shift });
+    if (earlier.hour === hour && earlier.minute === minute) return earlier.toMillis();
+  }
+  return start.toMillis();
+}
+
+/**
  * Whether a silence is in force at `t`. A recurring one is checked against the occurrences starting on the local day
  * of `t` and the day before (an occurrence may run past midnight); local times are resolved in the zone for each day,
- * so "02:00 for 2h" follows the wall clock across DST changes (a start inside a skipped hour moves forward).
+ * so "02:00 for 2h" follows the wall clock across DST changes.
  */
 export function activeAt(s: SilenceRule, t: number): boolean {
   if (t < s.startsAt || (s.endsAt !== undefined && t >= s.endsAt)) return false;
@@ -59,7 +74,7 @@ export function activeAt(s: SilenceRule, t: number): boolean {
   for (const back of [0, 1]) {
     const day = local.minus({ days: back });
     if (!r.days.includes(DAYS[day.weekday - 1]!)) continue;
-    const start = day.set({ hour, minute, second: 0, millisecond: 0 }).toMillis();
+    const start = occurrence(day, hour, minute);
     if (t >= start && t < start + r.duration) return true;
   }
   return false;

@@ -29,6 +29,8 @@ const silenceView = z
     created_at: z.string(),
     updated_by: z.string().optional(),
     updated_at: z.string().optional(),
+    deleted_by: z.string().optional(),
+    deleted_at: z.string().optional(),
     active: z.boolean().describe('in force right now'),
   })
   .meta({ id: 'Silence' });
@@ -50,7 +52,9 @@ export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asy
     created_at: iso(s.createdAt)!,
     updated_by: s.updatedBy,
     updated_at: iso(s.updatedAt),
-    active: activeAt(s, clock()),
+    deleted_by: s.deletedBy,
+    deleted_at: iso(s.deletedAt),
+    active: s.deletedAt === undefined && activeAt(s, clock()),
   });
   const input = (b: z.output<typeof silenceBody>): SilenceInput => {
     const startsAt = b.starts_at ?? clock();

@@ -9,6 +9,8 @@ export interface Silence extends SilenceRule {
   readonly createdAt: number;
   readonly updatedBy: string | undefined;
   readonly updatedAt: number | undefined;
+  readonly deletedBy: string | undefined;
+  readonly deletedAt: number | undefined;
 }
 
 export interface SilenceInput {
@@ -30,6 +32,8 @@ interface Row {
   created_at: number;
   updated_by: string | null;
   updated_at: number | null;
+  deleted_by: string | null;
+  deleted_at: number | null;
 }
 
 const fromRow = (r: Row): Silence => ({
@@ -43,6 +47,8 @@ const fromRow = (r: Row): Silence => ({
   createdAt: r.created_at,
   updatedBy: r.updated_by ?? undefined,
   updatedAt: r.updated_at ?? undefined,
+  deletedBy: r.deleted_by ?? undefined,
+  deletedAt: r.deleted_at ?? undefined,
 });
 
 /**

@@ -76,6 +76,7 @@ export function step(s: AlertState, o: Observation, now: number, forMs: number, 
         return changePriority(s, o.priority, o.values, now, clearForMs);
       }
       if (o.kind === 'insufficient' && s.status === 'firing') return undefined;
+      if (o.kind !== 'nodata') s.values = o.values;
       if (s.status === 'firing') Object.assign(s, { status: 'clearing', since: now, lowerSince: undefined, lowerTo: undefined });
       if (now - s.since < clearForMs) return undefined;
       const previous = s.priority!;

@@ -8,6 +8,7 @@ import type { GroupField, Priority, Rule } from './rule-schema.js';
 /** What the engine reads from the window store. */
 export interface SeriesReader {
   readonly windowMs: number;
+  seriesKeys(): Iterable<SeriesKey>;
   windowOf(ts: number): number;
   window(seriesId: number, index: number): WindowAgg | undefined;
   hasSeries(seriesId: number): boolean;
@@ -121,22 +122,34 @@ export class RuleEngine {
     }
     this.rules = rules;
     this.lastWindow = -Infinity;
+    // A kept rule may group or filter differently now: rebuild every group's series from the store.
+    for (const groups of this.groups.values()) for (const g of groups.values()) g.members.clear();
+    for (const s of this.reader.seriesKeys()) this.assign(s);
     return events;
   }
 
   /** Series that received samples: their groups are re-evaluated at the next `evaluate`. */
   observe(series: readonly SeriesKey[], now: number): void {
     for (const s of series) {
-      for (const rule of this.rules) {
-        const labels = labelsFor(rule, s);
-        if (!labels) continue;
-        const g = this.groupFor(rule, keyOf(rule, labels), labels);
-        g.members.add(s.id);
+      for (const g of this.assign(s)) {
         g.lastSeen = now;
         g.persist ??= 'later';
-        this.markDirty(g);
       }
     }
+  }
+
+  /** Adds a series to the group of every rule that watches it, marks those groups dirty and returns them. */
+  private assign(s: SeriesKey): Group[] {
+    const out: Group[] = [];
+    for (const rule of this.rules) {
+      const labels = labelsFor(rule, s);
+      if (!labels) continue;
+      const g = this.groupFor(rule, keyOf(rule, labels), labels);
+      g.members.add(s.id);
+      this.markDirty(g);
+      out.push(g);
+    }
+    return out;
   }
 
   evaluate(now: number): AlertEvent[] {

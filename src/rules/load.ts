@@ -124,7 +124,7 @@ function compile(r: RuleInput, file: string, ctx: RuleContext, issue: (field: st
       if (baselineMs < 3 * ctx.windowMs) issue('baseline', `must cover at least 3 aggregation windows (${formatDuration(3 * ctx.windowMs)})`);
       const levels = levelsOf(r.thresholds, issue);
       for (const l of levels) {
-        if (!isUpward(l.cmp) || l.cmp.value <= 0 || l.cmp.value > 1) issue(`thresholds.${l.priority}`, `a drop is written as a percentage, e.g. ">= 30%" ("${l.cmp.text}")`);
+        if (!isUpward(l.cmp) || !l.cmp.text.endsWith('%') || l.cmp.value <= 0 || l.cmp.value > 1) issue(`thresholds.${l.priority}`, `a drop is written as a percentage, e.g. ">= 30%" ("${l.cmp.text}")`);
       }
       rule = { ...base, kind: 'drop', metric: r.metric, baselineMs, levels, minBaseline: r.min_baseline, clearForMs: r.clear_for ? ms('clear_for', r.clear_for) : ctx.windowMs };
       break;

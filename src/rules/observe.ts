@@ -45,7 +45,8 @@ export function dropObservation(rule: DropRule, current: number | undefined, bas
  */
 export function absentObservation(rule: AbsentRule, lastSeen: number | undefined, now: number, startedAt: number, firing: boolean): Observation {
   if (lastSeen === undefined) return { kind: 'nodata' };
-  const silent = now - Math.max(lastSeen, startedAt);
+  // A firing alert keeps counting from the last sample: a restart must not clear (and re-page) a region still silent.
+  const silent = now - (firing ? lastSeen : Math.max(lastSeen, startedAt));
   const values: Values = { metric: 'silence_ms', value: silent, threshold: `>= ${rule.forMs}ms` };
   if (silent >= rule.forMs && (firing || now - lastSeen <= rule.lookbackMs)) return { kind: 'breach', priority: rule.priority, values };
   return { kind: 'ok', values };

@@ -132,9 +132,17 @@ export function levelsOf(t: Partial<Record<Priority, Comparison>>, issue: (path:
     const path = `thresholds.${l.priority}`;
     if (rank(l.priority) <= rank(prev.priority)) issue(path, `list thresholds most severe first (${prev.priority} before ${l.priority} is out of order)`);
     else if (isUpward(l.cmp) !== isUpward(prev.cmp)) issue(path, `"${l.cmp.text}" points the other way from "${prev.cmp.text}"`);
-    else if (isUpward(l.cmp) ? l.cmp.value > prev.cmp.value : l.cmp.value < prev.cmp.value) {
-      issue(path, `"${l.cmp.text}" is stricter than the more severe ${prev.priority} "${prev.cmp.text}"`);
+    else if (!reachable(prev.cmp, l.cmp)) {
+      issue(path, `"${l.cmp.text}" is stricter than the more severe ${prev.priority} "${prev.cmp.text}": it could never hold alone`);
     }
   });
   return levels;
+}
+
+/** Whether some value meets the less severe comparison but not the more severe one (same direction). */
+function reachable(severe: Comparison, lesser: Comparison): boolean {
+  const up = isUpward(severe);
+  if (lesser.value !== severe.value) return up ? lesser.value < severe.value : lesser.value > severe.value;
+  // Equal values: only "> v" then ">= v" (or "< v" then "<= v") leaves v itself to the lesser level.
+  return severe.op === (up ? '>' : '<') && lesser.op === (up ? '>=' : '<=');
 }
