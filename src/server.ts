@@ -34,7 +34,8 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
   }
   announce(app, env);
 
-  closeWithGrace({ delay: env.QOSWATCH_SHUTDOWN_TIMEOUT + 5000, logger: log }, async ({ signal, err }) => {
+  // SIGHUP is not a stop signal here: it reloads the rules (below).
+  closeWithGrace({ delay: env.QOSWATCH_SHUTDOWN_TIMEOUT + 5000, logger: log, skip: ['SIGHUP'] }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an error');
     else log.info({ signal }, 'shutting down');
     await app.close();

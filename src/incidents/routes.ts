@@ -62,11 +62,11 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
       {
         schema: {
           tags: ['incidents'], summary: `${action === 'ack' ? 'Acknowledge' : action === 'mitigate' ? 'Mark mitigated (viewers fine again)' : 'Resolve'} an incident`,
-          params: idParams, body: actorBodySchema.default({}), response: { 200: incidentSchema, ...errors },
+          params: idParams, body: actorBodySchema.nullish(), response: { 200: incidentSchema, ...errors },
         },
       },
       async (req) => {
-        const e = app.incidents.act(req.params.id, action, req.body.by ?? 'admin', req.body.note, clock());
+        const e = app.incidents.act(req.params.id, action, req.body?.by ?? 'admin', req.body?.note, clock());
         app.incidentBus.emit(e);
         return incidentView(e.incident);
       },

@@ -16,19 +16,23 @@ const QUANTILES: Partial<Record<RuleMetric, ['latency' | 'rtt' | 'startup', numb
 
 /**
  * One metric over the given windows of several series (a rule group): counters are summed and divided once
- * (ratios of sums), only the one sketch the metric needs is merged, and gauges take each series' latest value and
+ * (ratios of sums), `sessions` is the most distinct sessions any one window of a series saw (viewers beacon every
+ * interval, so summing windows would count one viewer once per window), summed across series;
+ * only the one sketch the metric needs is merged, and gauges take each series' latest value and
  * add them up across series. Cheaper than merging whole aggregates, which is what lets every sample re-evaluate.
  */
 export function readMetric(metric: RuleMetric, seriesWindows: Iterable<Iterable<WindowAgg>>): MetricReading {
-  let samples = 0, sessions = 0, errors = 0, lost = 0, expected = 0, stall = 0, play = 0, stalls = 0;
+  let samples = 0, sessions = 0, sessionWindows = 0, errors = 0, lost = 0, expected = 0, stall = 0, play = 0, stalls = 0;
   let gauge: number | undefined;
   const q = QUANTILES[metric];
   const sketch = q ? newSketch() : undefined;
   for (const windows of seriesWindows) {
     let latest: number | undefined;
+    let seriesSessions = 0;
     for (const a of windows) {
       samples += a.samples;
-      sessions += a.sessions;
+      seriesSessions = Math.max(seriesSessions, a.sessions);
+      sessionWindows += a.sessions;
       errors += a.errorSessions;
       lost += a.packetsLost;
       expected += a.packetsExpected;
@@ -43,6 +47,7 @@ export function readMetric(metric: RuleMetric, seriesWindows: Iterable<Iterable<
       if (g !== undefined) latest = g;
     }
     if (latest !== undefined) gauge = (gauge ?? 0) + latest;
+    sessions += seriesSessions;
   }
   const ratio = (n: number, d: number) => (d > 0 ? n / d : undefined);
   let value: number | undefined;
@@ -50,7 +55,8 @@ export function readMetric(metric: RuleMetric, seriesWindows: Iterable<Iterable<
     case 'packet_loss': value = ratio(lost, expected); break;
     case 'stall_ratio': value = ratio(stall, stall + play); break;
     case 'stalls_per_min': value = ratio(stalls, (stall + play) / 60_000); break;
-    case 'error_rate': value = ratio(errors, sessions); break;
+    // Both sides counted per window, so a ratio of sums over the range.
+    case 'error_rate': value = ratio(errors, sessionWindows); break;
     case 'viewers': case 'concurrency': value = gauge; break;
     case 'samples': value = samples; break;
     case 'sessions': value = sessions; break;

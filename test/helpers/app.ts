@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import { afterEach } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { type Env, loadEnv } from '../../src/config/env.js';
 import { type FileConfig, fileConfigSchema } from '../../src/config/file.js';
@@ -86,4 +87,19 @@ export async function postTelemetry(url: string, body: unknown, headers: Record<
     /* not JSON */
   }
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** A startApp for a test file whose apps are all closed after each test (even when it fails). */
+export function appsClosedAfterEach(): (o?: StartOptions) => Promise<TestApp> {
+  let apps: TestApp[] = [];
+  afterEach(async () => {
+    const open = apps;
+    apps = [];
+    await Promise.allSettled(open.map((t) => t.close()));
+  });
+  return async (o) => {
+    const t = await startApp(o);
+    apps.push(t);
+    return t;
+  };
 }

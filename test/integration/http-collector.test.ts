@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, INGEST_KEY, type StartOptions, type TestApp, sample, startApp } from '../helpers/app.js';
+import { ADMIN_TOKEN, INGEST_KEY, type TestApp, appsClosedAfterEach, sample, startApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
 import { metricValue, metricsText } from '../helpers/metrics.js';
 
@@ -12,17 +12,7 @@ import { metricValue, metricsText } from '../helpers/metrics.js';
  * real sockets, real bodies (gzip/deflate included), real journal. No `inject`, no mocks.
  */
 
-let apps: TestApp[] = [];
-async function start(o: StartOptions = {}): Promise<TestApp> {
-  const t = await startApp(o);
-  apps.push(t);
-  return t;
-}
-afterEach(async () => {
-  const open = apps;
-  apps = [];
-  await Promise.allSettled(open.map((t) => t.close()));
-});
+const start = appsClosedAfterEach();
 
 interface Res {
   status: number;
