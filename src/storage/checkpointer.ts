@@ -64,6 +64,9 @@ export function startCheckpointer(db: Db, opts: { intervalMs: number; restartByt
     async stop() {
       stopping = true;
       const exited = new Promise((r) => worker.once('exit', r));
+      // Unref'd while running; waiting for it must keep the loop alive, or a host with nothing else pending
+      // (an in-process benchmark, a script around buildApp) exits in the middle of app.close().
+      worker.ref();
       worker.postMessage('stop');
       await exited;
     },

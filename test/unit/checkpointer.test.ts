@@ -1,5 +1,6 @@
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startCheckpointer } from '../../src/storage/checkpointer.js';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
@@ -31,5 +32,24 @@ describe('WAL checkpointer (worker thread)', () => {
     // Without checkpoints the WAL grows past 450 MB here (it logs the deletes too); with them it stays within tens of
     // MB of the 4 MiB threshold — the margin allows for a worker starved of CPU on a busy machine.
     expect(maxWal).toBeLessThan(150 * 1024 ** 2);
+  });
+  it('keeps the process alive while stopping: code after stop() runs even when nothing else is pending', () => {
+    // The worker is unref'd while it runs; a host whose only pending work is stop() must not exit in the middle.
+    const script = `
+      const { startCheckpointer } = await import(${JSON.stringify(resolve('dist/storage/checkpointer.js'))});
+      const { openIngestDb } = await import(${JSON.stringify(resolve('dist/storage/ingest-db.js'))});
+      const db = openIngestDb(${JSON.stringify(join(tempDir('qoswatch-ckpt'), 'ingest.db'))});
+      const cp = startCheckpointer(db, { intervalMs: 20, restartBytes: 1 << 30 }, () => {});
+      const keepAlive = setInterval(() => {}, 1000);
+      await cp.ready;
+      clearInterval(keepAlive);
+      await cp.stop();
+      db.close();
+      console.log('after stop');`;
+    // A file, not `-e`: eval'd workers would inherit --input-type=module and could not require().
+    const file = join(tempDir('qoswatch-ckpt'), 'host.mjs');
+    writeFileSync(file, script);
+    const out = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000 });
+    expect(out).toContain('after stop');
   });
 });
