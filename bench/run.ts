@@ -1,5 +1,6 @@
 import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE } from '../test/helpers/influxd.js';
 import { ServiceProcess } from '../test/helpers/service.js';
+import { tempDir } from '../test/helpers/tmp.js';
 import { benchDetection, detectionTable } from './detection.js';
 import { type IngestResult, httpLoad, ingestTable, wsLoad } from './ingest.js';
 import { influxLoad } from './peers.js';
@@ -38,8 +39,8 @@ async function main(): Promise<void> {
     console.warn(NO_INFLUXD_MESSAGE);
   }
   const rows: IngestResult[] = [];
-  const run = async (what: (svc: ServiceProcess) => Promise<IngestResult>) => {
-    const svc = new ServiceProcess(env);
+  const run = async (what: (svc: ServiceProcess) => Promise<IngestResult>, extraEnv: Record<string, string> = {}) => {
+    const svc = new ServiceProcess({ ...env, ...extraEnv });
     await svc.start();
     try {
       const r = await what(svc);
@@ -53,6 +54,10 @@ async function main(): Promise<void> {
   };
   try {
     const h100 = await run((svc) => httpLoad(svc, 100, SECONDS));
+    // The same load with no rules (an empty rules dir): what streaming evaluation of the shipped rules costs.
+    const noRules = tempDir('bench-no-rules');
+    const off = await run((svc) => httpLoad(svc, 100, SECONDS), { QOSWATCH_RULES_DIR: noRules });
+    off.label += ', no rules loaded';
     const h1000 = await run((svc) => httpLoad(svc, 1000, SECONDS, { concurrency: 8 }));
     for (const [base, batch] of [[h100, 100], [h1000, 1000]] as const) {
       for (const share of [0.5, 0.9]) {
@@ -81,7 +86,7 @@ async function main(): Promise<void> {
     `### Ingest throughput (loopback; the service is one Node.js process; InfluxDB writer ${influx ? 'on (real influxd 1.x)' : 'OFF: influxd not installed'})\n\n` +
       ingestTable(rows) +
       (influx ? '' : '\n\nPeer InfluxDB row missing: influxd was not installed for this run.') +
-      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). The peer rows store raw points only — no validation, no aggregation, no journal. VictoriaMetrics and vmalert are compared in the benchmark issue.',
+      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). Every qoswatch row evaluates the shipped rules (`alert-rules/`) on the stream, except the one marked \"no rules loaded\". The peer rows store raw points only — no validation, no aggregation, no journal. VictoriaMetrics and vmalert are compared in the benchmark issue.',
   );
   appendReport('Ingest and detection (issue 3: evaluation on, shipped rules)', sections.join('\n\n'));
   console.log('appended to BENCHMARKS.md');
