@@ -18,6 +18,8 @@ import { incidentRoutes } from './incidents/routes.js';
 import { silenceRoutes } from './incidents/silence-routes.js';
 import { rulesPlugin } from './rules/plugin.js';
 import { ruleRoutes } from './rules/routes.js';
+import { onCallPlugin } from './oncall/plugin.js';
+import { onCallRoutes } from './oncall/routes.js';
 import { tenantsPlugin } from './tenants/plugin.js';
 import { keyRoutes } from './tenants/routes.js';
 
@@ -63,6 +65,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR });
   await app.register(tenantsPlugin, { config, ingestKey: env.QOSWATCH_INGEST_KEY, adminToken: env.QOSWATCH_ADMIN_TOKEN });
   await app.register(pipelinePlugin, { env, config, sink, metrics, clock });
+  await app.register(onCallPlugin, { env, clock });
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(rulesPlugin, { env, metrics, clock });
   await app.register(healthRoutes, { metrics });
@@ -71,6 +74,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(incidentRoutes, { clock });
   await app.register(silenceRoutes, { clock });
   await app.register(ruleRoutes);
+  await app.register(onCallRoutes, { clock });
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -10,11 +10,16 @@ Usage:
   qoswatch keys hash <key>   print the SHA-256 to put in a config file's ingest_keys[].sha256
   qoswatch rules check [dir] validate alert rule files (default: QOSWATCH_RULES_DIR or ./alert-rules);
                              exit 1 listing each problem (file, rule, field), 0 when all are valid
+  qoswatch oncall check [file]
+                             validate the on-call file (default: QOSWATCH_ONCALL or ./oncall.yaml), including
+                             coverage of schedules that P0/P1 pages reach over the next 28 days
+  qoswatch oncall who [--at time] [file]
+                             who is on call in each schedule now or at an RFC 3339 time
   qoswatch version           print the version
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, at: { type: 'string' } } });
   const [cmd = 'serve', ...rest] = positionals;
   if (values.help || cmd === 'help') {
     process.stdout.write(HELP);
@@ -42,6 +47,13 @@ async function main(argv: string[]): Promise<number> {
         return checkRules(rest[1]);
       }
       process.stderr.write('usage: qoswatch rules check [dir]\n');
+      return 2;
+    case 'oncall':
+      if ((rest[0] === 'check' || rest[0] === 'who') && rest.length <= 2) {
+        const { onCallCommand } = await import('./oncall/cli.js');
+        return onCallCommand(rest[0], rest[1], values.at);
+      }
+      process.stderr.write('usage: qoswatch oncall check [file] | qoswatch oncall who [--at time] [file]\n');
       return 2;
     default:
       process.stderr.write(`unknown command "${cmd}"\n\n${HELP}`);

@@ -41,6 +41,7 @@ export const envSchema = z.object({
   QOSWATCH_WS_OVERLOAD_CLOSE: durationSchema(100, 600_000).default(5000),
 
   QOSWATCH_RULES_DIR: optional(z.string()),
+  QOSWATCH_ONCALL: optional(z.string()),
   QOSWATCH_EVAL_INTERVAL: durationSchema(1, 10_000).default(20),
   QOSWATCH_INCIDENT_GROUP_BY: z
     .string()

@@ -2,6 +2,7 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { GROUP_FIELDS } from '../rules/rule-schema.js';
 import { durationSchema } from '../util/units.js';
+import { atWallClock } from '../util/wall-clock.js';
 
 export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
@@ -46,21 +47,6 @@ export function matches(m: Matchers, subject: AlertSubject): boolean {
 }
 
 /**
- * The instant a wall-clock time happens on a local day. A time inside a skipped hour (spring forward) moves forward
- * with the clock; a time that happens twice (fall back) is taken at its first occurrence, as cron does, so the window
- * stays one unbroken span.
- */
-function occurrence(day: DateTime, hour: number, minute: number): number {
-  const start = DateTime.fromObject({ year: day.year, month: day.month, day: day.day, hour, minute }, { zone: day.zone });
-  const shift = start.minus({ days: 1 }).offset - start.offset;
-  if (shift > 0) {
-    const earlier = start.minus({ minutes: shift });
-    if (earlier.hour === hour && earlier.minute === minute) return earlier.toMillis();
-  }
-  return start.toMillis();
-}
-
-/**
  * Whether a silence is in force at `t`. A recurring one is checked against the occurrences starting on the local day
  * of `t` and the day before (an occurrence may run past midnight); local times are resolved in the zone for each day,
  * so "02:00 for 2h" follows the wall clock across DST changes.
@@ -69,12 +55,11 @@ export function activeAt(s: SilenceRule, t: number): boolean {
   if (t < s.startsAt || (s.endsAt !== undefined && t >= s.endsAt)) return false;
   const r = s.recurrence;
   if (!r) return true;
-  const [hour, minute] = r.start.split(':').map(Number) as [number, number];
   const local = DateTime.fromMillis(t, { zone: r.timezone });
   for (const back of [0, 1]) {
     const day = local.minus({ days: back });
     if (!r.days.includes(DAYS[day.weekday - 1]!)) continue;
-    const start = occurrence(day, hour, minute);
+    const start = atWallClock(day, r.start).toMillis();
     if (t >= start && t < start + r.duration) return true;
   }
   return false;

@@ -1,6 +1,6 @@
 import { type Db, openDb } from './sqlite.js';
 
-/** Durable service state (keys, admitted dimension values, alert state, incidents, silences; later tickets, outbox). */
+/** Durable service state (keys, admitted dimension values, alert state, incidents, silences, on-call overrides; later tickets, outbox). */
 const MIGRATIONS = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE ingest_keys (
@@ -88,6 +88,20 @@ const MIGRATIONS = [
      deleted_by TEXT,
      deleted_at INTEGER
    );`,
+  // On-call overrides made through the API (those in the on-call file live there).
+  `CREATE TABLE oncall_overrides (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     schedule TEXT NOT NULL,
+     person TEXT NOT NULL,
+     start_at INTEGER NOT NULL,
+     end_at INTEGER NOT NULL,
+     comment TEXT,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     deleted_by TEXT,
+     deleted_at INTEGER
+   );
+   CREATE INDEX oncall_overrides_schedule ON oncall_overrides (schedule, end_at);`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -1,0 +1,32 @@
+import { ConfigError, loadEnv } from '../config/env.js';
+import { loadOnCall } from './config.js';
+import { onCallPath } from './plugin.js';
+import { onCallAt } from './schedule.js';
+
+/** `qoswatch oncall check [file]` and `qoswatch oncall who [--at time] [file]` (API overrides are not included). */
+export function onCallCommand(sub: string | undefined, file: string | undefined, at: string | undefined): number {
+  let path = file;
+  try {
+    path ??= onCallPath(loadEnv());
+    if (!path) throw new ConfigError('no on-call file: pass one, set QOSWATCH_ONCALL, or create ./oncall.yaml');
+    const now = Date.now();
+    const config = loadOnCall(path, now);
+    if (sub === 'check') {
+      process.stdout.write(`${path}: valid (${config.people.size} people, ${config.schedules.size} schedules, ${config.policies.size} escalation policies; P0/P1 schedules covered for the next 28 days)\n`);
+      return 0;
+    }
+    const t = at === undefined ? now : /^\d+$/.test(at) ? Number(at) : Date.parse(at);
+    if (!Number.isFinite(t)) throw new ConfigError(`--at: "${at}" is not a time (use RFC 3339, e.g. 2026-12-01T03:00:00Z)`);
+    process.stdout.write(`on call at ${new Date(t).toISOString()}:\n`);
+    for (const [id, s] of config.schedules) {
+      const who = onCallAt(s, t);
+      const p = who && config.people.get(who.person);
+      process.stdout.write(`  ${id}: ${who ? `${p?.name ?? who.person} (${who.person}${p?.email ? `, ${p.email}` : ''}) via ${who.source}` : 'NOBODY'}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+}

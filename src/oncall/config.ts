@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import { DateTime } from 'luxon';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../config/env.js';
+import { formatPath } from '../config/file.js';
+import { PRIORITIES, type Priority } from '../rules/rule-schema.js';
+import { durationSchema, formatDuration } from '../util/units.js';
+import { type Layer, type Override, type Schedule, WEEKDAYS, gaps } from './schedule.js';
+
+const id = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _, . or -');
+const zone = z.string().refine((tz) => DateTime.now().setZone(tz).isValid, 'is not an IANA time zone (e.g. Asia/Shanghai)');
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
+const instant = z.union([z.iso.datetime({ offset: true }), z.date()]).transform((v) => (typeof v === 'string' ? Date.parse(v) : v.getTime()));
+const DAY = 86_400_000;
+
+const personSchema = z.strictObject({
+  id,
+  name: z.string().min(1).max(200),
+  email: z.email().optional(),
+  timezone: zone.default('UTC'),
+  /** Handles per chat provider (slack, feishu, dingtalk, wecom, teams, webhook): how a page mentions them. */
+  chat: z.record(z.string().regex(/^[a-z]+$/), z.string().min(1).max(200)).default({}),
+});
+
+const layerSchema = z
+  .strictObject({
+    id,
+    timezone: zone,
+    rotation: z.enum(['daily', 'weekly', 'custom']),
+    length: durationSchema(3_600_000, 90 * DAY).optional().describe('custom rotations: e.g. 12h or 3d'),
+    handoff: hhmm,
+    start: z.iso.date().describe('local date of the first handoff; weekly rotations hand off on its weekday'),
+    members: z.array(id).min(1),
+    restrictions: z.array(z.strictObject({ from: hhmm, to: hhmm, days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]) })).default([]),
+  })
+  .refine((l) => (l.rotation === 'custom') === (l.length !== undefined), { message: 'give length for a custom rotation, and only then', path: ['length'] });
+
+const scheduleSchema = z.strictObject({
+  id,
+  description: z.string().max(500).optional(),
+  layers: z.array(layerSchema).min(1),
+  overrides: z.array(z.strictObject({ person: id, start: instant, end: instant })).default([]),
+});
+
+const targetSchema = z.union([z.strictObject({ schedule: id }), z.strictObject({ person: id })]);
+
+const policySchema = z.strictObject({
+  id,
+  levels: z
+    .array(z.strictObject({ targets: z.array(targetSchema).min(1), ack_timeout: durationSchema(60_000, DAY).optional() }))
+    .min(1),
+  repeat: z.number().int().min(0).max(20).default(0).describe('times the whole policy runs again after its last level'),
+});
+
+const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((v) => (Array.isArray(v) ? v : [v]));
+
+const routeSchema = z.strictObject({
+  policy: id,
+  match: z.strictObject({ tenant: oneOrMany.optional(), region: oneOrMany.optional(), priority: z.union([z.enum(PRIORITIES), z.array(z.enum(PRIORITIES)).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])).optional() }).default({}),
+});
+
+export const onCallFileSchema = z.strictObject({
+  people: z.array(personSchema).default([]),
+  schedules: z.array(scheduleSchema).default([]),
+  escalation_policies: z.array(policySchema).default([]),
+  routing: z.array(routeSchema).default([]),
+  default_policy: id.optional(),
+});
+
+export type Person = z.output<typeof personSchema>;
+export type Target = z.output<typeof targetSchema>;
+export type PolicyInput = z.output<typeof policySchema>;
+
+/** Ack timeouts by priority when a level gives none (issue 4); P3 never pages. */
+export const DEFAULT_ACK_TIMEOUT: Record<Exclude<Priority, 'P3'>, number> = { P0: 300_000, P1: 900_000, P2: 1_800_000 };
+
+export interface EscalationLevel {
+  readonly targets: readonly Target[];
+  readonly ackTimeoutMs: number | undefined;
+}
+
+export interface EscalationPolicy {
+  readonly id: string;
+  readonly levels: readonly EscalationLevel[];
+  readonly repeat: number;
+}
+
+export interface Route {
+  readonly policy: string;
+  readonly tenant?: readonly string[];
+  readonly region?: readonly string[];
+  readonly priority?: readonly Priority[];
+}
+
+export interface OnCallConfig {
+  readonly people: ReadonlyMap<string, Person>;
+  readonly schedules: ReadonlyMap<string, Schedule>;
+  readonly policies: ReadonlyMap<string, EscalationPolicy>;
+  readonly routing: readonly Route[];
+  readonly defaultPolicy: string | undefined;
+}
+
+export const EMPTY_ONCALL: OnCallConfig = { people: new Map(), schedules: new Map(), policies: new Map(), routing: [], defaultPolicy: undefined };
+
+/** How far ahead a schedule must be covered when P0/P1 pages depend on it. */
+export const COVERAGE_HORIZON_MS = 28 * DAY;
+
+/** Parses and checks an on-call file; `now` anchors the coverage check (gaps in the next 28 days). */
+export function parseOnCall(text: string, source: string, now: number): OnCallConfig {
+  const doc = parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length) throw new ConfigError(`${source}:${doc.errors[0]!.linePos?.[0]?.line ?? '?'}: ${doc.errors[0]!.message.split('\n')[0]}`);
+  const parsed = onCallFileSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    throw new ConfigError(`${source} is invalid:\n${parsed.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')}` : i.message}`).join('\n')}`);
+  }
+  const f = parsed.data;
+  const problems: string[] = [];
+  const unique = (what: string, ids: string[]) => {
+    const seen = new Set<string>();
+    for (const x of ids) (seen.has(x) ? problems.push(`${what}: duplicate id "${x}"`) : seen.add(x));
+  };
+  unique('people', f.people.map((p) => p.id));
+  unique('schedules', f.schedules.map((s) => s.id));
+  unique('escalation_policies', f.escalation_policies.map((p) => p.id));
+  const people = new Map(f.people.map((p) => [p.id, p]));
+  const person = (path: string, pid: string) => people.has(pid) || problems.push(`${path}: unknown person "${pid}"`);
+
+  const schedules = new Map<string, Schedule>();
+  f.schedules.forEach((s, si) => {
+    const layers: Layer[] = s.layers.map((l, li) => {
+      l.members.forEach((m, mi) => person(`schedules[${s.id}].layers[${li}].members[${mi}]`, m));
+      const lengthMs = l.rotation === 'daily' ? DAY : l.rotation === 'weekly' ? 7 * DAY : l.length!;
+      return { id: l.id, rotation: { timezone: l.timezone, start: l.start, handoff: l.handoff, lengthMs, members: l.members }, restrictions: l.restrictions };
+    });
+    const overrides: Override[] = s.overrides.map((o, oi) => {
+      person(`schedules[${s.id}].overrides[${oi}].person`, o.person);
+      if (o.end <= o.start) problems.push(`schedules[${s.id}].overrides[${oi}]: end must be after start`);
+      return { id: `config-${si}-${oi}`, person: o.person, start: o.start, end: o.end };
+    });
+    schedules.set(s.id, { id: s.id, layers, overrides });
+  });
+
+  const policies = new Map<string, EscalationPolicy>();
+  for (const p of f.escalation_policies) {
+    p.levels.forEach((l, li) =>
+      l.targets.forEach((t, ti) => {
+        const path = `escalation_policies[${p.id}].levels[${li}].targets[${ti}]`;
+        if ('person' in t) person(path, t.person);
+        else if (!schedules.has(t.schedule)) problems.push(`${path}: unknown schedule "${t.schedule}"`);
+      }),
+    );
+    policies.set(p.id, { id: p.id, repeat: p.repeat, levels: p.levels.map((l) => ({ targets: l.targets, ackTimeoutMs: l.ack_timeout })) });
+  }
+  const policy = (path: string, pid: string) => policies.has(pid) || problems.push(`${path}: unknown escalation policy "${pid}"`);
+  f.routing.forEach((r, ri) => policy(`routing[${ri}].policy`, r.policy));
+  if (f.default_policy) policy('default_policy', f.default_policy);
+
+  const config: OnCallConfig = {
+    people,
+    schedules,
+    policies,
+    routing: f.routing.map((r) => ({ policy: r.policy, ...r.match })),
+    defaultPolicy: f.default_policy,
+  };
+  if (problems.length === 0) problems.push(...coverageProblems(config, now));
+  if (problems.length) throw new ConfigError(`${source} is invalid:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  return config;
+}
+
+/** Schedules that P0 or P1 pages can reach must have someone on call at every instant of the next 28 days. */
+export function coverageProblems(c: OnCallConfig, now: number): string[] {
+  const urgent = new Set<string>();
+  for (const r of c.routing) if (!r.priority || r.priority.some((p) => p === 'P0' || p === 'P1')) urgent.add(r.policy);
+  if (c.defaultPolicy) urgent.add(c.defaultPolicy);
+  const checked = new Set<string>();
+  const out: string[] = [];
+  for (const pid of urgent) {
+    for (const level of c.policies.get(pid)?.levels ?? []) {
+      for (const t of level.targets) {
+        if (!('schedule' in t) || checked.has(t.schedule)) continue;
+        checked.add(t.schedule);
+        const g = gaps(c.schedules.get(t.schedule)!, now, now + COVERAGE_HORIZON_MS)[0];
+        if (g) {
+          out.push(
+            `schedules[${t.schedule}]: nobody is on call from ${new Date(g.start).toISOString()} to ${new Date(g.end).toISOString()} ` +
+              `(${formatDuration(g.end - g.start)}), and escalation policy "${pid}" pages it for P0/P1`,
+          );
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function loadOnCall(path: string, now: number): OnCallConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`QOSWATCH_ONCALL: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return parseOnCall(text, path, now);
+}
+
+/** The escalation policy for an incident: the first route that matches, else the default; P3 never pages. */
+export function policyFor(c: OnCallConfig, incident: { tenant: string; region?: string; priority: Priority }): EscalationPolicy | undefined {
+  if (incident.priority === 'P3') return undefined;
+  const route = c.routing.find(
+    (r) =>
+      (!r.tenant || r.tenant.includes(incident.tenant)) &&
+      (!r.region || (incident.region !== undefined && r.region.includes(incident.region))) &&
+      (!r.priority || r.priority.includes(incident.priority)),
+  );
+  const pid = route?.policy ?? c.defaultPolicy;
+  return pid === undefined ? undefined : c.policies.get(pid);
+}
+
+/** A level's ack timeout: its own, else the priority's default. */
+export function ackTimeout(level: EscalationLevel, priority: Exclude<Priority, 'P3'>): number {
+  return level.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT[priority];
+}

@@ -1,0 +1,108 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { timeParam } from '../incidents/schemas.js';
+import { errorBodySchema } from '../telemetry/schemas.js';
+import { requireAdmin } from '../tenants/auth.js';
+import type { ApiOverride } from './oncall.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const personView = z.object({ id: z.string(), name: z.string(), email: z.string().optional(), timezone: z.string() });
+const shiftView = z.object({ start: z.string(), end: z.string(), person: personView, source: z.string().describe('layer id, or "override"') });
+const overrideView = z
+  .object({ id: z.number().int(), schedule: z.string(), person: z.string(), start: z.string(), end: z.string(), comment: z.string().optional(), created_by: z.string(), created_at: z.string() })
+  .meta({ id: 'OnCallOverride' });
+const scheduleParams = z.object({ id: z.string().min(1) });
+
+/** On-call API (admin token): who is on call now, resolved shifts, overrides. */
+export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
+  app.addHook('onRequest', requireAdmin(app.keys));
+  const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
+  const person = (id: string) => {
+    const p = app.oncall.person(id);
+    return { id, name: p?.name ?? id, email: p?.email, timezone: p?.timezone ?? 'UTC' };
+  };
+  const overrideOut = (o: ApiOverride) => ({
+    id: o.id, schedule: o.schedule, person: o.person, start: iso(o.start), end: iso(o.end), comment: o.comment, created_by: o.createdBy, created_at: iso(o.createdAt),
+  });
+
+  app.get(
+    '/v1/oncall/now',
+    {
+      schema: {
+        tags: ['oncall'], summary: 'Who is on call in each schedule right now (or at ?at=)',
+        querystring: z.strictObject({ at: timeParam.optional().describe('epoch ms or RFC 3339; default now') }),
+        response: { 200: z.array(z.object({ schedule: z.string(), person: personView.optional(), source: z.string().optional(), until: z.string().optional() })), ...errors },
+      },
+    },
+    async (req) =>
+      app.oncall.now(req.query.at ?? clock()).map((s) => ({
+        schedule: s.schedule,
+        person: s.onCall && person(s.onCall.person),
+        source: s.onCall?.source,
+        until: s.until === undefined ? undefined : iso(s.until),
+      })),
+  );
+
+  app.get(
+    '/v1/oncall/schedules/:id',
+    {
+      schema: {
+        tags: ['oncall'], summary: 'Resolved shifts of a schedule over [from, to) (default: the next 7 days), with gaps',
+        params: scheduleParams,
+        querystring: z.strictObject({ from: timeParam.optional(), to: timeParam.optional() }),
+        response: { 200: z.object({ schedule: z.string(), from: z.string(), to: z.string(), shifts: z.array(shiftView), gaps: z.array(z.object({ start: z.string(), end: z.string() })) }), ...errors },
+      },
+    },
+    async (req) => {
+      const from = req.query.from ?? clock();
+      const to = req.query.to ?? from + 7 * 86_400_000;
+      const r = app.oncall.resolve(req.params.id, from, to);
+      return {
+        schedule: req.params.id, from: iso(from), to: iso(to),
+        shifts: r.shifts.map((s) => ({ start: iso(s.start), end: iso(s.end), person: person(s.person), source: s.source })),
+        gaps: r.gaps.map((g) => ({ start: iso(g.start), end: iso(g.end) })),
+      };
+    },
+  );
+
+  app.get(
+    '/v1/oncall/schedules/:id/overrides',
+    { schema: { tags: ['oncall'], summary: 'Overrides made through the API', params: scheduleParams, response: { 200: z.array(overrideView), ...errors } } },
+    async (req) => {
+      app.oncall.schedule(req.params.id);
+      return app.oncall.overrides(req.params.id).map(overrideOut);
+    },
+  );
+
+  app.post(
+    '/v1/oncall/schedules/:id/overrides',
+    {
+      schema: {
+        tags: ['oncall'], summary: 'Put a person on call for a time range (takes precedence over layers and earlier overrides)',
+        params: scheduleParams,
+        body: z.strictObject({ person: z.string().min(1), start: timeParam, end: timeParam, comment: z.string().max(2000).optional(), by: z.string().min(1).max(200).optional() }),
+        response: { 201: overrideView, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const { by, ...o } = req.body;
+      return reply.code(201).send(overrideOut(app.oncall.addOverride(req.params.id, o, by ?? 'admin', clock())));
+    },
+  );
+
+  app.delete(
+    '/v1/oncall/schedules/:id/overrides/:override',
+    {
+      schema: {
+        tags: ['oncall'], summary: 'Remove an override (kept for the record)',
+        params: scheduleParams.extend({ override: z.coerce.number().int().positive() }),
+        querystring: z.strictObject({ by: z.string().min(1).max(200).optional() }),
+        response: { 204: z.undefined(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      app.oncall.deleteOverride(req.params.id, req.params.override, req.query.by ?? 'admin', clock());
+      return reply.code(204).send();
+    },
+  );
+};

@@ -1,0 +1,167 @@
+import { DateTime } from 'luxon';
+import { atWallClock } from '../util/wall-clock.js';
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+/** A rotation: members take turns, handing off at a wall-clock time in an IANA zone. */
+export interface Rotation {
+  readonly timezone: string;
+  /** Local date (YYYY-MM-DD) of the first handoff: members[0] takes the first turn then. */
+  readonly start: string;
+  /** Local handoff time, HH:MM. */
+  readonly handoff: string;
+  /**
+   * Turn length: whole days follow the wall clock (a daily 09:00 handoff stays at 09:00 across DST); other lengths
+   * are exact durations from the first handoff.
+   */
+  readonly lengthMs: number;
+  readonly members: readonly string[];
+}
+
+/** A daily time-of-day window in the layer's zone (to < from crosses midnight), optionally on some weekdays. */
+export interface Restriction {
+  readonly days: readonly Weekday[];
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface Layer {
+  readonly id: string;
+  readonly rotation: Rotation;
+  /** Empty: always on. */
+  readonly restrictions: readonly Restriction[];
+}
+
+export interface Override {
+  readonly id?: string | number;
+  readonly person: string;
+  readonly start: number;
+  /** Exclusive. */
+  readonly end: number;
+}
+
+export interface Schedule {
+  readonly id: string;
+  /** Later layers take precedence where they have someone on call; earlier ones fill the rest. */
+  readonly layers: readonly Layer[];
+  readonly overrides: readonly Override[];
+}
+
+export interface OnCall {
+  readonly person: string;
+  /** The layer id, or "override". */
+  readonly source: string;
+}
+
+export interface Shift extends OnCall {
+  readonly start: number;
+  readonly end: number;
+}
+
+const DAY = 86_400_000;
+const at = atWallClock;
+
+/** The instant of handoff number `n` (0 = the first). */
+export function handoffAt(r: Rotation, n: number): number {
+  const first = at(DateTime.fromISO(r.start, { zone: r.timezone }), r.handoff);
+  if (r.lengthMs % DAY === 0) return at(first.plus({ days: (n * r.lengthMs) / DAY }), r.handoff).toMillis();
+  return first.toMillis() + n * r.lengthMs;
+}
+
+/** The turn in force at `t` (negative before the first handoff). */
+export function turnAt(r: Rotation, t: number): number {
+  const first = handoffAt(r, 0);
+  // An estimate from exact durations, corrected by at most a step or two around DST changes.
+  let n = Math.floor((t - first) / r.lengthMs);
+  while (handoffAt(r, n) > t) n--;
+  while (handoffAt(r, n + 1) <= t) n++;
+  return n;
+}
+
+export function rotationMember(r: Rotation, t: number): string | undefined {
+  const n = turnAt(r, t);
+  if (n < 0) return undefined;
+  return r.members[n % r.members.length];
+}
+
+/** Whether a restriction window covers `t`: today's window, or yesterday's if it runs past midnight. */
+function restrictionCovers(x: Restriction, zone: string, t: number): boolean {
+  const local = DateTime.fromMillis(t, { zone });
+  for (const back of [0, 1]) {
+    const day = local.minus({ days: back });
+    if (!x.days.includes(WEEKDAYS[day.weekday - 1]!)) continue;
+    const from = at(day, x.from).toMillis();
+    const to = x.to > x.from ? at(day, x.to).toMillis() : at(day.plus({ days: 1 }), x.to).toMillis();
+    if (t >= from && t < to) return true;
+  }
+  return false;
+}
+
+export function layerMember(l: Layer, t: number): string | undefined {
+  if (l.restrictions.length && !l.restrictions.some((x) => restrictionCovers(x, l.rotation.timezone, t))) return undefined;
+  return rotationMember(l.rotation, t);
+}
+
+/** Exactly who is on call at `t`: the latest override covering it, else the last layer with someone, else nobody. */
+export function onCallAt(s: Schedule, t: number): OnCall | undefined {
+  for (let i = s.overrides.length - 1; i >= 0; i--) {
+    const o = s.overrides[i]!;
+    if (t >= o.start && t < o.end) return { person: o.person, source: 'override' };
+  }
+  for (let i = s.layers.length - 1; i >= 0; i--) {
+    const person = layerMember(s.layers[i]!, t);
+    if (person !== undefined) return { person, source: s.layers[i]!.id };
+  }
+  return undefined;
+}
+
+/** Every instant in [from, to) where the answer of onCallAt may change. */
+function boundaries(s: Schedule, from: number, to: number): number[] {
+  const out = new Set<number>([from]);
+  const add = (t: number) => t > from && t < to && out.add(t);
+  for (const o of s.overrides) (add(o.start), add(o.end));
+  for (const l of s.layers) {
+    const r = l.rotation;
+    for (let n = Math.max(0, turnAt(r, from)); ; n++) {
+      const h = handoffAt(r, n);
+      if (h >= to) break;
+      add(h);
+    }
+    let day = DateTime.fromMillis(from, { zone: r.timezone }).startOf('day').minus({ days: 1 });
+    for (; day.toMillis() < to; day = day.plus({ days: 1 })) {
+      for (const x of l.restrictions) {
+        add(at(day, x.from).toMillis());
+        add(at(day, x.to).toMillis());
+      }
+    }
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** The resolved schedule over [from, to): consecutive shifts, one per person and source, gaps left out. */
+export function shifts(s: Schedule, from: number, to: number): Shift[] {
+  const out: Shift[] = [];
+  const points = boundaries(s, from, to);
+  points.forEach((start, i) => {
+    const end = points[i + 1] ?? to;
+    const who = onCallAt(s, start);
+    if (!who) return;
+    const last = out.at(-1);
+    if (last && last.end === start && last.person === who.person && last.source === who.source) (last as { end: number }).end = end;
+    else out.push({ ...who, start, end });
+  });
+  return out;
+}
+
+/** The spans in [from, to) with nobody on call. */
+export function gaps(s: Schedule, from: number, to: number): { start: number; end: number }[] {
+  const out: { start: number; end: number }[] = [];
+  let cursor = from;
+  for (const sh of shifts(s, from, to)) {
+    if (sh.start > cursor) out.push({ start: cursor, end: sh.start });
+    cursor = Math.max(cursor, sh.end);
+  }
+  if (cursor < to) out.push({ start: cursor, end: to });
+  return out;
+}
