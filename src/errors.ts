@@ -60,7 +60,7 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (err instanceof ZodError) return send(400, { error: 'bad_request', message: describeZodError(err) });
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = err.validationContext ?? 'request';
-      const message = err.validation.map((v) => `${where}${v.instancePath.replaceAll('/', '.')}: ${v.message ?? 'invalid'}`).join('; ');
+      const message = err.validation.map((v) => `${where}${v.instancePath.replaceAll('/', '.').replace(/\.$/, '')}: ${v.message ?? 'invalid'}`).join('; ');
       return send(400, { error: 'bad_request', message });
     }
     const fe = err as FastifyError;

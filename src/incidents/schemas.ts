@@ -65,7 +65,12 @@ const csv = <T extends readonly [string, ...string[]]>(values: T) =>
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.enum(values)));
 
-export const timeParam = z.union([z.coerce.number().int(), z.iso.datetime({ offset: true })]).transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
+/** Epoch ms (number or digits) or RFC 3339, within 2000–2100 (null, "", booleans and absurd instants are refused). */
+export const timeParam = z
+  .union([z.number().int(), z.string().regex(/^\d+$/).transform(Number), z.iso.datetime({ offset: true }).transform((v) => Date.parse(v))], {
+    error: 'must be epoch milliseconds or an RFC 3339 time',
+  })
+  .refine((v) => v >= Date.UTC(2000, 0, 1) && v < Date.UTC(2100, 0, 1), 'must be a time between 2000 and 2100');
 
 export const listQuerySchema = z.strictObject({
   state: csv(INCIDENT_STATES).optional().describe('comma-separated states'),

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import type { Priority } from '../rules/rule-schema.js';
+
+/** Why a page is sent (PRODUCT.md §3–§5; SLA warnings come with tickets). */
+export const PAGE_KINDS = ['opened', 'priority_changed', 'escalated', 'acknowledged', 'mitigated', 'resolved', 'sla_warning'] as const;
+export type PageKind = (typeof PAGE_KINDS)[number];
+
+/** Everything a channel needs to render one page; providers turn it into their documented payload. */
+export interface PageMessage {
+  readonly kind: PageKind;
+  readonly incidentId: number;
+  readonly priority: Priority;
+  readonly tenant: string;
+  readonly region: string | undefined;
+  readonly state: string;
+  /** One line: "P1 eu-west: stall_ratio 7.5% (> 0.05)". */
+  readonly title: string;
+  /** A few lines: what fired, the values, what changed. */
+  readonly text: string;
+  readonly runbook: string | undefined;
+  /** Latest timeline entries, oldest first: "14:03 qoswatch opened …". */
+  readonly timeline: readonly string[];
+  /** Signed links (absent when no public URL is configured). */
+  readonly ackUrl: string | undefined;
+  readonly resolveUrl: string | undefined;
+  readonly incidentUrl: string | undefined;
+  /** The recipient's handle on this provider (a team channel has none). */
+  readonly mention: string | undefined;
+  /** Idempotency key of the outbox row; providers that accept one send it. */
+  readonly key: string;
+}
+
+export interface HttpRequest {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** A provider's verdict on its response: chat providers report failures in the body of an HTTP 200. */
+export type Verdict = { readonly ok: true } | { readonly ok: false; readonly retryable: boolean; readonly reason: string };
+
+/**
+ * One chat provider: its config schema, the request for a page (payload and signature as its documentation
+ * says), and the success check on its response. Adding a provider is one folder under channels/ and one line in
+ * the registry, which does not compile until the provider is complete.
+ */
+export interface ChatProvider<C> {
+  readonly id: string;
+  /** Config of one endpoint (a group robot, a webhook URL…), as written in the on-call file. */
+  readonly configSchema: z.ZodType<C>;
+  /** Values that must never appear in logs or errors (webhook URLs carry tokens, secrets sign requests). */
+  secrets(config: C): string[];
+  /** The HTTP request for a page; `now` (epoch ms) is used for signed timestamps. */
+  request(config: C, page: PageMessage, now: number): HttpRequest;
+  check(status: number, body: string): Verdict;
+}
+
+/** Status-based fallback shared by providers: 429 and 5xx are worth retrying, other 4xx are not. */
+export function statusVerdict(status: number, body: string): Verdict | undefined {
+  if (status >= 200 && status < 300) return undefined;
+  return { ok: false, retryable: status === 429 || status >= 500 || status === 408, reason: `HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''}` };
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * A provider endpoint URL: https, or plain http to a loopback address (a local relay, tests). The provider's host
+ * is not enforced (self-hosted Lark, egress proxies) but its documented path/query shape is, to catch pasting the
+ * wrong URL. `hint` says what the URL is, e.g. "the robot webhook, https://oapi.dingtalk.com/robot/send?access_token=…".
+ */
+export function endpointUrl(hint: string, shape?: (u: URL) => boolean) {
+  return z
+    .url({ protocol: /^https?$/, abort: true, error: (i) => (i.input === undefined ? `url is required (${hint})` : `url must be an https URL (${hint})`) })
+    .refine((u) => new URL(u).protocol === 'https:' || LOOPBACK.test(new URL(u).hostname), { error: 'url must use https (plain http only to a loopback address such as 127.0.0.1)', abort: true })
+    .refine((u) => !shape || shape(new URL(u)), `url must be ${hint}`);
+}

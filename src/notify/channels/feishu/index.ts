@@ -1,0 +1,113 @@
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+import type { Priority } from '../../../rules/rule-schema.js';
+import { type ChatProvider, type Verdict, statusVerdict, endpointUrl } from '../../channel.js';
+import { facts, links, timelineTail, truncate } from '../../render.js';
+
+/**
+ * Feishu / Lark custom bot (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot): a JSON POST of an
+ * interactive card. With signature verification on, the body also carries `timestamp` (unix seconds, a string)
+ * and `sign` = base64(HMAC-SHA256 keyed with "<timestamp>\n<secret>" over an empty message). Feishu answers
+ * HTTP 200 with `{"code":0,"msg":"success"}` (older deployments: `StatusCode: 0`); any other code is a failure.
+ */
+export interface FeishuConfig {
+  /** https://open.feishu.cn/open-apis/bot/v2/hook/<token> (or open.larksuite.com): the token is the credential. */
+  readonly url: string;
+  /** Set when the bot has "signature verification" enabled. */
+  readonly secret?: string | undefined;
+}
+
+const HOOK_PATH = '/open-apis/bot/v2/hook/';
+const URL_HINT = 'the bot webhook, https://open.feishu.cn/open-apis/bot/v2/hook/… or https://open.larksuite.com/open-apis/bot/v2/hook/…';
+
+const configSchema = z.strictObject({
+  url: endpointUrl(URL_HINT, ({ pathname }) => pathname.startsWith(HOOK_PATH) && pathname.length > HOOK_PATH.length),
+  secret: z.string({ error: 'secret must be a string (the bot’s signature-verification secret)' }).min(1, 'secret must not be empty (omit it when signature verification is off)').optional(),
+});
+
+/** Card header templates by priority. */
+const TEMPLATE: Record<Priority, string> = { P0: 'red', P1: 'orange', P2: 'yellow', P3: 'blue' };
+
+/** Codes worth retrying: 11232 is Feishu's rate limit ("frequency limited"). */
+const RETRYABLE = new Set([11232]);
+/** Documented codes, with what they mean for the operator. */
+const MEANING: Readonly<Record<number, string>> = {
+  9499: 'bad request (the payload was rejected)',
+  11232: 'frequency limited',
+  19021: 'signature check failed (wrong secret, or the clock is more than an hour off)',
+  19022: 'the caller’s IP address is not allowed',
+  19024: 'the message lacks the bot’s required keywords',
+};
+
+/** Card markdown (lark_md) parses `<…>` as tags: user text must escape them. */
+const esc = (s: string) => s.replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** `<at id=…>` for open_id/user_id handles, `<at email=…>` for addresses (both documented for card markdown). */
+const at = (handle: string) => (handle.includes('@') ? `<at email=${handle}></at>` : `<at id=${handle}></at>`);
+
+const md = (content: string) => ({ tag: 'div', text: { tag: 'lark_md', content } });
+
+function feishuSign(timestampSeconds: string, secret: string): string {
+  return createHmac('sha256', `${timestampSeconds}\n${secret}`).update('').digest('base64');
+}
+
+export const feishu: ChatProvider<FeishuConfig> = {
+  id: 'feishu',
+  configSchema,
+  secrets: (config) => [config.url, ...(config.secret === undefined ? [] : [config.secret])],
+
+  request(config, page, now) {
+    const timeline = timelineTail(page);
+    const buttons = links(page).map((l) => ({
+      tag: 'button',
+      text: { tag: 'plain_text', content: l.label },
+      type: l.id === 'ack' ? 'primary' : 'default',
+      url: l.url,
+    }));
+    const elements = [
+      md(truncate((page.mention === undefined ? '' : `${at(page.mention)} `) + esc(page.text), 4000)),
+      md(facts(page).map(([label, value]) => `**${label}:** ${esc(value)}`).join('\n')),
+      ...(page.runbook === undefined ? [] : [md(truncate(`**Runbook:** ${esc(page.runbook)}`, 2000))]),
+      ...(timeline.length === 0 ? [] : [md(truncate(`**Timeline**\n${timeline.map(esc).join('\n')}`, 4000))]),
+      ...(buttons.length === 0 ? [] : [{ tag: 'action', actions: buttons }]),
+    ];
+    const card = {
+      config: { wide_screen_mode: true },
+      header: { title: { tag: 'plain_text', content: truncate(page.title, 200) }, template: TEMPLATE[page.priority] },
+      elements,
+    };
+    const timestamp = String(Math.floor(now / 1000));
+    const signature = config.secret === undefined ? {} : { timestamp, sign: feishuSign(timestamp, config.secret) };
+    return {
+      url: config.url,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify({ ...signature, msg_type: 'interactive', card }),
+    };
+  },
+
+  check(status, body): Verdict {
+    const reply = parseReply(body);
+    if (status >= 200 && status < 300 && reply?.code === 0) return { ok: true };
+    if (reply !== undefined && reply.code !== 0) {
+      const why = [reply.msg, MEANING[reply.code]].filter((x) => x !== undefined).join(' — ') || 'no message';
+      return { ok: false, retryable: RETRYABLE.has(reply.code) || status === 429 || status >= 500, reason: `HTTP ${status}, Feishu code ${reply.code}: ${why}` };
+    }
+    return statusVerdict(status, body) ?? { ok: false, retryable: false, reason: `HTTP ${status} without a Feishu reply: ${JSON.stringify(body.slice(0, 200))}` };
+  },
+};
+
+/** `{code, msg}`, or the legacy `{StatusCode, StatusMessage}`; undefined when the body is not a Feishu reply. */
+function parseReply(body: string): { code: number; msg: string | undefined } | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof json !== 'object' || json === null) return undefined;
+  const r = json as Record<string, unknown>;
+  const code = typeof r.code === 'number' ? r.code : typeof r.StatusCode === 'number' ? r.StatusCode : undefined;
+  if (code === undefined) return undefined;
+  const msg = typeof r.msg === 'string' ? r.msg : typeof r.StatusMessage === 'string' ? r.StatusMessage : undefined;
+  return { code, msg: msg === undefined ? undefined : msg.slice(0, 200) };
+}
