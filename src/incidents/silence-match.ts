@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
 import { GROUP_FIELDS } from '../rules/rule-schema.js';
 import { durationSchema } from '../util/units.js';
@@ -14,7 +14,7 @@ export const matchersSchema = z
   .refine((m) => Object.values(m).some((v) => v !== undefined), 'give at least one matcher (tenant, region, rule or a dimension)');
 export type Matchers = z.output<typeof matchersSchema>;
 
-const isZone = (tz: string) => DateTime.now().setZone(tz).isValid;
+const isZone = (tz: string) => IANAZone.isValidZone(tz);
 
 /** A maintenance window that repeats: on these weekdays, from a wall-clock time in an IANA zone, for a duration. */
 export const recurrenceSchema = z.strictObject({

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DateTime } from 'luxon';
+import { IANAZone } from 'luxon';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config/env.js';
@@ -9,7 +9,7 @@ import { durationSchema, formatDuration } from '../util/units.js';
 import { type Layer, type Override, type Schedule, WEEKDAYS, gaps } from './schedule.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _, . or -');
-const zone = z.string().refine((tz) => DateTime.now().setZone(tz).isValid, 'is not an IANA time zone (e.g. Asia/Shanghai)');
+const zone = z.string().refine((tz) => IANAZone.isValidZone(tz), 'is not an IANA time zone (e.g. Asia/Shanghai)');
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
 const instant = z.union([z.iso.datetime({ offset: true }), z.date()]).transform((v) => (typeof v === 'string' ? Date.parse(v) : v.getTime()));
 const DAY = 86_400_000;
