@@ -112,7 +112,7 @@ export function parseOnCall(text: string, source: string, now: number): OnCallCo
   if (doc.errors.length) throw new ConfigError(`${source}:${doc.errors[0]!.linePos?.[0]?.line ?? '?'}: ${doc.errors[0]!.message.split('\n')[0]}`);
   const parsed = onCallFileSchema.safeParse(doc.toJS() ?? {});
   if (!parsed.success) {
-    throw new ConfigError(`${source} is invalid:\n${parsed.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')}` : i.message}`).join('\n')}`);
+    throw new ConfigError(`${source} is invalid:\n${parsed.error.issues.map((i) => `  ${formatPath(i.path) || '(top level)'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')}` : i.message}`).join('\n')}`);
   }
   const f = parsed.data;
   const problems: string[] = [];
@@ -128,6 +128,7 @@ export function parseOnCall(text: string, source: string, now: number): OnCallCo
 
   const schedules = new Map<string, Schedule>();
   f.schedules.forEach((s, si) => {
+    unique(`schedules[${s.id}].layers`, s.layers.map((l) => l.id));
     const layers: Layer[] = s.layers.map((l, li) => {
       l.members.forEach((m, mi) => person(`schedules[${s.id}].layers[${li}].members[${mi}]`, m));
       const lengthMs = l.rotation === 'daily' ? DAY : l.rotation === 'weekly' ? 7 * DAY : l.length!;
