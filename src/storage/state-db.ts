@@ -102,6 +102,25 @@ const MIGRATIONS = [
      deleted_at INTEGER
    );
    CREATE INDEX oncall_overrides_schedule ON oncall_overrides (schedule, end_at);`,
+  // The paging outbox: every notification is a row before it is sent (idempotency key unique).
+  `CREATE TABLE outbox (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     key TEXT NOT NULL UNIQUE,
+     incident_id INTEGER NOT NULL,
+     kind TEXT NOT NULL,
+     recipient TEXT NOT NULL,
+     channel TEXT NOT NULL,
+     payload TEXT NOT NULL,
+     state TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     next_at INTEGER NOT NULL,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     sent_at INTEGER,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE INDEX outbox_due ON outbox (state, next_at);
+   CREATE INDEX outbox_incident ON outbox (incident_id);`,
 ];
 
 export function openStateDb(path: string): Db {
