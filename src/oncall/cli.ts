@@ -12,7 +12,7 @@ export function onCallCommand(sub: string | undefined, file: string | undefined,
     const now = Date.now();
     const config = loadOnCall(path, now);
     if (sub === 'check') {
-      process.stdout.write(`${path}: valid (${config.people.size} people, ${config.schedules.size} schedules, ${config.policies.size} escalation policies; P0/P1 schedules covered for the next 28 days)\n`);
+      process.stdout.write(`${path}: valid (${config.people.size} people, ${config.channels.size} channels, ${config.schedules.size} schedules, ${config.policies.size} escalation policies; P0/P1 schedules covered for the next 28 days)\n`);
       return 0;
     }
     const t = at === undefined ? now : /^\d+$/.test(at) ? Number(at) : Date.parse(at);

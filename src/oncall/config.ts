@@ -6,6 +6,7 @@ import { ConfigError } from '../config/env.js';
 import { formatPath } from '../config/file.js';
 import { PRIORITIES, type Priority } from '../rules/rule-schema.js';
 import { durationSchema, formatDuration } from '../util/units.js';
+import { PROVIDER_IDS, PROVIDERS, type ProviderId } from '../notify/registry.js';
 import { type Layer, type Override, type Schedule, WEEKDAYS, gaps } from './schedule.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _, . or -');
@@ -20,8 +21,13 @@ const personSchema = z.strictObject({
   email: z.email().optional(),
   timezone: zone.default('UTC'),
   /** Handles per chat provider (slack, feishu, dingtalk, wecom, teams, webhook): how a page mentions them. */
-  chat: z.record(z.string().regex(/^[a-z]+$/), z.string().min(1).max(200)).default({}),
+  chat: z.partialRecord(z.enum(PROVIDER_IDS), z.string().min(1).max(200)).default({}),
+  /** Where this person is paged, in order: "email" and/or channel ids (default: channels of providers they have a handle on, then email). */
+  notify: z.array(id).min(1).optional(),
 });
+
+/** A chat endpoint (a group robot, a webhook); the rest of its fields are the provider's own config. */
+const channelSchema = z.looseObject({ id, provider: z.enum(PROVIDER_IDS) });
 
 const layerSchema = z
   .strictObject({
@@ -43,7 +49,7 @@ const scheduleSchema = z.strictObject({
   overrides: z.array(z.strictObject({ person: id, start: instant, end: instant })).default([]),
 });
 
-const targetSchema = z.union([z.strictObject({ schedule: id }), z.strictObject({ person: id })]);
+const targetSchema = z.union([z.strictObject({ schedule: id }), z.strictObject({ person: id }), z.strictObject({ channel: id })]);
 
 const policySchema = z.strictObject({
   id,
@@ -62,6 +68,7 @@ const routeSchema = z.strictObject({
 
 export const onCallFileSchema = z.strictObject({
   people: z.array(personSchema).default([]),
+  channels: z.array(channelSchema).default([]),
   schedules: z.array(scheduleSchema).default([]),
   escalation_policies: z.array(policySchema).default([]),
   routing: z.array(routeSchema).default([]),
@@ -93,21 +100,34 @@ export interface Route {
   readonly priority?: readonly Priority[];
 }
 
+/** A configured chat endpoint with its provider's validated config (secrets from the environment already in). */
+export interface Channel {
+  readonly id: string;
+  readonly provider: ProviderId;
+  readonly config: unknown;
+}
+
+/** The pseudo-channel for email (SMTP_URL). */
+export const EMAIL = 'email';
+
 export interface OnCallConfig {
   readonly people: ReadonlyMap<string, Person>;
+  readonly channels: ReadonlyMap<string, Channel>;
+  /** Each person's channels in paging order ("email" or channel ids). */
+  readonly notify: ReadonlyMap<string, readonly string[]>;
   readonly schedules: ReadonlyMap<string, Schedule>;
   readonly policies: ReadonlyMap<string, EscalationPolicy>;
   readonly routing: readonly Route[];
   readonly defaultPolicy: string | undefined;
 }
 
-export const EMPTY_ONCALL: OnCallConfig = { people: new Map(), schedules: new Map(), policies: new Map(), routing: [], defaultPolicy: undefined };
+export const EMPTY_ONCALL: OnCallConfig = { people: new Map(), channels: new Map(), notify: new Map(), schedules: new Map(), policies: new Map(), routing: [], defaultPolicy: undefined };
 
 /** How far ahead a schedule must be covered when P0/P1 pages depend on it. */
 export const COVERAGE_HORIZON_MS = 28 * DAY;
 
 /** Parses and checks an on-call file; `now` anchors the coverage check (gaps in the next 28 days). */
-export function parseOnCall(text: string, source: string, now: number): OnCallConfig {
+export function parseOnCall(text: string, source: string, now: number, env: NodeJS.ProcessEnv = process.env): OnCallConfig {
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length) throw new ConfigError(`${source}:${doc.errors[0]!.linePos?.[0]?.line ?? '?'}: ${doc.errors[0]!.message.split('\n')[0]}`);
   const parsed = onCallFileSchema.safeParse(doc.toJS() ?? {});
@@ -123,7 +143,27 @@ export function parseOnCall(text: string, source: string, now: number): OnCallCo
   unique('people', f.people.map((p) => p.id));
   unique('schedules', f.schedules.map((s) => s.id));
   unique('escalation_policies', f.escalation_policies.map((p) => p.id));
+  unique('channels', f.channels.map((c) => c.id));
+  if (f.channels.some((c) => c.id === EMAIL)) problems.push(`channels: "${EMAIL}" is reserved for email`);
   const people = new Map(f.people.map((p) => [p.id, p]));
+  const channels = new Map<string, Channel>();
+  for (const c of f.channels) {
+    const { id: cid, provider, ...rest } = c;
+    const expanded = expandEnv(rest, env, (name) => problems.push(`channels[${cid}]: environment variable ${name} is not set`));
+    const parsed = PROVIDERS[provider].configSchema.safeParse(expanded);
+    if (!parsed.success) for (const i of parsed.error.issues) problems.push(`channels[${cid}].${formatPath(i.path) || '(config)'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')}` : i.message}`);
+    else channels.set(cid, { id: cid, provider, config: parsed.data });
+  }
+  const notify = new Map<string, string[]>();
+  for (const p of f.people) {
+    const list = p.notify ?? [...f.channels.filter((c) => p.chat[c.provider] !== undefined).map((c) => c.id), ...(p.email ? [EMAIL] : [])];
+    list.forEach((ch, i) => {
+      if (ch === EMAIL) {
+        if (!p.email) problems.push(`people[${p.id}].notify[${i}]: "email" needs the person's email`);
+      } else if (!f.channels.some((c) => c.id === ch)) problems.push(`people[${p.id}].notify[${i}]: unknown channel "${ch}"`);
+    });
+    notify.set(p.id, list);
+  }
   const person = (path: string, pid: string) => people.has(pid) || problems.push(`${path}: unknown person "${pid}"`);
 
   const schedules = new Map<string, Schedule>();
@@ -148,6 +188,7 @@ export function parseOnCall(text: string, source: string, now: number): OnCallCo
       l.targets.forEach((t, ti) => {
         const path = `escalation_policies[${p.id}].levels[${li}].targets[${ti}]`;
         if ('person' in t) person(path, t.person);
+        else if ('channel' in t) (channels.has(t.channel) || f.channels.some((c) => c.id === t.channel) || problems.push(`${path}: unknown channel "${t.channel}"`));
         else if (!schedules.has(t.schedule)) problems.push(`${path}: unknown schedule "${t.schedule}"`);
       }),
     );
@@ -159,6 +200,8 @@ export function parseOnCall(text: string, source: string, now: number): OnCallCo
 
   const config: OnCallConfig = {
     people,
+    channels,
+    notify,
     schedules,
     policies,
     routing: f.routing.map((r) => ({ policy: r.policy, ...r.match })),
@@ -220,4 +263,18 @@ export function policyFor(c: OnCallConfig, incident: { tenant: string; region?: 
 /** A level's ack timeout: its own, else the priority's default. */
 export function ackTimeout(level: EscalationLevel, priority: Exclude<Priority, 'P3'>): number {
   return level.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT[priority];
+}
+
+/** Replaces "${NAME}" in every string of a channel's config with the environment variable (webhook tokens stay out of the file). */
+function expandEnv(value: unknown, env: NodeJS.ProcessEnv, missing: (name: string) => void): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (_m, name: string) => {
+      const v = env[name];
+      if (v === undefined) missing(name);
+      return v ?? '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => expandEnv(v, env, missing));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, missing)]));
+  return value;
 }

@@ -40,17 +40,20 @@ export function nextStepAt(policy: EscalationPolicy, priority: Priority, openedA
 }
 
 /**
- * The people a step pages: each person target, and whoever is on call in each schedule target at the step's start.
- * Duplicates collapse; a schedule with nobody on call contributes nobody (validation keeps P0/P1 schedules covered).
+ * Who a step pages: each person target, whoever is on call in each schedule target at the step's start, and each
+ * team channel. Duplicates collapse; a schedule with nobody on call contributes nobody (validation keeps P0/P1
+ * schedules covered).
  */
-export function recipients(step: EscalationStep, schedule: (id: string) => Schedule): string[] {
-  const out = new Set<string>();
+export function recipients(step: EscalationStep, schedule: (id: string) => Schedule): { people: string[]; channels: string[] } {
+  const people = new Set<string>();
+  const channels = new Set<string>();
   for (const t of step.targets) {
-    if ('person' in t) out.add(t.person);
+    if ('person' in t) people.add(t.person);
+    else if ('channel' in t) channels.add(t.channel);
     else {
       const who = onCallAt(schedule(t.schedule), step.startsAt);
-      if (who) out.add(who.person);
+      if (who) people.add(who.person);
     }
   }
-  return [...out];
+  return { people: [...people], channels: [...channels] };
 }

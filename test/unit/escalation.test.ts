@@ -45,13 +45,13 @@ describe('escalation steps (injected clock)', () => {
   it('resolves schedule targets at the step start and collapses duplicates', () => {
     const steps = escalationSteps(policy, 'P0', T0);
     const schedule = () => noc;
-    expect(recipients(steps[0]!, schedule)).toEqual(['anna']);
-    expect(recipients(steps[1]!, schedule)).toEqual(['lead', 'anna']);
+    expect(recipients(steps[0]!, schedule)).toEqual({ people: ['anna'], channels: [] });
+    expect(recipients(steps[1]!, schedule)).toEqual({ people: ['lead', 'anna'], channels: [] });
     // An incident opened just before the handoff: its escalation 5 min later reaches the next person.
     const late = escalationSteps(policy, 'P0', T0 + 86_400_000 - 2 * M);
-    expect(recipients(late[0]!, schedule)).toEqual(['anna']);
-    expect(recipients(late[1]!, schedule)).toEqual(['lead', 'bob']);
-    const twice: EscalationPolicy = { id: 'x', repeat: 0, levels: [{ targets: [{ person: 'anna' }, { schedule: 'noc' }], ackTimeoutMs: undefined }] };
-    expect(recipients(escalationSteps(twice, 'P1', T0)[0]!, schedule)).toEqual(['anna']);
+    expect(recipients(late[0]!, schedule).people).toEqual(['anna']);
+    expect(recipients(late[1]!, schedule).people).toEqual(['lead', 'bob']);
+    const twice: EscalationPolicy = { id: 'x', repeat: 0, levels: [{ targets: [{ person: 'anna' }, { schedule: 'noc' }, { channel: 'noc-chat' }], ackTimeoutMs: undefined }] };
+    expect(recipients(escalationSteps(twice, 'P1', T0)[0]!, schedule)).toEqual({ people: ['anna'], channels: ['noc-chat'] });
   });
 });

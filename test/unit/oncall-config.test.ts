@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError } from '../../src/config/env.js';
-import { type OnCallConfig, ackTimeout, parseOnCall, policyFor } from '../../src/oncall/config.js';
+import { EMPTY_ONCALL, type OnCallConfig, ackTimeout, parseOnCall, policyFor } from '../../src/oncall/config.js';
 import { gaps, onCallAt } from '../../src/oncall/schedule.js';
 import type { Priority } from '../../src/rules/rule-schema.js';
 
@@ -110,7 +110,7 @@ describe('parseOnCall: a valid file', () => {
   });
 
   it('an empty file is an empty configuration', () => {
-    expect(parse('')).toEqual({ people: new Map(), schedules: new Map(), policies: new Map(), routing: [], defaultPolicy: undefined });
+    expect(parse('')).toEqual(EMPTY_ONCALL);
   });
 });
 
@@ -306,5 +306,41 @@ describe('oncall.example.yaml', () => {
     expect(onCallAt(noc, utc('2026-03-11T02:00:00Z'))).toEqual({ person: 'chen-jing', source: 'apac' });
     expect(policyFor(c, { tenant: 'any', priority: 'P1' })?.id).toBe('default');
     expect(policyFor(c, { tenant: 'any', priority: 'P3' })).toBeUndefined();
+  });
+});
+
+describe('channels and where people are paged', () => {
+  const SLACK = { id: 'noc-slack', provider: 'slack', url: 'https://hooks.slack.com/services/T0/B0/${SLACK_TOKEN}' };
+  const FEISHU = { id: 'noc-feishu', provider: 'feishu', url: 'https://open.feishu.cn/open-apis/bot/v2/hook/abc', secret: '${FEISHU_SECRET}' };
+  const withEnv = (doc: Obj, env: NodeJS.ProcessEnv) => parseOnCall(stringify(doc), SOURCE, NOW, env);
+  const env = { SLACK_TOKEN: 'xyz123', FEISHU_SECRET: 'fs-secret' };
+
+  it('fills ${VARS} from the environment and validates each channel with its provider', () => {
+    const c = withEnv(file({ channels: [SLACK, FEISHU] }), env);
+    expect(c.channels.get('noc-slack')).toEqual({ id: 'noc-slack', provider: 'slack', config: { url: 'https://hooks.slack.com/services/T0/B0/xyz123' } });
+    expect(c.channels.get('noc-feishu')?.config).toEqual({ url: FEISHU.url, secret: 'fs-secret' });
+  });
+
+  it('names a missing variable and the provider field that is wrong', () => {
+    expect(() => withEnv(file({ channels: [SLACK] }), {})).toThrow(/channels\[noc-slack\]: environment variable SLACK_TOKEN is not set/);
+    expect(() => withEnv(file({ channels: [{ id: 'x', provider: 'slack', url: 'http://hooks.slack.com/x' }] }), env)).toThrow(/channels\[x\]\.url: url must use https/);
+    expect(() => withEnv(file({ channels: [{ id: 'x', provider: 'pager' }] }), env)).toThrow(/channels\[0\]\.provider/);
+    expect(() => withEnv(file({ channels: [{ ...SLACK, id: 'email' }] }), env)).toThrow(/"email" is reserved/);
+  });
+
+  it('pages people on the channels of providers they have a handle on, then email, unless notify says otherwise', () => {
+    const c = withEnv(file({ channels: [SLACK, FEISHU] }), env);
+    expect(c.notify.get('anna')).toEqual(['noc-slack', 'email']); // slack handle, and an email address
+    expect(c.notify.get('tom')).toEqual([]); // neither: validation of P0/P1 reachability is the pager's concern
+    const people = [{ ...PEOPLE[0], notify: ['email', 'noc-feishu'] }, ...PEOPLE.slice(1)];
+    expect(withEnv(file({ people, channels: [SLACK, FEISHU] }), env).notify.get('anna')).toEqual(['email', 'noc-feishu']);
+  });
+
+  it('rejects notify entries that cannot work, and unknown channel targets', () => {
+    const people = [{ ...PEOPLE[0] }, { ...PEOPLE[1], notify: ['email', 'nope'] }, PEOPLE[2]];
+    expect(() => withEnv(file({ people }), env)).toThrow(/people\[tom\]\.notify\[0\]: "email" needs the person's email[\s\S]*people\[tom\]\.notify\[1\]: unknown channel "nope"/);
+    const pol = personPolicy('main');
+    (pol.levels as Obj[])[0] = { targets: [{ channel: 'ghost' }] };
+    expect(() => withEnv(file({ escalation_policies: [pol] }), env)).toThrow(/escalation_policies\[main\]\.levels\[0\]\.targets\[0\]: unknown channel "ghost"/);
   });
 });
