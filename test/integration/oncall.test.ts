@@ -477,7 +477,7 @@ describe('qoswatch oncall CLI', () => {
 
   it('check: the example is valid (exit 0)', async () => {
     const r = await cli('check', 'oncall.example.yaml');
-    expect(r).toEqual({ code: 0, output: expect.stringContaining('oncall.example.yaml: valid (6 people, 1 schedules, 1 escalation policies') });
+    expect(r).toEqual({ code: 0, output: expect.stringContaining('oncall.example.yaml: valid (6 people, 2 channels, 1 schedules, 1 escalation policies') });
   });
 
   it.each<[string, (d: OnCallDoc) => void, RegExp]>([
