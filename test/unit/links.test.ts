@@ -4,7 +4,7 @@ import { type LinkClaim, signLink, verifyLink } from '../../src/notify/links.js'
 
 const SECRET = 'link-secret-0123456789abcdef';
 const NOW = Date.UTC(2026, 10, 23, 12);
-const claim: LinkClaim = { incident: 42, action: 'ack', expires: NOW + 3_600_000 };
+const claim: LinkClaim = { incident: 42, action: 'ack', recipient: 'anna', expires: NOW + 3_600_000 };
 
 describe('signed ack/resolve links', () => {
   it('verifies its own token and returns the claim', () => {
@@ -20,7 +20,7 @@ describe('signed ack/resolve links', () => {
   it('refuses a token signed with another secret, or with a claim edited to another incident or action', () => {
     expect(verifyLink(SECRET, signLink('another-secret-0123456789', claim), NOW)).toEqual({ ok: false, reason: 'tampered' });
     const [, sig] = signLink(SECRET, claim).split('.');
-    for (const forged of [{ i: 43, a: 'ack', e: claim.expires }, { i: 42, a: 'resolve', e: claim.expires }, { i: 42, a: 'ack', e: claim.expires + 1 }]) {
+    for (const forged of [{ i: 43, a: 'ack', r: 'anna', e: claim.expires }, { i: 42, a: 'resolve', r: 'anna', e: claim.expires }, { i: 42, a: 'ack', r: 'anna', e: claim.expires + 1 }, { i: 42, a: 'ack', r: 'mallory', e: claim.expires }]) {
       const payload = Buffer.from(JSON.stringify(forged)).toString('base64url');
       expect(verifyLink(SECRET, `${payload}.${sig}`, NOW)).toEqual({ ok: false, reason: 'tampered' });
     }

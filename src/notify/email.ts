@@ -1,0 +1,76 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { PageMessage, Verdict } from './channel.js';
+import { redact } from './deliver.js';
+import { facts, links } from './render.js';
+
+const KIND_WORDS: Record<PageMessage['kind'], string> = {
+  opened: 'opened', priority_changed: 'priority changed', escalated: 'ESCALATED', acknowledged: 'acknowledged',
+  mitigated: 'mitigated', resolved: 'resolved', sla_warning: 'SLA warning',
+};
+
+const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export interface RenderedEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Subject with priority, region and summary; body with values, runbook, timeline so far and the signed links. */
+export function renderEmail(page: PageMessage): RenderedEmail {
+  const where = page.region ?? page.tenant;
+  const subject = `[${page.priority}] ${where}: ${page.title.replace(/^P\d\s+\S+:\s*/, '')} (incident #${page.incidentId} ${KIND_WORDS[page.kind]})`;
+  const ls = links(page);
+  const text = [
+    page.title,
+    '',
+    page.text,
+    '',
+    ...facts(page).map(([k, v]) => `${k}: ${v}`),
+    ...(page.runbook ? ['', `Runbook: ${page.runbook}`] : []),
+    ...(page.timeline.length ? ['', 'Timeline:', ...page.timeline.map((l) => `  ${l}`)] : []),
+    ...(ls.length ? ['', ...ls.map((l) => `${l.label}: ${l.url}`)] : []),
+  ].join('\n');
+  const html = `<!doctype html><html><body style="font-family:sans-serif">
+<h2>${esc(page.title)}</h2>
+<p>${esc(page.text).replace(/\n/g, '<br>')}</p>
+<table>${facts(page).map(([k, v]) => `<tr><th align="left">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
+${page.runbook ? `<p>Runbook: <a href="${esc(page.runbook)}">${esc(page.runbook)}</a></p>` : ''}
+${page.timeline.length ? `<h3>Timeline</h3><ul>${page.timeline.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : ''}
+${ls.map((l) => `<a href="${esc(l.url)}" style="display:inline-block;padding:8px 16px;margin-right:8px;background:#1f6feb;color:#fff;text-decoration:none;border-radius:4px">${esc(l.label)}</a>`).join('')}
+</body></html>`;
+  return { subject, text, html };
+}
+
+/** Email over SMTP (SMTP_URL) with nodemailer; the Message-ID comes from the outbox key, so a resend is recognisable. */
+export class EmailSender {
+  private readonly transport: Transporter;
+  private readonly secrets: string[];
+
+  constructor(
+    smtpUrl: string,
+    private readonly from: string,
+    timeoutMs: number,
+  ) {
+    this.transport = nodemailer.createTransport({ url: smtpUrl, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs });
+    const u = new URL(smtpUrl);
+    this.secrets = [smtpUrl, ...(u.password ? [decodeURIComponent(u.password)] : [])];
+  }
+
+  async send(to: string, page: PageMessage): Promise<Verdict> {
+    const m = renderEmail(page);
+    try {
+      await this.transport.sendMail({ from: this.from, to, subject: m.subject, text: m.text, html: m.html, messageId: `<${page.key.replace(/[^\w.-]/g, '.')}@qoswatch>` });
+      return { ok: true };
+    } catch (err) {
+      const e = err as Error & { responseCode?: number; code?: string };
+      // SMTP 5xx is a permanent refusal (bad address, policy); 4xx and connection trouble are worth retrying.
+      const permanent = e.responseCode !== undefined && e.responseCode >= 500;
+      return { ok: false, retryable: !permanent, reason: redact(`SMTP ${e.responseCode ?? e.code ?? ''}: ${e.message}`.trim(), this.secrets) };
+    }
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+}
