@@ -20,6 +20,8 @@ import { rulesPlugin } from './rules/plugin.js';
 import { ruleRoutes } from './rules/routes.js';
 import { onCallPlugin } from './oncall/plugin.js';
 import { onCallRoutes } from './oncall/routes.js';
+import { linkRoutes } from './notify/link-routes.js';
+import { pagerPlugin } from './notify/plugin.js';
 import { tenantsPlugin } from './tenants/plugin.js';
 import { keyRoutes } from './tenants/routes.js';
 
@@ -68,6 +70,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(onCallPlugin, { env, clock });
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(rulesPlugin, { env, metrics, clock });
+  await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(healthRoutes, { metrics });
   await app.register(collectors, { env, metrics });
   await app.register(keyRoutes, { clock });
@@ -75,6 +78,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(silenceRoutes, { clock });
   await app.register(ruleRoutes);
   await app.register(onCallRoutes, { clock });
+  await app.register(linkRoutes, { clock });
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -60,6 +60,8 @@ export class Metrics {
   readonly incidentEvents = this.counter('qoswatch_incident_events_total', 'Incident timeline events, by kind', ['kind']);
   readonly rulesLoaded = this.gauge('qoswatch_rules_loaded', 'Rules in force');
   readonly ruleReloads = this.counter('qoswatch_rule_reloads_total', 'Rule reloads, by outcome', ['outcome']);
+  readonly pages = this.counter('qoswatch_pages_total', 'Page delivery attempts, by channel type (email or chat provider) and outcome (delivered, retry, failed)', ['channel', 'outcome']);
+  readonly outboxBacklog = this.gauge('qoswatch_outbox_backlog', 'Pages waiting in the outbox (pending or being sent)');
   readonly pointsDiscarded = this.counter('qoswatch_points_discarded_total', 'Points not stored because no InfluxDB is configured');
 
   constructor() {

@@ -57,6 +57,13 @@ export const envSchema = z.object({
     }),
   QOSWATCH_REOPEN_WINDOW: durationSchema(0, 86_400_000).default(600_000),
 
+  SMTP_URL: optional(z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' })),
+  MAIL_FROM: z.string().min(3).default('qoswatch <qoswatch@localhost>'),
+  QOSWATCH_PUBLIC_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+  QOSWATCH_LINK_SECRET: optional(secret),
+  QOSWATCH_LINK_TTL: durationSchema(60_000, 30 * 86_400_000).default(86_400_000),
+  QOSWATCH_PAGE_TIMEOUT: durationSchema(100, 120_000).default(10_000),
+
   QOSWATCH_FLUSH_INTERVAL: durationSchema(50, 60_000).default(1000),
   QOSWATCH_SPOOL_MAX: sizeSchema(1024 ** 2, 1024 ** 4).default(1024 ** 3),
   QOSWATCH_RAW_SAMPLES: bool.default(false),

@@ -178,6 +178,11 @@ export class Incidents {
     })();
   }
 
+  /** Adds a timeline entry of the system or a person (paging records every attempt here). */
+  note(id: number, kind: TimelineKind, actor: string, data: Record<string, unknown> | undefined, now: number): IncidentEvent {
+    return this.record(id, now, actor, kind, data);
+  }
+
   /** Re-checks the silenced flag of every unresolved incident (silences start, end and get edited). */
   refreshSilences(now: number): IncidentEvent[] {
     return this.db.transaction(() => {

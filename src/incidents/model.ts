@@ -42,6 +42,8 @@ export interface IncidentAlert {
 export const TIMELINE_KINDS = [
   'opened', 'reopened', 'alert_fired', 'alert_priority_changed', 'alert_cleared', 'priority_changed', 'acknowledged',
   'mitigated', 'resolved', 'commented', 'silenced', 'unsilenced',
+  // Paging (written by the pager; not re-published as pages).
+  'paged', 'escalated', 'page_delivered', 'page_failed', 'page_fallback', 'not_paged',
 ] as const;
 export type TimelineKind = (typeof TIMELINE_KINDS)[number];
 

@@ -116,6 +116,18 @@ export class Outbox {
     return again ? 'pending' : 'failed';
   }
 
+  /** Puts a claimed row back without counting the attempt (a rate limit said "not yet"). */
+  defer(id: number, until: number, now: number): void {
+    this.db.prepare("UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_at = ?, updated_at = ? WHERE id = ? AND state = 'sending'").run(until, now, id);
+  }
+
+  /** Distinct (recipient, channel) pairs that received a page for an incident: who hears about its ack/resolve. */
+  deliveredTo(incidentId: number): { recipient: string; channel: string }[] {
+    return this.db
+      .prepare("SELECT DISTINCT recipient, channel FROM outbox WHERE incident_id = ? AND state = 'delivered' AND kind IN ('opened', 'escalated') ORDER BY recipient, channel")
+      .all(incidentId) as { recipient: string; channel: string }[];
+  }
+
   /**
    * After a restart: rows left in `sending` were interrupted mid-request. They are sent again with the same
    * idempotency key (receivers that honour it see one delivery); returns how many.

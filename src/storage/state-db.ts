@@ -120,7 +120,15 @@ const MIGRATIONS = [
      updated_at INTEGER NOT NULL
    );
    CREATE INDEX outbox_due ON outbox (state, next_at);
-   CREATE INDEX outbox_incident ON outbox (incident_id);`,
+   CREATE INDEX outbox_incident ON outbox (incident_id);
+   CREATE TABLE escalations (
+     incident_id INTEGER PRIMARY KEY,
+     policy TEXT NOT NULL,
+     generation INTEGER NOT NULL,
+     started_at INTEGER NOT NULL,
+     next_step INTEGER NOT NULL,
+     stopped_at INTEGER
+   );`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -65,3 +65,6 @@ export async function incidents(url: string, query = ''): Promise<any[]> {
   if (r.status !== 200) throw new Error(`GET /v1/incidents?${query} answered ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.incidents;
 }
+
+/** Timeline entries about the incident itself, leaving out the pager's (paged, page_delivered, not_paged…). */
+export const notPaging = (e: { kind: string }) => !/^(paged|escalated|page_\w+|not_paged)$/.test(e.kind);

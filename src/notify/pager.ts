@@ -1,0 +1,325 @@
+import type { FastifyBaseLogger as Logger } from 'fastify';
+import type { EventBus } from '../incidents/bus.js';
+import type { Incidents } from '../incidents/incidents.js';
+import type { Incident, IncidentEvent, TimelineKind } from '../incidents/model.js';
+import type { Metrics } from '../metrics.js';
+import { EMAIL, policyFor } from '../oncall/config.js';
+import { dueSteps, recipients } from '../oncall/escalation.js';
+import type { OnCallService } from '../oncall/oncall.js';
+import { rank } from '../rules/rule-schema.js';
+import type { Db } from '../storage/sqlite.js';
+import { TokenBucket } from '../telemetry/token-bucket.js';
+import type { PageKind, PageMessage, Verdict } from './channel.js';
+import { deliver } from './deliver.js';
+import type { EmailSender } from './email.js';
+import { signLink } from './links.js';
+import { Outbox, type OutboxItem, type OutboxRow } from './outbox.js';
+import { PROVIDERS } from './registry.js';
+
+export interface PagerDeps {
+  db: Db;
+  incidents: Incidents;
+  oncall: OnCallService;
+  bus: EventBus<IncidentEvent>;
+  email: EmailSender | undefined;
+  /** A rule's runbook, for the page. */
+  runbookOf(ruleId: string): string | undefined;
+  metrics: Metrics;
+  log: Logger;
+  clock: () => number;
+}
+
+export interface PagerOptions {
+  /** Base URL of this service as recipients reach it (signed links point here). */
+  publicUrl: string;
+  linkSecret: string;
+  linkTtlMs: number;
+  tickMs: number;
+  sendTimeoutMs: number;
+  /** Per chat endpoint and for email: pages per second (burst of 3 × rate). */
+  chatPerSec: number;
+  emailPerSec: number;
+}
+
+const SYSTEM = 'qoswatch';
+/** Team channels are recipients too, named "#<channel id>". */
+const TEAM = '#';
+
+interface EscalationRow {
+  incident_id: number;
+  policy: string;
+  generation: number;
+  started_at: number;
+  next_step: number;
+}
+
+/**
+ * Pages people about incidents. Incident events start, stop and update escalations; each page is a row of the
+ * outbox before anything is sent; a sender loop delivers due rows (email or chat), retries with backoff, falls back
+ * to a person's next channel when one fails for good, and records every attempt on the incident's timeline.
+ */
+export class Pager {
+  readonly outbox: Outbox;
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private sending: Promise<void> | undefined;
+  private nudged = false;
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly deps: PagerDeps,
+    private readonly opts: PagerOptions,
+  ) {
+    this.outbox = new Outbox(deps.db);
+    const m = deps.metrics;
+    (m.outboxBacklog as unknown as { collect: () => void }).collect = () => m.outboxBacklog.set(this.outbox.backlog());
+  }
+
+  start(): void {
+    const recovered = this.outbox.recover(this.deps.clock());
+    if (recovered) this.deps.log.warn({ pages: recovered }, 'pages interrupted by a restart are sent again (same idempotency keys)');
+    this.unsubscribe = this.deps.bus.on((e) => this.onEvent(e));
+    this.timer = setInterval(() => this.tick(), this.opts.tickMs);
+    this.tick();
+  }
+
+  /** Stops taking events and waits for the sends in flight (their rows are retried after the next start if cut). */
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.sending;
+  }
+
+  /** One pass: advance escalations, then deliver what is due. Tests call it with an injected clock. */
+  async tick(): Promise<void> {
+    if (this.sending) {
+      this.nudged = true;
+      return this.sending;
+    }
+    this.sending = (async () => {
+      do {
+        this.nudged = false;
+        const now = this.deps.clock();
+        try {
+          this.advance(now);
+          await this.sendDue(now);
+        } catch (err) {
+          this.deps.log.error({ err }, 'paging pass failed');
+        }
+      } while (this.nudged);
+    })().finally(() => (this.sending = undefined));
+    return this.sending;
+  }
+
+  onEvent(e: IncidentEvent): void {
+    const inc = e.incident;
+    const now = e.entry.at;
+    switch (e.type) {
+      case 'opened':
+      case 'reopened':
+        this.begin(inc, now);
+        break;
+      case 'unsilenced':
+        if (inc.state === 'open' && !this.escalation(inc.id)) this.begin(inc, now);
+        break;
+      case 'priority_changed': {
+        const previous = e.entry.data?.previous as Incident['priority'] | undefined;
+        if (previous && rank(inc.priority) < rank(previous)) {
+          if (!this.escalation(inc.id) && inc.state === 'open') this.begin(inc, now);
+          else this.notifyPaged(inc, 'priority_changed', e, now);
+        }
+        break;
+      }
+      case 'acknowledged':
+      case 'mitigated':
+      case 'resolved':
+        this.deps.db.prepare('UPDATE escalations SET stopped_at = ? WHERE incident_id = ? AND stopped_at IS NULL').run(now, inc.id);
+        this.outbox.cancel(inc.id, ['opened', 'escalated', 'priority_changed'], now);
+        this.notifyPaged(inc, e.type, e, now);
+        break;
+      default:
+        return;
+    }
+    this.nudge();
+  }
+
+  /** Starts (or, after a reopen, restarts) the escalation of an incident, unless it must not page. */
+  private begin(inc: Incident, now: number): void {
+    const policy = policyFor(this.deps.oncall.config, inc);
+    const why = inc.silenced ? 'silenced: recorded, not paged' : inc.priority === 'P3' ? 'P3 pages nobody (ticket only)' : !policy ? 'no escalation policy matches' : undefined;
+    if (why || !policy) {
+      this.note(inc.id, 'not_paged', { reason: why }, now);
+      return;
+    }
+    this.deps.db
+      .prepare(`INSERT INTO escalations (incident_id, policy, generation, started_at, next_step) VALUES (?, ?, 0, ?, 0)
+        ON CONFLICT (incident_id) DO UPDATE SET policy = excluded.policy, generation = generation + 1, started_at = excluded.started_at, next_step = 0, stopped_at = NULL`)
+      .run(inc.id, policy.id, now);
+    this.advance(now, inc.id);
+  }
+
+  private escalation(id: number): EscalationRow | undefined {
+    return this.deps.db.prepare('SELECT * FROM escalations WHERE incident_id = ? AND stopped_at IS NULL').get(id) as EscalationRow | undefined;
+  }
+
+  /** Enqueues the escalation steps that have come due (all running escalations, or one incident's). */
+  private advance(now: number, only?: number): void {
+    const rows = (only === undefined
+      ? this.deps.db.prepare('SELECT * FROM escalations WHERE stopped_at IS NULL').all()
+      : this.deps.db.prepare('SELECT * FROM escalations WHERE stopped_at IS NULL AND incident_id = ?').all(only)) as EscalationRow[];
+    for (const esc of rows) {
+      const inc = this.deps.incidents.get(esc.incident_id);
+      const policy = this.deps.oncall.config.policies.get(esc.policy);
+      if (!inc || inc.state !== 'open' || !policy) {
+        this.deps.db.prepare('UPDATE escalations SET stopped_at = ? WHERE incident_id = ?').run(now, esc.incident_id);
+        continue;
+      }
+      if (inc.silenced) continue;
+      const due = dueSteps(policy, inc.priority, esc.started_at, now).filter((s) => s.index >= esc.next_step);
+      if (due.length === 0) continue;
+      this.deps.db.transaction(() => {
+        for (const step of due) {
+          const who = recipients(step, (id) => this.deps.oncall.schedule(id));
+          const kind: PageKind = step.index === 0 ? 'opened' : 'escalated';
+          const items = [
+            ...who.people.flatMap((p) => this.personItems(inc, kind, p, `${inc.id}:g${esc.generation}:s${step.index}`, now)),
+            ...who.channels.map((c) => this.item(inc, kind, `${TEAM}${c}`, c, `${inc.id}:g${esc.generation}:s${step.index}`, now)),
+          ];
+          this.outbox.enqueue(items, now);
+          this.note(inc.id, step.index === 0 ? 'paged' : 'escalated', { step: step.index, round: step.round, level: step.level, people: who.people, channels: who.channels, pages: items.length }, now);
+        }
+        this.deps.db.prepare('UPDATE escalations SET next_step = ? WHERE incident_id = ?').run(due.at(-1)!.index + 1, inc.id);
+      })();
+    }
+  }
+
+  /** A person's pages for one step: P0/P1 on every channel of theirs at once, P2 on the first (fallback later). */
+  private personItems(inc: Incident, kind: PageKind, person: string, base: string, now: number): OutboxItem[] {
+    const channels = this.deps.oncall.config.notify.get(person) ?? [];
+    const picked = inc.priority === 'P0' || inc.priority === 'P1' ? channels : channels.slice(0, 1);
+    return picked.map((c) => this.item(inc, kind, person, c, base, now));
+  }
+
+  /** Tells everyone already paged about an ack, mitigation, resolution or a rise in priority. */
+  private notifyPaged(inc: Incident, kind: PageKind, e: IncidentEvent, now: number): void {
+    if (kind === 'priority_changed') {
+      this.deps.db.prepare("UPDATE outbox SET state = 'cancelled', updated_at = ? WHERE incident_id = ? AND kind = 'priority_changed' AND state = 'pending'").run(now, inc.id);
+    }
+    const items = this.outbox.deliveredTo(inc.id).map((t) => this.item(inc, kind, t.recipient, t.channel, `${inc.id}:${kind}:${e.entry.id}`, now, e));
+    this.outbox.enqueue(items, now);
+  }
+
+  private item(inc: Incident, kind: PageKind, recipient: string, channel: string, base: string, now: number, e?: IncidentEvent): OutboxItem {
+    const key = `${base}:${recipient}:${channel}`;
+    return { key, incidentId: inc.id, kind, recipient, channel, payload: JSON.stringify(this.render(inc, kind, recipient, channel, key, now, e)) };
+  }
+
+  private render(inc: Incident, kind: PageKind, recipient: string, channel: string, key: string, now: number, e?: IncidentEvent): PageMessage {
+    const alerts = this.deps.incidents.alerts(inc.id);
+    const firing = alerts.filter((a) => a.firing);
+    const lines = (firing.length ? firing : alerts).map((a) => `${a.rule_id}: ${a.trigger ? `${a.trigger.metric} ${+a.trigger.value.toFixed(4)} (${a.trigger.threshold ?? ''}, window ${a.trigger.window_ms ?? '-'} ms, ${a.trigger.samples ?? '-'} samples, ${a.trigger.sessions ?? '-'} sessions)` : 'no values'}`);
+    const by = e && kind !== 'priority_changed' ? [`${kind[0]!.toUpperCase()}${kind.slice(1)} by ${e.entry.actor}${e.entry.data?.note ? `: ${String(e.entry.data.note)}` : ''}`] : [];
+    const timeline = this.deps.incidents
+      .timeline(inc.id)
+      .filter((t) => !t.kind.startsWith('page_') && t.kind !== 'paged' && t.kind !== 'not_paged')
+      .slice(-5)
+      .map((t) => `${new Date(t.at).toISOString().slice(11, 19)} ${t.actor} ${t.kind}${typeof t.data?.summary === 'string' ? `: ${t.data.summary}` : ''}`);
+    const person = recipient.startsWith(TEAM) ? undefined : this.deps.oncall.person(recipient);
+    const provider = channel === EMAIL ? undefined : this.deps.oncall.config.channels.get(channel)?.provider;
+    const link = (action: 'ack' | 'resolve') =>
+      `${this.opts.publicUrl}/v1/links/${signLink(this.opts.linkSecret, { incident: inc.id, action, recipient, expires: now + this.opts.linkTtlMs })}`;
+    const open = inc.state === 'open' || inc.state === 'acknowledged';
+    return {
+      kind, incidentId: inc.id, priority: inc.priority, tenant: inc.tenant, region: inc.region, state: inc.state,
+      title: `${inc.priority} ${inc.region ?? inc.tenant}: ${inc.title}`,
+      text: [...by, ...lines].join('\n'),
+      runbook: firing.map((a) => this.deps.runbookOf(a.rule_id)).find((r) => r !== undefined),
+      timeline,
+      ackUrl: inc.state === 'open' ? link('ack') : undefined,
+      resolveUrl: open ? link('resolve') : undefined,
+      incidentUrl: undefined,
+      mention: person && provider ? person.chat[provider] : undefined,
+      key,
+    };
+  }
+
+  private nudge(): void {
+    if (this.nudged) return;
+    this.nudged = true;
+    setImmediate(() => void this.tick());
+  }
+
+  private async sendDue(now: number): Promise<void> {
+    const rows = this.outbox.claimDue(now, 100);
+    await Promise.all(rows.map((r) => this.sendOne(r, now)));
+  }
+
+  private async sendOne(row: OutboxRow, now: number): Promise<void> {
+    const { metrics } = this.deps;
+    const bucket = this.bucket(row.channel);
+    if (!bucket.take(now)) {
+      this.outbox.defer(row.id, now + bucket.msUntilNext(now), now);
+      return;
+    }
+    const page = JSON.parse(row.payload) as PageMessage;
+    const verdict = await this.send(row, page);
+    const at = this.deps.clock();
+    const who = { recipient: row.recipient, channel: row.channel, kind: row.kind, attempt: row.attempts };
+    if (verdict.ok) {
+      this.outbox.delivered(row.id, at);
+      metrics.pages.inc({ channel: this.channelType(row.channel), outcome: 'delivered' });
+      this.note(row.incidentId, 'page_delivered', who, at);
+      return;
+    }
+    const state = this.outbox.failed(row.id, verdict.reason, verdict.retryable, at);
+    metrics.pages.inc({ channel: this.channelType(row.channel), outcome: state === 'pending' ? 'retry' : 'failed' });
+    this.note(row.incidentId, 'page_failed', { ...who, reason: verdict.reason, retrying: state === 'pending', next_at: state === 'pending' ? this.outbox.get(row.id)?.nextAt : undefined }, at);
+    if (state === 'failed') this.fallBack(row, page, at);
+  }
+
+  private async send(row: OutboxRow, page: PageMessage): Promise<Verdict> {
+    if (row.channel === EMAIL) {
+      const to = this.deps.oncall.person(row.recipient)?.email;
+      if (!this.deps.email) return { ok: false, retryable: false, reason: 'email is not configured (SMTP_URL)' };
+      if (!to) return { ok: false, retryable: false, reason: `${row.recipient} has no email address` };
+      return this.deps.email.send(to, page);
+    }
+    const ch = this.deps.oncall.config.channels.get(row.channel);
+    if (!ch) return { ok: false, retryable: false, reason: `channel ${row.channel} is no longer configured` };
+    return deliver(PROVIDERS[ch.provider], ch.config, page, this.deps.clock(), this.opts.sendTimeoutMs);
+  }
+
+  /** A page that failed for good goes to the person's next channel not tried for it yet. */
+  private fallBack(row: OutboxRow, page: PageMessage, now: number): void {
+    if (row.recipient.startsWith(TEAM)) return;
+    const channels = this.deps.oncall.config.notify.get(row.recipient) ?? [];
+    const base = row.key.slice(0, row.key.length - `:${row.recipient}:${row.channel}`.length);
+    const tried = new Set(this.outbox.ofIncident(row.incidentId).filter((r) => r.key.startsWith(`${base}:${row.recipient}:`)).map((r) => r.channel));
+    const next = channels.find((c) => !tried.has(c));
+    if (!next) return;
+    const inc = this.deps.incidents.get(row.incidentId);
+    if (!inc) return;
+    this.outbox.enqueue([this.item(inc, row.kind, row.recipient, next, base, now)], now);
+    this.note(row.incidentId, 'page_fallback', { recipient: row.recipient, from: row.channel, to: next, kind: page.kind }, now);
+    this.nudge();
+  }
+
+  private bucket(channel: string): TokenBucket {
+    let b = this.buckets.get(channel);
+    if (!b) {
+      const rate = channel === EMAIL ? this.opts.emailPerSec : this.opts.chatPerSec;
+      // A burst of three seconds' worth, refilled at `rate` per second.
+      this.buckets.set(channel, (b = new TokenBucket(Math.max(1, Math.round(rate * 3)), 3000)));
+    }
+    return b;
+  }
+
+  private channelType(channel: string): string {
+    return channel === EMAIL ? EMAIL : (this.deps.oncall.config.channels.get(channel)?.provider ?? 'unknown');
+  }
+
+  private note(id: number, kind: TimelineKind, data: Record<string, unknown>, now: number): void {
+    this.deps.incidents.note(id, kind, SYSTEM, data, now);
+  }
+}
