@@ -47,6 +47,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     // pino's own Logger type is wider than fastify's view of it.
     loggerInstance: (opts.logger ?? createLogger(env.QOSWATCH_LOG_LEVEL)) as FastifyBaseLogger,
     forceCloseConnections: 'idle',
+    // Signed link tokens in /v1/links/:token are longer than the default 100-character path parameter.
+    routerOptions: { maxParamLength: 2048 },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

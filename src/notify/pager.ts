@@ -8,6 +8,7 @@ import { dueSteps, recipients } from '../oncall/escalation.js';
 import type { OnCallService } from '../oncall/oncall.js';
 import { rank } from '../rules/rule-schema.js';
 import type { Db } from '../storage/sqlite.js';
+import { getMeta, setMeta } from '../storage/state-db.js';
 import { TokenBucket } from '../telemetry/token-bucket.js';
 import type { PageKind, PageMessage, Verdict } from './channel.js';
 import { deliver } from './deliver.js';
@@ -42,6 +43,9 @@ export interface PagerOptions {
 }
 
 const SYSTEM = 'qoswatch';
+const CURSOR = 'pager_timeline_cursor';
+/** The incident events the pager acts on. */
+const HANDLED = new Set<TimelineKind>(['opened', 'reopened', 'unsilenced', 'priority_changed', 'acknowledged', 'mitigated', 'resolved']);
 /** Team channels are recipients too, named "#<channel id>". */
 const TEAM = '#';
 
@@ -78,6 +82,7 @@ export class Pager {
   start(): void {
     const recovered = this.outbox.recover(this.deps.clock());
     if (recovered) this.deps.log.warn({ pages: recovered }, 'pages interrupted by a restart are sent again (same idempotency keys)');
+    this.catchUp();
     this.unsubscribe = this.deps.bus.on((e) => this.onEvent(e));
     this.timer = setInterval(() => this.tick(), this.opts.tickMs);
     this.tick();
@@ -112,7 +117,38 @@ export class Pager {
     return this.sending;
   }
 
+  /**
+   * Incident events are committed before they are published; a crash in between would lose a page. The pager keeps
+   * the id of the last timeline entry it handled and, at start, handles the ones committed after it.
+   */
+  private catchUp(): void {
+    const { db, incidents } = this.deps;
+    const last = (db.prepare('SELECT max(id) AS id FROM timeline').get() as { id: number | null }).id ?? 0;
+    const saved = getMeta(db, CURSOR);
+    if (saved === undefined) {
+      setMeta(db, CURSOR, String(last)); // first start with paging: history is not paged
+      return;
+    }
+    const rows = db.prepare('SELECT id, incident_id FROM timeline WHERE id > ? ORDER BY id').all(Number(saved)) as { id: number; incident_id: number }[];
+    let replayed = 0;
+    for (const r of rows) {
+      const entry = incidents.timeline(r.incident_id).find((t) => t.id === r.id);
+      const incident = incidents.get(r.incident_id);
+      if (!entry || !incident || !HANDLED.has(entry.kind)) continue;
+      this.onEvent({ type: entry.kind, incident, entry });
+      replayed++;
+    }
+    setMeta(db, CURSOR, String(last));
+    if (replayed) this.deps.log.warn({ events: replayed }, 'incident events committed before a crash were handled by the pager after the restart');
+  }
+
   onEvent(e: IncidentEvent): void {
+    this.handle(e);
+    // Moves the cursor of catchUp() past this event (events arrive in commit order).
+    if (Number(getMeta(this.deps.db, CURSOR) ?? 0) < e.entry.id) setMeta(this.deps.db, CURSOR, String(e.entry.id));
+  }
+
+  private handle(e: IncidentEvent): void {
     const inc = e.incident;
     const now = e.entry.at;
     switch (e.type) {
@@ -195,18 +231,26 @@ export class Pager {
   }
 
   /** A person's pages for one step: P0/P1 on every channel of theirs at once, P2 on the first (fallback later). */
-  private personItems(inc: Incident, kind: PageKind, person: string, base: string, now: number): OutboxItem[] {
+  private personItems(inc: Incident, kind: PageKind, person: string, base: string, now: number, e?: IncidentEvent): OutboxItem[] {
     const channels = this.deps.oncall.config.notify.get(person) ?? [];
     const picked = inc.priority === 'P0' || inc.priority === 'P1' ? channels : channels.slice(0, 1);
-    return picked.map((c) => this.item(inc, kind, person, c, base, now));
+    return picked.map((c) => this.item(inc, kind, person, c, base, now, e));
   }
 
-  /** Tells everyone already paged about an ack, mitigation, resolution or a rise in priority. */
+  /**
+   * Tells everyone already paged about an ack, mitigation, resolution, or a rise in priority — which reaches each
+   * person on the channels the new priority pages (a P2 that becomes P1 now goes to every channel of theirs).
+   */
   private notifyPaged(inc: Incident, kind: PageKind, e: IncidentEvent, now: number): void {
+    const base = `${inc.id}:${kind}:${e.entry.id}`;
+    let items: OutboxItem[];
     if (kind === 'priority_changed') {
       this.deps.db.prepare("UPDATE outbox SET state = 'cancelled', updated_at = ? WHERE incident_id = ? AND kind = 'priority_changed' AND state = 'pending'").run(now, inc.id);
+      const paged = [...new Map(this.outbox.deliveredTo(inc.id).map((t) => [t.recipient, t])).values()];
+      items = paged.flatMap((t) => (t.recipient.startsWith(TEAM) ? [this.item(inc, kind, t.recipient, t.channel, base, now, e)] : this.personItems(inc, kind, t.recipient, base, now, e)));
+    } else {
+      items = this.outbox.deliveredTo(inc.id).map((t) => this.item(inc, kind, t.recipient, t.channel, base, now, e));
     }
-    const items = this.outbox.deliveredTo(inc.id).map((t) => this.item(inc, kind, t.recipient, t.channel, `${inc.id}:${kind}:${e.entry.id}`, now, e));
     this.outbox.enqueue(items, now);
   }
 
@@ -275,7 +319,9 @@ export class Pager {
     const state = this.outbox.failed(row.id, verdict.reason, verdict.retryable, at);
     metrics.pages.inc({ channel: this.channelType(row.channel), outcome: state === 'pending' ? 'retry' : 'failed' });
     this.note(row.incidentId, 'page_failed', { ...who, reason: verdict.reason, retrying: state === 'pending', next_at: state === 'pending' ? this.outbox.get(row.id)?.nextAt : undefined }, at);
-    if (state === 'failed') this.fallBack(row, page, at);
+    // The first failure of a channel already brings in the person's next one (a page must not wait out a retry
+    // schedule); the failing channel keeps retrying, so the email still arrives once SMTP is back.
+    this.fallBack(row, page, at);
   }
 
   private async send(row: OutboxRow, page: PageMessage): Promise<Verdict> {
@@ -290,7 +336,7 @@ export class Pager {
     return deliver(PROVIDERS[ch.provider], ch.config, page, this.deps.clock(), this.opts.sendTimeoutMs);
   }
 
-  /** A page that failed for good goes to the person's next channel not tried for it yet. */
+  /** A page that failed goes to the person's next channel not tried for it yet (once per channel). */
   private fallBack(row: OutboxRow, page: PageMessage, now: number): void {
     if (row.recipient.startsWith(TEAM)) return;
     const channels = this.deps.oncall.config.notify.get(row.recipient) ?? [];
@@ -298,9 +344,12 @@ export class Pager {
     const tried = new Set(this.outbox.ofIncident(row.incidentId).filter((r) => r.key.startsWith(`${base}:${row.recipient}:`)).map((r) => r.channel));
     const next = channels.find((c) => !tried.has(c));
     if (!next) return;
-    const inc = this.deps.incidents.get(row.incidentId);
-    if (!inc) return;
-    this.outbox.enqueue([this.item(inc, row.kind, row.recipient, next, base, now)], now);
+    // The same message (who acted, the values at the time), addressed to the next channel.
+    const key = `${base}:${row.recipient}:${next}`;
+    const provider = next === EMAIL ? undefined : this.deps.oncall.config.channels.get(next)?.provider;
+    const mention = provider ? this.deps.oncall.person(row.recipient)?.chat[provider] : undefined;
+    const payload = JSON.stringify({ ...page, key, mention } satisfies PageMessage);
+    this.outbox.enqueue([{ key, incidentId: row.incidentId, kind: row.kind, recipient: row.recipient, channel: next, payload }], now);
     this.note(row.incidentId, 'page_fallback', { recipient: row.recipient, from: row.channel, to: next, kind: page.kind }, now);
     this.nudge();
   }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { afterEach } from 'vitest';
 import { ADMIN_TOKEN, INGEST_KEY } from './app.js';
 import { freePort, waitFor } from './ports.js';
 import { tempDir } from './tmp.js';
@@ -71,4 +72,20 @@ export function runCli(args: string[], env: Record<string, string>): Promise<{ c
     p.stderr.on('data', (d) => (output += String(d)));
     p.on('exit', (code) => resolveRun({ code, output }));
   });
+}
+
+/** Starts services for a test file; whatever is still running after each test is killed (-9). */
+export function servicesKilledAfterEach(): (env: Record<string, string>, dataDir?: string) => Promise<ServiceProcess> {
+  let running: ServiceProcess[] = [];
+  afterEach(async () => {
+    const open = running.filter((s) => s.proc);
+    running = [];
+    await Promise.allSettled(open.map((s) => s.stop('SIGKILL')));
+  });
+  return async (env, dataDir) => {
+    const svc = new ServiceProcess(env, dataDir);
+    running.push(svc);
+    await svc.start();
+    return svc;
+  };
 }

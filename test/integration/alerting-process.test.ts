@@ -1,30 +1,19 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type RuleDef, api, incidents, notPaging, send, stallRule, viewers, writeRules } from '../helpers/alerting.js';
 import { ADMIN_TOKEN, INGEST_KEY } from '../helpers/app.js';
 import { metric } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/ports.js';
-import { CLI, ServiceProcess, runCli } from '../helpers/service.js';
+import { CLI, runCli, servicesKilledAfterEach } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** Alerting in the built service as a real process (real clock): crash safety of alert state, SIGHUP, the rules CLI. */
 
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
 
-let running: ServiceProcess[] = [];
-async function service(env: Record<string, string>, dataDir?: string): Promise<ServiceProcess> {
-  const svc = new ServiceProcess(env, dataDir);
-  running.push(svc);
-  await svc.start();
-  return svc;
-}
-afterEach(async () => {
-  const open = running.filter((s) => s.proc);
-  running = [];
-  await Promise.allSettled(open.map((s) => s.stop('SIGKILL')));
-});
+const service = servicesKilledAfterEach();
 
 /** Waits for two more evaluation passes, so everything posted before has been evaluated. */
 async function evaluated(url: string): Promise<void> {
