@@ -1,5 +1,5 @@
 import { ConfigError, loadEnv } from '../config/env.js';
-import { loadOnCall } from './config.js';
+import { loadOnCall, unreachablePeople } from './config.js';
 import { onCallPath } from './plugin.js';
 import { onCallAt } from './schedule.js';
 
@@ -12,6 +12,8 @@ export function onCallCommand(sub: string | undefined, file: string | undefined,
     const now = Date.now();
     const config = loadOnCall(path, now);
     if (sub === 'check') {
+      const unreachable = unreachablePeople(config);
+      if (unreachable.length) process.stderr.write(`warning: ${unreachable.join(', ')} can be paged for P0/P1 but have no email and no chat channel\n`);
       process.stdout.write(`${path}: valid (${config.people.size} people, ${config.channels.size} channels, ${config.schedules.size} schedules, ${config.policies.size} escalation policies; P0/P1 schedules covered for the next 28 days)\n`);
       return 0;
     }

@@ -212,11 +212,34 @@ export function parseOnCall(text: string, source: string, now: number, env: Node
   return config;
 }
 
-/** Schedules that P0 or P1 pages can reach must have someone on call at every instant of the next 28 days. */
-export function coverageProblems(c: OnCallConfig, now: number): string[] {
+/** Policies that P0 or P1 incidents can reach: routes for those priorities (or any) and the default. */
+function urgentPolicies(c: OnCallConfig): Set<string> {
   const urgent = new Set<string>();
   for (const r of c.routing) if (!r.priority || r.priority.some((p) => p === 'P0' || p === 'P1')) urgent.add(r.policy);
   if (c.defaultPolicy) urgent.add(c.defaultPolicy);
+  return urgent;
+}
+
+/**
+ * People that P0/P1 escalations can page (targets, and members of target schedules) who have no channel at all
+ * (no email, no chat handle on a configured channel): they would be paged into the void. Reported as warnings.
+ */
+export function unreachablePeople(c: OnCallConfig): string[] {
+  const people = new Set<string>();
+  for (const pid of urgentPolicies(c)) {
+    for (const level of c.policies.get(pid)?.levels ?? []) {
+      for (const t of level.targets) {
+        if ('person' in t) people.add(t.person);
+        else if ('schedule' in t) for (const l of c.schedules.get(t.schedule)?.layers ?? []) for (const m of l.rotation.members) people.add(m);
+      }
+    }
+  }
+  return [...people].filter((p) => (c.notify.get(p) ?? []).length === 0).sort();
+}
+
+/** Schedules that P0 or P1 pages can reach must have someone on call at every instant of the next 28 days. */
+export function coverageProblems(c: OnCallConfig, now: number): string[] {
+  const urgent = urgentPolicies(c);
   const checked = new Set<string>();
   const out: string[] = [];
   for (const pid of urgent) {

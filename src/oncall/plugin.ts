@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import fp from 'fastify-plugin';
 import type { Env } from '../config/env.js';
-import { EMPTY_ONCALL, loadOnCall } from './config.js';
+import { EMPTY_ONCALL, loadOnCall, unreachablePeople } from './config.js';
 import { OnCallService } from './oncall.js';
 
 declare module 'fastify' {
@@ -24,6 +24,8 @@ export const onCallPlugin = fp<{ env: Env; clock: () => number }>(
     const config = path ? loadOnCall(path, clock()) : EMPTY_ONCALL;
     if (!path) app.log.warn(`no ${DEFAULT_ONCALL_FILE} and QOSWATCH_ONCALL is not set: nobody is on call`);
     else app.log.info({ file: path, people: config.people.size, schedules: config.schedules.size, policies: config.policies.size }, 'on-call configuration loaded');
+    const unreachable = unreachablePeople(config);
+    if (unreachable.length) app.log.warn({ people: unreachable }, 'people on P0/P1 escalations have no email and no chat channel: they cannot be paged');
     app.decorate('oncall', new OnCallService(app.stateDb, config));
   },
   { name: 'qoswatch-oncall', dependencies: ['qoswatch-storage'] },

@@ -486,6 +486,7 @@ describe('chat endpoint failures', () => {
       expect(entries.map((e) => e.kind)).toEqual(['paged', 'page_failed', 'page_fallback', 'page_delivered']);
       expect(entries[1]!.data).toMatchObject({ channel: 'team-wecom', retrying: false, reason: expect.stringContaining('errcode 93000') });
       expect(JSON.stringify(entries[1]!.data), 'the robot key is a credential').not.toContain('wecom-key-0123456789');
+      expect(t.logs.join('\n'), 'nor does it reach the log').not.toContain('wecom-key-0123456789');
       expect(entries[2]!.data).toEqual({ recipient: 'alice', from: 'team-wecom', to: 'email', kind: 'opened' });
       expect(smtp.mails.map((m) => `${rcpt(m)} ${mailKind(m)}`)).toEqual(['alice@example.com opened']);
       for (const m of [1, 2]) await at(t, m * M - 1);

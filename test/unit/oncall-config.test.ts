@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError } from '../../src/config/env.js';
-import { EMPTY_ONCALL, type OnCallConfig, ackTimeout, parseOnCall, policyFor } from '../../src/oncall/config.js';
+import { EMPTY_ONCALL, type OnCallConfig, ackTimeout, parseOnCall, policyFor, unreachablePeople } from '../../src/oncall/config.js';
 import { gaps, onCallAt } from '../../src/oncall/schedule.js';
 import type { Priority } from '../../src/rules/rule-schema.js';
 
@@ -342,5 +342,14 @@ describe('channels and where people are paged', () => {
     const pol = personPolicy('main');
     (pol.levels as Obj[])[0] = { targets: [{ channel: 'ghost' }] };
     expect(() => withEnv(file({ escalation_policies: [pol] }), env)).toThrow(/escalation_policies\[main\]\.levels\[0\]\.targets\[0\]: unknown channel "ghost"/);
+  });
+});
+
+describe('unreachablePeople', () => {
+  it('lists people P0/P1 escalations can page who have no channel at all', () => {
+    // anna has an email; tom (a member of the P0/P1 schedule) and maria (a level-2 target) have nothing.
+    expect(unreachablePeople(parse(file()))).toEqual(['maria', 'tom']);
+    // Only reachable through a P2 route: not urgent.
+    expect(unreachablePeople(parse(file({ routing: [{ match: { priority: 'P2' }, policy: 'main' }], default_policy: undefined })))).toEqual([]);
   });
 });
