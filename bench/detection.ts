@@ -1,4 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type TestApp, postTelemetry, startApp } from '../test/helpers/app.js';
 import { tempDir } from '../test/helpers/tmp.js';
@@ -22,28 +24,64 @@ export interface DetectionRow {
   max: number;
 }
 
+/** The on-call person is paged through the signed generic webhook at a receiver on loopback. */
+const ONCALL = (hookUrl: string) => `people: [{ id: oncall, name: On Call, chat: { webhook: oncall }, notify: [hook] }]
+channels: [{ id: hook, provider: webhook, url: "${hookUrl}", secret: bench-secret-0123456789 }]
+escalation_policies: [{ id: page, levels: [{ targets: [{ person: oncall }] }] }]
+default_policy: page
+`;
+
+/** A webhook receiver on loopback: resolves the waiter of each incident's region when its page arrives. */
+async function pageReceiver(): Promise<{ url: string; waitFor(region: string): Promise<number>; close(): Promise<void> }> {
+  const waiters = new Map<string, (at: number) => void>();
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const at = performance.now();
+      res.end('ok');
+      const region = (JSON.parse(body) as { incident?: { region?: string } }).incident?.region;
+      if (region) waiters.get(region)?.(at);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/page`,
+    waitFor: (region) => new Promise((r) => waiters.set(region, r)),
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
 /**
- * Sample → incident: the service runs in this process so the incident bus can be watched directly. Each trial posts
- * one breaching sample for a fresh region and times from just before the request is sent until the 'opened'
- * incident event is published (HTTP, validation, journal commit, aggregation, evaluation, SQLite transaction).
+ * Sample → incident → page: the service runs in this process so the incident bus can be watched directly. Each trial
+ * posts one breaching sample for a fresh region and times from just before the request is sent until (1) the
+ * 'opened' incident event is published (HTTP, validation, journal commit, aggregation, evaluation, SQLite
+ * transaction) and (2) the page reaches a webhook receiver on loopback (outbox row, signing, HTTP delivery).
  * Under load, a background stream of 1000-sample batches shares the process's event loop with the trials.
  */
 export async function benchDetection(trials: number): Promise<DetectionRow[]> {
   const dir = tempDir('bench-rules');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'rule.yaml'), RULE);
-  const t = await startApp({ env: { QOSWATCH_RULES_DIR: dir, QOSWATCH_WINDOW: '5s', QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s' } });
+  const receiver = await pageReceiver();
+  const oncallDir = tempDir('bench-oncall');
+  const oncall = join(oncallDir, 'oncall.yaml');
+  writeFileSync(oncall, ONCALL(receiver.url));
+  const t = await startApp({
+    env: { QOSWATCH_RULES_DIR: dir, QOSWATCH_ONCALL: oncall, QOSWATCH_WINDOW: '5s', QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s', QOSWATCH_CHAT_RATE: '1000/1s' },
+  });
   try {
-    const idle = await trialRun(t, 'idle service', trials, 0);
-    const loaded = await trialRun(t, 'under load (~20 k samples/s in the same process)', trials, 20);
-    return [idle, loaded];
+    const idle = await trialRun(t, receiver, 'idle service', trials, 0);
+    const loaded = await trialRun(t, receiver, 'under load (~20 k samples/s in the same process)', trials, 20);
+    return [...idle, ...loaded];
   } finally {
     await t.close();
-    rmSync(dir, { recursive: true, force: true });
+    await receiver.close();
+    for (const d of [dir, oncallDir]) rmSync(d, { recursive: true, force: true });
   }
 }
 
-async function trialRun(t: TestApp, label: string, trials: number, backgroundRps: number): Promise<DetectionRow> {
+async function trialRun(t: TestApp, receiver: { waitFor(region: string): Promise<number> }, label: string, trials: number, backgroundRps: number): Promise<DetectionRow[]> {
   let stop = false;
   const background = (async () => {
     if (!backgroundRps) return;
@@ -55,6 +93,7 @@ async function trialRun(t: TestApp, label: string, trials: number, backgroundRps
     }
   })();
   const ms: number[] = [];
+  const paged: number[] = [];
   try {
     for (let i = 0; i < trials; i++) {
       const region = `det-${backgroundRps}-${i}`;
@@ -66,10 +105,12 @@ async function trialRun(t: TestApp, label: string, trials: number, backgroundRps
           }
         });
       });
+      const page = receiver.waitFor(region);
       const t0 = performance.now();
       const res = await postTelemetry(t.url, { samples: [{ ts: Date.now(), region, session: `b-${i}`, play_ms: 4000, stall_ms: 1000 }] });
       if (res.status !== 202) throw new Error(`trial ${i}: HTTP ${res.status}`);
       ms.push((await opened) - t0);
+      paged.push((await page) - t0);
       // Random gaps: trials land anywhere in the evaluation coalescing slot, as samples of a live stream do.
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 60));
     }
@@ -77,8 +118,11 @@ async function trialRun(t: TestApp, label: string, trials: number, backgroundRps
     stop = true;
     await background;
   }
-  ms.sort((a, b) => a - b);
-  return { label, trials, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), max: ms.at(-1)! };
+  const row = (what: string, xs: number[]): DetectionRow => {
+    xs.sort((a, b) => a - b);
+    return { label: `${label}: ${what}`, trials, p50: percentile(xs, 0.5), p99: percentile(xs, 0.99), max: xs.at(-1)! };
+  };
+  return [row('sample → incident', ms), row('sample → page at the webhook', paged)];
 }
 
 export function detectionTable(rows: readonly DetectionRow[]): string {

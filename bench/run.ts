@@ -17,12 +17,12 @@ async function main(): Promise<void> {
   const sections: string[] = [];
   console.log('validation…');
   sections.push('### Sample validation (per sample)\n\n' + benchValidation());
-  console.log('detection: sample → incident…');
+  console.log('detection: sample → incident → page…');
   const detection = await benchDetection(Number(process.env.BENCH_TRIALS ?? 50));
   sections.push(
-    '### Detection: breaching sample → incident event (in process, rule "stall ratio over 5 s > 5 %", no `for`)\n\n' +
+    '### Detection: breaching sample → incident event → page (in process, rule "stall ratio over 5 s > 5 %", no `for`)\n\n' +
       detectionTable(detection) +
-      '\n\nFrom just before the HTTP request is sent to the `opened` event on the incident bus: HTTP, validation, journal commit, aggregation, rule evaluation and the SQLite transaction that stores the alert and the incident. Paging latency (to a webhook or SMTP server) is measured with the paging issue.',
+      '\n\nFrom just before the HTTP request is sent to the `opened` event on the incident bus (HTTP, validation, journal commit, aggregation, rule evaluation, the SQLite transaction that stores the alert and the incident), and to the page arriving at a signed-webhook receiver on loopback (outbox row, rendering, signing, delivery). Peers (vmalert + Alertmanager) are compared in the benchmark issue.',
   );
   if (process.env.BENCH_ONLY === 'detection') {
     appendReport('Detection (issue 3)', sections.join('\n\n'));

@@ -63,6 +63,8 @@ export const envSchema = z.object({
   QOSWATCH_LINK_SECRET: optional(secret),
   QOSWATCH_LINK_TTL: durationSchema(60_000, 30 * 86_400_000).default(86_400_000),
   QOSWATCH_PAGE_TIMEOUT: durationSchema(100, 120_000).default(10_000),
+  QOSWATCH_CHAT_RATE: rateSchema.default({ max: 1, windowMs: 1000 }),
+  QOSWATCH_EMAIL_RATE: rateSchema.default({ max: 10, windowMs: 1000 }),
 
   QOSWATCH_FLUSH_INTERVAL: durationSchema(50, 60_000).default(1000),
   QOSWATCH_SPOOL_MAX: sizeSchema(1024 ** 2, 1024 ** 4).default(1024 ** 3),

@@ -8,6 +8,7 @@ import { dueSteps, recipients } from '../oncall/escalation.js';
 import type { OnCallService } from '../oncall/oncall.js';
 import { rank } from '../rules/rule-schema.js';
 import type { Db } from '../storage/sqlite.js';
+import type { Rate } from '../util/units.js';
 import { getMeta, setMeta } from '../storage/state-db.js';
 import { TokenBucket } from '../telemetry/token-bucket.js';
 import type { PageKind, PageMessage, Verdict } from './channel.js';
@@ -37,9 +38,9 @@ export interface PagerOptions {
   linkTtlMs: number;
   tickMs: number;
   sendTimeoutMs: number;
-  /** Per chat endpoint and for email: pages per second (burst of 3 × rate). */
-  chatPerSec: number;
-  emailPerSec: number;
+  /** Per chat endpoint and for email: `max` pages per `windowMs`, with bursts of three windows' worth. */
+  chatRate: Rate;
+  emailRate: Rate;
 }
 
 const SYSTEM = 'qoswatch';
@@ -357,9 +358,8 @@ export class Pager {
   private bucket(channel: string): TokenBucket {
     let b = this.buckets.get(channel);
     if (!b) {
-      const rate = channel === EMAIL ? this.opts.emailPerSec : this.opts.chatPerSec;
-      // A burst of three seconds' worth, refilled at `rate` per second.
-      this.buckets.set(channel, (b = new TokenBucket(Math.max(1, Math.round(rate * 3)), 3000)));
+      const rate = channel === EMAIL ? this.opts.emailRate : this.opts.chatRate;
+      this.buckets.set(channel, (b = new TokenBucket(rate.max * 3, rate.windowMs * 3)));
     }
     return b;
   }

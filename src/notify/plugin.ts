@@ -31,8 +31,8 @@ export const pagerPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
         linkTtlMs: env.QOSWATCH_LINK_TTL,
         tickMs: 500,
         sendTimeoutMs: env.QOSWATCH_PAGE_TIMEOUT,
-        chatPerSec: 1,
-        emailPerSec: 10,
+        chatRate: env.QOSWATCH_CHAT_RATE,
+        emailRate: env.QOSWATCH_EMAIL_RATE,
       },
     );
     app.decorate('pager', pager);
