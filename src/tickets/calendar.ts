@@ -1,0 +1,69 @@
+import { DateTime } from 'luxon';
+import { atWallClock } from '../util/wall-clock.js';
+
+export const WORKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Workday = (typeof WORKDAYS)[number];
+
+/** Business hours in a tenant's time zone: the same window on each working day, holidays off. */
+export interface BusinessHours {
+  readonly timezone: string;
+  readonly days: readonly Workday[];
+  /** HH:MM, start < end (no overnight windows). */
+  readonly start: string;
+  readonly end: string;
+  /** Local dates (YYYY-MM-DD) that are not working days. */
+  readonly holidays: readonly string[];
+}
+
+/** A clock runs round the clock, or only in business hours. */
+export type Calendar = '24x7' | BusinessHours;
+
+/** PRODUCT.md §3: Mon–Fri 09:00–18:00. */
+export const DEFAULT_BUSINESS_HOURS = (timezone: string, holidays: readonly string[] = []): BusinessHours => ({
+  timezone, days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '18:00', holidays,
+});
+
+/** Safety stop for a calendar with no working time at all (every day a holiday). */
+const MAX_DAYS = 3 * 366;
+
+/** The working windows [from, to) of each local day from the one holding `t` on, as instants. */
+function* windows(cal: BusinessHours, t: number): IterableIterator<[number, number]> {
+  const holidays = new Set(cal.holidays);
+  let day = DateTime.fromMillis(t, { zone: cal.timezone }).startOf('day');
+  for (let i = 0; i < MAX_DAYS; i++, day = day.plus({ days: 1 })) {
+    if (!cal.days.includes(WORKDAYS[day.weekday - 1]!) || holidays.has(day.toISODate()!)) continue;
+    yield [atWallClock(day, cal.start).toMillis(), atWallClock(day, cal.end).toMillis()];
+  }
+  throw new Error(`calendar in ${cal.timezone} has no working time in ${MAX_DAYS} days`);
+}
+
+/** The instant when `ms` of calendar time have run from `from` (business hours skip nights, weekends, holidays). */
+export function addCalendarTime(cal: Calendar, from: number, ms: number): number {
+  if (cal === '24x7') return from + ms;
+  let remaining = ms;
+  for (const [start, end] of windows(cal, from)) {
+    const s = Math.max(start, from);
+    if (s >= end) continue;
+    if (remaining <= end - s) return s + remaining;
+    remaining -= end - s;
+  }
+  throw new Error('unreachable');
+}
+
+/** Calendar time between two instants. */
+export function calendarTimeBetween(cal: Calendar, from: number, to: number): number {
+  if (to <= from) return 0;
+  if (cal === '24x7') return to - from;
+  let total = 0;
+  for (const [start, end] of windows(cal, from)) {
+    if (start >= to) break;
+    total += Math.max(0, Math.min(end, to) - Math.max(start, from));
+  }
+  return total;
+}
+
+/** Length of one working day (for targets written as "1 business day"). */
+export function businessDayMs(cal: BusinessHours): number {
+  const day = DateTime.fromISO('2026-01-07', { zone: cal.timezone });
+  return atWallClock(day, cal.end).toMillis() - atWallClock(day, cal.start).toMillis();
+}
