@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { EventBus } from '../incidents/bus.js';
+import { TimelineFollower } from '../incidents/follower.js';
 import type { Incidents } from '../incidents/incidents.js';
 import type { Incident, IncidentEvent, TimelineKind } from '../incidents/model.js';
 import type { Metrics } from '../metrics.js';
@@ -9,7 +10,6 @@ import type { OnCallService } from '../oncall/oncall.js';
 import { rank } from '../rules/rule-schema.js';
 import type { Db } from '../storage/sqlite.js';
 import type { Rate } from '../util/units.js';
-import { getMeta, setMeta } from '../storage/state-db.js';
 import { TokenBucket } from '../telemetry/token-bucket.js';
 import type { PageKind, PageMessage, Verdict } from './channel.js';
 import { deliver } from './deliver.js';
@@ -44,7 +44,6 @@ export interface PagerOptions {
 }
 
 const SYSTEM = 'qoswatch';
-const CURSOR = 'pager_timeline_cursor';
 /** The incident events the pager acts on. */
 const HANDLED = new Set<TimelineKind>(['opened', 'reopened', 'unsilenced', 'priority_changed', 'acknowledged', 'mitigated', 'resolved']);
 /** Team channels are recipients too, named "#<channel id>". */
@@ -66,7 +65,7 @@ interface EscalationRow {
 export class Pager {
   readonly outbox: Outbox;
   private timer: NodeJS.Timeout | undefined;
-  private unsubscribe: (() => void) | undefined;
+  private readonly follower: TimelineFollower;
   private sending: Promise<void> | undefined;
   private nudged = false;
   private readonly buckets = new Map<string, TokenBucket>();
@@ -76,6 +75,7 @@ export class Pager {
     private readonly opts: PagerOptions,
   ) {
     this.outbox = new Outbox(deps.db);
+    this.follower = new TimelineFollower('pager', deps, HANDLED, (e) => this.handle(e));
     const m = deps.metrics;
     (m.outboxBacklog as unknown as { collect: () => void }).collect = () => m.outboxBacklog.set(this.outbox.backlog());
   }
@@ -83,15 +83,14 @@ export class Pager {
   start(): void {
     const recovered = this.outbox.recover(this.deps.clock());
     if (recovered) this.deps.log.warn({ pages: recovered }, 'pages interrupted by a restart are sent again (same idempotency keys)');
-    this.catchUp();
-    this.unsubscribe = this.deps.bus.on((e) => this.onEvent(e));
+    this.follower.start();
     this.timer = setInterval(() => this.tick(), this.opts.tickMs);
     this.tick();
   }
 
   /** Stops taking events and waits for the sends in flight (their rows are retried after the next start if cut). */
   async stop(): Promise<void> {
-    this.unsubscribe?.();
+    this.follower.stop();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.sending;
@@ -118,35 +117,9 @@ export class Pager {
     return this.sending;
   }
 
-  /**
-   * Incident events are committed before they are published; a crash in between would lose a page. The pager keeps
-   * the id of the last timeline entry it handled and, at start, handles the ones committed after it.
-   */
-  private catchUp(): void {
-    const { db, incidents } = this.deps;
-    const last = (db.prepare('SELECT max(id) AS id FROM timeline').get() as { id: number | null }).id ?? 0;
-    const saved = getMeta(db, CURSOR);
-    if (saved === undefined) {
-      setMeta(db, CURSOR, String(last)); // first start with paging: history is not paged
-      return;
-    }
-    const rows = db.prepare('SELECT id, incident_id FROM timeline WHERE id > ? ORDER BY id').all(Number(saved)) as { id: number; incident_id: number }[];
-    let replayed = 0;
-    for (const r of rows) {
-      const entry = incidents.timeline(r.incident_id).find((t) => t.id === r.id);
-      const incident = incidents.get(r.incident_id);
-      if (!entry || !incident || !HANDLED.has(entry.kind)) continue;
-      this.onEvent({ type: entry.kind, incident, entry });
-      replayed++;
-    }
-    setMeta(db, CURSOR, String(last));
-    if (replayed) this.deps.log.warn({ events: replayed }, 'incident events committed before a crash were handled by the pager after the restart');
-  }
-
+  /** Handles one incident event (tests call it directly). */
   onEvent(e: IncidentEvent): void {
     this.handle(e);
-    // Moves the cursor of catchUp() past this event (events arrive in commit order).
-    if (Number(getMeta(this.deps.db, CURSOR) ?? 0) < e.entry.id) setMeta(this.deps.db, CURSOR, String(e.entry.id));
   }
 
   private handle(e: IncidentEvent): void {
