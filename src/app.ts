@@ -23,6 +23,8 @@ import { onCallRoutes } from './oncall/routes.js';
 import { linkRoutes } from './notify/link-routes.js';
 import { pagerPlugin } from './notify/plugin.js';
 import { tenantsPlugin } from './tenants/plugin.js';
+import { ticketsPlugin } from './tickets/plugin.js';
+import { ticketRoutes } from './tickets/routes.js';
 import { keyRoutes } from './tenants/routes.js';
 
 export interface AppOptions {
@@ -73,6 +75,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(rulesPlugin, { env, metrics, clock });
   await app.register(pagerPlugin, { env, metrics, clock });
+  await app.register(ticketsPlugin);
   await app.register(healthRoutes, { metrics });
   await app.register(collectors, { env, metrics });
   await app.register(keyRoutes, { clock });
@@ -81,6 +84,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(ruleRoutes);
   await app.register(onCallRoutes, { clock });
   await app.register(linkRoutes, { clock });
+  await app.register(ticketRoutes, { clock });
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { IANAZone } from 'luxon';
+import { WORKDAYS } from '../tickets/calendar.js';
 import { rateSchema } from '../util/units.js';
 import { ConfigError } from './env.js';
 
@@ -8,6 +10,7 @@ import { DIMENSIONS, type Dimension } from './dimensions.js';
 
 export { DIMENSIONS, type Dimension };
 
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
 const idSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _ or -');
 
 const ingestKeySchema = z
@@ -26,7 +29,17 @@ const tenantSchema = z.strictObject({
   id: idSchema,
   name: z.string().min(1).max(200).optional(),
   tier: z.enum(['basic', 'enterprise', 'strategic']).default('enterprise'),
-  timezone: z.string().default('UTC'),
+  timezone: z.string().refine((tz) => IANAZone.isValidZone(tz), 'is not an IANA time zone (e.g. Asia/Shanghai)').default('UTC'),
+  /** The tenant's business calendar, for SLA targets counted in business hours (default Mon–Fri 09:00–18:00). */
+  business_hours: z
+    .strictObject({
+      days: z.array(z.enum(WORKDAYS)).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+      start: hhmm.default('09:00'),
+      end: hhmm.default('18:00'),
+      holidays: z.array(z.iso.date()).default([]),
+    })
+    .refine((b) => b.start < b.end, { message: 'start must be before end (no overnight business hours)', path: ['end'] })
+    .default({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '18:00', holidays: [] }),
   ingest_keys: z.array(ingestKeySchema).default([]),
 });
 

@@ -129,6 +129,32 @@ const MIGRATIONS = [
      next_step INTEGER NOT NULL,
      stopped_at INTEGER
    );`,
+  // Tickets: one per affected tenant of an incident, or opened by hand; SLA clocks are computed from the events.
+  `CREATE TABLE tickets (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     tenant TEXT NOT NULL,
+     incident_id INTEGER,
+     title TEXT NOT NULL,
+     priority TEXT NOT NULL,
+     state TEXT NOT NULL,
+     resume_state TEXT,
+     assignee TEXT,
+     root_cause TEXT,
+     opened_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     UNIQUE (incident_id, tenant)
+   );
+   CREATE INDEX tickets_tenant ON tickets (tenant, id);
+   CREATE TABLE ticket_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     visibility TEXT NOT NULL,
+     data TEXT
+   );
+   CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id);`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -1,4 +1,5 @@
 import type { FileConfig, TenantConfig } from '../config/file.js';
+import { type BusinessHours, DEFAULT_BUSINESS_HOURS } from '../tickets/calendar.js';
 
 export type Tier = TenantConfig['tier'];
 
@@ -7,6 +8,8 @@ export interface Tenant {
   name: string;
   tier: Tier;
   timezone: string;
+  /** Business calendar in the tenant's zone (SLA targets in business hours). */
+  businessHours: BusinessHours;
 }
 
 /** Tenants from the config file; the default tenant exists even when the file does not name it. */
@@ -16,9 +19,11 @@ export class Tenants {
 
   constructor(config: FileConfig) {
     this.defaultId = config.default_tenant;
-    for (const t of config.tenants) this.byId.set(t.id, { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone });
+    for (const t of config.tenants) {
+      this.byId.set(t.id, { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours } });
+    }
     if (!this.byId.has(this.defaultId)) {
-      this.byId.set(this.defaultId, { id: this.defaultId, name: this.defaultId, tier: 'enterprise', timezone: 'UTC' });
+      this.byId.set(this.defaultId, { id: this.defaultId, name: this.defaultId, tier: 'enterprise', timezone: 'UTC', businessHours: DEFAULT_BUSINESS_HOURS('UTC') });
     }
   }
 

@@ -1,0 +1,192 @@
+import { badRequest, conflict, notFound } from '../errors.js';
+import { type Priority, rank } from '../rules/rule-schema.js';
+import type { Db } from '../storage/sqlite.js';
+import type { Tenant } from '../tenants/tenants.js';
+import { type ClockState, clockState } from './clock.js';
+import { NEXT, type StateChange, type TicketState, clockEvents } from './lifecycle.js';
+import { type SlaCell, type SlaMatrix, TARGETS, type TargetName, resolveTarget } from './sla-policy.js';
+
+export interface Ticket {
+  id: number;
+  tenant: string;
+  incidentId: number | undefined;
+  title: string;
+  priority: Priority;
+  state: TicketState;
+  assignee: string | undefined;
+  rootCause: string | undefined;
+  openedAt: number;
+  updatedAt: number;
+}
+
+export const TICKET_EVENT_KINDS = ['opened', 'state_changed', 'priority_changed', 'assigned', 'comment', 'sla_warning', 'sla_breach'] as const;
+export type TicketEventKind = (typeof TICKET_EVENT_KINDS)[number];
+export type Visibility = 'internal' | 'customer';
+
+export interface TicketEvent {
+  id: number;
+  at: number;
+  actor: string;
+  kind: TicketEventKind;
+  visibility: Visibility;
+  data: Record<string, unknown> | undefined;
+}
+
+/** One target's clock on a ticket, as the API shows it. */
+export interface SlaClock extends ClockState {
+  readonly target: TargetName;
+  readonly targetMs: number;
+  readonly calendar: '24x7' | 'business';
+}
+
+interface Row {
+  id: number;
+  tenant: string;
+  incident_id: number | null;
+  title: string;
+  priority: Priority;
+  state: TicketState;
+  resume_state: TicketState | null;
+  assignee: string | null;
+  root_cause: string | null;
+  opened_at: number;
+  updated_at: number;
+}
+
+const fromRow = (r: Row): Ticket => ({
+  id: r.id, tenant: r.tenant, incidentId: r.incident_id ?? undefined, title: r.title, priority: r.priority, state: r.state,
+  assignee: r.assignee ?? undefined, rootCause: r.root_cause ?? undefined, openedAt: r.opened_at, updatedAt: r.updated_at,
+});
+
+/** Priorities whose resolution needs a root-cause note (and gets a postmortem). */
+export const NEEDS_ROOT_CAUSE: readonly Priority[] = ['P0', 'P1'];
+
+/**
+ * Tickets in SQLite. Every change is an event (who, when, internal or customer-visible); SLA clocks are computed
+ * from the state-change events whenever they are read, so pauses and priority changes need no stored counters.
+ */
+export class Tickets {
+  constructor(
+    private readonly db: Db,
+    private readonly sla: (tier: Tenant['tier'], tenant: string) => SlaMatrix[Tenant['tier']],
+  ) {}
+
+  get(id: number): Ticket | undefined {
+    const r = this.db.prepare('SELECT * FROM tickets WHERE id = ?').get(id) as Row | undefined;
+    return r && fromRow(r);
+  }
+
+  require(id: number, tenant?: string): Ticket {
+    const t = this.get(id);
+    // Another tenant's ticket is "not found", not "forbidden": ids must not leak across tenants.
+    if (!t || (tenant !== undefined && t.tenant !== tenant)) throw notFound(`no ticket ${id}`);
+    return t;
+  }
+
+  forIncident(incidentId: number): Ticket[] {
+    return (this.db.prepare('SELECT * FROM tickets WHERE incident_id = ? ORDER BY id').all(incidentId) as Row[]).map(fromRow);
+  }
+
+  list(f: { tenant?: string; state?: readonly TicketState[]; priority?: readonly Priority[]; before?: number; limit: number }): Ticket[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.tenant !== undefined) (where.push('tenant = ?'), args.push(f.tenant));
+    if (f.state?.length) (where.push(`state IN (${f.state.map(() => '?').join(', ')})`), args.push(...f.state));
+    if (f.priority?.length) (where.push(`priority IN (${f.priority.map(() => '?').join(', ')})`), args.push(...f.priority));
+    if (f.before !== undefined) (where.push('id < ?'), args.push(f.before));
+    const sql = `SELECT * FROM tickets ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, f.limit) as Row[]).map(fromRow);
+  }
+
+  /** Opens a ticket (once per incident and tenant: a repeated call returns the existing one). */
+  open(o: { tenant: string; incidentId?: number; title: string; priority: Priority; actor: string; note?: string }, now: number): { ticket: Ticket; created: boolean } {
+    return this.db.transaction(() => {
+      if (o.incidentId !== undefined) {
+        const existing = this.db.prepare('SELECT * FROM tickets WHERE incident_id = ? AND tenant = ?').get(o.incidentId, o.tenant) as Row | undefined;
+        if (existing) return { ticket: fromRow(existing), created: false };
+      }
+      const id = Number(
+        this.db
+          .prepare("INSERT INTO tickets (tenant, incident_id, title, priority, state, opened_at, updated_at) VALUES (?, ?, ?, ?, 'new', ?, ?)")
+          .run(o.tenant, o.incidentId ?? null, o.title, o.priority, now, now).lastInsertRowid,
+      );
+      this.event(id, now, o.actor, 'opened', 'customer', { priority: o.priority, incident: o.incidentId, note: o.note });
+      return { ticket: this.get(id)!, created: true };
+    })();
+  }
+
+  /**
+   * Moves a ticket (conditional: a move the state does not allow is a 409). Resolving a P0/P1 needs a root cause.
+   * Leaving waiting_on_customer returns to the state it paused unless another is asked for.
+   */
+  move(id: number, to: TicketState | 'resume', actor: string, o: { note?: string; rootCause?: string; tenant?: string }, now: number): Ticket {
+    return this.db.transaction(() => {
+      const t = this.require(id, o.tenant);
+      const row = this.db.prepare('SELECT resume_state FROM tickets WHERE id = ?').get(id) as { resume_state: TicketState | null };
+      const target: TicketState = to === 'resume' ? (row.resume_state ?? 'new') : to;
+      if (to === 'resume' && t.state !== 'waiting_on_customer') throw conflict(`ticket ${id} is ${t.state}, not waiting on the customer`);
+      if (!NEXT[t.state].includes(target)) throw conflict(`ticket ${id} is ${t.state}: cannot move it to ${target}`);
+      const rootCause = o.rootCause ?? t.rootCause;
+      if (target === 'resolved' && NEEDS_ROOT_CAUSE.includes(t.priority) && !rootCause) {
+        throw badRequest(`root_cause: resolving a ${t.priority} ticket needs a root-cause note`);
+      }
+      this.db
+        .prepare('UPDATE tickets SET state = ?, resume_state = ?, root_cause = ?, updated_at = ? WHERE id = ? AND state = ?')
+        .run(target, target === 'waiting_on_customer' ? t.state : null, rootCause ?? null, now, id, t.state);
+      this.event(id, now, actor, 'state_changed', 'customer', { from: t.state, to: target, note: o.note, root_cause: o.rootCause });
+      return this.get(id)!;
+    })();
+  }
+
+  /** A new priority: the clocks are recomputed from the new targets; the change stays in the history. */
+  setPriority(id: number, priority: Priority, actor: string, now: number, tenant?: string): Ticket {
+    return this.db.transaction(() => {
+      const t = this.require(id, tenant);
+      if (t.priority === priority) return t;
+      this.db.prepare('UPDATE tickets SET priority = ?, updated_at = ? WHERE id = ?').run(priority, now, id);
+      this.event(id, now, actor, 'priority_changed', 'customer', { from: t.priority, to: priority, raised: rank(priority) < rank(t.priority) });
+      return this.get(id)!;
+    })();
+  }
+
+  assign(id: number, assignee: string, actor: string, now: number): Ticket {
+    this.require(id);
+    this.db.prepare('UPDATE tickets SET assignee = ?, updated_at = ? WHERE id = ?').run(assignee, now, id);
+    this.event(id, now, actor, 'assigned', 'internal', { assignee });
+    return this.get(id)!;
+  }
+
+  comment(id: number, actor: string, text: string, visibility: Visibility, now: number, tenant?: string): TicketEvent {
+    this.require(id, tenant);
+    this.db.prepare('UPDATE tickets SET updated_at = ? WHERE id = ?').run(now, id);
+    return this.event(id, now, actor, 'comment', visibility, { text });
+  }
+
+  events(id: number, visibility?: Visibility): TicketEvent[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM ticket_events WHERE ticket_id = ? ${visibility ? 'AND visibility = ?' : ''} ORDER BY id`)
+      .all(...(visibility ? [id, visibility] : [id])) as (Omit<TicketEvent, 'data'> & { data: string | null })[];
+    return rows.map((r) => ({ id: r.id, at: r.at, actor: r.actor, kind: r.kind, visibility: r.visibility, data: r.data ? JSON.parse(r.data) : undefined }));
+  }
+
+  /** The ticket's SLA clocks now, for its tenant's tier, calendar and current priority. */
+  clocks(t: Ticket, tenant: Tenant, now: number): SlaClock[] {
+    const cell: SlaCell = this.sla(tenant.tier, tenant.id)[t.priority];
+    const changes: StateChange[] = this.events(t.id)
+      .filter((e) => e.kind === 'state_changed')
+      .map((e) => ({ at: e.at, to: e.data!.to as TicketState }));
+    return TARGETS.flatMap((name) => {
+      const target = cell[name];
+      if (!target) return [];
+      const { calendar, ms } = resolveTarget(target, tenant.businessHours);
+      const state = clockState(clockEvents(name, t.openedAt, changes), calendar, ms, now);
+      return [{ ...state, target: name, targetMs: ms, calendar: calendar === '24x7' ? ('24x7' as const) : ('business' as const) }];
+    });
+  }
+
+  private event(id: number, at: number, actor: string, kind: TicketEventKind, visibility: Visibility, data: Record<string, unknown> | undefined): TicketEvent {
+    const clean = data && Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
+    const eid = Number(this.db.prepare('INSERT INTO ticket_events (ticket_id, at, actor, kind, visibility, data) VALUES (?, ?, ?, ?, ?, ?)').run(id, at, actor, kind, visibility, clean ? JSON.stringify(clean) : null).lastInsertRowid);
+    return { id: eid, at, actor, kind, visibility, data: clean };
+  }
+}
