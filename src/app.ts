@@ -75,7 +75,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(rulesPlugin, { env, metrics, clock });
   await app.register(pagerPlugin, { env, metrics, clock });
-  await app.register(ticketsPlugin);
+  await app.register(ticketsPlugin, { clock });
   await app.register(healthRoutes, { metrics });
   await app.register(collectors, { env, metrics });
   await app.register(keyRoutes, { clock });

@@ -44,6 +44,8 @@ export const TIMELINE_KINDS = [
   'mitigated', 'resolved', 'commented', 'silenced', 'unsilenced',
   // Paging (written by the pager; not re-published as pages).
   'paged', 'escalated', 'page_delivered', 'page_failed', 'page_fallback', 'not_paged',
+  // SLA clocks of the incident's tickets.
+  'sla_warning', 'sla_breach',
 ] as const;
 export type TimelineKind = (typeof TIMELINE_KINDS)[number];
 

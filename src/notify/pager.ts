@@ -5,7 +5,7 @@ import type { Incidents } from '../incidents/incidents.js';
 import type { Incident, IncidentEvent, TimelineKind } from '../incidents/model.js';
 import type { Metrics } from '../metrics.js';
 import { EMAIL, policyFor } from '../oncall/config.js';
-import { dueSteps, recipients } from '../oncall/escalation.js';
+import { dueSteps, escalationSteps, recipients } from '../oncall/escalation.js';
 import type { OnCallService } from '../oncall/oncall.js';
 import { rank } from '../rules/rule-schema.js';
 import type { Db } from '../storage/sqlite.js';
@@ -205,10 +205,32 @@ export class Pager {
   }
 
   /** A person's pages for one step: P0/P1 on every channel of theirs at once, P2 on the first (fallback later). */
-  private personItems(inc: Incident, kind: PageKind, person: string, base: string, now: number, e?: IncidentEvent): OutboxItem[] {
+  private personItems(inc: Incident, kind: PageKind, person: string, base: string, now: number, e?: IncidentEvent | string): OutboxItem[] {
     const channels = this.deps.oncall.config.notify.get(person) ?? [];
     const picked = inc.priority === 'P0' || inc.priority === 'P1' ? channels : channels.slice(0, 1);
     return picked.map((c) => this.item(inc, kind, person, c, base, now, e));
+  }
+
+  /**
+   * An SLA warning (80 %) or breach (100 %) of a ticket of this incident: the next escalation level is paged (the
+   * level after the last one paged; the last level when all were), once per ticket, target, priority and kind.
+   */
+  slaAlert(inc: Incident, o: { ticket: number; target: string; breach: boolean; dueAt: number }, now: number): void {
+    const policy = policyFor(this.deps.oncall.config, inc);
+    if (!policy || inc.silenced) return;
+    const steps = escalationSteps(policy, inc.priority, now);
+    if (steps.length === 0) return;
+    const row = this.deps.db.prepare('SELECT next_step FROM escalations WHERE incident_id = ?').get(inc.id) as { next_step: number } | undefined;
+    const step = steps[Math.min(row?.next_step ?? 0, steps.length - 1)]!;
+    const who = recipients(step, (id) => this.deps.oncall.schedule(id));
+    const headline = `SLA ${o.breach ? 'BREACHED' : 'warning (80 %)'}: ${o.target} for ticket #${o.ticket} ${o.breach ? 'was' : 'is'} due ${new Date(o.dueAt).toISOString()}`;
+    const base = `${inc.id}:sla:${o.ticket}:${o.target}:${inc.priority}:${o.breach ? 'breach' : 'warn'}`;
+    const items = [
+      ...who.people.flatMap((p) => this.personItems(inc, 'sla_warning', p, base, now, headline)),
+      ...who.channels.map((c) => this.item(inc, 'sla_warning', `${TEAM}${c}`, c, base, now, headline)),
+    ];
+    if (this.outbox.enqueue(items, now).length) this.note(inc.id, 'paged', { sla: o.breach ? 'breach' : 'warning', ticket: o.ticket, target: o.target, level: step.level, people: who.people, channels: who.channels }, now);
+    this.nudge();
   }
 
   /**
@@ -228,16 +250,17 @@ export class Pager {
     this.outbox.enqueue(items, now);
   }
 
-  private item(inc: Incident, kind: PageKind, recipient: string, channel: string, base: string, now: number, e?: IncidentEvent): OutboxItem {
+  /** One page; `e` is the event it reports (who acted), or a headline of its own (SLA warnings). */
+  private item(inc: Incident, kind: PageKind, recipient: string, channel: string, base: string, now: number, e?: IncidentEvent | string): OutboxItem {
     const key = `${base}:${recipient}:${channel}`;
     return { key, incidentId: inc.id, kind, recipient, channel, payload: JSON.stringify(this.render(inc, kind, recipient, channel, key, now, e)) };
   }
 
-  private render(inc: Incident, kind: PageKind, recipient: string, channel: string, key: string, now: number, e?: IncidentEvent): PageMessage {
+  private render(inc: Incident, kind: PageKind, recipient: string, channel: string, key: string, now: number, e?: IncidentEvent | string): PageMessage {
     const alerts = this.deps.incidents.alerts(inc.id);
     const firing = alerts.filter((a) => a.firing);
     const lines = (firing.length ? firing : alerts).map((a) => `${a.rule_id}: ${a.trigger ? `${a.trigger.metric} ${+a.trigger.value.toFixed(4)} (${a.trigger.threshold ?? ''}, window ${a.trigger.window_ms ?? '-'} ms, ${a.trigger.samples ?? '-'} samples, ${a.trigger.sessions ?? '-'} sessions)` : 'no values'}`);
-    const by = e && kind !== 'priority_changed' ? [`${kind[0]!.toUpperCase()}${kind.slice(1)} by ${e.entry.actor}${e.entry.data?.note ? `: ${String(e.entry.data.note)}` : ''}`] : [];
+    const by = typeof e === 'string' ? [e] : e && kind !== 'priority_changed' ? [`${kind[0]!.toUpperCase()}${kind.slice(1)} by ${e.entry.actor}${e.entry.data?.note ? `: ${String(e.entry.data.note)}` : ''}`] : [];
     const timeline = this.deps.incidents
       .timeline(inc.id)
       .filter((t) => !t.kind.startsWith('page_') && t.kind !== 'paged' && t.kind !== 'not_paged')

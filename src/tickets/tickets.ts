@@ -162,6 +162,11 @@ export class Tickets {
     return this.event(id, now, actor, 'comment', visibility, { text });
   }
 
+  /** Records an event of the system (SLA warnings and breaches). */
+  record(id: number, kind: TicketEventKind, data: Record<string, unknown>, now: number): TicketEvent {
+    return this.event(id, now, 'qoswatch', kind, 'internal', data);
+  }
+
   events(id: number, visibility?: Visibility): TicketEvent[] {
     const rows = this.db
       .prepare(`SELECT * FROM ticket_events WHERE ticket_id = ? ${visibility ? 'AND visibility = ?' : ''} ORDER BY id`)
