@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { notFound, unauthorized } from '../errors.js';
 import { PRIORITIES } from '../rules/rule-schema.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { errorBodySchema, keyQuerySchema } from '../telemetry/schemas.js';
 import { AUTH_MESSAGES, authenticateIngest, requireAdmin } from '../tenants/auth.js';
 import { TICKET_STATES } from './lifecycle.js';
 import { TICKET_EVENT_KINDS, type Ticket, type TicketEvent, type Visibility } from './tickets.js';
@@ -89,7 +89,7 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
         schema: {
           tags: ['tickets'], summary: 'Move a ticket (acknowledged, mitigated, resolved, closed, waiting_on_customer, or resume)',
           params: idParams,
-          body: z.strictObject({ to: z.enum([...TICKET_STATES, 'resume']), note: z.string().max(10_000).optional(), root_cause: z.string().min(1).max(20_000).optional(), by }),
+          body: z.strictObject({ to: z.enum([...TICKET_STATES, 'resume']), note: z.string().max(10_000).optional(), root_cause: z.string().trim().min(1, 'must not be blank').max(20_000).optional(), by }),
           response: { 200: ticketView, ...errors },
         },
       },
@@ -121,11 +121,12 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
       req.ingestKey = k;
     });
     const a = tenantApi.withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
-    a.get('/v1/tenant/tickets', { schema: { tags: ['tickets'], summary: "The tenant's own tickets (tenant key)", querystring: listQuery, response: { 200: z.object({ tickets: z.array(ticketView.omit({ assignee: true })) }), ...errors } } }, async (req) => {
+    a.get('/v1/tenant/tickets', { schema: { tags: ['tickets'], summary: "The tenant's own tickets (tenant key)", querystring: listQuery.extend(keyQuerySchema.shape), response: { 200: z.object({ tickets: z.array(ticketView.omit({ assignee: true })) }), ...errors } } }, async (req) => {
       const now = clock();
-      return { tickets: app.tickets.list({ ...req.query, tenant: req.ingestKey!.tenant }).map((t) => view(t, now)) };
+      const { key: _key, ...query } = req.query;
+      return { tickets: app.tickets.list({ ...query, tenant: req.ingestKey!.tenant }).map((t) => view(t, now)) };
     });
-    a.get('/v1/tenant/tickets/:id', { schema: { tags: ['tickets'], summary: "One of the tenant's tickets with its customer-visible updates (tenant key)", params: idParams, response: { 200: ticketView.omit({ assignee: true }).extend({ events: z.array(eventView) }), ...errors } } }, async (req) => {
+    a.get('/v1/tenant/tickets/:id', { schema: { tags: ['tickets'], summary: "One of the tenant's tickets with its customer-visible updates (tenant key)", params: idParams, querystring: keyQuerySchema, response: { 200: ticketView.omit({ assignee: true }).extend({ events: z.array(eventView) }), ...errors } } }, async (req) => {
       const t = app.tickets.require(req.params.id, req.ingestKey!.tenant);
       return { ...view(t, clock()), events: app.tickets.events(t.id, 'customer').map(eventOut) };
     });

@@ -58,6 +58,9 @@ const fromRow = (r: Row): Ticket => ({
   assignee: r.assignee ?? undefined, rootCause: r.root_cause ?? undefined, openedAt: r.opened_at, updatedAt: r.updated_at,
 });
 
+/** The forward order of states (waiting_on_customer aside). */
+const PROGRESS: readonly TicketState[] = ['new', 'acknowledged', 'mitigated', 'resolved', 'closed'];
+
 /** Priorities whose resolution needs a root-cause note (and gets a postmortem). */
 export const NEEDS_ROOT_CAUSE: readonly Priority[] = ['P0', 'P1'];
 
@@ -126,7 +129,12 @@ export class Tickets {
       const target: TicketState = to === 'resume' ? (row.resume_state ?? 'new') : to;
       if (to === 'resume' && t.state !== 'waiting_on_customer') throw conflict(`ticket ${id} is ${t.state}, not waiting on the customer`);
       if (!NEXT[t.state].includes(target)) throw conflict(`ticket ${id} is ${t.state}: cannot move it to ${target}`);
-      const rootCause = o.rootCause ?? t.rootCause;
+      // Waiting on the customer is a pause, not a way back: it returns to the paused state or a later one.
+      const paused = row.resume_state ?? 'new';
+      if (t.state === 'waiting_on_customer' && PROGRESS.indexOf(target) < PROGRESS.indexOf(paused)) {
+        throw conflict(`ticket ${id} was ${paused} before waiting on the customer: cannot move it back to ${target}`);
+      }
+      const rootCause = o.rootCause?.trim() || t.rootCause;
       if (target === 'resolved' && NEEDS_ROOT_CAUSE.includes(t.priority) && !rootCause) {
         throw badRequest(`root_cause: resolving a ${t.priority} ticket needs a root-cause note`);
       }
