@@ -22,6 +22,7 @@ import { onCallPlugin } from './oncall/plugin.js';
 import { onCallRoutes } from './oncall/routes.js';
 import { linkRoutes } from './notify/link-routes.js';
 import { pagerPlugin } from './notify/plugin.js';
+import { reportRoutes } from './reports/routes.js';
 import { tenantsPlugin } from './tenants/plugin.js';
 import { ticketsPlugin } from './tickets/plugin.js';
 import { ticketRoutes } from './tickets/routes.js';
@@ -85,6 +86,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(onCallRoutes, { clock });
   await app.register(linkRoutes, { clock });
   await app.register(ticketRoutes, { clock });
+  await app.register(reportRoutes, { clock });
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -101,6 +101,12 @@ export class Tickets {
     return (this.db.prepare(sql).all(...args, f.limit) as Row[]).map(fromRow);
   }
 
+  /** Tickets opened in [from, to), oldest first (reports). */
+  openedBetween(from: number, to: number, tenant?: string): Ticket[] {
+    const sql = `SELECT * FROM tickets WHERE opened_at >= ? AND opened_at < ? ${tenant === undefined ? '' : 'AND tenant = ?'} ORDER BY opened_at, id`;
+    return (this.db.prepare(sql).all(...(tenant === undefined ? [from, to] : [from, to, tenant])) as Row[]).map(fromRow);
+  }
+
   /** Opens a ticket (once per incident and tenant: a repeated call returns the existing one). */
   open(o: { tenant: string; incidentId?: number; title: string; priority: Priority; actor: string; note?: string }, now: number): { ticket: Ticket; created: boolean } {
     return this.db.transaction(() => {
