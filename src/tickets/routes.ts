@@ -5,6 +5,7 @@ import { PRIORITIES } from '../rules/rule-schema.js';
 import { errorBodySchema, keyQuerySchema } from '../telemetry/schemas.js';
 import { AUTH_MESSAGES, authenticateIngest, requireAdmin } from '../tenants/auth.js';
 import { TICKET_STATES } from './lifecycle.js';
+import { renderPostmortem } from './postmortem.js';
 import { TICKET_EVENT_KINDS, type Ticket, type TicketEvent, type Visibility } from './tickets.js';
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -66,6 +67,16 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     a.get('/v1/tickets/:id', { schema: { tags: ['tickets'], summary: 'A ticket with its SLA clocks and every event', params: idParams, response: { 200: ticketView.extend({ events: z.array(eventView) }), ...errors } } }, async (req) => {
       const t = app.tickets.require(req.params.id);
       return { ...view(t, clock()), events: app.tickets.events(t.id).map(eventOut) };
+    });
+    a.get('/v1/tickets/:id/postmortem', { schema: { tags: ['tickets'], summary: 'The postmortem as Markdown (timeline, impact, SLA outcome, root cause)', params: idParams, response: { 200: z.string(), ...errors } } }, async (req, reply) => {
+      const t = app.tickets.require(req.params.id);
+      const tenant = app.tenants.get(t.tenant);
+      const inc = t.incidentId === undefined ? undefined : app.incidents.get(t.incidentId);
+      const md = renderPostmortem({
+        ticket: t, tier: tenant?.tier ?? 'unknown', events: app.tickets.events(t.id), clocks: tenant ? app.tickets.clocks(t, tenant, clock()) : [],
+        incident: inc, alerts: inc ? app.incidents.alerts(inc.id) : [], timeline: inc ? app.incidents.timeline(inc.id).filter((e) => !/^(paged|page_|not_paged)/.test(e.kind)) : [],
+      });
+      return reply.type('text/markdown; charset=utf-8').send(md);
     });
     a.post(
       '/v1/tickets',
