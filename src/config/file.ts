@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
 import { WORKDAYS } from '../tickets/calendar.js';
+import { parseTarget } from '../tickets/sla-policy.js';
 import { rateSchema } from '../util/units.js';
 import { ConfigError } from './env.js';
 
@@ -25,6 +26,17 @@ const ingestKeySchema = z
     message: 'give exactly one of sha256 or key_env',
   });
 
+const slaTarget = z.string().transform((v, ctx) => {
+  const t = parseTarget(v);
+  if (t === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not an SLA target (use e.g. 15m, 4h, 3d, "8h business", "1 business day" or none)` });
+    return z.NEVER;
+  }
+  return t;
+});
+/** SLA overrides: per priority, per target (response, restore, resolve). */
+const slaOverrides = z.partialRecord(z.enum(['P0', 'P1', 'P2', 'P3']), z.strictObject({ response: slaTarget.optional(), restore: slaTarget.optional(), resolve: slaTarget.optional() }));
+
 const tenantSchema = z.strictObject({
   id: idSchema,
   name: z.string().min(1).max(200).optional(),
@@ -40,12 +52,16 @@ const tenantSchema = z.strictObject({
     })
     .refine((b) => b.start < b.end, { message: 'start must be before end (no overnight business hours)', path: ['end'] })
     .default({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '18:00', holidays: [] }),
+  /** This tenant's own SLA targets over its tier's (e.g. a contract with a 10-minute P0 response). */
+  sla: slaOverrides.optional(),
   ingest_keys: z.array(ingestKeySchema).default([]),
 });
 
 export const fileConfigSchema = z.strictObject({
   default_tenant: idSchema.default('default'),
   tenants: z.array(tenantSchema).default([]),
+  /** Per-tier changes to PRODUCT.md's default SLA matrix. */
+  sla: z.partialRecord(z.enum(['basic', 'enterprise', 'strategic']), slaOverrides).default({}),
   dimensions: z
     .strictObject(Object.fromEntries(DIMENSIONS.map((d) => [d, z.strictObject({ cap: z.number().int().min(1).max(100_000) }).optional()])) as Record<Dimension, z.ZodOptional<z.ZodObject<{ cap: z.ZodNumber }>>>)
     .default({}),

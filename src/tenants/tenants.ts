@@ -1,5 +1,6 @@
 import type { FileConfig, TenantConfig } from '../config/file.js';
 import { type BusinessHours, DEFAULT_BUSINESS_HOURS } from '../tickets/calendar.js';
+import { DEFAULT_SLA, type SlaMatrix, mergeSla } from '../tickets/sla-policy.js';
 
 export type Tier = TenantConfig['tier'];
 
@@ -10,6 +11,8 @@ export interface Tenant {
   timezone: string;
   /** Business calendar in the tenant's zone (SLA targets in business hours). */
   businessHours: BusinessHours;
+  /** The tenant's SLA targets: the default matrix for its tier with the tier's and its own overrides. */
+  sla: SlaMatrix[Tier];
 }
 
 /** Tenants from the config file; the default tenant exists even when the file does not name it. */
@@ -20,10 +23,12 @@ export class Tenants {
   constructor(config: FileConfig) {
     this.defaultId = config.default_tenant;
     for (const t of config.tenants) {
-      this.byId.set(t.id, { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours } });
+      const sla = mergeSla(DEFAULT_SLA[t.tier], config.sla[t.tier], t.sla);
+      this.byId.set(t.id, { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours }, sla });
     }
     if (!this.byId.has(this.defaultId)) {
-      this.byId.set(this.defaultId, { id: this.defaultId, name: this.defaultId, tier: 'enterprise', timezone: 'UTC', businessHours: DEFAULT_BUSINESS_HOURS('UTC') });
+      const sla = mergeSla(DEFAULT_SLA.enterprise, config.sla.enterprise);
+      this.byId.set(this.defaultId, { id: this.defaultId, name: this.defaultId, tier: 'enterprise', timezone: 'UTC', businessHours: DEFAULT_BUSINESS_HOURS('UTC'), sla });
     }
   }
 

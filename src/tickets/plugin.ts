@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin';
 import { TimelineFollower } from '../incidents/follower.js';
 import { SlaWatch } from './sla-watch.js';
-import { DEFAULT_SLA } from './sla-policy.js';
 import { TICKET_KINDS, syncTicket } from './sync.js';
 import { Tickets } from './tickets.js';
 
@@ -15,7 +14,7 @@ declare module 'fastify' {
 /** Tickets, kept in step with incidents through a crash-safe follower of the incident timeline. */
 export const ticketsPlugin = fp<{ clock: () => number }>(
   async (app, { clock }) => {
-    const tickets = new Tickets(app.stateDb, (tier) => DEFAULT_SLA[tier]);
+    const tickets = new Tickets(app.stateDb);
     const follower = new TimelineFollower('tickets', { db: app.stateDb, incidents: app.incidents, bus: app.incidentBus, log: app.log }, TICKET_KINDS, (e) =>
       syncTicket(tickets, e, app.log),
     );

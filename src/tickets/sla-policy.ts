@@ -46,3 +46,37 @@ export function resolveTarget(t: SlaTarget, business: BusinessHours): { calendar
   if ('businessDays' in t) return { calendar: business, ms: t.businessDays * businessDayMs(business) };
   return { calendar: t.calendar === '24x7' ? '24x7' : business, ms: t.ms };
 }
+
+/**
+ * A target as written in the config file: "15m", "4h", "3d" (24×7); "8h business" (business hours); "1 business
+ * day" / "3 business days"; "none" (no clock). Returns undefined for text it cannot read.
+ */
+export function parseTarget(text: string): SlaTarget | null | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === 'none') return null;
+  const days = /^(\d+(?:\.\d+)?)\s+business\s+days?$/.exec(t);
+  if (days) return { businessDays: Number(days[1]) };
+  const m = /^(\d+(?:\.\d+)?)\s*(m|h|d)(\s+business)?$/.exec(t);
+  if (!m) return undefined;
+  const ms = Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
+  return { ms, calendar: m[3] ? 'business' : '24x7' };
+}
+
+/** Overrides: per priority, per target, a target or null (no clock). */
+export type SlaOverrides = Partial<Record<Priority, Partial<Record<TargetName, SlaTarget | null>>>>;
+
+/** The matrix row of a tier with the tier's and then the tenant's overrides applied, cell by cell. */
+export function mergeSla(base: SlaMatrix[Tier], ...overrides: (SlaOverrides | undefined)[]): SlaMatrix[Tier] {
+  const out = { ...base } as Record<Priority, SlaCell>;
+  for (const o of overrides) {
+    for (const [p, cell] of Object.entries(o ?? {}) as [Priority, Partial<Record<TargetName, SlaTarget | null>>][]) {
+      const next: Partial<Record<TargetName, SlaTarget>> = { ...out[p] };
+      for (const [name, target] of Object.entries(cell) as [TargetName, SlaTarget | null][]) {
+        if (target === null) delete next[name];
+        else next[name] = target;
+      }
+      out[p] = next;
+    }
+  }
+  return out;
+}

@@ -4,7 +4,7 @@ import type { Db } from '../storage/sqlite.js';
 import type { Tenant } from '../tenants/tenants.js';
 import { type ClockState, clockState } from './clock.js';
 import { NEXT, type StateChange, type TicketState, clockEvents } from './lifecycle.js';
-import { type SlaCell, type SlaMatrix, TARGETS, type TargetName, resolveTarget } from './sla-policy.js';
+import { type SlaCell, TARGETS, type TargetName, resolveTarget } from './sla-policy.js';
 
 export interface Ticket {
   id: number;
@@ -69,10 +69,7 @@ export const NEEDS_ROOT_CAUSE: readonly Priority[] = ['P0', 'P1'];
  * from the state-change events whenever they are read, so pauses and priority changes need no stored counters.
  */
 export class Tickets {
-  constructor(
-    private readonly db: Db,
-    private readonly sla: (tier: Tenant['tier'], tenant: string) => SlaMatrix[Tenant['tier']],
-  ) {}
+  constructor(private readonly db: Db) {}
 
   get(id: number): Ticket | undefined {
     const r = this.db.prepare('SELECT * FROM tickets WHERE id = ?').get(id) as Row | undefined;
@@ -190,7 +187,7 @@ export class Tickets {
 
   /** The ticket's SLA clocks now, for its tenant's tier, calendar and current priority. */
   clocks(t: Ticket, tenant: Tenant, now: number): SlaClock[] {
-    const cell: SlaCell = this.sla(tenant.tier, tenant.id)[t.priority];
+    const cell: SlaCell = tenant.sla[t.priority];
     const changes: StateChange[] = this.events(t.id)
       .filter((e) => e.kind === 'state_changed')
       .map((e) => ({ at: e.at, to: e.data!.to as TicketState }));

@@ -3,7 +3,9 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_HOURS, addCalendarTime, businessDayMs, calendarTimeBetween } from '../../src/tickets/calendar.js';
 import { type ClockEvent, clockState } from '../../src/tickets/clock.js';
-import { DEFAULT_SLA, TARGETS, TIERS, resolveTarget } from '../../src/tickets/sla-policy.js';
+import { DEFAULT_SLA, TARGETS, TIERS, mergeSla, parseTarget, resolveTarget } from '../../src/tickets/sla-policy.js';
+import { parseFileConfig } from '../../src/config/file.js';
+import { Tenants } from '../../src/tenants/tenants.js';
 import { PRIORITIES } from '../../src/rules/rule-schema.js';
 
 const SH = 'Asia/Shanghai'; // UTC+8, no DST
@@ -133,4 +135,26 @@ describe('the default matrix: every cell warns and breaches at its exact instant
       }
     }
   }
+});
+
+describe('SLA overrides (config)', () => {
+  it('reads targets as written and merges tier then tenant overrides cell by cell', () => {
+    expect(parseTarget('10m')).toEqual({ ms: 10 * M, calendar: '24x7' });
+    expect(parseTarget('8h business')).toEqual({ ms: 8 * H, calendar: 'business' });
+    expect(parseTarget('2 business days')).toEqual({ businessDays: 2 });
+    expect(parseTarget('none')).toBeNull();
+    expect(parseTarget('soon')).toBeUndefined();
+    const row = mergeSla(DEFAULT_SLA.strategic, { P0: { response: parseTarget('10m')! } }, { P0: { resolve: null }, P3: { restore: parseTarget('3d')! } });
+    expect(row.P0).toEqual({ response: { ms: 10 * M, calendar: '24x7' }, restore: DEFAULT_SLA.strategic.P0.restore });
+    expect(row.P3.restore).toEqual({ ms: 72 * H, calendar: '24x7' });
+    expect(row.P1).toBe(DEFAULT_SLA.strategic.P1);
+  });
+
+  it('applies them to tenants from the config file, and names a bad target', () => {
+    const cfg = parseFileConfig('sla:\n  strategic:\n    P0: { response: 10m }\ntenants:\n  - { id: acme, tier: strategic, sla: { P0: { restore: 30m } } }\n  - { id: beta, tier: strategic }\n', 'c.yaml');
+    const tenants = new Tenants(cfg);
+    expect(tenants.get('acme')!.sla.P0).toMatchObject({ response: { ms: 10 * M }, restore: { ms: 30 * M } });
+    expect(tenants.get('beta')!.sla.P0).toMatchObject({ response: { ms: 10 * M }, restore: { ms: H } });
+    expect(() => parseFileConfig('sla:\n  basic:\n    P1: { response: soon }\n', 'c.yaml')).toThrow(/sla\.basic\.P1\.response: "soon" is not an SLA target/);
+  });
 });
