@@ -52,6 +52,10 @@ const tenantSchema = z.strictObject({
     })
     .refine((b) => b.start < b.end, { message: 'start must be before end (no overnight business hours)', path: ['end'] })
     .default({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '18:00', holidays: [] }),
+  /** The customer's people who get customer-visible updates by email. */
+  contacts: z.array(z.strictObject({ name: z.string().min(1).max(200), email: z.email() })).default([]),
+  /** A chat channel of the on-call file dedicated to this customer (e.g. a shared Feishu/DingTalk/WeCom group). */
+  customer_channel: idSchema.optional(),
   /** This tenant's own SLA targets over its tier's (e.g. a contract with a 10-minute P0 response). */
   sla: slaOverrides.optional(),
   ingest_keys: z.array(ingestKeySchema).default([]),

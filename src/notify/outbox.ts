@@ -124,7 +124,8 @@ export class Outbox {
   /** Distinct (recipient, channel) pairs that received a page for an incident: who hears about its ack/resolve. */
   deliveredTo(incidentId: number): { recipient: string; channel: string }[] {
     return this.db
-      .prepare("SELECT DISTINCT recipient, channel FROM outbox WHERE incident_id = ? AND state = 'delivered' AND kind IN ('opened', 'escalated') ORDER BY recipient, channel")
+      // Customer updates (keys "ticket:…") are not pages: customers are told by the ticket, not the incident.
+      .prepare("SELECT DISTINCT recipient, channel FROM outbox WHERE incident_id = ? AND state = 'delivered' AND kind IN ('opened', 'escalated') AND key NOT LIKE 'ticket:%' ORDER BY recipient, channel")
       .all(incidentId) as { recipient: string; channel: string }[];
   }
 

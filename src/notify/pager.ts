@@ -47,7 +47,9 @@ const SYSTEM = 'qoswatch';
 /** The incident events the pager acts on. */
 const HANDLED = new Set<TimelineKind>(['opened', 'reopened', 'unsilenced', 'priority_changed', 'acknowledged', 'mitigated', 'resolved']);
 /** Team channels are recipients too, named "#<channel id>". */
-const TEAM = '#';
+export const TEAM = '#';
+/** A plain address (a customer contact), not a person of the on-call file. */
+export const MAILTO = 'mailto:';
 
 interface EscalationRow {
   incident_id: number;
@@ -285,6 +287,11 @@ export class Pager {
     };
   }
 
+  /** Rows were enqueued elsewhere (customer updates): deliver them soon. */
+  wake(): void {
+    this.nudge();
+  }
+
   private nudge(): void {
     if (this.nudged) return;
     this.nudged = true;
@@ -323,7 +330,7 @@ export class Pager {
 
   private async send(row: OutboxRow, page: PageMessage): Promise<Verdict> {
     if (row.channel === EMAIL) {
-      const to = this.deps.oncall.person(row.recipient)?.email;
+      const to = row.recipient.startsWith(MAILTO) ? row.recipient.slice(MAILTO.length) : this.deps.oncall.person(row.recipient)?.email;
       if (!this.deps.email) return { ok: false, retryable: false, reason: 'email is not configured (SMTP_URL)' };
       if (!to) return { ok: false, retryable: false, reason: `${row.recipient} has no email address` };
       return this.deps.email.send(to, page);
@@ -335,7 +342,7 @@ export class Pager {
 
   /** A page that failed goes to the person's next channel not tried for it yet (once per channel). */
   private fallBack(row: OutboxRow, page: PageMessage, now: number): void {
-    if (row.recipient.startsWith(TEAM)) return;
+    if (row.recipient.startsWith(TEAM) || row.recipient.startsWith(MAILTO)) return;
     const channels = this.deps.oncall.config.notify.get(row.recipient) ?? [];
     const base = row.key.slice(0, row.key.length - `:${row.recipient}:${row.channel}`.length);
     const tried = new Set(this.outbox.ofIncident(row.incidentId).filter((r) => r.key.startsWith(`${base}:${row.recipient}:`)).map((r) => r.channel));
@@ -364,7 +371,8 @@ export class Pager {
     return channel === EMAIL ? EMAIL : (this.deps.oncall.config.channels.get(channel)?.provider ?? 'unknown');
   }
 
+  /** Records on the incident's timeline (customer updates of tickets without an incident have none: id 0). */
   private note(id: number, kind: TimelineKind, data: Record<string, unknown>, now: number): void {
-    this.deps.incidents.note(id, kind, SYSTEM, data, now);
+    if (id > 0) this.deps.incidents.note(id, kind, SYSTEM, data, now);
   }
 }

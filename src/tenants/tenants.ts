@@ -13,6 +13,9 @@ export interface Tenant {
   businessHours: BusinessHours;
   /** The tenant's SLA targets: the default matrix for its tier with the tier's and its own overrides. */
   sla: SlaMatrix[Tier];
+  /** Who hears about customer-visible updates: contacts by email, and a customer chat channel. */
+  contacts: readonly { name: string; email: string }[];
+  customerChannel: string | undefined;
 }
 
 /** Tenants from the config file; the default tenant exists even when the file does not name it. */
@@ -24,11 +27,11 @@ export class Tenants {
     this.defaultId = config.default_tenant;
     for (const t of config.tenants) {
       const sla = mergeSla(DEFAULT_SLA[t.tier], config.sla[t.tier], t.sla);
-      this.byId.set(t.id, { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours }, sla });
+      this.byId.set(t.id, { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours }, sla, contacts: t.contacts, customerChannel: t.customer_channel });
     }
     if (!this.byId.has(this.defaultId)) {
       const sla = mergeSla(DEFAULT_SLA.enterprise, config.sla.enterprise);
-      this.byId.set(this.defaultId, { id: this.defaultId, name: this.defaultId, tier: 'enterprise', timezone: 'UTC', businessHours: DEFAULT_BUSINESS_HOURS('UTC'), sla });
+      this.byId.set(this.defaultId, { id: this.defaultId, name: this.defaultId, tier: 'enterprise', timezone: 'UTC', businessHours: DEFAULT_BUSINESS_HOURS('UTC'), sla, contacts: [], customerChannel: undefined });
     }
   }
 

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import { TimelineFollower } from '../incidents/follower.js';
+import { customerUpdates } from './customer-updates.js';
 import { SlaWatch } from './sla-watch.js';
 import { TICKET_KINDS, syncTicket } from './sync.js';
 import { Tickets } from './tickets.js';
@@ -15,6 +16,18 @@ declare module 'fastify' {
 export const ticketsPlugin = fp<{ clock: () => number }>(
   async (app, { clock }) => {
     const tickets = new Tickets(app.stateDb);
+    tickets.onCustomerEvent = (t, e, now) => {
+      const tenant = app.tenants.get(t.tenant);
+      if (!tenant) return;
+      const channel = tenant.customerChannel && app.oncall.config.channels.has(tenant.customerChannel) ? tenant.customerChannel : undefined;
+      const items = customerUpdates(t, e, tenant, tickets.clocks(t, tenant, now), channel);
+      if (items.length && app.pager.outbox.enqueue(items, now).length) app.pager.wake();
+    };
+    for (const t of app.tenants.list()) {
+      if (t.customerChannel && !app.oncall.config.channels.has(t.customerChannel)) {
+        app.log.warn({ tenant: t.id, channel: t.customerChannel }, 'customer_channel is not a channel of the on-call file: customer updates go to the contacts only');
+      }
+    }
     const follower = new TimelineFollower('tickets', { db: app.stateDb, incidents: app.incidents, bus: app.incidentBus, log: app.log }, TICKET_KINDS, (e) =>
       syncTicket(tickets, e, app.log),
     );
@@ -30,5 +43,5 @@ export const ticketsPlugin = fp<{ clock: () => number }>(
       follower.stop();
     });
   },
-  { name: 'qoswatch-tickets', dependencies: ['qoswatch-incidents', 'qoswatch-tenants', 'qoswatch-pager'] },
+  { name: 'qoswatch-tickets', dependencies: ['qoswatch-incidents', 'qoswatch-tenants', 'qoswatch-pager', 'qoswatch-oncall'] },
 );

@@ -69,6 +69,9 @@ export const NEEDS_ROOT_CAUSE: readonly Priority[] = ['P0', 'P1'];
  * from the state-change events whenever they are read, so pauses and priority changes need no stored counters.
  */
 export class Tickets {
+  /** Called inside the transaction of every customer-visible event (customer updates go to the outbox there). */
+  onCustomerEvent: ((t: Ticket, e: TicketEvent, now: number) => void) | undefined;
+
   constructor(private readonly db: Db) {}
 
   get(id: number): Ticket | undefined {
@@ -168,9 +171,11 @@ export class Tickets {
   }
 
   comment(id: number, actor: string, text: string, visibility: Visibility, now: number, tenant?: string): TicketEvent {
-    this.require(id, tenant);
-    this.db.prepare('UPDATE tickets SET updated_at = ? WHERE id = ?').run(now, id);
-    return this.event(id, now, actor, 'comment', visibility, { text });
+    return this.db.transaction(() => {
+      this.require(id, tenant);
+      this.db.prepare('UPDATE tickets SET updated_at = ? WHERE id = ?').run(now, id);
+      return this.event(id, now, actor, 'comment', visibility, { text });
+    })();
   }
 
   /** Records an event of the system (SLA warnings and breaches). */
@@ -203,6 +208,8 @@ export class Tickets {
   private event(id: number, at: number, actor: string, kind: TicketEventKind, visibility: Visibility, data: Record<string, unknown> | undefined): TicketEvent {
     const clean = data && Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
     const eid = Number(this.db.prepare('INSERT INTO ticket_events (ticket_id, at, actor, kind, visibility, data) VALUES (?, ?, ?, ?, ?, ?)').run(id, at, actor, kind, visibility, clean ? JSON.stringify(clean) : null).lastInsertRowid);
-    return { id: eid, at, actor, kind, visibility, data: clean };
+    const e: TicketEvent = { id: eid, at, actor, kind, visibility, data: clean };
+    if (visibility === 'customer') this.onCustomerEvent?.(this.get(id)!, e, at);
+    return e;
   }
 }

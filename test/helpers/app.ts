@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { afterEach } from 'vitest';
 import { type App, buildApp } from '../../src/app.js';
 import { type Env, loadEnv } from '../../src/config/env.js';
-import { type FileConfig, fileConfigSchema } from '../../src/config/file.js';
+import type { z } from 'zod';
+import { fileConfigSchema } from '../../src/config/file.js';
 import { createLogger } from '../../src/log.js';
 import type { InfluxSink } from '../../src/storage/influx/sink.js';
 import { tempDir } from './tmp.js';
@@ -24,7 +25,8 @@ export interface TestApp {
 
 export interface StartOptions {
   env?: Record<string, string>;
-  config?: Partial<FileConfig>;
+  /** As written in a config file (defaults applied by the schema). */
+  config?: z.input<typeof fileConfigSchema>;
   dataDir?: string;
   clock?: () => number;
   sink?: InfluxSink;

@@ -1,5 +1,6 @@
+import type { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { fileConfigSchema } from '../../src/config/file.js';
+import type { fileConfigSchema } from '../../src/config/file.js';
 import { sha256 } from '../../src/tenants/keys.js';
 import { api, incidents, stallRule, viewers, writeRules } from '../helpers/alerting.js';
 import { ADMIN_TOKEN, INGEST_KEY, type TestApp, appsClosedAfterEach, postTelemetry } from '../helpers/app.js';
@@ -20,12 +21,12 @@ const iso = (offset: number) => new Date(T0 + offset).toISOString();
 const ACME_KEY = 'acme-ingest-key-0123456789';
 const GLOBEX_KEY = 'globex-ingest-key-0123456789';
 /** acme: strategic (P0 15 min / 1 h / 24 h). globex: basic. `default` (INGEST_KEY) is a third tenant. */
-const CONFIG = fileConfigSchema.parse({
+const CONFIG: z.input<typeof fileConfigSchema> = {
   tenants: [
     { id: 'acme', name: 'ACME Live', tier: 'strategic', timezone: 'Asia/Shanghai', ingest_keys: [{ id: 'acme-sdk', sha256: sha256(ACME_KEY) }] },
     { id: 'globex', tier: 'basic', timezone: 'Europe/Berlin', ingest_keys: [{ id: 'globex-sdk', sha256: sha256(GLOBEX_KEY) }] },
   ],
-});
+};
 
 let now = T0;
 const startClosed = appsClosedAfterEach();
