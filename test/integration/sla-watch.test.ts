@@ -17,12 +17,12 @@ beforeEach(() => {
 const startClosed = appsClosedAfterEach();
 
 /** A strategic tenant paged by the paging fixture (alice level 1, bob level 2, 5 min each). */
-const start = () =>
+const start = (rules = [pagingRule()]) =>
   startClosed({
     clock: () => now,
     config: { tenants: [{ id: 'default', tier: 'strategic', timezone: 'UTC', business_hours: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '18:00', holidays: [] }, ingest_keys: [] }] },
     env: {
-      QOSWATCH_RULES_DIR: writeRules([pagingRule()]),
+      QOSWATCH_RULES_DIR: writeRules(rules),
       QOSWATCH_ONCALL: writeOnCall(pagingOnCall((p) => receiver.url(p))),
       SMTP_URL: smtp.url,
       QOSWATCH_PUBLIC_URL: PUBLIC_URL,
@@ -94,5 +94,25 @@ describe('SLA warnings and breaches go through the paging outbox (strategic P1: 
     expect(slaPages()).toEqual([]);
     const ticket = (await api(t.url, 'GET', '/v1/tickets')).body.tickets[0];
     expect(ticket.sla.filter((c: { breached: boolean }) => c.breached)).toEqual([]);
+  });
+  it('strategic P0 with no ack: the warning at exactly 12 min and the breach at exactly 15 min are delivered through the outbox', async () => {
+    const t = await start([pagingRule({ thresholds: { P0: '> 0.2', P1: '> 0.05' } })]);
+    await send(t.url, viewers('eu-west', now, 0.3));
+    t.app.alerting.tick(now);
+    await t.app.pager.tick();
+    const [inc] = await incidents(t.url);
+    expect(inc.priority).toBe('P0');
+    for (const m of [5, 10]) await slaAt(t, T0 + m * M); // escalation levels come due meanwhile
+    await slaAt(t, T0 + 12 * M - 1);
+    expect(slaPages()).toEqual([]);
+    await slaAt(t, T0 + 12 * M);
+    expect(slaPages().filter((p) => p.startsWith('hook'))).toEqual([expect.stringContaining(`SLA warning (80 %): response for ticket #`)]);
+    await slaAt(t, T0 + 15 * M - 1);
+    expect(slaPages().some((p) => p.includes('BREACHED'))).toBe(false);
+    await slaAt(t, T0 + 15 * M);
+    expect(slaPages().filter((p) => p.includes('BREACHED: response'))).toHaveLength(1);
+    const rows = t.app.pager.outbox.ofIncident(inc.id).filter((r) => r.kind === 'sla_warning');
+    expect(rows.length).toBeGreaterThanOrEqual(4); // warning and breach, email and chat
+    expect(rows.every((r) => r.state === 'delivered')).toBe(true);
   });
 });
