@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { TimelineFollower } from '../incidents/follower.js';
 import { customerUpdates } from './customer-updates.js';
+import { slaBreachLine, slaStopLines } from './sla-points.js';
 import { SlaWatch } from './sla-watch.js';
 import { TICKET_KINDS, syncTicket } from './sync.js';
 import { Tickets } from './tickets.js';
@@ -16,11 +17,18 @@ declare module 'fastify' {
 export const ticketsPlugin = fp<{ clock: () => number }>(
   async (app, { clock }) => {
     const tickets = new Tickets(app.stateDb);
-    tickets.onCustomerEvent = (t, e, now) => {
+    tickets.onEvent = (t, e, now) => {
       const tenant = app.tenants.get(t.tenant);
       if (!tenant) return;
+      const clocks = tickets.clocks(t, tenant, now);
+      if (e.kind === 'state_changed') app.pipeline.enqueueLines(slaStopLines(t, tenant, clocks.filter((c) => c.stoppedAt === e.at)));
+      if (e.kind === 'sla_breach') {
+        const c = clocks.find((x) => x.target === e.data?.target);
+        if (c?.dueAt !== undefined) app.pipeline.enqueueLines([slaBreachLine(t, tenant, c)]);
+      }
+      if (e.visibility !== 'customer') return;
       const channel = tenant.customerChannel && app.oncall.config.channels.has(tenant.customerChannel) ? tenant.customerChannel : undefined;
-      const items = customerUpdates(t, e, tenant, tickets.clocks(t, tenant, now), channel);
+      const items = customerUpdates(t, e, tenant, clocks, channel);
       if (items.length && app.pager.outbox.enqueue(items, now).length) app.pager.wake();
     };
     for (const t of app.tenants.list()) {
@@ -43,5 +51,5 @@ export const ticketsPlugin = fp<{ clock: () => number }>(
       follower.stop();
     });
   },
-  { name: 'qoswatch-tickets', dependencies: ['qoswatch-incidents', 'qoswatch-tenants', 'qoswatch-pager', 'qoswatch-oncall'] },
+  { name: 'qoswatch-tickets', dependencies: ['qoswatch-incidents', 'qoswatch-tenants', 'qoswatch-pager', 'qoswatch-oncall', 'qoswatch-pipeline'] },
 );

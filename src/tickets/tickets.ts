@@ -69,8 +69,8 @@ export const NEEDS_ROOT_CAUSE: readonly Priority[] = ['P0', 'P1'];
  * from the state-change events whenever they are read, so pauses and priority changes need no stored counters.
  */
 export class Tickets {
-  /** Called inside the transaction of every customer-visible event (customer updates go to the outbox there). */
-  onCustomerEvent: ((t: Ticket, e: TicketEvent, now: number) => void) | undefined;
+  /** Called inside the transaction of every event (customer updates go to the outbox there, SLA points out). */
+  onEvent: ((t: Ticket, e: TicketEvent, now: number) => void) | undefined;
 
   constructor(private readonly db: Db) {}
 
@@ -209,7 +209,7 @@ export class Tickets {
     const clean = data && Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
     const eid = Number(this.db.prepare('INSERT INTO ticket_events (ticket_id, at, actor, kind, visibility, data) VALUES (?, ?, ?, ?, ?, ?)').run(id, at, actor, kind, visibility, clean ? JSON.stringify(clean) : null).lastInsertRowid);
     const e: TicketEvent = { id: eid, at, actor, kind, visibility, data: clean };
-    if (visibility === 'customer') this.onCustomerEvent?.(this.get(id)!, e, at);
+    this.onEvent?.(this.get(id)!, e, at);
     return e;
   }
 }

@@ -164,4 +164,32 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
       await t.close();
     }
   });
+  it('writes SLA clock stops (met or breached) and breaches as points for the SLA board', async () => {
+    await influx().createDb('sla');
+    const opened = Math.floor(Date.now() / 1000) * 1000;
+    let now = opened;
+    const t = await startApp({
+      clock: () => now,
+      config: { default_tenant: 'acme', tenants: [{ id: 'acme', tier: 'strategic' }] },
+      env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'sla' },
+    });
+    try {
+      const h = { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' };
+      const post = (path: string, body: unknown) => fetch(`${t.url}${path}`, { method: 'POST', headers: h, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ id: number }>);
+      const ticket = await post('/v1/tickets', { tenant: 'acme', title: 'viewers report stalls', priority: 'P0' });
+      now = opened + 16 * 60_000;
+      t.app.slaWatch.tick(now); // response (15 min) breached
+      now = opened + 20 * 60_000;
+      await post(`/v1/tickets/${ticket.id}/state`, { to: 'acknowledged' });
+      const stops = await waitFor('the SLA points', async () => {
+        const r = rows(await influx().query('SELECT * FROM qos_sla', 'sla'));
+        return r.length ? r : undefined;
+      });
+      expect(stops).toEqual([expect.objectContaining({ tenant: 'acme', tier: 'strategic', priority: 'P0', target: 'response', outcome: 'breached', ticket: ticket.id, time_to_stop_ms: 20 * 60_000, target_ms: 15 * 60_000 })]);
+      const breaches = rows(await influx().query('SELECT * FROM qos_sla_breach', 'sla'));
+      expect(breaches).toEqual([expect.objectContaining({ target: 'response', ticket: ticket.id, time: opened + 15 * 60_000 })]);
+    } finally {
+      await t.close();
+    }
+  });
 });
