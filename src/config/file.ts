@@ -37,7 +37,7 @@ const slaTarget = z.string().transform((v, ctx) => {
 /** SLA overrides: per priority, per target (response, restore, resolve). */
 const slaOverrides = z.partialRecord(z.enum(['P0', 'P1', 'P2', 'P3']), z.strictObject({ response: slaTarget.optional(), restore: slaTarget.optional(), resolve: slaTarget.optional() }));
 
-const tenantSchema = z.strictObject({
+export const tenantSchema = z.strictObject({
   id: idSchema,
   name: z.string().min(1).max(200).optional(),
   tier: z.enum(['basic', 'enterprise', 'strategic']).default('enterprise'),
@@ -73,6 +73,8 @@ export const fileConfigSchema = z.strictObject({
 
 export type FileConfig = z.output<typeof fileConfigSchema>;
 export type TenantConfig = FileConfig['tenants'][number];
+/** A tenant as the admin API takes it: the config file's fields without ingest keys (those have their own API). */
+export const tenantBodySchema = tenantSchema.omit({ ingest_keys: true });
 export type IngestKeyConfig = TenantConfig['ingest_keys'][number];
 
 export function parseFileConfig(text: string, source: string): FileConfig {

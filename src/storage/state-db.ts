@@ -155,6 +155,15 @@ const MIGRATIONS = [
      data TEXT
    );
    CREATE INDEX ticket_events_ticket ON ticket_events (ticket_id, id);`,
+  // Tenants created through the admin API (the config file's live there); `spec` is the request body as given.
+  `CREATE TABLE tenants (
+     id TEXT PRIMARY KEY,
+     spec TEXT NOT NULL,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_by TEXT,
+     updated_at INTEGER
+   );`,
 ];
 
 export function openStateDb(path: string): Db {

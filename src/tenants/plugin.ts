@@ -12,7 +12,7 @@ declare module 'fastify' {
 
 export const tenantsPlugin = fp<{ config: FileConfig; ingestKey?: string; adminToken?: string }>(
   async (app, opts) => {
-    app.decorate('tenants', new Tenants(opts.config));
+    app.decorate('tenants', new Tenants(opts.config, app.stateDb));
     app.decorate('keys', new KeyStore(app.stateDb, opts.config, { QOSWATCH_INGEST_KEY: opts.ingestKey, QOSWATCH_ADMIN_TOKEN: opts.adminToken }));
   },
   { name: 'qoswatch-tenants', dependencies: ['qoswatch-storage'] },

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { rateSchema } from '../util/units.js';
 import { requireAdmin } from './auth.js';
 import { KeyError } from './keys.js';
+import type { Tenant } from './tenants.js';
 
 const keyView = z.object({
   id: z.string(),
@@ -16,6 +17,12 @@ const keyView = z.object({
 });
 
 const tenantParams = z.object({ tenant: z.string().min(1) });
+const tenantView = z.object({
+  id: z.string(), name: z.string(), tier: z.string(), timezone: z.string(),
+  contacts: z.array(z.object({ name: z.string(), email: z.string() })),
+  customer_channel: z.string().optional(),
+  keys: z.array(keyView),
+});
 
 /** Admin API for tenants' ingest keys. The secret of a new key is returned once and never stored. */
 export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
@@ -35,10 +42,14 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
     created_at: k.createdAt === undefined ? undefined : new Date(k.createdAt).toISOString(),
   });
 
+  const tenantOut = (t: Tenant) => ({
+    id: t.id, name: t.name, tier: t.tier, timezone: t.timezone, contacts: [...t.contacts], customer_channel: t.customerChannel, keys: app.keys.list(t.id).map(view),
+  });
+
   app.get(
     '/v1/admin/tenants',
-    { schema: { tags: ['admin'], summary: 'Tenants and their ingest keys (no secrets)', response: { 200: z.array(z.object({ id: z.string(), name: z.string(), tier: z.string(), timezone: z.string(), keys: z.array(keyView) })), ...errors } } },
-    async () => app.tenants.list().map((t) => ({ ...t, keys: app.keys.list(t.id).map(view) })),
+    { schema: { tags: ['admin'], summary: 'Tenants and their ingest keys (no secrets)', response: { 200: z.array(tenantView), ...errors } } },
+    async () => app.tenants.list().map(tenantOut),
   );
 
   app.post(
@@ -56,6 +67,26 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
       const t = tenantOf(req.params.tenant);
       const { key, secret } = app.keys.create(t.id, { name: req.body.name, rateLimit: req.body.rate_limit }, clock());
       return reply.code(201).send({ ...view(key), key: secret });
+    },
+  );
+
+  app.put(
+    '/v1/admin/tenants/:tenant',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Create or replace a tenant (tier, timezone, business_hours, contacts, customer_channel, sla — as in the config file); tenants of the config file are 409',
+        params: tenantParams,
+        querystring: z.strictObject({ by: z.string().min(1).max(200).optional().describe('who (recorded; default "admin")') }),
+        // Validated by the config file's tenant schema (errors name the field); kept as given, so it reloads the same.
+        body: z.record(z.string(), z.unknown()).describe('a tenant as in the config file, without ingest_keys'),
+        response: { 200: tenantView, 201: tenantView, ...errors },
+      },
+    },
+    async (req, reply) => {
+      if (req.body.id !== undefined && req.body.id !== req.params.tenant) throw badRequest('id: must match the tenant in the path');
+      const { tenant, created } = app.tenants.save({ ...req.body, id: req.params.tenant }, req.query.by ?? 'admin', clock());
+      return reply.code(created ? 201 : 200).send(tenantOut(tenant));
     },
   );
 

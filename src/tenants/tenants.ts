@@ -1,5 +1,8 @@
-import type { FileConfig, TenantConfig } from '../config/file.js';
-import { type BusinessHours, DEFAULT_BUSINESS_HOURS } from '../tickets/calendar.js';
+import type { z } from 'zod';
+import { type FileConfig, type TenantConfig, tenantBodySchema } from '../config/file.js';
+import { conflict } from '../errors.js';
+import type { Db } from '../storage/sqlite.js';
+import type { BusinessHours } from '../tickets/calendar.js';
 import { DEFAULT_SLA, type SlaMatrix, mergeSla } from '../tickets/sla-policy.js';
 
 export type Tier = TenantConfig['tier'];
@@ -23,16 +26,35 @@ export class Tenants {
   private readonly byId = new Map<string, Tenant>();
   readonly defaultId: string;
 
-  constructor(config: FileConfig) {
+  /** Ids defined in the config file: the API cannot change those. */
+  private readonly fromConfig = new Set<string>();
+
+  constructor(
+    private readonly config: FileConfig,
+    private readonly db?: Db,
+  ) {
     this.defaultId = config.default_tenant;
     for (const t of config.tenants) {
-      const sla = mergeSla(DEFAULT_SLA[t.tier], config.sla[t.tier], t.sla);
-      this.byId.set(t.id, { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours }, sla, contacts: t.contacts, customerChannel: t.customer_channel });
+      this.byId.set(t.id, this.build(t));
+      this.fromConfig.add(t.id);
     }
-    if (!this.byId.has(this.defaultId)) {
-      const sla = mergeSla(DEFAULT_SLA.enterprise, config.sla.enterprise);
-      this.byId.set(this.defaultId, { id: this.defaultId, name: this.defaultId, tier: 'enterprise', timezone: 'UTC', businessHours: DEFAULT_BUSINESS_HOURS('UTC'), sla, contacts: [], customerChannel: undefined });
+    for (const r of (db?.prepare('SELECT id, spec FROM tenants').all() ?? []) as { id: string; spec: string }[]) {
+      if (!this.byId.has(r.id)) this.byId.set(r.id, this.build(tenantBodySchema.parse(JSON.parse(r.spec))));
     }
+    // The default tenant exists even when nothing names it: enterprise, UTC, default business hours.
+    if (!this.byId.has(this.defaultId)) this.byId.set(this.defaultId, this.build(tenantBodySchema.parse({ id: this.defaultId })));
+  }
+
+  /** Creates (201) or replaces (200) a tenant through the API; tenants of the config file are refused (409). */
+  save(body: unknown, actor: string, now: number): { tenant: Tenant; created: boolean } {
+    const spec = tenantBodySchema.parse(body);
+    if (this.fromConfig.has(spec.id)) throw conflict(`tenant ${spec.id} is defined in the config file; change it there`);
+    const existed = this.byId.has(spec.id);
+    this.db!.prepare(`INSERT INTO tenants (id, spec, created_by, created_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, updated_by = excluded.created_by, updated_at = excluded.created_at`).run(spec.id, JSON.stringify(body), actor, now);
+    const tenant = this.build(spec);
+    this.byId.set(spec.id, tenant);
+    return { tenant, created: !existed };
   }
 
   get(id: string): Tenant | undefined {
@@ -41,5 +63,10 @@ export class Tenants {
 
   list(): Tenant[] {
     return [...this.byId.values()];
+  }
+
+  private build(t: z.output<typeof tenantBodySchema>): Tenant {
+    const sla = mergeSla(DEFAULT_SLA[t.tier], this.config.sla[t.tier], t.sla);
+    return { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours }, sla, contacts: t.contacts, customerChannel: t.customer_channel };
   }
 }

@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { api } from '../helpers/alerting.js';
+import { appsClosedAfterEach } from '../helpers/app.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const startClosed = appsClosedAfterEach();
+const CONFIG = { tenants: [{ id: 'acme', tier: 'strategic' as const }] };
+
+describe('tenants admin API', () => {
+  it('creates and replaces tenants (persisted), refuses config tenants, and names bad fields', async () => {
+    const dataDir = join(tempDir('tenants'), 'data');
+    let t = await startClosed({ dataDir, keepData: true, config: CONFIG });
+    const body = { name: 'Globex TV', tier: 'basic', timezone: 'Europe/Berlin', business_hours: { holidays: ['2026-12-25'] }, contacts: [{ name: 'NOC', email: 'noc@globex.example' }], sla: { P1: { response: '4h business' } } };
+    const created = await api(t.url, 'PUT', '/v1/admin/tenants/globex?by=carol', body);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: 'globex', name: 'Globex TV', tier: 'basic', timezone: 'Europe/Berlin', contacts: [{ email: 'noc@globex.example' }], keys: [] });
+    expect(t.app.tenants.get('globex')!.sla.P1.response).toEqual({ ms: 4 * 3_600_000, calendar: 'business' });
+    expect((await api(t.url, 'PUT', '/v1/admin/tenants/globex', { ...body, tier: 'enterprise' })).status).toBe(200);
+
+    // A ticket for the new tenant uses its tier's clocks at once.
+    const ticket = await api(t.url, 'POST', '/v1/tickets', { tenant: 'globex', title: 'report', priority: 'P0' });
+    expect(ticket.body.sla.find((c: { target: string }) => c.target === 'response').target_ms).toBe(30 * 60_000); // enterprise P0
+
+    expect((await api(t.url, 'PUT', '/v1/admin/tenants/acme', { tier: 'basic' })).status).toBe(409);
+    const bad = await api(t.url, 'PUT', '/v1/admin/tenants/initech', { tier: 'gold', timezone: 'Mars/Olympus', sla: { P0: { response: 'soon' } } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/tier: /);
+    expect(bad.body.message).toMatch(/timezone: is not an IANA time zone/);
+    expect(bad.body.message).toMatch(/sla\.P0\.response: "soon" is not an SLA target/);
+    expect((await api(t.url, 'PUT', '/v1/admin/tenants/initech', { id: 'other' })).body.message).toMatch(/^id: must match/);
+    expect((await api(t.url, 'PUT', '/v1/admin/tenants/x', {}, null)).status).toBe(401);
+
+    await t.close();
+    t = await startClosed({ dataDir, config: CONFIG });
+    expect(t.app.tenants.get('globex')).toMatchObject({ tier: 'enterprise', timezone: 'Europe/Berlin' });
+    expect((await api(t.url, 'GET', '/v1/admin/tenants')).body.map((x: { id: string }) => x.id).sort()).toEqual(['acme', 'default', 'globex']);
+  });
+});
