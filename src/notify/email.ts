@@ -19,7 +19,7 @@ export interface RenderedEmail {
 /** Subject with priority, region and summary; body with values, runbook, timeline so far and the signed links. */
 export function renderEmail(page: PageMessage): RenderedEmail {
   const where = page.region ?? page.tenant;
-  const subject = `[${page.priority}] ${where}: ${page.title.replace(/^P\d\s+\S+:\s*/, '')} (incident #${page.incidentId} ${KIND_WORDS[page.kind]})`;
+  const subject = `[${page.priority}] ${where}: ${page.title.replace(/^P\d\s+\S+:\s*/, '')} (${page.incidentId ? `incident #${page.incidentId} ` : ''}${KIND_WORDS[page.kind]})`;
   const ls = links(page);
   const text = [
     page.title,

@@ -2,7 +2,8 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Incidents } from '../incidents/incidents.js';
 import type { Pager } from '../notify/pager.js';
 import type { Tenants } from '../tenants/tenants.js';
-import type { Tickets } from './tickets.js';
+import type { Incident } from '../incidents/model.js';
+import type { Ticket, Tickets } from './tickets.js';
 
 /** Ticket states whose clocks may still run. */
 const OPEN = ['new', 'acknowledged', 'mitigated', 'waiting_on_customer', 'resolved'] as const;
@@ -50,12 +51,23 @@ export class SlaWatch {
           const data = { target: c.target, priority: t.priority, due_at: c.dueAt, target_ms: c.targetMs, tier: tenant.tier };
           tickets.record(t.id, kind, data, now);
           const inc = t.incidentId === undefined ? undefined : incidents.get(t.incidentId);
-          if (inc) {
-            incidents.note(inc.id, kind, 'qoswatch', { ticket: t.id, ...data }, now);
-            pager?.slaAlert(inc, { ticket: t.id, target: c.target, breach, dueAt: c.dueAt! }, now);
-          }
+          if (inc) incidents.note(inc.id, kind, 'qoswatch', { ticket: t.id, ...data }, now);
+          pager?.slaAlert(inc ?? handOpened(t), { ticket: t.id, target: c.target, breach, dueAt: c.dueAt! }, now);
         }
       }
     }
   }
+}
+
+/**
+ * A ticket opened by hand has no incident to escalate on: it is paged as a subject of its own — incident id 0 (no
+ * alerts, no incident timeline), state "mitigated" so no ack/resolve links are offered — through the escalation
+ * policy routed for its tenant and priority, from the first level.
+ */
+function handOpened(t: Ticket): Incident {
+  return {
+    id: 0, tenant: t.tenant, region: undefined, group_key: '', title: t.title, state: 'mitigated', priority: t.priority, silenced: false,
+    opened_at: t.openedAt, acknowledged_at: undefined, acknowledged_by: undefined, mitigated_at: undefined, mitigated_by: undefined,
+    resolved_at: undefined, resolved_by: undefined, reopened: 0, updated_at: t.updatedAt,
+  };
 }

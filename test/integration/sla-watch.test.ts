@@ -115,4 +115,15 @@ describe('SLA warnings and breaches go through the paging outbox (strategic P1: 
     expect(rows.length).toBeGreaterThanOrEqual(4); // warning and breach, email and chat
     expect(rows.every((r) => r.state === 'delivered')).toBe(true);
   });
+  it('a ticket opened by hand is warned through the policy routed for its tenant and priority (level 1)', async () => {
+    const t = await start();
+    const ticket = (await api(t.url, 'POST', '/v1/tickets', { tenant: 'default', title: 'customer reports black screens', priority: 'P0' })).body;
+    await slaAt(t, T0 + 12 * M);
+    expect(slaPages().sort()).toEqual([
+      `email alice@example.com [P0] default: customer reports black screens (SLA warning)`,
+      `hook U-alice SLA warning (80 %): response for ticket #${ticket.id} is due ${new Date(T0 + 15 * M).toISOString()}`,
+    ]);
+    const mail = smtp.mails.find((m) => /SLA warning/.test(m.subject ?? ''))!;
+    expect(mail.text).not.toContain('/v1/links/'); // nothing to acknowledge by link: the ticket is handled in the API
+  });
 });
