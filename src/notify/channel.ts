@@ -74,3 +74,42 @@ export function endpointUrl(hint: string, shape?: (u: URL) => boolean) {
     .refine((u) => new URL(u).protocol === 'https:' || LOOPBACK.test(new URL(u).hostname), { error: 'url must use https (plain http only to a loopback address such as 127.0.0.1)', abort: true })
     .refine((u) => !shape || shape(new URL(u)), `url must be ${hint}`);
 }
+
+/** A chat robot's reply: a result code (0 = success) and its message. */
+export interface CodeReply {
+  readonly code: number;
+  readonly msg: string | undefined;
+}
+
+/** Reads `{errcode, errmsg}` (DingTalk, WeCom). */
+export function errcodeReply(r: Record<string, unknown>): CodeReply | undefined {
+  return typeof r.errcode === 'number' ? { code: r.errcode, msg: typeof r.errmsg === 'string' ? r.errmsg : undefined } : undefined;
+}
+
+/**
+ * The response check of robots that answer HTTP 200 with a result code in the body: code 0 is a delivery, any
+ * other a failure (retryable for the provider's rate-limit codes, 429 and 5xx), with the provider's message and
+ * what the code means; a body that is not the provider's reply falls back to the status.
+ */
+export function codeCheck(
+  provider: string,
+  read: (json: Record<string, unknown>) => CodeReply | undefined,
+  retryable: ReadonlySet<number>,
+  meaning: Readonly<Record<number, string>>,
+): (status: number, body: string) => Verdict {
+  return (status, body) => {
+    let reply: CodeReply | undefined;
+    try {
+      const json: unknown = JSON.parse(body);
+      if (typeof json === 'object' && json !== null) reply = read(json as Record<string, unknown>);
+    } catch {
+      reply = undefined;
+    }
+    if (status >= 200 && status < 300 && reply?.code === 0) return { ok: true };
+    if (reply !== undefined && reply.code !== 0) {
+      const why = [reply.msg?.slice(0, 200), meaning[reply.code]].filter((x) => x !== undefined).join(' — ') || 'no message';
+      return { ok: false, retryable: retryable.has(reply.code) || status === 429 || status >= 500, reason: `HTTP ${status}, ${provider} ${reply.code}: ${why}` };
+    }
+    return statusVerdict(status, body) ?? { ok: false, retryable: false, reason: `HTTP ${status} without a ${provider.split(' ')[0]} reply: ${JSON.stringify(body.slice(0, 200))}` };
+  };
+}

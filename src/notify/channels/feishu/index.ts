@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Priority } from '../../../rules/rule-schema.js';
-import { type ChatProvider, type Verdict, statusVerdict, endpointUrl } from '../../channel.js';
+import { type ChatProvider, type CodeReply, codeCheck, endpointUrl } from '../../channel.js';
 import { facts, links, timelineTail, truncate } from '../../render.js';
 
 /**
@@ -85,29 +85,12 @@ export const feishu: ChatProvider<FeishuConfig> = {
     };
   },
 
-  check(status, body): Verdict {
-    const reply = parseReply(body);
-    if (status >= 200 && status < 300 && reply?.code === 0) return { ok: true };
-    if (reply !== undefined && reply.code !== 0) {
-      const why = [reply.msg, MEANING[reply.code]].filter((x) => x !== undefined).join(' — ') || 'no message';
-      return { ok: false, retryable: RETRYABLE.has(reply.code) || status === 429 || status >= 500, reason: `HTTP ${status}, Feishu code ${reply.code}: ${why}` };
-    }
-    return statusVerdict(status, body) ?? { ok: false, retryable: false, reason: `HTTP ${status} without a Feishu reply: ${JSON.stringify(body.slice(0, 200))}` };
-  },
+  check: codeCheck('Feishu code', feishuReply, RETRYABLE, MEANING),
 };
 
-/** `{code, msg}`, or the legacy `{StatusCode, StatusMessage}`; undefined when the body is not a Feishu reply. */
-function parseReply(body: string): { code: number; msg: string | undefined } | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (typeof json !== 'object' || json === null) return undefined;
-  const r = json as Record<string, unknown>;
+/** `{code, msg}`, or the legacy `{StatusCode, StatusMessage}`. */
+function feishuReply(r: Record<string, unknown>): CodeReply | undefined {
   const code = typeof r.code === 'number' ? r.code : typeof r.StatusCode === 'number' ? r.StatusCode : undefined;
   if (code === undefined) return undefined;
-  const msg = typeof r.msg === 'string' ? r.msg : typeof r.StatusMessage === 'string' ? r.StatusMessage : undefined;
-  return { code, msg: msg === undefined ? undefined : msg.slice(0, 200) };
+  return { code, msg: typeof r.msg === 'string' ? r.msg : typeof r.StatusMessage === 'string' ? r.StatusMessage : undefined };
 }

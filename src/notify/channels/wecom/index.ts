@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Priority } from '../../../rules/rule-schema.js';
-import { type ChatProvider, type PageMessage, type Verdict, statusVerdict, endpointUrl } from '../../channel.js';
+import { type ChatProvider, type PageMessage, codeCheck, endpointUrl, errcodeReply } from '../../channel.js';
 import { facts, links, timelineTail, truncate } from '../../render.js';
 
 /**
@@ -103,26 +103,6 @@ export const wecom: ChatProvider<WecomConfig> = {
     };
   },
 
-  check(status, body): Verdict {
-    const reply = parseReply(body);
-    if (status >= 200 && status < 300 && reply?.errcode === 0) return { ok: true };
-    if (reply !== undefined && reply.errcode !== 0) {
-      const why = [reply.errmsg, MEANING[reply.errcode]].filter((x) => x !== undefined).join(' — ') || 'no message';
-      return { ok: false, retryable: RETRYABLE.has(reply.errcode) || status === 429 || status >= 500, reason: `HTTP ${status}, WeCom errcode ${reply.errcode}: ${why}` };
-    }
-    return statusVerdict(status, body) ?? { ok: false, retryable: false, reason: `HTTP ${status} without a WeCom reply: ${JSON.stringify(body.slice(0, 200))}` };
-  },
+  check: codeCheck('WeCom errcode', errcodeReply, RETRYABLE, MEANING),
 };
 
-/** `{errcode, errmsg}`; undefined when the body is not a WeCom reply. */
-function parseReply(body: string): { errcode: number; errmsg: string | undefined } | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (typeof json !== 'object' || json === null || typeof (json as { errcode?: unknown }).errcode !== 'number') return undefined;
-  const { errcode, errmsg } = json as { errcode: number; errmsg?: unknown };
-  return { errcode, errmsg: typeof errmsg === 'string' ? errmsg.slice(0, 200) : undefined };
-}
