@@ -1,7 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
-import { verifyLink } from './links.js';
+import { type LinkClaim, verifyLink } from './links.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified claim of a signed link (link routes only). */
+    linkClaim?: LinkClaim;
+  }
+}
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const page = (title: string, body: string) =>
@@ -20,21 +27,16 @@ const REFUSED = {
  */
 export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
   const params = z.object({ token: z.string().min(1).max(2000) });
-  const check = (token: string) => {
-    const v = verifyLink(app.linkSecret, token, clock());
-    if (!v.ok) throw Object.assign(new Error(v.reason), { linkRefused: v.reason });
-    return v.claim;
-  };
-  const refused = (reason: keyof typeof REFUSED) => page('Link refused', `<p>${REFUSED[reason]}</p>`);
+  // Both routes: the token is verified first; an altered or expired one gets the 403 page.
+  app.addHook('preHandler', async (req, reply) => {
+    reply.type('text/html; charset=utf-8');
+    const v = verifyLink(app.linkSecret, (req.params as { token: string }).token, clock());
+    if (!v.ok) return reply.code(403).send(page('Link refused', `<p>${REFUSED[v.reason]}</p>`));
+    req.linkClaim = v.claim;
+  });
 
   app.get('/v1/links/:token', { schema: { tags: ['paging'], summary: 'Confirmation page of a signed ack/resolve link', params } }, async (req, reply) => {
-    reply.type('text/html; charset=utf-8');
-    let claim;
-    try {
-      claim = check(req.params.token);
-    } catch (err) {
-      return reply.code(403).send(refused((err as { linkRefused: keyof typeof REFUSED }).linkRefused));
-    }
+    const claim = req.linkClaim!;
     const inc = app.incidents.get(claim.incident);
     if (!inc) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
     const verb = claim.action === 'ack' ? 'Acknowledge' : 'Resolve';
@@ -46,13 +48,7 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
   });
 
   app.post('/v1/links/:token', { schema: { tags: ['paging'], summary: 'Acknowledge or resolve through a signed link', params } }, async (req, reply) => {
-    reply.type('text/html; charset=utf-8');
-    let claim;
-    try {
-      claim = check(req.params.token);
-    } catch (err) {
-      return reply.code(403).send(refused((err as { linkRefused: keyof typeof REFUSED }).linkRefused));
-    }
+    const claim = req.linkClaim!;
     try {
       const e = app.incidents.act(claim.incident, claim.action, claim.recipient, 'via signed link', clock());
       app.incidentBus.emit(e);
