@@ -5,8 +5,9 @@ import { requireAdmin } from '../tenants/auth.js';
 import type { Action } from './incidents.js';
 import type { Incident, IncidentAlert, TimelineEntry } from './model.js';
 import { actorBodySchema, commentBodySchema, idParams, incidentAlertSchema, incidentSchema, listQuerySchema, timelineEntrySchema } from './schemas.js';
+import { toIso } from '../util/units.js';
 
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+const iso = toIso;
 
 export const incidentView = (i: Incident) => ({
   ...i,

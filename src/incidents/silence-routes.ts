@@ -7,6 +7,7 @@ import { idParams, timeParam } from './schemas.js';
 import { matchersSchema, recurrenceSchema } from './silence-match.js';
 import type { Silence, SilenceInput } from './silences.js';
 import { activeAt } from './silence-match.js';
+import { toIso } from '../util/units.js';
 
 const silenceBody = z.strictObject({
   matchers: matchersSchema.describe('tenant, region, rule and/or a dimension (isp, cdn, platform, country, sdk): a value or a list'),
@@ -35,7 +36,7 @@ const silenceView = z
   })
   .meta({ id: 'Silence' });
 
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+const iso = toIso;
 
 /** Silences and maintenance windows: they stop paging for matching alerts, never the recording of incidents. */
 export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {

@@ -1,14 +1,14 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { PageMessage, Verdict } from './channel.js';
 import { redact } from './deliver.js';
-import { facts, links } from './render.js';
+import { escapeHtml, facts, links } from './render.js';
 
 const KIND_WORDS: Record<PageMessage['kind'], string> = {
   opened: 'opened', priority_changed: 'priority changed', escalated: 'ESCALATED', acknowledged: 'acknowledged',
   mitigated: 'mitigated', resolved: 'resolved', sla_warning: 'SLA warning',
 };
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const esc = escapeHtml;
 
 export interface RenderedEmail {
   subject: string;

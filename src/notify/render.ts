@@ -33,3 +33,6 @@ export function links(page: PageMessage): { id: 'ack' | 'resolve' | 'incident'; 
   ];
   return all.flatMap((l) => (l.url === undefined ? [] : [{ id: l.id, label: l.label, url: l.url }]));
 }
+
+/** Escapes text for HTML bodies and attributes (email pages, link pages). */
+export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

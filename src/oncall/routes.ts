@@ -4,8 +4,9 @@ import { timeParam } from '../incidents/schemas.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
 import type { ApiOverride } from './oncall.js';
+import { toIso } from '../util/units.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = toIso;
 const personView = z.object({ id: z.string(), name: z.string(), email: z.string().optional(), timezone: z.string() });
 const shiftView = z.object({ start: z.string(), end: z.string(), person: personView, source: z.string().describe('layer id, or "override"') });
 const overrideView = z

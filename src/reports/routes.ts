@@ -7,6 +7,7 @@ import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
 import { TARGETS, TIERS } from '../tickets/sla-policy.js';
 import { type ReportTicket, reportCsv, slaReport } from './sla-report.js';
+import { toIso } from '../util/units.js';
 
 const figures = z.object({
   tickets: z.number(), met_or_missed: z.number(), mean_ms: z.number().optional(), p50_ms: z.number().optional(), p90_ms: z.number().optional(),
@@ -42,7 +43,7 @@ export const reportRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
       });
       const r = slaReport(rows);
       if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(reportCsv(r.groups));
-      const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+      const iso = toIso;
       return {
         from: iso(from)!, to: iso(to)!, groups: r.groups,
         breaches: r.breaches.map((b) => ({ ...b, due_at: iso(b.due_at)!, stopped_at: iso(b.stopped_at) })),

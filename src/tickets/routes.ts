@@ -7,8 +7,9 @@ import { AUTH_MESSAGES, authenticateIngest, requireAdmin } from '../tenants/auth
 import { TICKET_STATES } from './lifecycle.js';
 import { renderPostmortem } from './postmortem.js';
 import { TICKET_EVENT_KINDS, type Ticket, type TicketEvent, type Visibility } from './tickets.js';
+import { toIso } from '../util/units.js';
 
-const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+const iso = toIso;
 const csv = <T extends readonly [string, ...string[]]>(values: T) =>
   z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)).pipe(z.array(z.enum(values)));
 

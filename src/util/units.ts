@@ -68,3 +68,10 @@ export const rateSchema = z.string().transform((v, ctx) => {
   return { max: Number(m[1]), windowMs };
 });
 export type Rate = z.output<typeof rateSchema>;
+
+/** Epoch ms as RFC 3339 for API answers (undefined stays undefined). */
+export function toIso(ms: number): string;
+export function toIso(ms: number | undefined): string | undefined;
+export function toIso(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
