@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
 import { type RuleDef, api, notPaging, stallRule } from './alerting.js';
 import { HttpReceiver } from './receiver.js';
@@ -94,13 +94,18 @@ export async function timeline(url: string, id: number): Promise<Entry[]> {
 /** The pager's entries only (paged, escalated, page_*, not_paged). */
 export const pagingEntries = async (url: string, id: number): Promise<Entry[]> => (await timeline(url, id)).filter((e) => !notPaging(e));
 
-/** A real SMTP server and HTTP receiver on loopback for the whole test file. */
+/** A real SMTP server and HTTP receiver on loopback for the whole test file, emptied before each test. */
 export function useLoopbackServers(): { smtp: SmtpSink; receiver: HttpReceiver } {
   const smtp = new SmtpSink();
   const receiver = new HttpReceiver();
   beforeAll(async () => {
     await smtp.start();
     await receiver.start();
+  });
+  beforeEach(() => {
+    smtp.mails.length = 0;
+    smtp.refuse = undefined;
+    receiver.reset();
   });
   afterAll(async () => {
     await receiver.stop();

@@ -10,8 +10,6 @@ let now = T0;
 const { smtp, receiver } = useLoopbackServers();
 beforeEach(() => {
   now = T0;
-  smtp.mails.length = 0;
-  receiver.reset();
 });
 const startClosed = appsClosedAfterEach();
 const CUSTOMER_HOOK = '/hooks/acme';

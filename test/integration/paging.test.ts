@@ -32,9 +32,6 @@ let now = T0;
 const { smtp, receiver } = useLoopbackServers();
 beforeEach(() => {
   now = T0;
-  smtp.mails.length = 0;
-  smtp.refuse = undefined;
-  receiver.reset();
 });
 
 const startClosed = appsClosedAfterEach();

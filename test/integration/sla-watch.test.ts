@@ -11,8 +11,6 @@ let now = T0;
 const { smtp, receiver } = useLoopbackServers();
 beforeEach(() => {
   now = T0;
-  smtp.mails.length = 0;
-  receiver.reset();
 });
 const startClosed = appsClosedAfterEach();
 

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors.js';
 import { type Action, Incidents } from '../../src/incidents/incidents.js';
 import type { IncidentEvent, IncidentState } from '../../src/incidents/model.js';
 import type { AlertSubject } from '../../src/incidents/silence-match.js';
@@ -12,6 +11,7 @@ import type { GroupField, Priority, ThresholdRule } from '../../src/rules/rule-s
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { tempDir } from '../helpers/tmp.js';
+import { expectAppError } from '../helpers/errors.js';
 
 const MIN = 60_000;
 const REOPEN_MS = 10 * MIN;
@@ -81,16 +81,6 @@ const kinds = (id: number) => incidents.timeline(id).map((e) => e.kind);
 const lastEntry = (id: number) => incidents.timeline(id).at(-1)!;
 const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 
-function expectAppError(fn: () => unknown, status: number): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(AppError);
-  expect((caught as AppError).status).toBe(status);
-}
 
 /** An incident of its own (one region per call) brought to `state` by hand at minute 1. */
 function incidentIn(state: IncidentState, region = 'eu-west'): number {

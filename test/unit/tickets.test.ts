@@ -4,7 +4,6 @@ import { DateTime } from 'luxon';
 import { pino } from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { AppError } from '../../src/errors.js';
 import { Incidents } from '../../src/incidents/incidents.js';
 import type { IncidentEvent } from '../../src/incidents/model.js';
 import type { AlertEvent, Labels } from '../../src/rules/engine.js';
@@ -20,6 +19,7 @@ import { DEFAULT_SLA, type TargetName, type Tier } from '../../src/tickets/sla-p
 import { syncTicket } from '../../src/tickets/sync.js';
 import { type SlaClock, type Ticket, Tickets } from '../../src/tickets/tickets.js';
 import { tempDir } from '../helpers/tmp.js';
+import { expectAppError } from '../helpers/errors.js';
 
 /**
  * Tickets on a real SQLite state db with time passed in: lifecycle, SLA clocks per tier and priority (24×7 and the
@@ -62,17 +62,6 @@ const clock = (id: number, who: Tenant, target: TargetName, now: number): SlaClo
 const move = (id: number, to: TicketState | 'resume', at: number, o: { rootCause?: string; tenant?: string } = {}) => tickets.move(id, to, 'alice', o, at);
 const kinds = (id: number) => tickets.events(id).map((e) => e.kind);
 
-function expectAppError(fn: () => unknown, status: number, message?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(AppError);
-  expect((caught as AppError).status).toBe(status);
-  if (message) expect((caught as AppError).message).toMatch(message);
-}
 
 describe('lifecycle', () => {
   /** How to get a fresh ticket into each state (P2: no root cause needed). */
