@@ -113,10 +113,13 @@ export class Alerting {
     const changes = this.engine.takeChanged(all);
     let published: IncidentEvent[] = [];
     try {
-      this.deps.db.transaction(() => {
-        this.alertStore.write(changes, now);
-        published = this.deps.incidents.applyAlertEvents(events);
-      })();
+      // Most passes change nothing durable: no transaction for them.
+      if (events.length || changes.upserts.length || changes.deletes.length) {
+        this.deps.db.transaction(() => {
+          this.alertStore.write(changes, now);
+          published = this.deps.incidents.applyAlertEvents(events);
+        })();
+      }
       this.unsaved = [];
       if (all) this.lastPersist = now;
     } catch (err) {

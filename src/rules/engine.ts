@@ -68,6 +68,8 @@ export class RuleEngine {
   private rules: readonly Rule[] = [];
   private readonly groups = new Map<string, Map<string, Group>>();
   private readonly dirty: Group[] = [];
+  /** Groups whose row must be written (takeChanged reads these, not every group). */
+  private readonly unsaved = new Set<Group>();
   private readonly deleted: { rule_id: string; group_key: string }[] = [];
   private lastWindow = -Infinity;
   private lastSlow = -Infinity;
@@ -114,6 +116,7 @@ export class RuleEngine {
         }
         groups.delete(g.key);
         this.deleted.push({ rule_id: id, group_key: g.key });
+        this.unsaved.delete(g);
         if (g.alert.status === 'firing' || g.alert.status === 'clearing') {
           events.push({ type: 'cleared', previous: g.alert.priority!, values: undefined, rule: g.rule, key: g.key, labels: g.labels, at: now });
         }
@@ -133,7 +136,7 @@ export class RuleEngine {
     for (const s of series) {
       for (const g of this.assign(s)) {
         g.lastSeen = now;
-        g.persist ??= 'later';
+        this.unsave(g, 'later');
       }
     }
   }
@@ -174,7 +177,7 @@ export class RuleEngine {
       const before = g.alert.status;
       const t = step(g.alert, this.observation(g, now, w), now, g.rule.kind === 'absent' ? 0 : g.rule.forMs, g.rule.clearForMs);
       if (t) events.push({ ...t, rule: g.rule, key: g.key, labels: g.labels, at: now });
-      if (t || before !== g.alert.status) g.persist = 'now';
+      if (t || before !== g.alert.status) this.unsave(g, 'now');
     }
     this.dirty.length = 0;
     return events;
@@ -186,12 +189,11 @@ export class RuleEngine {
    */
   takeChanged(all: boolean): { upserts: AlertRow[]; deletes: { rule_id: string; group_key: string }[] } {
     const upserts: AlertRow[] = [];
-    for (const groups of this.groups.values()) {
-      for (const g of groups.values()) {
-        if (g.persist === 'now' || (all && g.persist === 'later')) {
-          upserts.push({ rule_id: g.rule.id, group_key: g.key, labels: g.labels, state: { ...g.alert }, last_seen: g.lastSeen, baseline: { seen: g.baseline.seen, values: [...g.baseline.values] } });
-          g.persist = undefined;
-        }
+    for (const g of this.unsaved) {
+      if (g.persist === 'now' || (all && g.persist === 'later')) {
+        upserts.push({ rule_id: g.rule.id, group_key: g.key, labels: g.labels, state: { ...g.alert }, last_seen: g.lastSeen, baseline: { seen: g.baseline.seen, values: [...g.baseline.values] } });
+        g.persist = undefined;
+        this.unsaved.delete(g);
       }
     }
     return { upserts, deletes: this.deleted.splice(0) };
@@ -201,7 +203,7 @@ export class RuleEngine {
   requeue(changes: { upserts: readonly AlertRow[]; deletes: readonly { rule_id: string; group_key: string }[] }): void {
     for (const r of changes.upserts) {
       const g = this.groups.get(r.rule_id)?.get(r.group_key);
-      if (g) g.persist = 'now';
+      if (g) this.unsave(g, 'now');
     }
     this.deleted.push(...changes.deletes);
   }
@@ -266,7 +268,7 @@ export class RuleEngine {
       b.values.splice(0, keepFrom < 0 ? b.values.length : keepFrom);
     }
     b.seen = w - 1;
-    g.persist ??= 'later';
+    this.unsave(g, 'later');
   }
 
   /** Drops members the store has forgotten, and groups that are idle with nothing to remember. */
@@ -276,6 +278,13 @@ export class RuleEngine {
     if (g.alert.status !== 'inactive' || g.members.size > 0 || (g.lastSeen !== undefined && now - g.lastSeen <= horizon)) return;
     this.groups.get(g.rule.id)?.delete(g.key);
     this.deleted.push({ rule_id: g.rule.id, group_key: g.key });
+    this.unsaved.delete(g);
+  }
+
+  /** Flags a group's row for writing: 'now' (a transition) wins over 'later' (last seen, baseline). */
+  private unsave(g: Group, when: 'now' | 'later'): void {
+    if (g.persist !== 'now') g.persist = when;
+    this.unsaved.add(g);
   }
 
   private markDirty(g: Group): void {

@@ -43,7 +43,7 @@ export class SlaWatch {
       if (!tenant) continue;
       const events = tickets.events(t.id);
       const seen = (kind: string, target: string) => events.some((e) => e.kind === kind && e.data?.target === target && e.data?.priority === t.priority);
-      for (const c of tickets.clocks(t, tenant, now)) {
+      for (const c of tickets.clocks(t, tenant, now, events)) {
         for (const breach of [false, true]) {
           const kind = breach ? 'sla_breach' : 'sla_warning';
           const reached = breach ? c.breached : c.running && c.warnAt !== undefined && now >= c.warnAt;

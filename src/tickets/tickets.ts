@@ -191,9 +191,9 @@ export class Tickets {
   }
 
   /** The ticket's SLA clocks now, for its tenant's tier, calendar and current priority. */
-  clocks(t: Ticket, tenant: Tenant, now: number): SlaClock[] {
+  clocks(t: Ticket, tenant: Tenant, now: number, events: readonly TicketEvent[] = this.events(t.id)): SlaClock[] {
     const cell: SlaCell = tenant.sla[t.priority];
-    const changes: StateChange[] = this.events(t.id)
+    const changes: StateChange[] = events
       .filter((e) => e.kind === 'state_changed')
       .map((e) => ({ at: e.at, to: e.data!.to as TicketState }));
     return TARGETS.flatMap((name) => {
