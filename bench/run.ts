@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   console.log('detection: sample → incident → page…');
   const detection = await benchDetection(Number(process.env.BENCH_TRIALS ?? 50));
   sections.push(
-    '### Detection: breaching sample → incident event → page (in process, rule "stall ratio over 5 s > 5 %", no `for`)\n\n' +
+    '### Detection: breaching sample → incident event → page (in process, rule "stall ratio > 5 % over the last two 5 s windows", no `for`)\n\n' +
       detectionTable(detection) +
       '\n\nFrom just before the HTTP request is sent to the `opened` event on the incident bus (HTTP, validation, journal commit, aggregation, rule evaluation, the SQLite transaction that stores the alert and the incident), and to the page arriving at a signed-webhook receiver on loopback (outbox row, rendering, signing, delivery). Peers (vmalert + Alertmanager) are compared in the benchmark issue.',
   );
