@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { Metrics } from './metrics.js';
 import { storagePlugin } from './storage/plugin.js';
 import { createSink } from './storage/influx/registry.js';
+import { selfMetricsPlugin } from './storage/influx/self-metrics-plugin.js';
 import type { InfluxSink } from './storage/influx/sink.js';
 import { collectors } from './telemetry/http-collector.js';
 import { pipelinePlugin } from './telemetry/plugin.js';
@@ -72,6 +73,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR });
   await app.register(tenantsPlugin, { config, ingestKey: env.QOSWATCH_INGEST_KEY, adminToken: env.QOSWATCH_ADMIN_TOKEN });
   await app.register(pipelinePlugin, { env, config, sink, metrics, clock });
+  await app.register(selfMetricsPlugin, { metrics, intervalMs: env.QOSWATCH_SELF_METRICS_INTERVAL, clock });
   await app.register(onCallPlugin, { env, clock });
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(rulesPlugin, { env, metrics, clock });

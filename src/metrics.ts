@@ -57,6 +57,7 @@ export class Metrics {
   readonly alertTransitions = this.counter('qoswatch_alert_transitions_total', 'Alert transitions, by type (fired, priority_changed, cleared)', ['type']);
   readonly alertGroups = this.gauge('qoswatch_alert_groups', 'Rule groups tracked by the engine');
   readonly alertsActive = this.gauge('qoswatch_alerts', 'Alerts not inactive, by status', ['status']);
+  readonly incidentsOpen = this.gauge('qoswatch_incidents_open', 'Incidents not yet resolved, by tenant and priority', ['tenant', 'priority']);
   readonly incidentEvents = this.counter('qoswatch_incident_events_total', 'Incident timeline events, by kind', ['kind']);
   readonly rulesLoaded = this.gauge('qoswatch_rules_loaded', 'Rules in force');
   readonly ruleReloads = this.counter('qoswatch_rule_reloads_total', 'Rule reloads, by outcome', ['outcome']);

@@ -60,6 +60,7 @@ export const envSchema = z.object({
   SMTP_URL: optional(z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' })),
   MAIL_FROM: z.string().min(3).default('qoswatch <qoswatch@localhost>'),
   QOSWATCH_PUBLIC_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+  QOSWATCH_GRAFANA_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
   QOSWATCH_LINK_SECRET: optional(secret),
   QOSWATCH_LINK_TTL: durationSchema(60_000, 30 * 86_400_000).default(86_400_000),
   QOSWATCH_PAGE_TIMEOUT: durationSchema(100, 120_000).default(10_000),
@@ -69,6 +70,7 @@ export const envSchema = z.object({
   QOSWATCH_FLUSH_INTERVAL: durationSchema(50, 60_000).default(1000),
   QOSWATCH_SPOOL_MAX: sizeSchema(1024 ** 2, 1024 ** 4).default(1024 ** 3),
   QOSWATCH_RAW_SAMPLES: bool.default(false),
+  QOSWATCH_SELF_METRICS_INTERVAL: durationSchema(0, 3_600_000).default(10_000),
   QOSWATCH_SHUTDOWN_TIMEOUT: durationSchema(0, 600_000).default(10_000),
 
   INFLUX_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),

@@ -126,6 +126,11 @@ export class Incidents {
     return (this.db.prepare(sql).all(...args, f.limit) as IncidentRow[]).map(toIncident);
   }
 
+  /** Incidents not yet resolved, counted by tenant and priority (the health and SLA boards' gauge). */
+  openCounts(): { tenant: string; priority: Priority; n: number }[] {
+    return this.db.prepare("SELECT tenant, priority, COUNT(*) AS n FROM incidents WHERE state != 'resolved' GROUP BY tenant, priority").all() as { tenant: string; priority: Priority; n: number }[];
+  }
+
   alerts(id: number): IncidentAlert[] {
     return (this.q.alertsOf!.all(id) as Record<string, unknown>[]).map((r) => ({
       rule_id: r.rule_id as string,

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { Env } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
+import { PRIORITIES } from '../rules/rule-schema.js';
 import { EventBus } from './bus.js';
 import { Incidents } from './incidents.js';
 import { incidentEventLine } from './influx-events.js';
@@ -28,9 +29,14 @@ export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
     const bus = new EventBus<IncidentEvent>((err) => app.log.error({ err }, 'incident event subscriber failed'));
     bus.on((e) => metrics.incidentEvents.inc({ kind: e.type }));
     bus.on((e) => app.pipeline.enqueueLines([incidentEventLine(e)]));
+    (metrics.incidentsOpen as unknown as { collect: () => void }).collect = () => {
+      // Every tenant × priority, zeros included, so that a board shows 0 rather than a gap.
+      for (const t of app.tenants.list()) for (const p of PRIORITIES) metrics.incidentsOpen.set({ tenant: t.id, priority: p }, 0);
+      for (const r of incidents.openCounts()) metrics.incidentsOpen.set({ tenant: r.tenant, priority: r.priority }, r.n);
+    };
     app.decorate('incidents', incidents);
     app.decorate('silences', silences);
     app.decorate('incidentBus', bus);
   },
-  { name: 'qoswatch-incidents', dependencies: ['qoswatch-storage', 'qoswatch-pipeline'] },
+  { name: 'qoswatch-incidents', dependencies: ['qoswatch-storage', 'qoswatch-tenants', 'qoswatch-pipeline'] },
 );

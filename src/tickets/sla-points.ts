@@ -11,13 +11,13 @@ const tagsOf = (t: Ticket, tenant: Tenant, target: string) => ({ tenant: t.tenan
 
 /**
  * One point per SLA clock when it stops (acknowledged = response, mitigated = restore, resolved = resolve), with
- * whether it was met: MTTA/MTTR are mean(time_to_stop_ms), attainment is the share of outcome=met, by tier and
- * priority — the report's figures as InfluxDB points.
+ * whether it was met: MTTA/MTTR are mean(time_to_stop_ms), attainment is mean(met) (1 met, 0 breached), by tier
+ * and priority — the report's figures as InfluxDB points.
  */
 export function slaStopLines(t: Ticket, tenant: Tenant, stopped: readonly SlaClock[]): string[] {
   return stopped.map((c) =>
     line(SLA_STOP_MEASUREMENT, { ...tagsOf(t, tenant, c.target), outcome: c.breached ? 'breached' : 'met' }, {
-      ticket: { int: t.id }, time_to_stop_ms: { int: c.stoppedAt! - t.openedAt }, elapsed_ms: { int: Math.round(c.elapsedMs) }, target_ms: { int: Math.round(c.targetMs) },
+      ticket: { int: t.id }, met: { int: c.breached ? 0 : 1 }, time_to_stop_ms: { int: c.stoppedAt! - t.openedAt }, elapsed_ms: { int: Math.round(c.elapsedMs) }, target_ms: { int: Math.round(c.targetMs) },
     }, ns(c.stoppedAt!, t.id)),
   );
 }

@@ -1,3 +1,4 @@
+import type { WindowMetrics } from '../../telemetry/window-agg.js';
 import type { EmittedWindow } from '../../telemetry/window-store.js';
 import type { FieldValue } from './line-protocol.js';
 import { line } from './line-protocol.js';
@@ -16,7 +17,6 @@ const int = (v: number | undefined): FieldValue | undefined => (v === undefined 
  * they add to the window rather than replace it.
  */
 export function rollupLine(w: EmittedWindow, windowMs: number): string {
-  const m = w.agg.metrics();
   const tags: Record<string, string> = { tenant: w.series.tenant, region: w.series.region };
   if (w.series.dim !== undefined) {
     tags.dim = w.series.dim;
@@ -27,7 +27,11 @@ export function rollupLine(w: EmittedWindow, windowMs: number): string {
     tags.late = 'true';
     ns += BigInt((w.lateId % (windowMs * 1_000_000 - 1)) + 1);
   }
-  return line(w.series.dim === undefined ? REGION_MEASUREMENT : DIM_MEASUREMENT, tags, {
+  return line(w.series.dim === undefined ? REGION_MEASUREMENT : DIM_MEASUREMENT, tags, rollupFields(w.agg.metrics()), ns);
+}
+
+function rollupFields(m: WindowMetrics) {
+  return {
     samples: int(m.samples),
     sessions: int(m.sessions),
     error_sessions: int(m.error_sessions),
@@ -51,5 +55,8 @@ export function rollupLine(w: EmittedWindow, windowMs: number): string {
     startup_count: int(m.startup_count),
     startup_p50: m.startup_p50,
     startup_p95: m.startup_p95,
-  }, ns);
+  };
 }
+
+/** The fields of `qos_region` and `qos_dim` points, for typed queries (dashboards, reports). */
+export type RollupField = keyof ReturnType<typeof rollupFields>;
