@@ -23,6 +23,7 @@ import { onCallPlugin } from './oncall/plugin.js';
 import { onCallRoutes } from './oncall/routes.js';
 import { linkRoutes } from './notify/link-routes.js';
 import { pagerPlugin } from './notify/plugin.js';
+import { reportsPlugin } from './reports/plugin.js';
 import { reportRoutes } from './reports/routes.js';
 import { tenantsPlugin } from './tenants/plugin.js';
 import { ticketsPlugin } from './tickets/plugin.js';
@@ -79,6 +80,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(rulesPlugin, { env, metrics, clock });
   await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(ticketsPlugin, { clock });
+  await app.register(reportsPlugin, { env, clock });
   await app.register(healthRoutes, { metrics });
   await app.register(collectors, { env, metrics });
   await app.register(keyRoutes, { clock });

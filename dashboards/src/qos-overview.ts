@@ -1,6 +1,7 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { REGION_MEASUREMENT } from '../../src/storage/influx/rollup-points.js';
 import { InfluxQL, variable } from '../../src/storage/influx/influxql.js';
+import { OVERVIEW_UID } from '../../src/reports/qos-report-data.js';
 import { type MetricPanel, board, datasourceVariable, incidentAnnotations, levelThresholds, stat, table, tagVariable, timeseries } from './common.js';
 
 /** Region rollups of the selected tenants and regions over the dashboard's range. */
@@ -54,7 +55,7 @@ const regionTable = regions()
   .groupBy('region');
 
 export function qosOverview() {
-  const b = board('qoswatch-overview', 'qoswatch — QoS overview', 'Per-region latency, loss, stall, concurrency and viewers; cells coloured at the shipped rules\' P0–P3 thresholds; incidents as annotations.')
+  const b = board(OVERVIEW_UID, 'qoswatch — QoS overview', 'Per-region latency, loss, stall, concurrency and viewers; cells coloured at the shipped rules\' P0–P3 thresholds; incidents as annotations.')
     .withVariable(datasourceVariable())
     .withVariable(tagVariable('tenant', 'Tenant', REGION_MEASUREMENT, 'tenant'))
     .withVariable(tagVariable('region', 'Region', REGION_MEASUREMENT, 'region', [['tenant', variable('tenant')]]))

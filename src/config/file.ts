@@ -37,6 +37,13 @@ const slaTarget = z.string().transform((v, ctx) => {
 /** SLA overrides: per priority, per target (response, restore, resolve). */
 const slaOverrides = z.partialRecord(z.enum(['P0', 'P1', 'P2', 'P3']), z.strictObject({ response: slaTarget.optional(), restore: slaTarget.optional(), resolve: slaTarget.optional() }));
 
+const recipients = z.array(z.email()).min(1, 'name at least one recipient').max(100);
+/** Scheduled QoS reports by email, at wall-clock times in the tenant's time zone. */
+const reportsSchema = z.strictObject({
+  daily: z.strictObject({ at: hhmm.default('08:00'), to: recipients }).optional(),
+  weekly: z.strictObject({ day: z.enum(WORKDAYS).default('mon'), at: hhmm.default('09:00'), to: recipients }).optional(),
+});
+
 export const tenantSchema = z.strictObject({
   id: idSchema,
   name: z.string().min(1).max(200).optional(),
@@ -58,6 +65,7 @@ export const tenantSchema = z.strictObject({
   customer_channel: idSchema.optional(),
   /** This tenant's own SLA targets over its tier's (e.g. a contract with a 10-minute P0 response). */
   sla: slaOverrides.optional(),
+  reports: reportsSchema.optional(),
   ingest_keys: z.array(ingestKeySchema).default([]),
 });
 

@@ -131,6 +131,13 @@ export class Incidents {
     return this.db.prepare("SELECT tenant, priority, COUNT(*) AS n FROM incidents WHERE state != 'resolved' GROUP BY tenant, priority").all() as { tenant: string; priority: Priority; n: number }[];
   }
 
+  /** Incidents of a tenant opened in [from, to), counted by region and (current) priority — for reports. */
+  openedBetween(tenant: string, from: number, to: number): { region: string | null; priority: Priority; n: number }[] {
+    return this.db
+      .prepare('SELECT region, priority, COUNT(*) AS n FROM incidents WHERE tenant = ? AND opened_at >= ? AND opened_at < ? GROUP BY region, priority')
+      .all(tenant, from, to) as { region: string | null; priority: Priority; n: number }[];
+  }
+
   alerts(id: number): IncidentAlert[] {
     return (this.q.alertsOf!.all(id) as Record<string, unknown>[]).map((r) => ({
       rule_id: r.rule_id as string,

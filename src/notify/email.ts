@@ -42,6 +42,8 @@ ${ls.map((l) => `<a href="${esc(l.url)}" style="display:inline-block;padding:8px
   return { subject, text, html };
 }
 
+const messageIdOf = (key: string) => `<${key.replace(/[^\w.-]/g, '.')}@qoswatch>`;
+
 /** Email over SMTP (SMTP_URL) with nodemailer; the Message-ID comes from the outbox key, so a resend is recognisable. */
 export class EmailSender {
   private readonly transport: Transporter;
@@ -60,14 +62,35 @@ export class EmailSender {
   async send(to: string, page: PageMessage): Promise<Verdict> {
     const m = renderEmail(page);
     try {
-      await this.transport.sendMail({ from: this.from, to, subject: m.subject, text: m.text, html: m.html, messageId: `<${page.key.replace(/[^\w.-]/g, '.')}@qoswatch>` });
+      await this.transport.sendMail({ from: this.from, to, subject: m.subject, text: m.text, html: m.html, messageId: messageIdOf(page.key) });
       return { ok: true };
     } catch (err) {
-      const e = err as Error & { responseCode?: number; code?: string };
+      const e = err as Error & { responseCode?: number };
       // SMTP 5xx is a permanent refusal (bad address, policy); 4xx and connection trouble are worth retrying.
       const permanent = e.responseCode !== undefined && e.responseCode >= 500;
-      return { ok: false, retryable: !permanent, reason: redact(`SMTP ${e.responseCode ?? e.code ?? ''}: ${e.message}`.trim(), this.secrets) };
+      return { ok: false, retryable: !permanent, reason: this.reason(err) };
     }
+  }
+
+  /**
+   * Sends a rendered report (HTML, text, inline images) to its recipients; throws with a redacted reason.
+   * The Message-ID is derived from `key`, so a retried period is recognisable as the same report.
+   */
+  async sendReport(to: readonly string[], m: { subject: string; text: string; html: string; attachments: readonly { cid: string; filename: string; contentType: string; content: Buffer }[] }, key: string): Promise<void> {
+    try {
+      await this.transport.sendMail({
+        from: this.from, to: [...to], subject: m.subject, text: m.text, html: m.html, messageId: messageIdOf(key),
+        attachments: m.attachments.map((a) => ({ cid: a.cid, filename: a.filename, contentType: a.contentType, content: a.content, contentDisposition: 'inline' as const })),
+      });
+    } catch (err) {
+      throw new Error(this.reason(err));
+    }
+  }
+
+  /** Why a send failed, with the SMTP URL and password removed. */
+  private reason(err: unknown): string {
+    const e = err as Error & { responseCode?: number; code?: string };
+    return redact(`SMTP ${e.responseCode ?? e.code ?? ''}: ${e.message}`.trim(), this.secrets);
   }
 
   close(): void {

@@ -10,6 +10,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     pager: Pager;
     linkSecret: string;
+    /** Email over SMTP_URL, shared by pages and reports; undefined without SMTP_URL. */
+    mailer: EmailSender | undefined;
   }
 }
 
@@ -37,6 +39,7 @@ export const pagerPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
     );
     app.decorate('pager', pager);
     app.decorate('linkSecret', secret);
+    app.decorate('mailer', email);
     app.addHook('onReady', async () => pager.start());
     app.addHook('onClose', async () => {
       await pager.stop();

@@ -1,6 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { badRequest } from '../errors.js';
+import { badRequest, notFound, unavailable } from '../errors.js';
+import { InfluxQueryError } from '../storage/influx/query.js';
+import { renderQosReport } from './qos-report-email.js';
+import { lastDue } from './report-schedule.js';
 import { timeParam } from '../incidents/schemas.js';
 import { PRIORITIES } from '../rules/rule-schema.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
@@ -19,6 +22,8 @@ const reportSchema = z.object({
   groups: z.array(z.object({ tier: z.enum(TIERS), priority: z.enum(PRIORITIES), tickets: z.number(), targets: z.partialRecord(z.enum(TARGETS), figures) })),
   breaches: z.array(z.object({ ticket: z.number(), tenant: z.string(), tier: z.enum(TIERS), priority: z.enum(PRIORITIES), target: z.enum(TARGETS), due_at: z.string(), stopped_at: z.string().optional() })),
 });
+
+const TENANT_ID = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a tenant id');
 
 /** GET /v1/sla/report: SLA attainment of the tickets opened in a range, as JSON or CSV (admin token). */
 export const reportRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
@@ -49,5 +54,51 @@ export const reportRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
         breaches: r.breaches.map((b) => ({ ...b, due_at: iso(b.due_at)!, stopped_at: iso(b.stopped_at) })),
       };
     },
+  );
+
+  app.get(
+    '/v1/reports/qos',
+    {
+      schema: {
+        tags: ['reports'],
+        summary: "A tenant's QoS report for its last complete day or week (as scheduled), as JSON or as the email's HTML with the charts inline",
+        querystring: z.strictObject({ tenant: TENANT_ID.optional(), kind: z.enum(['daily', 'weekly']).default('daily'), format: z.enum(['json', 'html']).default('json') }),
+        response: { 200: z.unknown(), 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 503: errorBodySchema },
+      },
+    },
+    async (req, reply) => {
+      const tenant = app.tenants.get(req.query.tenant ?? app.tenants.defaultId);
+      if (!tenant) throw notFound(`tenant ${req.query.tenant} not found`);
+      if (!app.qosReport) throw unavailable('QoS reports are read from InfluxDB: set INFLUX_URL');
+      const { kind } = req.query;
+      const s = tenant.reports[kind];
+      const dueAt = lastDue({ kind, at: s?.at ?? '00:00', day: tenant.reports.weekly?.day ?? 'mon' }, tenant.timezone, clock());
+      let report;
+      try {
+        report = await app.qosReport(tenant, kind, dueAt);
+      } catch (err) {
+        if (err instanceof InfluxQueryError) throw unavailable(`cannot read the report's figures: ${err.message}`, 30);
+        throw err;
+      }
+      if (req.query.format === 'json') return report;
+      const m = renderQosReport(report);
+      let html = m.html;
+      for (const a of m.attachments) html = html.replaceAll(`cid:${a.cid}`, `data:${a.contentType};base64,${a.content.toString('base64')}`);
+      return reply.type('text/html; charset=utf-8').send(html);
+    },
+  );
+
+  app.get(
+    '/v1/reports/runs',
+    {
+      schema: {
+        tags: ['reports'], summary: 'Scheduled report runs of a tenant, newest first: due time, status (sent, failed, pending), attempts, error',
+        querystring: z.strictObject({ tenant: TENANT_ID.optional() }),
+        response: { 200: z.object({ runs: z.array(z.object({ kind: z.string(), due_at: z.string(), status: z.string(), attempts: z.number(), error: z.string().nullable(), sent_at: z.string().nullable() })) }), 401: errorBodySchema },
+      },
+    },
+    async (req) => ({
+      runs: app.reports.history(req.query.tenant ?? app.tenants.defaultId).map((r) => ({ ...r, due_at: toIso(r.due_at)!, sent_at: toIso(r.sent_at ?? undefined) ?? null })),
+    }),
   );
 };

@@ -164,6 +164,24 @@ const MIGRATIONS = [
      updated_by TEXT,
      updated_at INTEGER
    );`,
+  // Scheduled reports: when each schedule was first seen (a run missed before that is not caught up) and each
+  // run by the instant it was due, so a period is reported once however often the service restarts.
+  `CREATE TABLE report_schedules (
+     tenant TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     first_seen INTEGER NOT NULL,
+     PRIMARY KEY (tenant, kind)
+   );
+   CREATE TABLE report_runs (
+     tenant TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     due_at INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     sent_at INTEGER,
+     PRIMARY KEY (tenant, kind, due_at)
+   );`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -86,6 +86,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
     async (req, reply) => {
       if (req.body.id !== undefined && req.body.id !== req.params.tenant) throw badRequest('id: must match the tenant in the path');
       const { tenant, created } = app.tenants.save({ ...req.body, id: req.params.tenant }, req.query.by ?? 'admin', clock());
+      app.reports.reschedule();
       return reply.code(created ? 201 : 200).send(tenantOut(tenant));
     },
   );

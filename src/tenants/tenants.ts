@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { type FileConfig, type TenantConfig, tenantBodySchema } from '../config/file.js';
 import { conflict } from '../errors.js';
 import type { Db } from '../storage/sqlite.js';
-import type { BusinessHours } from '../tickets/calendar.js';
+import type { BusinessHours, Workday } from '../tickets/calendar.js';
 import { DEFAULT_SLA, type SlaMatrix, mergeSla } from '../tickets/sla-policy.js';
 
 export type Tier = TenantConfig['tier'];
@@ -19,6 +19,8 @@ export interface Tenant {
   /** Who hears about customer-visible updates: contacts by email, and a customer chat channel. */
   contacts: readonly { name: string; email: string }[];
   customerChannel: string | undefined;
+  /** Scheduled QoS reports (daily, weekly) and who gets them. */
+  reports: { readonly daily?: { at: string; to: readonly string[] }; readonly weekly?: { day: Workday; at: string; to: readonly string[] } };
 }
 
 /** Tenants from the config file; the default tenant exists even when the file does not name it. */
@@ -67,6 +69,6 @@ export class Tenants {
 
   private build(t: z.output<typeof tenantBodySchema>): Tenant {
     const sla = mergeSla(DEFAULT_SLA[t.tier], this.config.sla[t.tier], t.sla);
-    return { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours }, sla, contacts: t.contacts, customerChannel: t.customer_channel };
+    return { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours }, sla, contacts: t.contacts, customerChannel: t.customer_channel, reports: t.reports ?? {} };
   }
 }

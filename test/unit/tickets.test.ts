@@ -37,7 +37,7 @@ const show = (ms: number | undefined) => (ms === undefined ? undefined : DateTim
 const T0 = local('2026-11-23T10:00');
 
 const tenant = (tier: Tier, holidays: string[] = [], id = `${tier}-co`): Tenant => ({
-  id, name: id, tier, timezone: SH, businessHours: DEFAULT_BUSINESS_HOURS(SH, holidays), sla: DEFAULT_SLA[tier], contacts: [], customerChannel: undefined,
+  id, name: id, tier, timezone: SH, businessHours: DEFAULT_BUSINESS_HOURS(SH, holidays), sla: DEFAULT_SLA[tier], contacts: [], customerChannel: undefined, reports: {},
 });
 const STRATEGIC = tenant('strategic');
 const ENTERPRISE = tenant('enterprise');
