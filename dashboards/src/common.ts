@@ -26,6 +26,7 @@ import { isUpward } from '../../src/rules/comparison.js';
 import { loadRuleDir } from '../../src/rules/load.js';
 import type { Priority, RuleMetric } from '../../src/rules/rule-schema.js';
 import { INCIDENT_MEASUREMENT } from '../../src/incidents/influx-events.js';
+import { isRegionLevel } from '../../src/reports/qos-report-data.js';
 import { InfluxQL, type Measurement, showTagValues, variable, type TagOf } from '../../src/storage/influx/influxql.js';
 
 /** Every query goes to the datasource picked by the `datasource` variable (the provisioned InfluxDB by default). */
@@ -110,7 +111,7 @@ const shipped = loadRuleDir(repoPath('alert-rules'), { windowMs: 10_000, horizon
  * values exactly where the default rules would page. Green when no shipped rule watches the metric.
  */
 export function levelThresholds(metric: RuleMetric): ThresholdsConfigBuilder {
-  const rule = shipped.rules.find((r) => r.kind === 'threshold' && r.metric === metric && r.groupBy.join() === 'tenant,region' && r.filter.size === 0);
+  const rule = shipped.rules.find((r) => r.kind === 'threshold' && r.metric === metric && isRegionLevel(r));
   const steps: Threshold[] = [{ value: null, color: LEVEL_COLOURS.ok }];
   if (rule?.kind === 'threshold' && rule.levels.every((l) => isUpward(l.cmp))) {
     for (const l of [...rule.levels].reverse()) steps.push({ value: l.cmp.value, color: LEVEL_COLOURS[l.priority] });

@@ -106,8 +106,9 @@ export function assembleQosReport(i: ReportInput): QosReport {
       const limit = i.thresholds[m.key];
       if (v === null) continue;
       score = Math.max(score, v / limit);
+      // (1 − 1e-9): 0.8 × 0.1 is 0.08000000000000002 in binary floating point; 8 % of a 10 % limit is "near".
       if (v >= limit) attention.push(`${m.name} ${m.fmt(v)} is at or over the ${m.fmt(limit)} alert threshold`);
-      else if (v >= NEAR * limit) watch.push(`${m.name} ${m.fmt(v)} is near the ${m.fmt(limit)} alert threshold`);
+      else if (v >= NEAR * limit * (1 - 1e-9)) watch.push(`${m.name} ${m.fmt(v)} is near the ${m.fmt(limit)} alert threshold`);
       const d = delta[m.key];
       if (d !== null && d >= WORSENED) watch.push(`${m.name} up ${Math.round(d * 100)} % on the week before (${m.fmt(previous![m.key]!)} → ${m.fmt(v)})`);
     }
@@ -223,13 +224,16 @@ export async function collectQosReport(
   });
 }
 
+/** A rule with one group per (tenant, region) and no dimension filter: it speaks for whole regions. */
+export const isRegionLevel = (r: Rule) => r.groupBy.length === 2 && r.groupBy.includes('tenant') && r.groupBy.includes('region') && r.filter.size === 0;
+
 /**
  * The report's thresholds from the rules in force: for each metric, the least severe level of the region-level
  * threshold rule (grouped by tenant and region, no filter) — where the service starts paging; else the default.
  */
 export function reportThresholds(rules: readonly Rule[]): ReportThresholds {
   const least = (metric: RuleMetric): number | undefined => {
-    const r = rules.find((x) => x.kind === 'threshold' && x.metric === metric && x.groupBy.join() === 'tenant,region' && x.filter.size === 0);
+    const r = rules.find((x) => x.kind === 'threshold' && x.metric === metric && isRegionLevel(x));
     return r?.kind === 'threshold' && r.levels.every((l) => isUpward(l.cmp)) ? r.levels[r.levels.length - 1]!.cmp.value : undefined;
   };
   return {

@@ -3,6 +3,7 @@ import { escapeHtml, truncate } from '../notify/render.js';
 import { PRIORITIES } from '../rules/rule-schema.js';
 import { barChartPng, hBarChartPng, hBarChartSize, type Bar } from './png-chart.js';
 import type { FigureChange, HourFigures, QosReport, RegionReport, RegionStatus } from './qos-report-model.js';
+import { FONT, H2, MUTED, RULE, TABLE, TD, TEXT, TH, grafanaHtml, isWebUrl, oneLine } from './email-style.js';
 
 const esc = escapeHtml;
 
@@ -34,14 +35,6 @@ export const CHARTED_WHEN_ALL_GOOD = 3;
 const HOURLY_CHART = { width: 560, height: 90 } as const;
 const RANKING_CHART = { width: 240, rowHeight: 22 } as const;
 
-const FONT = 'font-family:-apple-system,BlinkMacSystemFont,\'Segoe UI\',Helvetica,Arial,sans-serif';
-const TEXT = '#24292f';
-const MUTED = '#57606a';
-const RULE = '#d0d7de';
-const H2 = `margin:24px 0 8px;font-size:17px;color:${TEXT}`;
-const TH = `padding:6px 8px;border-bottom:2px solid ${RULE};font-size:12px;color:${MUTED};font-weight:600`;
-const TD = `padding:6px 8px;border-bottom:1px solid ${RULE};font-size:13px;color:${TEXT};vertical-align:top`;
-const TABLE = 'role="presentation" cellpadding="0" cellspacing="0" border="0"';
 
 type MetricKey = keyof FigureChange;
 const METRICS: readonly { key: MetricKey; label: string; upIsBad: boolean; format: (v: number | null) => string }[] = [
@@ -239,13 +232,7 @@ function slaHtml(report: QosReport): string {
 <table ${TABLE} style="border-collapse:collapse"><tr><th align="left" style="${TH}">Target</th><th align="right" style="${TH}">Met</th><th align="right" style="${TH}">Missed</th><th align="right" style="${TH}">Breached</th><th align="right" style="${TH}">Mean time</th></tr>${rows.join('')}</table>`;
 }
 
-/** Only web links become buttons (the URL comes from configuration, but a `javascript:` link in a mail is never right). */
-const isWebUrl = (u: string) => /^https?:\/\//i.test(u);
 
-function grafanaHtml(url: string | null): string {
-  if (url === null || !isWebUrl(url)) return '';
-  return `<table ${TABLE} style="margin:16px 0 0"><tr><td bgcolor="#1f6feb" style="border-radius:4px;background:#1f6feb"><a href="${esc(url)}" style="display:inline-block;padding:10px 18px;color:#ffffff;text-decoration:none;font-weight:bold;font-size:14px">Open in Grafana</a></td></tr></table>`;
-}
 
 function renderText(report: QosReport, title: string, ranked: readonly RegionReport[], worstFirst: readonly RegionReport[], generated: string): string {
   const lines: string[] = [title, `Tier: ${report.tenant.tier} · Timezone: ${report.tenant.timezone}`, ''];
@@ -287,7 +274,6 @@ function renderText(report: QosReport, title: string, ranked: readonly RegionRep
  */
 export function renderQosReport(report: QosReport): RenderedReport {
   const kind = report.kind === 'weekly' ? 'Weekly' : 'Daily';
-  const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
   const subject = `[qoswatch] ${kind} QoS report — ${oneLine(report.tenant.name)} — ${oneLine(report.period.label)}`;
   const title = `${kind} QoS report — ${report.tenant.name} — ${report.period.label}`;
   const ranked = byRank(report);

@@ -55,7 +55,7 @@ export interface SlaOutcome {
 export interface QosReport {
   readonly kind: 'daily' | 'weekly';
   readonly tenant: { readonly id: string; readonly name: string; readonly timezone: string; readonly tier: string };
-  /** [from, to) epoch ms, and how the tenant reads it, e.g. "Tue 1 Dec 2026" or "week of 23 Nov 2026". */
+  /** [from, to) epoch ms, and how the tenant reads it, e.g. "Tue 1 Dec 2026" or "16 Nov – 22 Nov 2026". */
   readonly period: { readonly from: number; readonly to: number; readonly label: string };
   /** Ranked best to worst. */
   readonly regions: readonly RegionReport[];

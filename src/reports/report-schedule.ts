@@ -46,7 +46,8 @@ export function nextDue(s: ReportSchedule, zone: string, now: number): number {
  * (weekly), ending at the local midnight that starts the due day. DST days are 23 or 25 hours long.
  */
 export function periodOf(kind: ReportKind, dueAt: number, zone: string): { from: number; to: number; label: string } {
-  const end = DateTime.fromMillis(dueAt, { zone }).startOf('day');
+  // Labels in English whatever the host's locale: the rest of the email is English.
+  const end = DateTime.fromMillis(dueAt, { zone }).setLocale('en-US').startOf('day');
   const start = end.minus({ days: kind === 'daily' ? 1 : 7 });
   const label = kind === 'daily' ? start.toFormat('ccc d LLL yyyy') : `${start.toFormat('d LLL')} – ${end.minus({ days: 1 }).toFormat('d LLL yyyy')}`;
   return { from: start.toMillis(), to: end.toMillis(), label };
