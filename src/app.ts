@@ -23,6 +23,8 @@ import { onCallPlugin } from './oncall/plugin.js';
 import { onCallRoutes } from './oncall/routes.js';
 import { linkRoutes } from './notify/link-routes.js';
 import { pagerPlugin } from './notify/plugin.js';
+import { eventsPlugin } from './events/plugin.js';
+import { eventRoutes } from './events/routes.js';
 import { reportsPlugin } from './reports/plugin.js';
 import { reportRoutes } from './reports/routes.js';
 import { tenantsPlugin } from './tenants/plugin.js';
@@ -77,6 +79,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(selfMetricsPlugin, { metrics, intervalMs: env.QOSWATCH_SELF_METRICS_INTERVAL, clock });
   await app.register(onCallPlugin, { env, clock });
   await app.register(incidentsPlugin, { env, metrics });
+  await app.register(eventsPlugin, { env, clock });
   await app.register(rulesPlugin, { env, metrics, clock });
   await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(ticketsPlugin, { clock });
@@ -91,6 +94,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(linkRoutes, { clock });
   await app.register(ticketRoutes, { clock });
   await app.register(reportRoutes, { clock });
+  await app.register(eventRoutes, { clock });
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

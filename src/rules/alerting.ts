@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SeriesKey } from '../telemetry/window-store.js';
 import { AlertStore } from './alert-store.js';
-import { type AlertEvent, RuleEngine, type SeriesReader } from './engine.js';
+import { type AlertEvent, type EngineOptions, RuleEngine, type SeriesReader } from './engine.js';
 import type { Rule } from './rule-schema.js';
 
 export interface AlertingDeps {
@@ -17,6 +17,8 @@ export interface AlertingDeps {
   metrics: Metrics;
   log: Logger;
   clock: () => number;
+  /** Tighter levels during planned events (see EngineOptions.overlay). */
+  overlay?: EngineOptions['overlay'];
 }
 
 export interface AlertingOptions {
@@ -53,7 +55,7 @@ export class Alerting {
   ) {
     this.alertStore = new AlertStore(deps.db);
     const startedAt = deps.clock();
-    this.engine = new RuleEngine(deps.store, rules, { startedAt }, this.alertStore.load());
+    this.engine = new RuleEngine(deps.store, rules, { startedAt, overlay: deps.overlay }, this.alertStore.load());
     deps.metrics.rulesLoaded.set(rules.length);
     const m = deps.metrics;
     (m.alertGroups as unknown as { collect: () => void }).collect = () => m.alertGroups.set(this.engine.groupCount);

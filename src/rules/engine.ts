@@ -3,7 +3,7 @@ import type { WindowAgg } from '../telemetry/window-agg.js';
 import { type AlertState, type Observation, type Transition, inactiveState, step } from './alert-state.js';
 import { readMetric } from './metric-read.js';
 import { absentObservation, dropObservation, thresholdObservation } from './observe.js';
-import type { GroupField, Priority, Rule } from './rule-schema.js';
+import type { GroupField, Level, Priority, Rule, ThresholdRule } from './rule-schema.js';
 
 /** What the engine reads from the window store. */
 export interface SeriesReader {
@@ -57,6 +57,8 @@ export interface EngineOptions {
   startedAt: number;
   /** How often absent/drop rules and due timers are looked at even without new samples. */
   slowTickMs?: number;
+  /** Levels that replace a threshold rule's own for a group at `now` (a planned event's tighter thresholds). */
+  overlay?: (rule: ThresholdRule, labels: Labels, now: number) => readonly Level[] | undefined;
 }
 
 /**
@@ -226,7 +228,7 @@ export class RuleEngine {
     switch (rule.kind) {
       case 'threshold': {
         const from = w - rule.windowMs / this.reader.windowMs + 1;
-        return thresholdObservation(rule, readMetric(rule.metric, this.windowsOf(g, from, w)));
+        return thresholdObservation(rule, readMetric(rule.metric, this.windowsOf(g, from, w)), this.opts.overlay?.(rule, g.labels, now));
       }
       case 'absent':
         return absentObservation(rule, g.lastSeen, now, this.opts.startedAt, g.alert.status === 'firing' || g.alert.status === 'clearing');

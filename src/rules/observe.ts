@@ -9,12 +9,15 @@ function judge(levels: readonly Level[], values: Omit<Values, 'threshold'>): Obs
   return { kind: 'ok', values: { ...values, threshold: levels[levels.length - 1]!.cmp.text } };
 }
 
-/** A threshold rule over its window: no samples → nodata, below the sample guards → insufficient. */
-export function thresholdObservation(rule: ThresholdRule, r: MetricReading): Observation {
+/**
+ * A threshold rule over its window: no samples → nodata, below the sample guards → insufficient. `levels` replace
+ * the rule's own while an event overlay applies.
+ */
+export function thresholdObservation(rule: ThresholdRule, r: MetricReading, levels: readonly Level[] = rule.levels): Observation {
   if (r.samples === 0 || r.value === undefined) return { kind: 'nodata' };
   const values = { metric: rule.metric, value: r.value, window_ms: rule.windowMs, samples: r.samples, sessions: r.sessions };
   if (r.samples < rule.minSamples || r.sessions < rule.minSessions) return { kind: 'insufficient', values };
-  return judge(rule.levels, values);
+  return judge(levels, values);
 }
 
 /** Median of the baseline windows' values (sorted copy; baselines are tens of values). */

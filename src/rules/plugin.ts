@@ -43,7 +43,7 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
     else app.log.info({ dir, rules: set.rules.length, files: set.files.length }, 'alert rules loaded');
 
     const alerting = new Alerting(
-      { db: app.stateDb, store: app.pipeline.store, incidents: app.incidents, bus: app.incidentBus, metrics, log: app.log, clock },
+      { db: app.stateDb, store: app.pipeline.store, incidents: app.incidents, bus: app.incidentBus, metrics, log: app.log, clock, overlay: app.eventOverlay.levelsFor },
       set.rules,
       { intervalMs: env.QOSWATCH_EVAL_INTERVAL, persistEveryMs: 5000 },
     );
@@ -74,5 +74,5 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
     // Registered after the pipeline, so this runs before its shutdown: the last pass's events reach its final tick.
     app.addHook('onClose', async () => alerting.stop());
   },
-  { name: 'qoswatch-rules', dependencies: ['qoswatch-pipeline', 'qoswatch-incidents'] },
+  { name: 'qoswatch-rules', dependencies: ['qoswatch-pipeline', 'qoswatch-incidents', 'qoswatch-events'] },
 );

@@ -182,6 +182,24 @@ const MIGRATIONS = [
      sent_at INTEGER,
      PRIMARY KEY (tenant, kind, due_at)
    );`,
+  // Planned high-traffic events: a readiness report before, tighter thresholds during.
+  `CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     tenant TEXT NOT NULL,
+     name TEXT NOT NULL,
+     regions TEXT NOT NULL,
+     starts_at INTEGER NOT NULL,
+     ends_at INTEGER NOT NULL,
+     spec TEXT NOT NULL,
+     readiness_at INTEGER NOT NULL,
+     readiness_sent_at INTEGER,
+     readiness_attempts INTEGER NOT NULL DEFAULT 0,
+     readiness_error TEXT,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     cancelled_at INTEGER
+   );
+   CREATE INDEX events_window ON events (ends_at);`,
 ];
 
 export function openStateDb(path: string): Db {

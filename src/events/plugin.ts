@@ -1,0 +1,55 @@
+import fp from 'fastify-plugin';
+import type { Env } from '../config/env.js';
+import { Events } from './events.js';
+import { EventOverlay } from './overlay.js';
+import { sendDueReadiness } from './readiness.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    events: Events;
+    /** The rule engine's view of live events (tighter thresholds inside their windows). */
+    eventOverlay: EventOverlay;
+    /** Refreshes the overlay and sends any readiness report now due (after a change through the API). */
+    eventsChanged(): void;
+    /** Sends the readiness reports that are due; resolves when done (the timer calls it every 30 s). */
+    sendReadiness(): Promise<void>;
+  }
+}
+
+/** Planned events: their store, the threshold overlay the rule engine consults, and the readiness reports. */
+export const eventsPlugin = fp<{ env: Env; clock: () => number }>(
+  async (app, { env, clock }) => {
+    const events = new Events(app.stateDb);
+    const overlay = new EventOverlay();
+    overlay.set(events.live(clock()));
+    let sending: Promise<void> = Promise.resolve();
+    const sendReadiness = () =>
+      (sending = sending.then(() =>
+        sendDueReadiness({
+          events, tenant: (id) => app.tenants.get(id), oncall: app.oncall, incidents: app.incidents, influx: app.influxReader,
+          rules: () => app.alerting.engine.ruleList, mailer: app.mailer, grafanaUrl: env.QOSWATCH_GRAFANA_URL, clock, log: app.log,
+        }).catch((err: unknown) => app.log.error({ err }, 'event readiness reports failed')),
+      ));
+    app.decorate('events', events);
+    app.decorate('eventOverlay', overlay);
+    app.decorate('sendReadiness', sendReadiness);
+    app.decorate('eventsChanged', () => {
+      overlay.set(events.live(clock()));
+      void sendReadiness();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      void sendReadiness(); // catches up a report missed while the service was down
+      timer = setInterval(() => {
+        overlay.set(events.live(clock()));
+        void sendReadiness();
+      }, 30_000);
+      timer.unref();
+    });
+    app.addHook('onClose', async () => {
+      clearInterval(timer);
+      await sending;
+    });
+  },
+  { name: 'qoswatch-events', dependencies: ['qoswatch-storage', 'qoswatch-tenants'] },
+);

@@ -1,0 +1,91 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { badRequest } from '../errors.js';
+import { idParams, timeParam } from '../incidents/schemas.js';
+import { errorBodySchema } from '../telemetry/schemas.js';
+import { requireAdmin } from '../tenants/auth.js';
+import { toIso } from '../util/units.js';
+import { type PlannedEvent, eventSpecSchema, stateOf } from './events.js';
+import { overlaidRules } from './readiness.js';
+
+const bodySchema = eventSpecSchema.extend({
+  tenant: z.string().min(1).optional().describe('default: the default tenant'),
+  starts_at: timeParam,
+  ends_at: timeParam,
+  by: z.string().min(1).max(200).optional().describe('who registers it; defaults to "admin"'),
+});
+
+const eventSchema = z.object({
+  id: z.number(), tenant: z.string(), name: z.string(), regions: z.array(z.string()), starts_at: z.string(), ends_at: z.string(),
+  factor: z.number(), rules: z.array(z.string()).nullable(), state: z.enum(['upcoming', 'active', 'ended', 'cancelled']),
+  readiness: z.object({ due_at: z.string(), sent_at: z.string().nullable(), attempts: z.number(), error: z.string().nullable(), to: z.array(z.string()).optional() }),
+  thresholds: z.array(z.object({ id: z.string(), metric: z.string(), levels: z.array(z.object({ priority: z.string(), normal: z.string(), during: z.string() })) })),
+  created_by: z.string(), created_at: z.string(), cancelled_at: z.string().nullable(),
+});
+
+/** Planned high-traffic events (admin token): register, list, show, cancel. */
+export const eventRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
+  app.addHook('onRequest', requireAdmin(app.keys));
+  const out = (e: PlannedEvent) => ({
+    id: e.id, tenant: e.tenant, name: e.name, regions: [...e.regions], starts_at: toIso(e.startsAt)!, ends_at: toIso(e.endsAt)!,
+    factor: e.factor, rules: e.rules && [...e.rules], state: stateOf(e, clock()),
+    readiness: { due_at: toIso(e.readinessAt)!, sent_at: toIso(e.readinessSentAt) ?? null, attempts: e.readinessAttempts, error: e.readinessError ?? null },
+    thresholds: overlaidRules(e, app.alerting.engine.ruleList).map((r) => ({ ...r, levels: [...r.levels] })),
+    created_by: e.createdBy, created_at: toIso(e.createdAt)!, cancelled_at: toIso(e.cancelledAt) ?? null,
+  });
+
+  app.post(
+    '/v1/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Register a planned high-traffic event: a readiness report goes out readiness_lead before it starts, and its regions get tighter thresholds (× factor) while it runs',
+        body: bodySchema,
+        response: { 201: eventSchema, 400: errorBodySchema, 401: errorBodySchema },
+      },
+    },
+    async (req, reply) => {
+      const { by, ...spec } = req.body;
+      const tenant = spec.tenant ?? app.tenants.defaultId;
+      if (!app.tenants.get(tenant)) throw badRequest(`tenant: no tenant "${tenant}"`);
+      const known = new Set(app.alerting.engine.ruleList.filter((r) => r.kind === 'threshold').map((r) => r.id));
+      spec.rules?.forEach((id, i) => {
+        if (!known.has(id)) throw badRequest(`rules[${i}]: no threshold rule "${id}" is loaded`);
+      });
+      const e = app.events.create({ ...spec, tenant }, by ?? 'admin', clock());
+      app.eventsChanged();
+      return reply.code(201).send(out(e));
+    },
+  );
+
+  app.get(
+    '/v1/events',
+    {
+      schema: {
+        tags: ['events'], summary: 'Planned events, latest start first',
+        querystring: z.strictObject({ tenant: z.string().optional(), state: z.enum(['upcoming', 'active', 'ended', 'cancelled']).optional() }),
+        response: { 200: z.object({ events: z.array(eventSchema) }), 401: errorBodySchema },
+      },
+    },
+    async (req) => {
+      const now = clock();
+      return { events: app.events.list(req.query.tenant).filter((e) => !req.query.state || stateOf(e, now) === req.query.state).map(out) };
+    },
+  );
+
+  app.get(
+    '/v1/events/:id',
+    { schema: { tags: ['events'], summary: 'One event with its thresholds in normal times and during it', params: idParams, response: { 200: eventSchema, 401: errorBodySchema, 404: errorBodySchema } } },
+    async (req) => out(app.events.require(req.params.id)),
+  );
+
+  app.delete(
+    '/v1/events/:id',
+    { schema: { tags: ['events'], summary: 'Cancel an event (its overlay stops at once)', params: idParams, response: { 200: eventSchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema } } },
+    async (req) => {
+      const e = app.events.cancel(req.params.id, clock());
+      app.eventsChanged();
+      return out(e);
+    },
+  );
+};
