@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PNG } from 'pngjs';
 import { api } from '../helpers/alerting.js';
-import { startApp } from '../helpers/app.js';
+import { ADMIN_TOKEN, startApp } from '../helpers/app.js';
 import { useInfluxServer } from '../helpers/influx-suite.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from '../helpers/influxd.js';
 import { useLoopbackServers } from '../helpers/paging.js';
@@ -124,6 +124,14 @@ describe.skipIf(!HAVE_INFLUXD)('scheduled QoS reports (real InfluxDB 1.x, real S
       // Not mitigated 21.5 h after opening: enterprise P1's 8 h restore target is breached.
       expect(json.body.sla.targets.find((x: { target: string }) => x.target === 'restore')).toMatchObject({ met: 0, missed: 0, breached: 1, meanMs: null });
       expect(json.body.incidents.byPriority).toEqual({ P0: 0, P1: 1, P2: 0, P3: 0 });
+      // The HTML preview carries its charts as data: URIs (no attachments outside an email).
+      const preview = await fetch(`${t.url}/v1/reports/qos?tenant=acme&format=html`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      expect(preview.headers.get('content-type')).toMatch(/^text\/html/);
+      const page = await preview.text();
+      expect(page).not.toContain('cid:');
+      expect(page.match(/src="data:image\/png;base64,/g)?.length).toBe(images.length);
+      expect((await api(t.url, 'GET', '/v1/reports/qos?tenant=nobody')).status).toBe(404);
+      expect((await api(t.url, 'GET', '/v1/reports/qos?kind=hourly')).body.message).toMatch(/kind/);
     } finally {
       await t.close();
     }
@@ -168,6 +176,17 @@ describe.skipIf(!HAVE_INFLUXD)('scheduled QoS reports (real InfluxDB 1.x, real S
       await waitFor('the retried report', () => smtp.mails[0]);
       await t.app.reports.idle();
       expect((await api(t.url, 'GET', '/v1/reports/runs?tenant=acme')).body.runs).toEqual([expect.objectContaining({ status: 'sent', attempts: 2 })]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('answers 503 naming InfluxDB when the report cannot be read', async () => {
+    const t = await startApp({ env: { INFLUX_API: 'v1', INFLUX_URL: 'http://127.0.0.1:9', INFLUX_DB: DB, INFLUX_TIMEOUT: '1s' } });
+    try {
+      const r = await api(t.url, 'GET', '/v1/reports/qos');
+      expect(r.status).toBe(503);
+      expect(r.body.message).toMatch(/cannot read the report's figures: cannot reach InfluxDB/);
     } finally {
       await t.close();
     }
