@@ -131,8 +131,9 @@ export interface MetricPanel {
   thresholds?: ThresholdsConfigBuilder;
 }
 
-export function timeseries(p: MetricPanel, span = 12) {
-  return new TimeseriesPanel()
+/** What every metric panel carries: title, description, the query, unit, thresholds, size. */
+function metricPanel<B extends TimeseriesPanel | StatPanel>(b: B, p: MetricPanel, span: number, height: number): B {
+  return b
     .title(p.title)
     .description(p.description)
     .datasource(DS)
@@ -140,26 +141,27 @@ export function timeseries(p: MetricPanel, span = 12) {
     .unit(p.unit)
     .interval(MIN_INTERVAL)
     .span(span)
-    .height(8)
+    .height(height)
+    .thresholds(p.thresholds ?? neutral()) as B;
+}
+
+export function timeseries(p: MetricPanel, span = 12) {
+  return metricPanel(new TimeseriesPanel(), p, span, 8)
     .lineWidth(1)
     .fillOpacity(10)
-    .legend(new VizLegendOptionsBuilder().displayMode(LegendDisplayMode.Table).placement(LegendPlacement.Bottom).showLegend(true).calcs(['lastNotNull', 'max']))
-    .thresholds(p.thresholds ?? neutral());
+    .legend(new VizLegendOptionsBuilder().displayMode(LegendDisplayMode.Table).placement(LegendPlacement.Bottom).showLegend(true).calcs(['lastNotNull', 'max']));
 }
 
 export function stat(p: MetricPanel, span: number) {
-  return new StatPanel()
-    .title(p.title)
-    .description(p.description)
-    .datasource(DS)
-    .withTarget(influxTarget(p.query, { alias: p.alias ?? '$tag_region' }))
-    .unit(p.unit)
-    .interval(MIN_INTERVAL)
-    .span(span)
-    .height(5)
-    .reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false))
-    .thresholds(p.thresholds ?? neutral());
+  return metricPanel(new StatPanel(), p, span, 5).reduceOptions(new ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
 }
+
+/** The quality columns of a worst-first table, coloured at the shipped rules' thresholds. */
+export const QUALITY_COLUMNS: TableColumn[] = [
+  { field: 'stall_ratio', title: 'Stall ratio', unit: 'percentunit', thresholds: levelThresholds('stall_ratio') },
+  { field: 'packet_loss', title: 'Packet loss', unit: 'percentunit', thresholds: levelThresholds('packet_loss') },
+  { field: 'latency_p95', title: 'Latency p95 (worst window)', unit: 'ms', thresholds: levelThresholds('latency_p95') },
+];
 
 export interface TableColumn {
   /** The column's alias in the query. */

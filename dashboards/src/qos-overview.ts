@@ -2,7 +2,7 @@ import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { REGION_MEASUREMENT } from '../../src/storage/influx/rollup-points.js';
 import { InfluxQL, variable } from '../../src/storage/influx/influxql.js';
 import { OVERVIEW_UID } from '../../src/reports/qos-report-data.js';
-import { type MetricPanel, board, datasourceVariable, incidentAnnotations, levelThresholds, stat, table, tagVariable, timeseries } from './common.js';
+import { type MetricPanel, QUALITY_COLUMNS, board, datasourceVariable, incidentAnnotations, levelThresholds, stat, table, tagVariable, timeseries } from './common.js';
 
 /** Region rollups of the selected tenants and regions over the dashboard's range. */
 const regions = () =>
@@ -74,9 +74,7 @@ export function qosOverview() {
         sortBy: 'stall_ratio',
         columns: [
           { field: 'region', title: 'Region', unit: 'string' },
-          { field: 'stall_ratio', title: 'Stall ratio', unit: 'percentunit', thresholds: levelThresholds('stall_ratio') },
-          { field: 'packet_loss', title: 'Packet loss', unit: 'percentunit', thresholds: levelThresholds('packet_loss') },
-          { field: 'latency_p95', title: 'Latency p95 (worst window)', unit: 'ms', thresholds: levelThresholds('latency_p95') },
+          ...QUALITY_COLUMNS,
           { field: 'peak_concurrency', title: 'Peak concurrency', unit: 'short' },
           { field: 'samples', title: 'Samples', unit: 'short' },
         ],

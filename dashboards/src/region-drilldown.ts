@@ -2,7 +2,7 @@ import { CustomVariableBuilder, RowBuilder } from '@grafana/grafana-foundation-s
 import { DIMENSIONS } from '../../src/config/dimensions.js';
 import { DIM_MEASUREMENT, REGION_MEASUREMENT } from '../../src/storage/influx/rollup-points.js';
 import { InfluxQL, variable } from '../../src/storage/influx/influxql.js';
-import { board, datasourceVariable, incidentAnnotations, levelThresholds, table, tagVariable, timeseries } from './common.js';
+import { QUALITY_COLUMNS, board, datasourceVariable, incidentAnnotations, levelThresholds, table, tagVariable, timeseries } from './common.js';
 
 /** The selected region's dimension rollups for one dimension (`$dim` or a fixed one). */
 const dimRows = (dim: string) =>
@@ -32,9 +32,7 @@ const summaryTable = (dim: string, title: string, span: number) =>
     height: 8,
     columns: [
       { field: 'value', title: 'Value', unit: 'string' },
-      { field: 'stall_ratio', title: 'Stall ratio', unit: 'percentunit', thresholds: levelThresholds('stall_ratio') },
-      { field: 'packet_loss', title: 'Packet loss', unit: 'percentunit', thresholds: levelThresholds('packet_loss') },
-      { field: 'latency_p95', title: 'Latency p95 (worst window)', unit: 'ms', thresholds: levelThresholds('latency_p95') },
+      ...QUALITY_COLUMNS,
       { field: 'samples', title: 'Samples', unit: 'short' },
       { field: 'sessions', title: 'Session-windows', unit: 'short' },
     ],

@@ -3,7 +3,7 @@ import { escapeHtml } from '../notify/render.js';
 import type { RegionFigures } from '../reports/qos-report-model.js';
 import { STATUS_COLOR, fmtCount, fmtMs, fmtPct } from '../reports/qos-report-email.js';
 import type { ReadinessReport } from './readiness-model.js';
-import { FONT, H2, MUTED, RULE, TABLE, TD, TEXT, TH, grafanaHtml, isWebUrl, oneLine } from '../reports/email-style.js';
+import { H2, MUTED, RULE, TABLE, TD, TEXT, TH, emailDocument, grafanaHtml, isWebUrl, oneLine } from '../reports/email-style.js';
 
 const esc = escapeHtml;
 
@@ -309,16 +309,7 @@ export function renderReadinessEmail(r: ReadinessReport): RenderedReadiness {
     `<p style="margin:28px 0 0;padding-top:10px;border-top:1px solid ${RULE};font-size:11px;color:${MUTED}">Generated ${esc(generated)}.</p>`,
   ].filter(Boolean);
 
-  const html = `<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(subject)}</title></head>
-<body style="margin:0;padding:0;background:#f6f8fa;${FONT}">
-<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">${esc(preheader)}</div>
-<table ${TABLE} width="100%" style="background:#f6f8fa"><tr><td align="center" style="padding:16px 8px">
-<table ${TABLE} width="640" style="width:640px;max-width:640px;background:#ffffff;border:1px solid ${RULE};border-radius:6px"><tr><td style="padding:20px 24px;${FONT};color:${TEXT}">
-${body.join('\n')}
-</td></tr></table>
-</td></tr></table>
-</body></html>`;
+  const html = emailDocument(subject, preheader, body);
 
   return { subject, text: renderText(r, clock, title, generated), html };
 }

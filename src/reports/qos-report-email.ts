@@ -3,7 +3,7 @@ import { escapeHtml, truncate } from '../notify/render.js';
 import { PRIORITIES } from '../rules/rule-schema.js';
 import { barChartPng, hBarChartPng, hBarChartSize, type Bar } from './png-chart.js';
 import type { FigureChange, HourFigures, QosReport, RegionReport, RegionStatus } from './qos-report-model.js';
-import { FONT, H2, MUTED, RULE, TABLE, TD, TEXT, TH, grafanaHtml, isWebUrl, oneLine } from './email-style.js';
+import { H2, MUTED, RULE, TABLE, TD, TEXT, TH, emailDocument, grafanaHtml, isWebUrl, oneLine } from './email-style.js';
 
 const esc = escapeHtml;
 
@@ -301,16 +301,7 @@ export function renderQosReport(report: QosReport): RenderedReport {
     `<p style="margin:28px 0 0;padding-top:10px;border-top:1px solid ${RULE};font-size:11px;color:${MUTED}">How figures are computed: ${esc(METHOD)}.<br>${esc(WOW)}<br>Generated ${esc(generated)}.</p>`,
   ].filter(Boolean);
 
-  const html = `<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(subject)}</title></head>
-<body style="margin:0;padding:0;background:#f6f8fa;${FONT}">
-<div style="display:none;max-height:0;overflow:hidden;mso-hide:all">${esc(preheader)}</div>
-<table ${TABLE} width="100%" style="background:#f6f8fa"><tr><td align="center" style="padding:16px 8px">
-<table ${TABLE} width="640" style="width:640px;max-width:640px;background:#ffffff;border:1px solid ${RULE};border-radius:6px"><tr><td style="padding:20px 24px;${FONT};color:${TEXT}">
-${body.join('\n')}
-</td></tr></table>
-</td></tr></table>
-</body></html>`;
+  const html = emailDocument(subject, preheader, body);
 
   return { subject, text: renderText(report, title, ranked, worstFirst, generated), html, attachments: images.attachments };
 }
