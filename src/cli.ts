@@ -15,10 +15,12 @@ Usage:
                              coverage of schedules that P0/P1 pages reach over the next 28 days
   qoswatch oncall who [--at time] [file]
                              who is on call in each schedule now or at an RFC 3339 time
+  qoswatch simulate [options] generate realistic telemetry with injected faults (qoswatch simulate --help)
   qoswatch version           print the version
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'simulate') return (await import('./simulator/cli.js')).simulateCommand(argv.slice(1));
   const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, at: { type: 'string' } } });
   const [cmd = 'serve', ...rest] = positionals;
   if (values.help || cmd === 'help') {
