@@ -1,6 +1,6 @@
 import type { DDSketch } from '@datadog/sketches-js';
 import type { Sample } from './sample-schema.js';
-import { type AnySketch, freeze, isFrozen, mergeInto, newSketch, quantile } from './sketch.js';
+import { type AnySketch, freeze, isFrozen, mergeInto, newSketch, quantile, sketchCount } from './sketch.js';
 
 /**
  * The aggregate of one (series, window): counters summed, quantiles in sketches, gauges sampled. Ratios are
@@ -85,18 +85,18 @@ export class WindowAgg {
       m.stall_ratio = this.stallMs / watched;
       m.stalls_per_min = this.stallCount / (watched / 60_000);
     }
-    if (this.latency?.count) {
-      m.latency_count = this.latency.count;
+    if (this.latency && sketchCount(this.latency)) {
+      m.latency_count = sketchCount(this.latency);
       m.latency_p50 = quantile(this.latency, 0.5);
       m.latency_p95 = quantile(this.latency, 0.95);
       m.latency_p99 = quantile(this.latency, 0.99);
     }
-    if (this.rtt?.count) {
-      m.rtt_count = this.rtt.count;
+    if (this.rtt && sketchCount(this.rtt)) {
+      m.rtt_count = sketchCount(this.rtt);
       m.rtt_p95 = quantile(this.rtt, 0.95);
     }
-    if (this.startup?.count) {
-      m.startup_count = this.startup.count;
+    if (this.startup && sketchCount(this.startup)) {
+      m.startup_count = sketchCount(this.startup);
       m.startup_p50 = quantile(this.startup, 0.5);
       m.startup_p95 = quantile(this.startup, 0.95);
     }
