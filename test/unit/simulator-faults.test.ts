@@ -59,18 +59,19 @@ describe('scenario files', () => {
   });
 
   it('errors name the source and every bad field', () => {
-    const msg = errorOf(() =>
-      parseScenario(
-        `
-interval: 10
-faults:
+    const BAD_FAULTS = `faults:
   - { kind: stall_storm, cdn: cdn-b, ratio: 1.5, at: 30s, for: 1m }
   - { kind: outage, regoin: eu-west, at: 30s, for: 1m }
   - { kind: packet_loss, isp: att, loss: 5%, for: 1m }
   - { kind: meteor_strike, region: eu-west, at: 1s, for: 1s }
   - { kind: latency_creep, region: eu-west, to: fast, at: 30, for: 1m }
   - { kind: flapping, region: eu-west, at: 0s, for: 1m }
-`,
+`;
+    const msg = errorOf(() =>
+      parseScenario(
+        `
+interval: 10
+${BAD_FAULTS}`,
         'my.yaml',
       ),
     );
@@ -80,14 +81,7 @@ faults:
     const faults = errorOf(() =>
       parseScenario(
         `
-faults:
-  - { kind: stall_storm, cdn: cdn-b, ratio: 1.5, at: 30s, for: 1m }
-  - { kind: outage, regoin: eu-west, at: 30s, for: 1m }
-  - { kind: packet_loss, isp: att, loss: 5%, for: 1m }
-  - { kind: meteor_strike, region: eu-west, at: 1s, for: 1s }
-  - { kind: latency_creep, region: eu-west, to: fast, at: 30, for: 1m }
-  - { kind: flapping, region: eu-west, at: 0s, for: 1m }
-`,
+${BAD_FAULTS}`,
         'my.yaml',
       ),
     );
