@@ -3,8 +3,10 @@ import { ServiceProcess } from '../test/helpers/service.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { benchDetection, detectionTable } from './detection.js';
 import { type IngestResult, httpLoad, ingestTable, wsLoad } from './ingest.js';
-import { influxLoad } from './peers.js';
+import { influxLoad, victoriaLoad } from './peers.js';
+import { HAVE_VICTORIA, NO_VICTORIA_MESSAGE, VictoriaServer } from './victoria.js';
 import { appendReport } from './machine.js';
+import { type ScaleRow, scaleRun, scaleTable } from './scale.js';
 import { benchValidation } from './validation.js';
 
 /**
@@ -26,6 +28,10 @@ async function main(): Promise<void> {
   );
   if (process.env.BENCH_ONLY === 'detection') {
     appendReport('Detection (issue 3)', sections.join('\n\n'));
+    return;
+  }
+  if (process.env.BENCH_ONLY === 'scale') {
+    appendReport('Scale of state', await scaleSection());
     return;
   }
 
@@ -79,6 +85,20 @@ async function main(): Promise<void> {
     } else {
       console.warn('peer InfluxDB skipped: influxd is not installed');
     }
+    if (HAVE_VICTORIA) {
+      for (const batch of [1000, 5000]) {
+        const vm = await VictoriaServer.launch();
+        try {
+          const r = await victoriaLoad(vm, batch, SECONDS);
+          console.log(`${r.label}: ${Math.round(r.samplesPerSec)} samples/s`);
+          rows.push(r);
+        } finally {
+          await vm.destroy();
+        }
+      }
+    } else {
+      console.warn(NO_VICTORIA_MESSAGE);
+    }
   } finally {
     await influx?.destroy();
   }
@@ -86,10 +106,33 @@ async function main(): Promise<void> {
     `### Ingest throughput (loopback; the service is one Node.js process; InfluxDB writer ${influx ? 'on (real influxd 1.x)' : 'OFF: influxd not installed'})\n\n` +
       ingestTable(rows) +
       (influx ? '' : '\n\nPeer InfluxDB row missing: influxd was not installed for this run.') +
-      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). Every qoswatch row evaluates the shipped rules (`alert-rules/`) on the stream, except the one marked \"no rules loaded\". The peer rows store raw points only — no validation, no aggregation, no journal. VictoriaMetrics and vmalert are compared in the benchmark issue.',
+      (HAVE_VICTORIA ? '' : '\n\nPeer VictoriaMetrics rows missing: victoria-metrics was not installed for this run (bench/setup).') +
+      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). Every qoswatch row evaluates the shipped rules (`alert-rules/`) on the stream, except the one marked \"no rules loaded\". The peer rows store raw points only — no validation, no aggregation, no journal; VictoriaMetrics gets the numeric fields only (no session id).',
   );
-  appendReport('Ingest and detection (issue 3: evaluation on, shipped rules)', sections.join('\n\n'));
+  sections.push(await scaleSection());
+  appendReport('Ingest, detection and scale (evaluation on, shipped rules)', sections.join('\n\n'));
   console.log('appended to BENCHMARKS.md');
+}
+
+/**
+ * Scale of state: series at a fixed 10 k sessions, sessions at a fixed 1 k series, and the brief's memory target
+ * (10 k series, 100 k sessions). Each fills for the evaluation horizon plus 30 s (steady state: every retained
+ * window is held); runs go two at a time (separate processes: RSS is per process; evaluation times share the cores).
+ */
+async function scaleSection(): Promise<string> {
+  const fill = Number(process.env.BENCH_SCALE_FILL ?? 330);
+  const configs: [number, number][] = [[1000, 10_000], [1000, 1_000_000], [10_000, 10_000], [1000, 100_000], [100_000, 10_000], [10_000, 100_000]];
+  const rows: ScaleRow[] = [];
+  for (let i = 0; i < configs.length; i += 2) {
+    console.log(`scale: ${configs.slice(i, i + 2).map(([s, m]) => `${s} series × ${m} sessions`).join(', ')} (${fill + 20} s)…`);
+    rows.push(...(await Promise.all(configs.slice(i, i + 2).map(([s, m]) => scaleRun(s, m, fill)))));
+  }
+  rows.sort((a, b) => a.series - b.series || a.sessions - b.sessions);
+  return (
+    '### Scale of state (the built service, shipped rules, no InfluxDB)\n\n' +
+    scaleTable(rows) +
+    `\n\nEach run streams samples so that every (region, dimension value) series gets samples in every 10 s window and every session reports every 20 s, for ${fill} s (the 5 min evaluation horizon fills up: every retained window is held) and then 20 s measured. Series = regions × (1 + 5 dimensions × values); RSS and heap at the end, evaluation passes of the last 20 s (mean; p99 as the histogram bucket bound). Two runs share the machine at a time.`
+  );
 }
 
 main().catch((err: unknown) => {
