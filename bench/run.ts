@@ -8,14 +8,20 @@ import { HAVE_VICTORIA, NO_VICTORIA_MESSAGE, VictoriaServer } from './victoria.j
 import { appendReport } from './machine.js';
 import { type ScaleRow, scaleRun, scaleTable } from './scale.js';
 import { benchValidation } from './validation.js';
+import { peerDetectionSection } from './peer-detection-section.js';
 
 /**
- * `npm run bench`: validation cost, then ingest throughput of the built service (one process, so one core for
- * its JavaScript) with validation, aggregation and the InfluxDB writer on. Results are appended to BENCHMARKS.md.
+ * `npm run bench`: validation cost; detection in process and against the peer stack; ingest throughput of the
+ * built service (one process, so one core for its JavaScript) beside InfluxDB and VictoriaMetrics; the scale of
+ * state. Results are appended to BENCHMARKS.md. BENCH_ONLY=detection|peers|ingest|scale runs one part.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ONLY = process.env.BENCH_ONLY;
 
 async function main(): Promise<void> {
+  if (ONLY === 'peers') return appendReport('Detection to page against peers', await peerDetectionSection());
+  if (ONLY === 'scale') return appendReport('Scale of state', await scaleSection());
+  if (ONLY === 'ingest') return appendReport('Ingest beside peers', await ingestSection());
   const sections: string[] = [];
   console.log('validation…');
   sections.push('### Sample validation (per sample)\n\n' + benchValidation());
@@ -24,17 +30,19 @@ async function main(): Promise<void> {
   sections.push(
     '### Detection: breaching sample → incident event → page (in process, rule "stall ratio > 5 % over the last two 5 s windows", no `for`)\n\n' +
       detectionTable(detection) +
-      '\n\nFrom just before the HTTP request is sent to the `opened` event on the incident bus (HTTP, validation, journal commit, aggregation, rule evaluation, the SQLite transaction that stores the alert and the incident), and to the page arriving at a signed-webhook receiver on loopback (outbox row, rendering, signing, delivery). Peers (vmalert + Alertmanager) are compared in the benchmark issue.',
+      '\n\nFrom just before the HTTP request is sent to the `opened` event on the incident bus (HTTP, validation, journal commit, aggregation, rule evaluation, the SQLite transaction that stores the alert and the incident), and to the page arriving at a signed-webhook receiver on loopback (outbox row, rendering, signing, delivery). The same against the peer stack, with the service as its own process and email too, follows.',
   );
-  if (process.env.BENCH_ONLY === 'detection') {
-    appendReport('Detection (issue 3)', sections.join('\n\n'));
-    return;
-  }
-  if (process.env.BENCH_ONLY === 'scale') {
-    appendReport('Scale of state', await scaleSection());
-    return;
-  }
+  if (ONLY === 'detection') return appendReport('Detection in process', sections.join('\n\n'));
+  console.log('detection against the peer stack…');
+  sections.push(await peerDetectionSection());
+  sections.push(await ingestSection());
+  sections.push(await scaleSection());
+  appendReport('Validation, detection, ingest and scale (evaluation on, shipped rules)', sections.join('\n\n'));
+  console.log('appended to BENCHMARKS.md');
+}
 
+/** Ingest throughput of the built service, then the peers on the same beacons. */
+async function ingestSection(): Promise<string> {
   let influx: InfluxServer | undefined;
   const env: Record<string, string> = { QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s' };
   if (HAVE_INFLUXD) {
@@ -102,16 +110,13 @@ async function main(): Promise<void> {
   } finally {
     await influx?.destroy();
   }
-  sections.push(
+  return (
     `### Ingest throughput (loopback; the service is one Node.js process; InfluxDB writer ${influx ? 'on (real influxd 1.x)' : 'OFF: influxd not installed'})\n\n` +
       ingestTable(rows) +
       (influx ? '' : '\n\nPeer InfluxDB row missing: influxd was not installed for this run.') +
       (HAVE_VICTORIA ? '' : '\n\nPeer VictoriaMetrics rows missing: victoria-metrics was not installed for this run (bench/setup).') +
-      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). Every qoswatch row evaluates the shipped rules (`alert-rules/`) on the stream, except the one marked \"no rules loaded\". The peer rows store raw points only — no validation, no aggregation, no journal; VictoriaMetrics gets the numeric fields only (no session id).',
+      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). Every qoswatch row evaluates the shipped rules (`alert-rules/`) on the stream, except the one marked \"no rules loaded\". The peer rows store raw points only — no validation, no aggregation, no journal; VictoriaMetrics gets the numeric fields only (no session id).'
   );
-  sections.push(await scaleSection());
-  appendReport('Ingest, detection and scale (evaluation on, shipped rules)', sections.join('\n\n'));
-  console.log('appended to BENCHMARKS.md');
 }
 
 /**

@@ -143,7 +143,7 @@ export function scaleTable(rows: readonly ScaleRow[]): string {
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${fmt(r.series)} (${fmt(r.measuredSeries)}) | ${fmt(r.sessions)} (${fmt(r.measuredSessions)}) | ${fmt(r.samplesPerSec)} | ${fmt(r.rssMiB)} MiB | ${fmt(r.peakRssMiB)} MiB | ${fmt(r.heapMiB)} MiB | ${fmt(r.evalMeanMs, 2)} ms | ≤ ${fmt(r.evalP99Ms, 1)} ms | ${fmt(r.passesPerSec)} | ${fmt(r.cpuPercent)} % |`,
+        `| ${fmt(r.series)} (${fmt(r.measuredSeries)}) | ${fmt(r.sessions)} (${fmt(r.measuredSessions)}) | ${fmt(r.samplesPerSec)} | ${fmt(r.rssMiB)} MiB | ${fmt(r.peakRssMiB)} MiB | ${fmt(r.heapMiB)} MiB | ${fmt(r.evalMeanMs, 2)} ms | ${Number.isFinite(r.evalP99Ms) ? `≤ ${fmt(r.evalP99Ms, 1)} ms` : '> 1 s'} | ${fmt(r.passesPerSec)} | ${fmt(r.cpuPercent)} % |`,
     ),
   ].join('\n');
 }
