@@ -1,0 +1,150 @@
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { machineLine } from '../bench/machine.js';
+import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from '../test/helpers/influxd.js';
+import { type DrillResult, type Log, figuresTable, ms } from './common.js';
+import { drillFuzz } from './fuzz.js';
+import { drillKill9 } from './kill9.js';
+import { drillOutage } from './outage.js';
+import { drillOverload } from './overload.js';
+import { drillPaging } from './paging.js';
+
+/**
+ * `npm run drills`: runs the reliability drills against the built service (dist/), prints each result, appends a
+ * dated section to RELIABILITY.md and exits 1 if any drill failed. Parameters come from the environment; the
+ * defaults are the issue's (see HEADER).
+ */
+
+const env = process.env;
+const num = (name: string, dflt: number): number => {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) {
+    process.stderr.write(`${name}=${v} is not a number\n`);
+    process.exit(2);
+  }
+  return n;
+};
+
+export const PARAMS = {
+  kills: num('DRILL_KILLS', 20),
+  killUpMinMs: num('DRILL_KILL_UP_MIN_MS', 2000),
+  killUpMaxMs: num('DRILL_KILL_UP_MAX_MS', 5000),
+  killSessions: num('DRILL_KILL_SESSIONS', 6000),
+  outageSeconds: num('DRILL_OUTAGE_SECONDS', 300),
+  outageSessions: num('DRILL_OUTAGE_SESSIONS', 6000),
+  pagingOutageSeconds: num('DRILL_PAGING_OUTAGE_SECONDS', 20),
+  pagingKill: num('DRILL_PAGING_KILL', 1) !== 0,
+  overloadFactor: num('DRILL_OVERLOAD_FACTOR', 3),
+  overloadSeconds: num('DRILL_OVERLOAD_SECONDS', 30),
+  fuzzCases: num('DRILL_FUZZ_CASES', 100_000),
+  lorisConnections: num('DRILL_LORIS_CONNECTIONS', 50),
+  lorisSeconds: num('DRILL_LORIS_SECONDS', 70),
+  seed: num('DRILL_SEED', 20),
+};
+
+const HEADER = `# Reliability drills
+
+Produced by \`npm run drills\` (\`drills/\`); each run appends a dated section, newest last. Every drill runs the built
+service (\`node dist/cli.js serve\`) as a real process on loopback with the telemetry simulator's population
+(\`src/simulator\`), a real InfluxDB 1.x (\`influxd\`, \`INFLUX_API=v1\`), a real SMTP server and HTTP receivers standing
+in for chat endpoints, and fails loudly — the run exits 1 — when data is lost or a check does not hold.
+
+**Counting "lost = 0".** The drills' sender keeps, per (region, 1 s window), the samples the service acknowledged
+(the \`accepted\` of each \`202\`). A request cut by a crash has an unknown outcome (it may have been journaled): its
+samples are counted *in doubt* and the same batch is sent again. The service does not deduplicate a resent batch (a
+sample's identity is its journal row and index), so an acknowledged resend counts as accepted and InfluxDB may hold
+up to the in-doubt samples more. After the load, windows are closed and shipped (graceful stop, restart, wait for
+\`qoswatch_spool_depth_points\` = 0), then per window: **lost** = acknowledged − stored when positive (must be 0), and
+stored must not exceed acknowledged + in doubt (else samples were counted twice). Samples are Σ \`samples\` of
+\`qos_region\`, late points included. Drills use 1 s windows with 3 s of grace so windows close quickly.
+
+| drill | what it does | passes when | parameters (environment, default) |
+| --- | --- | --- | --- |
+| \`kill9\` | simulator load over HTTP; \`kill -9\` the service after a random uptime, restart on the same data dir, again and again; a stall storm starts in one region a third of the way in (rule: stall ratio > 10 % over 3 s, P1, at once) | lost = 0, nothing counted twice; exactly one incident in the storm region, none elsewhere, one \`opened\` entry; alice gets exactly one \`opened\` page per channel (ops-hook webhook by Idempotency-Key, email by Message-ID); every SIGTERM exits 0 | \`DRILL_KILLS\` (20), \`DRILL_KILL_UP_MIN_MS\`/\`DRILL_KILL_UP_MAX_MS\` (2000/5000), \`DRILL_KILL_SESSIONS\` (6000: ≈ 3 k samples/s) |
+| \`outage\` | simulator load; InfluxDB stopped (SIGTERM) for the outage, then started again | lost = 0; no spool drops; \`/readyz\` stays 200 (\`spooling\`) during the outage; reports spool depth peak and replay time (InfluxDB back → spool empty) | \`DRILL_OUTAGE_SECONDS\` (300), \`DRILL_OUTAGE_SESSIONS\` (6000) |
+| \`paging\` | two incidents (P2: one channel at a time with fallback; P1: every channel at once) while SMTP is down (port closed), a generic webhook answers 500 and a WeCom robot answers HTTP 200 with \`errcode\` 45009; one chat webhook works; the service is killed (-9) once in the middle; then everything recovers | each page is delivered via the working channel at once, every delayed one after recovery, each exactly once per key / Message-ID | \`DRILL_PAGING_OUTAGE_SECONDS\` (20: within the 8-attempt retry budget of about 1–2 min), \`DRILL_PAGING_KILL\` (1) |
+| \`overload\` | measures the maximum ingest of the simulator's beacons (closed loop, 64 requests in flight, batches of 500, shipped rules evaluated, per-key rate limit lifted so the overload guards are what sheds), then offers \`factor\` × that in open loop (requests start on a fixed schedule) over up to 4096 client connections, as many SDKs would | statuses only 202 / 429 / 503 and some 429/503 at all, every 429 with Retry-After, no connection reset, RSS under baseline + \`QOSWATCH_MAX_PENDING_BYTES\` + \`QOSWATCH_MAX_INFLIGHT\` × 4 × body size (raw body, its string and the parsed samples of every request in flight), process alive, lost = 0 | \`DRILL_OVERLOAD_FACTOR\` (3), \`DRILL_OVERLOAD_SECONDS\` (30) |
+| \`fuzz\` | fast-check bodies over HTTP (mutated samples, wrong types, huge numbers, NaN strings, nesting up to 10 k, long strings, unknown fields, bad UTF-8, random bytes, wrong content types and encodings, gzip bombs, truncated gzip), WebSocket frames (garbage, oversized, bad JSON, bad UTF-8), slow-loris connections (half dribbling headers, half a body), then \`QOSWATCH_MAX_INFLIGHT\` + 8 connections dribbling a body with a valid key | no 5xx and no dropped connection, every 4xx a JSON \`{error, message}\`, every 202 a well-formed verdict (accepted + rejected = sent, each rejection with path and message), the status the contract gives each case; WebSocket: an ack or \`bad_request\` per frame, closes only with 1007/1009; the service stays up and keeps answering probes (\`/healthz\` and a telemetry POST every 500 ms) while slow clients are connected; every accepted sample reaches InfluxDB, none refused | \`DRILL_FUZZ_CASES\` (100000), \`DRILL_LORIS_CONNECTIONS\` (50), \`DRILL_LORIS_SECONDS\` (70: past Node's 60 s header timeout) |
+
+\`DRILLS=kill9,outage\` runs a subset; \`DRILL_SEED\` changes the simulator's seed. A short kill -9 drill, a short
+outage drill and a short fuzz run are part of \`npm test\` (\`test/integration/drills.test.ts\`).
+`;
+
+type Runner = (log: Log) => Promise<DrillResult>;
+
+const DRILLS: Record<string, Runner> = {
+  kill9: (log) => drillKill9({ kills: PARAMS.kills, upMs: [PARAMS.killUpMinMs, PARAMS.killUpMaxMs], sessions: PARAMS.killSessions, seed: PARAMS.seed, log }),
+  outage: (log) => drillOutage({ outageMs: PARAMS.outageSeconds * 1000, sessions: PARAMS.outageSessions, seed: PARAMS.seed, log }),
+  paging: (log) => drillPaging({ outageMs: PARAMS.pagingOutageSeconds * 1000, kill: PARAMS.pagingKill, seed: PARAMS.seed, log }),
+  overload: (log) => drillOverload({ factor: PARAMS.overloadFactor, seconds: PARAMS.overloadSeconds, log }),
+  fuzz: (log) => drillFuzz({ cases: PARAMS.fuzzCases, lorisConnections: PARAMS.lorisConnections, lorisMs: PARAMS.lorisSeconds * 1000, seed: PARAMS.seed, log }),
+};
+
+/** A result as markdown: title, verdict, figures, failures, notes. */
+export function resultMarkdown(r: DrillResult): string {
+  const lines = [`### ${r.name}: ${r.passed ? 'PASSED' : '**FAILED**'} (${ms(r.durationMs)})`, '', r.title, '', figuresTable(r)];
+  if (r.failures.length) lines.push('', '**Failures:**', '', ...r.failures.map((f) => `- ${f.replace(/\n/g, ' ')}`));
+  if (r.notes.length) lines.push('', 'Notes:', '', ...r.notes.map((n) => `- ${n.replace(/\n/g, ' ')}`));
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const wanted = (env.DRILLS ?? Object.keys(DRILLS).join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = wanted.filter((d) => !(d in DRILLS));
+  if (unknown.length) {
+    process.stderr.write(`unknown drill(s): ${unknown.join(', ')}; known: ${Object.keys(DRILLS).join(', ')}\n`);
+    process.exit(2);
+  }
+  if (!HAVE_INFLUXD) {
+    process.stderr.write(`${NO_INFLUXD_MESSAGE}\nThe drills count what InfluxDB stored: they cannot run without it.\n`);
+    process.exit(2);
+  }
+  if (!existsSync('dist/cli.js')) {
+    process.stderr.write('dist/cli.js is missing: run npm run build (npm run drills does)\n');
+    process.exit(2);
+  }
+  // temp dirs of services, InfluxDB and receivers live under one root, removed at the end
+  const root = mkdtempSync(join(tmpdir(), 'qoswatch-drills-'));
+  process.env.QOSWATCH_TEST_TMP = root;
+  const t0 = Date.now();
+  const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s]`;
+  const log: Log = (line) => process.stderr.write(`${stamp()} ${line}\n`);
+  const results: DrillResult[] = [];
+  try {
+    for (const name of wanted) {
+      log(`== ${name}`);
+      const r = await DRILLS[name]!(log);
+      results.push(r);
+      process.stdout.write(`\n${resultMarkdown(r)}\n\n`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  const failed = results.filter((r) => !r.passed);
+  const params = Object.entries(PARAMS).map(([k, v]) => `${k}=${v}`).join(', ');
+  const body = [
+    `## Drills ${new Date().toISOString().slice(0, 10)}: ${failed.length ? `**${failed.length} FAILED** (${failed.map((r) => r.name).join(', ')})` : 'all passed'}`,
+    '',
+    machineLine(),
+    '',
+    `Drills: ${results.map((r) => r.name).join(', ')}. Parameters: ${params}.`,
+    '',
+    ...results.map(resultMarkdown).flatMap((m) => [m, '']),
+  ].join('\n');
+  if (env.DRILL_NO_REPORT !== '1') {
+    if (!existsSync('RELIABILITY.md')) writeFileSync('RELIABILITY.md', HEADER);
+    appendFileSync('RELIABILITY.md', `\n${body.trim()}\n`);
+    log('appended to RELIABILITY.md');
+  }
+  if (failed.length) {
+    process.stderr.write(`\n\x1b[31m${failed.length} drill(s) FAILED: ${failed.map((r) => `${r.name} (${r.failures.length} failure(s))`).join(', ')}\x1b[0m\n`);
+    process.exit(1);
+  }
+  process.stderr.write('\nall drills passed\n');
+  process.exit(0);
+}
+
+await main();

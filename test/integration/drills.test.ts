@@ -1,0 +1,52 @@
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { DrillResult } from '../../drills/common.js';
+import { drillFuzz } from '../../drills/fuzz.js';
+import { drillKill9 } from '../../drills/kill9.js';
+import { drillOutage } from '../../drills/outage.js';
+import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from '../helpers/influxd.js';
+import { CLI } from '../helpers/service.js';
+
+/**
+ * Short versions of the reliability drills (`npm run drills`, drills/): the same drill functions with small
+ * parameters, against the built service, a real influxd, SMTP and webhook receivers. The full drills run for
+ * minutes; these keep `npm test` under a minute for the three of them.
+ */
+
+if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
+if (!HAVE_INFLUXD) console.warn(NO_INFLUXD_MESSAGE);
+
+/** A figure's value by the start of its label. */
+const figure = (r: DrillResult, label: string) => r.figures.find(([k]) => k.startsWith(label))?.[1];
+
+describe.skipIf(!HAVE_INFLUXD)('reliability drills (short)', () => {
+  it('kill -9 three times under load: nothing acknowledged lost, one incident, one opened page per channel', async () => {
+    const r = await drillKill9({ kills: 3, upMs: [1000, 2000], sessions: 600, settleMs: 3000 });
+    expect(r.failures).toEqual([]);
+    expect(r.passed).toBe(true);
+    expect(figure(r, '**lost**')).toBe('0');
+    expect(Number(figure(r, 'samples acknowledged')?.replace(/,/g, ''))).toBeGreaterThan(1000);
+    expect(figure(r, 'incidents in us-east')).toBe('1 / 0');
+    expect(figure(r, 'timeline: opened / reopened')).toBe('1 / 0 / 0');
+    expect(figure(r, 'opened page to alice by email')).toBe('1 / 1');
+    expect(figure(r, 'opened page to alice on ops-hook')).toMatch(/ \/ 1 \/ 1$/); // one key, delivered once
+  }, 120_000);
+
+  it('InfluxDB stopped for 5 s under load: the spool takes the windows and replays them, nothing lost', async () => {
+    const r = await drillOutage({ outageMs: 5000, sessions: 600, warmMs: 2000, afterMs: 2000 });
+    expect(r.failures).toEqual([]);
+    expect(r.passed).toBe(true);
+    expect(figure(r, '**lost**')).toBe('0');
+    expect(Number(figure(r, 'samples acknowledged while InfluxDB was down')?.replace(/,/g, ''))).toBeGreaterThan(500);
+    // ready throughout; "spooling" once the shipper's first write has failed
+    expect(figure(r, '/readyz during the outage')).toMatch(/200 spooling: \d+/);
+    expect(figure(r, '/readyz during the outage')).not.toMatch(/\b(?!200)\d{3} /);
+  }, 120_000);
+
+  it('2 k fuzzed bodies and frames: no 5xx, every rejection a JSON 4xx, the service stays up, accepted samples stored', async () => {
+    const r = await drillFuzz({ cases: 2000, lorisConnections: 4, lorisMs: 1000, saturate: false });
+    expect(r.failures).toEqual([]);
+    expect(figure(r, 'HTTP statuses')).not.toMatch(/\b5\d\d:/);
+    expect(figure(r, '**lost**')).toBe('0');
+  }, 120_000);
+});
