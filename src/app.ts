@@ -76,7 +76,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR });
   await app.register(tenantsPlugin, { config, ingestKey: env.QOSWATCH_INGEST_KEY, adminToken: env.QOSWATCH_ADMIN_TOKEN });
   await app.register(pipelinePlugin, { env, config, sink, metrics, clock });
-  await app.register(selfMetricsPlugin, { metrics, intervalMs: env.QOSWATCH_SELF_METRICS_INTERVAL, clock });
+  // Without InfluxDB the snapshots would only be discarded.
+  await app.register(selfMetricsPlugin, { metrics, intervalMs: sink ? env.QOSWATCH_SELF_METRICS_INTERVAL : 0, clock });
   await app.register(onCallPlugin, { env, clock });
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(eventsPlugin, { env, clock });

@@ -5,7 +5,7 @@ import { SelfMetricPoints } from './self-metric-points.js';
 
 /**
  * Every interval, the service's own /metrics figures go to InfluxDB with the rollups (through the same spool),
- * so that the health board needs no Prometheus. Off when the interval is 0 or no InfluxDB is configured.
+ * so that the health board needs no Prometheus. Off when the interval is 0 (app.ts passes 0 without InfluxDB).
  */
 export const selfMetricsPlugin = fp<{ metrics: Metrics; intervalMs: number; clock: () => number }>(
   async (app, { metrics, intervalMs, clock }) => {
