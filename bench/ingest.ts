@@ -14,6 +14,8 @@ export interface IngestResult {
   cpuMsPer100k: number;
   serverCpuPercent: number;
   peakRssMiB: number;
+  /** Requests or frames answered 429 (the service shedding load), per second. */
+  refusedPerSec: number;
 }
 
 const WARMUP_MS = 2000;
@@ -25,7 +27,7 @@ export async function httpLoad(svc: ServiceProcess, batch: number, seconds: numb
   const pool = bodies(32, batch, Date.now());
   let i = 0;
   const post = () =>
-    new Promise<{ accepted: number; ms: number }>((resolve, reject) => {
+    new Promise<{ accepted: number; ms: number; refused?: boolean }>((resolve, reject) => {
       const body = pool[i++ % pool.length]!;
       const t0 = performance.now();
       const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${INGEST_KEY}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
@@ -33,6 +35,8 @@ export async function httpLoad(svc: ServiceProcess, batch: number, seconds: numb
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
         res.on('end', () => {
+          // Shed at saturation (event-loop turn budget): counted, and the loop goes on as a client would.
+          if (res.statusCode === 429) return resolve({ accepted: 0, ms: performance.now() - t0, refused: true });
           if (res.statusCode !== 202) return reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
           resolve({ accepted: (JSON.parse(text) as { accepted: number }).accepted, ms: performance.now() - t0 });
         });
@@ -50,7 +54,7 @@ export async function httpLoad(svc: ServiceProcess, batch: number, seconds: numb
         next += gap;
         const wait = next - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        inflight.push(post().then((r) => record(r.accepted, r.ms)));
+        inflight.push(post().then((r) => record(r.accepted, r.ms, r.refused)));
         if (inflight.length > 10_000) await Promise.all(inflight.splice(0));
       }
       await Promise.all(inflight);
@@ -58,7 +62,7 @@ export async function httpLoad(svc: ServiceProcess, batch: number, seconds: numb
       const worker = async () => {
         while (performance.now() < stopAt) {
           const r = await post();
-          record(r.accepted, r.ms);
+          record(r.accepted, r.ms, r.refused);
         }
       };
       await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, worker));
@@ -115,7 +119,7 @@ export async function measure(
   pid: number,
   label: string,
   seconds: number,
-  drive: (stopAt: number, record: (accepted: number, ms: number) => void) => Promise<void>,
+  drive: (stopAt: number, record: (accepted: number, ms: number, refused?: boolean) => void) => Promise<void>,
 ): Promise<IngestResult> {
   let counting = false;
   let samples = 0;
@@ -130,8 +134,13 @@ export async function measure(
     cpu0 = procStats(pid).cpuSeconds;
     t0 = performance.now();
   }, WARMUP_MS);
-  await drive(measureFrom + seconds * 1000, (accepted, ms) => {
+  let refused = 0;
+  await drive(measureFrom + seconds * 1000, (accepted, ms, wasRefused) => {
     if (!counting) return;
+    if (wasRefused) {
+      refused++;
+      return;
+    }
     samples += accepted;
     requests++;
     latencies.push(ms);
@@ -149,13 +158,14 @@ export async function measure(
     cpuMsPer100k: ((stats.cpuSeconds - cpu0) * 1000 * 100_000) / Math.max(1, samples),
     serverCpuPercent: ((stats.cpuSeconds - cpu0) / elapsed) * 100,
     peakRssMiB: stats.peakRssMiB,
+    refusedPerSec: refused / elapsed,
   };
 }
 
 export function ingestTable(rows: readonly IngestResult[]): string {
   return [
-    '| scenario | samples/s | requests or frames/s | p50 | p99 | server CPU | CPU per 100 k samples | server peak RSS |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.label} | ${fmt(r.samplesPerSec)} | ${fmt(r.requestsPerSec)} | ${fmt(r.p50ms, 1)} ms | ${fmt(r.p99ms, 1)} ms | ${fmt(r.serverCpuPercent)} % | ${fmt(r.cpuMsPer100k)} ms | ${fmt(r.peakRssMiB)} MiB |`),
+    '| scenario | samples/s | requests or frames/s | 429/s | p50 | p99 | server CPU | CPU per 100 k samples | server peak RSS |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.label} | ${fmt(r.samplesPerSec)} | ${fmt(r.requestsPerSec)} | ${fmt(r.refusedPerSec)} | ${fmt(r.p50ms, 1)} ms | ${fmt(r.p99ms, 1)} ms | ${fmt(r.serverCpuPercent)} % | ${fmt(r.cpuMsPer100k)} ms | ${fmt(r.peakRssMiB)} MiB |`),
   ].join('\n');
 }

@@ -4,7 +4,7 @@ import { type ZodTypeProvider, jsonSchemaTransform, jsonSchemaTransformObject, s
 import { healthRoutes } from './api/health.js';
 import type { Env } from './config/env.js';
 import type { FileConfig } from './config/file.js';
-import { registerErrorHandler } from './errors.js';
+import { clientErrorHandler, registerErrorHandler } from './errors.js';
 import { createLogger } from './log.js';
 import type { Logger } from 'pino';
 import { Metrics } from './metrics.js';
@@ -50,10 +50,18 @@ export type App = FastifyInstance;
 export async function buildApp(opts: AppOptions): Promise<App> {
   const { env, config } = opts;
   const clock = opts.clock ?? Date.now;
+  const metrics = new Metrics();
   const app = Fastify({
     // pino's own Logger type is wider than fastify's view of it.
     loggerInstance: (opts.logger ?? createLogger(env.QOSWATCH_LOG_LEVEL)) as FastifyBaseLogger,
     forceCloseConnections: 'idle',
+    // Slow clients (headers or body dribbled) are answered 408 and closed; Node checks every connection once a
+    // second rather than its default 30 s, so a timeout is enforced within a second of falling due. The timeout
+    // goes to the server's constructor too: Node derives its header timeout from it there, and a header timeout
+    // longer than the request timeout (what setting it afterwards leaves) stops either from being enforced.
+    requestTimeout: env.QOSWATCH_REQUEST_TIMEOUT,
+    http: { connectionsCheckingInterval: 1000, requestTimeout: env.QOSWATCH_REQUEST_TIMEOUT },
+    clientErrorHandler: clientErrorHandler(env.QOSWATCH_REQUEST_TIMEOUT, (reason) => metrics.refused.inc({ transport: 'http', reason })),
     // Signed link tokens in /v1/links/:token are longer than the default 100-character path parameter.
     routerOptions: { maxParamLength: 2048 },
   }).withTypeProvider<ZodTypeProvider>();
@@ -61,7 +69,6 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
 
-  const metrics = new Metrics();
   const sink = opts.sink ?? createSink(env);
 
   await app.register(swagger, {

@@ -80,3 +80,27 @@ export function registerErrorHandler(app: FastifyInstance): void {
     reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 }
+
+/**
+ * Answers what Node's HTTP parser refuses before fastify sees a request — a request not received in full within
+ * the request timeout (slow clients), oversized headers, malformed HTTP — in the API's `{error, message}` shape, then
+ * closes the connection. `refused` counts each by reason.
+ */
+export function clientErrorHandler(requestTimeoutMs: number, refused: (reason: string) => void) {
+  return (err: NodeJS.ErrnoException, socket: import('node:net').Socket): void => {
+    // A reset connection has nobody left to answer.
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const [status, text, body]: [number, string, ErrorBody] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', { error: 'request_timeout', message: `the request was not received in full within ${requestTimeoutMs / 1000} s` }]
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', { error: 'headers_too_large', message: 'request headers are larger than the limit' }]
+          : [400, 'Bad Request', { error: 'bad_request', message: 'malformed HTTP request' }];
+    refused(body.error);
+    const json = JSON.stringify(body);
+    if (socket.writable) {
+      socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`);
+    }
+    socket.destroy();
+  };
+}

@@ -42,7 +42,7 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
   });
   // SIGHUP reloads the alert rules; a bad file keeps the rules in force (the reload logs why).
   process.on('SIGHUP', () => app.rules.reload());
-  await app.listen({ port: env.PORT, host: env.HOST });
+  await app.listen({ port: env.PORT, host: env.HOST, backlog: 4096 });
   return app;
 }
 

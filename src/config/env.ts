@@ -33,6 +33,8 @@ export const envSchema = z.object({
   QOSWATCH_RATE_LIMIT: rateSchema.default({ max: 2000, windowMs: 1000 }),
   QOSWATCH_MAX_INFLIGHT: z.coerce.number().int().min(1).max(1_000_000).default(512),
   QOSWATCH_MAX_PENDING_BYTES: sizeSchema(64 * 1024, 4 * 1024 ** 3).default(64 * 1024 ** 2),
+  QOSWATCH_MAX_EVENT_LOOP_DELAY: durationSchema(0, 60_000).default(100),
+  QOSWATCH_REQUEST_TIMEOUT: durationSchema(1000, 3_600_000).default(30_000),
   QOSWATCH_CORS_ORIGINS: z.string().default('*'),
   QOSWATCH_WS_MAX_FRAME: sizeSchema(1024, 64 * 1024 ** 2).default(1024 ** 2),
   QOSWATCH_WS_PING_INTERVAL: durationSchema(1000, 600_000).default(20_000),

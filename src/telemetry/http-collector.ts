@@ -8,6 +8,7 @@ import type { Env } from '../config/env.js';
 import { AppError, badRequest, tooManyRequests, unauthorized, unavailable, unsupportedMediaType } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
+import { LoopLag } from './loop-lag.js';
 import { batchSchema, envelopeSchema } from './sample-schema.js';
 import { errorBodySchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
 import { wsCollector } from './ws-collector.js';
@@ -44,22 +45,48 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     maxAge: 86_400,
   });
 
-  // Refuse before reading a byte of the body: overload first (cheapest), then authentication; the per-key rate
-  // limit hook is appended after these by @fastify/rate-limit.
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.method === 'OPTIONS' || req.routeOptions.url === '/v1/telemetry/ws') return;
-    if (inflight >= env.QOSWATCH_MAX_INFLIGHT || app.pipeline.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES) {
-      metrics.refused.inc({ transport: 'http', reason: 'overloaded' });
-      throw tooManyRequests('qoswatch is overloaded; retry after the Retry-After delay', 1);
-    }
-    inflight++;
-    reply.raw.once('close', () => inflight--);
+  const isCollectorRequest = (req: FastifyRequest) => req.method !== 'OPTIONS' && req.routeOptions.url !== '/v1/telemetry/ws';
+  const refuseOverloaded = (why: string) => {
+    metrics.refused.inc({ transport: 'http', reason: 'overloaded' });
+    return tooManyRequests(`qoswatch is overloaded (${why}); retry after the Retry-After delay`, 1);
+  };
+  // A saturated event loop leaves requests queued in the kernel, unseen by the in-flight cap, and accepts new
+  // connections only between turns: once a turn has spent the budget, the rest of its telemetry is refused before
+  // the body is read (cheaply), so that an overload is shed instead of queued and turns stay short.
+  const lag = new LoopLag();
+  if (env.QOSWATCH_MAX_EVENT_LOOP_DELAY > 0) {
+    lag.start();
+    app.addHook('onClose', async () => lag.stop());
+  }
+  const behind = () => {
+    const ms = env.QOSWATCH_MAX_EVENT_LOOP_DELAY > 0 ? lag.turnMs() : 0;
+    return ms > env.QOSWATCH_MAX_EVENT_LOOP_DELAY ? `event loop busy for ${Math.round(ms)} ms` : undefined;
+  };
+  const full = () =>
+    inflight >= env.QOSWATCH_MAX_INFLIGHT ? 'too many requests in process' : app.pipeline.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES ? 'journal backlog' : undefined;
+
+  // Refuse before reading a byte of the body: overload first (cheapest), then authentication; the per-key rate limit
+  // hook is appended after these by @fastify/rate-limit.
+  app.addHook('onRequest', async (req) => {
+    if (!isCollectorRequest(req)) return;
+    const why = behind() ?? full();
+    if (why) throw refuseOverloaded(why);
     const key = authenticateIngest(app.keys, req);
     if (typeof key === 'string') {
       metrics.refused.inc({ transport: 'http', reason: 'unauthorized' });
       throw unauthorized(AUTH_MESSAGES[key]);
     }
     req.ingestKey = key;
+  });
+
+  // The in-flight slot is taken once the body has arrived: a client dribbling its body holds no slot (the request
+  // timeout ends it), so slow clients cannot lock the others out.
+  app.addHook('preValidation', async (req, reply) => {
+    if (!isCollectorRequest(req)) return;
+    const why = full();
+    if (why) throw refuseOverloaded(why);
+    inflight++;
+    reply.raw.once('close', () => inflight--);
   });
 
   // Refusals found while reading the body (size, encoding, envelope) are counted here.

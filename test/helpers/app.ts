@@ -43,6 +43,8 @@ export async function startApp(o: StartOptions = {}): Promise<TestApp> {
     QOSWATCH_ADMIN_TOKEN: ADMIN_TOKEN,
     QOSWATCH_LOG_LEVEL: 'debug',
     QOSWATCH_SHUTDOWN_TIMEOUT: '2s',
+    // Test code blocking the loop (building fixtures) must not shed the next request; the guard has its own tests.
+    QOSWATCH_MAX_EVENT_LOOP_DELAY: '0',
     ...o.env,
   });
   const logs: string[] = [];

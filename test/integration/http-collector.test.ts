@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -52,6 +53,44 @@ const batch = (n = 1, over: Record<string, unknown> = {}) => ({ samples: Array.f
 
 function post(t: TestApp, body: string | Buffer, headers: Record<string, string | number> = {}, query = ''): Promise<Res> {
   return send(t.url, 'POST', `/v1/telemetry${query}`, { headers: { 'content-type': 'application/json', authorization: `Bearer ${INGEST_KEY}`, ...headers }, body });
+}
+
+/** Makes the pipeline hold the next ingest (after its body arrived) until released. */
+function holdIngest(t: TestApp): { entered: Promise<void>; release: () => void } {
+  const pipeline = t.app.pipeline;
+  const ingest = pipeline.ingest.bind(pipeline);
+  let entered!: () => void;
+  let release!: () => void;
+  const enteredP = new Promise<void>((r) => (entered = r));
+  const released = new Promise<void>((r) => (release = r));
+  pipeline.ingest = async (...args) => {
+    pipeline.ingest = ingest;
+    entered();
+    await released;
+    return ingest(...args);
+  };
+  return { entered: enteredP, release };
+}
+
+/**
+ * A raw client that sends the request line and headers (all of them, or only the first when `headersOnly`) and
+ * then whatever the test writes; `answer` settles when the server closes the connection.
+ */
+function slowClient(t: TestApp, o: { body?: string; headersOnly?: boolean }) {
+  const u = new URL(t.url);
+  const body = Buffer.from(o.body ?? '');
+  const socket = connect(Number(u.port), u.hostname);
+  const head = `POST /v1/telemetry HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer ${INGEST_KEY}\r\n`;
+  socket.write(o.headersOnly ? head : `${head}Content-Length: ${body.length}\r\n\r\n`);
+  const t0 = performance.now();
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (c: string) => (text += c));
+  socket.on('error', () => undefined);
+  const answer = new Promise<{ text: string; closed: boolean; afterMs: number }>((resolve) =>
+    socket.on('close', () => resolve({ text, closed: true, afterMs: performance.now() - t0 })),
+  );
+  return { socket, rest: body, answer, write: (b: Buffer) => socket.write(b) };
 }
 
 /** POST without an Authorization header. */
@@ -421,77 +460,80 @@ describe('POST /v1/telemetry: limits', () => {
     expect((await post(t, json(batch()))).status).toBe(202);
   });
 
-  it('answers 429 with Retry-After over QOSWATCH_MAX_INFLIGHT while a request is held open', async () => {
+  it('a request whose body has arrived holds an in-flight slot: over QOSWATCH_MAX_INFLIGHT the next is answered 429 with Retry-After', async () => {
     const t = await start({ env: { QOSWATCH_MAX_INFLIGHT: '1' } });
-    const body = Buffer.from(json(batch(2)));
-    const u = new URL(t.url);
-    // A slow client: headers and part of the body, then nothing until we say so.
-    let settleHeld!: (r: { status: number; text: string }) => void;
-    const heldDone = new Promise<{ status: number; text: string }>((resolve) => (settleHeld = resolve));
-    const held = httpRequest(
-      {
-        method: 'POST',
-        hostname: u.hostname,
-        port: u.port,
-        path: '/v1/telemetry',
-        agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${INGEST_KEY}` },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => settleHeld({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    held.on('error', (err) => settleHeld({ status: -1, text: String(err) }));
-    held.flushHeaders();
-    held.write(body.subarray(0, 10));
-    try {
-      // Once the server has seen the held request's headers, the next one is refused.
-      const refused = await waitFor('a request refused while another is in flight', async () => {
-        const r = await post(t, json(batch()));
-        return r.status === 429 ? r : undefined;
-      });
-      expectErrorBody(refused, 'too_many_requests');
-      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-      expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBeGreaterThanOrEqual(1);
-      // Operational endpoints are not behind the cap.
-      expect((await send(t.url, 'GET', '/healthz')).status).toBe(200);
-    } finally {
-      held.end(body.subarray(10));
-    }
-    const done = await heldDone;
-    expect(done.status, done.text).toBe(202);
-    // The slot is released once the held request finishes.
-    const after = await waitFor('a request accepted after the held one finished', async () => {
-      const r = await post(t, json(batch()));
-      return r.status === 202 ? r : undefined;
-    });
-    expect(after.body).toEqual({ accepted: 1, rejected: [] });
+    const gate = holdIngest(t);
+    const held = post(t, json(batch(2)));
+    await gate.entered;
+    const refused = await post(t, json(batch()));
+    expect(refused.status).toBe(429);
+    expectErrorBody(refused, 'too_many_requests');
+    expect(refused.body.message).toContain('too many requests in process');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBe(1);
+    // Operational endpoints are not behind the cap.
+    expect((await send(t.url, 'GET', '/healthz')).status).toBe(200);
+    gate.release();
+    expect((await held).status).toBe(202);
+    // The slot is released once the held request is answered.
+    expect((await post(t, json(batch()))).body).toEqual({ accepted: 1, rejected: [] });
   });
 
-  it('releases the in-flight slot when a held client disconnects', async () => {
+  it('releases the in-flight slot when the client of a held request disconnects', async () => {
     const t = await start({ env: { QOSWATCH_MAX_INFLIGHT: '1' } });
-    const u = new URL(t.url);
-    const held = httpRequest({
-      method: 'POST',
-      hostname: u.hostname,
-      port: u.port,
-      path: '/v1/telemetry',
-      agent: false,
-      headers: { 'content-type': 'application/json', 'content-length': 1000, authorization: `Bearer ${INGEST_KEY}` },
-    });
-    held.on('error', () => undefined);
-    held.flushHeaders();
-    held.write('{"samples":[');
-    await waitFor('the held request to take the slot', async () => ((await post(t, json(batch()))).status === 429 ? true : undefined));
-    held.destroy();
+    const gate = holdIngest(t);
+    const client = slowClient(t, { body: json(batch(2)) });
+    client.write(client.rest);
+    await gate.entered;
+    expect((await post(t, json(batch()))).status).toBe(429);
+    client.socket.destroy();
     const r = await waitFor('the slot to be released', async () => {
       const x = await post(t, json(batch()));
       return x.status === 202 ? x : undefined;
     });
+    gate.release();
     expect(r.body.accepted).toBe(1);
+  });
+
+  it('a client dribbling its body holds no slot and is answered 408 and closed after QOSWATCH_REQUEST_TIMEOUT', async () => {
+    const t = await start({ env: { QOSWATCH_MAX_INFLIGHT: '1', QOSWATCH_REQUEST_TIMEOUT: '1s' } });
+    const slowBody = slowClient(t, { body: json(batch(2)) });
+    slowBody.write(slowBody.rest.subarray(0, 5));
+    const slowHeaders = slowClient(t, { headersOnly: true });
+    // While both dribble, telemetry is accepted: neither holds the only slot.
+    for (let i = 0; i < 3; i++) expect((await post(t, json(batch()))).status).toBe(202);
+    for (const c of [slowBody, slowHeaders]) {
+      const answer = await c.answer;
+      expect(answer.closed).toBe(true);
+      expect(answer.text).toMatch(/^HTTP\/1\.1 408 /);
+      const body = JSON.parse(answer.text.slice(answer.text.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
+      expect(body).toEqual({ error: 'request_timeout', message: 'the request was not received in full within 1 s' });
+      // Node checks once a second: answered within the timeout plus that interval (and some slack for a busy box).
+      expect(answer.afterMs).toBeGreaterThanOrEqual(900);
+      expect(answer.afterMs).toBeLessThan(6000);
+    }
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="request_timeout"}')).toBe(2);
+  });
+
+  it('sheds telemetry with 429 before reading the body once a loop turn has spent QOSWATCH_MAX_EVENT_LOOP_DELAY, and recovers', async () => {
+    const t = await start({ env: { QOSWATCH_MAX_EVENT_LOOP_DELAY: '1ms' } });
+    // A burst: the bodies arrive together, so one turn of the loop takes them all; once it has spent 1 ms on the
+    // first ones, the rest of that turn is refused.
+    const big = json(batch(2000));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => post(t, big)));
+    const refused = answers.filter((r) => r.status === 429);
+    expect(refused.length, answers.map((r) => r.status).join(' ')).toBeGreaterThan(0);
+    expect(answers.filter((r) => r.status === 202).length).toBeGreaterThan(0);
+    expect(answers.every((r) => r.status === 202 || r.status === 429)).toBe(true);
+    expectErrorBody(refused[0]!, 'too_many_requests');
+    expect(refused[0]!.body.message).toMatch(/event loop busy for \d+ ms/);
+    expect(refused[0]!.headers['retry-after']).toBe('1');
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBe(refused.length);
+    // Every sample of every accepted request counted, none of the refused ones.
+    const accepted = answers.filter((r) => r.status === 202).reduce((n, r) => n + (r.body as { accepted: number }).accepted, 0);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(accepted);
+    // A lone request in a quiet loop is taken.
+    expect((await post(t, json(batch()))).body).toEqual({ accepted: 1, rejected: [] });
   });
 });
 
