@@ -150,7 +150,6 @@ export async function drillFuzz(opts: Partial<FuzzOptions> = {}): Promise<DrillR
       const problems = new Problems();
       const statuses = new Counter();
       const byKind = new Map<string, Counter>();
-      let badUtf8Accepted = 0;
 
       // ---- HTTP
       const agent = keepAlive(o.concurrency);
@@ -176,7 +175,6 @@ export async function drillFuzz(opts: Partial<FuzzOptions> = {}): Promise<DrillR
             const [before, other] = split;
             countedAccepted += before;
             otherAccepted += other;
-            if (c.kind === 'bad-utf8' && b.accepted > 0) badUtf8Accepted++;
           }
         }
       };
@@ -222,7 +220,6 @@ export async function drillFuzz(opts: Partial<FuzzOptions> = {}): Promise<DrillR
       report.figure('HTTP cases (drawn + oversize/bombs)', `${fmt(httpCount)} + ${large.length} in ${fmt(httpSeconds, 1)} s (${fmt((httpCount + large.length) / httpSeconds)}/s, ${o.concurrency} in flight)`);
       report.figure('HTTP statuses', statuses.text());
       for (const [kind, c] of [...byKind.entries()].sort(([a], [b]) => a.localeCompare(b))) report.figure(`… ${kind}`, c.text());
-      report.figure('bad-UTF-8 bodies accepted (invalid bytes read as U+FFFD)', badUtf8Accepted);
       report.figure('WebSocket frames', `${fmt(wsCount)} + 1 oversize over ${o.wsConnections} connections in ${fmt(ws.seconds, 1)} s; reconnects ${ws.reconnects}`);
       report.figure('WebSocket outcomes', ws.outcomes.text());
       report.figure('slow-loris connections: closed by the service / still open at the end', `${loris.closed} / ${loris.open} (of ${o.lorisConnections}, ${ms(o.lorisMs)})`);

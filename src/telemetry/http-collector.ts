@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { createGunzip, createInflate } from 'node:zlib';
 import cors from '@fastify/cors';
@@ -126,8 +127,14 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit: env.QOSWATCH_MAX_BODY }, (req, body, done) => {
-    const text = body as string;
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'buffer', bodyLimit: env.QOSWATCH_MAX_BODY }, (req, body, done) => {
+    const bytes = body as Buffer;
+    // Decoding would turn bad bytes into U+FFFD and store region names like "eu\uFFFDwest": refuse instead.
+    if (!isUtf8(bytes)) {
+      done(badRequest('body is not valid UTF-8'), undefined);
+      return;
+    }
+    const text = bytes.toString('utf8');
     try {
       const parsed: unknown = JSON.parse(text);
       req.rawBody = text;

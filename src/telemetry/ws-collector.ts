@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { WebSocket } from 'ws';
@@ -133,6 +134,11 @@ class WsSession {
     // Closing: no ack could be sent, so do not journal what the client will have to resend anyway.
     if (this.socket.readyState !== this.socket.OPEN) return;
     this.lastMessageAt = Date.now();
+    // Text frames are checked by ws (close 1007); binary ones carrying bad bytes are refused, not read as U+FFFD.
+    if (isBinary && !isUtf8(data)) {
+      this.send({ seq: null, error: 'bad_request', message: 'binary frame is not valid UTF-8 (binary frames must hold UTF-8 JSON)' });
+      return;
+    }
     const text = data.toString('utf8');
     let frame: unknown;
     try {

@@ -378,6 +378,23 @@ describe('POST /v1/telemetry: validation', () => {
     expectErrorBody(empty, 'bad_request');
   });
 
+  it('answers 400 for a body that is not valid UTF-8, even when the bad bytes sit inside a string, and stores nothing of it', async () => {
+    const t = await start();
+    const [a, b] = json({ samples: [sample({ region: 'eu@@west' })] }).split('@@') as [string, string];
+    for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xc0, 0x80]]) {
+      const body = Buffer.concat([Buffer.from(a), Buffer.from(bad), Buffer.from(b)]);
+      const r = await post(t, body);
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expectErrorBody(r, 'bad_request');
+      expect(r.body.message).toBe('body is not valid UTF-8');
+      const gz = await post(t, gzipSync(body), { 'content-encoding': 'gzip' });
+      expect(gz.status).toBe(400);
+    }
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}') ?? 0).toBe(0);
+    // Multi-byte characters that are valid pass.
+    expect((await post(t, json({ samples: [sample({ region: 'ap-東京' })] }))).status).toBe(202);
+  });
+
   it('answers 415 for a content type other than JSON or text/plain', async () => {
     const t = await start();
     for (const ct of ['application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {

@@ -185,6 +185,11 @@ describe('WebSocket frames and acks', () => {
     c.ws.send(Buffer.from([0xff, 0x00, 0x01]), { binary: true });
     const [, , , binErr] = await c.received(4);
     expect(binErr).toMatchObject({ seq: null, error: 'bad_request' });
+    // Valid JSON with a bad byte inside a string is refused, not stored as U+FFFD.
+    const [x, y] = JSON.stringify({ seq: 4, samples: samples(1).map((s) => ({ ...s, region: 'eu@@west' })) }).split('@@') as [string, string];
+    c.ws.send(Buffer.concat([Buffer.from(x), Buffer.from([0xc3]), Buffer.from(y)]), { binary: true });
+    const [, , , , utf8Err] = await c.received(5);
+    expect(utf8Err).toEqual({ seq: null, error: 'bad_request', message: 'binary frame is not valid UTF-8 (binary frames must hold UTF-8 JSON)' });
     expect(c.isOpen).toBe(true);
   });
 
