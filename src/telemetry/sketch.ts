@@ -7,21 +7,86 @@ const REFERENCE = new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY });
 const MAPPING = REFERENCE.mapping;
 const NO_NEGATIVES = REFERENCE.negativeStore;
 
-const HEADER = 5;
-
 /**
- * A closed window's sketch: only the non-empty bins, in key order. A live DDSketch keeps a dense array grown in
- * chunks, which is too much to hold for every (series, window) of the evaluation horizon. It is a plain array of
- * doubles — [count, zeroCount, sum, min, max, keys…, counts…] — because at 10 k series × 30 windows the per-object
- * overhead of a record with two typed arrays (each with its ArrayBuffer) was most of the store's memory.
+ * A closed window's sketch: only the non-empty bins, packed into a string of 16-bit units — count and zero count
+ * as varints, sum, min and max as raw doubles (4 units each), then per bin the key's step from the previous one
+ * (zigzag varint; the first from 0) and its count (varint); a varint unit carries 15 bits and its top bit says
+ * "more follows". Tens of thousands of series × the windows of the evaluation horizon each hold up to three of
+ * these, so size is what matters: ~2 bytes per bin against 16 in a plain array of doubles (plus its headers), and a
+ * string is one heap object with no backing store of its own.
  */
-export type FrozenSketch = number[] & { readonly __frozen: unique symbol };
+export type FrozenSketch = string & { readonly __frozen: unique symbol };
 
-const binsOf = (f: FrozenSketch) => (f.length - HEADER) / 2;
+const f64 = new Float64Array(1);
+const u16 = new Uint16Array(f64.buffer);
+
+function pushVarint(out: number[], n: number): void {
+  while (n >= 0x8000) {
+    out.push(0x8000 | (n % 0x8000));
+    n = Math.floor(n / 0x8000);
+  }
+  out.push(n);
+}
+
+function pushDouble(out: number[], x: number): void {
+  f64[0] = x;
+  out.push(u16[0]!, u16[1]!, u16[2]!, u16[3]!);
+}
+
+/** Reads a frozen sketch front to back. */
+class Reader {
+  i = 0;
+  constructor(private readonly s: string) {}
+  get done(): boolean {
+    return this.i >= this.s.length;
+  }
+  varint(): number {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      const u = this.s.charCodeAt(this.i++);
+      n += (u & 0x7fff) * scale;
+      if (u < 0x8000) return n;
+      scale *= 0x8000;
+    }
+  }
+  double(): number {
+    for (let k = 0; k < 4; k++) u16[k] = this.s.charCodeAt(this.i++);
+    return f64[0]!;
+  }
+}
+
+interface Summary {
+  count: number;
+  zeroCount: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+function readSummary(r: Reader): Summary {
+  return { count: r.varint(), zeroCount: r.varint(), sum: r.double(), min: r.double(), max: r.double() };
+}
+
+/** Calls `bin` for every non-empty bin in key order. */
+function forEachBin(r: Reader, bin: (key: number, count: number) => boolean | void): void {
+  let key = 0;
+  while (!r.done) {
+    const z = r.varint();
+    key += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    if (bin(key, r.varint()) === true) return;
+  }
+}
+
 /** A frozen sketch's fields by name (inspection, tests). */
-export function inspectFrozen(f: FrozenSketch): { count: number; zeroCount: number; sum: number; min: number; max: number; keys: number[]; counts: number[] } {
-  const n = binsOf(f);
-  return { count: f[0]!, zeroCount: f[1]!, sum: f[2]!, min: f[3]!, max: f[4]!, keys: f.slice(HEADER, HEADER + n), counts: f.slice(HEADER + n) };
+export function inspectFrozen(f: FrozenSketch): Summary & { keys: number[]; counts: number[] } {
+  const r = new Reader(f);
+  const out = { ...readSummary(r), keys: [] as number[], counts: [] as number[] };
+  forEachBin(r, (k, c) => {
+    out.keys.push(k);
+    out.counts.push(c);
+  });
+  return out;
 }
 
 export type AnySketch = DDSketch | FrozenSketch;
@@ -42,20 +107,33 @@ export function newSketch(): DDSketch {
 }
 
 export function isFrozen(s: AnySketch): s is FrozenSketch {
-  return Array.isArray(s);
+  return typeof s === 'string';
 }
 
-/** count, zeroCount, sum, min, max of either kind. */
-const COUNT = 0, ZEROS = 1, SUM = 2, MIN = 3, MAX = 4;
-export const sketchCount = (s: AnySketch): number => (isFrozen(s) ? s[COUNT]! : s.count);
+export const sketchCount = (s: AnySketch): number => (isFrozen(s) ? new Reader(s).varint() : s.count);
 
 /** Values here are validated non-negative, so only the positive store and the zero count are used. */
 export function freeze(s: DDSketch): FrozenSketch {
   const { bins, offset } = s.store;
-  const f: number[] = [s.count, s.zeroCount, s.sum, s.min, s.max];
-  for (let i = 0; i < bins.length; i++) if (bins[i]! > 0) f.push(i + offset);
-  for (let i = 0; i < bins.length; i++) if (bins[i]! > 0) f.push(bins[i]!);
-  return f as FrozenSketch;
+  const out: number[] = [];
+  pushVarint(out, s.count);
+  pushVarint(out, s.zeroCount);
+  pushDouble(out, s.sum);
+  pushDouble(out, s.min);
+  pushDouble(out, s.max);
+  let prev = 0;
+  for (let i = 0; i < bins.length; i++) {
+    const c = bins[i]!;
+    if (!(c > 0)) continue;
+    const step = i + offset - prev;
+    prev = i + offset;
+    pushVarint(out, step >= 0 ? 2 * step : -2 * step - 1);
+    pushVarint(out, c);
+  }
+  // fromCharCode takes arguments: chunked, as a very wide sketch could exceed the argument limit.
+  let text = '';
+  for (let i = 0; i < out.length; i += 8192) text += String.fromCharCode(...out.slice(i, i + 8192));
+  return text as FrozenSketch;
 }
 
 /**
@@ -65,45 +143,47 @@ export function freeze(s: DDSketch): FrozenSketch {
  */
 export function mergeInto(into: DDSketch, from: AnySketch): void {
   if (sketchCount(from) === 0) return;
+  let src: Summary;
   if (!isFrozen(from)) {
     const { bins, offset } = from.store;
     for (let i = 0; i < bins.length; i++) {
       const b = bins[i]!;
       if (b > 0) into.store.add(i + offset, b);
     }
-    into.zeroCount += from.zeroCount;
-    into.count += from.count;
-    into.sum += from.sum;
-    if (from.min < into.min) into.min = from.min;
-    if (from.max > into.max) into.max = from.max;
-    return;
+    src = from;
+  } else {
+    const r = new Reader(from);
+    src = readSummary(r);
+    // forEachBin, inlined: this is the evaluation's hot loop.
+    let key = 0;
+    while (!r.done) {
+      const z = r.varint();
+      key += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+      into.store.add(key, r.varint());
+    }
   }
-  const n = binsOf(from);
-  for (let i = 0; i < n; i++) into.store.add(from[HEADER + i]!, from[HEADER + n + i]!);
-  into.zeroCount += from[ZEROS]!;
-  into.count += from[COUNT]!;
-  into.sum += from[SUM]!;
-  if (from[MIN]! < into.min) into.min = from[MIN]!;
-  if (from[MAX]! > into.max) into.max = from[MAX]!;
+  into.zeroCount += src.zeroCount;
+  into.count += src.count;
+  into.sum += src.sum;
+  if (src.min < into.min) into.min = src.min;
+  if (src.max > into.max) into.max = src.max;
 }
 
 /** The quantile, clamped to the observed range (the bin's representative value may lie just outside it). */
 export function quantile(s: AnySketch, q: number): number | undefined {
   if (!isFrozen(s)) return s.count === 0 ? undefined : Math.min(Math.max(s.getValueAtQuantile(q), s.min), s.max);
-  const count = s[COUNT]!;
+  const r = new Reader(s);
+  const { count, zeroCount, min, max } = readSummary(r);
   if (count === 0) return undefined;
   // Same rank rule as DDSketch.getValueAtQuantile.
   const rank = q * (count - 1);
-  let running = s[ZEROS]!;
+  let running = zeroCount;
   if (rank < running) return 0;
-  const n = binsOf(s);
-  let key = s[HEADER + n - 1]!;
-  for (let i = 0; i < n; i++) {
-    running += s[HEADER + n + i]!;
-    if (running > rank) {
-      key = s[HEADER + i]!;
-      break;
-    }
-  }
-  return Math.min(Math.max(MAPPING.value(key), s[MIN]!), s[MAX]!);
+  let key = 0;
+  forEachBin(r, (k, c) => {
+    key = k;
+    running += c;
+    return running > rank;
+  });
+  return Math.min(Math.max(MAPPING.value(key), min), max);
 }

@@ -154,6 +154,36 @@ describe('sketch: freeze', () => {
     expect(inspectFrozen(f).keys[3]).toBe(s.mapping.key(700));
   });
 
+  it('round-trips every bin, also huge counts, extreme keys and a wide sketch', () => {
+    // Values near the smallest and largest the mapping indexes give keys far outside 16 bits; counts past 2^15
+    // and 2^30 need several varint units.
+    const s = newSketch();
+    s.accept(1e-300, 3);
+    s.accept(2.5, 40_000);
+    s.accept(7, 2 ** 31 + 5);
+    s.accept(1e300, 1);
+    for (let v = 1; v < 1e6; v *= 1.03) s.accept(v); // ~470 neighbouring bins
+    const live: [number, number][] = [];
+    s.store.bins.forEach((c, i) => c > 0 && live.push([i + s.store.offset, c]));
+    const f = inspectFrozen(freeze(s));
+    expect(f.keys.map((k, i) => [k, f.counts[i]!])).toEqual(live);
+    expect(f.keys[0]).toBeLessThan(-30_000);
+    expect(f.keys.at(-1)).toBeGreaterThan(30_000);
+    expect([f.count, f.zeroCount, f.sum, f.min, f.max]).toEqual([s.count, s.zeroCount, s.sum, s.min, s.max]);
+    const into = newSketch();
+    mergeInto(into, freeze(s));
+    for (const q of QS) expect(quantile(into, q)).toBe(quantile(s, q));
+  });
+
+  it('takes about two bytes per bin', () => {
+    const s = sketchOf(Array.from({ length: 300 }, (_, i) => 10 + i * 7));
+    const f = freeze(s);
+    const bins = inspectFrozen(f).keys.length;
+    expect(bins).toBeGreaterThan(100);
+    // 2 varints + 3 doubles of header, then one unit per key step and per count below 2^15
+    expect(f.length).toBe(2 + 12 + 2 * bins);
+  });
+
   it('is much smaller than the dense store of a live sketch', () => {
     const s = sketchOf([1, 1_000, 100_000]);
     const f = freeze(s);
