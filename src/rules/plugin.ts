@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import fp from 'fastify-plugin';
 import { ConfigError, type Env } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
+import { windowsRead } from './windows-read.js';
 import { Alerting } from './alerting.js';
 import { RuleError, type RuleSet, loadRuleDir } from './load.js';
 
@@ -39,6 +40,9 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
       if (err instanceof RuleError) throw new ConfigError(`invalid alert rules (QOSWATCH_RULES_DIR=${dir}):\n  ${err.problems.join('\n  ')}`);
       throw err;
     }
+    // Closed windows no rule reads are released: they are most of the memory at many series.
+    const retain = (r: RuleSet) => app.pipeline.store.setRetention(windowsRead(r.rules, env.QOSWATCH_WINDOW));
+    retain(set);
     if (!dir) app.log.warn(`no ${DEFAULT_RULES_DIR} directory and QOSWATCH_RULES_DIR is not set: no alert rules are evaluated`);
     else app.log.info({ dir, rules: set.rules.length, files: set.files.length }, 'alert rules loaded');
 
@@ -61,6 +65,7 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
           app.log.warn({ problems: err.problems }, 'rule reload rejected; the previous rules stay in force');
           return { ok: false, problems: err.problems };
         }
+        retain(set);
         alerting.setRules(set.rules);
         metrics.ruleReloads.inc({ outcome: 'ok' });
         app.log.info({ rules: set.rules.length }, 'alert rules reloaded');

@@ -64,8 +64,11 @@ export class WindowStore {
   readonly liveness = new Liveness();
   private readonly graceMs: number;
   private readonly horizonMs: number;
-  private readonly retention: number;
-  private readonly restoredFrom: number;
+  /** Closed windows kept, as many as the loaded rules read (at most the horizon's). */
+  private retention: number;
+  private readonly maxRetention: number;
+  /** Windows below this are gone (closed before a restart, or evicted): samples for them are late. */
+  private floor: number;
   private closed: number;
   private nextId = 1;
   /** tenant → region → the region series and its dimension series (nested: the hot path builds no key strings). */
@@ -84,9 +87,9 @@ export class WindowStore {
     this.windowMs = opts.windowMs;
     this.graceMs = opts.graceMs;
     this.horizonMs = opts.horizonMs;
-    this.retention = Math.ceil(opts.horizonMs / opts.windowMs);
+    this.maxRetention = this.retention = Math.ceil(opts.horizonMs / opts.windowMs);
     this.closed = opts.closedBefore;
-    this.restoredFrom = opts.closedBefore;
+    this.floor = opts.closedBefore;
   }
 
   /** Every window with a lower index is closed. */
@@ -106,7 +109,16 @@ export class WindowStore {
   pathOf(ts: number): IngestPath {
     const w = this.windowOf(ts);
     if (w >= this.closed) return 'open';
-    return w >= Math.max(this.closed - this.retention, this.restoredFrom) ? 'retained' : 'late';
+    return w >= Math.max(this.closed - this.retention, this.floor) ? 'retained' : 'late';
+  }
+
+  /**
+   * Keeps only the closed windows the loaded rules read (at least 1, at most the horizon): each retained window
+   * of every series costs memory. Fewer are released at the next tick; more fill up from then on (windows already
+   * released are not recreated: a late sample for one becomes a late aggregate, as beyond the horizon).
+   */
+  setRetention(windows: number): void {
+    this.retention = Math.min(this.maxRetention, Math.max(1, Math.ceil(windows)));
   }
 
   ingest(tenant: string, s: Sample, sampleId: number, receivedAt: number): IngestPath {
@@ -260,6 +272,7 @@ export class WindowStore {
   }
 
   private evict(below: number, now: number): void {
+    this.floor = Math.max(this.floor, below);
     for (const [w, list] of this.byWindow) {
       if (w >= below) continue;
       for (const s of list) {

@@ -476,6 +476,38 @@ describe('WindowStore: eviction', () => {
     expect(st.range(r.id, w0, w0).samples).toBe(0);
   });
 
+  it('keeps only the windows the rules read (setRetention); released windows are not recreated when it grows', () => {
+    const st = mk();
+    st.setRetention(2);
+    for (let k = 0; k < 5; k++) put(st, { ts: T0 + k * W + 1, packets_lost: 1, packets_expected: 10 });
+    const r = regionSeries(st);
+    closeBelow(st, w0 + 5);
+    // windows w0+3 and w0+4 are the two closed windows kept
+    expect([0, 1, 2, 3, 4].map((k) => st.window(r.id, w0 + k)?.packetsExpected)).toEqual([undefined, undefined, undefined, 10, 10]);
+    expect(st.pathOf(T0 + 3 * W)).toBe('retained');
+    expect(st.pathOf(T0 + 2 * W)).toBe('late');
+    // A longer rule loaded: windows released stay released (a late sample for one is a late aggregate) ...
+    st.setRetention(RETAIN);
+    expect(st.pathOf(T0 + 2 * W)).toBe('late');
+    expect(put(st, { ts: T0 + 2 * W + 5, packets_lost: 1, packets_expected: 10 })).toBe('late');
+    expect(st.window(r.id, w0 + 2)).toBeUndefined();
+    // ... and from now on up to RETAIN windows are kept.
+    for (let k = 5; k < 5 + RETAIN; k++) put(st, { ts: T0 + k * W + 1, packets_lost: 1, packets_expected: 10 });
+    closeBelow(st, w0 + 5 + RETAIN);
+    expect(st.range(r.id, w0, w0 + 5 + RETAIN).packetsExpected).toBe(10 * RETAIN);
+    // Never fewer than one (released at the next tick) ...
+    st.setRetention(0);
+    closeBelow(st, w0 + 5 + RETAIN);
+    expect(st.range(r.id, w0, w0 + 5 + RETAIN).packetsExpected).toBe(10);
+    // ... never more than the horizon's.
+    const big = mk();
+    big.setRetention(10 * RETAIN);
+    for (let k = 0; k <= RETAIN; k++) put(big, { ts: T0 + k * W + 1, packets_lost: 1, packets_expected: 10 });
+    closeBelow(big, w0 + RETAIN + 1);
+    expect(big.window(regionSeries(big).id, w0)).toBeUndefined();
+    expect(big.range(regionSeries(big).id, w0, w0 + RETAIN).packetsExpected).toBe(10 * RETAIN);
+  });
+
   it('forgets a series with no windows left and no gauge within the horizon', () => {
     const st = mk();
     put(st, { ts: T0 + 1, latency_ms: 1, dims: { isp: 'x' } });
