@@ -11,6 +11,9 @@ RUN npm run build && npm prune --omit=dev
 # Runtime stage: no compilers, non-root, data in a volume.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production QOSWATCH_DATA_DIR=/var/lib/qoswatch PORT=8080 HOST=0.0.0.0
+# V8 otherwise sizes its heap from the host's (or the whole container limit's) memory and defers collection until
+# garbage fills it. 512 MiB holds ~20 k series with 200 k sessions; raise it for more (README, Operations, Memory).
+ENV NODE_OPTIONS="--max-old-space-size=512 --max-semi-space-size=4"
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

@@ -25,6 +25,8 @@ export interface ScaleRow {
   cpuPercent: number;
   /** Batches shed with 429 and sent again. */
   refused: number;
+  /** NODE_OPTIONS of the service, if any (heap sizing). */
+  nodeOptions?: string;
 }
 
 const DIMS = ['isp', 'cdn', 'platform', 'country', 'sdk'] as const;
@@ -137,7 +139,7 @@ export async function scaleRun(series: number, sessions: number, fillSeconds = 3
     const evals = histogramDelta(before, after, 'qoswatch_rule_evaluation_duration_seconds');
     return {
       series, sessions, measuredSeries: gauge(after, 'qoswatch_window_series'), measuredSessions: gauge(after, 'qoswatch_live_sessions'),
-      refused, samplesPerSec: sent / ((performance.now() - start) / 1000), rssMiB: stats.rssMiB, peakRssMiB: stats.peakRssMiB,
+      refused, nodeOptions: env.NODE_OPTIONS, samplesPerSec: sent / ((performance.now() - start) / 1000), rssMiB: stats.rssMiB, peakRssMiB: stats.peakRssMiB,
       heapMiB: gauge(after, 'nodejs_heap_size_used_bytes') / 1024 ** 2, evalMeanMs: evals.mean * 1000, evalP99Ms: evals.p99 * 1000,
       passesPerSec: evals.count / elapsed, cpuPercent: ((stats.cpuSeconds - cpu0) / elapsed) * 100,
     };
@@ -150,11 +152,11 @@ export async function scaleRun(series: number, sessions: number, fillSeconds = 3
 
 export function scaleTable(rows: readonly ScaleRow[]): string {
   return [
-    '| active series (measured) | live sessions (measured) | samples/s sent | RSS | peak RSS | JS heap | evaluation pass mean | pass p99 (bucket) | passes/s | CPU | batches shed (429, resent) |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| active series (measured) | live sessions (measured) | V8 heap | samples/s sent | RSS | peak RSS | JS heap | evaluation pass mean | pass p99 (bucket) | passes/s | CPU | batches shed (429, resent) |',
+    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (r) =>
-        `| ${fmt(r.series)} (${fmt(r.measuredSeries)}) | ${fmt(r.sessions)} (${fmt(r.measuredSessions)}) | ${fmt(r.samplesPerSec)} | ${fmt(r.rssMiB)} MiB | ${fmt(r.peakRssMiB)} MiB | ${fmt(r.heapMiB)} MiB | ${fmt(r.evalMeanMs, 2)} ms | ${Number.isFinite(r.evalP99Ms) ? `≤ ${fmt(r.evalP99Ms, 1)} ms` : '> 1 s'} | ${fmt(r.passesPerSec)} | ${fmt(r.cpuPercent)} % | ${fmt(r.refused)} |`,
+        `| ${fmt(r.series)} (${fmt(r.measuredSeries)}) | ${fmt(r.sessions)} (${fmt(r.measuredSessions)}) | ${r.nodeOptions ? `\`${r.nodeOptions}\`` : 'default'} | ${fmt(r.samplesPerSec)} | ${fmt(r.rssMiB)} MiB | ${fmt(r.peakRssMiB)} MiB | ${fmt(r.heapMiB)} MiB | ${fmt(r.evalMeanMs, 2)} ms | ${Number.isFinite(r.evalP99Ms) ? `≤ ${fmt(r.evalP99Ms, 1)} ms` : '> 1 s'} | ${fmt(r.passesPerSec)} | ${fmt(r.cpuPercent)} % | ${fmt(r.refused)} |`,
     ),
   ].join('\n');
 }

@@ -75,6 +75,9 @@ describe.skipIf(!HAVE_INFLUXD)('every dashboard query against InfluxDB 1.x after
       await waitFor('the SLA stop points', async () => (rows(await influx().query('SELECT * FROM qos_sla', DB)).length >= 2 ? true : undefined));
 
       const eu = [...first, ...second].filter((s) => s.region === 'eu-west');
+      // Both windows stored (on a busy machine the second may still be on its way when the SLA points are in).
+      await waitFor('both eu-west windows in InfluxDB', async () =>
+        rows(await influx().query(`SELECT sum(samples) AS n FROM qos_region WHERE region = 'eu-west'`, DB))[0]?.n === eu.length + 4 || undefined);
       const vars: Record<string, string> = { tenant: 'acme', region: '(eu-west|ap-east)', dim: 'isp', value: '.*', tier: '.*', instance: hostname().replace(/[.\\]/g, '\\$&') };
       const run = async (board: string, q: string, over: Record<string, string> = {}) =>
         influx().query(interpolate(q, { from: start - 60_000, to: Date.now() + 60_000, interval: '1s', vars: { ...vars, ...(board === 'region-drilldown.json' ? { region: 'eu-west' } : {}), ...over } }), DB);
