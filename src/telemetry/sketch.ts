@@ -11,9 +11,9 @@ const NO_NEGATIVES = REFERENCE.negativeStore;
  * A closed window's sketch: only the non-empty bins, packed into a string of 16-bit units — count and zero count
  * as varints, sum, min and max as raw doubles (4 units each), then per bin the key's step from the previous one
  * (zigzag varint; the first from 0) and its count (varint); a varint unit carries 15 bits and its top bit says
- * "more follows". Tens of thousands of series × the windows of the evaluation horizon each hold up to three of
- * these, so size is what matters: ~2 bytes per bin against 16 in a plain array of doubles (plus its headers), and a
- * string is one heap object with no backing store of its own.
+ * "more follows" (counts are whole: one per sample). Tens of thousands of series × the windows the rules read each
+ * hold up to three of these, so size is what matters: ~2 bytes per bin against 16 in a plain array of doubles (plus
+ * its headers), and a string is one heap object with no backing store of its own.
  */
 export type FrozenSketch = string & { readonly __frozen: unique symbol };
 
