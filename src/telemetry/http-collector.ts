@@ -54,13 +54,13 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   // A saturated event loop leaves requests queued in the kernel, unseen by the in-flight cap, and accepts new
   // connections only between turns: once a turn has spent the budget, the rest of its telemetry is refused before
   // the body is read (cheaply), so that an overload is shed instead of queued and turns stay short.
-  const lag = new LoopLag();
-  if (env.QOSWATCH_MAX_EVENT_LOOP_DELAY > 0) {
+  const lag = env.QOSWATCH_MAX_EVENT_LOOP_DELAY > 0 ? new LoopLag() : undefined;
+  if (lag) {
     lag.start();
     app.addHook('onClose', async () => lag.stop());
   }
   const behind = () => {
-    const ms = env.QOSWATCH_MAX_EVENT_LOOP_DELAY > 0 ? lag.turnMs() : 0;
+    const ms = lag?.turnMs() ?? 0;
     return ms > env.QOSWATCH_MAX_EVENT_LOOP_DELAY ? `event loop busy for ${Math.round(ms)} ms` : undefined;
   };
   const full = () =>

@@ -36,6 +36,7 @@ function pushDouble(out: number[], x: number): void {
 /** Reads a frozen sketch front to back. */
 class Reader {
   i = 0;
+  private lastKey = 0;
   constructor(private readonly s: string) {}
   get done(): boolean {
     return this.i >= this.s.length;
@@ -49,6 +50,11 @@ class Reader {
       if (u < 0x8000) return n;
       scale *= 0x8000;
     }
+  }
+  /** The next bin's key: keys are stored as zigzag steps from the previous one (the first from 0). */
+  key(): number {
+    const z = this.varint();
+    return (this.lastKey += z % 2 === 0 ? z / 2 : -(z + 1) / 2);
   }
   double(): number {
     for (let k = 0; k < 4; k++) u16[k] = this.s.charCodeAt(this.i++);
@@ -70,12 +76,7 @@ function readSummary(r: Reader): Summary {
 
 /** Calls `bin` for every non-empty bin in key order. */
 function forEachBin(r: Reader, bin: (key: number, count: number) => boolean | void): void {
-  let key = 0;
-  while (!r.done) {
-    const z = r.varint();
-    key += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-    if (bin(key, r.varint()) === true) return;
-  }
+  while (!r.done) if (bin(r.key(), r.varint()) === true) return;
 }
 
 /** A frozen sketch's fields by name (inspection, tests). */
@@ -142,9 +143,9 @@ export function freeze(s: DDSketch): FrozenSketch {
  * in (1/γ, 1], about 1 ms) is added outside the bins (lost, NaN counts) when the target holds only smaller values.
  */
 export function mergeInto(into: DDSketch, from: AnySketch): void {
-  if (sketchCount(from) === 0) return;
   let src: Summary;
   if (!isFrozen(from)) {
+    if (from.count === 0) return;
     const { bins, offset } = from.store;
     for (let i = 0; i < bins.length; i++) {
       const b = bins[i]!;
@@ -154,13 +155,9 @@ export function mergeInto(into: DDSketch, from: AnySketch): void {
   } else {
     const r = new Reader(from);
     src = readSummary(r);
-    // forEachBin, inlined: this is the evaluation's hot loop.
-    let key = 0;
-    while (!r.done) {
-      const z = r.varint();
-      key += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-      into.store.add(key, r.varint());
-    }
+    if (src.count === 0) return;
+    // No callback: this is the evaluation's hot loop.
+    while (!r.done) into.store.add(r.key(), r.varint());
   }
   into.zeroCount += src.zeroCount;
   into.count += src.count;
