@@ -6,7 +6,7 @@ import { HAVE_INFLUXD, InfluxServer } from '../test/helpers/influxd.js';
 import { metricValue, metricsText } from '../test/helpers/metrics.js';
 import {
   Counter, DRILL_WINDOW_MS, type DrillResult, type Log, type PostOutcome, Report, SERVICE_ENV, TENANT, fmt, influxEnv, influxQuery, keepAlive, ms, post, runDrill, sleep,
-  spoolDrained,
+ 
 } from './common.js';
 import { type HttpCase, type WsCase, type WsOutcome, httpCase, hugeFrame, largeCases, wsCase } from './fuzz-cases.js';
 import { Fleet, INGEST_KEY } from './services.js';
@@ -268,14 +268,8 @@ export async function drillFuzz(opts: Partial<FuzzOptions> = {}): Promise<DrillR
         report.fail(`${fmt(uncountable)} accepted samples could not be attributed to a window by the drill: InfluxDB not compared`);
       } else if (influx) {
         await sleep(4000); // windows close 3 s after their end
-        const term = await fleet.stop();
-        report.check(term === 0, `SIGTERM after the fuzz: exit ${term} (expected 0)`);
-        const last = await fleet.start();
-        const drained = await spoolDrained(last.url, 120_000);
-        report.check(drained !== undefined, 'the spool did not drain within 2 min of the last start');
-        const after = await metricsText(last.url);
+        const { metrics: after } = await fleet.stopAndDrain(report, 'fuzz');
         const refused = (metricValue(text, 'qoswatch_influx_points_rejected_total') ?? 0) + (metricValue(after, 'qoswatch_influx_points_rejected_total') ?? 0);
-        await fleet.stop();
         const series = await influxQuery(influx, db, `SELECT sum("samples") FROM "qos_region" WHERE "tenant" = '${TENANT}' AND time < ${cutoff}ms`);
         const stored = Number(series[0]?.values[0]?.[1] ?? 0);
         report.figure('accepted samples with ts before the drill started (counted) / others', `${fmt(countedAccepted)} / ${fmt(otherAccepted)}`);

@@ -1,7 +1,7 @@
 import { InfluxServer } from '../test/helpers/influxd.js';
 import { metricValue, metricsText } from '../test/helpers/metrics.js';
 import {
-  Counter, DRILL_WINDOW_MS, type DrillResult, type Log, Report, SERVICE_ENV, compare, fmt, influxEnv, mib, ms, reportComparison, runDrill, sleep, spoolDrained, storedPerWindow,
+  Counter, DRILL_WINDOW_MS, type DrillResult, type Log, Report, SERVICE_ENV, compare, fmt, influxEnv, mib, ms, reportComparison, runDrill, sleep, storedPerWindow,
 } from './common.js';
 import { Loader } from './loader.js';
 import { Fleet, INGEST_KEY } from './services.js';
@@ -134,16 +134,9 @@ export async function drillOutage(opts: Partial<OutageOptions> = {}): Promise<Dr
       const writeErrors = (last?.writeErrors ?? 0) - (probes[0]?.writeErrors ?? 0);
 
       // close and ship every window: graceful stop, a last start to drain what the shutdown left, count
-      const term = await fleet.stop();
-      report.check(term === 0, `SIGTERM after the drill: exit ${term} (expected 0)`);
-      const last2 = await fleet.start();
-      const drainMs = await spoolDrained(last2.url, 120_000);
-      report.check(drainMs !== undefined, 'the spool did not drain within 2 min of the last start');
-      const text = await metricsText(last2.url);
+      const { metrics: text } = await fleet.stopAndDrain(report, 'drill');
       const dropped = metricValue(text, 'qoswatch_spool_dropped_points_total') ?? 0;
       const refused = metricValue(text, 'qoswatch_influx_points_rejected_total') ?? 0;
-      const term2 = await fleet.stop();
-      report.check(term2 === 0, `final SIGTERM: exit ${term2} (expected 0)`);
 
       report.figure('InfluxDB down for', ms(up - down));
       report.figure('load: simulated samples/s offered, over', `${fmt(offered)} /s over ${fmt(loadSeconds, 1)} s (${REGIONS.length} regions, batches ≤ 250)`);

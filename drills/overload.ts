@@ -6,7 +6,7 @@ import { InfluxServer } from '../test/helpers/influxd.js';
 import { metricValue, metricsText } from '../test/helpers/metrics.js';
 import {
   Counter, DRILL_WINDOW_MS, type DrillResult, Ledger, type Log, Report, SERVICE_ENV, compare, fmt, influxEnv, keepAlive, mib, ms, post, reportComparison, runDrill, sleep,
-  spoolDrained, storedPerWindow,
+  storedPerWindow,
 } from './common.js';
 import { Fleet, INGEST_KEY } from './services.js';
 
@@ -244,13 +244,7 @@ export async function drillOverload(opts: Partial<OverloadOptions> = {}): Promis
       log(`overload: ${fmt(started)} requests offered, statuses ${statuses.text()}`);
 
       // ---- close and ship every window, then count
-      const term = alive ? await fleet.stop() : 'dead';
-      report.check(term === 0, `SIGTERM after the overload: exit ${term} (expected 0)`);
-      const last = await fleet.start();
-      const drained = await spoolDrained(last.url, 120_000);
-      report.check(drained !== undefined, 'the spool did not drain within 2 min of the last start');
-      const after = await metricsText(last.url);
-      await fleet.stop();
+      const { metrics: after } = await fleet.stopAndDrain(report, 'overload', alive);
 
       // ---- figures and checks
       const bound = baseline + (MAX_PENDING_BYTES + MAX_INFLIGHT * bodyBytes * 4) / 1024 ** 2;

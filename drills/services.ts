@@ -8,7 +8,8 @@ import { type ReceivedRequest, acceptedOnce, header, json } from '../test/helper
 import { ServiceProcess } from '../test/helpers/service.js';
 import type { SmtpSink } from '../test/helpers/smtp.js';
 import { tempDir } from '../test/helpers/tmp.js';
-import { type Log, type Report, fmt, ms, sleep } from './common.js';
+import { metricsText } from '../test/helpers/metrics.js';
+import { type Log, type Report, fmt, ms, sleep, spoolDrained } from './common.js';
 
 export { INGEST_KEY };
 
@@ -54,6 +55,22 @@ export class Fleet {
     const took = Date.now() - t0;
     this.restartMs.push(took);
     return took;
+  }
+
+  /**
+   * Ships every window before counting: SIGTERM (exit 0 checked, unless the drill found the service dead), a last
+   * start that drains what the shutdown left in the spool, its /metrics, a last SIGTERM (checked too).
+   */
+  async stopAndDrain(report: Report, what: string, running = true): Promise<{ drainMs: number | undefined; metrics: string }> {
+    const term = running ? await this.stop() : 'dead';
+    report.check(term === 0, `SIGTERM after the ${what}: exit ${term} (expected 0)`);
+    const last = await this.start();
+    const drainMs = await spoolDrained(last.url, 120_000);
+    report.check(drainMs !== undefined, 'the spool did not drain within 2 min of the last start');
+    const metrics = await metricsText(last.url);
+    const final = await this.stop();
+    report.check(final === 0, `final SIGTERM: exit ${final} (expected 0)`);
+    return { drainMs, metrics };
   }
 
   /** SIGTERM; returns the exit code (0 expected). */
