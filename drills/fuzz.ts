@@ -157,7 +157,8 @@ export async function drillFuzz(opts: Partial<FuzzOptions> = {}): Promise<DrillR
       let shed = 0;
       let shedWithoutRetryAfter = 0;
       const run = async (c: HttpCase) => {
-        let out = await post(`${url}/v1/telemetry${c.query ? `?${c.query}` : ''}`, c.body, c.headers, agent, 30_000);
+        const send = () => post(`${url}/v1/telemetry${c.query ? `?${c.query}` : ''}`, c.body, c.headers, agent, 30_000);
+        let out = await send();
         // Shed under load (a busy event-loop turn: 429 before the body is read, whatever it holds): the case is
         // sent again after Retry-After, as a client would, so that its own answer is still judged.
         for (let tries = 0; out.kind === 'response' && out.status === 429 && /overloaded/.test(out.body) && tries < 20; tries++) {
@@ -165,7 +166,7 @@ export async function drillFuzz(opts: Partial<FuzzOptions> = {}): Promise<DrillR
           const ra = Number(out.headers['retry-after']);
           if (!(ra > 0)) shedWithoutRetryAfter++;
           await sleep((ra > 0 ? ra : 1) * 1000);
-          out = await post(`${url}/v1/telemetry${c.query ? `?${c.query}` : ''}`, c.body, c.headers, agent, 30_000);
+          out = await send();
         }
         const label = out.kind === 'error' ? `error ${out.code}` : String(out.status);
         statuses.add(label);
