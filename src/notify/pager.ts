@@ -298,9 +298,21 @@ export class Pager {
     setImmediate(() => void this.tick());
   }
 
+  /**
+   * Destinations in parallel, each one's messages in the order they fell due: two updates to one recipient on one
+   * channel (mitigated, then resolved) must not overtake each other on the wire.
+   */
   private async sendDue(now: number): Promise<void> {
-    const rows = this.outbox.claimDue(now, 100);
-    await Promise.all(rows.map((r) => this.sendOne(r, now)));
+    const byDestination = new Map<string, OutboxRow[]>();
+    for (const r of this.outbox.claimDue(now, 100)) {
+      const key = `${r.channel}\u0000${r.recipient}`;
+      const queue = byDestination.get(key);
+      if (queue) queue.push(r);
+      else byDestination.set(key, [r]);
+    }
+    await Promise.all([...byDestination.values()].map(async (queue) => {
+      for (const r of queue) await this.sendOne(r, now);
+    }));
   }
 
   private async sendOne(row: OutboxRow, now: number): Promise<void> {
