@@ -1,7 +1,8 @@
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { PageMessage, Verdict } from './channel.js';
 import { redact } from './deliver.js';
-import { escapeHtml, facts, links } from './render.js';
+import { inert } from './markup.js';
+import { escapeHtml, facts, links, runbookUrl } from './render.js';
 
 const KIND_WORDS: Record<PageMessage['kind'], string> = {
   opened: 'opened', priority_changed: 'priority changed', escalated: 'ESCALATED', acknowledged: 'acknowledged',
@@ -9,6 +10,8 @@ const KIND_WORDS: Record<PageMessage['kind'], string> = {
 };
 
 const esc = escapeHtml;
+/** Text qoswatch did not write (telemetry, people's notes) in HTML: escaped, and nothing in it linked by a mail client. */
+const text = (s: string) => esc(inert(s));
 
 export interface RenderedEmail {
   subject: string;
@@ -16,30 +19,34 @@ export interface RenderedEmail {
   html: string;
 }
 
-/** Subject with priority, region and summary; body with values, runbook, timeline so far and the signed links. */
+/**
+ * Subject with priority, region and summary; body with values, runbook, timeline so far and the signed links. Mail
+ * clients link URLs, host and e-mail addresses in text (plain and HTML): text qoswatch did not write is inert().
+ */
 export function renderEmail(page: PageMessage): RenderedEmail {
   const where = page.region ?? page.tenant;
-  const subject = `[${page.priority}] ${where}: ${page.title.replace(/^P\d\s+\S+:\s*/, '')} (${page.incidentId ? `incident #${page.incidentId} ` : ''}${KIND_WORDS[page.kind]})`;
+  const subject = inert(`[${page.priority}] ${where}: ${page.title.replace(/^P\d\s+\S+:\s*/, '')}`) + ` (${page.incidentId ? `incident #${page.incidentId} ` : ''}${KIND_WORDS[page.kind]})`;
   const ls = links(page);
-  const text = [
-    page.title,
+  const runbook = runbookUrl(page);
+  const plain = [
+    inert(page.title),
     '',
-    page.text,
+    inert(page.text),
     '',
-    ...facts(page).map(([k, v]) => `${k}: ${v}`),
+    ...facts(page).map(([k, v]) => `${k}: ${inert(v)}`),
     ...(page.runbook ? ['', `Runbook: ${page.runbook}`] : []),
-    ...(page.timeline.length ? ['', 'Timeline:', ...page.timeline.map((l) => `  ${l}`)] : []),
+    ...(page.timeline.length ? ['', 'Timeline:', ...page.timeline.map((l) => `  ${inert(l)}`)] : []),
     ...(ls.length ? ['', ...ls.map((l) => `${l.label}: ${l.url}`)] : []),
   ].join('\n');
   const html = `<!doctype html><html><body style="font-family:sans-serif">
-<h2>${esc(page.title)}</h2>
-<p>${esc(page.text).replace(/\n/g, '<br>')}</p>
-<table>${facts(page).map(([k, v]) => `<tr><th align="left">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>
-${page.runbook ? `<p>Runbook: <a href="${esc(page.runbook)}">${esc(page.runbook)}</a></p>` : ''}
-${page.timeline.length ? `<h3>Timeline</h3><ul>${page.timeline.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : ''}
+<h2>${text(page.title)}</h2>
+<p>${text(page.text).replace(/\n/g, '<br>')}</p>
+<table>${facts(page).map(([k, v]) => `<tr><th align="left">${esc(k)}</th><td>${text(v)}</td></tr>`).join('')}</table>
+${page.runbook ? `<p>Runbook: ${runbook ? `<a href="${esc(runbook)}">${esc(runbook)}</a>` : esc(page.runbook)}</p>` : ''}
+${page.timeline.length ? `<h3>Timeline</h3><ul>${page.timeline.map((l) => `<li>${text(l)}</li>`).join('')}</ul>` : ''}
 ${ls.map((l) => `<a href="${esc(l.url)}" style="display:inline-block;padding:8px 16px;margin-right:8px;background:#1f6feb;color:#fff;text-decoration:none;border-radius:4px">${esc(l.label)}</a>`).join('')}
 </body></html>`;
-  return { subject, text, html };
+  return { subject, text: plain, html };
 }
 
 const messageIdOf = (key: string) => `<${key.replace(/[^\w.-]/g, '.')}@qoswatch>`;

@@ -34,5 +34,10 @@ export function links(page: PageMessage): { id: 'ack' | 'resolve' | 'incident'; 
   return all.flatMap((l) => (l.url === undefined ? [] : [{ id: l.id, label: l.label, url: l.url }]));
 }
 
+/** The runbook when it is one http(s) URL, which messages link; any other runbook is shown as text. */
+export function runbookUrl(page: PageMessage): string | undefined {
+  return page.runbook !== undefined && /^https?:\/\/\S+$/i.test(page.runbook) ? page.runbook : undefined;
+}
+
 /** Escapes text for HTML bodies and attributes (email pages, link pages). */
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -33,7 +33,7 @@ export interface OnCallDoc {
 }
 
 /** A schedule with one member on call around the clock (a daily rotation of one, no restrictions). */
-const always = (id: string, person: string) => ({ id, layers: [{ id: 'all', timezone: 'UTC', rotation: 'daily', handoff: '00:00', start: '2020-01-01', members: [person] }] });
+export const always = (id: string, person: string) => ({ id, layers: [{ id: 'all', timezone: 'UTC', rotation: 'daily', handoff: '00:00', start: '2020-01-01', members: [person] }] });
 
 /**
  * alice is on call in `primary` (level 1), bob in `secondary` (level 2); each level waits 5 min for an ack and the

@@ -47,7 +47,7 @@ describe('feishu', () => {
   /** 1599360473 is the timestamp the Feishu custom-bot guide uses as its example. */
   const now = 1599360473_900;
 
-  it('sends an interactive card: coloured header, text, facts, runbook, the last 5 timeline lines and link buttons', () => {
+  it('sends an interactive card: coloured header, text and facts as plain text, the last 5 timeline lines, link and runbook buttons', () => {
     const req = feishu.request({ url }, page(), now);
     expect(req.url).toBe(url);
     expect(req.headers['content-type']).toMatch(/^application\/json/);
@@ -56,18 +56,23 @@ describe('feishu', () => {
     expect(body).not.toHaveProperty('timestamp');
     expect(body).not.toHaveProperty('sign');
     expect(body.card.header).toEqual({ title: { tag: 'plain_text', content: 'P1 eu-west: stall_ratio 7.5% (> 0.05)' }, template: 'orange' });
-    const [text, facts, runbook, timeline, action, ...rest] = body.card.elements;
+    const [text, facts, timelineHead, timeline, action, ...rest] = body.card.elements;
     expect(rest).toEqual([]);
-    expect(text).toEqual({ tag: 'div', text: { tag: 'lark_md', content: 'stall_ratio 7.5% over 5m (threshold 0.05)\nviewers affected: 1204' } });
-    expect(facts.text.content).toBe('**Incident:** #12\n**Priority:** P1\n**Tenant:** acme\n**Region:** eu-west\n**State:** open');
-    expect(runbook.text.content).toBe('**Runbook:** https://wiki.example.com/runbooks/stall');
-    expect(timeline.text.content).toBe(`**Timeline**\n${TIMELINE.slice(2).join('\n')}`);
+    // What qoswatch did not write is plain_text, which Feishu never renders as markup
+    expect(text).toEqual({ tag: 'div', text: { tag: 'plain_text', content: 'stall_ratio 7.5% over 5m (threshold 0.05)\nviewers affected: 1204' } });
+    expect(facts).toEqual({
+      tag: 'div',
+      fields: ['Incident: #12', 'Priority: P1', 'Tenant: acme', 'Region: eu-west', 'State: open'].map((content) => ({ is_short: true, text: { tag: 'plain_text', content } })),
+    });
+    expect(timelineHead).toEqual({ tag: 'div', text: { tag: 'lark_md', content: '**Timeline**' } });
+    expect(timeline).toEqual({ tag: 'div', text: { tag: 'plain_text', content: TIMELINE.slice(2).join('\n') } });
     expect(action).toEqual({
       tag: 'action',
       actions: [
         { tag: 'button', text: { tag: 'plain_text', content: 'Acknowledge' }, type: 'primary', url: ACK },
         { tag: 'button', text: { tag: 'plain_text', content: 'Resolve' }, type: 'default', url: RESOLVE },
         { tag: 'button', text: { tag: 'plain_text', content: 'Open incident' }, type: 'default', url: INCIDENT },
+        { tag: 'button', text: { tag: 'plain_text', content: 'Runbook' }, type: 'default', url: 'https://wiki.example.com/runbooks/stall' },
       ],
     });
   });
@@ -84,20 +89,26 @@ describe('feishu', () => {
   it('has no action element without links, only the buttons whose link exists, and no runbook/timeline when absent', () => {
     const bare = bodyOf(feishu.request({ url }, page({ ...noLinks, runbook: undefined, timeline: [] }), now).body);
     expect(bare.card.elements.map((e: { tag: string }) => e.tag)).toEqual(['div', 'div']);
-    const ackOnly = bodyOf(feishu.request({ url }, page({ ...noLinks, ackUrl: ACK }), now).body);
+    const ackOnly = bodyOf(feishu.request({ url }, page({ ...noLinks, ackUrl: ACK, runbook: undefined }), now).body);
     expect(ackOnly.card.elements.at(-1).actions.map((b: { text: { content: string } }) => b.text.content)).toEqual(['Acknowledge']);
   });
 
-  it('mentions with <at id=…> (open_id or user_id) or <at email=…>, and not at all without a handle', () => {
-    const text = (mention: string | undefined) => bodyOf(feishu.request({ url }, page({ mention }), now).body).card.elements[0].text.content as string;
-    expect(text('ou_7d8a6e6df7621556ce0d21922b676706ccs')).toMatch(/^<at id=ou_7d8a6e6df7621556ce0d21922b676706ccs><\/at> stall_ratio/);
-    expect(text('oncall@example.com')).toMatch(/^<at email=oncall@example.com><\/at> /);
-    expect(text(undefined)).not.toContain('<at');
+  it('shows a runbook that is not one URL as plain text, without a button', () => {
+    const body = bodyOf(feishu.request({ url }, page({ ...noLinks, runbook: 'call the CDN on-call, see [wiki](x)' }), now).body);
+    expect(body.card.elements).toContainEqual({ tag: 'div', text: { tag: 'plain_text', content: 'Runbook: call the CDN on-call, see [wiki](x)' } });
+    expect(body.card.elements.map((e: { tag: string }) => e.tag)).not.toContain('action');
   });
 
-  it('escapes < and > in user text, so it cannot open a card tag', () => {
-    const content = bodyOf(feishu.request({ url }, page({ text: 'a <at id=all></at> b' }), now).body).card.elements[0].text.content;
-    expect(content).toBe('a &lt;at id=all&gt;&lt;/at&gt; b');
+  it('mentions with <at id=…> (open_id or user_id) or <at email=…> first, and not at all without a handle', () => {
+    const first = (mention: string | undefined) => bodyOf(feishu.request({ url }, page({ mention }), now).body).card.elements[0].text;
+    expect(first('ou_7d8a6e6df7621556ce0d21922b676706ccs')).toEqual({ tag: 'lark_md', content: '<at id=ou_7d8a6e6df7621556ce0d21922b676706ccs></at>' });
+    expect(first('oncall@example.com')).toEqual({ tag: 'lark_md', content: '<at email=oncall@example.com></at>' });
+    expect(first(undefined)).toEqual({ tag: 'plain_text', content: expect.stringMatching(/^stall_ratio/) });
+  });
+
+  it('puts text it did not write in plain_text, where <at id=all> and Markdown links are text', () => {
+    const body = bodyOf(feishu.request({ url }, page({ text: 'a <at id=all></at> [b](https://x) b' }), now).body);
+    expect(body.card.elements[0].text).toEqual({ tag: 'plain_text', content: 'a <at id=all></at> [b](https:\u200B/\u200B/x) b' });
   });
 
   it('signs with timestamp (unix seconds, a string) and sign = base64(HMAC-SHA256 keyed "timestamp\\nsecret" over nothing)', () => {
@@ -191,7 +202,7 @@ describe('dingtalk', () => {
         '### P1 eu-west: stall_ratio 7.5% (> 0.05)',
         'stall_ratio 7.5% over 5m (threshold 0.05)\n\nviewers affected: 1204',
         '- **Incident:** #12\n- **Priority:** P1\n- **Tenant:** acme\n- **Region:** eu-west\n- **State:** open',
-        '**Runbook:** https://wiki.example.com/runbooks/stall',
+        '**Runbook:** [https://wiki.example.com/runbooks/stall](https://wiki.example.com/runbooks/stall)',
         `**Timeline**\n\n${TIMELINE.slice(2).map((l) => `- ${l}`).join('\n')}`,
       ].join('\n\n'),
     );
@@ -203,7 +214,7 @@ describe('dingtalk', () => {
     expect(body.at).toEqual({ atMobiles: ['13800000001'] });
     expect(body.markdown.text).toContain('@13800000001');
     expect(body.markdown.text.endsWith(`[Acknowledge](${ACK}) · [Resolve](${RESOLVE}) · [Open incident](${INCIDENT})`)).toBe(true);
-    const bare = bodyOf(dingtalk.request({ url }, page({ mention: 'user123', ...noLinks }), now).body);
+    const bare = bodyOf(dingtalk.request({ url }, page({ mention: 'user123', ...noLinks, runbook: undefined }), now).body);
     expect(bare).toMatchObject({ msgtype: 'markdown', at: { atUserIds: ['user123'] } });
     expect(bare.markdown.text).not.toContain('](');
   });

@@ -51,13 +51,19 @@ describe('slack', () => {
     expect(body.blocks.map((b: Json) => b.type)).toEqual(['header', 'section', 'context', 'section', 'section', 'actions']);
     const [header, summary, context, runbook, timeline] = body.blocks;
     expect(header.text).toEqual({ type: 'plain_text', text: PAGE.title, emoji: true });
-    // mrkdwn: the mention first, then the text with &, < and > escaped as Slack requires
-    expect(summary.text).toEqual({ type: 'mrkdwn', text: '<@U024BE7LH> stall_ratio 7.5% over 5m (&gt; 0.05) on 1,204 sessions &amp; rising &lt;fast&gt;' });
+    // mrkdwn: the mention first, then the text with &, < and > escaped as Slack requires, verbatim (nothing linked)
+    expect(summary.text).toEqual({ type: 'mrkdwn', text: '<@U024BE7LH> stall_ratio 7.5% over 5m (&gt; 0.05) on 1,204 sessions &amp; rising &lt;fast&gt;', verbatim: true });
     expect(context.elements.map((e: Json) => e.text)).toEqual(['*Incident:* #42', '*Priority:* P1', '*Tenant:* acme', '*Region:* eu-west', '*State:* open']);
-    expect(context.elements.every((e: Json) => e.type === 'mrkdwn')).toBe(true);
-    expect(runbook.text.text).toBe('*Runbook:* https://wiki.example.com/runbooks/stalls');
+    expect(context.elements.every((e: Json) => e.type === 'mrkdwn' && e.verbatim === true)).toBe(true);
+    expect(runbook.text.text).toBe('*Runbook:* <https://wiki.example.com/runbooks/stalls>');
     // the last five timeline entries, oldest first
     expect(timeline.text.text).toBe('*Timeline*\n14:02 c\n14:03 d\n14:04 e\n14:05 qoswatch opened P1\n14:06 paged alice');
+  });
+
+  it('links a runbook URL explicitly (verbatim text links nothing by itself) and shows any other runbook as text', () => {
+    const runbook = (r: string) => json(slack.request(config, { ...BARE, runbook: r }, NOW).body).blocks.find((b: Json) => b.text?.text?.startsWith('*Runbook:*')).text;
+    expect(runbook('https://wiki.example.com/a|b&c')).toEqual({ type: 'mrkdwn', text: '*Runbook:* <https://wiki.example.com/a%7Cb&amp;c>', verbatim: true });
+    expect(runbook('ask <!channel> & see wiki')).toEqual({ type: 'mrkdwn', text: '*Runbook:* ask &lt;!channel&gt; &amp; see wiki', verbatim: true });
   });
 
   it('has Acknowledge / Resolve / Open incident url buttons when the links exist', () => {
@@ -165,20 +171,31 @@ describe('teams', () => {
     expect(att.content).toMatchObject({ $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', type: 'AdaptiveCard', version: '1.4' });
 
     const blocks = att.content.body as Json[];
-    expect(blocks[0]).toMatchObject({ type: 'TextBlock', text: PAGE.title, weight: 'Bolder', wrap: true, color: 'Attention' });
-    expect(blocks.find((b) => b.type === 'TextBlock' && b.text === PAGE.text)).toBeDefined();
-    const factSet = blocks.find((b) => b.type === 'FactSet');
-    expect(factSet.facts).toEqual([
-      { title: 'Incident', value: '#42' },
-      { title: 'Priority', value: 'P1' },
-      { title: 'Tenant', value: 'acme' },
-      { title: 'Region', value: 'eu-west' },
-      { title: 'State', value: 'open' },
+    /** A RichTextBlock's runs as [text, the run's other properties]. */
+    const runs = (b: Json) => (b.type === 'RichTextBlock' ? b.inlines.map(({ type, text, ...more }: Json) => (type === 'TextRun' ? [text, more] : [type])) : [b.type]);
+    // What qoswatch did not write is in TextRuns, which Teams does not read as Markdown
+    expect(runs(blocks[0])).toEqual([[PAGE.title, { size: 'Medium', weight: 'Bolder', color: 'Attention' }]]);
+    expect(blocks.slice(2).map(runs)).toEqual([
+      [[PAGE.text, {}]],
+      [['Incident: ', { weight: 'Bolder' }], ['#42', {}]],
+      [['Priority: ', { weight: 'Bolder' }], ['P1', {}]],
+      [['Tenant: ', { weight: 'Bolder' }], ['acme', {}]],
+      [['Region: ', { weight: 'Bolder' }], ['eu-west', {}]],
+      [['State: ', { weight: 'Bolder' }], ['open', {}]],
+      // the runbook URL is a link
+      [['Runbook: ', { weight: 'Bolder' }], [PAGE.runbook, { underline: true, selectAction: { type: 'Action.OpenUrl', url: PAGE.runbook } }]],
+      ['TextBlock'],
+      ...['14:02 c', '14:03 d', '14:04 e', '14:05 qoswatch opened P1', '14:06 paged alice'].map((l) => [[l, { isSubtle: true }]]),
     ]);
-    const texts = blocks.filter((b) => b.type === 'TextBlock').map((b) => b.text);
-    expect(texts).toContain('**Runbook:** https://wiki.example.com/runbooks/stalls');
-    expect(texts.slice(-5)).toEqual(['14:02 c', '14:03 d', '14:04 e', '14:05 qoswatch opened P1', '14:06 paged alice']);
-    expect(texts).not.toContain('14:01 b');
+    expect(blocks.find((b) => b.type === 'TextBlock' && b.text === '**Timeline**')).toBeDefined();
+    expect(JSON.stringify(blocks)).not.toContain('14:01 b');
+  });
+
+  it('shows each line of the text in its own block, and a runbook that is not one URL as text', () => {
+    const card = json(teams.request(config, { ...BARE, text: 'line one\nline two', runbook: 'page the [CDN](x) on-call' }, NOW).body).attachments[0].content;
+    const texts = card.body.filter((b: Json) => b.type === 'RichTextBlock').map((b: Json) => b.inlines.map((i: Json) => i.text).join(''));
+    expect(texts).toEqual(expect.arrayContaining(['line one', 'line two', 'Runbook: page the [CDN](x) on-call']));
+    expect(JSON.stringify(card)).not.toContain('selectAction');
   });
 
   it('has Action.OpenUrl Acknowledge / Resolve / Open incident actions when the links exist', () => {
@@ -205,9 +222,9 @@ describe('teams', () => {
     expect(card.actions).toEqual([]);
     expect(card.msteams).toBeUndefined();
     expect(req.body).not.toContain('<at>');
-    expect(card.body.map((b: Json) => b.type)).toEqual(['TextBlock', 'TextBlock', 'FactSet']);
-    expect(card.body[0].color).toBeUndefined();
-    expect(card.body[2].facts.map((f: Json) => f.title)).toEqual(['Incident', 'Priority', 'Tenant', 'State']);
+    expect(card.body.map((b: Json) => b.type)).toEqual(Array(6).fill('RichTextBlock'));
+    expect(card.body[0].inlines[0].color).toBeUndefined();
+    expect(card.body.slice(2).map((b: Json) => b.inlines[0].text)).toEqual(['Incident: ', 'Priority: ', 'Tenant: ', 'State: ']);
   });
 
   it.each([

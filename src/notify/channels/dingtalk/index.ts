@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { type ChatProvider, type PageMessage, codeCheck, endpointUrl, errcodeReply } from '../../channel.js';
-import { facts, links, timelineTail, truncate } from '../../render.js';
+import { escapeChatMarkdown, inert, markdownLinkTarget } from '../../markup.js';
+import { facts, links, runbookUrl, timelineTail, truncate } from '../../render.js';
 
 /**
  * DingTalk custom robot (open.dingtalk.com/document/robots/custom-robot-access): a JSON POST to
@@ -47,16 +48,21 @@ function mentionOf(page: PageMessage) {
   return { text: `@${page.mention}`, at: isMobile(page.mention) ? { atMobiles: [page.mention] } : { atUserIds: [page.mention] } };
 }
 
+/** Text qoswatch did not write (telemetry, people's notes): shown as text, nothing in it linked or mentioned. */
+const text = (s: string) => escapeChatMarkdown(inert(s));
+const link = (label: string, url: string) => `[${escapeChatMarkdown(label)}](${markdownLinkTarget(url)})`;
+
 /** The markdown body: title, mention, text, facts, runbook and the latest timeline lines. */
 function markdown(page: PageMessage, mention: string | undefined): string {
   const timeline = timelineTail(page);
+  const runbook = runbookUrl(page);
   const blocks = [
-    `### ${page.title}`,
+    `### ${text(page.title)}`,
     ...(mention === undefined ? [] : [mention]),
-    truncate(page.text, 4000).split('\n').join('\n\n'),
-    facts(page).map(([label, value]) => `- **${label}:** ${value}`).join('\n'),
-    ...(page.runbook === undefined ? [] : [truncate(`**Runbook:** ${page.runbook}`, 2000)]),
-    ...(timeline.length === 0 ? [] : [`**Timeline**\n\n${timeline.map((l) => `- ${truncate(l, 500)}`).join('\n')}`]),
+    truncate(page.text, 4000).split('\n').map(text).join('\n\n'),
+    facts(page).map(([label, value]) => `- **${label}:** ${text(value)}`).join('\n'),
+    ...(page.runbook === undefined ? [] : [`**Runbook:** ${runbook === undefined ? escapeChatMarkdown(truncate(page.runbook, 2000)) : link(runbook, runbook)}`]),
+    ...(timeline.length === 0 ? [] : [`**Timeline**\n\n${timeline.map((l) => `- ${text(truncate(l, 500))}`).join('\n')}`]),
   ];
   return blocks.join('\n\n');
 }
@@ -68,15 +74,15 @@ export const dingtalk: ChatProvider<DingtalkConfig> = {
 
   request(config, page, now) {
     const mention = mentionOf(page);
-    const title = truncate(page.title, 200);
-    const text = markdown(page, mention?.text);
+    const title = truncate(inert(page.title), 200);
+    const body = markdown(page, mention?.text);
     const btns = links(page).map((l) => ({ title: l.label, actionURL: l.url }));
     // DingTalk notifies @-mentioned people only for text and markdown messages: a page for a person is markdown
     // with the links inline; a team page without a mention gets the buttons of an actionCard.
     const message =
       btns.length === 0 || mention
-        ? { msgtype: 'markdown', markdown: { title, text: mention ? `${text}\n\n${links(page).map((l) => `[${l.label}](${l.url})`).join(' · ')}`.trimEnd() : text } }
-        : { msgtype: 'actionCard', actionCard: { title, text, btnOrientation: '1', btns } };
+        ? { msgtype: 'markdown', markdown: { title, text: mention ? `${body}\n\n${links(page).map((l) => link(l.label, l.url)).join(' · ')}`.trimEnd() : body } }
+        : { msgtype: 'actionCard', actionCard: { title, text: body, btnOrientation: '1', btns } };
     let url = config.url;
     if (config.secret !== undefined) {
       const timestamp = String(Math.trunc(now));

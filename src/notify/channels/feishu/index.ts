@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { Priority } from '../../../rules/rule-schema.js';
 import { type ChatProvider, type CodeReply, codeCheck, endpointUrl } from '../../channel.js';
-import { facts, links, timelineTail, truncate } from '../../render.js';
+import { inert } from '../../markup.js';
+import { facts, links, runbookUrl, timelineTail, truncate } from '../../render.js';
 
 /**
  * Feishu / Lark custom bot (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot): a JSON POST of an
@@ -39,13 +40,19 @@ const MEANING: Readonly<Record<number, string>> = {
   19024: 'the message lacks the bot’s required keywords',
 };
 
-/** Card markdown (lark_md) parses `<…>` as tags: user text must escape them. */
+/** Card markdown (lark_md) parses `<…>` as tags: the handle (from the on-call file) must not close or open one. */
 const esc = (s: string) => s.replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** `<at id=…>` for open_id/user_id handles, `<at email=…>` for addresses (both documented for card markdown). */
-const at = (handle: string) => (handle.includes('@') ? `<at email=${handle}></at>` : `<at id=${handle}></at>`);
+const at = (handle: string) => (handle.includes('@') ? `<at email=${esc(handle)}></at>` : `<at id=${esc(handle)}></at>`);
 
+/** Markdown, only for what qoswatch writes itself: the mention and headings. */
 const md = (content: string) => ({ tag: 'div', text: { tag: 'lark_md', content } });
+/**
+ * Text qoswatch did not write (telemetry, people's notes) goes into plain_text, which Feishu shows as written: no
+ * link, image, `<at>` or `<at id=all>` in it is rendered; inert() keeps clients from linking bare URLs in it.
+ */
+const plain = (content: string) => ({ tag: 'div', text: { tag: 'plain_text', content } });
 
 function feishuSign(timestampSeconds: string, secret: string): string {
   return createHmac('sha256', `${timestampSeconds}\n${secret}`).update('').digest('base64');
@@ -58,22 +65,24 @@ export const feishu: ChatProvider<FeishuConfig> = {
 
   request(config, page, now) {
     const timeline = timelineTail(page);
-    const buttons = links(page).map((l) => ({
+    const runbook = runbookUrl(page);
+    const buttons = [...links(page), ...(runbook === undefined ? [] : [{ id: 'runbook', label: 'Runbook', url: runbook }])].map((l) => ({
       tag: 'button',
       text: { tag: 'plain_text', content: l.label },
       type: l.id === 'ack' ? 'primary' : 'default',
       url: l.url,
     }));
     const elements = [
-      md(truncate((page.mention === undefined ? '' : `${at(page.mention)} `) + esc(page.text), 4000)),
-      md(facts(page).map(([label, value]) => `**${label}:** ${esc(value)}`).join('\n')),
-      ...(page.runbook === undefined ? [] : [md(truncate(`**Runbook:** ${esc(page.runbook)}`, 2000))]),
-      ...(timeline.length === 0 ? [] : [md(truncate(`**Timeline**\n${timeline.map(esc).join('\n')}`, 4000))]),
+      ...(page.mention === undefined ? [] : [md(at(page.mention))]),
+      ...(page.text === '' ? [] : [plain(truncate(inert(page.text), 4000))]),
+      { tag: 'div', fields: facts(page).map(([label, value]) => ({ is_short: true, text: { tag: 'plain_text', content: `${label}: ${inert(value)}` } })) },
+      ...(page.runbook === undefined || runbook !== undefined ? [] : [plain(truncate(`Runbook: ${page.runbook}`, 2000))]),
+      ...(timeline.length === 0 ? [] : [md('**Timeline**'), plain(truncate(timeline.map(inert).join('\n'), 4000))]),
       ...(buttons.length === 0 ? [] : [{ tag: 'action', actions: buttons }]),
     ];
     const card = {
       config: { wide_screen_mode: true },
-      header: { title: { tag: 'plain_text', content: truncate(page.title, 200) }, template: TEMPLATE[page.priority] },
+      header: { title: { tag: 'plain_text', content: truncate(inert(page.title), 200) }, template: TEMPLATE[page.priority] },
       elements,
     };
     const timestamp = String(Math.floor(now / 1000));

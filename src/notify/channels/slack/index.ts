@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ChatProvider, type Verdict, statusVerdict, endpointUrl } from '../../channel.js';
-import { facts, links, timelineTail, truncate } from '../../render.js';
+import { escapeMrkdwn, inert } from '../../markup.js';
+import { facts, links, runbookUrl, timelineTail, truncate } from '../../render.js';
 
 /**
  * Slack incoming webhook (https://api.slack.com/messaging/webhooks): a JSON POST with `text` (the notification
@@ -36,8 +37,12 @@ const ERRORS: Readonly<Record<string, string>> = {
   rollup_error: 'Slack failed to post the message',
 };
 
-/** Slack mrkdwn treats &, < and > as control characters: user text must escape them. */
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Text qoswatch did not write (telemetry, people): escaped, and nothing in it linked or mentioned. */
+const text = (s: string) => escapeMrkdwn(inert(s));
+/** mrkdwn that Slack shows as written: no URL linked, no name or @channel parsed beyond the explicit `<…>` tokens. */
+const mrkdwn = (t: string) => ({ type: 'mrkdwn', text: t, verbatim: true });
+/** A link to a URL qoswatch was configured with (`|` would start the label). */
+const link = (url: string) => `<${escapeMrkdwn(url).replace(/\|/g, '%7C')}>`;
 
 export const slack: ChatProvider<SlackConfig> = {
   id: 'slack',
@@ -45,8 +50,9 @@ export const slack: ChatProvider<SlackConfig> = {
   secrets: (config) => [config.url],
 
   request(config, page) {
-    const mention = page.mention === undefined ? '' : `<@${page.mention}> `;
-    const summary = mention + esc(page.text);
+    const mention = page.mention === undefined ? '' : `<@${escapeMrkdwn(page.mention)}> `;
+    const summary = mention + text(page.text);
+    const runbook = runbookUrl(page);
     const timeline = timelineTail(page);
     const buttons = links(page).map((l) => ({
       type: 'button',
@@ -56,17 +62,17 @@ export const slack: ChatProvider<SlackConfig> = {
       ...(l.id === 'ack' && { style: 'primary' }),
     }));
     const blocks = [
-      { type: 'header', text: { type: 'plain_text', text: truncate(page.title, 150), emoji: true } },
-      ...(summary.trim() === '' ? [] : [{ type: 'section', text: { type: 'mrkdwn', text: truncate(summary, 3000) } }]),
-      { type: 'context', elements: facts(page).map(([label, value]) => ({ type: 'mrkdwn', text: `*${label}:* ${esc(value)}` })) },
-      ...(page.runbook === undefined ? [] : [{ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Runbook:* ${esc(page.runbook)}`, 3000) } }]),
-      ...(timeline.length === 0 ? [] : [{ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Timeline*\n${timeline.map(esc).join('\n')}`, 3000) } }]),
+      { type: 'header', text: { type: 'plain_text', text: truncate(inert(page.title), 150), emoji: true } },
+      ...(summary.trim() === '' ? [] : [{ type: 'section', text: mrkdwn(truncate(summary, 3000)) }]),
+      { type: 'context', elements: facts(page).map(([label, value]) => mrkdwn(`*${label}:* ${text(value)}`)) },
+      ...(page.runbook === undefined ? [] : [{ type: 'section', text: mrkdwn(runbook ? `*Runbook:* ${link(runbook)}` : truncate(`*Runbook:* ${escapeMrkdwn(page.runbook)}`, 3000)) }]),
+      ...(timeline.length === 0 ? [] : [{ type: 'section', text: mrkdwn(truncate(`*Timeline*\n${timeline.map(text).join('\n')}`, 3000)) }]),
       ...(buttons.length === 0 ? [] : [{ type: 'actions', elements: buttons }]),
     ];
     return {
       url: config.url,
       headers: { 'content-type': 'application/json; charset=utf-8' },
-      body: JSON.stringify({ text: mention + esc(page.title), blocks }),
+      body: JSON.stringify({ text: mention + text(page.title), blocks }),
     };
   },
 

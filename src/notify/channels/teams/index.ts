@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type ChatProvider, type Verdict, statusVerdict, endpointUrl } from '../../channel.js';
-import { facts, links, timelineTail } from '../../render.js';
+import { inert } from '../../markup.js';
+import { facts, links, runbookUrl, timelineTail } from '../../render.js';
 
 /**
  * Microsoft Teams through a Workflows (Power Automate) "post to a channel when a webhook request is received"
@@ -18,7 +19,13 @@ const configSchema = z.strictObject({
   url: endpointUrl('the Teams Workflows webhook URL'),
 });
 
+/** TextBlock text is Markdown (links, emphasis, lists): only for what qoswatch writes itself (mention, headings). */
 const textBlock = (text: string, more: Record<string, unknown> = {}) => ({ type: 'TextBlock', text, wrap: true, ...more });
+/**
+ * A RichTextBlock of TextRuns, which Teams shows as written (the schema: TextRun does not support Markdown): the
+ * place for text qoswatch did not write. inert() keeps clients from linking bare URLs in it.
+ */
+const richText = (runs: readonly Record<string, unknown>[], more: Record<string, unknown> = {}) => ({ type: 'RichTextBlock', inlines: runs.map((r) => ({ type: 'TextRun', ...r })), ...more });
 
 /** Errors worth another try: throttling and transient server trouble. */
 const TRANSIENT = /throttl|toomanyrequests|timeout|temporar|unavailable|\b429\b|\b5\d\d\b/i;
@@ -31,17 +38,19 @@ export const teams: ChatProvider<TeamsConfig> = {
   request(config, page) {
     const at = page.mention === undefined ? undefined : `<at>${page.mention}</at>`;
     const timeline = timelineTail(page);
+    const runbook = runbookUrl(page);
     const content = {
       $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
       type: 'AdaptiveCard',
       version: '1.4',
       body: [
-        textBlock(page.title, { size: 'Medium', weight: 'Bolder', ...(page.kind !== 'resolved' && (page.priority === 'P0' || page.priority === 'P1') && { color: 'Attention' }) }),
+        richText([{ text: inert(page.title), size: 'Medium', weight: 'Bolder', ...(page.kind !== 'resolved' && (page.priority === 'P0' || page.priority === 'P1') && { color: 'Attention' }) }]),
         ...(at === undefined ? [] : [textBlock(at)]),
-        ...(page.text === '' ? [] : [textBlock(page.text)]),
-        { type: 'FactSet', facts: facts(page).map(([title, value]) => ({ title, value })) },
-        ...(page.runbook === undefined ? [] : [textBlock(`**Runbook:** ${page.runbook}`)]),
-        ...(timeline.length === 0 ? [] : [textBlock('**Timeline**', { spacing: 'Medium' }), ...timeline.map((line) => textBlock(line, { isSubtle: true, spacing: 'None' }))]),
+        ...(page.text === '' ? [] : page.text.split('\n').map((line, i) => richText([{ text: inert(line) }], i === 0 ? {} : { spacing: 'None' }))),
+        // Fact values are Markdown in Teams: the facts are TextRuns instead of a FactSet.
+        ...facts(page).map(([label, value], i) => richText([{ text: `${label}: `, weight: 'Bolder' }, { text: inert(value) }], { spacing: i === 0 ? 'Medium' : 'None' })),
+        ...(page.runbook === undefined ? [] : [richText([{ text: 'Runbook: ', weight: 'Bolder' }, { text: page.runbook, ...(runbook !== undefined && { underline: true, selectAction: { type: 'Action.OpenUrl', url: runbook } }) }], { spacing: 'Medium' })]),
+        ...(timeline.length === 0 ? [] : [textBlock('**Timeline**', { spacing: 'Medium' }), ...timeline.map((line) => richText([{ text: inert(line), isSubtle: true }], { spacing: 'None' }))]),
       ],
       actions: links(page).map((l) => ({ type: 'Action.OpenUrl', title: l.label, url: l.url })),
       ...(at !== undefined && { msteams: { entities: [{ type: 'mention', text: at, mentioned: { id: page.mention, name: page.mention } }] } }),

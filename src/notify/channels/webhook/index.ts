@@ -47,7 +47,11 @@ const configSchema = z.strictObject({
 
 const reservedIn = (h: Record<string, string>) => Object.keys(h).find((k) => RESERVED.includes(k.toLowerCase()));
 
-/** The JSON document a webhook receives (stable: fields keep this order, absent values are null). */
+/**
+ * The JSON document a webhook receives (stable: fields keep this order, absent values are null). Strings are the
+ * values as they are — region, title, text and timeline carry telemetry posted with a public ingest key, and
+ * people's names and notes — so a receiver that renders them must escape them for its own markup.
+ */
 export interface WebhookBody {
   kind: string;
   /** Idempotency key: the same page retried or re-sent after a restart has the same key. */

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Priority } from '../../../rules/rule-schema.js';
 import { type ChatProvider, type PageMessage, codeCheck, endpointUrl, errcodeReply } from '../../channel.js';
-import { facts, links, timelineTail, truncate } from '../../render.js';
+import { escapeChatMarkdown, inert, markdownLinkTarget } from '../../markup.js';
+import { facts, links, runbookUrl, timelineTail, truncate } from '../../render.js';
 
 /**
  * WeCom (企业微信) group robot (developer.work.weixin.qq.com/document/path/91770): a JSON POST of
@@ -72,17 +73,21 @@ function fitLines(lines: readonly { line: string; plain: boolean }[], max: numbe
   return out.join('\n');
 }
 
-const isUrl = (s: string) => /^https?:\/\/\S+$/.test(s);
+/** Text qoswatch did not write (telemetry, people's notes): shown as text, nothing in it linked or mentioned. */
+const text = (s: string) => escapeChatMarkdown(inert(s));
+const link = (label: string, url: string) => `[${escapeChatMarkdown(label)}](${markdownLinkTarget(url)})`;
 
 /** The message: a coloured title and the mention first, the links last, and what lies between cut to fit. */
 function wecomContent(page: PageMessage): string {
-  const head = `## <font color="${COLOUR[page.priority]}">${truncate(page.title, 200)}</font>${page.mention === undefined ? '' : `\n<@${truncate(page.mention, 200)}>`}`;
-  const linkLine = links(page).map((l) => `[${l.label}](${l.url})`).join(' · ');
+  const head = `## <font color="${COLOUR[page.priority]}">${text(truncate(page.title, 200))}</font>${page.mention === undefined ? '' : `\n<@${truncate(page.mention, 200)}>`}`;
+  const linkLine = links(page).map((l) => link(l.label, l.url)).join(' · ');
+  const runbook = runbookUrl(page);
   const body = [
-    ...page.text.split('\n').map((line) => ({ line, plain: true })),
-    ...facts(page).map(([label, value]) => ({ line: `> ${label}: <font color="comment">${value}</font>`, plain: false })),
-    ...(page.runbook === undefined ? [] : [{ line: isUrl(page.runbook) ? `Runbook: [${page.runbook}](${page.runbook})` : `Runbook: ${page.runbook}`, plain: !isUrl(page.runbook) }]),
-    ...timelineTail(page).map((l) => ({ line: `> <font color="comment">${l}</font>`, plain: false })),
+    // Escaped text may be cut anywhere (plain): every prefix of it is escaped text.
+    ...page.text.split('\n').map((line) => ({ line: text(line), plain: true })),
+    ...facts(page).map(([label, value]) => ({ line: `> ${label}: <font color="comment">${text(value)}</font>`, plain: false })),
+    ...(page.runbook === undefined ? [] : [runbook === undefined ? { line: `Runbook: ${escapeChatMarkdown(page.runbook)}`, plain: true } : { line: `Runbook: ${link(runbook, runbook)}`, plain: false }]),
+    ...timelineTail(page).map((l) => ({ line: `> <font color="comment">${text(l)}</font>`, plain: false })),
   ];
   const fixed = bytes(head) + 1 + (linkLine === '' ? 0 : 1 + bytes(linkLine));
   const content = [head, fitLines(body, WECOM_MAX_BYTES - fixed), ...(linkLine === '' ? [] : [linkLine])].join('\n');
