@@ -50,6 +50,22 @@ export function escapeChatMarkdown(s: string): string {
 }
 
 /**
+ * CommonMark / GitHub-flavoured Markdown, as a renderer that also allows raw HTML reads it (postmortems): `&`, `<`
+ * and `>` become entities (no tag, no entity of the author's), the inline control characters are escaped with a
+ * backslash everywhere, and the characters that start a block (`#`, `+`, `-`, `=`, `1.`) where a line starts.
+ */
+export function escapeMarkdown(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]|~]/g, '\\$&')
+    .replace(/^([ \t]*)(?:([#+\-=])|(\d+)([.)]))/gm, (_, indent: string, marker: string | undefined, digits: string, dot: string) =>
+      marker !== undefined ? `${indent}\\${marker}` : `${indent}${digits}\\${dot}`,
+    );
+}
+
+/**
  * A URL qoswatch links to (a signed link, a runbook) as the target of Markdown link syntax `[text](target)`: the
  * characters that would end the target or open another construct are percent-encoded (signed links have none).
  */

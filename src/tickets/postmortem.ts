@@ -1,4 +1,5 @@
 import type { Incident, IncidentAlert, TimelineEntry } from '../incidents/model.js';
+import { escapeMarkdown, inert } from '../notify/markup.js';
 import type { SlaClock, Ticket, TicketEvent } from './tickets.js';
 
 export interface PostmortemInput {
@@ -23,7 +24,14 @@ function dur(ms: number): string {
   }
   return parts.join(' ') || '0s';
 }
-const md = (s: string) => s.replace(/([|*_`\\[\]])/g, '\\$1');
+/**
+ * A value from telemetry, alerts, tickets or people as Markdown text: no HTML, no Markdown and no link of its own
+ * (renderers that allow HTML or link bare URLs show it as text), its lines indented by `indent` so they stay
+ * inside the list item they continue.
+ */
+const md = (s: string, indent = '') => escapeMarkdown(inert(s)).replace(/\n/g, `\n${indent}`);
+/** A value on one line (a heading, a fact, a table cell). */
+const line = (s: string) => md(s.replace(/\s*\n\s*/g, ' '));
 
 /**
  * The postmortem of a ticket as Markdown (pure): summary, impact (regions, duration, peak sessions seen by the
@@ -36,24 +44,24 @@ export function renderPostmortem(p: PostmortemInput): string {
   const regions = [...new Set(p.alerts.map((a) => a.labels.region).filter((r): r is string => r !== undefined))];
   const peak = Math.max(0, ...p.alerts.map((a) => a.trigger?.sessions ?? 0));
   const lines = [
-    `# Postmortem: ticket #${t.id} — ${md(t.title)}`,
+    `# Postmortem: ticket #${t.id} — ${line(t.title)}`,
     '',
     t.state === 'resolved' || t.state === 'closed' ? '' : `> Draft: the ticket is ${t.state}.\n`,
-    `- Tenant: ${md(t.tenant)} (${p.tier}) · Priority: ${t.priority}${p.incident ? ` · Incident: #${p.incident.id}` : ''}`,
+    `- Tenant: ${line(t.tenant)} (${line(p.tier)}) · Priority: ${t.priority}${p.incident ? ` · Incident: #${p.incident.id}` : ''}`,
     `- Opened: ${iso(t.openedAt)} · Restored: ${iso(restoredAt)} · Resolved: ${iso(stateAt('resolved'))}`,
     '',
     '## Impact',
     '',
-    `- Regions: ${regions.length ? regions.map(md).join(', ') : (p.incident?.region ?? '—')}`,
+    `- Regions: ${regions.length ? regions.map(line).join(', ') : p.incident?.region !== undefined ? line(p.incident.region) : '—'}`,
     `- Duration until restored: ${restoredAt === undefined ? 'not restored' : dur(restoredAt - t.openedAt)}`,
     `- Peak sessions in an alerting window: ${peak || '—'}`,
-    ...p.alerts.map((a) => `- ${md(a.rule_id)}: ${a.trigger ? `${a.trigger.metric} ${+a.trigger.value.toFixed(4)} (${a.trigger.threshold ?? ''}), ${a.trigger.samples ?? '?'} samples` : 'no values'}`),
+    ...p.alerts.map((a) => `- ${line(a.rule_id)}: ${a.trigger ? line(`${a.trigger.metric} ${+a.trigger.value.toFixed(4)} (${a.trigger.threshold ?? ''}), ${a.trigger.samples ?? '?'} samples`) : 'no values'}`),
     '',
     '## SLA',
     '',
     '| target | limit | outcome | stopped |',
     '| --- | --- | --- | --- |',
-    ...p.clocks.map((c) => `| ${c.target} | ${dur(c.targetMs)} (${c.calendar}) | ${c.breached ? 'BREACHED' : c.stoppedAt !== undefined ? 'met' : 'running'} | ${iso(c.stoppedAt)} |`),
+    ...p.clocks.map((c) => `| ${line(c.target)} | ${dur(c.targetMs)} (${line(c.calendar)}) | ${c.breached ? 'BREACHED' : c.stoppedAt !== undefined ? 'met' : 'running'} | ${iso(c.stoppedAt)} |`),
     '',
     '## Root cause',
     '',
@@ -66,7 +74,7 @@ export function renderPostmortem(p: PostmortemInput): string {
       ...p.timeline.map((e) => ({ at: e.at, text: `incident: ${e.kind.replace(/_/g, ' ')}${typeof e.data?.summary === 'string' ? `: ${e.data.summary}` : ''} (${e.actor})` })),
     ]
       .sort((a, b) => a.at - b.at)
-      .map((e) => `- ${iso(e.at)} ${md(e.text)}`),
+      .map((e) => `- ${iso(e.at)} ${md(e.text, '  ')}`),
     '',
   ];
   return lines.join('\n').replace(/\n{3,}/g, '\n\n');

@@ -3,8 +3,9 @@ import LinkifyIt from 'linkify-it';
 import type { ParsedMail } from 'mailparser';
 
 /**
- * How people see a page: each chat client's reading of the request body its provider received, and a mail client's
- * reading of an email, written from the providers' documented markup and independently of the code under test.
+ * How people see a page: each chat client's reading of the request body its provider received, a mail client's
+ * reading of an email, and a Markdown renderer's reading of a document (a postmortem), written from the providers'
+ * documented markup and independently of the code under test.
  * A reading lists everything live in a message — links and buttons, images a client loads, people notified,
  * mentions of everyone, scripts — and the text people see.
  *
@@ -419,6 +420,53 @@ export function readText(text: string): Reading {
 export function readMail(m: ParsedMail): { html: Reading; text: Reading } {
   if (typeof m.html !== 'string' || typeof m.textAsHtml !== 'string') throw new Error('the mail lacks an HTML or a text part');
   return { html: readHtml(m.html), text: readHtml(m.textAsHtml) };
+}
+
+// --- Markdown documents (postmortems) -----------------------------------------------------------------------
+
+/** A Markdown document's reading: a Reading plus its headings and the raw HTML a renderer that allows it would keep. */
+export interface DocumentReading extends Reading {
+  /** Heading texts, in order (ATX `#` and setext `===`/`---` headings). */
+  headings: string[];
+  /** Raw HTML tags. */
+  html: string[];
+}
+
+/**
+ * Markdown as a CommonMark/GFM renderer that also allows raw HTML reads it (GitHub, GitLab, most wikis): backslash
+ * escapes and entities make text; otherwise ATX and setext headings, link reference definitions, inline links,
+ * images, autolinks, raw HTML tags, and (GFM) bare URLs, www. hosts and e-mail addresses are live.
+ */
+export function readMarkdown(md: string): DocumentReading {
+  const r = new Reader();
+  const headings: string[] = [];
+  const html: string[] = [];
+  // An escaped punctuation character is text: hide it from the syntax below, restore it for the reading.
+  const escaped = (s: string) => s.replace(/\\([!-/:-@[-`{-~])/g, (_, c: string) => String.fromCharCode(0xe000 + c.charCodeAt(0)));
+  const restore = (s: string) => s.replace(/[\ue000-\ue07f]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xe000));
+  const inline = (s: string): string => {
+    let t = markdownLinks(r, s);
+    t = t.replace(/<[a-z][a-z0-9.+-]*@[^<>\s]+>/gi, (m) => {
+      r.links.push(`mailto:${m.slice(1, -1)}`);
+      return m.slice(1, -1);
+    });
+    t = t.replace(/<\/?[a-z][a-z0-9-]*(?:\s[^<>]*)?\/?>/gi, (tag) => {
+      html.push(tag);
+      inlineHtml(r, tag);
+      return '';
+    });
+    return decodeEntities(restore(t));
+  };
+  const lines = escaped(md).split('\n');
+  lines.forEach((line, i) => {
+    const atx = /^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/.exec(line);
+    const next = lines[i + 1];
+    const setext = next !== undefined && /^ {0,3}(?:=+|-+)[ \t]*$/.test(next) && line.trim() !== '' && !/^ {0,3}([-*+]|\d+[.)]|>|#)/.test(line);
+    const shown = inline(atx ? (atx[1] ?? '') : line);
+    if (atx || setext) headings.push(shown.replace(/\u200B/g, '').trim());
+    r.see(shown);
+  });
+  return { ...r.done(), headings, html };
 }
 
 /** A chat provider's reading of a request body it received. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { escapeChatMarkdown, escapeMrkdwn, inert, markdownLinkTarget } from '../../src/notify/markup.js';
-import { readChatMarkdown, readMrkdwn, readText } from '../helpers/chat-clients.js';
+import { escapeChatMarkdown, escapeMarkdown, escapeMrkdwn, inert, markdownLinkTarget } from '../../src/notify/markup.js';
+import { readChatMarkdown, readMarkdown, readMrkdwn, readText } from '../helpers/chat-clients.js';
 
 /** The escaping functions of src/notify/markup.ts, each checked against a client's reading (test/helpers/chat-clients.ts). */
 
@@ -116,6 +116,32 @@ describe('escapeChatMarkdown (DingTalk, WeCom)', () => {
 
   it.each(['#12', '1.5%', 'x - y', 'a*b*c', '12:00:00 opened', 'eu-west'])('leaves %j alone', (s) => {
     expect(escapeChatMarkdown(s)).toBe(s);
+  });
+});
+
+describe('escapeMarkdown (CommonMark/GFM with raw HTML: postmortems)', () => {
+  it('escapes &, < and > as entities and the inline control characters with a backslash', () => {
+    expect(escapeMarkdown('a & <b> `c` *d* _e_ [f] |g| ~h~ \\i')).toBe('a &amp; &lt;b&gt; \\`c\\` \\*d\\* \\_e\\_ \\[f\\] \\|g\\| \\~h\\~ \\\\i');
+  });
+
+  it.each(['# heading', '  ## h', '+ item', '- item', '= underline', '1. item', '12) item'])('escapes the block marker of %j where a line starts', (l) => {
+    expect(readMarkdown(`text\n${escapeMarkdown(l)}`).headings).toEqual([]);
+    expect(escapeMarkdown(l)).toMatch(/^[ \t]*(\\[#+\-=]|\d+\\[.)])/);
+  });
+
+  it('leaves no HTML, link, image or heading in any string of syntax pieces (with inert), and shows the text', () => {
+    fc.assert(
+      fc.property(hostile, (s) => {
+        const doc = readMarkdown(escapeMarkdown(inert(s)));
+        return noLive(doc) && doc.html.length === 0 && doc.headings.length === 0 && doc.text === s;
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('is needed: the reader finds the HTML, links and headings of the unescaped text', () => {
+    const doc = readMarkdown('<img src=x onerror=alert(1)> [a](https://evil.com/a)\n# H\nT\n===');
+    expect([doc.html, doc.links, doc.headings, doc.active.length]).toEqual([['<img src=x onerror=alert(1)>'], ['https://evil.com/a'], ['H', 'T'], 1]);
   });
 });
 
