@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { inert } from '../notify/markup.js';
 import { escapeHtml } from '../notify/render.js';
 import type { RegionFigures } from '../reports/qos-report-model.js';
 import { STATUS_COLOR, fmtCount, fmtMs, fmtPct } from '../reports/qos-report-email.js';
@@ -282,7 +283,14 @@ function renderText(r: ReadinessReport, clock: TenantClock, title: string, gener
  * The readiness report sent before a planned high-traffic event, as an email: subject, plain text and table-based
  * inline-styled HTML, ready for nodemailer's `{ subject, text, html }`. Times read in the tenant's zone. Pure.
  */
-export function renderReadinessEmail(r: ReadinessReport): RenderedReadiness {
+export function renderReadinessEmail(data: ReadinessReport): RenderedReadiness {
+  // Region names and incident titles come from telemetry: no mail client may find a URL or an address to link in them.
+  const r: ReadinessReport = {
+    ...data,
+    event: { ...data.event, regions: data.event.regions.map(inert) },
+    baselines: data.baselines.map((b) => ({ ...b, region: inert(b.region) })),
+    openIncidents: data.openIncidents.map((i) => ({ ...i, region: i.region === null ? null : inert(i.region), title: inert(i.title) })),
+  };
   const e = r.event;
   const clock = new TenantClock(e.tenant.timezone);
   const starts = clock.point(e.startsAt);

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { inert } from '../notify/markup.js';
 import { escapeHtml, truncate } from '../notify/render.js';
 import { PRIORITIES } from '../rules/rule-schema.js';
 import { barChartPng, hBarChartPng, hBarChartSize, type Bar } from './png-chart.js';
@@ -272,7 +273,13 @@ function renderText(report: QosReport, title: string, ranked: readonly RegionRep
  * The scheduled QoS report as an email: subject, plain text and table-based inline-styled HTML whose charts are
  * inline PNG attachments (`cid:`), ready for nodemailer's `{ subject, text, html, attachments }`. Pure.
  */
-export function renderQosReport(report: QosReport): RenderedReport {
+export function renderQosReport(data: QosReport): RenderedReport {
+  // Region names come from telemetry: no mail client may find a URL or an address to link in them.
+  const report: QosReport = {
+    ...data,
+    regions: data.regions.map((r) => ({ ...r, region: inert(r.region) })),
+    needsAttention: data.needsAttention.map((n) => ({ ...n, region: inert(n.region) })),
+  };
   const kind = report.kind === 'weekly' ? 'Weekly' : 'Daily';
   const subject = `[qoswatch] ${kind} QoS report — ${oneLine(report.tenant.name)} — ${oneLine(report.period.label)}`;
   const title = `${kind} QoS report — ${report.tenant.name} — ${report.period.label}`;

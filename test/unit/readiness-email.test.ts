@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { fmtDuration, renderReadinessEmail } from '../../src/events/readiness-email.js';
 import type { ReadinessReport } from '../../src/events/readiness-model.js';
 import type { RegionFigures } from '../../src/reports/qos-report-model.js';
+import { readHtml, readText } from '../helpers/chat-clients.js';
 
 // Sat 5 Dec 2026 20:00 in Asia/Shanghai (UTC+8, no daylight saving time), for 6 h 30 min.
 const START = Date.UTC(2026, 11, 5, 12, 0);
@@ -188,6 +189,19 @@ describe('renderReadinessEmail', () => {
     expect(evil.html).not.toMatch(/<script>|r"1|m'1|< 3/);
     expect(evil.html).toContain('&#60;script&#62;x&#60;/script&#62;');
     expect(evil.html).toContain('&#60; 3.75');
+  });
+
+  it('shows region names and incident titles from telemetry as text that mail clients link nothing in, in both parts', () => {
+    const region = 'https://evil.com/ack www.evil.com <img src=x onerror=1>';
+    const [base] = report().baselines;
+    const [inc] = report().openIncidents;
+    const m = renderReadinessEmail(report({ baselines: [{ ...base!, region }], openIncidents: [{ ...inc!, region, title: `stall_ratio 3% — ${region}, isp=a@evil.com` }] }, { regions: [region] }));
+    for (const [part, reading] of [['html', readHtml(m.html)], ['text', readText(m.text)]] as const) {
+      expect(reading.links.filter((u) => !u.startsWith('https://grafana.example/')), part).toEqual([]);
+      expect([reading.images, reading.active], part).toEqual([[], []]);
+      expect(reading.text, part).toContain(region);
+      expect(reading.text, part).toContain('isp=a@evil.com');
+    }
   });
 
   it('links to Grafana only for a web URL', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { barChartPng, hBarChartPng, hBarChartSize, parseHexColor } from '../../src/reports/png-chart.js';
 import { chartedRegions, renderQosReport } from '../../src/reports/qos-report-email.js';
 import type { HourFigures, QosReport, RegionFigures, RegionReport, RegionStatus } from '../../src/reports/qos-report-model.js';
+import { readHtml, readText } from '../helpers/chat-clients.js';
 
 const FROM = Date.UTC(2026, 10, 30, 23); // 2026-12-01 00:00 Europe/Berlin
 const HOUR = 3_600_000;
@@ -284,6 +285,18 @@ describe('renderQosReport', () => {
     expect(out.html).toContain('href="https://grafana.example/d/qos?var-tenant=acme&#38;from=1"');
     expect(renderQosReport(report({ grafanaUrl: null })).html).not.toContain('Grafana');
     expect(renderQosReport(report({ grafanaUrl: 'javascript:alert(1)' })).html).not.toContain('javascript:');
+  });
+
+  it('shows region names from telemetry as text that mail clients link nothing in, in both parts', () => {
+    const name = 'https://evil.com/ack www.evil.com a@evil.com <img src=x onerror=1>';
+    const regions = REGIONS.map((r) => (r.region === EVIL ? { ...r, region: name } : r));
+    const m = renderQosReport(report({ regions, needsAttention: report().needsAttention.map((n) => (n.region === EVIL ? { ...n, region: name } : n)) }));
+    for (const [part, reading] of [['html', readHtml(m.html)], ['text', readText(m.text)]] as const) {
+      expect(reading.links.filter((u) => !u.startsWith('https://grafana.example/')), part).toEqual([]);
+      expect(reading.images.filter((u) => !u.startsWith('cid:')), part).toEqual([]);
+      expect(reading.active, part).toEqual([]);
+      expect(reading.text, part).toContain(name);
+    }
   });
 
   it('shows incidents, SLA outcomes, worst hours and the method, with the time in the tenant zone', () => {
