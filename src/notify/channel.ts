@@ -5,7 +5,11 @@ import type { Priority } from '../rules/rule-schema.js';
 export const PAGE_KINDS = ['opened', 'priority_changed', 'escalated', 'acknowledged', 'mitigated', 'resolved', 'sla_warning'] as const;
 export type PageKind = (typeof PAGE_KINDS)[number];
 
-/** Everything a channel needs to render one page; providers turn it into their documented payload. */
+/**
+ * Everything a channel needs to render one page; providers turn it into their documented payload. Its strings are
+ * raw text, partly from telemetry (a public ingest key: region and dimension values) and from people (names,
+ * notes): each channel shows them as text with the functions of markup.ts, and links only the URLs fields hold.
+ */
 export interface PageMessage {
   readonly kind: PageKind;
   readonly incidentId: number;
