@@ -1,7 +1,24 @@
 import { DDSketch } from '@datadog/sketches-js';
+import { DenseStore } from '@datadog/sketches-js/dist/ddsketch/store/index.js';
 
 /** PRODUCT.md §2: percentiles from DDSketch with relative error ≤ 1 %. */
 export const RELATIVE_ACCURACY = 0.01;
+
+/**
+ * Values (ms) at or below 1 µs count as zero, as DDSketch's own minimum indexable value does for ~1e-308: a bin
+ * key is ~50 per factor e of range (ln γ ≈ 0.02), so 2.3e-308 beside 600 000 ms spanned ~36 k bins (~290 KB) per
+ * sketch. Below 1 µs a latency is zero for every purpose here; its quantile answers 0 (clamped to the minimum).
+ */
+export const MIN_INDEXABLE_MS = 0.001;
+
+/**
+ * Most bins a live sketch holds; beyond, the lowest collapse into one (as DDSketch's collapsing-lowest stores do),
+ * so the high quantiles the rules read keep their accuracy. 1 µs to 600 000 ms (the largest field value) is 1 012
+ * bins, so no valid input ever collapses. Bound: 1 024 bins × 8 B = 8 KiB per live sketch, ≤ 9 KiB with its
+ * objects, ≤ 27 KiB for the three of a window aggregate (measured 25.6 KiB in test/unit/sketch.test.ts); frozen,
+ * at most 5 145 16-bit units (10 KiB), ~4 KiB when counts stay below 2^15.
+ */
+export const BIN_LIMIT = 1024;
 
 const REFERENCE = new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY });
 const MAPPING = REFERENCE.mapping;
@@ -96,15 +113,74 @@ export type AnySketch = DDSketch | FrozenSketch;
 const CHUNK = 16;
 
 /**
- * A live sketch for one open window. All share one mapping (immutable) and one empty negative store (values are
- * validated non-negative: nothing is ever added to it), so an open window costs its positive bins only.
+ * A dense store that never spans more than BIN_LIMIT keys: a key above the range collapses the lowest bins into
+ * the lowest one kept, a key below it is counted there. (The library's CollapsingLowestDenseStore double-counts a
+ * bin when it collapses — its sumOfRange includes the end index it then adds to — so it is not used.)
  */
+class BoundedStore extends DenseStore {
+  constructor() {
+    super(CHUNK);
+  }
+
+  override _getIndex(key: number): number {
+    if (key > this.maxKey) {
+      const lowest = key - BIN_LIMIT + 1;
+      if (this.minKey < lowest) this.collapseBelow(lowest);
+    } else if (key < this.maxKey - BIN_LIMIT + 1) {
+      key = this.maxKey - BIN_LIMIT + 1;
+    }
+    return super._getIndex(key);
+  }
+
+  /** Moves the counts of every key below `lowest` into `lowest`'s bin. */
+  private collapseBelow(lowest: number): void {
+    let moved = 0;
+    for (let k = this.minKey; k <= this.maxKey && k < lowest; k++) {
+      moved += this.bins[k - this.offset]!;
+      this.bins[k - this.offset] = 0;
+    }
+    if (lowest <= this.maxKey) {
+      this.bins[lowest - this.offset]! += moved;
+    } else {
+      // Everything collapses into a key past the bins: restart them there (their length stays ≤ BIN_LIMIT).
+      this.offset = lowest;
+      this.bins[0] = moved;
+      this.maxKey = lowest;
+    }
+    this.minKey = lowest;
+  }
+}
+
+/**
+ * A live sketch for one open window. All share one mapping (immutable) and one empty negative store, so an open
+ * window costs its positive bins only — at most BIN_LIMIT of them.
+ */
+class Sketch extends DDSketch {
+  constructor() {
+    super({ relativeAccuracy: RELATIVE_ACCURACY });
+    this.mapping = MAPPING;
+    this.negativeStore = NO_NEGATIVES;
+    this.store = new BoundedStore();
+  }
+
+  /**
+   * Values are validated finite and non-negative; whatever a caller passes, a negative or NaN counts as 0 and
+   * Infinity as the largest double, so nothing reaches the shared negative store and every key is finite.
+   */
+  override accept(value: number, weight = 1): void {
+    if (!(weight > 0)) throw new Error('Weight must be a positive number');
+    const v = value > 0 ? Math.min(value, Number.MAX_VALUE) : 0;
+    if (v > MIN_INDEXABLE_MS) this.store.add(MAPPING.key(v), weight);
+    else this.zeroCount += weight;
+    this.count += weight;
+    this.sum += v * weight;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+}
+
 export function newSketch(): DDSketch {
-  const s = new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY });
-  s.mapping = MAPPING;
-  s.negativeStore = NO_NEGATIVES;
-  s.store.chunkSize = CHUNK;
-  return s;
+  return new Sketch();
 }
 
 export function isFrozen(s: AnySketch): s is FrozenSketch {

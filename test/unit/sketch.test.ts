@@ -1,6 +1,10 @@
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AnySketch, RELATIVE_ACCURACY, freeze, inspectFrozen, isFrozen, mergeInto, newSketch, quantile } from '../../src/telemetry/sketch.js';
+import { type AnySketch, BIN_LIMIT, MIN_INDEXABLE_MS, RELATIVE_ACCURACY, freeze, inspectFrozen, isFrozen, mergeInto, newSketch, quantile } from '../../src/telemetry/sketch.js';
+import { WindowAgg } from '../../src/telemetry/window-agg.js';
+import type { DDSketch } from '@datadog/sketches-js';
 
 /**
  * The exact quantile under DDSketch's rank rule: rank = q·(n−1) and the "lower" key lookup (the first bin whose
@@ -155,24 +159,30 @@ describe('sketch: freeze', () => {
   });
 
   it('round-trips every bin, also huge counts, extreme keys and a wide sketch', () => {
-    // Values near the smallest and largest the mapping indexes give keys far outside 16 bits; counts past 2^15
-    // and 2^30 need several varint units.
-    const s = newSketch();
-    s.accept(1e-300, 3);
-    s.accept(2.5, 40_000);
-    s.accept(7, 2 ** 31 + 5);
-    s.accept(1e300, 1);
-    for (let v = 1; v < 1e6; v *= 1.03) s.accept(v); // ~470 neighbouring bins
-    const live: [number, number][] = [];
-    s.store.bins.forEach((c, i) => c > 0 && live.push([i + s.store.offset, c]));
-    const f = inspectFrozen(freeze(s));
-    expect(f.keys.map((k, i) => [k, f.counts[i]!])).toEqual(live);
-    expect(f.keys[0]).toBeLessThan(-30_000);
-    expect(f.keys.at(-1)).toBeGreaterThan(30_000);
-    expect([f.count, f.zeroCount, f.sum, f.min, f.max]).toEqual([s.count, s.zeroCount, s.sum, s.min, s.max]);
-    const into = newSketch();
-    mergeInto(into, freeze(s));
-    for (const q of QS) expect(quantile(into, q)).toBe(quantile(s, q));
+    // The lowest key a sketch holds is that of 1 µs (smaller values count as zero); a value near the largest
+    // double gives a key far outside 16 bits (a first step of several varint units), with the bins below it
+    // collapsed to stay within BIN_LIMIT. Counts past 2^15 and 2^30 need several varint units.
+    const wide = newSketch();
+    wide.accept(1e-300, 3);
+    wide.accept(0.0011, 2);
+    wide.accept(2.5, 40_000);
+    wide.accept(7, 2 ** 31 + 5);
+    for (let v = 1; v < 1e6; v *= 1.03) wide.accept(v); // ~470 neighbouring bins
+    const far = newSketch();
+    far.accept(1e300, 1);
+    far.accept(1e299, 2 ** 40);
+    far.accept(5, 7);
+    for (const [s, check] of [[wide, (keys: number[]) => expect(keys[0]).toBeLessThan(-300)], [far, (keys: number[]) => expect(keys.at(-1)).toBeGreaterThan(30_000)]] as const) {
+      const live: [number, number][] = [];
+      s.store.bins.forEach((c, i) => c > 0 && live.push([i + s.store.offset, c]));
+      const f = inspectFrozen(freeze(s));
+      expect(f.keys.map((k, i) => [k, f.counts[i]!])).toEqual(live);
+      check(f.keys);
+      expect([f.count, f.zeroCount, f.sum, f.min, f.max]).toEqual([s.count, s.zeroCount, s.sum, s.min, s.max]);
+      const into = newSketch();
+      mergeInto(into, freeze(s));
+      for (const q of QS) expect(quantile(into, q)).toBe(quantile(s, q));
+    }
   });
 
   it('takes about two bytes per bin', () => {
@@ -304,5 +314,112 @@ describe('sketch: mergeInto', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('sketch: memory bound whatever the input', () => {
+  /** Any finite double, with the extremes drawn often: subnormals, the smallest normal, ±MAX_VALUE, ±0. */
+  const anyDouble = fc.oneof(
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.constantFrom(0, -0, Number.MIN_VALUE, 2.3e-308, 2.2250738585072014e-308, 1e-300, 1e-9, 0.001, 1e300, Number.MAX_VALUE, -Number.MAX_VALUE, -1),
+    valueArb,
+  );
+  /** A sample with arbitrary doubles in the sketched fields (the aggregation is fed directly, past validation). */
+  const hostileSample = fc.record({ latency_ms: anyDouble, rtt_ms: anyDouble, startup_ms: anyDouble });
+  /** Steps on a few window aggregates: add a sample, merge one into another, freeze one (later adds revive it). */
+  const step = fc.oneof(
+    { weight: 8, arbitrary: fc.tuple(fc.constant('add' as const), fc.nat(2), hostileSample) },
+    { weight: 1, arbitrary: fc.tuple(fc.constant('merge' as const), fc.nat(2), fc.nat(2)) },
+    { weight: 1, arbitrary: fc.tuple(fc.constant('freeze' as const), fc.nat(2)) },
+  );
+
+  /**
+   * Frozen: count and zero count (≤ 4 units each below 2^60), sum/min/max (12), the first key's step (≤ 2: keys
+   * lie within ±37 300), then per bin a step (1: steps are below BIN_LIMIT) and a count (≤ 4): 5 145 units, 10 KiB.
+   */
+  const FROZEN_MAX_UNITS = 4 + 4 + 12 + 2 + (BIN_LIMIT - 1) + 4 * BIN_LIMIT;
+
+  function expectBounded(s: AnySketch | undefined): void {
+    if (s === undefined) return;
+    if (isFrozen(s)) expect(s.length).toBeLessThanOrEqual(FROZEN_MAX_UNITS);
+    else expect(s.store.bins.length).toBeLessThanOrEqual(BIN_LIMIT);
+  }
+
+  it('property: random finite doubles never make a sketch hold more than its bin limit, live or frozen', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 120 }), (steps) => {
+        const aggs = [new WindowAgg(), new WindowAgg(), new WindowAgg()];
+        for (const st of steps) {
+          if (st[0] === 'add') aggs[st[1]]!.add({ ts: 0, region: 'r', ...st[2] }, true, false);
+          else if (st[0] === 'merge') aggs[st[1]]!.merge(aggs[st[2]]!);
+          else aggs[st[1]]!.freeze();
+          for (const a of aggs) for (const s of [a.latency, a.rtt, a.startup]) expectBounded(s);
+        }
+        for (const a of aggs) {
+          const m = a.metrics();
+          for (const v of [m.latency_p50, m.latency_p95, m.latency_p99, m.rtt_p95, m.startup_p50, m.startup_p95]) if (v !== undefined) expect(Number.isNaN(v)).toBe(false);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('sketch: the bound in bytes and the accuracy it keeps', () => {
+  it('a live sketch as wide as it can get holds BIN_LIMIT bins: ≤ 9 KiB of heap each, ≤ 27 KiB per window aggregate (measured)', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const N = 400;
+    const keep: WindowAgg[] = [];
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < N; i++) {
+      const a = new WindowAgg();
+      // The widest sketches there are: tiny and huge values in every field, and the full valid range between.
+      for (const v of [2.3e-308, 0.0011, 1, 1000, 600_000, Number.MAX_VALUE, 1e-300, 5e-324]) a.add({ ts: 0, region: 'r', latency_ms: v, rtt_ms: v, startup_ms: v }, true, false);
+      keep.push(a);
+    }
+    gc();
+    const perAgg = (process.memoryUsage().heapUsed - before) / N;
+    for (const a of keep) for (const s of [a.latency, a.rtt, a.startup] as DDSketch[]) expect(s.store.bins.length).toBe(BIN_LIMIT);
+    // Measured 25.6 KiB (8 KiB of bins per sketch, the rest objects and array slack); the ~36 k-bin sketches of
+    // before took ~290 KB each.
+    expect(perAgg).toBeLessThanOrEqual(27 * 1024);
+  });
+
+  it('property: any valid field value (0..600 000 ms, subnormals included) keeps every quantile within 1 %, or within 1 µs at or below 1 µs', () => {
+    const valid = fc.oneof(fc.double({ min: 0, max: 600_000, noNaN: true }), fc.constantFrom(0, Number.MIN_VALUE, 2.3e-308, 0.001, 0.0010001, 600_000), valueArb);
+    fc.assert(
+      fc.property(fc.array(valid, { minLength: 1, maxLength: 200 }), (values) => {
+        const sorted = [...values].sort((a, b) => a - b);
+        const s = sketchOf(values);
+        expect(s.store.bins.length).toBeLessThanOrEqual(BIN_LIMIT);
+        for (const q of [...QS, 0.5, 0.95, 0.99]) {
+          const exact = exactQuantile(sorted, q);
+          for (const sk of [s, freeze(s)] as AnySketch[]) {
+            const est = quantile(sk, q)!;
+            if (exact <= MIN_INDEXABLE_MS) expect(Math.abs(est - exact)).toBeLessThanOrEqual(MIN_INDEXABLE_MS);
+            else expect(withinAccuracy(est, exact), `q=${q}`).toBe(true);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('counts values at or below 1 µs, negatives and NaN as zero; keeps a collapsed sketch whole', () => {
+    const s = newSketch();
+    for (const v of [0, -0, 5e-324, 2.3e-308, 0.001, -1, -Number.MAX_VALUE, Number.NaN]) s.accept(v);
+    expect(s.zeroCount).toBe(8);
+    expect(s.negativeStore.count).toBe(0);
+    expect(s.min).toBe(0);
+    s.accept(600_000);
+    s.accept(Number.MAX_VALUE); // ~35 000 keys above: everything below collapses into the lowest bin kept
+    s.accept(Number.POSITIVE_INFINITY);
+    expect(s.store.bins.length).toBeLessThanOrEqual(BIN_LIMIT);
+    expect(s.store.bins.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(s.count).toBe(11);
+    expect(quantile(s, 1)).toBe(Number.MAX_VALUE);
+    expect(quantile(s, 0.5)).toBe(0);
   });
 });
