@@ -15,6 +15,10 @@ Usage:
                              coverage of schedules that P0/P1 pages reach over the next 28 days
   qoswatch oncall who [--at time] [file]
                              who is on call in each schedule now or at an RFC 3339 time
+  qoswatch journal quarantined
+                             list journal rows a start moved aside because replaying them failed (data dir)
+  qoswatch journal requeue <seq>|all
+                             put quarantined rows back to be replayed at the next start (service stopped)
   qoswatch simulate [options] generate realistic telemetry with injected faults (qoswatch simulate --help)
   qoswatch version           print the version
 `;
@@ -57,6 +61,10 @@ async function main(argv: string[]): Promise<number> {
       }
       process.stderr.write('usage: qoswatch oncall check [file] | qoswatch oncall who [--at time] [file]\n');
       return 2;
+    case 'journal': {
+      const { journalCommand } = await import('./storage/journal-cli.js');
+      return journalCommand(rest[0], rest.length <= 2 ? rest[1] : '');
+    }
     default:
       process.stderr.write(`unknown command "${cmd}"\n\n${HELP}`);
       return 2;

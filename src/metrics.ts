@@ -29,6 +29,12 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly journalPendingBytes = this.gauge('qoswatch_journal_pending_bytes', 'Accepted bytes waiting for the journal commit');
+  readonly journalQuarantined = this.counter(
+    'qoswatch_journal_quarantined_total',
+    'Journal rows moved to quarantine at start, by cause: error (replaying the row threw) or crash (the process died replaying it)',
+    ['cause'],
+  );
+  readonly journalQuarantineRows = this.gauge('qoswatch_journal_quarantine_rows', 'Journal rows kept in quarantine (ingest.db, table journal_quarantine)');
   readonly influxWriteDuration = new Histogram({
     name: 'qoswatch_influx_write_duration_seconds',
     help: 'InfluxDB write request latency',

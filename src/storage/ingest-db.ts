@@ -26,6 +26,22 @@ const MIGRATIONS = [
      journal_seq INTEGER NOT NULL,
      closed_before INTEGER NOT NULL
    );`,
+  // Journal rows whose replay failed, moved aside with the reason (README, Durability); a marker of the rows a
+  // replay is working on, so a start after a crash in replay can tell which row it died on.
+  `CREATE TABLE journal_quarantine (
+     seq INTEGER PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     received_at INTEGER NOT NULL,
+     body TEXT NOT NULL,
+     max_window INTEGER NOT NULL,
+     quarantined_at INTEGER NOT NULL,
+     reason TEXT NOT NULL
+   );
+   CREATE TABLE replay_marker (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     after_seq INTEGER NOT NULL,
+     rows INTEGER NOT NULL
+   );`,
 ];
 
 export function openIngestDb(path: string, opts: { fsync?: boolean } = {}): Db {

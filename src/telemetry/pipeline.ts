@@ -190,11 +190,18 @@ export class IngestPipeline {
    * closed then) are already in the spool: they only restore who is live.
    */
   private replay(coveredSeq: number, coveredBefore: number): void {
+    const { log, metrics } = this.deps;
     let rows = 0, replayed = 0;
-    for (const row of this.journal.rows()) {
+    const quarantined = this.journal.replay((row) => {
       rows++;
-      const batch = (JSON.parse(row.body) as { samples?: unknown }).samples;
-      if (!Array.isArray(batch)) continue;
+      let body: { samples?: unknown } | null;
+      try {
+        body = JSON.parse(row.body) as { samples?: unknown } | null;
+      } catch {
+        throw new Error('body is not valid JSON'); // not the parser's message: it quotes the body
+      }
+      const batch = body?.samples;
+      if (!Array.isArray(batch)) return;
       const v = validateSamples(batch, row.receivedAt, this.opts.maxSampleAgeMs);
       const pending = v.accepted.filter(({ sample }) => {
         const covered = row.seq <= coveredSeq && this.store.windowOf(sample.ts) < coveredBefore;
@@ -203,8 +210,12 @@ export class IngestPipeline {
       });
       replayed += pending.length;
       this.apply(row.tenant, row.seq, pending, row.receivedAt);
+    }, this.deps.clock());
+    for (const q of quarantined) {
+      metrics.journalQuarantined.inc({ cause: q.cause });
+      log.error({ seq: q.seq, tenant: q.tenant, cause: q.cause, reason: q.reason }, 'journal row quarantined: its replay failed; kept in ingest.db, table journal_quarantine (README, Durability)');
     }
-    if (rows) this.deps.log.info({ rows, samples: replayed }, 'replayed the telemetry journal');
+    if (rows) log.info({ rows, samples: replayed, quarantined: quarantined.length }, 'replayed the telemetry journal');
   }
 
   private tickSafely(now: number): void {
@@ -263,6 +274,7 @@ export class IngestPipeline {
     set(metrics.liveSessions, () => this.store.liveness.sessionCount);
     set(metrics.liveNodes, () => this.store.liveness.nodeCount);
     set(metrics.journalPendingBytes, () => this.journal.pendingBytes);
+    set(metrics.journalQuarantineRows, () => this.journal.quarantineCount());
     set(metrics.spoolDepthPoints, () => this.spool.depth.lines);
     set(metrics.spoolDepthBytes, () => this.spool.depth.bytes);
   }

@@ -41,10 +41,22 @@ export class ServiceProcess {
     this.proc = proc;
     proc.stdout!.on('data', (d) => (this.output += String(d)));
     proc.stderr!.on('data', (d) => (this.output += String(d)));
-    await waitFor(`the service to listen (output so far: ${this.output.slice(-500)})`, async () => {
-      if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}: ${this.output}`);
-      return (await fetch(`${this.url}/healthz`)).ok || undefined;
-    });
+    // A process that exits while starting fails the start at once (waitFor would retry until its timeout).
+    let listening = false;
+    const exited = new Promise<never>((_, reject) =>
+      proc.once('exit', (code, signal) => {
+        if (!listening) reject(new Error(`service exited with ${code ?? signal}: ${this.output.slice(-2000)}`));
+      }),
+    );
+    exited.catch(() => {});
+    await Promise.race([
+      exited,
+      waitFor(`the service to listen (output so far: ${this.output.slice(-500)})`, async () => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return undefined;
+        return (await fetch(`${this.url}/healthz`)).ok || undefined;
+      }),
+    ]);
+    listening = true;
   }
 
   /** Removes the data dir (benchmarks; tests rely on the run's temp root). */
@@ -56,7 +68,7 @@ export class ServiceProcess {
   async stop(signal: NodeJS.Signals): Promise<number | string> {
     const p = this.proc!;
     this.proc = undefined;
-    if (p.exitCode !== null) return p.exitCode;
+    if (p.exitCode !== null || p.signalCode !== null) return p.exitCode ?? p.signalCode!;
     const done = new Promise<number | string>((r) => p.once('exit', (code, sig) => r(code ?? sig ?? 'unknown')));
     p.kill(signal);
     return done;

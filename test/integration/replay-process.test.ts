@@ -1,10 +1,13 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openIngestDb } from '../../src/storage/ingest-db.js';
 import { postTelemetry } from '../helpers/app.js';
 import { useInfluxServer } from '../helpers/influx-suite.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
 import { metric } from '../helpers/metrics.js';
-import { CLI, servicesKilledAfterEach } from '../helpers/service.js';
+import { CLI, ServiceProcess, runCli, servicesKilledAfterEach } from '../helpers/service.js';
+import { tempDir } from '../helpers/tmp.js';
 
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
 if (!HAVE_INFLUXD) console.warn(NO_INFLUXD_MESSAGE);
@@ -50,6 +53,111 @@ function hostileBatch(ts: number) {
   }
   return { samples };
 }
+
+/** Journal rows written straight into a data dir's ingest.db, as a previous run would have left them. */
+function writeJournal(dataDir: string, bodies: readonly string[], receivedAt = Date.now()): void {
+  const db = openIngestDb(join(dataDir, 'ingest.db'));
+  try {
+    const insert = db.prepare("INSERT INTO journal (tenant, received_at, body, max_window) VALUES ('default', ?, ?, ?)");
+    for (const body of bodies) insert.run(receivedAt, body, Math.floor(receivedAt / 10_000));
+  } finally {
+    db.close();
+  }
+}
+
+function quarantined(dataDir: string): { seq: number; tenant: string; body: string; reason: string }[] {
+  const db = openIngestDb(join(dataDir, 'ingest.db'));
+  try {
+    return db.prepare('SELECT seq, tenant, body, reason FROM journal_quarantine ORDER BY seq').all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+/** Parsed JSON log lines of a process's output. */
+const logLines = (output: string) =>
+  output.split('\n').flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+
+const healthyBody = (ts: number, sessions: string[]) => JSON.stringify({ samples: sessions.map((session) => ({ ts, region: 'eu', session, latency_ms: 40 })) });
+
+describe('journal replay at start (the built service as a process)', () => {
+  const start = servicesKilledAfterEach();
+
+  it('a journal row whose replay throws is quarantined (kept, counted, logged) and the service serves', async () => {
+    const dataDir = tempDir('qoswatch-quarantine');
+    const now = Date.now();
+    writeJournal(dataDir, [healthyBody(now, ['a', 'b']), '{"samples": [not json', healthyBody(now, ['c'])], now);
+    const svc = await start({}, dataDir);
+    expect(await metric(svc.url, 'qoswatch_journal_quarantined_total')).toBe(1);
+    expect(await metric(svc.url, 'qoswatch_journal_quarantine_rows')).toBe(1);
+    // The healthy rows on both sides were replayed.
+    expect(await metric(svc.url, 'qoswatch_samples_aggregated_total')).toBe(3);
+    const line = logLines(svc.output).find((l) => String(l.msg).includes('quarantined'));
+    expect(line).toMatchObject({ seq: 2, tenant: 'default' });
+    expect(svc.output).not.toContain('not json');
+    expect((await postTelemetry(svc.url, { samples: [{ ts: Date.now(), region: 'eu', latency_ms: 1 }] })).status).toBe(202);
+    expect(await svc.stop('SIGTERM')).toBe(0);
+    expect(quarantined(dataDir)).toEqual([{ seq: 2, tenant: 'default', body: '{"samples": [not json', reason: expect.stringContaining('JSON') }]);
+    // The next start replays nothing twice and quarantines nothing more.
+    const again = await start({}, dataDir);
+    expect(await metric(again.url, 'qoswatch_journal_quarantined_total')).toBe(0);
+    expect(await metric(again.url, 'qoswatch_journal_quarantine_rows')).toBe(1);
+    expect(await again.stop('SIGTERM')).toBe(0);
+
+    // The operator's view: the row, its reason, never its body; requeued, the next start replays it (and, still
+    // not JSON, it is quarantined again under its new seq: 5, after the batch posted above).
+    const env = { QOSWATCH_DATA_DIR: dataDir };
+    const list = await runCli(['journal', 'quarantined'], env);
+    expect(list.code).toBe(0);
+    expect(list.output).toMatch(/^seq 2\ttenant default\treceived .*\t21 bytes\tError: body is not valid JSON\n$/);
+    const requeue = await runCli(['journal', 'requeue', '2'], env);
+    expect(requeue).toEqual({ code: 0, output: 'requeued seq 2 as seq 5: the next start replays it\n' });
+    expect((await runCli(['journal', 'quarantined'], env)).output).toBe('no quarantined journal rows\n');
+    const third = await start({}, dataDir);
+    expect(logLines(third.output).find((l) => String(l.msg).includes('quarantined'))).toMatchObject({ seq: 5, tenant: 'default', cause: 'error' });
+  });
+
+  it('a journal row that kills the process while it is replayed is quarantined by a later start: no crash loop', { timeout: 120_000 }, async () => {
+    const dataDir = tempDir('qoswatch-deadly');
+    const now = Date.now();
+    // Parsing this row needs ~15 M array slots (well over the heap): the process dies with out-of-memory, which no
+    // try/catch sees. Healthy rows come before and after it.
+    const deadly = `{"samples":[${'0,'.repeat(15_000_000)}0]}`;
+    writeJournal(dataDir, [healthyBody(now, ['a']), deadly, healthyBody(now, ['b', 'c'])], now);
+    const deaths: string[] = [];
+    let svc: ServiceProcess | undefined;
+    for (let attempt = 0; attempt < 5 && !svc; attempt++) {
+      const s = new ServiceProcess(SMALL_HEAP, dataDir);
+      try {
+        await s.start();
+        svc = s;
+      } catch (err) {
+        deaths.push(String(err).slice(0, 200));
+        await s.stop('SIGKILL');
+      }
+    }
+    expect(svc, `still dying after ${deaths.length} starts: ${deaths.join(' | ')}`).toBeDefined();
+    try {
+      // One death in a chunk of rows, one while replaying the rows of that chunk one by one; then it is known.
+      expect(deaths.length).toBeLessThanOrEqual(2);
+      expect(await metric(svc!.url, 'qoswatch_journal_quarantined_total')).toBe(1);
+      expect(await metric(svc!.url, 'qoswatch_samples_aggregated_total')).toBe(3);
+      const line = logLines(svc!.output).find((l) => String(l.msg).includes('quarantined'));
+      expect(line).toMatchObject({ seq: 2, tenant: 'default' });
+      expect(await svc!.stop('SIGTERM')).toBe(0);
+      const q = quarantined(dataDir);
+      expect(q.map((r) => [r.seq, r.body.length, r.reason])).toEqual([[2, deadly.length, expect.stringContaining('died')]]);
+    } finally {
+      if (svc?.proc) await svc.stop('SIGKILL');
+    }
+  });
+});
 
 describe.skipIf(!HAVE_INFLUXD)('hostile numbers (the built service as a process, real InfluxDB)', () => {
   const influx = useInfluxServer();

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
-import { Journal } from '../../src/storage/journal.js';
+import { Journal, REPLAY_CHUNK } from '../../src/storage/journal.js';
 import { Spool } from '../../src/storage/spool.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -126,5 +126,82 @@ describe('Journal pruning in chunks', () => {
     while (j.pruneInProgress) await new Promise((r) => setImmediate(r));
     expect(j.count()).toBe(200); // the rows touching window 9 stay
     expect([...j.rows()].every((r) => r.maxWindow === 9)).toBe(true);
+  });
+});
+
+describe('Journal replay: quarantine and the replay marker', () => {
+  /** A journal of `n` rows in `dir` (bodies name their seq). */
+  function journalOf(dir: string, n: number): { db: Db; j: Journal } {
+    const db = open(dir);
+    const insert = db.prepare("INSERT INTO journal (tenant, received_at, body, max_window) VALUES ('t', 0, ?, 0)");
+    db.transaction(() => {
+      for (let i = 1; i <= n; i++) insert.run(`row ${i}`);
+    })();
+    return { db, j: new Journal(db) };
+  }
+  /** The marker as another connection sees it (committed), while replay runs. */
+  const markerOf = (reader: Db) => reader.prepare('SELECT after_seq AS afterSeq, rows FROM replay_marker').get() as { afterSeq: number; rows: number } | undefined;
+  const quarantine = (db: Db) => db.prepare('SELECT seq, tenant, body, reason FROM journal_quarantine ORDER BY seq').all();
+
+  it('moves a row whose apply throws to quarantine with its reason, applies the rest and clears the marker', () => {
+    const dir = tmp();
+    const { db, j } = journalOf(dir, 5);
+    const applied: number[] = [];
+    const out = j.replay((row) => {
+      if (row.seq === 3) throw new TypeError('bad row');
+      applied.push(row.seq);
+    }, 1234);
+    expect(applied).toEqual([1, 2, 4, 5]);
+    expect(out).toEqual([{ seq: 3, tenant: 't', cause: 'error', reason: 'TypeError: bad row' }]);
+    expect(quarantine(db)).toEqual([{ seq: 3, tenant: 't', body: 'row 3', reason: 'TypeError: bad row' }]);
+    expect([...j.rows()].map((r) => r.seq)).toEqual([1, 2, 4, 5]);
+    expect(j.quarantineCount()).toBe(1);
+    expect(markerOf(db)).toBeUndefined();
+  });
+
+  it('marks each chunk of rows once before replaying it (a healthy journal costs one write per chunk)', () => {
+    const dir = tmp();
+    const { j } = journalOf(dir, 2 * REPLAY_CHUNK + 5);
+    const reader = open(dir);
+    const seen = new Map<number, { afterSeq: number; rows: number } | undefined>();
+    j.replay((row) => void seen.set(row.seq, markerOf(reader)), 0);
+    expect(seen.size).toBe(2 * REPLAY_CHUNK + 5);
+    expect(seen.get(1)).toEqual({ afterSeq: 0, rows: REPLAY_CHUNK });
+    expect(seen.get(REPLAY_CHUNK)).toEqual({ afterSeq: 0, rows: REPLAY_CHUNK });
+    expect(seen.get(REPLAY_CHUNK + 1)).toEqual({ afterSeq: REPLAY_CHUNK, rows: REPLAY_CHUNK });
+    expect(seen.get(2 * REPLAY_CHUNK + 5)).toEqual({ afterSeq: 2 * REPLAY_CHUNK, rows: REPLAY_CHUNK });
+    expect(markerOf(reader)).toBeUndefined();
+  });
+
+  it('after a death in a chunk, replays that chunk one row per marker', () => {
+    const dir = tmp();
+    const { db, j } = journalOf(dir, REPLAY_CHUNK + 20);
+    const reader = open(dir);
+    // The previous start died somewhere in the REPLAY_CHUNK rows after row 10, as the marker it left says.
+    db.prepare('INSERT INTO replay_marker (id, after_seq, rows) VALUES (1, 10, ?)').run(REPLAY_CHUNK);
+    const seen = new Map<number, { afterSeq: number; rows: number } | undefined>();
+    expect(j.replay((row) => void seen.set(row.seq, markerOf(reader)), 0)).toEqual([]);
+    expect(seen.size).toBe(REPLAY_CHUNK + 20);
+    // Rows before that chunk go as one chunk; its rows each under their own marker (a death now names its row).
+    expect(seen.get(3)).toEqual({ afterSeq: 0, rows: REPLAY_CHUNK });
+    expect(seen.get(11)).toEqual({ afterSeq: 10, rows: 1 });
+    expect(seen.get(15)).toEqual({ afterSeq: 14, rows: 1 });
+    expect(seen.get(REPLAY_CHUNK + 10)).toEqual({ afterSeq: REPLAY_CHUNK + 9, rows: 1 });
+    expect(seen.get(REPLAY_CHUNK + 11)).toEqual({ afterSeq: REPLAY_CHUNK + 10, rows: REPLAY_CHUNK });
+    expect(markerOf(reader)).toBeUndefined();
+  });
+
+  it('after a death on a single row, quarantines that row without replaying it, and only that row', () => {
+    const dir = tmp();
+    const { db, j } = journalOf(dir, 30);
+    db.prepare('INSERT INTO replay_marker (id, after_seq, rows) VALUES (1, 14, 1)').run();
+    const applied: number[] = [];
+    const out = j.replay((row) => void applied.push(row.seq), 99);
+    expect(out).toEqual([{ seq: 15, tenant: 't', cause: 'crash', reason: expect.stringContaining('died') }]);
+    expect(applied).toEqual(Array.from({ length: 30 }, (_, i) => i + 1).filter((seq) => seq !== 15));
+    expect(quarantine(db)).toEqual([{ seq: 15, tenant: 't', body: 'row 15', reason: expect.stringContaining('died') }]);
+    // A start after a clean replay quarantines nothing more.
+    expect(j.replay(() => {}, 100)).toEqual([]);
+    expect(j.quarantineCount()).toBe(1);
   });
 });
