@@ -18,6 +18,17 @@ const metric = (min: number, max: number, doc: string, int = false): NumberSpec 
 
 /** Tag-safe text: InfluxDB line protocol cannot carry control characters, and a trailing backslash breaks escaping. */
 const TAG_TEXT = /^[^\x00-\x1f\x7f\\]+$/;
+const TAG_TEXT_MESSAGE = 'must not contain control characters or backslashes';
+/**
+ * Text must be well-formed UTF-16: a lone surrogate (JSON allows "\ud800") is written to UTF-8 as U+FFFD, so two
+ * regions that differ only by one would become one series in InfluxDB while staying two here.
+ */
+const WELL_FORMED_MESSAGE = 'must be well-formed Unicode (a lone surrogate such as \\ud800 is not)';
+const wellFormed = (s: string) => s.isWellFormed();
+
+/** A string field's checks, shared by every string of a sample and the envelope's `sdk`. */
+const text = (min: number, max: number) => z.string().min(min).max(max).refine(wellFormed, WELL_FORMED_MESSAGE);
+const tagText = (max: number) => text(1, max).regex(TAG_TEXT, TAG_TEXT_MESSAGE);
 
 export const SCALAR_FIELDS = {
   interval_ms: num(100, 3_600_000, 'length of the measured interval (default 10000)', { int: true }),
@@ -74,12 +85,12 @@ const tsSchema = z
   .union([z.number().int().nonnegative(), isoTimestamp], { error: 'must be epoch milliseconds (a non-negative integer) or an RFC 3339 timestamp with offset' })
   .describe('start of the interval: epoch milliseconds or RFC 3339');
 const errorSchema = z
-  .union([z.string().min(1).max(64).regex(TAG_TEXT, 'must not contain control characters or backslashes'), z.number().int()], { error: 'must be an error code: a string of 1-64 characters or an integer' })
+  .union([tagText(64), z.number().int()], { error: 'must be an error code: a string of 1-64 characters or an integer' })
   .describe('fatal error code');
-const dimValue = z.string().min(1).max(64).regex(TAG_TEXT, 'must not contain control characters or backslashes');
+const dimValue = tagText(64);
 
 function zodField(spec: FieldSpec): z.ZodType {
-  if (spec.kind === 'string') return z.string().min(1).max(spec.max).regex(TAG_TEXT, 'must not contain control characters or backslashes').describe(spec.doc);
+  if (spec.kind === 'string') return tagText(spec.max).describe(spec.doc);
   let s = z.number().min(spec.min).max(spec.max);
   if (spec.int) s = s.int();
   return s.describe(spec.doc);
@@ -115,16 +126,19 @@ export const sampleSchema = z
   })
   .meta({ id: 'Sample' });
 
+/** The `sdk` of a batch or WebSocket frame: free text, but well-formed. */
+export const sdkSchema = text(0, 128);
+
 export const batchSchema = z
   .strictObject({
-    sdk: z.string().max(128).optional().describe('reporting SDK name and version'),
+    sdk: sdkSchema.optional().describe('reporting SDK name and version'),
     samples: z.array(sampleSchema).min(1).max(MAX_SAMPLES_PER_BATCH),
   })
   .meta({ id: 'TelemetryBatch' });
 
 /** What the hot path checks of the envelope; samples are then checked one by one. */
 export const envelopeSchema = z.strictObject({
-  sdk: z.string().max(128).optional(),
+  sdk: sdkSchema.optional(),
   samples: z.array(z.unknown()).min(1, 'must hold at least one sample').max(MAX_SAMPLES_PER_BATCH, `must hold at most ${MAX_SAMPLES_PER_BATCH} samples`),
 });
 
@@ -143,7 +157,7 @@ function codePointLength(s: string): number {
 
 function fastText(v: unknown, max: number): boolean {
   // a code point is one or two UTF-16 units, so only a string longer than `max` units needs counting
-  return typeof v === 'string' && v.length >= 1 && (v.length <= max || codePointLength(v) <= max) && TAG_TEXT.test(v);
+  return typeof v === 'string' && v.length >= 1 && (v.length <= max || codePointLength(v) <= max) && TAG_TEXT.test(v) && v.isWellFormed();
 }
 
 /** The hot-path check: true exactly when `sampleSchema` accepts the value (see the property test). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_SAMPLES_PER_BATCH } from './sample-schema.js';
+import { MAX_SAMPLES_PER_BATCH, sdkSchema } from './sample-schema.js';
 
 export const fieldErrorSchema = z.object({ path: z.string(), message: z.string() });
 
@@ -19,6 +19,6 @@ export const keyQuerySchema = z.object({
 /** A WebSocket client frame; the server answers each with `{seq, accepted, rejected}` or `{seq, error, message}`. */
 export const wsFrameSchema = z.strictObject({
   seq: z.number().int().nonnegative(),
-  sdk: z.string().max(128).optional(),
+  sdk: sdkSchema.optional(),
   samples: z.array(z.unknown()).min(1, 'must hold at least one sample').max(MAX_SAMPLES_PER_BATCH, `must hold at most ${MAX_SAMPLES_PER_BATCH} samples`),
 });

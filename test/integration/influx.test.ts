@@ -100,6 +100,30 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
     }
   });
 
+  it('refuses regions with a lone surrogate: two that differ only by one would be one InfluxDB series (both become U+FFFD)', async () => {
+    await influx().createDb('surrogates');
+    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'surrogates' } });
+    try {
+      // Distinct strings in JavaScript, the same bytes in line protocol: InfluxDB would keep one of the two points.
+      expect(Buffer.from('eu\ud800').equals(Buffer.from('eu\udc00'))).toBe(true);
+      const ts = Date.now();
+      const samples = [
+        { ts, region: 'eu\ud800', session: 'a', latency_ms: 100 },
+        { ts, region: 'eu\udc00', session: 'b', latency_ms: 900 },
+        { ts, region: 'ok', session: 'c', latency_ms: 5 },
+      ];
+      const res = await postTelemetry(t.url, { samples });
+      expect(res.status).toBe(202);
+      expect(res.body.accepted).toBe(1);
+      expect(res.body.rejected).toEqual([0, 1].map((index) => ({ index, errors: [{ path: 'region', message: expect.stringMatching(/well-formed/) }] })));
+      await waitFor('the control window', async () => rows(await influx().query("SELECT samples FROM qos_region WHERE region = 'ok'", 'surrogates'))[0]);
+      const regions = rows(await influx().query('SHOW TAG VALUES FROM qos_region WITH KEY = "region"', 'surrogates')).map((r) => r.value);
+      expect(regions).toEqual(['ok']);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('spools while InfluxDB is down and delivers every window exactly once when it is back', async () => {
     await influx().createDb('outage');
     const t = await startApp({ env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'outage', INFLUX_TIMEOUT: '500ms' } });

@@ -162,6 +162,15 @@ const BAD_CHARS: [label: string, value: string][] = [
   ['lone backslash', '\\'],
 ];
 
+/** Strings that are not well-formed UTF-16: a lone surrogate becomes U+FFFD in UTF-8, so two of them collide. */
+const LONE_SURROGATES: [label: string, value: string][] = [
+  ['a lone high surrogate', 'eu\ud800'],
+  ['a lone low surrogate', '\udc00eu'],
+  ['a high surrogate before a non-surrogate', 'e\ud83du'],
+  ['a reversed surrogate pair', '\ude00\ud83d'],
+];
+const NOT_WELL_FORMED = /^must be well-formed Unicode \(a lone surrogate such as \\ud800 is not\)$/;
+
 const strAccept: Accept[] = [];
 const strReject: Reject[] = [];
 for (const { field, max } of STRING_FIELDS) {
@@ -174,18 +183,20 @@ for (const { field, max } of STRING_FIELDS) {
     // lengths are code points, as zod counts them: an emoji is one character though two UTF-16 units
     { name: `${field} of ${max} astral characters (${2 * max} UTF-16 units)`, sample: s('😀'.repeat(max)) },
     { name: `${field} of ${max - 1} ASCII and 1 astral character`, sample: s(`${'x'.repeat(max - 1)}😀`) },
-    { name: `${field} of ${max} lone surrogates`, sample: s('\ud83d'.repeat(max)) },
+    { name: `${field} with a surrogate pair`, sample: s('a\ud83d\ude00b') },
   );
   strReject.push(
     { name: `${field} of ${max + 1} characters`, sample: s('x'.repeat(max + 1)), path: field, message: new RegExp(`^Too big: expected string to have <=${max} characters$`) },
     { name: `${field} of ${max + 1} astral characters`, sample: s('😀'.repeat(max + 1)), path: field, message: new RegExp(`<=${max} characters`) },
     { name: `${field} of ${max} ASCII and 1 astral character`, sample: s(`${'x'.repeat(max)}😀`), path: field, message: new RegExp(`<=${max} characters`) },
     { name: `${field} of ${max + 1} lone surrogates`, sample: s('\udc00'.repeat(max + 1)), path: field, message: new RegExp(`<=${max} characters`) },
+    { name: `${field} of ${max} lone surrogates`, sample: s('\ud83d'.repeat(max)), path: field, message: NOT_WELL_FORMED },
     { name: `empty ${field}`, sample: s(''), path: field, message: /expected string to have >=1 characters/ },
   );
   for (const [label, v] of BAD_CHARS) {
     strReject.push({ name: `${field} with ${label}`, sample: s(v), path: field, message: /^must not contain control characters or backslashes$/ });
   }
+  for (const [label, v] of LONE_SURROGATES) strReject.push({ name: `${field} with ${label}`, sample: s(v), path: field, message: NOT_WELL_FORMED });
   for (const [label, v, received] of [['a number', 5, 'number'], ['null', null, 'null'], ['an array', ['eu'], 'array'], ['an object', { id: 'eu' }, 'object'], ['a boolean', false, 'boolean']] as const) {
     strReject.push({ name: `${field} as ${label}`, sample: s(v), path: field, message: new RegExp(`expected string, received ${received}`) });
   }
@@ -228,6 +239,7 @@ for (const d of DIMENSIONS) {
   for (const [label, v] of BAD_CHARS) {
     dimsReject.push({ name: `dims.${d} with ${label}`, sample: s(v), path, message: /^must not contain control characters or backslashes$/ });
   }
+  for (const [label, v] of LONE_SURROGATES) dimsReject.push({ name: `dims.${d} with ${label}`, sample: s(v), path, message: NOT_WELL_FORMED });
 }
 dimsReject.push(
   { name: 'an unknown dims key', sample: sample({ dims: { asn: '7922' } }), path: 'dims.asn', message: /^unknown field$/ },
@@ -280,6 +292,7 @@ const errReject: Reject[] = [
 for (const [label, v] of BAD_CHARS) {
   errReject.push({ name: `an error code with ${label}`, sample: sample({ error: v }, {}), path: 'error', message: /^must not contain control characters or backslashes$/ });
 }
+for (const [label, v] of LONE_SURROGATES) errReject.push({ name: `an error code with ${label}`, sample: sample({ error: v }, {}), path: 'error', message: NOT_WELL_FORMED });
 
 describe('error', () => {
   it.each(errAccept)('accepts $name', ({ sample: x }) => expectAccepted(x));
@@ -464,6 +477,7 @@ describe('envelopeSchema', () => {
     { name: 'an unknown top-level key', body: { samples: [{}], apiKey: 'k' }, path: 'apiKey', message: /^unknown field$/ },
     { name: 'an sdk of 129 characters', body: { samples: [{}], sdk: 's'.repeat(129) }, path: 'sdk', message: /<=128 characters/ },
     { name: 'a numeric sdk', body: { samples: [{}], sdk: 1 }, path: 'sdk', message: /expected string, received number/ },
+    { name: 'an sdk with a lone surrogate', body: { samples: [{}], sdk: 'web\ud800' }, path: 'sdk', message: NOT_WELL_FORMED },
     { name: 'an array body', body: [{}], path: '', message: /expected object, received array/ },
   ])('rejects $name', ({ body, path, message }) => {
     expect(envelopeSchema.safeParse(body).success).toBe(false);
@@ -534,6 +548,7 @@ const oddString = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 6 }),
   fc.string({ unit: fc.constantFrom('a', 'é', '\\', '\n', '\t', '\x00', '\x1f', '\x7f', '\u0085', '\u2028', ' ', '😀'), maxLength: 5 }),
   fc.constantFrom('', 'a', 'edge-1', 'E_NET', '\\', 'x\\', '😀'.repeat(32), '😀'.repeat(33), '😀'.repeat(64), '😀'.repeat(65)),
+  fc.string({ unit: fc.constantFrom('a', '\ud800', '\udc00', '\udbff', '\udfff', '😀', '\ufffd'), minLength: 1, maxLength: 5 }),
   fc.constantFrom(63, 64, 65, 127, 128, 129).map((n) => 'x'.repeat(n)),
   isoLike,
   fc.constantFrom('5', '1e3', 'NaN', String(NOW)),
