@@ -42,6 +42,19 @@ const MIGRATIONS = [
      after_seq INTEGER NOT NULL,
      rows INTEGER NOT NULL
    );`,
+  // Numbers of late samples' raw points per (tenant, region, window) (raw-late-ids.ts); window first, for pruning.
+  `CREATE TABLE raw_late_ids (
+     window INTEGER NOT NULL,
+     tenant TEXT NOT NULL,
+     region TEXT NOT NULL,
+     next INTEGER NOT NULL,
+     PRIMARY KEY (window, tenant, region)
+   ) WITHOUT ROWID;
+   CREATE TABLE raw_late_meta (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     floor INTEGER NOT NULL,
+     epoch INTEGER NOT NULL
+   );`,
 ];
 
 export function openIngestDb(path: string, opts: { fsync?: boolean } = {}): Db {

@@ -5,12 +5,13 @@ import { rawSampleLine } from '../storage/influx/raw-points.js';
 import { rollupLine } from '../storage/influx/rollup-points.js';
 import { Shipper } from '../storage/influx/shipper.js';
 import { Journal } from '../storage/journal.js';
+import { RawLateIds } from '../storage/raw-late-ids.js';
 import { Spool } from '../storage/spool.js';
 import type { Db } from '../storage/sqlite.js';
 import { CardinalityCaps } from './cardinality.js';
 import type { Sample } from './sample-schema.js';
 import { type Rejection, validateSamples } from './validate.js';
-import { type EmittedWindow, WindowStore } from './window-store.js';
+import { type EmittedWindow, type IngestPath, WindowStore } from './window-store.js';
 
 export interface PipelineOptions {
   windowMs: number;
@@ -54,6 +55,8 @@ export class IngestPipeline {
   readonly spool: Spool;
   readonly shipper: Shipper | undefined;
   private readonly caps: CardinalityCaps;
+  /** Numbers of late samples' raw points (with QOSWATCH_RAW_SAMPLES). */
+  private readonly rawLateIds: RawLateIds | undefined;
   private rawLines: string[] = [];
   /** Points from elsewhere (incident events) committed with the next tick. */
   private extraLines: string[] = [];
@@ -78,6 +81,7 @@ export class IngestPipeline {
       this.caps.restore(r.tenant, r.dim, r.value);
     }
     this.journal = new Journal(deps.ingestDb);
+    if (opts.rawSamples) this.rawLateIds = new RawLateIds(deps.ingestDb);
     this.spool = new Spool(deps.ingestDb, {
       maxBytes: opts.spoolMaxBytes,
       rowLines: opts.batchLines,
@@ -177,12 +181,27 @@ export class IngestPipeline {
       if (path === 'open') open++;
       else if (path === 'retained') retained++;
       else late++;
-      if (this.opts.rawSamples) this.rawLines.push(rawSampleLine(tenant, this.store.lastSeries(), sample, id));
+      if (this.opts.rawSamples) this.rawLines.push(this.rawLine(tenant, sample, path));
     }
     if (open) metrics.samplesAggregated.inc({ path: 'open' }, open);
     if (retained) metrics.samplesAggregated.inc({ path: 'retained' }, retained);
     if (late) metrics.samplesAggregated.inc({ path: 'late' }, late);
     if (open || retained) for (const l of this.appliedListeners) l();
+  }
+
+  /**
+   * The raw point of the sample just ingested, numbered within its (tenant, region, window): by the window's
+   * sample count while the window is held — dense, so samples sharing a ts ms (SDKs stamp the interval start) never
+   * share a point, and a replay, which rebuilds open windows from the same journal rows in the same order, rewrites
+   * the same points — or, late, by a counter kept on disk (raw-late-ids.ts). Points of a row a checkpoint covers are
+   * never emitted again: its late samples are not replayed.
+   */
+  private rawLine(tenant: string, sample: Sample, path: IngestPath): string {
+    const series = this.store.lastSeries();
+    const w = this.store.windowOf(sample.ts);
+    const region = series[0]!;
+    const ordinal = path === 'late' ? this.rawLateIds!.next(tenant, region.region, w) : this.store.window(region.id, w)!.samples - 1;
+    return rawSampleLine(tenant, series, sample, ordinal, path === 'late');
   }
 
   /**
@@ -240,8 +259,11 @@ export class IngestPipeline {
       lines = [];
     }
     const seq = this.journal.lastSeq;
+    // No sample older than the age limit is accepted: late counters of windows before it can go (a window of margin).
+    const lateFloor = this.store.windowOf(this.deps.clock() - this.opts.maxSampleAgeMs) - 1;
     try {
-      this.spool.commit(lines, { journalSeq: seq, closedBefore: result.closedBefore });
+      this.spool.commit(lines, { journalSeq: seq, closedBefore: result.closedBefore }, this.rawLateIds && (() => this.rawLateIds!.save(lateFloor)));
+      this.rawLateIds?.committed(lateFloor);
       this.uncommitted = [];
       this.journal.pruneGradually(seq, result.closedBefore);
     } catch (err) {

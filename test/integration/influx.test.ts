@@ -100,6 +100,29 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
     }
   });
 
+  it('raw samples stamped with the same ms and tags in 123 batches are 699 points: none overwrites another', async () => {
+    await influx().createDb('rawmany');
+    // 10 s windows (SDKs stamp the interval start); raw points go out with every flush, windows open or not.
+    const t = await startApp({ env: { ...FAST, QOSWATCH_WINDOW: '10s', QOSWATCH_WINDOW_GRACE: '15s', INFLUX_URL: influx().url, INFLUX_DB: 'rawmany', QOSWATCH_RAW_SAMPLES: 'true' } });
+    try {
+      const ts = Math.floor(Date.now() / 10_000) * 10_000;
+      const one = (session: string) => ({ ts, region: 'eu', session, dims: { isp: 'x' }, latency_ms: 50 });
+      // Journal row 1's sample and row 123's sample 576 had the same timestamp under seq·8192 + index mod 10^6.
+      const batches = [[one('first')], ...Array.from({ length: 121 }, (_, i) => [one(`mid${i}`)]), Array.from({ length: 577 }, (_, i) => one(`last${i}`))];
+      for (const samples of batches) expect((await postTelemetry(t.url, { samples })).status).toBe(202);
+      // (Before: 698 — one point overwritten — until the wait timed out.)
+      const count = await waitFor('699 raw points', async () => {
+        const r = rows(await influx().query('SELECT count(latency_ms) FROM qos_sample', 'rawmany'))[0];
+        return r && (r.count as number) >= 699 ? r.count : undefined;
+      });
+      expect(count).toBe(699);
+      const sessions = rows(await influx().query("SELECT session FROM qos_sample WHERE session = 'first' OR session = 'last576'", 'rawmany')).map((r) => r.session);
+      expect(sessions.sort()).toEqual(['first', 'last576']);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('refuses regions with a lone surrogate: two that differ only by one would be one InfluxDB series (both become U+FFFD)', async () => {
     await influx().createDb('surrogates');
     const t = await startApp({ env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'surrogates' } });

@@ -157,6 +157,64 @@ describe('IngestPipeline', () => {
     expect((await h.metrics.samplesAggregated.get()).values).toEqual([expect.objectContaining({ labels: { path: 'late' }, value: 3 })]);
   });
 
+  /** Raw sample points in the spool: for each point identity (measurement, tags, ns), the sessions written to it. */
+  function rawIdentities(h: PipelineHarness): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    for (const l of h.spoolLines()) {
+      if (!l.startsWith('qos_sample,')) continue;
+      const id = parseLine(l).identity;
+      if (!out.has(id)) out.set(id, new Set());
+      out.get(id)!.add(/session="([^"]+)"/.exec(l)![1]!);
+    }
+    return out;
+  }
+
+  it('raw samples: every accepted sample is its own point, however many batches share a ts and tags (aligned timestamps)', async () => {
+    const h = harness();
+    const p = h.open({ rawSamples: true });
+    // Every SDK stamps the interval start. Journal row 1's sample and row 123's sample 576 had the same sub-ms id
+    // under seq·8192 + index mod 10^6 (122·8192 + 576 = 10^6).
+    await ingest(p, [s(T0, { session: 'first' })]);
+    for (let i = 0; i < 121; i++) await ingest(p, [s(T0, { session: `mid${i}` })]);
+    await ingest(p, Array.from({ length: 577 }, (_, i) => s(T0, { session: `last${i}` })));
+    p.tick(T0 + 1000);
+    const ids = rawIdentities(h);
+    expect([...ids.values()].filter((sessions) => sessions.size > 1)).toEqual([]);
+    expect(ids.size).toBe(1 + 121 + 577);
+  });
+
+  it('raw samples: a replay rewrites the same points; late samples, also after a restart, get points of their own', async () => {
+    const h = harness();
+    let p = h.open({ rawSamples: true });
+    const at = T0 + 1000;
+    await ingest(p, [s(at, { session: 'a' }), s(at, { session: 'b' })]);
+    p.tick(T0 + 2000); // their raw points are committed; the window is still open
+    await ingest(p, [s(at, { session: 'c' })]);
+    h.closeAll(); // kill -9 before the next tick
+    p = h.open({ rawSamples: true });
+    p.tick(T0 + 3000);
+    const before = h.spoolLines().filter((l) => l.startsWith('qos_sample,'));
+    expect(before).toHaveLength(5); // a, b, then a, b, c replayed
+    expect(new Set(before).size).toBe(3); // the replayed lines are the same points, byte for byte
+    // The window is stored and released; samples for the same ms now arrive late, before and after restarts.
+    h.now = T0 + 10 * 60_000;
+    p.tick(h.now);
+    await ingest(p, [s(at, { session: 'd' })]);
+    p.tick(h.now + 1000);
+    h.closeAll();
+    p = h.open({ rawSamples: true });
+    await ingest(p, [s(at, { session: 'e' }), s(at, { session: 'f' })]);
+    p.tick(h.now + 2000);
+    await ingest(p, [s(at, { session: 'g' })]);
+    h.closeAll(); // g is replayed by the next start
+    p = h.open({ rawSamples: true });
+    await ingest(p, [s(at, { session: 'h' })]);
+    p.tick(h.now + 3000);
+    const ids = rawIdentities(h);
+    expect([...ids.values()].filter((sessions) => sessions.size > 1)).toEqual([]);
+    expect([...ids.values()].map((v) => [...v][0]).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
+  });
+
   it('drops the oldest points when the spool is full, counts them and warns once a minute', async () => {
     const h = harness();
     const p = h.open({ spoolMaxBytes: 600 });
@@ -185,9 +243,10 @@ describe('IngestPipeline', () => {
     expect(h.spoolLines().map(parseLine).map((l) => l.fields.samples)).toEqual([1]);
   });
 
-  it('never loses nor double-counts a sample across random crashes (property)', async () => {
-    type Step = { advance: number; action: 'batch' | 'tick' | 'crash'; ages: number[]; regions: number[]; isps: number[] };
+  it('never loses nor double-counts a sample across random crashes, and gives each its own raw point (property)', async () => {
+    type Step = { advance: number; action: 'batch' | 'tick' | 'crash'; ages: number[]; regions: number[]; isps: number[]; aligned: boolean };
     const step = fc.record({
+      aligned: fc.boolean(), // stamped with the window start, as many SDKs do
       advance: fc.integer({ min: 0, max: 9000 }),
       action: fc.constantFrom('batch', 'batch', 'batch', 'tick', 'crash'),
       ages: fc.array(fc.integer({ min: 0, max: 150_000 }), { minLength: 1, maxLength: 4 }),
@@ -198,7 +257,7 @@ describe('IngestPipeline', () => {
       fc.asyncProperty(fc.array(step, { minLength: 5, maxLength: 40 }), async (steps: Step[]) => {
         const h = new PipelineHarness(T0);
         try {
-          let p = h.open({ horizonMs: 60_000 });
+          let p = h.open({ horizonMs: 60_000, rawSamples: true });
           const expected = new Map<string, number>();
           let n = 0;
           for (const st of steps) {
@@ -206,10 +265,10 @@ describe('IngestPipeline', () => {
             if (st.action === 'tick') p.tick(h.now);
             else if (st.action === 'crash') {
               h.closeAll();
-              p = h.open({ horizonMs: 60_000 });
+              p = h.open({ horizonMs: 60_000, rawSamples: true });
             } else {
               const batch = st.ages.map((age, i) => {
-                const ts = h.now - age;
+                const ts = st.aligned ? Math.floor((h.now - age) / W) * W : h.now - age;
                 const region = `r${st.regions[i]}`;
                 const k = `qos_region,region=${region},tenant=t ${BigInt(Math.floor(ts / W) * W) * 1_000_000n}`;
                 expected.set(k, (expected.get(k) ?? 0) + 1);
@@ -229,6 +288,10 @@ describe('IngestPipeline', () => {
           // Each dim series holds the same samples as its region, split by value.
           const dimSum = [...totals].filter(([k]) => k.startsWith('qos_dim')).reduce((a, [, v]) => a + v, 0);
           expect(dimSum).toBe([...expected.values()].reduce((a, b) => a + b, 0));
+          // One raw point per sample: no point holds two samples, and every sample has one.
+          const raw = rawIdentities(h);
+          expect([...raw.values()].filter((sessions) => sessions.size > 1)).toEqual([]);
+          expect(raw.size).toBe(n);
         } finally {
           h.closeAll();
         }
