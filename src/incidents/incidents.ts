@@ -25,6 +25,9 @@ const ACTIONS: Record<Action, { from: readonly IncidentState[]; to: IncidentStat
   resolve: { from: ['open', 'acknowledged', 'mitigated'], to: 'resolved', kind: 'resolved', column: 'resolved' },
 };
 
+/** Whether `action` can be taken on an incident in `state` (a link page offers its button only then). */
+export const canAct = (action: Action, state: IncidentState): boolean => ACTIONS[action].from.includes(state);
+
 export interface IncidentFilter {
   state?: readonly IncidentState[];
   priority?: readonly Priority[];

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { canAct } from '../incidents/incidents.js';
+import type { Incident } from '../incidents/model.js';
 import { type LinkClaim, verifyLink } from './links.js';
 import { escapeHtml } from './render.js';
 
@@ -23,14 +25,49 @@ const REFUSED = {
 };
 
 /**
+ * Every answer of a link route: never cached (the back button shows the incident as it is now, not a stale button),
+ * never framed (no clickjacking of the button), and the token in the URL is not sent on as a referrer.
+ */
+const HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+};
+
+const VERB = { ack: 'Acknowledge', resolve: 'Resolve' } as const;
+
+const when = (ms: number | undefined) => (ms === undefined ? '' : ` at ${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`);
+
+/** What has happened to an incident the link can no longer act on: who moved it, when, and what that means. */
+function outcome(inc: Incident, recipient: string): string {
+  const done = {
+    open: undefined,
+    acknowledged: ['Acknowledged', inc.acknowledged_by, inc.acknowledged_at],
+    mitigated: ['Mitigated', inc.mitigated_by, inc.mitigated_at],
+    resolved: ['Resolved', inc.resolved_by, inc.resolved_at],
+  }[inc.state] as [string, string | undefined, number | undefined] | undefined;
+  if (!done) return '';
+  const [verb, by, at] = done;
+  const who = by === recipient ? `${by} (you)` : (by ?? 'someone');
+  return `<p>${verb} by ${esc(who)}${when(at)}. Escalation has stopped; everyone who was paged is told.</p><p>Nothing more to do with this link.</p>`;
+}
+
+/**
  * The signed links in pages: GET shows a confirmation page (mail scanners that follow links must not acknowledge),
- * POST acts. The token is the credential: one incident, one action, its recipient, an expiry.
+ * POST acts and redirects (303) back to it, so the browser's back button and reload show the result and never post
+ * again. The token is the credential: one incident, one action, its recipient, an expiry.
  */
 export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
   const params = z.object({ token: z.string().min(1).max(2000) });
+  // A browser posts the button's form as application/x-www-form-urlencoded with an empty body; other clients send
+  // multipart or no type at all. The path carries everything, so any (small) body is accepted here and ignored.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 4096 }, (_req, _body, done) => done(null, undefined));
   // Both routes: the token is verified first; an altered or expired one gets the 403 page.
   app.addHook('preHandler', async (req, reply) => {
-    reply.type('text/html; charset=utf-8');
+    reply.headers(HEADERS);
     const v = verifyLink(app.linkSecret, (req.params as { token: string }).token, clock());
     if (!v.ok) return reply.code(403).send(page('Link refused', `<p>${REFUSED[v.reason]}</p>`));
     req.linkClaim = v.claim;
@@ -40,23 +77,31 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
     const claim = req.linkClaim!;
     const inc = app.incidents.get(claim.incident);
     if (!inc) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
-    const verb = claim.action === 'ack' ? 'Acknowledge' : 'Resolve';
+    const summary = `<p><strong>${esc(inc.priority)} ${esc(inc.region ?? inc.tenant)}</strong>: ${esc(inc.title)}</p>`;
+    if (!canAct(claim.action, inc.state)) return page(`Incident #${inc.id} ${inc.state}`, summary + outcome(inc, claim.recipient));
+    const verb = VERB[claim.action];
     return page(
       `${verb} incident #${inc.id}?`,
-      `<p><strong>${esc(inc.priority)} ${esc(inc.region ?? inc.tenant)}</strong>: ${esc(inc.title)}</p><p>State: ${esc(inc.state)}</p>` +
+      `${summary}<p>State: ${esc(inc.state)}</p>` +
         `<form method="post"><button type="submit" style="font-size:1.2em;padding:.5em 1.5em">${verb} as ${esc(claim.recipient)}</button></form>`,
     );
   });
 
-  app.post('/v1/links/:token', { schema: { tags: ['paging'], summary: 'Acknowledge or resolve through a signed link', params } }, async (req, reply) => {
+  app.post('/v1/links/:token', { schema: { tags: ['paging'], summary: 'Acknowledge or resolve through a signed link (303 to the link page)', params } }, async (req, reply) => {
     const claim = req.linkClaim!;
+    let result: string;
     try {
       const e = app.incidents.act(claim.incident, claim.action, claim.recipient, 'via signed link', clock());
       app.incidentBus.emit(e);
-      return page(`Incident #${claim.incident} ${e.incident.state}`, `<p>Done, ${esc(claim.recipient)}: escalation has stopped.</p>`);
+      result = `Incident #${claim.incident} ${e.incident.state}`;
     } catch (err) {
-      if (err instanceof AppError && (err.status === 409 || err.status === 404)) return reply.code(err.status).send(page('Nothing to do', `<p>${esc(err.message)}.</p>`));
-      throw err;
+      if (err instanceof AppError && err.status === 404) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
+      // Already acknowledged or resolved (by this link a moment ago, or by someone else): the page says by whom.
+      if (!(err instanceof AppError && err.status === 409)) throw err;
+      result = `Nothing to do: ${err.message}`;
     }
+    // Relative to /v1/links/: the same link, whatever prefix a proxy serves it under.
+    const self = (req.params as { token: string }).token;
+    return reply.code(303).header('location', self).send(page(result, `<p><a href="${esc(self)}">Continue</a></p>`));
   });
 };

@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs';
+import type { ParsedMail } from 'mailparser';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
@@ -112,4 +113,10 @@ export function useLoopbackServers(): { smtp: SmtpSink; receiver: HttpReceiver }
     await smtp.stop();
   });
   return { smtp, receiver };
+}
+
+/** The Acknowledge and Resolve links of a plain-text email. */
+export function mailLinks(m: ParsedMail): { ack: string | undefined; resolve: string | undefined } {
+  const text = m.text ?? '';
+  return { ack: /^Acknowledge: (\S+)$/m.exec(text)?.[1], resolve: /^Resolve: (\S+)$/m.exec(text)?.[1] };
 }

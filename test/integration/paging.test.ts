@@ -4,7 +4,7 @@ import { api, incidents, send, viewers, writeRules } from '../helpers/alerting.j
 import { type StartOptions, type TestApp, appsClosedAfterEach } from '../helpers/app.js';
 import {
   type Entry, type OnCallDoc, LINK_SECRET, OPS_HOOK, PUBLIC_URL, RUNBOOK, WEBHOOK_SECRET, WECOM,
-  pagingEntries, pagingOnCall, pagingRule, personIn, timeline, useLoopbackServers, writeOnCall,
+  mailLinks, pagingEntries, pagingOnCall, pagingRule, personIn, timeline, useLoopbackServers, writeOnCall,
 } from '../helpers/paging.js';
 import { type ReceivedRequest, acceptedOnce, header, json, webhookSignatureValid } from '../helpers/receiver.js';
 
@@ -107,19 +107,18 @@ function since(before: readonly string[]): string[] {
 /** Page lines as received() lists them (sorted). */
 const pages = (...lines: string[]) => [...lines].sort();
 
-/** The Acknowledge and Resolve links of a plain-text email. */
-function mailLinks(m: ParsedMail): { ack: string | undefined; resolve: string | undefined } {
-  const text = m.text ?? '';
-  return { ack: /^Acknowledge: (\S+)$/m.exec(text)?.[1], resolve: /^Resolve: (\S+)$/m.exec(text)?.[1] };
-}
-
 const LINK = new RegExp(`^${PUBLIC_URL.replace(/[.]/g, '\\.')}/v1/links/[\\w-]+\\.[\\w-]+$`);
 
-/** Follows a signed link (GET shows, POST acts) on the app's loopback address instead of its public origin. */
-async function follow(t: TestApp, link: string, method: 'GET' | 'POST'): Promise<{ status: number; type: string; html: string }> {
+/**
+ * Requests a signed link (GET shows, POST acts) on the app's loopback address instead of its public origin, without
+ * following a redirect; `location` is the redirect's target as a path.
+ */
+async function follow(t: TestApp, link: string, method: 'GET' | 'POST'): Promise<{ status: number; type: string; html: string; location: string | undefined }> {
   expect(link).toMatch(LINK);
-  const res = await fetch(`${t.url}${new URL(link).pathname}`, { method });
-  return { status: res.status, type: res.headers.get('content-type') ?? '', html: await res.text() };
+  const url = `${t.url}${new URL(link).pathname}`;
+  const res = await fetch(url, { method, redirect: 'manual' });
+  const location = res.headers.get('location');
+  return { status: res.status, type: res.headers.get('content-type') ?? '', html: await res.text(), location: location === null ? undefined : new URL(location, url).pathname };
 }
 
 /** Changes one character of a token at `index` (in its payload or its signature). */
@@ -240,7 +239,7 @@ describe('escalation', () => {
 });
 
 describe('the signed links in a page', () => {
-  it('GET confirms without acting, POST acknowledges and stops escalation, everyone paged hears of it; 409 / 403 pages', async () => {
+  it('GET confirms without acting, POST acknowledges and stops escalation, everyone paged hears of it; a second POST and altered or expired links change nothing', async () => {
     const t = await start();
     const inc = await storm(t, P1);
     const aliceMail = smtp.mails[0]!;
@@ -259,10 +258,17 @@ describe('the signed links in a page', () => {
     expect(confirm.html).toMatch(/<form method="post">/);
     expect((await api(t.url, 'GET', `/v1/incidents/${inc.id}`)).body.state, 'a GET (a mail scanner) must not acknowledge').toBe('open');
 
+    // POST acts and sends the browser back to the link's page (303), which now shows the result.
     const done = await follow(t, ack!, 'POST');
-    expect(done.status, done.html.slice(0, 200)).toBe(200);
-    expect(done.type).toMatch(/^text\/html/);
+    expect(done.status, done.html.slice(0, 200)).toBe(303);
+    expect(done.location).toBe(new URL(ack!).pathname);
     expect(done.html).toContain(`Incident #${inc.id} acknowledged`);
+    const result = await follow(t, ack!, 'GET');
+    expect(result.status).toBe(200);
+    expect(result.type).toMatch(/^text\/html/);
+    expect(result.html).toContain(`<h1>Incident #${inc.id} acknowledged</h1>`);
+    expect(result.html).toContain('Acknowledged by alice (you) at 2030-01-07 12:06:00 UTC');
+    expect(result.html).not.toContain('<form');
     const acked = (await api(t.url, 'GET', `/v1/incidents/${inc.id}`)).body;
     expect(acked).toMatchObject({ state: 'acknowledged', acknowledged_by: 'alice', acknowledged_at: new Date(T0 + 6 * M).toISOString() });
     expect((await timeline(t.url, inc.id)).filter((e) => e.kind === 'acknowledged')).toEqual([expect.objectContaining({ actor: 'alice', data: { note: 'via signed link' } })]);
@@ -286,11 +292,11 @@ describe('the signed links in a page', () => {
     expect(received()).toEqual(afterAck);
     expect(withData(await pagingEntries(t.url, inc.id), 'escalated')).toHaveLength(1);
 
+    // Posting again (a resubmitted form) changes nothing and lands on the same page.
     const again = await follow(t, ack!, 'POST');
-    expect(again.status).toBe(409);
-    expect(again.type).toMatch(/^text\/html/);
-    expect(again.html).toMatch(/Nothing to do/);
-    expect(again.html).toContain('acknowledged');
+    expect(again.status).toBe(303);
+    expect(again.html).toMatch(/Nothing to do: incident \d+ is acknowledged/);
+    expect(again.location).toBe(new URL(ack!).pathname);
 
     // A token with one character of its signature changed, or of its claim (payload), is refused as altered.
     for (const altered of [alter(ack!, (tok) => tok.indexOf('.') + 1), alter(ack!, (tok) => tok.indexOf('.') + 10), alter(resolve!, () => 5)]) {
@@ -313,6 +319,32 @@ describe('the signed links in a page', () => {
       expect(r.html).toMatch(/expired/);
     }
     expect((await api(t.url, 'GET', `/v1/incidents/${inc.id}`)).body.state, 'an expired link does not resolve').toBe('acknowledged');
+  });
+  it('a POST takes whatever body a client sends (browser form, multipart, text, none) and reads none of it; pages are not cached or framed', async () => {
+    const t = await start();
+    const inc = await storm(t, P1);
+    const { ack } = mailLinks(smtp.mails[0]!);
+    const url = `${t.url}${new URL(ack!).pathname}`;
+    const page = await fetch(url);
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    const form = new FormData();
+    form.set('confirm', 'yes');
+    const bodies: RequestInit[] = [
+      { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' },
+      { body: form },
+      { headers: { 'content-type': 'text/plain' }, body: 'ack' },
+      {},
+    ];
+    for (const init of bodies) {
+      const r = await fetch(url, { method: 'POST', redirect: 'manual', ...init });
+      expect(r.status, `${JSON.stringify(init.headers ?? {})} → ${await r.text()}`).toBe(303);
+    }
+    expect((await api(t.url, 'GET', `/v1/incidents/${inc.id}`)).body).toMatchObject({ state: 'acknowledged', acknowledged_by: 'alice' });
+    const big = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `x=${'a'.repeat(10_000)}`, redirect: 'manual' });
+    expect(big.status).toBe(413);
   });
 });
 
