@@ -1,5 +1,5 @@
 import type { Statement } from 'better-sqlite3';
-import { conflict, notFound } from '../errors.js';
+import { AppError, conflict, notFound } from '../errors.js';
 import type { AlertEvent, Labels } from '../rules/engine.js';
 import { type GroupField, type Priority, rank } from '../rules/rule-schema.js';
 import type { Db } from '../storage/sqlite.js';
@@ -172,11 +172,15 @@ export class Incidents {
     return out;
   }
 
-  /** ack / mitigate / resolve: a conditional update, so a second ack (or any out-of-order action) is a 409. */
-  act(id: number, action: Action, actor: string, note: string | undefined, now: number): IncidentEvent {
+  /**
+   * ack / mitigate / resolve: a conditional update, so a second ack (or any out-of-order action) is a 409. With
+   * `reopened` (a signed link), it acts only while the incident has not reopened since: otherwise 410.
+   */
+  act(id: number, action: Action, actor: string, note: string | undefined, now: number, reopened?: number): IncidentEvent {
     const a = ACTIONS[action];
     return this.db.transaction(() => {
       const before = this.require(id);
+      if (reopened !== undefined && before.reopened !== reopened) throw new AppError(410, 'gone', `incident ${id} has reopened since`);
       const changed = this.db
         .prepare(`UPDATE incidents SET state = ?, ${a.column}_at = ?, ${a.column}_by = ?, updated_at = ? WHERE id = ? AND state IN (${a.from.map(() => '?').join(', ')})`)
         .run(a.to, now, actor, now, id, ...a.from).changes;

@@ -38,6 +38,14 @@ const HEADERS = {
 
 const VERB = { ack: 'Acknowledge', resolve: 'Resolve' } as const;
 
+/** A link made before its incident reopened names the incident as it was then: it no longer acts (410). */
+const stale = (inc: Incident) =>
+  page(
+    'Link from before a reopen',
+    `<p>Incident #${inc.id} came back (it was reopened) after this link was sent, so the link no longer acts on it. ` +
+      'The reopened incident was paged again: use the link in that newer page, or the API.</p>',
+  );
+
 const when = (ms: number | undefined) => (ms === undefined ? '' : ` at ${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')} UTC`);
 
 /** What has happened to an incident the link can no longer act on: who moved it, when, and what that means. */
@@ -77,6 +85,7 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
     const claim = req.linkClaim!;
     const inc = app.incidents.get(claim.incident);
     if (!inc) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
+    if (inc.reopened !== claim.reopened) return reply.code(410).send(stale(inc));
     const summary = `<p><strong>${esc(inc.priority)} ${esc(inc.region ?? inc.tenant)}</strong>: ${esc(inc.title)}</p>`;
     if (!canAct(claim.action, inc.state)) return page(`Incident #${inc.id} ${inc.state}`, summary + outcome(inc, claim.recipient));
     const verb = VERB[claim.action];
@@ -91,11 +100,12 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
     const claim = req.linkClaim!;
     let result: string;
     try {
-      const e = app.incidents.act(claim.incident, claim.action, claim.recipient, 'via signed link', clock());
+      const e = app.incidents.act(claim.incident, claim.action, claim.recipient, 'via signed link', clock(), claim.reopened);
       app.incidentBus.emit(e);
       result = `Incident #${claim.incident} ${e.incident.state}`;
     } catch (err) {
       if (err instanceof AppError && err.status === 404) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
+      if (err instanceof AppError && err.status === 410) return reply.code(410).send(stale(app.incidents.require(claim.incident)));
       // Already acknowledged or resolved (by this link a moment ago, or by someone else): the page says by whom.
       if (!(err instanceof AppError && err.status === 409)) throw err;
       result = `Nothing to do: ${err.message}`;

@@ -271,7 +271,7 @@ export class Pager {
     const person = recipient.startsWith(TEAM) ? undefined : this.deps.oncall.person(recipient);
     const provider = channel === EMAIL ? undefined : this.deps.oncall.config.channels.get(channel)?.provider;
     const link = (action: 'ack' | 'resolve') =>
-      `${this.opts.publicUrl}/v1/links/${signLink(this.opts.linkSecret, { incident: inc.id, action, recipient, expires: now + this.opts.linkTtlMs })}`;
+      `${this.opts.publicUrl}/v1/links/${signLink(this.opts.linkSecret, { incident: inc.id, reopened: inc.reopened, action, recipient, expires: now + this.opts.linkTtlMs })}`;
     const open = inc.state === 'open' || inc.state === 'acknowledged';
     return {
       kind, incidentId: inc.id, priority: inc.priority, tenant: inc.tenant, region: inc.region, state: inc.state,

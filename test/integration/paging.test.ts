@@ -320,6 +320,30 @@ describe('the signed links in a page', () => {
     }
     expect((await api(t.url, 'GET', `/v1/incidents/${inc.id}`)).body.state, 'an expired link does not resolve').toBe('acknowledged');
   });
+  it('a link sent before its incident reopened no longer acts on it (410, saying why); the page after the reopen does', async () => {
+    const t = await start();
+    const inc = await storm(t, P2);
+    const before = mailLinks(smtp.mails[0]!);
+    now = T0 + M;
+    expect((await api(t.url, 'POST', `/v1/incidents/${inc.id}/mitigate`, { by: 'carol' })).status).toBe(200);
+    // It gets worse while mitigated by hand: reopened, and paged again.
+    const paged = smtp.mails.length;
+    await at(t, 2 * M, { 'eu-west': P1 });
+    expect((await api(t.url, 'GET', `/v1/incidents/${inc.id}`)).body).toMatchObject({ state: 'open', reopened: 1 });
+    const after = mailLinks(smtp.mails.slice(paged).find((m) => rcpt(m) === 'alice@example.com' && mailKind(m) === 'opened')!);
+
+    now = T0 + 3 * M;
+    for (const [method, link] of [['POST', before.ack], ['GET', before.ack], ['POST', before.resolve]] as const) {
+      const r = await follow(t, link!, method);
+      expect(r.status, `${method} of a link from before the reopen`).toBe(410);
+      expect(r.html).toContain('Link from before a reopen');
+      expect(r.html).toContain('use the link in that newer page');
+    }
+    expect((await api(t.url, 'GET', `/v1/incidents/${inc.id}`)).body.state, 'the old links changed nothing').toBe('open');
+    expect((await follow(t, after.ack!, 'POST')).status).toBe(303);
+    expect((await api(t.url, 'GET', `/v1/incidents/${inc.id}`)).body).toMatchObject({ state: 'acknowledged', acknowledged_by: 'alice' });
+  });
+
   it('a POST takes whatever body a client sends (browser form, multipart, text, none) and reads none of it; pages are not cached or framed', async () => {
     const t = await start();
     const inc = await storm(t, P1);
