@@ -8,8 +8,9 @@ import type { IncidentEvent, TimelineKind } from './model.js';
 /**
  * Follows incident events for a consumer (the pager, tickets) without losing any to a crash: events are committed
  * before they are published, so the follower keeps the id of the last timeline entry it handled (in the state
- * db) and, at start, handles the entries committed after it before taking live events. The first start begins
- * at the end of the timeline (history is not replayed).
+ * db) and, at start, handles the entries committed after it before taking live events. The cursor moves in the
+ * same transaction as the handler's writes, so a crash leaves an event handled and passed, or neither: it is never
+ * handled twice. The first start begins at the end of the timeline (history is not replayed).
  */
 export class TimelineFollower {
   private unsubscribe: (() => void) | undefined;
@@ -36,17 +37,23 @@ export class TimelineFollower {
         const entry = incidents.timeline(r.incident_id).find((t) => t.id === r.id);
         const incident = incidents.get(r.incident_id);
         if (!entry || !incident || !this.kinds.has(entry.kind)) continue;
-        this.handle({ type: entry.kind, incident, entry });
+        this.step({ type: entry.kind, incident, entry });
         replayed++;
       }
       if (replayed) this.deps.log.warn({ consumer: this.name, events: replayed }, 'handled incident events committed before a restart');
     }
     setMeta(db, this.key, String(last));
-    this.unsubscribe = this.deps.bus.on((e) => {
+    this.unsubscribe = this.deps.bus.on((e) => this.step(e));
+  }
+
+  /** Handles one event and moves the cursor past it, in one transaction. */
+  private step(e: IncidentEvent): void {
+    const { db } = this.deps;
+    db.transaction(() => {
       if (this.kinds.has(e.type)) this.handle(e);
       // Events arrive in commit order: the cursor only moves forward.
       if (Number(getMeta(db, this.key) ?? 0) < e.entry.id) setMeta(db, this.key, String(e.entry.id));
-    });
+    })();
   }
 
   stop(): void {

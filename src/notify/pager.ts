@@ -57,6 +57,8 @@ interface EscalationRow {
   generation: number;
   started_at: number;
   next_step: number;
+  /** The timeline entry (opened, reopened, …) that started this generation. */
+  started_by_entry: number | null;
 }
 
 /**
@@ -130,15 +132,15 @@ export class Pager {
     switch (e.type) {
       case 'opened':
       case 'reopened':
-        this.begin(inc, now);
+        this.begin(inc, e.entry.id, now);
         break;
       case 'unsilenced':
-        if (inc.state === 'open' && !this.escalation(inc.id)) this.begin(inc, now);
+        if (inc.state === 'open' && !this.escalation(inc.id)) this.begin(inc, e.entry.id, now);
         break;
       case 'priority_changed': {
         const previous = e.entry.data?.previous as Incident['priority'] | undefined;
         if (previous && rank(inc.priority) < rank(previous)) {
-          if (!this.escalation(inc.id) && inc.state === 'open') this.begin(inc, now);
+          if (!this.escalation(inc.id) && inc.state === 'open') this.begin(inc, e.entry.id, now);
           else this.notifyPaged(inc, 'priority_changed', e, now);
         }
         break;
@@ -156,19 +158,24 @@ export class Pager {
     this.nudge();
   }
 
-  /** Starts (or, after a reopen, restarts) the escalation of an incident, unless it must not page. */
-  private begin(inc: Incident, now: number): void {
+  /**
+   * Starts (or, after a reopen, restarts) the escalation of an incident, unless it must not page. Idempotent per
+   * triggering timeline entry: the same entry handled again (a replay) neither bumps the generation nor pages anew.
+   */
+  private begin(inc: Incident, entry: number, now: number): void {
     const policy = policyFor(this.deps.oncall.config, inc);
     const why = inc.silenced ? 'silenced: recorded, not paged' : inc.priority === 'P3' ? 'P3 pages nobody (ticket only)' : !policy ? 'no escalation policy matches' : undefined;
     if (why || !policy) {
       this.note(inc.id, 'not_paged', { reason: why }, now);
       return;
     }
-    this.deps.db
-      .prepare(`INSERT INTO escalations (incident_id, policy, generation, started_at, next_step) VALUES (?, ?, 0, ?, 0)
-        ON CONFLICT (incident_id) DO UPDATE SET policy = excluded.policy, generation = generation + 1, started_at = excluded.started_at, next_step = 0, stopped_at = NULL`)
-      .run(inc.id, policy.id, now);
-    this.advance(now, inc.id);
+    const started = this.deps.db
+      .prepare(`INSERT INTO escalations (incident_id, policy, generation, started_at, next_step, started_by_entry) VALUES (?, ?, 0, ?, 0, ?)
+        ON CONFLICT (incident_id) DO UPDATE SET policy = excluded.policy, generation = generation + 1, started_at = excluded.started_at, next_step = 0, stopped_at = NULL,
+          started_by_entry = excluded.started_by_entry
+        WHERE started_by_entry IS NOT excluded.started_by_entry`)
+      .run(inc.id, policy.id, now, entry).changes;
+    if (started) this.advance(now, inc.id);
   }
 
   private escalation(id: number): EscalationRow | undefined {
@@ -191,6 +198,11 @@ export class Pager {
       const due = dueSteps(policy, inc.priority, esc.started_at, now).filter((s) => s.index >= esc.next_step);
       if (due.length === 0) continue;
       this.deps.db.transaction(() => {
+        // Conditional on the step this pass read: whoever moved it first enqueues the pages, once.
+        const moved = this.deps.db
+          .prepare('UPDATE escalations SET next_step = ? WHERE incident_id = ? AND generation = ? AND next_step = ?')
+          .run(due.at(-1)!.index + 1, inc.id, esc.generation, esc.next_step).changes;
+        if (!moved) return;
         for (const step of due) {
           const who = recipients(step, (id) => this.deps.oncall.schedule(id));
           const kind: PageKind = step.index === 0 ? 'opened' : 'escalated';
@@ -201,7 +213,6 @@ export class Pager {
           this.outbox.enqueue(items, now);
           this.note(inc.id, step.index === 0 ? 'paged' : 'escalated', { step: step.index, round: step.round, level: step.level, people: who.people, channels: who.channels, pages: items.length }, now);
         }
-        this.deps.db.prepare('UPDATE escalations SET next_step = ? WHERE incident_id = ?').run(due.at(-1)!.index + 1, inc.id);
       })();
     }
   }

@@ -200,6 +200,9 @@ const MIGRATIONS = [
      cancelled_at INTEGER
    );
    CREATE INDEX events_window ON events (ends_at);`,
+  // An escalation remembers the timeline entry that started its generation: handling that entry again (a replay)
+  // does not start it again.
+  `ALTER TABLE escalations ADD COLUMN started_by_entry INTEGER;`,
 ];
 
 export function openStateDb(path: string): Db {

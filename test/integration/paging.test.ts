@@ -603,6 +603,22 @@ describe('silences', () => {
 });
 
 describe('crash safety of the hand-off from incidents to the pager', () => {
+  it('an opened entry handled twice (a replay) starts one escalation: same generation, no new page keys, no second page', async () => {
+    const t = await start();
+    const inc = await storm(t, P1);
+    const paged = received();
+    const keys = t.app.pager.outbox.ofIncident(inc.id).map((r) => r.key);
+    const generation = () => (t.app.stateDb.prepare('SELECT generation FROM escalations WHERE incident_id = ?').get(inc.id) as { generation: number }).generation;
+    expect(generation()).toBe(0);
+    const entry = t.app.incidents.timeline(inc.id).find((e) => e.kind === 'opened')!;
+    t.app.pager.onEvent({ type: 'opened', incident: t.app.incidents.get(inc.id)!, entry });
+    await t.app.pager.tick();
+    expect(generation()).toBe(0);
+    expect(t.app.pager.outbox.ofIncident(inc.id).map((r) => r.key)).toEqual(keys);
+    expect(received()).toEqual(paged);
+    expect(withData(await pagingEntries(t.url, inc.id), 'paged')).toHaveLength(1);
+  });
+
   it('an incident committed just before a crash, whose event never reached the pager, is paged after the restart', async () => {
     // Incident events reach the pager in memory, after the alerting transaction has committed the incident. kill -9
     // between the two leaves an open incident in SQLite with no escalation and no outbox row. Stopping the pager

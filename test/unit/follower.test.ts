@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventBus } from '../../src/incidents/bus.js';
+import { TimelineFollower } from '../../src/incidents/follower.js';
+import { Incidents } from '../../src/incidents/incidents.js';
+import type { IncidentEvent, TimelineKind } from '../../src/incidents/model.js';
+import type { Db } from '../../src/storage/sqlite.js';
+import { openStateDb } from '../../src/storage/state-db.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/**
+ * The follower of the incident timeline (the pager's and the tickets' hand-off) over a real SQLite file. A consumer
+ * "dying" mid-handle is a handler that throws after its writes: in one transaction with the cursor, that is what a
+ * kill -9 before the commit leaves on disk (nothing of either); without one, its writes stay and the cursor does not.
+ */
+
+const T0 = Date.UTC(2030, 0, 7, 12);
+const KINDS = new Set<TimelineKind>(['commented']);
+const log = pino({ level: 'silent' });
+
+let db: Db;
+let incidents: Incidents;
+let bus: EventBus<IncidentEvent>;
+let followers: TimelineFollower[];
+
+beforeEach(() => {
+  db = openStateDb(join(tempDir('follower'), 'state.db'));
+  db.exec('CREATE TABLE effects (entry INTEGER NOT NULL)');
+  incidents = new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
+  bus = new EventBus((err) => {
+    if (!(err instanceof Error && err.message === 'killed')) throw err;
+  });
+  followers = [];
+});
+afterEach(() => {
+  for (const f of followers) f.stop();
+  db.close();
+});
+
+/** A follower whose handler records an effect per event; `dies` makes a call throw after writing its effect. */
+function follower(dies: (e: IncidentEvent) => boolean = () => false): TimelineFollower {
+  const f = new TimelineFollower('test', { db, incidents, bus, log }, KINDS, (e) => {
+    db.prepare('INSERT INTO effects (entry) VALUES (?)').run(e.entry.id);
+    if (dies(e)) throw new Error('killed');
+  });
+  f.start();
+  followers.push(f);
+  return f;
+}
+
+const effects = () => (db.prepare('SELECT entry FROM effects ORDER BY rowid').all() as { entry: number }[]).map((r) => r.entry);
+
+/** An incident of its own and a comment on it, committed and published as the API does. */
+function comment(text: string): number {
+  const id = Number(db.prepare("INSERT INTO incidents (group_key, tenant, title, state, priority, opened_at, updated_at) VALUES (?, 'acme', 't', 'open', 'P1', ?, ?)").run(`g-${text}`, T0, T0).lastInsertRowid);
+  const e = incidents.comment(id, 'alice', text, T0);
+  bus.emit(e);
+  return e.entry.id;
+}
+
+describe('TimelineFollower', () => {
+  it('handles each event once across a death between its effects and the cursor: both commit together or neither', () => {
+    const first = follower((e) => e.entry.data?.text === 'second');
+    const a = comment('first');
+    const b = comment('second'); // the consumer dies handling this one
+    first.stop();
+    expect(effects(), 'the effects of the event it died on are not on disk').toEqual([a]);
+
+    follower(); // the restart
+    expect(effects(), 'after the restart every event has been handled exactly once').toEqual([a, b]);
+    const c = comment('third');
+    expect(effects()).toEqual([a, b, c]);
+  });
+
+  it('replays after a restart only what was committed after the cursor, and nothing when it was all handled', () => {
+    const first = follower();
+    const a = comment('first');
+    first.stop();
+    const missed = comment('while down'); // committed, never delivered to a follower
+    follower();
+    expect(effects()).toEqual([a, missed]);
+    followers.at(-1)!.stop();
+    follower();
+    expect(effects()).toEqual([a, missed]);
+  });
+});
