@@ -15,7 +15,7 @@ import type { PageKind, PageMessage, Verdict } from './channel.js';
 import { deliver } from './deliver.js';
 import type { EmailSender } from './email.js';
 import { signLink } from './links.js';
-import { Outbox, type OutboxItem, type OutboxRow } from './outbox.js';
+import { DEFAULT_RETRY, Outbox, type OutboxItem, type OutboxRow } from './outbox.js';
 import { PROVIDERS } from './registry.js';
 
 export interface PagerDeps {
@@ -78,15 +78,18 @@ export class Pager {
     private readonly deps: PagerDeps,
     private readonly opts: PagerOptions,
   ) {
-    this.outbox = new Outbox(deps.db);
+    // A send takes at most the timeout per phase (an email: connect, greeting, exchange); a claim outlasts that.
+    this.outbox = new Outbox(deps.db, DEFAULT_RETRY, 3 * opts.sendTimeoutMs);
     this.follower = new TimelineFollower('pager', deps, HANDLED, (e) => this.handle(e));
     const m = deps.metrics;
     (m.outboxBacklog as unknown as { collect: () => void }).collect = () => m.outboxBacklog.set(this.outbox.backlog());
   }
 
   start(): void {
-    const recovered = this.outbox.recover(this.deps.clock());
-    if (recovered) this.deps.log.warn({ pages: recovered }, 'pages interrupted by a restart are sent again (same idempotency keys)');
+    const cut = this.outbox.inFlight();
+    if (cut.rows) {
+      this.deps.log.warn({ pages: cut.rows, claimed_until: new Date(cut.until!).toISOString() }, 'pages interrupted by a restart are sent again (same idempotency keys) once their claim runs out');
+    }
     this.follower.start();
     this.timer = setInterval(() => this.tick(), this.opts.tickMs);
     this.tick();

@@ -203,6 +203,10 @@ const MIGRATIONS = [
   // An escalation remembers the timeline entry that started its generation: handling that entry again (a replay)
   // does not start it again.
   `ALTER TABLE escalations ADD COLUMN started_by_entry INTEGER;`,
+  // A page being sent is claimed by one sender until claim_until; rows left sending by an older version have no
+  // claim (0): they are sent again at once, as that version did after a restart.
+  `ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+   ALTER TABLE outbox ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -28,7 +28,7 @@ export class HttpReceiver {
   readonly requests: ReceivedRequest[] = [];
   otherwise: Reply = { status: 200, body: 'ok' };
   private readonly script = new Map<string, Reply[]>();
-  private readonly held = new Set<ServerResponse>();
+  private readonly held = new Map<ServerResponse, ReceivedRequest>();
   private server: Server | undefined;
   private port = 0;
 
@@ -55,16 +55,14 @@ export class HttpReceiver {
         this.requests.push(r);
         const reply = this.script.get(path)?.shift() ?? this.otherwise;
         if (reply === 'hold') {
-          this.held.add(res);
+          this.held.set(res, r);
           res.on('close', () => {
             this.held.delete(res);
             if (!res.writableEnded) r.cut = true;
           });
           return;
         }
-        r.answered = { status: reply.status, body: reply.body ?? '' };
-        res.writeHead(reply.status, { 'content-type': reply.body?.startsWith('{') ? 'application/json' : 'text/plain' });
-        res.end(reply.body ?? '');
+        respond(res, r, reply);
       });
     });
     await new Promise<void>((resolve, reject) => {
@@ -80,6 +78,11 @@ export class HttpReceiver {
     return `http://127.0.0.1:${this.port}${path}`;
   }
 
+  /** Answers every request held so far with `reply`. */
+  release(reply: Exclude<Reply, 'hold'> = { status: 200, body: 'ok' }): void {
+    for (const [res, r] of this.held) respond(res, r, reply);
+  }
+
   /** Requests to `path` (without query), oldest first. */
   to(path: string): ReceivedRequest[] {
     return this.requests.filter((r) => r.path === path);
@@ -89,10 +92,16 @@ export class HttpReceiver {
     const s = this.server;
     this.server = undefined;
     if (!s) return;
-    for (const res of this.held) res.destroy();
+    for (const res of this.held.keys()) res.destroy();
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
   }
+}
+
+function respond(res: ServerResponse, r: ReceivedRequest, reply: Exclude<Reply, 'hold'>): void {
+  r.answered = { status: reply.status, body: reply.body ?? '' };
+  res.writeHead(reply.status, { 'content-type': reply.body?.startsWith('{') ? 'application/json' : 'text/plain' });
+  res.end(reply.body ?? '');
 }
 
 /** A single-valued request header ('' when absent). */

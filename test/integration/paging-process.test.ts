@@ -31,7 +31,7 @@ const drained = (svc: ServiceProcess) => waitFor('an empty outbox', async () => 
 const target = (r: ReceivedRequest) => `${r.path} ${json(r).mention}`;
 
 describe('kill -9 mid-delivery', () => {
-  it('a page cut by the crash is sent again after the restart with the same key; delivered pages are not re-sent', async () => {
+  it('a page cut by the crash is sent again after the restart, once the killed run`s claim ran out, with the same key; delivered pages are not re-sent', async () => {
     // Level 1 pages alice (email and ops-hook at once: P1) and bob (sre-hook). sre-hook holds the first request open,
     // so that page is mid-delivery ("sending") when the service is killed.
     const doc = pagingOnCall((p) => receiver.url(p));
@@ -43,8 +43,9 @@ describe('kill -9 mid-delivery', () => {
       SMTP_URL: smtp.url,
       QOSWATCH_PUBLIC_URL: PUBLIC_URL,
       QOSWATCH_LINK_SECRET: LINK_SECRET,
-      // Long enough that the held request is still in flight when the process is killed (no timeout-driven retry).
-      QOSWATCH_PAGE_TIMEOUT: '60s',
+      // Long enough that the held request is still in flight when the process is killed (no timeout-driven retry);
+      // the killed run's claim on it lasts 3 × this, so the restart sends it again 18 s after it was first sent.
+      QOSWATCH_PAGE_TIMEOUT: '6s',
       QOSWATCH_SHUTDOWN_TIMEOUT: '1s',
     };
     receiver.answer(SRE_HOOK, 'hold');
@@ -68,7 +69,7 @@ describe('kill -9 mid-delivery', () => {
 
     // The endpoint answers again (receiver.otherwise: 200). Restart on the same data dir.
     const again = await service(env, svc.dataDir);
-    await waitFor('bob`s page sent again', () => (receiver.to(SRE_HOOK).some((r) => r.answered?.status === 200) ? true : undefined));
+    await waitFor('bob`s page sent again once the killed run`s claim ran out', () => (receiver.to(SRE_HOOK).some((r) => r.answered?.status === 200) ? true : undefined), 40_000);
     await drained(again);
 
     const [cut, resent] = receiver.to(SRE_HOOK) as [ReceivedRequest, ReceivedRequest];

@@ -6,6 +6,7 @@ import {
   type Entry, type OnCallDoc, LINK_SECRET, OPS_HOOK, PUBLIC_URL, RUNBOOK, WEBHOOK_SECRET, WECOM,
   mailLinks, pagingEntries, pagingOnCall, pagingRule, personIn, timeline, useLoopbackServers, writeOnCall,
 } from '../helpers/paging.js';
+import { waitFor } from '../helpers/ports.js';
 import { type ReceivedRequest, acceptedOnce, header, json, webhookSignatureValid } from '../helpers/receiver.js';
 
 /**
@@ -37,7 +38,7 @@ beforeEach(() => {
 const startClosed = appsClosedAfterEach();
 
 /** The app at T0 on the paging fixture (after `edit`), with SMTP, the chat receiver and a 1 h link TTL. */
-function start(edit: (doc: OnCallDoc) => void = () => {}, o: Pick<StartOptions, 'dataDir' | 'keepData'> = {}): Promise<TestApp> {
+function start(edit: (doc: OnCallDoc) => void = () => {}, o: Pick<StartOptions, 'dataDir' | 'keepData' | 'env'> = {}): Promise<TestApp> {
   const doc = pagingOnCall((p) => receiver.url(p));
   edit(doc);
   return startClosed({
@@ -52,6 +53,7 @@ function start(edit: (doc: OnCallDoc) => void = () => {}, o: Pick<StartOptions, 
       QOSWATCH_LINK_SECRET: LINK_SECRET,
       QOSWATCH_LINK_TTL: '1h',
       QOSWATCH_PAGE_TIMEOUT: '2s',
+      ...o.env,
     },
   });
 }
@@ -617,6 +619,36 @@ describe('crash safety of the hand-off from incidents to the pager', () => {
     expect(t.app.pager.outbox.ofIncident(inc.id).map((r) => r.key)).toEqual(keys);
     expect(received()).toEqual(paged);
     expect(withData(await pagingEntries(t.url, inc.id), 'paged')).toHaveLength(1);
+  });
+
+  it('a second sender on the same state db leaves a page another is sending alone until its claim runs out, then sends it with the same key', async () => {
+    // A sends alice's webhook page and the receiver holds the request open; B starts over the same files meanwhile.
+    // The claim lasts 3 × QOSWATCH_PAGE_TIMEOUT (30 s here) of the injected clock.
+    receiver.answer(OPS_HOOK, 'hold');
+    const env = { QOSWATCH_PAGE_TIMEOUT: '10s' };
+    const a = await start(undefined, { keepData: true, env });
+    await send(a.url, viewers('eu-west', now, P1));
+    a.app.alerting.tick(now);
+    const sending = a.app.pager.tick();
+    await waitFor('A`s webhook request, held open', () => hooks()[0]);
+    const [inc] = await incidents(a.url);
+
+    const b = await start(undefined, { dataDir: a.dataDir, env });
+    await pagerAt(b, T0 + 29_999);
+    expect(hooks(), 'B leaves the claimed page alone').toHaveLength(1);
+    await pagerAt(b, T0 + 30_000);
+    expect(hooks(), 'once the claim ran out, B sends it again').toHaveLength(2);
+    const [first, again] = hooks() as [ReceivedRequest, ReceivedRequest];
+    expect(header(again, 'idempotency-key')).toBe(header(first, 'idempotency-key'));
+    expect(again.body).toBe(first.body);
+    const row = () => b.app.pager.outbox.ofIncident(inc.id).find((r) => r.channel === 'ops-hook')!;
+    expect(row()).toMatchObject({ state: 'delivered', attempts: 2 });
+
+    // A's request is answered at last (an error): A lost its claim, so its outcome does not overwrite B's.
+    receiver.release({ status: 500, body: 'late' });
+    await sending;
+    expect(row()).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(acceptedOnce(hooks()).map((r) => json(r).mention)).toEqual(['U-alice']);
   });
 
   it('an incident committed just before a crash, whose event never reached the pager, is paged after the restart', async () => {

@@ -65,16 +65,34 @@ describe('Outbox (real SQLite)', () => {
     expect(outbox.failed(row!.id, 'invalid_token', false, T0)).toBe('failed');
   });
 
-  it('after a crash, rows left sending are sent again (same key); delivered ones are not', () => {
+  it('after a crash, a row left sending is claimed again once its claim runs out, not before (same key); delivered ones never', () => {
+    outbox = new Outbox(db, DEFAULT_RETRY, 30_000);
     outbox.enqueue([item('alice'), item('bob')], T0);
     const [a] = outbox.claimDue(T0, 10);
     outbox.delivered(a!.id, T0 + 1);
     // kill -9 here: bob's row is still "sending". A new process over the same file:
     db.close();
     db = openStateDb(db.name);
-    outbox = new Outbox(db, DEFAULT_RETRY);
-    expect(outbox.recover(T0 + 1000)).toBe(1);
-    expect(outbox.claimDue(T0 + 1000, 10).map((r) => [r.recipient, r.key, r.attempts])).toEqual([['bob', '7:opened:bob:email', 2]]);
+    outbox = new Outbox(db, DEFAULT_RETRY, 30_000);
+    expect(outbox.inFlight()).toEqual({ rows: 1, until: T0 + 30_000 });
+    expect(outbox.claimDue(T0 + 29_999, 10)).toEqual([]);
+    expect(outbox.claimDue(T0 + 30_000, 10).map((r) => [r.recipient, r.key, r.attempts, r.claimUntil])).toEqual([['bob', '7:opened:bob:email', 2, T0 + 60_000]]);
+    expect(outbox.inFlight(), 'its own claims are not in flight elsewhere').toEqual({ rows: 0, until: undefined });
+  });
+
+  it('a sender whose claim was taken over cannot record an outcome over the new claim', () => {
+    const first = new Outbox(db, DEFAULT_RETRY, 10_000);
+    const second = new Outbox(db, DEFAULT_RETRY, 10_000);
+    const [row] = first.enqueue([item('alice')], T0);
+    first.claimDue(T0, 1);
+    expect(second.claimDue(T0 + 9_999, 1)).toEqual([]);
+    expect(second.claimDue(T0 + 10_000, 1)).toHaveLength(1);
+    expect(first.failed(row!.id, 'HTTP 503', true, T0 + 10_001)).toBe('sending');
+    first.delivered(row!.id, T0 + 10_002);
+    first.defer(row!.id, T0 + 20_000, T0 + 10_003);
+    expect(outbox.get(row!.id)).toMatchObject({ state: 'sending', attempts: 2, lastError: undefined });
+    second.delivered(row!.id, T0 + 10_004);
+    expect(outbox.get(row!.id)).toMatchObject({ state: 'delivered', sentAt: T0 + 10_004 });
   });
 
   it('cancels pending escalations of an incident, nothing else', () => {
