@@ -213,10 +213,7 @@ export class Incidents {
 
   private fired(e: AlertEvent & { type: 'fired' }, out: IncidentEvent[]): void {
     const group = this.groupOf(e.labels);
-    const subject = { rule: e.rule.id, ...e.labels };
-    const silenced = this.opts.silenced(subject, e.at);
-    const summary = alertSummary(e.rule, e.labels, e.values);
-    const alertData = { rule: e.rule.id, group: e.key, labels: e.labels, priority: e.priority, values: e.values, summary, silenced };
+    const { data: alertData, silenced } = this.firing(e);
     // After a crash between the engine's state and this write both are rolled back together, so an alert is never
     // attached twice; re-firing an alert still attached (reload edge) just refreshes it.
     let inc = this.activeFor(group.key);
@@ -227,15 +224,30 @@ export class Incidents {
         inc = this.get(flap.id)!;
         out.push(this.record(inc.id, e.at, SYSTEM_ACTOR, 'reopened', { reason: 'recurred within the reopen window (flapping)', ...alertData }));
       } else {
-        const id = Number(this.q.insert!.run(group.key, group.tenant, group.region ?? null, summary, e.priority, silenced ? 1 : 0, e.at, e.at).lastInsertRowid);
+        // The partial unique index allows one active incident per group: a second writer's insert fails its pass,
+        // which is retried and then finds this one.
+        const id = Number(this.q.insert!.run(group.key, group.tenant, group.region ?? null, alertData.summary, e.priority, silenced ? 1 : 0, e.at, e.at).lastInsertRowid);
         inc = this.get(id)!;
         out.push(this.record(id, e.at, SYSTEM_ACTOR, 'opened', alertData));
       }
     }
-    this.q.upsertAlert!.run(inc.id, e.rule.id, e.key, JSON.stringify(e.labels), e.priority, silenced ? 1 : 0, e.at, JSON.stringify(e.values));
-    out.push(this.record(inc.id, e.at, SYSTEM_ACTOR, 'alert_fired', alertData));
-    this.updatePriority(inc.id, e.at, out);
-    this.updateSilenced(this.get(inc.id)!, e.at, out);
+    this.attach(inc.id, e, out);
+  }
+
+  /** What a firing alert records: its values, summary and whether a silence covers it now. */
+  private firing(e: AlertEvent & { type: 'fired' | 'priority_changed' }) {
+    const silenced = this.opts.silenced({ rule: e.rule.id, ...e.labels }, e.at);
+    const summary = alertSummary(e.rule, e.labels, e.values);
+    return { silenced, data: { rule: e.rule.id, group: e.key, labels: e.labels, priority: e.priority, values: e.values, summary, silenced } };
+  }
+
+  /** Attaches a firing alert to an incident (or refreshes it there); the incident's priority and silence follow. */
+  private attach(id: number, e: AlertEvent & { type: 'fired' | 'priority_changed' }, out: IncidentEvent[]): void {
+    const { data, silenced } = this.firing(e);
+    this.q.upsertAlert!.run(id, e.rule.id, e.key, JSON.stringify(e.labels), e.priority, silenced ? 1 : 0, e.at, JSON.stringify(e.values));
+    out.push(this.record(id, e.at, SYSTEM_ACTOR, 'alert_fired', data));
+    this.updatePriority(id, e.at, out);
+    this.updateSilenced(this.get(id)!, e.at, out);
   }
 
   private alertChanged(e: AlertEvent & { type: 'priority_changed' }, out: IncidentEvent[]): void {
@@ -244,8 +256,16 @@ export class Incidents {
       const inc = this.get(incident_id)!;
       const data = { rule: e.rule.id, group: e.key, priority: e.priority, previous: e.previous, values: e.values, summary: alertSummary(e.rule, e.labels, e.values) };
       out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'alert_priority_changed', data));
-      // A rise while mitigated by hand means it got worse again: reopen.
+      // A rise while mitigated by hand means it got worse again: reopen — unless a newer incident of the group is
+      // active (one active incident per group), which the alert then joins.
       if (inc.state === 'mitigated' && rank(e.priority) < rank(e.previous)) {
+        const active = this.activeFor(inc.group_key);
+        if (active) {
+          this.q.clearAlert!.run(e.at, incident_id, e.rule.id, e.key);
+          out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'alert_cleared', { rule: e.rule.id, group: e.key, moved_to: active.id, reason: `worse again while incident #${active.id} of the group is active: moved there` }));
+          this.attach(active.id, e, out);
+          continue;
+        }
         this.q.reopen!.run(e.at, incident_id);
         out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'reopened', { reason: 'priority rose while mitigated', ...data }));
       }

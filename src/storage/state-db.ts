@@ -1,7 +1,7 @@
 import { type Db, openDb } from './sqlite.js';
 
 /** Durable service state (keys, admitted dimension values, alert state, incidents, silences, on-call overrides; later tickets, outbox). */
-const MIGRATIONS = [
+export const MIGRATIONS = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE ingest_keys (
      id TEXT PRIMARY KEY,
@@ -207,6 +207,16 @@ const MIGRATIONS = [
   // claim (0): they are sent again at once, as that version did after a restart.
   `ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
    ALTER TABLE outbox ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;`,
+  // At most one active (open or acknowledged) incident per group, held by the schema. An older version could leave
+  // two (a hand-mitigated incident reopened beside a newer one): all but the newest are mitigated, saying why.
+  `INSERT INTO timeline (incident_id, at, actor, kind, data)
+     SELECT id, updated_at, 'qoswatch', 'mitigated', '{"reason":"a newer incident of its group is active (one active incident per group)","auto":true}'
+     FROM incidents i WHERE state IN ('open', 'acknowledged')
+       AND EXISTS (SELECT 1 FROM incidents j WHERE j.group_key = i.group_key AND j.state IN ('open', 'acknowledged') AND j.id > i.id);
+   UPDATE incidents SET state = 'mitigated', mitigated_at = updated_at, mitigated_by = 'qoswatch'
+     WHERE state IN ('open', 'acknowledged')
+       AND EXISTS (SELECT 1 FROM incidents j WHERE j.group_key = incidents.group_key AND j.state IN ('open', 'acknowledged') AND j.id > incidents.id);
+   CREATE UNIQUE INDEX incidents_active ON incidents (group_key) WHERE state IN ('open', 'acknowledged');`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -8,8 +8,8 @@ import type { Values } from '../../src/rules/alert-state.js';
 import { type AlertEvent, type Labels, keyOf } from '../../src/rules/engine.js';
 import { compileRuleFiles } from '../../src/rules/load.js';
 import type { GroupField, Priority, ThresholdRule } from '../../src/rules/rule-schema.js';
-import type { Db } from '../../src/storage/sqlite.js';
-import { openStateDb } from '../../src/storage/state-db.js';
+import { type Db, openDb } from '../../src/storage/sqlite.js';
+import { MIGRATIONS, openStateDb } from '../../src/storage/state-db.js';
 import { tempDir } from '../helpers/tmp.js';
 import { expectAppError } from '../helpers/errors.js';
 
@@ -232,6 +232,54 @@ describe('auto-mitigation and flapping', () => {
     apply(changed(STALL, EU, at(2), 'P0', 'P1'));
     expect(get(id)).toMatchObject({ state: 'open', reopened: 1, priority: 'P0' });
     expect(kinds(id).slice(-3)).toEqual(['alert_priority_changed', 'reopened', 'priority_changed']);
+  });
+
+  it('keeps one active incident per group: an alert worsening on a hand-mitigated incident joins the group`s active one instead of reopening', () => {
+    const old = incidentIn('mitigated');
+    const active = fire(LATENCY, EU, at(1) + REOPEN_MS + 1, 'P2'); // too late to reopen: a new incident
+    expect(active).not.toBe(old);
+
+    const events = apply(changed(STALL, EU, at(20), 'P0', 'P1'));
+    const open = all().filter((i) => i.state === 'open' || i.state === 'acknowledged');
+    expect(open.map((i) => i.id), 'one active incident in eu-west').toEqual([active]);
+    expect(get(old)).toMatchObject({ state: 'mitigated', reopened: 0 });
+    expect(incidents.alerts(old).find((a) => a.rule_id === 'stall')).toMatchObject({ firing: false, cleared_at: at(20) });
+    expect(lastEntry(old)).toMatchObject({ kind: 'alert_cleared', data: { rule: 'stall', moved_to: active } });
+    // The worsened alert now drives the active incident: P0, and later changes of it land there.
+    expect(get(active)).toMatchObject({ state: 'open', priority: 'P0' });
+    expect(incidents.alerts(active).map((a) => [a.rule_id, a.priority, a.firing])).toEqual([['latency', 'P2', true], ['stall', 'P0', true]]);
+    expect(events.filter((e) => e.incident.id === active).map((e) => e.type)).toEqual(['alert_fired', 'priority_changed']);
+    apply(cleared(STALL, EU, at(21), 'P0'));
+    expect(get(active).priority).toBe('P2');
+  });
+
+  it('the schema holds at most one open or acknowledged incident per group', () => {
+    const id = fire(STALL, EU, T0, 'P1');
+    const insert = db.prepare("INSERT INTO incidents (group_key, tenant, title, state, priority, opened_at, updated_at) VALUES (?, 'acme', 'dup', ?, 'P1', ?, ?)");
+    for (const state of ['open', 'acknowledged']) expect(() => insert.run(get(id).group_key, state, T0, T0), state).toThrow(/UNIQUE/);
+    for (const state of ['mitigated', 'resolved']) insert.run(get(id).group_key, state, T0, T0);
+    incidents.act(id, 'mitigate', 'alice', undefined, at(1));
+    insert.run(get(id).group_key, 'open', T0, T0);
+  });
+
+  it('upgrading a state db that holds two active incidents of a group mitigates the older one, saying why', () => {
+    const path = join(tempDir('inc-upgrade'), 'state.db');
+    const before = MIGRATIONS.findIndex((m) => m.includes('incidents_active'));
+    const old = openDb(path, MIGRATIONS.slice(0, before));
+    const insert = old.prepare("INSERT INTO incidents (group_key, tenant, title, state, priority, opened_at, updated_at) VALUES (?, 'acme', 't', ?, 'P1', ?, ?)");
+    const [a, b, c] = [['g', 'acknowledged'], ['g', 'open'], ['h', 'open']].map(([g, state]) => Number(insert.run(g, state, T0, at(5)).lastInsertRowid));
+    old.close();
+    const upgraded = openStateDb(path);
+    const states = upgraded.prepare('SELECT id, state, mitigated_by, mitigated_at FROM incidents ORDER BY id').all();
+    expect(states).toEqual([
+      { id: a, state: 'mitigated', mitigated_by: 'qoswatch', mitigated_at: at(5) },
+      { id: b, state: 'open', mitigated_by: null, mitigated_at: null },
+      { id: c, state: 'open', mitigated_by: null, mitigated_at: null },
+    ]);
+    expect(upgraded.prepare('SELECT incident_id, kind, data FROM timeline').all()).toEqual([
+      { incident_id: a, kind: 'mitigated', data: expect.stringContaining('a newer incident of its group is active') },
+    ]);
+    upgraded.close();
   });
 
   it('never reopens a resolved incident', () => {
