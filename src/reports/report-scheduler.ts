@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Db } from '../storage/sqlite.js';
 import type { Tenant } from '../tenants/tenants.js';
@@ -35,16 +36,21 @@ export const MAX_ATTEMPTS = 5;
 /**
  * Runs each schedule with node-cron in the tenant's time zone. Every run is recorded by (tenant, kind, due
  * instant): a period is reported once, a failed send is retried, and a run missed while the service was down
- * (due after the schedule was first seen, not sent) runs once at the next start.
+ * (due after the schedule was first seen, not sent) runs once at the next start. A run is claimed (a conditional
+ * write) before its report is built, so two runners never both send it; a runner that dies mid-send leaves its
+ * claim to run out, and the run is taken up again then.
  */
 export class ReportScheduler {
   private tasks: ScheduledTask[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly running = new Map<string, Promise<void>>();
+  private readonly runner = randomUUID();
 
   constructor(
     private readonly deps: SchedulerDeps,
     private readonly retryMs = 5 * 60_000,
+    /** How long a claim holds: longer than building and sending a report takes. */
+    private readonly claimMs = 5 * 60_000,
   ) {}
 
   /** Catches up missed runs (in the background; `idle()` waits for them) and schedules the next ones. */
@@ -105,28 +111,51 @@ export class ReportScheduler {
     return !row || (row.status !== 'sent' && row.attempts < MAX_ATTEMPTS);
   }
 
+  /**
+   * Claims the run for this runner: new, failed with attempts left, or pending under a claim that ran out. Returns
+   * false when it was sent, given up on, or another runner holds it.
+   */
+  private claim(job: ReportJob, dueAt: number, now: number): boolean {
+    return (
+      this.deps.db
+        .prepare(`INSERT INTO report_runs (tenant, kind, due_at, status, claimed_by, claim_until) VALUES (?, ?, ?, 'pending', ?, ?)
+          ON CONFLICT (tenant, kind, due_at) DO UPDATE SET status = 'pending', claimed_by = excluded.claimed_by, claim_until = excluded.claim_until
+          WHERE report_runs.attempts < ? AND (report_runs.status = 'failed' OR (report_runs.status = 'pending' AND report_runs.claim_until <= ?))`)
+        .run(job.tenant.id, job.schedule.kind, dueAt, this.runner, now + this.claimMs, MAX_ATTEMPTS, now).changes === 1
+    );
+  }
+
   private async attempt(job: ReportJob, dueAt: number): Promise<void> {
     const { db } = this.deps;
     const ids = [job.tenant.id, job.schedule.kind, dueAt] as const;
-    if (!this.pending(job, dueAt)) return;
-    db.prepare("INSERT OR IGNORE INTO report_runs (tenant, kind, due_at, status) VALUES (?, ?, ?, 'pending')").run(...ids);
+    const now = this.deps.clock();
+    if (!this.claim(job, dueAt, now)) {
+      // Held by another runner (or one that died mid-send): look again when its claim runs out.
+      const held = db.prepare("SELECT claim_until FROM report_runs WHERE tenant = ? AND kind = ? AND due_at = ? AND status = 'pending' AND attempts < ?").get(...ids, MAX_ATTEMPTS) as { claim_until: number } | undefined;
+      if (held) this.later(job, dueAt, held.claim_until - now);
+      return;
+    }
+    // Outcomes are recorded only while this runner still holds the claim.
+    const mine = 'WHERE tenant = ? AND kind = ? AND due_at = ? AND claimed_by = ?';
     try {
       await this.deps.send(job, dueAt);
-      db.prepare("UPDATE report_runs SET status = 'sent', attempts = attempts + 1, error = NULL, sent_at = ? WHERE tenant = ? AND kind = ? AND due_at = ?").run(this.deps.clock(), ...ids);
+      db.prepare(`UPDATE report_runs SET status = 'sent', attempts = attempts + 1, error = NULL, sent_at = ? ${mine}`).run(this.deps.clock(), ...ids, this.runner);
       this.deps.log.info({ tenant: job.tenant.id, kind: job.schedule.kind, to: job.to.length }, 'report sent');
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      db.prepare("UPDATE report_runs SET status = 'failed', attempts = attempts + 1, error = ? WHERE tenant = ? AND kind = ? AND due_at = ?").run(reason, ...ids);
+      db.prepare(`UPDATE report_runs SET status = 'failed', attempts = attempts + 1, error = ? ${mine}`).run(reason, ...ids, this.runner);
       const left = this.pending(job, dueAt);
       this.deps.log.warn({ tenant: job.tenant.id, kind: job.schedule.kind, reason, retry: left }, left ? 'report failed; retrying later' : 'report failed; giving up on this period');
-      if (left) {
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          void this.run(job, dueAt);
-        }, this.retryMs);
-        t.unref();
-        this.timers.add(t);
-      }
+      if (left) this.later(job, dueAt, this.retryMs);
     }
+  }
+
+  private later(job: ReportJob, dueAt: number, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      void this.run(job, dueAt);
+    }, Math.max(0, ms));
+    t.unref();
+    this.timers.add(t);
   }
 }

@@ -217,6 +217,10 @@ export const MIGRATIONS = [
      WHERE state IN ('open', 'acknowledged')
        AND EXISTS (SELECT 1 FROM incidents j WHERE j.group_key = incidents.group_key AND j.state IN ('open', 'acknowledged') AND j.id > incidents.id);
    CREATE UNIQUE INDEX incidents_active ON incidents (group_key) WHERE state IN ('open', 'acknowledged');`,
+  // A report run is claimed by one runner until claim_until before it is built and sent; runs left pending by an
+  // older version have no claim (0) and are taken up at once.
+  `ALTER TABLE report_runs ADD COLUMN claimed_by TEXT;
+   ALTER TABLE report_runs ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export function openStateDb(path: string): Db {
