@@ -278,7 +278,11 @@ export class Incidents {
       this.q.clearAlert!.run(e.at, incident_id, e.rule.id, e.key);
       out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'alert_cleared', { rule: e.rule.id, group: e.key, previous: e.previous, values: e.values }));
       const inc = this.get(incident_id)!;
-      if (inc.state !== 'resolved') this.updatePriority(incident_id, e.at, out);
+      if (inc.state !== 'resolved') {
+        this.updatePriority(incident_id, e.at, out);
+        // The alerts left may all be silenced now.
+        this.updateSilenced(inc, e.at, out);
+      }
       if ((inc.state === 'open' || inc.state === 'acknowledged') && this.q.firingAlertsOf!.all(incident_id).length === 0) {
         this.db.prepare("UPDATE incidents SET state = 'mitigated', mitigated_at = ?, mitigated_by = ?, updated_at = ? WHERE id = ?").run(e.at, SYSTEM_ACTOR, e.at, incident_id);
         out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'mitigated', { reason: 'every alert cleared (metrics recovered)', auto: true }));

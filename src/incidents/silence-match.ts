@@ -64,3 +64,26 @@ export function activeAt(s: SilenceRule, t: number): boolean {
   }
   return false;
 }
+
+/**
+ * The first instant after `after` at which `activeAt(s, ·)` can change: the silence's start or end, or (recurring)
+ * the start or end of one of its occurrences within them; undefined when it never changes again. Occurrences are
+ * resolved per local day like `activeAt`, so the instants follow the wall clock across DST.
+ */
+export function nextChange(s: SilenceRule, after: number): number | undefined {
+  const within = (t: number) => t > after && t >= s.startsAt && (s.endsAt === undefined || t <= s.endsAt);
+  const candidates = [s.startsAt, ...(s.endsAt === undefined ? [] : [s.endsAt])];
+  const r = s.recurrence;
+  if (r) {
+    // From the day before (an occurrence may run past midnight) through a week on, which holds the next one.
+    const local = DateTime.fromMillis(Math.max(after, s.startsAt), { zone: r.timezone }).startOf('day');
+    for (let back = -1; back <= 8; back++) {
+      const day = local.plus({ days: back });
+      if (!r.days.includes(DAYS[day.weekday - 1]!)) continue;
+      const start = atWallClock(day, r.start).toMillis();
+      candidates.push(start, start + r.duration);
+    }
+  }
+  const next = Math.min(...candidates.filter(within));
+  return Number.isFinite(next) ? next : undefined;
+}

@@ -1,6 +1,6 @@
 import { notFound } from '../errors.js';
 import type { Db } from '../storage/sqlite.js';
-import { type AlertSubject, type Matchers, type Recurrence, type SilenceRule, activeAt, matches } from './silence-match.js';
+import { type AlertSubject, type Matchers, type Recurrence, type SilenceRule, activeAt, matches, nextChange } from './silence-match.js';
 
 export interface Silence extends SilenceRule {
   readonly id: number;
@@ -57,6 +57,8 @@ const fromRow = (r: Row): Silence => ({
  */
 export class Silences {
   private live: Silence[] = [];
+  /** When coverage can next change by itself (a start or end instant); -Infinity after an edit: now. */
+  private nextCheck = -Infinity;
 
   constructor(private readonly db: Db) {
     this.reload();
@@ -107,7 +109,21 @@ export class Silences {
     return this.live.some((s) => activeAt(s, now) && matches(s.matchers, subject));
   }
 
+  /**
+   * Whether silence coverage can have changed since `checked` last ran: a silence was created, edited or deleted,
+   * or an instant at which one starts or ends (a maintenance window opens or closes) has come.
+   */
+  checkDue(now: number): boolean {
+    return now >= this.nextCheck;
+  }
+
+  /** Coverage was re-checked at `now`: the next check is due at the next start or end instant. */
+  checked(now: number): void {
+    this.nextCheck = Math.min(...this.live.map((s) => nextChange(s, now) ?? Infinity));
+  }
+
   private reload(): void {
     this.live = this.list();
+    this.nextCheck = -Infinity;
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { EventBus } from '../incidents/bus.js';
 import type { Incidents } from '../incidents/incidents.js';
+import type { Silences } from '../incidents/silences.js';
 import type { IncidentEvent } from '../incidents/model.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../storage/sqlite.js';
@@ -13,6 +14,8 @@ export interface AlertingDeps {
   db: Db;
   store: SeriesReader & { drainTouched(): readonly SeriesKey[] };
   incidents: Incidents;
+  /** When silence coverage can have changed (see Silences.checkDue). */
+  silences: Pick<Silences, 'checkDue' | 'checked'>;
   bus: EventBus<IncidentEvent>;
   metrics: Metrics;
   log: Logger;
@@ -42,7 +45,6 @@ export class Alerting {
   /** When the last sample-triggered pass ran: the coalescing slot (timer passes do not delay samples). */
   private lastSampleRun = -Infinity;
   private lastPersist = -Infinity;
-  private lastSilenceCheck = -Infinity;
   private appliedAt: number | undefined;
   /** Transitions whose commit failed, retried with the next pass. */
   private unsaved: AlertEvent[] = [];
@@ -130,9 +132,10 @@ export class Alerting {
       this.engine.requeue(changes);
       log.error({ err, transitions: events.length }, 'cannot store alert state; retrying');
     }
-    if (now - this.lastSilenceCheck >= 1000) {
-      this.lastSilenceCheck = now;
+    // Only when a silence can have started or ended: not a read of every incident on every pass.
+    if (this.deps.silences.checkDue(now)) {
       published.push(...this.deps.incidents.refreshSilences(now));
+      this.deps.silences.checked(now);
     }
     metrics.evaluations.inc();
     for (const e of events) metrics.alertTransitions.inc({ type: e.type });

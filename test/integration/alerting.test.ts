@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type RuleDef, type Sample, api, notPaging, incidents, send, stallRatio, stallRule, viewers, writeRules } from '../helpers/alerting.js';
 import { type TestApp, appsClosedAfterEach, startApp } from '../helpers/app.js';
 import { metricValue, metricsText } from '../helpers/metrics.js';
@@ -249,6 +249,44 @@ describe('silences', () => {
     expect((await api(t.url, 'GET', '/v1/silences')).body).toEqual([]);
     expect((await api(t.url, 'GET', '/v1/silences?deleted=true')).body).toEqual([expect.objectContaining({ id: created.body.id })]);
     expect(await incidents(t.url)).toHaveLength(2);
+  });
+  it('re-checks silences only when one can start or end (an edit, a start or end instant, a maintenance window opening or closing), not on every pass', async () => {
+    const t = await start([instant]);
+    await at(t, 0, { 'eu-west': 0.08 });
+    const [inc] = await incidents(t.url);
+    const refreshes = vi.spyOn(t.app.incidents, 'refreshSilences');
+    const silenced = async () => (await detail(t, inc.id)).silenced;
+    const created = await api(t.url, 'POST', '/v1/silences', { matchers: { region: 'eu-west' }, comment: 'CDN switch', starts_at: T0 + 60 * S, ends_at: T0 + 120 * S });
+    expect(created.status).toBe(201);
+    // T0 is Mon 12:00 UTC: a daily maintenance window 12:03–12:04.
+    const window = await api(t.url, 'POST', '/v1/silences', { matchers: { region: 'eu-west' }, comment: 'nightly', recurrence: { timezone: 'UTC', start: '12:03', duration: '1m' } });
+    expect(window.status).toBe(201);
+    const byApi = refreshes.mock.calls.length;
+
+    /** Evaluation passes a second apart from `from` to `to` seconds (inclusive); how many re-checked silences. */
+    const passes = async (from: number, to: number) => {
+      const before = refreshes.mock.calls.length;
+      for (let s = from; s <= to; s++) {
+        if (s % 10 === 0) await at(t, s * S, { 'eu-west': 0.08 });
+        else t.app.alerting.tick((now = T0 + s * S));
+      }
+      return refreshes.mock.calls.length - before;
+    };
+    await passes(1, 1); // the first pass after an edit re-checks (unless the app's own timer did already)
+    expect(await passes(2, 59), 'nothing starts or ends before 60 s').toBe(0);
+    expect(await silenced()).toBe(false);
+    expect(await passes(60, 60)).toBe(1);
+    expect(await silenced()).toBe(true);
+    expect(await passes(61, 119)).toBe(0);
+    expect(await passes(120, 120)).toBe(1);
+    expect(await silenced()).toBe(false);
+    expect(await passes(121, 179)).toBe(0);
+    expect(await passes(180, 180)).toBe(1);
+    expect(await silenced(), 'inside the maintenance window').toBe(true);
+    expect(await passes(181, 240)).toBe(1);
+    expect(await silenced()).toBe(false);
+    expect(kinds(await detail(t, inc.id)).filter((k) => k.endsWith('silenced'))).toEqual(['silenced', 'unsilenced', 'silenced', 'unsilenced']);
+    expect(byApi, 'creating a silence re-checks at once (the API)').toBeGreaterThan(0);
   });
 });
 

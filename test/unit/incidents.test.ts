@@ -405,6 +405,15 @@ describe('silences', () => {
     expect(incidents.alerts(id).map((a) => [a.rule_id, a.silenced])).toEqual([['stall', true], ['latency', false]]);
   });
 
+  it('becomes silenced in the pass where its last unsilenced alert clears (not at some later re-check)', () => {
+    silenced = (subject) => subject.rule === 'stall';
+    const id = fire(STALL, EU, T0, 'P1');
+    fire(LATENCY, EU, at(1), 'P1');
+    const events = apply(cleared(LATENCY, EU, at(2), 'P1'));
+    expect(get(id)).toMatchObject({ state: 'open', silenced: true });
+    expect(events.map((e) => e.type)).toEqual(['alert_cleared', 'silenced']);
+  });
+
   it('refreshSilences flips the flag when a silence starts and ends, with timeline entries', () => {
     silenced = (_subject, now) => now >= at(10) && now < at(20);
     const id = fire(STALL, EU, T0, 'P1');

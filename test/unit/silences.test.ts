@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { type AlertSubject, type Matchers, type SilenceRule, activeAt, matches, matchersSchema, recurrenceSchema } from '../../src/incidents/silence-match.js';
+import { type AlertSubject, type Matchers, type SilenceRule, activeAt, matches, matchersSchema, nextChange, recurrenceSchema } from '../../src/incidents/silence-match.js';
 import { type SilenceInput, Silences } from '../../src/incidents/silences.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
@@ -150,6 +150,42 @@ describe('activeAt: recurring windows', () => {
   // first occurrence (as cron runs an ambiguous time once, at its first occurrence).
   it.each(fallBack)('on the fall-back day in %s a daily %s for 1h is one contiguous hour', (zone, start, from, first, oneHourLater) => {
     expect(activeSpans(recurring(zone, start, '1h'), from, iso(utc(from) + 7 * HOUR))).toEqual([[first, oneHourLater]]);
+  });
+});
+
+describe('nextChange: the next instant a silence can start or stop being in force', () => {
+  const start = utc('2026-05-04T10:00:00Z');
+  const end = utc('2026-05-04T12:00:00Z');
+
+  it('is the start before it, the end inside it, and nothing after it or inside an open-ended one', () => {
+    const s = silence({ startsAt: start, endsAt: end });
+    expect([start - 1, start, end - 1, end].map((t) => nextChange(s, t))).toEqual([start, end, end, undefined]);
+    expect(nextChange(silence({ startsAt: start }), start)).toBeUndefined();
+  });
+
+  /** The instants nextChange steps through from `from` to `to`. */
+  const chain = (s: SilenceRule, from: string, to: string) => {
+    const out: number[] = [];
+    for (let t = utc(from), n = nextChange(s, t); n !== undefined && n <= utc(to); t = n, n = nextChange(s, t)) out.push(n);
+    return out;
+  };
+
+  it.each([
+    ['daily 02:00 for 1h in Berlin over spring forward', recurring('Europe/Berlin', '02:00', '1h'), '2026-03-27T00:00:00Z', '2026-04-01T00:00:00Z'],
+    ['daily 02:30 for 1h in New York over fall back', recurring('America/New_York', '02:30', '1h'), '2026-10-30T00:00:00Z', '2026-11-04T00:00:00Z'],
+    ['weekends 10:00 for 2h', recurring('Europe/Berlin', '10:00', '2h', ['sat', 'sun']), '2026-04-27T00:00:00Z', '2026-05-12T00:00:00Z'],
+    ['Fridays 23:00 for 2h (past midnight)', recurring('Europe/Berlin', '23:00', '2h', ['fri']), '2026-04-27T00:00:00Z', '2026-05-20T00:00:00Z'],
+    ['daily 10:00 for 2h between two instants mid-window', { ...recurring('UTC', '10:00', '2h'), startsAt: utc('2026-05-05T11:00:00Z'), endsAt: utc('2026-05-07T11:00:00Z') }, '2026-05-04T00:00:00Z', '2026-05-09T00:00:00Z'],
+  ] as const)('%s: steps through every instant it starts and ends, and it does not change in between', (_name, s, from, to) => {
+    const steps = chain(s, from, to);
+    const edges = activeSpans(s, from, to).flat().filter((x) => !x.startsWith('after')).map(utc);
+    expect(edges.length).toBeGreaterThan(0);
+    expect(edges.filter((e) => !steps.includes(e)).map(iso), 'every start and end is a step').toEqual([]);
+    const bounds = [utc(from), ...steps];
+    for (const [i, a] of bounds.entries()) {
+      const b = bounds[i + 1] ?? utc(to);
+      for (let t = a; t < b; t += 5 * MIN) expect(activeAt(s, t), `${iso(t)} between ${iso(a)} and ${iso(b)}`).toBe(activeAt(s, a));
+    }
   });
 });
 
