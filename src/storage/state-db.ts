@@ -221,6 +221,19 @@ export const MIGRATIONS = [
   // older version have no claim (0) and are taken up at once.
   `ALTER TABLE report_runs ADD COLUMN claimed_by TEXT;
    ALTER TABLE report_runs ADD COLUMN claim_until INTEGER NOT NULL DEFAULT 0;`,
+  // SLA warnings and breaches raised, unique per ticket, kind, target and priority (so each is raised once whoever
+  // checks); those recorded as ticket events by older versions are carried over.
+  `CREATE TABLE sla_marks (
+     ticket_id INTEGER NOT NULL REFERENCES tickets (id),
+     kind TEXT NOT NULL,
+     target TEXT NOT NULL,
+     priority TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (ticket_id, kind, target, priority)
+   ) WITHOUT ROWID;
+   INSERT OR IGNORE INTO sla_marks (ticket_id, kind, target, priority, at)
+     SELECT ticket_id, kind, json_extract(data, '$.target'), json_extract(data, '$.priority'), at FROM ticket_events
+     WHERE kind IN ('sla_warning', 'sla_breach') AND json_extract(data, '$.target') IS NOT NULL AND json_extract(data, '$.priority') IS NOT NULL;`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -17,7 +17,9 @@ declare module 'fastify' {
 export const ticketsPlugin = fp<{ clock: () => number }>(
   async (app, { clock }) => {
     const tickets = new Tickets(app.stateDb);
+    const watch = new SlaWatch({ tickets, tenants: app.tenants, incidents: app.incidents, pager: app.pager, log: app.log, clock }, 1000);
     tickets.onEvent = (t, e, now) => {
+      watch.touch(t.id);
       const tenant = app.tenants.get(t.tenant);
       if (!tenant) return;
       const clocks = tickets.clocks(t, tenant, now);
@@ -39,7 +41,6 @@ export const ticketsPlugin = fp<{ clock: () => number }>(
     const follower = new TimelineFollower('tickets', { db: app.stateDb, incidents: app.incidents, bus: app.incidentBus, log: app.log }, TICKET_KINDS, (e) =>
       syncTicket(tickets, e, app.log),
     );
-    const watch = new SlaWatch({ tickets, tenants: app.tenants, incidents: app.incidents, pager: app.pager, log: app.log, clock }, 1000);
     app.decorate('tickets', tickets);
     app.decorate('slaWatch', watch);
     app.addHook('onReady', async () => {

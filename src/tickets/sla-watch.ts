@@ -1,27 +1,41 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Incidents } from '../incidents/incidents.js';
 import type { Pager } from '../notify/pager.js';
-import type { Tenants } from '../tenants/tenants.js';
 import type { Incident } from '../incidents/model.js';
-import type { Ticket, Tickets } from './tickets.js';
+import type { Tenant, Tenants } from '../tenants/tenants.js';
+import { DueQueue } from '../util/due-queue.js';
+import type { SlaClock, SlaMark, Ticket, TicketEvent, Tickets } from './tickets.js';
 
 /** Ticket states whose clocks may still run. */
 const OPEN = ['new', 'acknowledged', 'mitigated', 'waiting_on_customer', 'resolved'] as const;
 
 /**
  * Watches the SLA clocks of open tickets: at 80 % of a target the next escalation level is warned, at 100 % the
- * ticket is marked breached and escalated — each once per ticket, target and priority, recorded on the ticket and
- * on its incident's timeline, and sent through the paging outbox. A clock stopped in time never warns.
+ * ticket is marked breached and escalated — each once per ticket, target and priority (a unique mark), recorded on
+ * the ticket and on its incident's timeline, and sent through the paging outbox, all in one transaction. A clock
+ * stopped in time never warns.
+ *
+ * The work per check does not grow with the number of tickets: each ticket's next warning or breach instant is kept
+ * in a queue (every open ticket is read once at start), and a check reads only the tickets that came due or changed
+ * since (an event of theirs, or an edit of their tenant).
  */
 export class SlaWatch {
   private timer: NodeJS.Timeout | undefined;
+  private readonly due = new DueQueue<number>();
+  private readonly changed = new Set<number>();
+  /** Each tenant as its tickets were indexed with: the API replaces a tenant it edits. */
+  private readonly indexedTenants = new Map<string, Tenant>();
 
   constructor(
     private readonly deps: { tickets: Tickets; tenants: Tenants; incidents: Incidents; pager: Pager | undefined; log: Logger; clock: () => number },
     private readonly intervalMs: number,
   ) {}
 
+  /** Reads every open ticket once (raising what fell due while the service was down) and starts the checks. */
   start(): void {
+    const now = this.deps.clock();
+    for (const t of this.deps.tenants.list()) this.indexedTenants.set(t.id, t);
+    for (const { ticket, changes, marks } of this.deps.tickets.slaInputs(OPEN)) this.guarded(ticket.id, () => this.evaluate(ticket, marks, now, changes));
     this.timer ??= setInterval(() => {
       try {
         this.tick(this.deps.clock());
@@ -36,26 +50,79 @@ export class SlaWatch {
     this.timer = undefined;
   }
 
+  /** A ticket changed (an event of it was written): its clocks are read again at the next check. */
+  touch(id: number): void {
+    this.changed.add(id);
+  }
+
   tick(now: number): void {
-    const { tickets, tenants, incidents, pager } = this.deps;
-    for (const t of tickets.list({ state: OPEN, limit: 100_000 })) {
-      const tenant = tenants.get(t.tenant);
-      if (!tenant) continue;
-      const events = tickets.events(t.id);
-      const seen = (kind: string, target: string) => events.some((e) => e.kind === kind && e.data?.target === target && e.data?.priority === t.priority);
-      for (const c of tickets.clocks(t, tenant, now, events)) {
-        for (const breach of [false, true]) {
-          const kind = breach ? 'sla_breach' : 'sla_warning';
-          const reached = breach ? c.breached : c.running && c.warnAt !== undefined && now >= c.warnAt;
-          if (!reached || seen(kind, c.target)) continue;
-          const data = { target: c.target, priority: t.priority, due_at: c.dueAt, target_ms: c.targetMs, tier: tenant.tier };
-          tickets.record(t.id, kind, data, now);
-          const inc = t.incidentId === undefined ? undefined : incidents.get(t.incidentId);
-          if (inc) incidents.note(inc.id, kind, 'qoswatch', { ticket: t.id, ...data }, now);
-          pager?.slaAlert(inc ?? handOpened(t), { ticket: t.id, target: c.target, breach, dueAt: c.dueAt! }, now);
-        }
+    this.retarget();
+    const ids = new Set([...this.changed, ...this.due.takeDue(now)]);
+    this.changed.clear();
+    for (const id of ids) this.guarded(id, () => this.check(id, now));
+  }
+
+  private guarded(id: number, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      // Nothing of it was written (one transaction): the next check tries again.
+      this.changed.add(id);
+      this.deps.log.error({ err, ticket: id }, 'SLA check of a ticket failed');
+    }
+  }
+
+  /** The tickets of a tenant edited since they were indexed get their targets (tier, hours, overrides) read again. */
+  private retarget(): void {
+    for (const t of this.deps.tenants.list()) {
+      if (this.indexedTenants.get(t.id) === t) continue;
+      this.indexedTenants.set(t.id, t);
+      for (const id of this.deps.tickets.idsIn(OPEN, t.id)) this.changed.add(id);
+    }
+  }
+
+  /** Reads one ticket again. */
+  private check(id: number, now: number): void {
+    const t = this.deps.tickets.get(id);
+    if (t) this.evaluate(t, this.deps.tickets.slaMarks(id), now);
+    else this.due.set(id, undefined);
+  }
+
+  /** Raises what has come due on a ticket, and queues it for its next warning or breach. */
+  private evaluate(t: Ticket, marks: readonly SlaMark[], now: number, changes?: readonly TicketEvent[]): void {
+    const tenant = (OPEN as readonly string[]).includes(t.state) ? this.deps.tenants.get(t.tenant) : undefined;
+    if (!tenant) {
+      this.due.set(t.id, undefined);
+      return;
+    }
+    const raised = new Set(marks.filter((m) => m.priority === t.priority).map((m) => `${m.kind} ${m.target}`));
+    let next: number | undefined;
+    for (const c of this.deps.tickets.clocks(t, tenant, now, changes)) {
+      for (const breach of [false, true]) {
+        if (raised.has(`${breach ? 'sla_breach' : 'sla_warning'} ${c.target}`)) continue;
+        const at = breach ? c.dueAt : c.warnAt;
+        const reached = breach ? c.breached : c.running && at !== undefined && now >= at;
+        if (reached) this.raise(t, tenant, c, breach, now);
+        else if (c.running && at !== undefined) next = Math.min(next ?? at, at);
       }
     }
+    // Its own events (the marks just raised) need no second look.
+    this.changed.delete(t.id);
+    this.due.set(t.id, next);
+  }
+
+  /** The mark, the ticket event, the incident's timeline entry and the page commit together, or none of them. */
+  private raise(t: Ticket, tenant: Tenant, c: SlaClock, breach: boolean, now: number): void {
+    const { tickets, incidents, pager } = this.deps;
+    const kind = breach ? 'sla_breach' : 'sla_warning';
+    tickets.atomically(() => {
+      if (!tickets.markSla(t.id, kind, c.target, t.priority, now)) return;
+      const data = { target: c.target, priority: t.priority, due_at: c.dueAt, target_ms: c.targetMs, tier: tenant.tier };
+      tickets.record(t.id, kind, data, now);
+      const inc = t.incidentId === undefined ? undefined : incidents.get(t.incidentId);
+      if (inc) incidents.note(inc.id, kind, 'qoswatch', { ticket: t.id, ...data }, now);
+      pager?.slaAlert(inc ?? handOpened(t), { ticket: t.id, target: c.target, breach, dueAt: c.dueAt! }, now);
+    });
   }
 }
 

@@ -32,6 +32,13 @@ export interface TicketEvent {
   data: Record<string, unknown> | undefined;
 }
 
+/** An SLA warning or breach raised for a ticket: once per target and priority. */
+export interface SlaMark {
+  readonly kind: 'sla_warning' | 'sla_breach';
+  readonly target: TargetName;
+  readonly priority: Priority;
+}
+
 /** One target's clock on a ticket, as the API shows it. */
 export interface SlaClock extends ClockState {
   readonly target: TargetName;
@@ -52,6 +59,10 @@ interface Row {
   opened_at: number;
   updated_at: number;
 }
+
+type EventRow = Omit<TicketEvent, 'data'> & { ticket_id: number; data: string | null };
+
+const fromEventRow = (r: EventRow): TicketEvent => ({ id: r.id, at: r.at, actor: r.actor, kind: r.kind, visibility: r.visibility, data: r.data ? JSON.parse(r.data) : undefined });
 
 const fromRow = (r: Row): Ticket => ({
   id: r.id, tenant: r.tenant, incidentId: r.incident_id ?? undefined, title: r.title, priority: r.priority, state: r.state,
@@ -99,6 +110,45 @@ export class Tickets {
     if (f.before !== undefined) (where.push('id < ?'), args.push(f.before));
     const sql = `SELECT * FROM tickets ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, f.limit) as Row[]).map(fromRow);
+  }
+
+  /** Ids of the tickets of a tenant in these states, oldest first: the SLA watch re-reads them. */
+  idsIn(states: readonly TicketState[], tenant: string): number[] {
+    const sql = `SELECT id FROM tickets WHERE state IN (${states.map(() => '?').join(', ')}) AND tenant = ? ORDER BY id`;
+    return (this.db.prepare(sql).all(...states, tenant) as { id: number }[]).map((r) => r.id);
+  }
+
+  /**
+   * Every ticket in these states with what its SLA clocks need — its state changes (the events `clocks` reads) and
+   * its SLA marks — in three queries, not three per ticket: the SLA watch indexes them all at start.
+   */
+  slaInputs(states: readonly TicketState[]): { ticket: Ticket; changes: TicketEvent[]; marks: SlaMark[] }[] {
+    const inStates = `SELECT id FROM tickets WHERE state IN (${states.map(() => '?').join(', ')})`;
+    const out = new Map<number, { ticket: Ticket; changes: TicketEvent[]; marks: SlaMark[] }>();
+    for (const r of this.db.prepare(`SELECT * FROM tickets WHERE id IN (${inStates}) ORDER BY id`).all(...states) as Row[]) out.set(r.id, { ticket: fromRow(r), changes: [], marks: [] });
+    const changes = this.db.prepare(`SELECT * FROM ticket_events WHERE kind = 'state_changed' AND ticket_id IN (${inStates}) ORDER BY id`).all(...states) as EventRow[];
+    for (const e of changes) out.get(e.ticket_id)?.changes.push(fromEventRow(e));
+    const marks = this.db.prepare(`SELECT ticket_id, kind, target, priority FROM sla_marks WHERE ticket_id IN (${inStates})`).all(...states) as (SlaMark & { ticket_id: number })[];
+    for (const { ticket_id, ...m } of marks) out.get(ticket_id)?.marks.push(m);
+    return [...out.values()];
+  }
+
+  /**
+   * Marks that an SLA warning or breach of a target at a priority was raised for a ticket; false when it already
+   * was. The schema keeps each mark unique, so two checks (or two runners) raise it once.
+   */
+  markSla(id: number, kind: SlaMark['kind'], target: TargetName, priority: Priority, now: number): boolean {
+    return this.db.prepare('INSERT INTO sla_marks (ticket_id, kind, target, priority, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING').run(id, kind, target, priority, now).changes === 1;
+  }
+
+  /** The SLA warnings and breaches raised for a ticket. */
+  slaMarks(id: number): SlaMark[] {
+    return this.db.prepare('SELECT kind, target, priority FROM sla_marks WHERE ticket_id = ?').all(id) as SlaMark[];
+  }
+
+  /** Runs `fn` in one transaction of the state db (nested calls join it). */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
   }
 
   /** Tickets opened in [from, to), oldest first (reports). */
@@ -186,8 +236,8 @@ export class Tickets {
   events(id: number, visibility?: Visibility): TicketEvent[] {
     const rows = this.db
       .prepare(`SELECT * FROM ticket_events WHERE ticket_id = ? ${visibility ? 'AND visibility = ?' : ''} ORDER BY id`)
-      .all(...(visibility ? [id, visibility] : [id])) as (Omit<TicketEvent, 'data'> & { data: string | null })[];
-    return rows.map((r) => ({ id: r.id, at: r.at, actor: r.actor, kind: r.kind, visibility: r.visibility, data: r.data ? JSON.parse(r.data) : undefined }));
+      .all(...(visibility ? [id, visibility] : [id])) as EventRow[];
+    return rows.map(fromEventRow);
   }
 
   /** The ticket's SLA clocks now, for its tenant's tier, calendar and current priority. */

@@ -10,8 +10,8 @@ import type { AlertEvent, Labels } from '../../src/rules/engine.js';
 import { keyOf } from '../../src/rules/engine.js';
 import { compileRuleFiles } from '../../src/rules/load.js';
 import type { Priority, ThresholdRule } from '../../src/rules/rule-schema.js';
-import type { Db } from '../../src/storage/sqlite.js';
-import { openStateDb } from '../../src/storage/state-db.js';
+import { type Db, openDb } from '../../src/storage/sqlite.js';
+import { MIGRATIONS, openStateDb } from '../../src/storage/state-db.js';
 import type { Tenant } from '../../src/tenants/tenants.js';
 import { DEFAULT_BUSINESS_HOURS } from '../../src/tickets/calendar.js';
 import type { TicketState } from '../../src/tickets/lifecycle.js';
@@ -457,5 +457,35 @@ describe('syncTicket: incidents keep their tickets in step', () => {
     feed([incidents.act(id, 'mitigate', 'carol', undefined, T0 + 4 * M)]);
     expect(ticketOf(id).state).toBe('waiting_on_customer');
     expect(log.error).not.toHaveBeenCalled();
+  });
+});
+
+describe('SLA marks', () => {
+  it('are unique per ticket, kind, target and priority: the second raise of one is refused', () => {
+    const t = open(STRATEGIC, 'P0');
+    expect(tickets.markSla(t.id, 'sla_warning', 'response', 'P0', T0)).toBe(true);
+    expect(tickets.markSla(t.id, 'sla_warning', 'response', 'P0', T0 + 1)).toBe(false);
+    expect(tickets.markSla(t.id, 'sla_breach', 'response', 'P0', T0)).toBe(true);
+    expect(tickets.markSla(t.id, 'sla_warning', 'restore', 'P0', T0)).toBe(true);
+    expect(tickets.markSla(t.id, 'sla_warning', 'response', 'P1', T0)).toBe(true);
+    expect(tickets.slaMarks(t.id)).toHaveLength(4);
+  });
+
+  it('upgrading a state db carries over the warnings and breaches older versions recorded as ticket events', () => {
+    const path = join(tempDir('tickets-upgrade'), 'state.db');
+    const old = openDb(path, MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.includes('sla_marks'))));
+    const before = new Tickets(old);
+    const t = before.open({ tenant: 'acme', title: 't', priority: 'P1', actor: 'x' }, T0).ticket;
+    before.record(t.id, 'sla_warning', { target: 'restore', priority: 'P1' }, T0 + H);
+    before.record(t.id, 'sla_breach', { target: 'restore', priority: 'P1' }, T0 + 2 * H);
+    old.close();
+    const upgraded = openStateDb(path);
+    expect(new Tickets(upgraded).slaMarks(t.id)).toEqual(
+      expect.arrayContaining([
+        { kind: 'sla_warning', target: 'restore', priority: 'P1' },
+        { kind: 'sla_breach', target: 'restore', priority: 'P1' },
+      ]),
+    );
+    upgraded.close();
   });
 });
