@@ -64,6 +64,8 @@ export async function drillKill9(opts: Partial<Kill9Options> = {}): Promise<Dril
           QOSWATCH_RULES_DIR: rulesDir([fastStallRule()]),
           QOSWATCH_ONCALL: onCallFile(doc),
           SMTP_URL: smtp.url,
+          // A page cut by a kill is sent again once the killed run's claim (3 × this) has run out: within the wait below.
+          QOSWATCH_PAGE_TIMEOUT: '3s',
           QOSWATCH_LOG_LEVEL: 'info',
         },
         log,
