@@ -41,7 +41,14 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
     await app.close();
   });
   // SIGHUP reloads the alert rules; a bad file keeps the rules in force (the reload logs why).
-  process.on('SIGHUP', () => app.rules.reload());
+  // A signal handler that throws would end the process (close-with-grace treats it as a crash): never let it.
+  process.on('SIGHUP', () => {
+    try {
+      app.rules.reload();
+    } catch (err) {
+      log.error({ err }, 'rule reload failed; the service keeps running');
+    }
+  });
   await app.listen({ port: env.PORT, host: env.HOST, backlog: 4096 });
   return app;
 }

@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseDocument } from 'yaml';
 import { DIMENSIONS, type Dimension, formatPath } from '../config/file.js';
 import { formatDuration, parseDuration } from '../util/units.js';
+import { readYaml } from '../util/yaml.js';
 import { isUpward } from './comparison.js';
 import { type GroupField, type Rule, type RuleInput, levelsOf, ruleFileSchema, ruleSchema } from './rule-schema.js';
 
@@ -49,13 +49,12 @@ export function compileRuleFiles(files: readonly { path: string; text: string }[
   const rules: Rule[] = [];
   const seen = new Map<string, string>();
   for (const { path, text } of files) {
-    const doc = parseDocument(text, { uniqueKeys: true });
-    if (doc.errors.length) {
-      const e = doc.errors[0]!;
-      problems.push(`${path}:${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`);
+    const doc = readYaml(text);
+    if (!doc.ok) {
+      problems.push(`${path}${doc.line === undefined ? '' : `:${doc.line}`}: ${doc.message}`);
       continue;
     }
-    const file = ruleFileSchema.safeParse(doc.toJS() ?? {});
+    const file = ruleFileSchema.safeParse(doc.value ?? {});
     if (!file.success) {
       for (const i of file.error.issues) problems.push(`${path}: ${formatPath(i.path) || '(file)'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')} (rules go under "rules:")` : i.message}`);
       continue;

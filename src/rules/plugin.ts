@@ -57,14 +57,18 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
         return set.files;
       },
       reload() {
+        // Whatever goes wrong (a bad file, or a fault of ours), the rules in force stay and the process runs on.
+        let next: RuleSet;
         try {
-          set = load();
+          next = load();
         } catch (err) {
-          if (!(err instanceof RuleError)) throw err;
+          const problems = err instanceof RuleError ? err.problems : [`${dir}: cannot load the rules: ${err instanceof Error ? err.message : String(err)}`];
+          if (!(err instanceof RuleError)) app.log.error({ err }, 'rule reload failed');
           metrics.ruleReloads.inc({ outcome: 'rejected' });
-          app.log.warn({ problems: err.problems }, 'rule reload rejected; the previous rules stay in force');
-          return { ok: false, problems: err.problems };
+          app.log.warn({ problems }, 'rule reload rejected; the previous rules stay in force');
+          return { ok: false, problems };
         }
+        set = next;
         retain(set);
         alerting.setRules(set.rules);
         metrics.ruleReloads.inc({ outcome: 'ok' });

@@ -95,6 +95,48 @@ describe('SIGHUP reloads the rules', () => {
   });
 });
 
+/** `n` stall rules sharing one labels anchor: a legitimate anchor-heavy file (one alias per rule). */
+function anchoredRules(n: number): string {
+  const rules = Array.from({ length: n }, (_, i) =>
+    `  - { id: stall-${i}, description: stall ratio ${i}, metric: stall_ratio, window: 1m, thresholds: { P1: "> 0.05" }, labels: ${i === 0 ? '&team { team: delivery }' : '*team'} }`);
+  return `rules:\n${rules.join('\n')}\n`;
+}
+
+/** Billion laughs: nine levels of ten aliases each expand to 10^9 strings. */
+const BILLION_LAUGHS = [
+  'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+  ...'bcdefghi'.split('').map((l, i) => `${l}: &${l} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
+  'rules: []',
+].join('\n');
+
+describe('reload never takes the service down', () => {
+  it('SIGHUP and POST reload with an anchor-heavy file apply it; a billion-laughs file is refused (422, logged) and the rules stay in force', async () => {
+    const dir = writeRules([stallRule()]);
+    const svc = await service({ QOSWATCH_RULES_DIR: dir });
+    const ruleCount = async () => ((await api(svc.url, 'GET', '/v1/rules')).body.rules as unknown[]).length;
+    const alive = () => svc.proc!.exitCode === null && svc.proc!.signalCode === null;
+
+    writeRules(anchoredRules(120), dir);
+    svc.proc!.kill('SIGHUP');
+    const outcome = await waitFor('the reload', async () => (!alive() ? 'exited' : (await ruleCount()) === 120 ? 'reloaded' : undefined));
+    expect(outcome, `the service must keep running after SIGHUP; its output:\n${svc.output.slice(-2000)}`).toBe('reloaded');
+
+    writeRules(BILLION_LAUGHS, dir);
+    const r = await api(svc.url, 'POST', '/v1/admin/rules/reload');
+    expect(r.status, JSON.stringify(r.body)).toBe(422);
+    expect(r.body).toMatchObject({ error: 'invalid_rules', problems: [expect.stringMatching(new RegExp(`^${join(dir, 'rules.yaml')}: .*aliases`))] });
+    expect(await ruleCount()).toBe(120);
+
+    const mark = svc.output.length;
+    svc.proc!.kill('SIGHUP');
+    const logged = await waitFor('the rejected reload in the log', async () => (!alive() ? 'exited' : svc.output.slice(mark).includes('rule reload rejected') ? 'logged' : undefined));
+    expect(logged, `the service must keep running after SIGHUP; its output:\n${svc.output.slice(mark)}`).toBe('logged');
+    expect(alive()).toBe(true);
+    expect(await ruleCount()).toBe(120);
+    expect(await svc.stop('SIGTERM')).toBe(0);
+  });
+});
+
 describe('qoswatch rules check', () => {
   const check = (dir: string) => spawnSync(process.execPath, [CLI, 'rules', 'check', dir], { env: { PATH: process.env.PATH }, encoding: 'utf8' });
 

@@ -274,6 +274,17 @@ describe('compileRuleFiles: problems name the file, the rule and the field', () 
     expect(problemsOf({ path: FILE, text })).toEqual([`${FILE}:4: Map keys must be unique at line 4, column 5:`]);
   });
 
+  it('one anchor shared by 120 rules is an ordinary file; anchors of anchors expanding to 10^9 nodes are one problem, not a throw', () => {
+    const rules = Array.from({ length: 120 }, (_, i) => `  - { id: r${i}, description: d, metric: stall_ratio, window: 1m, thresholds: { P1: "> 0.05" }, labels: ${i ? '*team' : '&team { team: delivery }'} }`);
+    const set = compileRuleFiles([{ path: FILE, text: `rules:\n${rules.join('\n')}\n` }], CTX);
+    expect(set.rules).toHaveLength(120);
+    expect(set.rules[119]!.labels).toEqual({ team: 'delivery' });
+
+    const laughs = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...'bcdefghi'.split('').map((l, i) => `${l}: &${l} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(', ')}]`), 'rules: []'].join('\n');
+    expect(problemsOf({ path: FILE, text: laughs })).toEqual([`${FILE}: too many YAML aliases: the anchors would expand beyond 10000 nodes (write the repeated parts out, or share fewer nested anchors)`]);
+    expect(problemsOf({ path: FILE, text: 'rules:\n  - *nowhere\n' })).toEqual([`${FILE}: Unresolved alias (the anchor must be set before the alias): nowhere`]);
+  });
+
   it('a rule without an id is named by its index', () => {
     const { id: _, ...noId } = thresholdDoc();
     expect(problemsOf(ruleFile(FILE, thresholdDoc(), noId))).toEqual([`${FILE}: rules[1]: id: Invalid input: expected string, received undefined`]);
