@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { DIMENSIONS, type Dimension, formatPath } from '../config/file.js';
 import { formatDuration, parseDuration } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
+import { inWords } from '../util/zod-words.js';
 import { isUpward } from './comparison.js';
 import { type GroupField, type Rule, type RuleInput, levelsOf, ruleFileSchema, ruleSchema } from './rule-schema.js';
 
@@ -54,7 +55,7 @@ export function compileRuleFiles(files: readonly { path: string; text: string }[
       problems.push(`${path}${doc.line === undefined ? '' : `:${doc.line}`}: ${doc.message}`);
       continue;
     }
-    const file = ruleFileSchema.safeParse(doc.value ?? {});
+    const file = ruleFileSchema.safeParse(doc.value ?? {}, { error: inWords });
     if (!file.success) {
       for (const i of file.error.issues) problems.push(`${path}: ${formatPath(i.path) || '(file)'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')} (rules go under "rules:")` : i.message}`);
       continue;
@@ -67,7 +68,7 @@ export function compileRuleFiles(files: readonly { path: string; text: string }[
         bad++;
         problems.push(`${where}: ${field}: ${message}`);
       };
-      const parsed = ruleSchema.safeParse(raw);
+      const parsed = ruleSchema.safeParse(raw, { error: inWords });
       if (!parsed.success) {
         for (const i of parsed.error.issues) {
           if (i.code === 'unrecognized_keys') for (const k of i.keys) issue(formatPath([...i.path, k]), 'unknown field');

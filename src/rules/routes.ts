@@ -9,7 +9,7 @@ import { PRIORITIES, type Rule } from './rule-schema.js';
 const ruleView = z.object({
   id: z.string(),
   kind: z.enum(['threshold', 'absent', 'drop']),
-  description: z.string(),
+  description: z.string().optional(),
   file: z.string(),
   metric: z.string().optional(),
   window: z.string().optional(),

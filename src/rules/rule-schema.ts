@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Dimension, GROUP_FIELDS, type GroupField } from '../config/dimensions.js';
+import { describeValue } from '../util/zod-words.js';
 import { type Comparison, isUpward, parseComparison } from './comparison.js';
 
 export const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
@@ -16,8 +17,11 @@ export type RuleMetric = (typeof RULE_METRICS)[number];
 
 export { GROUP_FIELDS, type GroupField };
 
-const durationText = z.string().regex(/^\d+(ms|s|m|h)$/, 'use a duration such as 30s, 5m or 1h');
-const comparison = z.string().transform((text, ctx) => {
+const DURATION = 'a duration such as 30s, 5m or 1h';
+const durationText = z
+  .string({ error: (iss) => (iss.input === undefined ? undefined : `must be ${DURATION} (got ${describeValue(iss.input)})`) })
+  .regex(/^\d+(ms|s|m|h)$/, { error: (iss) => `must be ${DURATION} (got ${describeValue(iss.input)})` });
+const comparison = z.string({ error: (iss) => (iss.input === undefined ? undefined : `must be a comparison in quotes, e.g. "> 0.05" (got ${describeValue(iss.input)})`) }).transform((text, ctx) => {
   const c = parseComparison(text);
   if (!c) {
     ctx.addIssue({ code: 'custom', message: `"${text}" is not a comparison (use e.g. "> 0.05", ">= 800", "< 0.9")` });
@@ -31,7 +35,8 @@ const thresholds = z
 
 const common = {
   id: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _, . or -'),
-  description: z.string().min(1).max(500),
+  /** For people reading GET /v1/rules; optional. */
+  description: z.string().min(1).max(500).optional(),
   group_by: z.array(z.enum(GROUP_FIELDS)).min(1).default(['tenant', 'region']),
   filter: z.partialRecord(z.enum(GROUP_FIELDS), z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])).default({}),
   for: durationText.default('0s'),
@@ -77,7 +82,7 @@ export const ruleFileSchema = z.strictObject({ rules: z.array(z.unknown()).defau
 
 interface CompiledBase {
   readonly id: string;
-  readonly description: string;
+  readonly description: string | undefined;
   /** The file the rule came from, for messages. */
   readonly file: string;
   readonly groupBy: readonly GroupField[];

@@ -171,6 +171,23 @@ describe('qoswatch rules check', () => {
     expect(r.stderr).toMatch(/ENOENT|no such/i);
   });
 
+  it('a rule without a description starts the service; a missing or mistyped field is named in words', async () => {
+    const { description: _, ...undescribed } = stallRule();
+    const svc = await service({ QOSWATCH_RULES_DIR: writeRules([undescribed]) });
+    expect(((await api(svc.url, 'GET', '/v1/rules')).body.rules as { id: string }[]).map((r) => r.id)).toEqual(['stall-ratio']);
+
+    const dir = writeRules([stallRule({ id: undefined }), stallRule({ id: 'typed', window: 60, min_sessions: '20' })], undefined, 'bad.yaml');
+    const r = await runCli(['serve'], {
+      QOSWATCH_DATA_DIR: tempDir('qoswatch-proc'), QOSWATCH_RULES_DIR: dir, QOSWATCH_INGEST_KEY: INGEST_KEY, QOSWATCH_ADMIN_TOKEN: ADMIN_TOKEN, PORT: '0',
+    });
+    expect(r.code).toBe(2);
+    const file = join(dir, 'bad.yaml');
+    expect(r.output).toContain(`${file}: rules[0]: id: is required`);
+    expect(r.output).toContain(`${file}: rule "typed": window: must be a duration such as 30s, 5m or 1h (got the number 60)`);
+    expect(r.output).toContain(`${file}: rule "typed": min_sessions: must be a number (got the text "20")`);
+    expect(r.output).not.toMatch(/expected \w+, received/);
+  });
+
   it('serve with a broken rules dir exits 2 naming file, rule and field', async () => {
     const dir = brokenRulesDir();
     const r = await runCli(['serve'], {

@@ -178,7 +178,27 @@ describe('compileRuleFiles: problems name the file, the rule and the field', () 
   const at = (field: string, message: string, id = 'stall') => `${FILE}: rule "${id}": ${field}: ${message}`;
 
   it('unknown metric', () => {
-    expect(problemsOfRule(thresholdDoc({ metric: 'stall_rate' }))).toEqual([mentioning(at('metric', ''), 'expected one of', '"stall_ratio"')]);
+    expect(problemsOfRule(thresholdDoc({ metric: 'stall_rate' }))).toEqual([mentioning(at('metric', 'must be one of latency_p50'), 'stall_ratio', '(got the text "stall_rate")')]);
+  });
+
+  it('description is optional; mistyped or missing fields are named in words, not zod`s "expected string, received undefined"', () => {
+    const { description: _, ...undescribed } = thresholdDoc();
+    expect(compileOne<ThresholdRule>(undescribed).description).toBeUndefined();
+    const { metric: __, ...noMetric } = thresholdDoc();
+    expect(problemsOfRule({ ...noMetric, window: 60, min_samples: '20', thresholds: { P1: 0.05 }, group_by: 'region', labels: { team: 3 } })).toEqual([
+      at('group_by', 'must be a list (got the text "region")'),
+      at('labels.team', 'must be text (got the number 3)'),
+      mentioning(at('metric', 'is required (one of latency_p50'), 'sessions)'),
+      at('window', 'must be a duration such as 30s, 5m or 1h (got the number 60)'),
+      at('thresholds.P1', 'must be a comparison in quotes, e.g. "> 0.05" (got the number 0.05)'),
+      at('min_samples', 'must be a number (got the text "20")'),
+    ]);
+    expect(problemsOfRule(thresholdDoc({ id: '', description: '', min_sessions: -1, filter: { cdn: [] } }))).toEqual([
+      `${FILE}: rule "": id: use 1-63 characters: a-z, 0-9, _, . or -`,
+      `${FILE}: rule "": description: must not be empty`,
+      `${FILE}: rule "": filter.cdn: must list at least one item`,
+      `${FILE}: rule "": min_sessions: must be at least 0`,
+    ]);
   });
 
   it('unknown field (a typo)', () => {
@@ -240,7 +260,7 @@ describe('compileRuleFiles: problems name the file, the rule and the field', () 
   });
 
   it('a duration that is not one', () => {
-    expect(problemsOfRule(thresholdDoc({ for: '1.5m' }))).toEqual([at('for', 'use a duration such as 30s, 5m or 1h')]);
+    expect(problemsOfRule(thresholdDoc({ for: '1.5m' }))).toEqual([at('for', 'must be a duration such as 30s, 5m or 1h (got the text "1.5m")')]);
   });
 
   it('group_by without tenant', () => {
@@ -287,7 +307,7 @@ describe('compileRuleFiles: problems name the file, the rule and the field', () 
 
   it('a rule without an id is named by its index', () => {
     const { id: _, ...noId } = thresholdDoc();
-    expect(problemsOf(ruleFile(FILE, thresholdDoc(), noId))).toEqual([`${FILE}: rules[1]: id: Invalid input: expected string, received undefined`]);
+    expect(problemsOf(ruleFile(FILE, thresholdDoc(), noId))).toEqual([`${FILE}: rules[1]: id: is required`]);
   });
 
   it('a file with something other than rules', () => {
@@ -338,8 +358,8 @@ describe('compileRuleFiles: problems name the file, the rule and the field', () 
     expect(problems).toEqual([
       at('group_by', 'must include tenant (an alert belongs to one tenant)', 'two-problems'),
       at('window', 'must be a multiple of the aggregation window (10s)', 'two-problems'),
-      mentioning(at('metric', '', 'bad-metric'), 'expected one of'),
-      `${FILE}: rules[3]: id: Invalid input: expected string, received undefined`,
+      mentioning(at('metric', 'must be one of', 'bad-metric'), '(got the text "nope")'),
+      `${FILE}: rules[3]: id: is required`,
       at('thresholds.P0', 'a drop is written as a percentage, e.g. ">= 30%" (">= 50")', 'collapse'),
     ]);
     expect(() => compileRuleFiles([file], CTX)).toThrow(problems.join('\n'));
