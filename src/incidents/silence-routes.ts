@@ -10,7 +10,7 @@ import { activeAt } from './silence-match.js';
 import { toIso } from '../util/units.js';
 
 const silenceBody = z.strictObject({
-  matchers: matchersSchema.describe('tenant, region, rule and/or a dimension (isp, cdn, platform, country, sdk): a value or a list'),
+  matchers: matchersSchema.describe('tenant, region, rule and/or a dimension (isp, cdn, platform, country, sdk, protocol): a value or a list'),
   starts_at: timeParam.optional().describe('default: now'),
   ends_at: timeParam.optional().describe('exclusive; omit for open-ended (a recurring window usually is)'),
   recurrence: recurrenceSchema.optional().describe('a maintenance window: weekdays, start HH:MM and duration in an IANA time zone'),

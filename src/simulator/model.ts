@@ -124,8 +124,8 @@ export interface RegionProfile {
   /** Hours from UTC of the audience's local time (the diurnal curve runs on it). */
   readonly utcOffset: number;
   /**
-   * Median end-to-end latency of a healthy viewer, ms: low-latency live (the shipped rules' 800 ms p95 target,
-   * 500 ms per ISP for P3), so that healthy telemetry opens no incident with the shipped rules.
+   * Median end-to-end latency of a healthy WebRTC viewer, ms (RTC ≈ 0.3–1 s), below the shipped latency-p95-rtc
+   * rule's 1 s, so that healthy telemetry opens no incident with the shipped rules.
    */
   readonly latencyMs: number;
   /** Median network round trip, ms. */
@@ -176,6 +176,22 @@ export const PLATFORMS: readonly PlatformProfile[] = [
   { name: 'tv', share: 0.08, sdk: 'tv-sdk/1.4.2', latency: 1.15, startup: 1.6, pps: 400 },
 ];
 
+/**
+ * Live latency by delivery protocol (PRODUCT.md §2: RTC ≈ 0.3–1 s, LL-HLS ≈ 2–5 s, HLS/DASH ≈ 6–30 s): the median
+ * of a healthy viewer and the spread between sessions (segment lengths and player buffers differ). WebRTC, and any
+ * protocol not listed, takes the region's own `latencyMs`.
+ */
+export const PROTOCOL_LATENCY: Readonly<Record<string, { readonly medianMs: number; readonly sigma: number }>> = {
+  'll-hls': { medianMs: 3000, sigma: 0.2 },
+  'll-dash': { medianMs: 3000, sigma: 0.2 },
+  hls: { medianMs: 13_000, sigma: 0.3 },
+  dash: { medianMs: 12_000, sigma: 0.3 },
+};
+const RTC_SIGMA = 0.15;
+
+/** Everyone on WebRTC: the latency of the region profiles. */
+export const DEFAULT_PROTOCOLS: readonly Share[] = [{ name: 'webrtc', share: 1 }];
+
 /** Fatal playback errors seen in players, roughly by frequency. */
 const ERROR_CODES = ['NETWORK_ERROR', 'MEDIA_ERR_DECODE', 'MANIFEST_LOAD_TIMEOUT', 'DRM_LICENSE_FAILED', 'SEGMENT_404'];
 
@@ -216,7 +232,14 @@ export interface PopulationOptions {
   /** Beacon interval, ms. */
   intervalMs: number;
   diurnal?: Diurnal;
+  /**
+   * Share of the peak audience at `t` in `region`, in place of the diurnal curve: a show's arc (the audience
+   * arriving, watching, leaving after the end).
+   */
+  audience?: (t: number, region: string) => number;
   cdns?: readonly Share[];
+  /** Delivery protocols (`dims.protocol`) and their shares of new sessions (default: all `webrtc`). */
+  protocols?: readonly Share[];
   /** Mean session length, ms (default 20 min). */
   meanSessionMs?: number;
   /** Chance that a beacon carries a fatal error (which ends the session); default 0.0005. */
@@ -241,6 +264,8 @@ interface Cell {
 
 interface Session {
   readonly id: string;
+  /** Index into the population's protocols. */
+  readonly protocol: number;
   readonly node: string;
   readonly endAt: number;
   readonly latencyFactor: number;
@@ -268,6 +293,7 @@ export class Population {
   private readonly rng: Rng;
   private readonly cells: Cell[] = [];
   private readonly diurnal: Diurnal;
+  private readonly protocols: readonly Share[];
   private readonly meanSessionMs: number;
   private readonly errorRate: number;
   private readonly startFailureRate: number;
@@ -280,6 +306,8 @@ export class Population {
     if (!(o.sessions >= 0) || !(o.intervalMs > 0) || o.regions.length === 0) throw new Error('population: sessions ≥ 0, intervalMs > 0 and at least one region are required');
     this.rng = new Rng(o.seed);
     this.diurnal = o.diurnal ?? DEFAULT_DIURNAL;
+    this.protocols = o.protocols ?? DEFAULT_PROTOCOLS;
+    if (this.protocols.length === 0) throw new Error('population: at least one protocol is required');
     this.meanSessionMs = o.meanSessionMs ?? 20 * 60_000;
     this.errorRate = o.errorRate ?? 0.0005;
     this.startFailureRate = o.startFailureRate ?? 0.003;
@@ -351,8 +379,9 @@ export class Population {
       while (live.length < target) live.push(this.newSession(c, t, !first));
       c.live.length = 0;
       const dims = { isp: c.isp.name, cdn: c.cdn, platform: c.platform.name, sdk: c.platform.sdk, ...(c.isp.country ? { country: c.isp.country } : {}) };
+      const dimsOf = this.protocols.map((p) => ({ ...dims, protocol: p.name }));
       for (const s of live) {
-        out.push(this.beacon(c, s, ts, dims));
+        out.push(this.beacon(c, s, ts, dimsOf[s.protocol]!));
         if (s.failing === undefined && s.endAt > t) c.live.push(s);
         // a session that failed this interval is gone; the node still served it during the interval
         served.set(s.node, (served.get(s.node) ?? 0) + 1);
@@ -366,7 +395,7 @@ export class Population {
   }
 
   private target(c: Cell, t: number): number {
-    return Math.round(c.peak * diurnalFactor(localHour(t, c.region), this.diurnal));
+    return Math.round(c.peak * (this.o.audience ? Math.max(0, this.o.audience(t, c.region)) : diurnalFactor(localHour(t, c.region), this.diurnal)));
   }
 
   private newSession(c: Cell, t: number, starting: boolean): Session {
@@ -374,11 +403,14 @@ export class Population {
     const id = `${this.o.tenant}-${(this.nextId++).toString(36).padStart(6, '0')}-${Math.floor(rng.uniform() * 36 ** 4).toString(36)}`;
     // sessions live when the run starts were already watching: no startup to report, a remaining (memoryless) length
     const failing = starting && rng.uniform() < this.startFailureRate ? (rng.uniform() < 0.5 ? 'MANIFEST_LOAD_TIMEOUT' : 'NETWORK_ERROR') : undefined;
+    // One protocol draws nothing, so the default population's sequence stays what it was.
+    const protocol = this.protocols.length > 1 ? rng.weighted(this.protocols.map((p) => p.share)) : 0;
     return {
       id,
+      protocol,
       node: c.nodes[Math.floor(rng.uniform() * c.nodes.length)]!,
       endAt: t + Math.max(this.o.intervalMs, rng.exponential(this.meanSessionMs)),
-      latencyFactor: rng.lognormal(1, 0.15),
+      latencyFactor: rng.lognormal(1, PROTOCOL_LATENCY[this.protocols[protocol]!.name]?.sigma ?? RTC_SIGMA),
       rttFactor: rng.lognormal(1, 0.25),
       lossRate: Math.min(0.05, rng.lognormal(0.002, 0.8)),
       stallChance: Math.min(0.5, rng.lognormal(0.025, 0.7)),
@@ -398,7 +430,8 @@ export class Population {
       // never got a first frame: the only beacon is the error
       return { ...base, error: s.failing };
     }
-    const latency = p.latencyMs * ispFactor * c.platform.latency * s.latencyFactor * rng.lognormal(1, 0.1);
+    const median = PROTOCOL_LATENCY[this.protocols[s.protocol]!.name]?.medianMs ?? p.latencyMs;
+    const latency = median * ispFactor * c.platform.latency * s.latencyFactor * rng.lognormal(1, 0.1);
     const rtt = p.rttMs * ispFactor * s.rttFactor * rng.lognormal(1, 0.2);
     const expected = Math.max(1, Math.round((s.pps * I) / 1000 * (0.95 + 0.1 * rng.uniform())));
     const lost = Math.min(expected, rng.poisson(expected * s.lossRate));

@@ -205,6 +205,40 @@ describe('the diurnal curve', () => {
   });
 });
 
+describe('delivery protocols and show audiences', () => {
+  const latencies = (samples: readonly Sample[], protocol: string) =>
+    viewersOf(samples).flatMap((s) => (s.dims?.protocol === protocol && s.latency_ms !== undefined ? [s.latency_ms] : []));
+
+  it('every session carries dims.protocol; shares follow the mix; latency follows PRODUCT.md §2`s classes', () => {
+    const all = run(population({ protocols: [{ name: 'webrtc', share: 0.2 }, { name: 'll-hls', share: 0.3 }, { name: 'hls', share: 0.5 }] }), 12).flat();
+    const viewers = viewersOf(all);
+    expect(viewers.every((s) => s.dims?.protocol !== undefined)).toBe(true);
+    const share = (p: string) => viewers.filter((s) => s.dims?.protocol === p).length / viewers.length;
+    expect(share('webrtc')).toBeCloseTo(0.2, 1);
+    expect(share('hls')).toBeCloseTo(0.5, 1);
+    // RTC ≈ 0.3–1 s, LL-HLS ≈ 2–5 s, HLS/DASH ≈ 6–30 s: the class's range holds 5th to 95th percentile
+    for (const [p, lo, hi] of [['webrtc', 150, 1000], ['ll-hls', 2000, 5000], ['hls', 6000, 25_000]] as const) {
+      const l = latencies(all, p);
+      expect(quantile(l, 0.05), p).toBeGreaterThan(lo);
+      expect(quantile(l, 0.95), p).toBeLessThan(hi);
+    }
+  });
+
+  it('the default population is all webrtc, at the region profiles` latency', () => {
+    const viewers = viewersOf(run(population(), 2).flat());
+    expect(new Set(viewers.map((s) => s.dims?.protocol))).toEqual(new Set(['webrtc']));
+  });
+
+  it('an audience curve replaces the diurnal one: nobody before the show, the peak during it, nobody once it is 0', () => {
+    const show = (t: number) => (t < T0 + 2 * I ? 0 : t < T0 + 6 * I ? 1 : 0);
+    const ticks = run(population({ audience: show }), 8);
+    const live = ticks.map((samples) => viewersOf(samples).length);
+    expect(live.slice(0, 2)).toEqual([0, 0]);
+    expect(live[4]).toBeGreaterThan(1900);
+    expect(live.slice(6)).toEqual([0, 0]);
+  });
+});
+
 describe('edge nodes', () => {
   it('each node`s concurrency gauge equals the sessions it served in the interval', () => {
     const p = population();
