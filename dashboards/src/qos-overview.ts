@@ -13,7 +13,7 @@ const perRegion = (q: InfluxQL<typeof REGION_MEASUREMENT>) => q.groupByTime('$__
 export const OVERVIEW_METRICS: MetricPanel[] = [
   {
     title: 'Latency p95',
-    description: 'End-to-end latency p95 per region: the highest 10-second-window p95 in each interval (window quantiles cannot be merged exactly).',
+    description: 'End-to-end latency p95 per region: the highest 10-second-window p95 in each interval (window quantiles cannot be merged exactly). Not coloured: targets depend on the delivery class (dims.protocol) — the region drill-down shows latency by protocol.',
     unit: 'ms',
     query: perRegion(regions().select((f) => f.max('latency_p95'), 'latency_p95')),
     thresholds: levelThresholds('latency_p95'),

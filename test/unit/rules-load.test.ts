@@ -367,14 +367,15 @@ describe('compileRuleFiles: problems name the file, the rule and the field', () 
 });
 
 describe('loadRuleDir', () => {
-  it('the shipped alert-rules/ compile: 9 rules', () => {
+  it('the shipped alert-rules/ compile: 10 rules, latency per delivery class', () => {
     const set = loadRuleDir(SHIPPED_RULES_DIR, CTX);
     expect(set.files).toEqual([join(SHIPPED_RULES_DIR, 'live-streaming.yaml')]);
     expect(set.rules.map((r) => `${r.kind}:${r.id}`)).toEqual([
-      'threshold:stall-ratio', 'threshold:packet-loss', 'threshold:latency-p95', 'threshold:latency-p95-isp',
+      'threshold:stall-ratio', 'threshold:packet-loss', 'threshold:latency-p95-rtc', 'threshold:latency-p95-ll', 'threshold:latency-p95-hls',
       'threshold:startup-p95', 'threshold:error-rate', 'absent:region-silent', 'drop:viewers-collapse', 'drop:concurrency-collapse',
     ]);
-    expect(set.rules.find((r) => r.id === 'latency-p95-isp')?.dim).toBe('isp');
+    const latency = set.rules.filter((r) => r.kind === 'threshold' && r.metric === 'latency_p95');
+    expect(latency.map((r) => [r.dim, [...r.filter.get('protocol')!]])).toEqual([['protocol', ['webrtc']], ['protocol', ['ll-hls', 'll-dash']], ['protocol', ['hls', 'dash']]]);
   });
 
   it('reads *.yaml and *.yml in name order, ignores other files, and names problems by path', () => {
