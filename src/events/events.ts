@@ -96,9 +96,9 @@ export class Events {
     return rows.map(fromRow);
   }
 
-  /** Events not cancelled and not over: the engine's overlay and the readiness sender work from these. */
-  live(now: number): PlannedEvent[] {
-    return (this.db.prepare('SELECT * FROM events WHERE cancelled_at IS NULL AND ends_at > ? ORDER BY starts_at').all(now) as Row[]).map(fromRow);
+  /** Events not cancelled that end after `since` (the engine's overlay: over, or recently ended). */
+  endingAfter(since: number): PlannedEvent[] {
+    return (this.db.prepare('SELECT * FROM events WHERE cancelled_at IS NULL AND ends_at > ? ORDER BY starts_at').all(since) as Row[]).map(fromRow);
   }
 
   cancel(id: number, now: number): PlannedEvent {

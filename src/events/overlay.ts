@@ -19,6 +19,16 @@ export interface EventWindow {
 
 const round = (v: number) => Number(v.toPrecision(12));
 
+/**
+ * Around an event's end its audience leaves and its streams stop: falls of viewers, and silences that begin from
+ * this long before the end (shows finish early)…
+ */
+export const PLANNED_END_BEFORE_MS = 10 * 60_000;
+/** …to this long after it (after-shows, replays, streams left running) are expected. */
+export const PLANNED_END_AFTER_MS = 60 * 60_000;
+/** How long after their end events stay with the engine (a silence is judged against an end up to this long ago). */
+export const ENDED_EVENTS_KEPT_MS = 24 * 3_600_000;
+
 /** A rule's levels tightened by `factor`: "> 0.05" becomes "> 0.025" at 0.5; "< 100" becomes "< 200". */
 export function tightenLevels(levels: readonly Level[], factor: number, eventName: string): Level[] {
   return levels.map((l) => {
@@ -27,17 +37,30 @@ export function tightenLevels(levels: readonly Level[], factor: number, eventNam
   });
 }
 
-/** Whether an event's overlay applies to a group of a rule at `now` (pure). */
-export function applies(e: EventWindow, rule: ThresholdRule, labels: Labels, now: number): boolean {
-  if (now < e.startsAt || now >= e.endsAt || labels.tenant !== e.tenant) return false;
-  if (e.rules !== null && !e.rules.includes(rule.id)) return false;
+/** Whether an event covers a group: its tenant, and its region — or all regions (pure). */
+function covers(e: EventWindow, labels: Labels): boolean {
+  if (labels.tenant !== e.tenant) return false;
   // A group that is not split by region (e.g. one per tenant) is covered only by an event over all regions.
   return e.regions.length === 0 || (labels.region !== undefined && e.regions.includes(labels.region));
 }
 
+/** Whether an event's overlay applies to a group of a rule at `now` (pure). */
+export function applies(e: EventWindow, rule: ThresholdRule, labels: Labels, now: number): boolean {
+  if (now < e.startsAt || now >= e.endsAt) return false;
+  if (e.rules !== null && !e.rules.includes(rule.id)) return false;
+  return covers(e, labels);
+}
+
+/** Whether `at` falls around the end of an event that covers the group (pure). */
+export function aroundEnd(e: EventWindow, labels: Labels, at: number): boolean {
+  return at >= e.endsAt - PLANNED_END_BEFORE_MS && at <= e.endsAt + PLANNED_END_AFTER_MS && covers(e, labels);
+}
+
 /**
- * The engine's overlay: for a group at `now`, the levels of the tightest event that applies, else undefined (the
- * rule's own). Tightened levels are cached per rule object and event, so an evaluation pass allocates nothing.
+ * The engine's view of planned events (not cancelled, not ended more than ENDED_EVENTS_KEPT_MS ago): for a group
+ * at `now`, the levels of the tightest event that applies, else undefined (the rule's own); and whether a time is
+ * around the end of one of the group's events. Tightened levels are cached per rule object and event, so an
+ * evaluation pass allocates nothing.
  */
 export class EventOverlay {
   private events: readonly EventWindow[] = [];
@@ -59,4 +82,6 @@ export class EventOverlay {
     }
     return undefined;
   };
+
+  plannedEnd = (labels: Labels, at: number): boolean => this.events.some((e) => aroundEnd(e, labels, at));
 }

@@ -1,13 +1,13 @@
 import fp from 'fastify-plugin';
 import type { Env } from '../config/env.js';
 import { Events } from './events.js';
-import { EventOverlay } from './overlay.js';
+import { ENDED_EVENTS_KEPT_MS, EventOverlay } from './overlay.js';
 import { sendDueReadiness } from './readiness.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     events: Events;
-    /** The rule engine's view of live events (tighter thresholds inside their windows). */
+    /** The rule engine's view of planned events (tighter thresholds inside their windows, expected ends). */
     eventOverlay: EventOverlay;
     /** Refreshes the overlay and sends any readiness report now due (after a change through the API). */
     eventsChanged(): void;
@@ -21,7 +21,8 @@ export const eventsPlugin = fp<{ env: Env; clock: () => number }>(
   async (app, { env, clock }) => {
     const events = new Events(app.stateDb);
     const overlay = new EventOverlay();
-    overlay.set(events.live(clock()));
+    const refresh = () => overlay.set(events.endingAfter(clock() - ENDED_EVENTS_KEPT_MS));
+    refresh();
     let sending: Promise<void> = Promise.resolve();
     const sendReadiness = () =>
       (sending = sending.then(() =>
@@ -34,14 +35,14 @@ export const eventsPlugin = fp<{ env: Env; clock: () => number }>(
     app.decorate('eventOverlay', overlay);
     app.decorate('sendReadiness', sendReadiness);
     app.decorate('eventsChanged', () => {
-      overlay.set(events.live(clock()));
+      refresh();
       void sendReadiness();
     });
     let timer: NodeJS.Timeout | undefined;
     app.addHook('onReady', async () => {
       void sendReadiness(); // catches up a report missed while the service was down
       timer = setInterval(() => {
-        overlay.set(events.live(clock()));
+        refresh();
         void sendReadiness();
       }, 30_000);
       timer.unref();

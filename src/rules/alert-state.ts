@@ -11,7 +11,7 @@ export interface Values {
   readonly window_ms?: number;
   readonly samples?: number;
   readonly sessions?: number;
-  /** drop rules: the baseline median and the current value. */
+  /** drop rules: the baseline median and the current value; absent rules: the audience before the silence. */
   readonly baseline?: number;
   readonly current?: number;
 }

@@ -20,8 +20,9 @@ export interface AlertingDeps {
   metrics: Metrics;
   log: Logger;
   clock: () => number;
-  /** Tighter levels during planned events (see EngineOptions.overlay). */
+  /** Tighter levels during planned events, and their expected ends (see EngineOptions). */
   overlay?: EngineOptions['overlay'];
+  plannedEnd?: EngineOptions['plannedEnd'];
 }
 
 export interface AlertingOptions {
@@ -57,7 +58,7 @@ export class Alerting {
   ) {
     this.alertStore = new AlertStore(deps.db);
     const startedAt = deps.clock();
-    this.engine = new RuleEngine(deps.store, rules, { startedAt, overlay: deps.overlay }, this.alertStore.load());
+    this.engine = new RuleEngine(deps.store, rules, { startedAt, overlay: deps.overlay, plannedEnd: deps.plannedEnd }, this.alertStore.load());
     deps.metrics.rulesLoaded.set(rules.length);
     const m = deps.metrics;
     (m.alertGroups as unknown as { collect: () => void }).collect = () => m.alertGroups.set(this.engine.groupCount);

@@ -3,7 +3,7 @@ import type { WindowAgg } from '../telemetry/window-agg.js';
 import { type AlertState, type Observation, type Transition, inactiveState, step } from './alert-state.js';
 import { readMetric } from './metric-read.js';
 import { absentObservation, dropObservation, thresholdObservation } from './observe.js';
-import type { GroupField, Level, Priority, Rule, ThresholdRule } from './rule-schema.js';
+import type { AbsentRule, GroupField, Level, Priority, Rule, ThresholdRule } from './rule-schema.js';
 
 /** What the engine reads from the window store. */
 export interface SeriesReader {
@@ -33,7 +33,11 @@ export interface AlertRow {
   baseline: Baseline;
 }
 
-/** drop rules: (window index, gauge) of closed windows within the baseline, oldest first; windows up to `seen` looked at. */
+/**
+ * drop rules: (window index, gauge) of closed windows within the baseline; absent rules with a `min_baseline`:
+ * (window index, audience) of the windows with samples, over `baseline` before the last one. Oldest first; windows
+ * up to `seen` looked at.
+ */
 export interface Baseline {
   seen: number;
   values: [window: number, value: number][];
@@ -59,6 +63,8 @@ export interface EngineOptions {
   slowTickMs?: number;
   /** Levels that replace a threshold rule's own for a group at `now` (a planned event's tighter thresholds). */
   overlay?: (rule: ThresholdRule, labels: Labels, now: number) => readonly Level[] | undefined;
+  /** Whether `at` is around the end of a planned event of the group: its audience leaving, its silence, are expected. */
+  plannedEnd?: (labels: Labels, at: number) => boolean;
 }
 
 /**
@@ -230,12 +236,19 @@ export class RuleEngine {
         const from = w - rule.windowMs / this.reader.windowMs + 1;
         return thresholdObservation(rule, readMetric(rule.metric, this.windowsOf(g, from, w)), this.opts.overlay?.(rule, g.labels, now));
       }
-      case 'absent':
-        return absentObservation(rule, g.lastSeen, now, this.opts.startedAt, g.alert.status === 'firing' || g.alert.status === 'clearing');
+      case 'absent': {
+        if (rule.minBaseline > 0) this.recordAudience(g, rule, w);
+        const audience = rule.minBaseline > 0 ? maxOf(g.baseline.values) : undefined;
+        const plannedEnd = g.lastSeen !== undefined && (this.opts.plannedEnd?.(g.labels, g.lastSeen) ?? false);
+        return absentObservation(rule, g.lastSeen, now, this.opts.startedAt, g.alert.status === 'firing' || g.alert.status === 'clearing', { audience, plannedEnd });
+      }
       case 'drop': {
         this.recordBaseline(g, w);
         const current = readMetric(rule.metric, this.windowsOf(g, w - 1, w)).value;
-        return dropObservation(rule, current, g.baseline.values.map(([, v]) => v));
+        const recent = rule.withinMs === undefined ? undefined : maxOf(g.baseline.values, w - Math.ceil(rule.withinMs / this.reader.windowMs));
+        return dropObservation(rule, current, g.baseline.values.map(([, v]) => v), {
+          recent, active: g.alert.status !== 'inactive', plannedEnd: this.opts.plannedEnd?.(g.labels, now) ?? false,
+        });
       }
     }
   }
@@ -273,6 +286,32 @@ export class RuleEngine {
     this.unsave(g, 'later');
   }
 
+  /**
+   * absent rules with a `min_baseline`: records the audience of each window with samples — its distinct sessions,
+   * or the concurrency its nodes reported if higher — keeping those within `baseline` of the newest. A window is
+   * recorded once the next has begun too: samples carry the start of their interval, so the previous window is
+   * still filling. No samples, nothing recorded: a silence keeps the audience it cut off.
+   */
+  private recordAudience(g: Group, rule: AbsentRule, w: number): void {
+    const b = g.baseline;
+    const last = w - 2;
+    if (b.seen >= last) return;
+    const span = Math.ceil(rule.baselineMs / this.reader.windowMs);
+    for (let i = Math.max(b.seen + 1, last - span + 1); i <= last; i++) {
+      const sessions = readMetric('sessions', this.windowsOf(g, i, i));
+      if (sessions.samples === 0) continue;
+      const nodes = readMetric('concurrency', this.windowsOf(g, i, i)).value ?? 0;
+      b.values.push([i, Math.max(sessions.sessions, nodes)]);
+    }
+    const newest = b.values[b.values.length - 1]?.[0];
+    if (newest !== undefined) {
+      const keepFrom = b.values.findIndex(([i]) => i > newest - span);
+      b.values.splice(0, keepFrom);
+    }
+    b.seen = last;
+    this.unsave(g, 'later');
+  }
+
   /** Drops members the store has forgotten, and groups that are idle with nothing to remember. */
   private prune(g: Group, now: number): void {
     for (const id of g.members) if (!this.reader.hasSeries(id)) g.members.delete(id);
@@ -305,6 +344,13 @@ export class RuleEngine {
     }
     return g;
   }
+}
+
+/** The highest value of (window, value) pairs from window `from` on; undefined when there are none. */
+function maxOf(values: readonly (readonly [number, number])[], from = -Infinity): number | undefined {
+  let max: number | undefined;
+  for (const [i, v] of values) if (i >= from && (max === undefined || v > max)) max = v;
+  return max;
 }
 
 /** A timer of the alert's state machine has run out. */

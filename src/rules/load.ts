@@ -116,7 +116,10 @@ function compile(r: RuleInput, file: string, ctx: RuleContext, issue: (field: st
       const lookbackMs = ms('lookback', r.lookback);
       if (forMs < ctx.windowMs) issue('for', `must be at least the aggregation window (${formatDuration(ctx.windowMs)})`);
       if (lookbackMs <= forMs) issue('lookback', 'must be longer than for');
-      rule = { ...base, kind: 'absent', priority: r.priority, lookbackMs, clearForMs: r.clear_for ? ms('clear_for', r.clear_for) : 0 };
+      const baselineMs = ms('baseline', r.baseline);
+      // The last window before a silence is partial: the audience is read from at least the one before it too.
+      if (baselineMs < 2 * ctx.windowMs) issue('baseline', `must cover at least 2 aggregation windows (${formatDuration(2 * ctx.windowMs)})`);
+      rule = { ...base, kind: 'absent', priority: r.priority, lookbackMs, minBaseline: r.min_baseline, baselineMs, clearForMs: r.clear_for ? ms('clear_for', r.clear_for) : 0 };
       break;
     }
     case 'drop': {
@@ -126,7 +129,9 @@ function compile(r: RuleInput, file: string, ctx: RuleContext, issue: (field: st
       for (const l of levels) {
         if (!isUpward(l.cmp) || !l.cmp.text.endsWith('%') || l.cmp.value <= 0 || l.cmp.value > 1) issue(`thresholds.${l.priority}`, `a drop is written as a percentage, e.g. ">= 30%" ("${l.cmp.text}")`);
       }
-      rule = { ...base, kind: 'drop', metric: r.metric, baselineMs, levels, minBaseline: r.min_baseline, clearForMs: r.clear_for ? ms('clear_for', r.clear_for) : ctx.windowMs };
+      const withinMs = r.within === undefined ? undefined : ms('within', r.within);
+      if (withinMs !== undefined && (withinMs < ctx.windowMs || withinMs >= baselineMs)) issue('within', `must be at least the aggregation window (${formatDuration(ctx.windowMs)}) and shorter than baseline`);
+      rule = { ...base, kind: 'drop', metric: r.metric, baselineMs, levels, minBaseline: r.min_baseline, withinMs, clearForMs: r.clear_for ? ms('clear_for', r.clear_for) : ctx.windowMs };
       break;
     }
   }

@@ -17,6 +17,10 @@ const ruleView = z.object({
   filter: z.record(z.string(), z.array(z.string())),
   thresholds: z.record(z.string(), z.string()).optional(),
   priority: z.enum(PRIORITIES).optional(),
+  /** absent: the audience a silence must cut off; drop: the baseline median below which nothing is judged. */
+  min_baseline: z.number().optional(),
+  /** drop: only a fall within this span starts an alert. */
+  within: z.string().optional(),
   for: z.string(),
   clear_for: z.string(),
   runbook: z.string().optional(),
@@ -43,6 +47,8 @@ function describeRule(r: Rule): z.input<typeof ruleView> {
     filter: Object.fromEntries([...r.filter].map(([k, v]) => [k, [...v]])),
     thresholds: r.kind === 'absent' ? undefined : Object.fromEntries(r.levels.map((l) => [l.priority, l.cmp.text])),
     priority: r.kind === 'absent' ? r.priority : undefined,
+    min_baseline: r.kind === 'threshold' ? undefined : r.minBaseline,
+    within: r.kind === 'drop' && r.withinMs !== undefined ? formatDuration(r.withinMs) : undefined,
     for: formatDuration(r.forMs), clear_for: formatDuration(r.clearForMs), runbook: r.runbook, labels: { ...r.labels },
   };
 }

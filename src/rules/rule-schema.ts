@@ -61,6 +61,9 @@ const absentRule = z.strictObject({
   for: durationText,
   priority: z.enum(PRIORITIES).default('P0'),
   lookback: durationText.default('1h'),
+  /** The audience (sessions, or the concurrency nodes report) the group must have had in `baseline` before it fell silent. */
+  min_baseline: z.number().int().min(0).default(0),
+  baseline: durationText.default('1m'),
 });
 
 const dropRule = z.strictObject({
@@ -70,6 +73,8 @@ const dropRule = z.strictObject({
   baseline: durationText.default('15m'),
   thresholds,
   min_baseline: z.number().min(0).default(0),
+  /** Only a fall within this span starts an alert (absent: any fall against the baseline does). */
+  within: durationText.optional(),
 });
 
 export const ruleSchema = z.preprocess(
@@ -115,6 +120,9 @@ export interface AbsentRule extends CompiledBase {
   readonly kind: 'absent';
   readonly priority: Priority;
   readonly lookbackMs: number;
+  /** Silence is judged only if the group's audience over `baselineMs` before it reached this (0: always). */
+  readonly minBaseline: number;
+  readonly baselineMs: number;
 }
 
 export interface DropRule extends CompiledBase {
@@ -124,6 +132,8 @@ export interface DropRule extends CompiledBase {
   /** Drop fractions (0.3 = 30 %), most severe first. */
   readonly levels: readonly Level[];
   readonly minBaseline: number;
+  /** A new alert needs the fall to have happened within this span; undefined: any fall against the baseline. */
+  readonly withinMs: number | undefined;
 }
 
 export type Rule = ThresholdRule | AbsentRule | DropRule;

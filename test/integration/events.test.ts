@@ -66,6 +66,27 @@ describe('planned events: a rule overlay with tighter thresholds', () => {
     expect((await incidents(t.url)).filter((i: { region: string }) => i.region === 'us-east')).toEqual([]);
   });
 
+  it('a region falling silent at the planned end of its event opens nothing; the same silence elsewhere is a P0', async () => {
+    now = T0;
+    const silent = writeRules([{ id: 'region-silent', kind: 'absent', for: '60s', min_baseline: 100, lookback: '1h' }]);
+    const t = await startClosed({ clock: () => now, env: { QOSWATCH_RULES_DIR: silent } });
+    expect((await api(t.url, 'POST', '/v1/events', { name: 'Final', regions: ['eu-west'], starts_at: iso(T0), ends_at: iso(T0 + 5 * M) })).status).toBe(201);
+    // 150 viewers in both regions until the end of the event; then both streams stop.
+    for (let s = 0; s <= 5 * M; s += 10 * S) {
+      now = T0 + s;
+      for (const region of ['eu-west', 'us-east']) await send(t.url, viewers(region, now, 0, 150));
+      t.app.alerting.tick(now);
+    }
+    // Another event registered later refreshes the overlay: the ended one must stay with it.
+    now = T0 + 6 * M;
+    expect((await api(t.url, 'POST', '/v1/events', { name: 'Later', regions: ['ap-south'], starts_at: iso(T0 + 60 * M), ends_at: iso(T0 + 90 * M) })).status).toBe(201);
+    for (const offset of [6 * M, 7 * M, 10 * M]) {
+      now = T0 + offset;
+      t.app.alerting.tick(now);
+    }
+    expect(await incidents(t.url)).toEqual([expect.objectContaining({ region: 'us-east', priority: 'P0', state: 'open' })]);
+  });
+
   it('rejects bad events with a 4xx naming the field', async () => {
     now = T0;
     const t = await startClosed({ clock: () => now, env: { QOSWATCH_RULES_DIR: rules() } });

@@ -203,7 +203,7 @@ describe('alert state: properties over random observation sequences', () => {
 
 const level = (priority: Priority, text: string): Level => ({ priority, cmp: parseComparison(text)! });
 
-const BASE: Omit<AbsentRule, 'kind' | 'priority' | 'lookbackMs'> = {
+const BASE: Omit<AbsentRule, 'kind' | 'priority' | 'lookbackMs' | 'minBaseline' | 'baselineMs'> = {
   id: 'rule', description: 'a rule', file: 'test.yaml', groupBy: ['tenant', 'region'], filter: new Map(), dim: undefined,
   forMs: 0, clearForMs: 0, runbook: undefined, labels: {},
 };
@@ -214,9 +214,9 @@ const thresholdRule = (o: Partial<ThresholdRule> = {}): ThresholdRule => ({
 });
 const dropRule = (o: Partial<DropRule> = {}): DropRule => ({
   ...BASE, kind: 'drop', metric: 'viewers', baselineMs: 15 * MIN, levels: [level('P0', '>= 50%'), level('P1', '>= 30%')],
-  minBaseline: 50, ...o,
+  minBaseline: 50, withinMs: undefined, ...o,
 });
-const absentRule: AbsentRule = { ...BASE, kind: 'absent', priority: 'P0', forMs: MIN, lookbackMs: HOUR };
+const absentRule: AbsentRule = { ...BASE, kind: 'absent', priority: 'P0', forMs: MIN, lookbackMs: HOUR, minBaseline: 0, baselineMs: MIN };
 
 /** The priority of a breach, else the kind of observation. */
 const verdict = (o: Observation): string => (o.kind === 'breach' ? o.priority : o.kind);
@@ -292,6 +292,22 @@ describe('dropObservation', () => {
     expect([50, 51, 70, 71, 150].map((current) => verdict(dropObservation(dropRule(), current, BASELINE)))).toEqual(['P0', 'P1', 'P1', 'ok', 'ok']);
     expect(dropObservation(dropRule(), 150, BASELINE)).toMatchObject({ values: { value: 0, threshold: '>= 30%' } });
   });
+
+  it('with `within`, an inactive alert counts only the fall from the recent high; a started one the whole fall', () => {
+    const within = dropRule({ withinMs: 30 * S });
+    // the audience has been leaving for minutes: 100 → 70 recently, 60 now — 10 % of the median within 30 s
+    expect(dropObservation(within, 60, BASELINE, { recent: 70 })).toMatchObject({ kind: 'ok', values: { value: 0.1 } });
+    // at once: the recent high was the median
+    expect(verdict(dropObservation(within, 40, BASELINE, { recent: 100 }))).toBe('P0');
+    // a recent high above the median counts from the median
+    expect(dropObservation(within, 40, BASELINE, { recent: 400 })).toMatchObject({ values: { value: 0.6 } });
+    expect(verdict(dropObservation(within, 40, BASELINE, { recent: 45, active: true }))).toBe('P0');
+    expect(verdict(dropObservation(dropRule(), 40, BASELINE, { recent: 45 }))).toBe('P0');
+  });
+
+  it('around the end of a planned event a fall is not judged (no new alert; a firing one holds)', () => {
+    expect(dropObservation(dropRule(), 10, BASELINE, { plannedEnd: true })).toMatchObject({ kind: 'insufficient', values: { value: 0.9 } });
+  });
 });
 
 describe('absentObservation', () => {
@@ -324,5 +340,18 @@ describe('absentObservation', () => {
     expect(observe(NOW - HOUR - 1)).toMatchObject({ kind: 'ok', values: { value: HOUR + 1 } });
     expect(observe(NOW - 2 * HOUR, { startedAt: NOW - 5 * MIN }).kind).toBe('ok');
     expect(observe(NOW - HOUR - 1, { firing: true })).toMatchObject({ kind: 'breach', values: { value: HOUR + 1 } });
+  });
+
+  it('with min_baseline, a silence that cut off fewer viewers is not judged; the audience is in the values', () => {
+    const guarded: AbsentRule = { ...absentRule, minBaseline: 100 };
+    const at = (audience: number | undefined) => absentObservation(guarded, NOW - 2 * MIN, NOW, T0, false, { audience });
+    expect(at(99)).toEqual({ kind: 'insufficient', values: { metric: 'silence_ms', value: 2 * MIN, threshold: `>= ${MIN}ms`, baseline: 99 } });
+    expect(at(undefined).kind).toBe('insufficient');
+    expect(at(100)).toMatchObject({ kind: 'breach', priority: 'P0', values: { baseline: 100 } });
+    expect(absentObservation(guarded, NOW - 30 * S, NOW, T0, false, { audience: 5 })).toMatchObject({ kind: 'ok', values: { baseline: 5 } });
+  });
+
+  it('a silence after the planned end of an event is not judged, whatever the audience', () => {
+    expect(absentObservation(absentRule, NOW - 2 * MIN, NOW, T0, false, { plannedEnd: true }).kind).toBe('insufficient');
   });
 });

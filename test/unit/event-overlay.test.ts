@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventOverlay, type EventWindow, applies, tightenLevels } from '../../src/events/overlay.js';
+import { EventOverlay, type EventWindow, PLANNED_END_AFTER_MS, PLANNED_END_BEFORE_MS, applies, tightenLevels } from '../../src/events/overlay.js';
 import { compileRuleFiles } from '../../src/rules/load.js';
 import type { ThresholdRule } from '../../src/rules/rule-schema.js';
 
@@ -55,5 +55,23 @@ describe('event overlay', () => {
     expect(o.levelsFor(stall, labels, 1700)).toBe(o.levelsFor(stall, labels, 1800));
     o.set([]);
     expect(o.levelsFor(stall, labels, 1600)).toBeUndefined();
+  });
+
+  it('plannedEnd: from 10 min before an event`s end to 1 h after, for its tenant and regions (a tenant-wide group: all regions only)', () => {
+    const o = new EventOverlay();
+    const end = 10 * 3_600_000;
+    o.set([event({ startsAt: end - 3_600_000, endsAt: end })]);
+    const labels = { tenant: 'acme', region: 'eu-west' };
+    expect(PLANNED_END_BEFORE_MS).toBe(10 * 60_000);
+    expect(PLANNED_END_AFTER_MS).toBe(3_600_000);
+    expect(o.plannedEnd(labels, end - PLANNED_END_BEFORE_MS - 1)).toBe(false);
+    expect(o.plannedEnd(labels, end - PLANNED_END_BEFORE_MS)).toBe(true);
+    expect(o.plannedEnd(labels, end + PLANNED_END_AFTER_MS)).toBe(true);
+    expect(o.plannedEnd(labels, end + PLANNED_END_AFTER_MS + 1)).toBe(false);
+    expect(o.plannedEnd({ tenant: 'acme', region: 'us-east' }, end)).toBe(false);
+    expect(o.plannedEnd({ tenant: 'other', region: 'eu-west' }, end)).toBe(false);
+    expect(o.plannedEnd({ tenant: 'acme' }, end)).toBe(false);
+    o.set([event({ regions: [], startsAt: end - 3_600_000, endsAt: end })]);
+    expect(o.plannedEnd({ tenant: 'acme' }, end)).toBe(true);
   });
 });

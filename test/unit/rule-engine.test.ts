@@ -388,6 +388,38 @@ describe('RuleEngine: absent rules', () => {
   });
 });
 
+describe('RuleEngine: absent rules with min_baseline (the audience a silence cut off)', () => {
+  const GUARDED = rule('silent', 'kind: absent, for: 60s, lookback: 1h, min_baseline: 100, baseline: 1m');
+  /** `n` viewers beacon every 10 s from T0 until `until`, then nothing; evaluations every second until `to`. */
+  const watch = (h: Harness, n: (t: number) => number, until: number, to: number) =>
+    h.run(T0 + SEC, to, SEC, (t) => (t <= until && t % W === SEC ? audience(n(t)) : []));
+
+  it('150 viewers cut off at once: P0, with the audience in the values', () => {
+    const h = new Harness(compile(GUARDED));
+    const events = watch(h, () => 150, T0 + 3 * MIN + SEC, T0 + 5 * MIN); // last beacon at T0 + 3 min + 1 s
+    expect(events.map(brief)).toEqual([`fired P0 ${EU} @T0+${3 * MIN + SEC + MIN}`]);
+    expect(events[0]!.values).toEqual({ metric: 'silence_ms', value: MIN, threshold: '>= 60000ms', baseline: 150 });
+  });
+
+  it('a handful of viewers, or an audience that dwindled to a handful over minutes, falls silent: nothing', () => {
+    expect(watch(new Harness(compile(GUARDED)), () => 20, T0 + 3 * MIN, T0 + 10 * MIN)).toEqual([]);
+    // 1000 viewers at first, fewer every 10 s: 8 left in the last minute
+    const dwindle = (t: number) => Math.round(1000 * Math.exp(-(t - T0) / MIN));
+    expect(dwindle(T0 + 4 * MIN)).toBeLessThan(20);
+    const h = new Harness(compile(GUARDED));
+    expect(watch(h, dwindle, T0 + 5 * MIN, T0 + 15 * MIN)).toEqual([]);
+    expect(h.state('silent')).toBeUndefined();
+  });
+
+  it('the audience survives a restart: a silence across the restart still fires', () => {
+    const before = new Harness(compile(GUARDED));
+    watch(before, () => 150, T0 + 3 * MIN, T0 + 3 * MIN + 30 * SEC);
+    const start = T0 + 4 * MIN;
+    const h = new Harness(compile(GUARDED), { startedAt: start, restored: before.rows() });
+    expect(h.run(start, start + 2 * MIN, SEC).map(brief)).toEqual([`fired P0 ${EU} @T0+${start + MIN - T0}`]);
+  });
+});
+
 describe('RuleEngine: drop rules (viewers against a baseline)', () => {
   const DROP = 'kind: drop, metric: viewers, baseline: 2m, thresholds: { P0: ">= 50%", P1: ">= 30%" }, for: 30s';
   /** Pass k happens at T0 + k·10 s + 1 s, when every live session beacons. */
@@ -419,6 +451,14 @@ describe('RuleEngine: drop rules (viewers against a baseline)', () => {
     expect(h.state('viewers')).toMatchObject({ status: 'firing', priority: 'P0', values: { baseline: 100, current: 40 } });
     const back = h.run(pass(STEADY + 41), pass(STEADY + 42), W, () => audience(100));
     expect(back.map(brief)).toEqual([`cleared P0→ ${EU} @T0+${pass(STEADY + 42) - T0}`]);
+  });
+
+  it('within: a fall over minutes (an audience leaving) starts nothing; the same fall at once does', () => {
+    const WITHIN = rule('viewers', `${DROP}, within: 30s`);
+    // 100 viewers, then 10 % fewer every 30 s down to 40: 60 % below the baseline, never 30 % within 30 s
+    const leaving = new Harness(compile(WITHIN));
+    expect(leaving.run(pass(0), pass(STEADY + 40), W, (t) => audience(t < pass(STEADY) ? 100 : Math.max(40, Math.round(100 - 10 * Math.ceil((t - pass(STEADY) + 1) / (3 * W))))))).toEqual([]);
+    expect(collapse(new Harness(compile(WITHIN)), 100, 40, STEADY + 10).map(brief)).toEqual([`fired P0 ${EU} @T0+${pass(STEADY + 5) - T0}`]);
   });
 
   it('min_baseline: a region too small to judge never fires', () => {

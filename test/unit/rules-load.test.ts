@@ -294,6 +294,17 @@ describe('compileRuleFiles: problems name the file, the rule and the field', () 
     expect(problemsOf({ path: FILE, text })).toEqual([`${FILE}:4: Map keys must be unique at line 4, column 5:`]);
   });
 
+  it('absent min_baseline / baseline and drop within: defaults, and their bounds', () => {
+    expect(compileOne<AbsentRule>(absentDoc())).toMatchObject({ minBaseline: 0, baselineMs: 60_000 });
+    expect(compileOne<AbsentRule>(absentDoc({ min_baseline: 100, baseline: '30s' }))).toMatchObject({ minBaseline: 100, baselineMs: 30_000 });
+    expect(compileOne<DropRule>(dropDoc()).withinMs).toBeUndefined();
+    expect(compileOne<DropRule>(dropDoc({ within: '30s' })).withinMs).toBe(30_000);
+    expect(problemsOfRule(absentDoc({ baseline: '10s' }))).toEqual([at('baseline', 'must cover at least 2 aggregation windows (20s)', 'silent')]);
+    expect(problemsOfRule(absentDoc({ min_baseline: 1.5 }))).toEqual([at('min_baseline', 'must be a whole number (got the number 1.5)', 'silent')]);
+    expect(problemsOfRule(dropDoc({ within: '15m' }))).toEqual([at('within', 'must be at least the aggregation window (10s) and shorter than baseline', 'collapse')]);
+    expect(problemsOfRule(dropDoc({ within: '5s' }))).toEqual([at('within', 'must be at least the aggregation window (10s) and shorter than baseline', 'collapse')]);
+  });
+
   it('one anchor shared by 120 rules is an ordinary file; anchors of anchors expanding to 10^9 nodes are one problem, not a throw', () => {
     const rules = Array.from({ length: 120 }, (_, i) => `  - { id: r${i}, description: d, metric: stall_ratio, window: 1m, thresholds: { P1: "> 0.05" }, labels: ${i ? '*team' : '&team { team: delivery }'} }`);
     const set = compileRuleFiles([{ path: FILE, text: `rules:\n${rules.join('\n')}\n` }], CTX);

@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EventOverlay } from '../../src/events/overlay.js';
+import { EventOverlay, type EventWindow } from '../../src/events/overlay.js';
 import { type AlertEvent, RuleEngine } from '../../src/rules/engine.js';
 import { loadRuleDir } from '../../src/rules/load.js';
 import type { Rule } from '../../src/rules/rule-schema.js';
 import { windowsRead } from '../../src/rules/windows-read.js';
+import { type Fault, apply } from '../../src/simulator/faults.js';
 import { Population, type PopulationOptions, type Share } from '../../src/simulator/model.js';
 import { CardinalityCaps } from '../../src/telemetry/cardinality.js';
 import type { Sample } from '../../src/telemetry/sample-schema.js';
@@ -31,10 +32,11 @@ class Stream {
   readonly events: AlertEvent[] = [];
   private nextId = 1;
 
-  constructor(rules: readonly Rule[], startedAt: number) {
+  constructor(rules: readonly Rule[], startedAt: number, planned: readonly EventWindow[] = []) {
     this.store = new WindowStore({ windowMs: W, graceMs: 15_000, horizonMs: 300_000, closedBefore: Math.floor(startedAt / W) }, new CardinalityCaps(() => 100));
     this.store.setRetention(windowsRead(rules, W));
-    this.engine = new RuleEngine(this.store, rules, { startedAt, overlay: this.overlay.levelsFor });
+    this.overlay.set(planned);
+    this.engine = new RuleEngine(this.store, rules, { startedAt, overlay: this.overlay.levelsFor, plannedEnd: this.overlay.plannedEnd });
   }
 
   /** One batch arriving at `t`, then the passes of the next interval (every 5 s, as the timer would). */
@@ -59,13 +61,14 @@ interface Run {
   to: number;
   /** Transforms each interval's samples (faults, what an SDK sends). */
   map?: (samples: Sample[], t: number) => Sample[];
+  planned?: EventWindow[];
 }
 
 /** Runs a population through the shipped rules from `from` to `to`; returns the stream and the latencies sent. */
 function run(r: Run): { stream: Stream; latency: Map<string, number[]> } {
   const from = r.from ?? T0;
   const pop = new Population({ seed: 7, tenant: 't', regions: ['eu-west'], sessions: 1000, intervalMs: W, diurnal: { peakHour: 21, trough: 1 }, ...r.population });
-  const stream = new Stream(SHIPPED, from);
+  const stream = new Stream(SHIPPED, from, r.planned);
   const latency = new Map<string, number[]>();
   for (let t = from; t <= r.to; t += W) {
     const samples = r.map ? r.map(pop.beacons(t), t) : pop.beacons(t);
@@ -122,6 +125,50 @@ describe('latency is judged per delivery class (PRODUCT.md §2: RTC ≈ 0.3–1 
       to: T0 + 30 * MIN,
       map: (samples) => samples.map(({ dims, ...s }) => (dims ? { ...s, dims: { ...dims, protocol: undefined } } : s) as Sample),
     });
+    expect(stream.pages()).toEqual([]);
+  });
+});
+
+describe('silence is judged against the audience the region had and the planned events', () => {
+  const START = T0;
+  const END = T0 + 25 * MIN;
+  /** A show: the audience arrives over 5 min, watches for 20, then leaves (a third of those left every 50 s or so). */
+  const show = (cutAt: number) => (t: number) => (t < START ? 0 : t < START + 5 * MIN ? (t - START) / (5 * MIN) : t < END ? 1 : t < cutAt ? Math.exp(-(t - END) / (2 * MIN)) : 0);
+  /** Player SDK telemetry only: with no viewer left there is no telemetry at all. */
+  const viewersOnly = (samples: Sample[]) => samples.filter((s) => s.session !== undefined);
+  const showRun = (cutAt: number, planned: EventWindow[] = []) =>
+    run({ population: { sessions: 1500, audience: show(cutAt), protocols: HLS_MIX }, from: START - 5 * MIN, to: END + 30 * MIN, map: viewersOnly, planned }).stream;
+  const p0s = (s: Stream) => s.pages().filter((p) => / P0 /.test(p));
+  // Registered with tighter stall and error thresholds during the show (halving latency or startup targets would
+  // page on a healthy show: HLS p95 ≈ 23 s, startup p95 ≈ 2 s).
+  const event: EventWindow = { id: 1, name: 'Cup final', tenant: 't', regions: ['eu-west'], startsAt: START, endsAt: END, factor: 0.5, rules: ['stall-ratio', 'error-rate'] };
+
+  it('the show ends, its 1500 viewers leave over ten minutes, then telemetry stops: nobody paged', () => {
+    const stream = showRun(END + 10 * MIN);
+    expect(stream.pages()).toEqual([]);
+  });
+
+  it('the stream stops at the planned end with thousands watching: expected (no page); unplanned, it is a P0', () => {
+    expect(showRun(END, [event]).pages()).toEqual([]);
+    expect(p0s(showRun(END))).toEqual(expect.arrayContaining(['region-silent P0 t/eu-west']));
+  });
+
+  it('a region of thousands going silent mid-show is a P0, planned event or not', () => {
+    // 13 min before the planned end: earlier than an early finish (10 min)
+    const outage: Fault = { kind: 'outage', region: 'eu-west', at: END - 13 * MIN, for: HOUR };
+    const stream = run({
+      population: { sessions: 1500, audience: show(END + 10 * MIN), protocols: HLS_MIX },
+      from: START - 5 * MIN,
+      to: END,
+      map: (samples, t) => apply([outage], t, samples),
+      planned: [event],
+    }).stream;
+    expect(p0s(stream)).toEqual(expect.arrayContaining(['region-silent P0 t/eu-west']));
+  });
+
+  it('a night-time region with a handful of viewers that goes quiet pages nobody', () => {
+    const outage: Fault = { kind: 'outage', region: 'eu-west', at: T0 + 20 * MIN, for: HOUR };
+    const stream = run({ population: { sessions: 15, protocols: HLS_MIX }, to: T0 + 40 * MIN, map: (samples, t) => apply([outage], t, samples) }).stream;
     expect(stream.pages()).toEqual([]);
   });
 });

@@ -14,9 +14,10 @@ describe('windowsRead', () => {
     expect(windowsRead([threshold(15_000)], W)).toBe(2); // a partial window counts whole
   });
 
-  it('needs two windows for a drop rule and none for an absent rule', () => {
+  it('needs two windows for a drop rule, three for an absent rule with a min_baseline and none for another', () => {
     expect(windowsRead([{ kind: 'drop', baselineMs: 3_600_000 } as unknown as Rule], W)).toBe(2);
-    expect(windowsRead([{ kind: 'absent', lookbackMs: 300_000 } as unknown as Rule], W)).toBe(1);
+    expect(windowsRead([{ kind: 'absent', lookbackMs: 300_000, minBaseline: 0 } as unknown as Rule], W)).toBe(1);
+    expect(windowsRead([{ kind: 'absent', lookbackMs: 300_000, minBaseline: 100 } as unknown as Rule], W)).toBe(3);
   });
 
   it('the shipped rules read 2 minutes: 12 windows of 10 s, not the 30 of the 5-minute horizon', () => {
