@@ -49,9 +49,24 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
       log.error({ err }, 'rule reload failed; the service keeps running');
     }
   });
-  await app.listen({ port: env.PORT, host: env.HOST, backlog: 4096 });
+  try {
+    await app.listen({ port: env.PORT, host: env.HOST, backlog: 4096 });
+  } catch (err) {
+    const why = LISTEN_ERRORS[(err as NodeJS.ErrnoException).code ?? ''];
+    if (!why) throw err;
+    process.stderr.write(`qoswatch: cannot listen on ${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${env.PORT}: ${why}\n`);
+    await app.close();
+    process.exit(1);
+  }
   return app;
 }
+
+/** Why a listen failed, in words, with what to do about it. */
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the port is in use by another process (choose another with --port or PORT)',
+  EACCES: 'permission denied (ports below 1024 need privileges; choose another with --port or PORT)',
+  EADDRNOTAVAIL: 'the address is not one of this host\'s (check --host or HOST)',
+};
 
 function announce(app: App, env: Env): void {
   const g = app.keys.generated;

@@ -75,14 +75,32 @@ export class ServiceProcess {
   }
 }
 
-/** Runs the CLI to completion. */
-export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+/** The built CLI as a child process; `input` is written to its stdin (else stdin is closed). */
+function spawnCli(args: string[], env: Record<string, string>, input?: string): ChildProcess {
+  const p = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (input !== undefined) p.stdin!.end(input);
+  return p;
+}
+
+/** Runs the CLI to completion: exit code and stdout + stderr as they came. */
+export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolveRun) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawnCli(args, env, input);
     let output = '';
-    p.stdout.on('data', (d) => (output += String(d)));
-    p.stderr.on('data', (d) => (output += String(d)));
-    p.on('exit', (code) => resolveRun({ code, output }));
+    p.stdout!.on('data', (d) => (output += String(d)));
+    p.stderr!.on('data', (d) => (output += String(d)));
+    p.on('close', (code) => resolveRun({ code, output }));
+  });
+}
+
+/** Runs the CLI to completion: exit code, stdout and stderr apart. */
+export function runCliStreams(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun) => {
+    const p = spawnCli(args, env, input);
+    let stdout = '', stderr = '';
+    p.stdout!.on('data', (d) => (stdout += String(d)));
+    p.stderr!.on('data', (d) => (stderr += String(d)));
+    p.on('close', (code) => resolveRun({ code, stdout, stderr }));
   });
 }
 
