@@ -6,6 +6,7 @@ import type { Env } from './config/env.js';
 import type { FileConfig } from './config/file.js';
 import { clientErrorHandler, registerErrorHandler } from './errors.js';
 import { createLogger } from './log.js';
+import { RequestLog } from './request-log.js';
 import type { Logger } from 'pino';
 import { Metrics } from './metrics.js';
 import { storagePlugin } from './storage/plugin.js';
@@ -64,6 +65,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     clientErrorHandler: clientErrorHandler(env.QOSWATCH_REQUEST_TIMEOUT, (reason) => metrics.refused.inc({ transport: 'http', reason })),
     // Signed link tokens in /v1/links/:token are longer than the default 100-character path parameter.
     routerOptions: { maxParamLength: 2048 },
+    logController: new RequestLog(env.QOSWATCH_LOG_TELEMETRY_REQUESTS),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -16,6 +16,14 @@ export class Metrics {
   );
   readonly batches = this.counter('qoswatch_batches_total', 'Telemetry batches (HTTP requests and WebSocket frames), by outcome', ['transport', 'outcome']);
   readonly refused = this.counter('qoswatch_requests_refused_total', 'Telemetry requests or frames refused before validation', ['transport', 'reason']);
+  /** What a log line per telemetry request would tell (status, time), without writing one per viewer beacon. */
+  readonly telemetryRequestDuration = new Histogram({
+    name: 'qoswatch_telemetry_request_duration_seconds',
+    help: 'HTTP telemetry requests (POST /v1/telemetry), from arrival to response, by status code',
+    labelNames: ['code'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   readonly wsConnections = new Gauge({ name: 'qoswatch_ws_connections', help: 'Open telemetry WebSocket connections', registers: [this.registry] });
   readonly wsCloses = this.counter('qoswatch_ws_closes_total', 'Telemetry WebSocket closes by the server, by close code', ['code']);
   readonly windowSeries = this.gauge('qoswatch_window_series', 'Series held by the window store');

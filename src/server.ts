@@ -21,7 +21,7 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
     }
     throw err;
   }
-  const log = createLogger(env.QOSWATCH_LOG_LEVEL);
+  const log = createLogger(env.QOSWATCH_LOG_LEVEL, undefined, env.QOSWATCH_LOG_FORMAT);
   let app: App;
   try {
     app = await buildApp({ env, config, logger: log });

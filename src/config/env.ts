@@ -21,6 +21,8 @@ export const envSchema = z.object({
   QOSWATCH_INGEST_KEY: optional(secret),
   QOSWATCH_ADMIN_TOKEN: optional(secret),
   QOSWATCH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QOSWATCH_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
+  QOSWATCH_LOG_TELEMETRY_REQUESTS: bool.default(false),
 
   QOSWATCH_WINDOW: durationSchema(1000, 300_000).default(10_000),
   QOSWATCH_WINDOW_GRACE: durationSchema(0, 600_000).default(15_000),

@@ -90,6 +90,11 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     reply.raw.once('close', () => inflight--);
   });
 
+  // Status and time of every request, what a log line per request would tell (those are off: one per beacon).
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.routeOptions.url === '/v1/telemetry' && req.method === 'POST') metrics.telemetryRequestDuration.observe({ code: reply.statusCode }, reply.elapsedTime / 1000);
+  });
+
   // Refusals found while reading the body (size, encoding, envelope) are counted here.
   const REFUSALS: Record<number, string> = { 400: 'bad_request', 413: 'too_large', 415: 'unsupported_media_type' };
   app.addHook('onError', async (req, _reply, err) => {

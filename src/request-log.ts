@@ -1,0 +1,32 @@
+import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+
+const isUpgrade = (req: FastifyRequest) => req.headers.upgrade?.toLowerCase() === 'websocket';
+
+/**
+ * One log line per request, when it is answered: fastify's own controller writes two (incoming, completed) and a
+ * third for a 404. A WebSocket upgrade is logged when it arrives (it gets no HTTP answer). Telemetry — every beacon
+ * of every viewer — is logged at debug only, unless `telemetryAtInfo`: /metrics counts its outcomes and times.
+ */
+export class RequestLog extends LogController {
+  constructor(private readonly telemetryAtInfo: boolean) {
+    super();
+  }
+
+  private level(req: FastifyRequest): 'info' | 'debug' {
+    return !this.telemetryAtInfo && req.routeOptions.url?.startsWith('/v1/telemetry') ? 'debug' : 'info';
+  }
+
+  override incomingRequest(req: FastifyRequest): void {
+    if (isUpgrade(req)) req.log[this.level(req)]({ req }, 'websocket upgrade');
+  }
+
+  override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    if (isUpgrade(req)) return;
+    const line = { req, res: reply, responseTime: Math.round(reply.elapsedTime * 10) / 10 };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else req.log[this.level(req)](line, 'request completed');
+  }
+
+  /** The completed line says 404. */
+  override routeNotFound(): void {}
+}
