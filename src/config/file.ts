@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
 import { WORKDAYS } from '../tickets/calendar.js';
 import { parseTarget } from '../tickets/sla-policy.js';
 import { rateSchema } from '../util/units.js';
+import { readYaml } from '../util/yaml.js';
 import { ConfigError } from './env.js';
 
 import { DIMENSIONS, type Dimension } from './dimensions.js';
@@ -86,9 +86,9 @@ export const tenantBodySchema = tenantSchema.omit({ ingest_keys: true });
 export type IngestKeyConfig = TenantConfig['ingest_keys'][number];
 
 export function parseFileConfig(text: string, source: string): FileConfig {
-  const doc = parseDocument(text);
-  if (doc.errors.length) throw new ConfigError(`${source}: ${doc.errors[0]!.message}`);
-  const parsed = fileConfigSchema.safeParse(doc.toJS() ?? {});
+  const doc = readYaml(text);
+  if (!doc.ok) throw new ConfigError(`${source}${doc.line === undefined ? '' : `:${doc.line}`}: ${doc.message}`);
+  const parsed = fileConfigSchema.safeParse(doc.value ?? {});
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${formatPath(i.path)}: ${i.message}`);
     throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { IANAZone } from 'luxon';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config/env.js';
 import { formatPath } from '../config/file.js';
 import { PRIORITIES, type Priority } from '../rules/rule-schema.js';
 import { durationSchema, formatDuration } from '../util/units.js';
+import { readYaml } from '../util/yaml.js';
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from '../notify/registry.js';
 import { type Layer, type Override, type Schedule, WEEKDAYS, gaps } from './schedule.js';
 
@@ -128,9 +128,9 @@ export const COVERAGE_HORIZON_MS = 28 * DAY;
 
 /** Parses and checks an on-call file; `now` anchors the coverage check (gaps in the next 28 days). */
 export function parseOnCall(text: string, source: string, now: number, env: NodeJS.ProcessEnv = process.env): OnCallConfig {
-  const doc = parseDocument(text, { uniqueKeys: true });
-  if (doc.errors.length) throw new ConfigError(`${source}:${doc.errors[0]!.linePos?.[0]?.line ?? '?'}: ${doc.errors[0]!.message.split('\n')[0]}`);
-  const parsed = onCallFileSchema.safeParse(doc.toJS() ?? {});
+  const doc = readYaml(text);
+  if (!doc.ok) throw new ConfigError(`${source}${doc.line === undefined ? '' : `:${doc.line}`}: ${doc.message}`);
+  const parsed = onCallFileSchema.safeParse(doc.value ?? {});
   if (!parsed.success) {
     throw new ConfigError(`${source} is invalid:\n${parsed.error.issues.map((i) => `  ${formatPath(i.path) || '(top level)'}: ${i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')}` : i.message}`).join('\n')}`);
   }

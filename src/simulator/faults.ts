@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { YAMLParseError, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatPath } from '../config/file.js';
 import type { Sample } from '../telemetry/sample-schema.js';
 import { formatDuration, parseDuration } from '../util/units.js';
+import { readYaml } from '../util/yaml.js';
 import { hashUnit } from './model.js';
 
 /**
@@ -284,14 +284,9 @@ function parseFault(raw: unknown, prefix: readonly PropertyKey[]): { fault?: Fau
 
 /** Parses a scenario document (YAML text); `source` names it in errors (e.g. the file path). */
 export function parseScenario(text: string, source = 'scenario'): Scenario {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
-    throw new ScenarioError(`${source}: not valid YAML${where}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-  }
-  const r = scenarioSchema.safeParse(doc ?? {});
+  const doc = readYaml(text);
+  if (!doc.ok) throw new ScenarioError(`${source}: not valid YAML${doc.line === undefined ? '' : ` (line ${doc.line})`}: ${doc.message}`);
+  const r = scenarioSchema.safeParse(doc.value ?? {});
   const problems = r.success ? [] : issuesText(r.error.issues);
   const faults: Fault[] = [];
   if (r.success) {

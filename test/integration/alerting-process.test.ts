@@ -8,6 +8,7 @@ import { metric } from '../helpers/metrics.js';
 import { waitFor } from '../helpers/ports.js';
 import { CLI, runCli, servicesKilledAfterEach } from '../helpers/service.js';
 import { tempDir } from '../helpers/tmp.js';
+import { billionLaughs } from '../helpers/yaml-bombs.js';
 
 /** Alerting in the built service as a real process (real clock): crash safety of alert state, SIGHUP, the rules CLI. */
 
@@ -102,12 +103,7 @@ function anchoredRules(n: number): string {
   return `rules:\n${rules.join('\n')}\n`;
 }
 
-/** Billion laughs: nine levels of ten aliases each expand to 10^9 strings. */
-const BILLION_LAUGHS = [
-  'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
-  ...'bcdefghi'.split('').map((l, i) => `${l}: &${l} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(',')}]`),
-  'rules: []',
-].join('\n');
+const BILLION_LAUGHS = billionLaughs('rules: []');
 
 describe('reload never takes the service down', () => {
   it('SIGHUP and POST reload with an anchor-heavy file apply it; a billion-laughs file is refused (422, logged) and the rules stay in force', async () => {

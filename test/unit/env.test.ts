@@ -6,6 +6,7 @@ import { ConfigError, ENV_VARS, loadEnv } from '../../src/config/env.js';
 import { parseFileConfig } from '../../src/config/file.js';
 import { createSink } from '../../src/storage/influx/registry.js';
 import { parseDuration, parseSize } from '../../src/util/units.js';
+import { billionLaughs } from '../helpers/yaml-bombs.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const readme = readFileSync(resolve(root, 'README.md'), 'utf8');
@@ -72,6 +73,14 @@ describe('config file', () => {
     expect(() => parseFileConfig('tenants:\n  - id: a\n    ingest_keys:\n      - id: k\n', 'q.yaml')).toThrow(/ingest_keys\[0\].*exactly one of sha256 or key_env/);
     expect(() => parseFileConfig('tenants: [\n', 'q.yaml')).toThrow(/q\.yaml/);
     expect(() => parseFileConfig('tenants:\n  - id: a\n  - id: a\n', 'q.yaml')).toThrow(/duplicate tenant id "a"/);
+  });
+
+  it('refuses anchors that would expand without bound as a clean ConfigError; one anchor shared widely is fine', () => {
+    const refused = () => parseFileConfig(billionLaughs('tenants: []'), 'q.yaml');
+    expect(refused).toThrow(ConfigError);
+    expect(refused).toThrow(/^q\.yaml: too many YAML aliases/);
+    const shared = Array.from({ length: 150 }, (_, i) => `  - { id: t${i}, business_hours: ${i ? '*bh' : '&bh { start: "08:00", end: "20:00" }'} }`);
+    expect(parseFileConfig(`tenants:\n${shared.join('\n')}\n`, 'q.yaml').tenants[149]!.business_hours).toMatchObject({ start: '08:00', end: '20:00' });
   });
 });
 

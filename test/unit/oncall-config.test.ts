@@ -6,6 +6,7 @@ import { ConfigError } from '../../src/config/env.js';
 import { EMPTY_ONCALL, type OnCallConfig, ackTimeout, parseOnCall, policyFor, unreachablePeople } from '../../src/oncall/config.js';
 import { gaps, onCallAt } from '../../src/oncall/schedule.js';
 import type { Priority } from '../../src/rules/rule-schema.js';
+import { billionLaughs } from '../helpers/yaml-bombs.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -115,6 +116,12 @@ describe('parseOnCall: a valid file', () => {
 });
 
 describe('parseOnCall: errors name the field', () => {
+  it('anchors that would expand without bound are a clean ConfigError naming the file', () => {
+    const refused = () => parseOnCall(billionLaughs('people: []'), 'oncall.yaml', NOW);
+    expect(refused).toThrow(ConfigError);
+    expect(refused).toThrow(/^oncall\.yaml: too many YAML aliases/);
+  });
+
   it.each<[string, Obj, string[]]>([
     ['unknown person in members', file({ schedules: [schedule({ layers: [layer({ members: ['anna', 'zed'] })] })] }), ['schedules[primary].layers[0].members[1]: unknown person "zed"']],
     [

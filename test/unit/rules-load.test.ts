@@ -7,6 +7,7 @@ import { type Comparison, holds, isUpward, parseComparison } from '../../src/rul
 import { type RuleContext, RuleError, compileRuleFiles, loadRuleDir } from '../../src/rules/load.js';
 import type { AbsentRule, DropRule, Rule, ThresholdRule } from '../../src/rules/rule-schema.js';
 import { tempDir } from '../helpers/tmp.js';
+import { billionLaughs } from '../helpers/yaml-bombs.js';
 
 /** The service defaults: 10 s aggregation windows, readable for 5 min (QOSWATCH_WINDOW, QOSWATCH_EVAL_HORIZON). */
 const CTX: RuleContext = { windowMs: 10_000, horizonMs: 300_000 };
@@ -311,8 +312,7 @@ describe('compileRuleFiles: problems name the file, the rule and the field', () 
     expect(set.rules).toHaveLength(120);
     expect(set.rules[119]!.labels).toEqual({ team: 'delivery' });
 
-    const laughs = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...'bcdefghi'.split('').map((l, i) => `${l}: &${l} [${Array(10).fill(`*${'abcdefghi'[i]}`).join(', ')}]`), 'rules: []'].join('\n');
-    expect(problemsOf({ path: FILE, text: laughs })).toEqual([`${FILE}: too many YAML aliases: the anchors would expand beyond 10000 nodes (write the repeated parts out, or share fewer nested anchors)`]);
+    expect(problemsOf({ path: FILE, text: billionLaughs('rules: []') })).toEqual([`${FILE}: too many YAML aliases: the anchors would expand beyond 10000 nodes (write the repeated parts out, or share fewer nested anchors)`]);
     expect(problemsOf({ path: FILE, text: 'rules:\n  - *nowhere\n' })).toEqual([`${FILE}: Unresolved alias (the anchor must be set before the alias): nowhere`]);
   });
 

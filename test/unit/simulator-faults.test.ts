@@ -6,6 +6,7 @@ import { type SimulateConfig, UsageError, parseSimulateArgs } from '../../src/si
 import { type Fault, ScenarioError, events, loadScenario, parseFaultFlag, parseScenario } from '../../src/simulator/faults.js';
 import { Pacer, scenarioLength } from '../../src/simulator/send.js';
 import { tempDir } from '../helpers/tmp.js';
+import { billionLaughs } from '../helpers/yaml-bombs.js';
 
 /** Scenario files, --fault flags, the simulate command's options and pacing. */
 
@@ -51,6 +52,12 @@ describe('scenario files', () => {
       { kind: 'concurrency_collapse', region: 'eu-west', drop: 0.6, at: 120_000, for: 60_000 },
       { kind: 'flapping', region: 'us-east', ratio: 0.3, period: 20_000, at: 180_000, for: 60_000 },
     ]);
+  });
+
+  it('a scenario whose anchors would expand without bound is a ScenarioError naming the file', () => {
+    const refused = () => parseScenario(billionLaughs('faults: []'), 'bomb.yaml');
+    expect(refused).toThrow(ScenarioError);
+    expect(refused).toThrow(/^bomb\.yaml: not valid YAML: too many YAML aliases/);
   });
 
   it('an empty document is a scenario without faults', () => {
