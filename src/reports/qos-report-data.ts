@@ -24,14 +24,21 @@ export interface RawFigures {
   samples: number | null;
 }
 
-/** Where a metric starts to matter: the least severe threshold of the region-level rules in force. */
+/**
+ * Where a metric starts to matter: the least severe threshold of the region-level rules in force; null where no
+ * single number speaks for a whole region.
+ */
 export interface ReportThresholds {
-  readonly latencyP95Ms: number;
+  readonly latencyP95Ms: number | null;
   readonly packetLoss: number;
   readonly stallRatio: number;
 }
-/** The shipped rules' P2 levels (alert-rules/live-streaming.yaml), used when no rule watches a metric. */
-export const DEFAULT_THRESHOLDS: ReportThresholds = { latencyP95Ms: 800, packetLoss: 0.02, stallRatio: 0.02 };
+/**
+ * Used when no region-level rule watches a metric: the shipped rules' P2 levels for loss and stall. Latency has no
+ * region-wide default: its targets differ tenfold between delivery classes (RTC, LL-HLS, HLS/DASH; the shipped rules
+ * judge it per `protocol`), so a region mixing them is judged on latency only by a region-level rule of its own.
+ */
+export const DEFAULT_THRESHOLDS: ReportThresholds = { latencyP95Ms: null, packetLoss: 0.02, stallRatio: 0.02 };
 
 /** A metric this much worse than a week earlier puts a region on the watch list. */
 export const WORSENED = 0.25;
@@ -105,10 +112,12 @@ export function assembleQosReport(i: ReportInput): QosReport {
       const v = current[m.key];
       const limit = i.thresholds[m.key];
       if (v === null) continue;
-      score = Math.max(score, v / limit);
-      // (1 − 1e-9): 0.8 × 0.1 is 0.08000000000000002 in binary floating point; 8 % of a 10 % limit is "near".
-      if (v >= limit) attention.push(`${m.name} ${m.fmt(v)} is at or over the ${m.fmt(limit)} alert threshold`);
-      else if (v >= NEAR * limit * (1 - 1e-9)) watch.push(`${m.name} ${m.fmt(v)} is near the ${m.fmt(limit)} alert threshold`);
+      if (limit !== null) {
+        score = Math.max(score, v / limit);
+        // (1 − 1e-9): 0.8 × 0.1 is 0.08000000000000002 in binary floating point; 8 % of a 10 % limit is "near".
+        if (v >= limit) attention.push(`${m.name} ${m.fmt(v)} is at or over the ${m.fmt(limit)} alert threshold`);
+        else if (v >= NEAR * limit * (1 - 1e-9)) watch.push(`${m.name} ${m.fmt(v)} is near the ${m.fmt(limit)} alert threshold`);
+      }
       const d = delta[m.key];
       if (d !== null && d >= WORSENED) watch.push(`${m.name} up ${Math.round(d * 100)} % on the week before (${m.fmt(previous![m.key]!)} → ${m.fmt(v)})`);
     }
