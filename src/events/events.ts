@@ -14,7 +14,7 @@ export const eventSpecSchema = z.strictObject({
   ends_at: z.number().int(),
   /** Thresholds during the event: multiplied by this for "> / >=" rules, divided by it for "< / <=" rules. */
   factor: z.number().gt(0).lt(1).default(0.5),
-  /** Rule ids the overlay applies to; absent: every threshold rule. */
+  /** Rule ids the overlay applies to; absent: every threshold rule but delivery targets (overlay.ts `tightens`). */
   rules: z.array(z.string().min(1)).min(1).max(500).optional(),
   /** How long before the start the readiness report goes out. */
   readiness_lead: durationSchema(0, 30 * 86_400_000).default(86_400_000),

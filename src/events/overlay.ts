@@ -13,8 +13,21 @@ export interface EventWindow {
   readonly endsAt: number;
   /** In (0, 1): thresholds of upward rules are multiplied by it, of downward rules divided by it. */
   readonly factor: number;
-  /** Rule ids the overlay applies to; null: every threshold rule. */
+  /** Rule ids the overlay applies to; null: the threshold rules `TIGHTENED_BY_DEFAULT` allows. */
   readonly rules: readonly string[] | null;
+}
+
+/**
+ * Metrics whose rules an event leaves alone unless it names them: latency, RTT and startup thresholds are delivery
+ * targets, and a healthy show already runs near half of them (HLS p95 ≈ 23 s against 45 s, startup p95 ≈ 2 s
+ * against 3 s) — tightened, they page on a show that is fine. Failure ratios, stalls and audience floors are
+ * tightened: during an event a smaller share of failing viewers is already many people.
+ */
+const TARGET_METRICS: ReadonlySet<string> = new Set(['latency_p50', 'latency_p95', 'latency_p99', 'rtt_p95', 'startup_p50', 'startup_p95']);
+
+/** Whether an event tightens a rule: the rules it names, else every threshold rule but delivery targets (pure). */
+export function tightens(e: Pick<EventWindow, 'rules'>, rule: ThresholdRule): boolean {
+  return e.rules === null ? !TARGET_METRICS.has(rule.metric) : e.rules.includes(rule.id);
 }
 
 const round = (v: number) => Number(v.toPrecision(12));
@@ -47,7 +60,7 @@ function covers(e: EventWindow, labels: Labels): boolean {
 /** Whether an event's overlay applies to a group of a rule at `now` (pure). */
 export function applies(e: EventWindow, rule: ThresholdRule, labels: Labels, now: number): boolean {
   if (now < e.startsAt || now >= e.endsAt) return false;
-  if (e.rules !== null && !e.rules.includes(rule.id)) return false;
+  if (!tightens(e, rule)) return false;
   return covers(e, labels);
 }
 

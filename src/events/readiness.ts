@@ -7,7 +7,7 @@ import type { Rule, ThresholdRule } from '../rules/rule-schema.js';
 import type { InfluxReader } from '../storage/influx/query.js';
 import type { Tenant } from '../tenants/tenants.js';
 import type { Events, PlannedEvent } from './events.js';
-import { tightenLevels } from './overlay.js';
+import { tightenLevels, tightens } from './overlay.js';
 import { renderReadinessEmail } from './readiness-email.js';
 import type { ReadinessReport } from './readiness-model.js';
 
@@ -29,7 +29,7 @@ const DAY = 86_400_000;
 /** The threshold rules an event tightens, with their levels in normal times and during it. */
 export function overlaidRules(e: PlannedEvent, rules: readonly Rule[]): ReadinessReport['event']['rules'] {
   return rules
-    .filter((r): r is ThresholdRule => r.kind === 'threshold' && (e.rules === null || e.rules.includes(r.id)))
+    .filter((r): r is ThresholdRule => r.kind === 'threshold' && tightens(e, r))
     .map((r) => {
       const during = tightenLevels(r.levels, e.factor, e.name);
       return { id: r.id, metric: r.metric, levels: r.levels.map((l, i) => ({ priority: l.priority, normal: l.cmp.text, during: `${during[i]!.cmp.op} ${during[i]!.cmp.value}` })) };

@@ -166,6 +166,21 @@ describe('silence is judged against the audience the region had and the planned 
     expect(p0s(stream)).toEqual(expect.arrayContaining(['region-silent P0 t/eu-west']));
   });
 
+  it('a healthy show registered with the defaults (no rules list, × 0.5) pages nobody; stalling over the tightened 2.5 % is a P1', () => {
+    const defaults: EventWindow = { ...event, rules: null };
+    const healthy = run({ population: { sessions: 1500, audience: show(END + 10 * MIN), protocols: HLS_MIX }, from: START - 5 * MIN, to: END, map: viewersOnly, planned: [defaults] });
+    expect(healthy.stream.pages()).toEqual([]);
+    // 3 % of watch time stalled from 10 min in: under the 5 % P1 of normal times, over its 2.5 % during the show
+    const stalling = run({
+      population: { sessions: 1500, audience: show(END + 10 * MIN), protocols: HLS_MIX },
+      from: START - 5 * MIN,
+      to: END,
+      map: (samples, t) => viewersOnly(samples).map((s) => (t >= START + 10 * MIN && s.play_ms !== undefined ? { ...s, stall_ms: Math.round((s.play_ms + (s.stall_ms ?? 0)) * 0.03), play_ms: Math.round((s.play_ms + (s.stall_ms ?? 0)) * 0.97) } : s)),
+      planned: [defaults],
+    });
+    expect(stalling.stream.pages()).toEqual(['stall-ratio P1 t/eu-west']);
+  });
+
   it('a night-time region with a handful of viewers that goes quiet pages nobody', () => {
     const outage: Fault = { kind: 'outage', region: 'eu-west', at: T0 + 20 * MIN, for: HOUR };
     const stream = run({ population: { sessions: 15, protocols: HLS_MIX }, to: T0 + 40 * MIN, map: (samples, t) => apply([outage], t, samples) }).stream;
