@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { EMAIL } from '../oncall/config.js';
+import type { Priority } from '../rules/rule-schema.js';
 import type { Db } from '../storage/sqlite.js';
 import type { PageKind } from './channel.js';
 
@@ -21,6 +23,10 @@ export interface OutboxItem {
   readonly channel: string;
   /** The rendered page (JSON), fixed when enqueued so a retry sends the same message. */
   readonly payload: string;
+  /** The incident's priority when enqueued: lanes send the most urgent page first. */
+  readonly priority: Priority;
+  /** Whose page it is: tenants take turns on a lane. */
+  readonly tenant: string;
 }
 
 export interface OutboxRow extends OutboxItem {
@@ -68,13 +74,31 @@ interface Row {
   created_at: number;
   sent_at: number | null;
   claim_until: number;
+  priority: Priority;
+  tenant: string;
 }
+
+/** The first claimable row of a tenant on a lane. */
+type Head = Row & { lane: string };
 
 const fromRow = (r: Row): OutboxRow => ({
   id: r.id, key: r.key, incidentId: r.incident_id, kind: r.kind, recipient: r.recipient, channel: r.channel, payload: r.payload,
-  state: r.state, attempts: r.attempts, nextAt: r.next_at, lastError: r.last_error ?? undefined, createdAt: r.created_at, sentAt: r.sent_at ?? undefined,
+  priority: r.priority, tenant: r.tenant, state: r.state, attempts: r.attempts, nextAt: r.next_at, lastError: r.last_error ?? undefined, createdAt: r.created_at, sentAt: r.sent_at ?? undefined,
   claimUntil: r.claim_until,
 });
+
+/**
+ * The lane a page is sent on: one per chat endpoint (its rate limit and its hangs are its own), one per email
+ * recipient (SMTP connections are per message). A lane sends one page at a time, so a hung request holds up only
+ * the pages behind it on that lane. LANE_SQL is the same in SQL.
+ */
+export const laneOf = (channel: string, recipient: string): string => (channel === EMAIL ? `${EMAIL} ${recipient}` : channel);
+const LANE_SQL = `CASE WHEN channel = '${EMAIL}' THEN channel || ' ' || recipient ELSE channel END`;
+
+export interface ClaimOptions {
+  /** Lanes with a page in flight: they get nothing more until it is done. */
+  readonly busy?: ReadonlySet<string>;
+}
 
 /**
  * The durable outbox in SQLite. Time and randomness are arguments, so retry schedules are testable. Each instance
@@ -82,6 +106,9 @@ const fromRow = (r: Row): OutboxRow => ({
  */
 export class Outbox {
   private readonly sender = randomUUID();
+  /** Per lane, when each tenant was last served (a counter), for taking turns. In memory: fairness, not state. */
+  private readonly turns = new Map<string, Map<string, number>>();
+  private turn = 0;
 
   constructor(
     private readonly db: Db,
@@ -90,29 +117,66 @@ export class Outbox {
     private readonly claimMs = 60_000,
   ) {}
 
-  /** Writes notifications before anything is sent; returns the rows that were new (a known key is ignored). */
+  /**
+   * Writes notifications before anything is sent; returns the rows that were new (a known key is ignored). Earlier
+   * pending pages of the same incident to the same recipient and channel are raised to the new page's priority, so
+   * that lanes sending the most urgent first still send one incident's pages in the order they fell due
+   * ('mitigated' never overtakes 'opened').
+   */
   enqueue(items: readonly OutboxItem[], now: number): OutboxRow[] {
-    const insert = this.db.prepare(`INSERT INTO outbox (key, incident_id, kind, recipient, channel, payload, state, next_at, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *`);
+    const insert = this.db.prepare(`INSERT INTO outbox (key, incident_id, kind, recipient, channel, payload, priority, tenant, state, next_at, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *`);
+    const raise = this.db.prepare(`UPDATE outbox SET priority = ? WHERE state = 'pending' AND incident_id = ? AND recipient = ? AND channel = ? AND priority > ? AND id < ?`);
     return this.db.transaction(() =>
       items.flatMap((i) => {
-        const r = insert.get(i.key, i.incidentId, i.kind, i.recipient, i.channel, i.payload, now, now, now) as Row | undefined;
-        return r ? [fromRow(r)] : [];
+        const r = insert.get(i.key, i.incidentId, i.kind, i.recipient, i.channel, i.payload, i.priority, i.tenant, now, now, now) as Row | undefined;
+        if (!r) return [];
+        raise.run(i.priority, i.incidentId, i.recipient, i.channel, i.priority, r.id);
+        return [fromRow(r)];
       }),
     )();
   }
 
   /**
-   * Claims up to `limit` due rows for sending (state → sending, one more attempt, claimed until now + the claim
-   * time): pending rows that are due, and rows whose sender's claim ran out (it died mid-send).
+   * Claims the next row of each lane that is not busy (state → sending, one more attempt, claimed until now + the
+   * claim time) among the pending rows that are due and the rows whose sender's claim ran out (it died mid-send):
+   * the most urgent priority first; within a priority, tenants take turns (the one served longest ago on that lane
+   * goes next), so one tenant's flood never queues another tenant's page behind it; then the order they fell due.
    */
-  claimDue(now: number, limit: number): OutboxRow[] {
-    return (this.db
-      .prepare(`UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, claim_until = ?, updated_at = ?
-        WHERE id IN (SELECT id FROM outbox WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?) ORDER BY next_at, id LIMIT ?) RETURNING *`)
-      .all(this.sender, now + this.claimMs, now, now, now, limit) as Row[])
-      .map(fromRow)
-      .sort((a, b) => a.nextAt - b.nextAt || a.id - b.id);
+  claimDue(now: number, o: ClaimOptions = {}): OutboxRow[] {
+    // The head of each (lane, tenant): the rest of a tenant's rows on that lane can only come after it.
+    const heads = this.db
+      .prepare(`SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY lane, tenant ORDER BY priority, next_at, id) AS rn
+          FROM (SELECT *, ${LANE_SQL} AS lane FROM outbox WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?)))
+        WHERE rn = 1`)
+      .all(now, now) as Head[];
+    const best = new Map<string, Head>();
+    for (const h of heads) {
+      if (o.busy?.has(h.lane)) continue;
+      const cur = best.get(h.lane);
+      if (!cur || this.before(h, cur)) best.set(h.lane, h);
+    }
+    const claim = this.db.prepare(`UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, claim_until = ?, updated_at = ?
+      WHERE id = ? AND ((state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?)) RETURNING *`);
+    return this.db.transaction(() =>
+      [...best.values()].flatMap((h) => {
+        const r = claim.get(this.sender, now + this.claimMs, now, h.id, now, now) as Row | undefined;
+        if (!r) return [];
+        const turns = this.turns.get(h.lane) ?? new Map<string, number>();
+        this.turns.set(h.lane, turns.set(h.tenant, ++this.turn));
+        return [fromRow(r)];
+      }),
+    )();
+  }
+
+  /** Whether head `a` goes before head `b` on their lane. */
+  private before(a: Head, b: Head): boolean {
+    if (a.priority !== b.priority) return a.priority < b.priority;
+    const turns = this.turns.get(a.lane);
+    const ta = turns?.get(a.tenant) ?? 0;
+    const tb = turns?.get(b.tenant) ?? 0;
+    if (ta !== tb) return ta < tb;
+    return a.next_at !== b.next_at ? a.next_at < b.next_at : a.id < b.id;
   }
 
   /** Outcomes below are recorded only on a row this sender still has claimed (another may have taken it over). */

@@ -15,7 +15,7 @@ import type { PageKind, PageMessage, Verdict } from './channel.js';
 import { deliver } from './deliver.js';
 import type { EmailSender } from './email.js';
 import { signLink } from './links.js';
-import { DEFAULT_RETRY, Outbox, type OutboxItem, type OutboxRow } from './outbox.js';
+import { DEFAULT_RETRY, Outbox, type OutboxItem, type OutboxRow, laneOf } from './outbox.js';
 import { PROVIDERS } from './registry.js';
 
 export interface PagerDeps {
@@ -65,12 +65,18 @@ interface EscalationRow {
  * Pages people about incidents. Incident events start, stop and update escalations; each page is a row of the
  * outbox before anything is sent; a sender loop delivers due rows (email or chat), retries with backoff, falls back
  * to a person's next channel when one fails for good, and records every attempt on the incident's timeline.
+ *
+ * Sending goes by lanes (one per chat endpoint, one per email recipient: outbox.laneOf): each lane sends one page
+ * at a time, the most urgent first and tenants taking turns, and a pass never waits for a lane — a hung endpoint
+ * holds up only the pages behind it on its own lane.
  */
 export class Pager {
   readonly outbox: Outbox;
   private timer: NodeJS.Timeout | undefined;
   private readonly follower: TimelineFollower;
-  private sending: Promise<void> | undefined;
+  /** Lanes with a page in flight, and that send. */
+  private readonly lanes = new Map<string, Promise<void>>();
+  private stopped = true;
   private nudged = false;
   private readonly buckets = new Map<string, TokenBucket>();
 
@@ -90,38 +96,43 @@ export class Pager {
     if (cut.rows) {
       this.deps.log.warn({ pages: cut.rows, claimed_until: new Date(cut.until!).toISOString() }, 'pages interrupted by a restart are sent again (same idempotency keys) once their claim runs out');
     }
+    this.stopped = false;
     this.follower.start();
-    this.timer = setInterval(() => this.tick(), this.opts.tickMs);
-    this.tick();
+    this.timer = setInterval(() => this.pass(), this.opts.tickMs);
+    this.pass();
   }
 
   /** Stops taking events and waits for the sends in flight (their rows are retried after the next start if cut). */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.follower.stop();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.sending;
+    await Promise.allSettled(this.lanes.values());
   }
 
-  /** One pass: advance escalations, then deliver what is due. Tests call it with an injected clock. */
+  /**
+   * One pass, then until every send it started (and the passes those bring on: fallbacks, next pages of a lane) is
+   * done. Tests call it with an injected clock; the service's loop only runs passes.
+   */
   async tick(): Promise<void> {
-    if (this.sending) {
-      this.nudged = true;
-      return this.sending;
+    this.pass();
+    while (this.lanes.size || this.nudged) {
+      if (this.lanes.size) await Promise.allSettled([...this.lanes.values()]);
+      else await new Promise((r) => setImmediate(r));
     }
-    this.sending = (async () => {
-      do {
-        this.nudged = false;
-        const now = this.deps.clock();
-        try {
-          this.advance(now);
-          await this.sendDue(now);
-        } catch (err) {
-          this.deps.log.error({ err }, 'paging pass failed');
-        }
-      } while (this.nudged);
-    })().finally(() => (this.sending = undefined));
-    return this.sending;
+  }
+
+  /** Advances escalations, then gives each idle lane its next due page. Never waits for a send. */
+  private pass(): void {
+    this.nudged = false;
+    const now = this.deps.clock();
+    try {
+      this.advance(now);
+      this.dispatch(now);
+    } catch (err) {
+      this.deps.log.error({ err }, 'paging pass failed');
+    }
   }
 
   /** Handles one incident event (tests call it directly). */
@@ -269,7 +280,7 @@ export class Pager {
   /** One page; `e` is the event it reports (who acted), or a headline of its own (SLA warnings). */
   private item(inc: Incident, kind: PageKind, recipient: string, channel: string, base: string, now: number, e?: IncidentEvent | string): OutboxItem {
     const key = `${base}:${recipient}:${channel}`;
-    return { key, incidentId: inc.id, kind, recipient, channel, payload: JSON.stringify(this.render(inc, kind, recipient, channel, key, now, e)) };
+    return { key, incidentId: inc.id, kind, recipient, channel, priority: inc.priority, tenant: inc.tenant, payload: JSON.stringify(this.render(inc, kind, recipient, channel, key, now, e)) };
   }
 
   private render(inc: Incident, kind: PageKind, recipient: string, channel: string, key: string, now: number, e?: IncidentEvent | string): PageMessage {
@@ -307,26 +318,27 @@ export class Pager {
   }
 
   private nudge(): void {
-    if (this.nudged) return;
+    if (this.nudged || this.stopped) return;
     this.nudged = true;
-    setImmediate(() => void this.tick());
+    setImmediate(() => this.pass());
   }
 
   /**
-   * Destinations in parallel, each one's messages in the order they fell due: two updates to one recipient on one
-   * channel (mitigated, then resolved) must not overtake each other on the wire.
+   * Gives each idle lane its next due page (outbox.claimDue: most urgent first, tenants in turn) and starts sending
+   * it without waiting; when a send ends its lane is idle again and a pass follows. A lane sends one page at a time,
+   * so two updates to one recipient on one channel (mitigated, then resolved) never overtake each other.
    */
-  private async sendDue(now: number): Promise<void> {
-    const byDestination = new Map<string, OutboxRow[]>();
-    for (const r of this.outbox.claimDue(now, 100)) {
-      const key = `${r.channel}\u0000${r.recipient}`;
-      const queue = byDestination.get(key);
-      if (queue) queue.push(r);
-      else byDestination.set(key, [r]);
+  private dispatch(now: number): void {
+    for (const row of this.outbox.claimDue(now, { busy: new Set(this.lanes.keys()) })) {
+      const lane = laneOf(row.channel, row.recipient);
+      const sending = this.sendOne(row, now)
+        .catch((err: unknown) => this.deps.log.error({ err, page: row.key }, 'sending a page failed'))
+        .finally(() => {
+          this.lanes.delete(lane);
+          this.nudge();
+        });
+      this.lanes.set(lane, sending);
     }
-    await Promise.all([...byDestination.values()].map(async (queue) => {
-      for (const r of queue) await this.sendOne(r, now);
-    }));
   }
 
   private async sendOne(row: OutboxRow, now: number): Promise<void> {
@@ -379,7 +391,7 @@ export class Pager {
     const provider = next === EMAIL ? undefined : this.deps.oncall.config.channels.get(next)?.provider;
     const mention = provider ? this.deps.oncall.person(row.recipient)?.chat[provider] : undefined;
     const payload = JSON.stringify({ ...page, key, mention } satisfies PageMessage);
-    this.outbox.enqueue([{ key, incidentId: row.incidentId, kind: row.kind, recipient: row.recipient, channel: next, payload }], now);
+    this.outbox.enqueue([{ key, incidentId: row.incidentId, kind: row.kind, recipient: row.recipient, channel: next, priority: row.priority, tenant: row.tenant, payload }], now);
     this.note(row.incidentId, 'page_fallback', { recipient: row.recipient, from: row.channel, to: next, kind: page.kind }, now);
     this.nudge();
   }

@@ -234,6 +234,11 @@ export const MIGRATIONS = [
    INSERT OR IGNORE INTO sla_marks (ticket_id, kind, target, priority, at)
      SELECT ticket_id, kind, json_extract(data, '$.target'), json_extract(data, '$.priority'), at FROM ticket_events
      WHERE kind IN ('sla_warning', 'sla_breach') AND json_extract(data, '$.target') IS NOT NULL AND json_extract(data, '$.priority') IS NOT NULL;`,
+  // Paging lanes: each outbox row knows its priority and tenant (a lane sends the most urgent first, tenants taking
+  // turns), read back from the rendered page for rows already there.
+  `ALTER TABLE outbox ADD COLUMN priority TEXT NOT NULL DEFAULT 'P2';
+   ALTER TABLE outbox ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+   UPDATE outbox SET priority = coalesce(json_extract(payload, '$.priority'), 'P2'), tenant = coalesce(json_extract(payload, '$.tenant'), '');`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -55,6 +55,6 @@ export function customerUpdates(t: Ticket, e: TicketEvent, tenant: Tenant, clock
       runbook: undefined, timeline: [], ackUrl: undefined, resolveUrl: undefined, incidentUrl: undefined, mention: undefined, key,
     };
     // Ticket-only updates have no incident: 0 in the outbox's incident column.
-    return { key, incidentId: t.incidentId ?? 0, kind, recipient, channel, payload: JSON.stringify(page) };
+    return { key, incidentId: t.incidentId ?? 0, kind, recipient, channel, priority: t.priority, tenant: t.tenant, payload: JSON.stringify(page) };
   });
 }

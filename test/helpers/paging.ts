@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
 import { type RuleDef, api, notPaging, stallRule } from './alerting.js';
+import { metric } from './metrics.js';
+import { waitFor } from './ports.js';
 import { HttpReceiver } from './receiver.js';
 import { SmtpSink } from './smtp.js';
 import { tempDir } from './tmp.js';
@@ -120,3 +122,6 @@ export function mailLinks(m: ParsedMail): { ack: string | undefined; resolve: st
   const text = m.text ?? '';
   return { ack: /^Acknowledge: (\S+)$/m.exec(text)?.[1], resolve: /^Resolve: (\S+)$/m.exec(text)?.[1] };
 }
+
+/** Waits until a service's outbox holds nothing pending or in flight (every send it started has finished). */
+export const drained = (url: string) => waitFor('an empty outbox', async () => (await metric(url, 'qoswatch_outbox_backlog')) === 0 || undefined);

@@ -1,11 +1,10 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { send, viewers, incidents, writeRules } from '../helpers/alerting.js';
-import { metric } from '../helpers/metrics.js';
-import { LINK_SECRET, OPS_HOOK, PUBLIC_URL, SRE_HOOK, WEBHOOK_SECRET, pagingEntries, pagingOnCall, pagingRule, personIn, useLoopbackServers, writeOnCall } from '../helpers/paging.js';
+import { LINK_SECRET, OPS_HOOK, PUBLIC_URL, SRE_HOOK, WEBHOOK_SECRET, drained, pagingEntries, pagingOnCall, pagingRule, personIn, useLoopbackServers, writeOnCall } from '../helpers/paging.js';
 import { waitFor } from '../helpers/ports.js';
 import { type ReceivedRequest, acceptedOnce, header, json, webhookSignatureValid } from '../helpers/receiver.js';
-import { CLI, type ServiceProcess, servicesKilledAfterEach } from '../helpers/service.js';
+import { CLI, servicesKilledAfterEach } from '../helpers/service.js';
 
 /**
  * Paging across kill -9 in the built service as a real process (real clock), with a real SMTP server and a chat
@@ -23,9 +22,6 @@ if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm
 const { smtp, receiver } = useLoopbackServers();
 
 const service = servicesKilledAfterEach();
-
-/** Waits until the service's outbox holds nothing pending or in flight (every send it started has finished). */
-const drained = (svc: ServiceProcess) => waitFor('an empty outbox', async () => (await metric(svc.url, 'qoswatch_outbox_backlog')) === 0 || undefined);
 
 /** "<path> <mention>" of a webhook request: its channel and recipient. */
 const target = (r: ReceivedRequest) => `${r.path} ${json(r).mention}`;
@@ -70,7 +66,7 @@ describe('kill -9 mid-delivery', () => {
     // The endpoint answers again (receiver.otherwise: 200). Restart on the same data dir.
     const again = await service(env, svc.dataDir);
     await waitFor('bob`s page sent again once the killed run`s claim ran out', () => (receiver.to(SRE_HOOK).some((r) => r.answered?.status === 200) ? true : undefined), 40_000);
-    await drained(again);
+    await drained(again.url);
 
     const [cut, resent] = receiver.to(SRE_HOOK) as [ReceivedRequest, ReceivedRequest];
     expect(receiver.to(SRE_HOOK)).toHaveLength(2);
@@ -103,7 +99,7 @@ describe('kill -9 mid-delivery', () => {
     const seen = { hooks: receiver.requests.length, mails: smtp.mails.length };
     expect(await again.stop('SIGKILL')).toBe('SIGKILL');
     const third = await service(env, svc.dataDir);
-    await drained(third);
+    await drained(third.url);
     expect({ hooks: receiver.requests.length, mails: smtp.mails.length }).toEqual(seen);
     expect(third.output).not.toContain('pages interrupted by a restart');
   });

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY, Outbox, type OutboxItem, backoffMs } from '../../src/notify/outbox.js';
+import { DEFAULT_RETRY, Outbox, type OutboxItem, backoffMs, laneOf } from '../../src/notify/outbox.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12);
 const item = (recipient: string, channel = 'email', over: Partial<OutboxItem> = {}): OutboxItem => ({
-  key: `7:opened:${recipient}:${channel}`, incidentId: 7, kind: 'opened', recipient, channel, payload: `{"to":"${recipient}"}`, ...over,
+  key: `7:opened:${recipient}:${channel}`, incidentId: 7, kind: 'opened', recipient, channel, payload: `{"to":"${recipient}"}`, priority: 'P1', tenant: 'acme', ...over,
 });
 const half = () => 0.5;
 
@@ -36,11 +36,11 @@ describe('Outbox (real SQLite)', () => {
     expect(outbox.ofIncident(7).map((r) => [r.recipient, r.state])).toEqual([['alice', 'pending'], ['bob', 'pending'], ['carol', 'pending']]);
   });
 
-  it('claims due rows once, oldest first, and marks them delivered', () => {
+  it('claims due rows once, one per lane, and marks them delivered', () => {
     outbox.enqueue([item('alice'), item('bob')], T0);
-    const claimed = outbox.claimDue(T0, 10);
-    expect(claimed.map((r) => [r.recipient, r.state, r.attempts])).toEqual([['alice', 'sending', 1], ['bob', 'sending', 1]]);
-    expect(outbox.claimDue(T0, 10)).toEqual([]); // nothing is handed out twice
+    const claimed = outbox.claimDue(T0);
+    expect(claimed.map((r) => [r.recipient, r.state, r.attempts]).sort()).toEqual([['alice', 'sending', 1], ['bob', 'sending', 1]]);
+    expect(outbox.claimDue(T0)).toEqual([]); // nothing is handed out twice
     outbox.delivered(claimed[0]!.id, T0 + 5);
     expect(outbox.get(claimed[0]!.id)).toMatchObject({ state: 'delivered', sentAt: T0 + 5 });
     expect(outbox.backlog()).toBe(1);
@@ -48,35 +48,35 @@ describe('Outbox (real SQLite)', () => {
 
   it('retries a retryable failure after the backoff, and gives up after maxAttempts', () => {
     const [row] = outbox.enqueue([item('alice')], T0);
-    outbox.claimDue(T0, 1);
+    outbox.claimDue(T0);
     expect(outbox.failed(row!.id, 'HTTP 503', true, T0, half)).toBe('pending');
     expect(outbox.get(row!.id)).toMatchObject({ state: 'pending', nextAt: T0 + 750, lastError: 'HTTP 503' });
-    expect(outbox.claimDue(T0 + 749, 1)).toEqual([]);
-    expect(outbox.claimDue(T0 + 750, 1)).toHaveLength(1);
+    expect(outbox.claimDue(T0 + 749)).toEqual([]);
+    expect(outbox.claimDue(T0 + 750)).toHaveLength(1);
     expect(outbox.failed(row!.id, 'HTTP 503', true, T0 + 750, half)).toBe('pending');
-    outbox.claimDue(T0 + 10_000, 1);
+    outbox.claimDue(T0 + 10_000);
     expect(outbox.failed(row!.id, 'HTTP 503', true, T0 + 10_000, half)).toBe('failed'); // third attempt was the last
     expect(outbox.get(row!.id)).toMatchObject({ state: 'failed', attempts: 3 });
   });
 
   it('fails a permanent error at once', () => {
     const [row] = outbox.enqueue([item('alice', 'slack-noc')], T0);
-    outbox.claimDue(T0, 1);
+    outbox.claimDue(T0);
     expect(outbox.failed(row!.id, 'invalid_token', false, T0)).toBe('failed');
   });
 
   it('after a crash, a row left sending is claimed again once its claim runs out, not before (same key); delivered ones never', () => {
     outbox = new Outbox(db, DEFAULT_RETRY, 30_000);
     outbox.enqueue([item('alice'), item('bob')], T0);
-    const [a] = outbox.claimDue(T0, 10);
+    const [a] = outbox.claimDue(T0).filter((r) => r.recipient === 'alice');
     outbox.delivered(a!.id, T0 + 1);
     // kill -9 here: bob's row is still "sending". A new process over the same file:
     db.close();
     db = openStateDb(db.name);
     outbox = new Outbox(db, DEFAULT_RETRY, 30_000);
     expect(outbox.inFlight()).toEqual({ rows: 1, until: T0 + 30_000 });
-    expect(outbox.claimDue(T0 + 29_999, 10)).toEqual([]);
-    expect(outbox.claimDue(T0 + 30_000, 10).map((r) => [r.recipient, r.key, r.attempts, r.claimUntil])).toEqual([['bob', '7:opened:bob:email', 2, T0 + 60_000]]);
+    expect(outbox.claimDue(T0 + 29_999)).toEqual([]);
+    expect(outbox.claimDue(T0 + 30_000).map((r) => [r.recipient, r.key, r.attempts, r.claimUntil])).toEqual([['bob', '7:opened:bob:email', 2, T0 + 60_000]]);
     expect(outbox.inFlight(), 'its own claims are not in flight elsewhere').toEqual({ rows: 0, until: undefined });
   });
 
@@ -84,9 +84,9 @@ describe('Outbox (real SQLite)', () => {
     const first = new Outbox(db, DEFAULT_RETRY, 10_000);
     const second = new Outbox(db, DEFAULT_RETRY, 10_000);
     const [row] = first.enqueue([item('alice')], T0);
-    first.claimDue(T0, 1);
-    expect(second.claimDue(T0 + 9_999, 1)).toEqual([]);
-    expect(second.claimDue(T0 + 10_000, 1)).toHaveLength(1);
+    first.claimDue(T0);
+    expect(second.claimDue(T0 + 9_999)).toEqual([]);
+    expect(second.claimDue(T0 + 10_000)).toHaveLength(1);
     expect(first.failed(row!.id, 'HTTP 503', true, T0 + 10_001)).toBe('sending');
     first.delivered(row!.id, T0 + 10_002);
     first.defer(row!.id, T0 + 20_000, T0 + 10_003);
@@ -100,5 +100,57 @@ describe('Outbox (real SQLite)', () => {
     expect(outbox.cancel(7, ['escalated'], T0 + 1)).toBe(1);
     expect(outbox.ofIncident(7).map((r) => [r.recipient, r.state])).toEqual([['alice', 'pending'], ['bob', 'cancelled']]);
     expect(outbox.ofIncident(8)[0]!.state).toBe('pending');
+  });
+
+  describe('lanes: one page at a time per chat endpoint and per email recipient', () => {
+    /** Claims, delivers and repeats until nothing is due: the order each lane sent in. */
+    function drain(now = T0): string[] {
+      const sent: string[] = [];
+      for (let claimed = outbox.claimDue(now); claimed.length; claimed = outbox.claimDue(now)) {
+        for (const r of claimed) {
+          sent.push(r.key);
+          outbox.delivered(r.id, now);
+        }
+      }
+      return sent;
+    }
+    const page = (key: string, over: Partial<OutboxItem>) => item('alice', 'ops-hook', { key, ...over });
+
+    it('gives a busy lane nothing, and other lanes their next page', () => {
+      outbox.enqueue([item('alice', 'ops-hook', { key: 'a1' }), item('bob', 'ops-hook', { key: 'b1' }), item('alice'), item('carol', 'sre-hook', { key: 'c1' })], T0);
+      const first = outbox.claimDue(T0);
+      expect(first.map((r) => laneOf(r.channel, r.recipient)).sort()).toEqual(['email alice', 'ops-hook', 'sre-hook']);
+      const busy = new Set(first.map((r) => laneOf(r.channel, r.recipient)));
+      expect(outbox.claimDue(T0, { busy }), 'every lane with something due is busy').toEqual([]);
+      const hook = first.find((r) => r.channel === 'ops-hook')!;
+      outbox.delivered(hook.id, T0);
+      busy.delete('ops-hook');
+      expect(outbox.claimDue(T0, { busy }).map((r) => r.key)).toEqual([hook.key === 'a1' ? 'b1' : 'a1']);
+    });
+
+    it('sends the most urgent first, and never queues a P0 behind another tenant`s flood', () => {
+      const flood = Array.from({ length: 50 }, (_, i) => page(`flood-${i}`, { incidentId: 100 + i, tenant: 'a', priority: 'P2' }));
+      outbox.enqueue(flood, T0);
+      outbox.enqueue([page('b-p0', { incidentId: 200, tenant: 'b', priority: 'P0' })], T0 + 1);
+      expect(drain(T0 + 1)[0]).toBe('b-p0');
+    });
+
+    it('lets tenants take turns within a priority', () => {
+      outbox.enqueue(Array.from({ length: 4 }, (_, i) => page(`a${i}`, { incidentId: 100 + i, tenant: 'a' })), T0);
+      outbox.enqueue(Array.from({ length: 2 }, (_, i) => page(`b${i}`, { incidentId: 200 + i, tenant: 'b' })), T0 + 1);
+      outbox.enqueue([page('c0', { incidentId: 300, tenant: 'c' })], T0 + 2);
+      expect(drain(T0 + 2)).toEqual(['a0', 'b0', 'c0', 'a1', 'b1', 'a2', 'a3']);
+    });
+
+    it('keeps one incident`s pages to one recipient in the order they fell due, whatever their priorities', () => {
+      // A P2 incident pages alice, then rises to P1 and is resolved while her lane is busy with others' P1 pages.
+      outbox.enqueue([page('other-1', { incidentId: 8 })], T0);
+      const [busy] = outbox.claimDue(T0);
+      outbox.enqueue([page('7-opened', { priority: 'P2' }), page('other-2', { incidentId: 9 }), page('7-priority', { kind: 'priority_changed' }), page('7-resolved', { kind: 'resolved' })], T0);
+      expect(outbox.get(outbox.ofIncident(7)[0]!.id)!.priority, 'raised with the pages that follow it').toBe('P1');
+      outbox.delivered(busy!.id, T0);
+      const order = drain();
+      expect(order.filter((k) => k.startsWith('7-'))).toEqual(['7-opened', '7-priority', '7-resolved']);
+    });
   });
 });
