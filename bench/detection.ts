@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type TestApp, postTelemetry, startApp } from '../test/helpers/app.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { fmt, percentile } from './machine.js';
+import { ONE_PAGE_PER_INCIDENT } from './peer-detection.js';
 import { bodies } from './samples.js';
 
 /**
@@ -71,7 +72,7 @@ export async function benchDetection(trials: number): Promise<DetectionRow[]> {
   const oncall = join(oncallDir, 'oncall.yaml');
   writeFileSync(oncall, ONCALL(receiver.url));
   const t = await startApp({
-    env: { QOSWATCH_RULES_DIR: dir, QOSWATCH_ONCALL: oncall, QOSWATCH_WINDOW: '5s', QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s', QOSWATCH_CHAT_RATE: '1000/1s' },
+    env: { QOSWATCH_RULES_DIR: dir, QOSWATCH_ONCALL: oncall, QOSWATCH_WINDOW: '5s', QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s', QOSWATCH_CHAT_RATE: '1000/1s', ...ONE_PAGE_PER_INCIDENT },
   });
   try {
     const idle = await trialRun(t, receiver, 'idle service', trials, 0);

@@ -47,6 +47,12 @@ export const QOSWATCH_RULE = `rules:
     min_sessions: 0
 `;
 
+/**
+ * Every trial is an incident of its own, paged on its own, as Alertmanager grouped by region pages each region: no
+ * storm grouping of one tenant's incidents (trials overlap), no open-incident or page budget across a long run.
+ */
+export const ONE_PAGE_PER_INCIDENT = { QOSWATCH_STORM_THRESHOLD: '10000', QOSWATCH_TENANT_MAX_INCIDENTS: '100000', QOSWATCH_TENANT_PAGE_BUDGET: '1000000/1s' };
+
 /** qoswatch's settings besides the rule: 1 s aggregation windows, so the 5 s rule reads 5 of them like `[5s]` does. */
 export const QOSWATCH_ENV = {
   QOSWATCH_WINDOW: '1s',
@@ -54,7 +60,9 @@ export const QOSWATCH_ENV = {
   // "mitigated" notices; Alertmanager has no such throttle in front of its webhook.
   QOSWATCH_CHAT_RATE: '50/1s',
   QOSWATCH_LOG_LEVEL: 'warn',
+  ...ONE_PAGE_PER_INCIDENT,
 };
+
 
 /** The peer's rule (vmalert), the same ratio of sums over 5 s per region. */
 export const VMALERT_RULE = `groups:

@@ -77,6 +77,10 @@ export class Metrics {
   readonly ruleReloads = this.counter('qoswatch_rule_reloads_total', 'Rule reloads, by outcome', ['outcome']);
   readonly pages = this.counter('qoswatch_pages_total', 'Page delivery attempts, by channel type (email or chat provider) and outcome (delivered, retry, failed)', ['channel', 'outcome']);
   readonly outboxBacklog = this.gauge('qoswatch_outbox_backlog', 'Pages waiting in the outbox (pending or being sent)');
+  readonly pageStorms = this.counter('qoswatch_page_storms_total', 'Storms: many incidents of one tenant at once, paged as one, by tenant', ['tenant']);
+  readonly incidentsGrouped = this.counter('qoswatch_incidents_grouped_total', "Incidents paged as part of their tenant's storm instead of on their own, by tenant", ['tenant']);
+  readonly pagesHeld = this.counter('qoswatch_pages_held_total', 'Pages held back because their tenant was over its page budget (each sent later, counted once), by tenant', ['tenant']);
+  readonly alertsOverBudget = this.counter('qoswatch_alerts_over_budget_total', 'Alert groups that fired while their tenant had its most open incidents, collected into one incident, by tenant', ['tenant']);
   readonly pointsDiscarded = this.counter('qoswatch_points_discarded_total', 'Points not stored because no InfluxDB is configured');
 
   constructor() {

@@ -60,6 +60,7 @@ export const envSchema = z.object({
       return fields as GroupField[];
     }),
   QOSWATCH_REOPEN_WINDOW: durationSchema(0, 86_400_000).default(600_000),
+  QOSWATCH_TENANT_MAX_INCIDENTS: z.coerce.number().int().min(1).max(100_000).default(25),
 
   SMTP_URL: optional(z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' })),
   MAIL_FROM: z.string().min(3).default('qoswatch <qoswatch@localhost>'),
@@ -70,6 +71,10 @@ export const envSchema = z.object({
   QOSWATCH_PAGE_TIMEOUT: durationSchema(100, 120_000).default(10_000),
   QOSWATCH_CHAT_RATE: rateSchema.default({ max: 1, windowMs: 1000 }),
   QOSWATCH_EMAIL_RATE: rateSchema.default({ max: 10, windowMs: 1000 }),
+  QOSWATCH_TENANT_PAGE_BUDGET: rateSchema.default({ max: 200, windowMs: 3_600_000 }),
+  QOSWATCH_STORM_THRESHOLD: z.coerce.number().int().min(2).max(10_000).default(3),
+  QOSWATCH_STORM_WINDOW: durationSchema(1000, 86_400_000).default(300_000),
+  QOSWATCH_STORM_INTERVAL: durationSchema(1000, 3_600_000).default(60_000),
 
   QOSWATCH_FLUSH_INTERVAL: durationSchema(50, 60_000).default(1000),
   QOSWATCH_SPOOL_MAX: sizeSchema(1024 ** 2, 1024 ** 4).default(1024 ** 3),

@@ -14,6 +14,12 @@ export interface IncidentOptions {
   reopenMs: number;
   /** Whether an active silence covers this alert now. */
   silenced(subject: AlertSubject, now: number): boolean;
+  /**
+   * Most incidents a tenant may have open or acknowledged at once (telemetry is hostile: one request can name
+   * hundreds of regions). Alert groups beyond it join one incident of the tenant that collects them. No limit when
+   * absent.
+   */
+  maxOpenPerTenant?: number;
 }
 
 export type Action = 'ack' | 'mitigate' | 'resolve';
@@ -78,6 +84,7 @@ export class Incidents {
       get: p('SELECT * FROM incidents WHERE id = ?'),
       active: p("SELECT * FROM incidents WHERE group_key = ? AND state IN ('open', 'acknowledged') ORDER BY id DESC LIMIT 1"),
       recent: p("SELECT * FROM incidents WHERE group_key = ? AND state = 'mitigated' AND mitigated_at >= ? ORDER BY id DESC LIMIT 1"),
+      openOfTenant: p("SELECT count(*) AS n FROM incidents WHERE tenant = ? AND state IN ('open', 'acknowledged')"),
       insert: p(`INSERT INTO incidents (group_key, tenant, region, title, state, priority, silenced, opened_at, updated_at)
                  VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)`),
       reopen: p("UPDATE incidents SET state = 'open', mitigated_at = NULL, mitigated_by = NULL, reopened = reopened + 1, updated_at = ? WHERE id = ?"),
@@ -212,8 +219,13 @@ export class Incidents {
   }
 
   private fired(e: AlertEvent & { type: 'fired' }, out: IncidentEvent[]): void {
-    const group = this.groupOf(e.labels);
-    const { data: alertData, silenced } = this.firing(e);
+    const own = this.groupOf(e.labels);
+    const overBudget = this.overBudget(own, e.at);
+    const group = overBudget ? { key: `tenant=${own.tenant},over_budget`, tenant: own.tenant, region: undefined } : own;
+    const extra = overBudget ? { over_budget: this.opts.maxOpenPerTenant } : undefined;
+    const firing = this.firing(e);
+    const silenced = firing.silenced;
+    const alertData = { ...firing.data, ...extra };
     // After a crash between the engine's state and this write both are rolled back together, so an alert is never
     // attached twice; re-firing an alert still attached (reload edge) just refreshes it.
     let inc = this.activeFor(group.key);
@@ -226,12 +238,13 @@ export class Incidents {
       } else {
         // The partial unique index allows one active incident per group: a second writer's insert fails its pass,
         // which is retried and then finds this one.
-        const id = Number(this.q.insert!.run(group.key, group.tenant, group.region ?? null, alertData.summary, e.priority, silenced ? 1 : 0, e.at, e.at).lastInsertRowid);
+        const title = overBudget ? `alert groups beyond the tenant's ${this.opts.maxOpenPerTenant} open incidents` : alertData.summary;
+        const id = Number(this.q.insert!.run(group.key, group.tenant, group.region ?? null, title, e.priority, silenced ? 1 : 0, e.at, e.at).lastInsertRowid);
         inc = this.get(id)!;
         out.push(this.record(id, e.at, SYSTEM_ACTOR, 'opened', alertData));
       }
     }
-    this.attach(inc.id, e, out);
+    this.attach(inc.id, e, out, extra);
   }
 
   /** What a firing alert records: its values, summary and whether a silence covers it now. */
@@ -241,11 +254,14 @@ export class Incidents {
     return { silenced, data: { rule: e.rule.id, group: e.key, labels: e.labels, priority: e.priority, values: e.values, summary, silenced } };
   }
 
-  /** Attaches a firing alert to an incident (or refreshes it there); the incident's priority and silence follow. */
-  private attach(id: number, e: AlertEvent & { type: 'fired' | 'priority_changed' }, out: IncidentEvent[]): void {
+  /**
+   * Attaches a firing alert to an incident (or refreshes it there); the incident's priority and silence follow.
+   * `extra` goes on its alert_fired entry (over_budget: collected beyond the tenant's open incidents).
+   */
+  private attach(id: number, e: AlertEvent & { type: 'fired' | 'priority_changed' }, out: IncidentEvent[], extra?: Record<string, unknown>): void {
     const { data, silenced } = this.firing(e);
     this.q.upsertAlert!.run(id, e.rule.id, e.key, JSON.stringify(e.labels), e.priority, silenced ? 1 : 0, e.at, JSON.stringify(e.values));
-    out.push(this.record(id, e.at, SYSTEM_ACTOR, 'alert_fired', data));
+    out.push(this.record(id, e.at, SYSTEM_ACTOR, 'alert_fired', { ...data, ...extra }));
     this.updatePriority(id, e.at, out);
     this.updateSilenced(this.get(id)!, e.at, out);
   }
@@ -314,6 +330,13 @@ export class Incidents {
     if (all === inc.silenced) return;
     this.q.setSilenced!.run(all ? 1 : 0, now, inc.id);
     out.push(this.record(inc.id, now, SYSTEM_ACTOR, all ? 'silenced' : 'unsilenced', undefined));
+  }
+
+  /** Whether this alert group would open a new incident while its tenant already has its most open ones. */
+  private overBudget(group: { key: string; tenant: string }, at: number): boolean {
+    const max = this.opts.maxOpenPerTenant;
+    if (max === undefined || this.activeFor(group.key) || this.q.recent!.get(group.key, at - this.opts.reopenMs)) return false;
+    return (this.q.openOfTenant!.get(group.tenant) as { n: number }).n >= max;
   }
 
   private activeFor(groupKey: string): Incident | undefined {

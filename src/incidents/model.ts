@@ -42,8 +42,9 @@ export interface IncidentAlert {
 export const TIMELINE_KINDS = [
   'opened', 'reopened', 'alert_fired', 'alert_priority_changed', 'alert_cleared', 'priority_changed', 'acknowledged',
   'mitigated', 'resolved', 'commented', 'silenced', 'unsilenced',
-  // Paging (written by the pager; not re-published as pages).
-  'paged', 'escalated', 'page_delivered', 'page_failed', 'page_fallback', 'not_paged',
+  // Paging (written by the pager; not re-published as pages). 'grouped': paged as part of its tenant's storm;
+  // 'page_held': a page waits for its tenant's page budget.
+  'paged', 'escalated', 'page_delivered', 'page_failed', 'page_fallback', 'not_paged', 'grouped', 'page_held',
   // SLA clocks of the incident's tickets.
   'sla_warning', 'sla_breach',
 ] as const;

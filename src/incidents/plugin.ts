@@ -24,10 +24,12 @@ export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
     const incidents = new Incidents(app.stateDb, {
       groupBy: env.QOSWATCH_INCIDENT_GROUP_BY,
       reopenMs: env.QOSWATCH_REOPEN_WINDOW,
+      maxOpenPerTenant: env.QOSWATCH_TENANT_MAX_INCIDENTS,
       silenced: (subject, now) => silences.isSilenced(subject, now),
     });
     const bus = new EventBus<IncidentEvent>((err) => app.log.error({ err }, 'incident event subscriber failed'));
     bus.on((e) => metrics.incidentEvents.inc({ kind: e.type }));
+    bus.on((e) => e.type === 'alert_fired' && e.entry.data?.over_budget !== undefined && metrics.alertsOverBudget.inc({ tenant: e.incident.tenant }));
     bus.on((e) => app.pipeline.enqueueLines([incidentEventLine(e)]));
     (metrics.incidentsOpen as unknown as { collect: () => void }).collect = () => {
       // Every tenant × priority, zeros included, so that a board shows 0 rather than a gap.

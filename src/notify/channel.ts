@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { Priority } from '../rules/rule-schema.js';
 
-/** Why a page is sent (PRODUCT.md §3–§5; SLA warnings come with tickets). */
-export const PAGE_KINDS = ['opened', 'priority_changed', 'escalated', 'acknowledged', 'mitigated', 'resolved', 'sla_warning'] as const;
+/** Why a page is sent (PRODUCT.md §3–§5; SLA warnings come with tickets; a storm is 'updated' as incidents join it). */
+export const PAGE_KINDS = ['opened', 'priority_changed', 'escalated', 'acknowledged', 'mitigated', 'resolved', 'sla_warning', 'updated'] as const;
 export type PageKind = (typeof PAGE_KINDS)[number];
 
 /**
@@ -32,6 +32,21 @@ export interface PageMessage {
   readonly mention: string | undefined;
   /** Idempotency key of the outbox row; providers that accept one send it. */
   readonly key: string;
+  /**
+   * A storm page: many incidents of one tenant at once, paged as one (`incidentId` is 0, `text` lists them, the ack
+   * link acknowledges every open one). Providers that carry structured data pass the list on.
+   */
+  readonly storm?: { readonly id: number; readonly incidents: readonly StormIncident[] } | undefined;
+}
+
+/** One incident of a storm page. */
+export interface StormIncident {
+  readonly id: number;
+  readonly priority: Priority;
+  readonly state: string;
+  readonly title: string;
+  /** Its region; for an incident collecting alert groups over the tenant's open-incident budget, theirs. */
+  readonly regions: readonly string[];
 }
 
 export interface HttpRequest {

@@ -6,7 +6,7 @@ import { escapeHtml, facts, links, runbookUrl } from './render.js';
 
 const KIND_WORDS: Record<PageMessage['kind'], string> = {
   opened: 'opened', priority_changed: 'priority changed', escalated: 'ESCALATED', acknowledged: 'acknowledged',
-  mitigated: 'mitigated', resolved: 'resolved', sla_warning: 'SLA warning',
+  mitigated: 'mitigated', resolved: 'resolved', sla_warning: 'SLA warning', updated: 'updated',
 };
 
 const esc = escapeHtml;

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
@@ -83,6 +84,7 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
 
   app.get('/v1/links/:token', { schema: { tags: ['paging'], summary: 'Confirmation page of a signed ack/resolve link', params } }, async (req, reply) => {
     const claim = req.linkClaim!;
+    if (claim.storm !== undefined) return stormPage(claim.storm, claim.recipient, reply);
     const inc = app.incidents.get(claim.incident);
     if (!inc) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
     if (inc.reopened !== claim.reopened) return reply.code(410).send(stale(inc));
@@ -98,6 +100,12 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
 
   app.post('/v1/links/:token', { schema: { tags: ['paging'], summary: 'Acknowledge or resolve through a signed link (303 to the link page)', params } }, async (req, reply) => {
     const claim = req.linkClaim!;
+    const token = (req.params as { token: string }).token;
+    if (claim.storm !== undefined) {
+      const events = app.pager.ackStorm(claim.storm, claim.recipient, 'via storm link', clock());
+      for (const e of events) app.incidentBus.emit(e);
+      return back(reply, token, events.length ? `${events.length} incident${events.length === 1 ? '' : 's'} acknowledged` : `Nothing to do: no incident of storm #${claim.storm} is open`);
+    }
     let result: string;
     try {
       const e = app.incidents.act(claim.incident, claim.action, claim.recipient, 'via signed link', clock(), claim.reopened);
@@ -110,8 +118,27 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
       if (!(err instanceof AppError && err.status === 409)) throw err;
       result = `Nothing to do: ${err.message}`;
     }
-    // Relative to /v1/links/: the same link, whatever prefix a proxy serves it under.
-    const self = (req.params as { token: string }).token;
-    return reply.code(303).header('location', self).send(page(result, `<p><a href="${esc(self)}">Continue</a></p>`));
+    return back(reply, token, result);
   });
+
+  /** 303 to the link's own page, relative to /v1/links/: the same link, whatever prefix a proxy serves it under. */
+  function back(reply: FastifyReply, token: string, result: string) {
+    return reply.code(303).header('location', token).send(page(result, `<p><a href="${esc(token)}">Continue</a></p>`));
+  }
+
+  /** A storm link's page: every incident of the storm, and one button acknowledging the open ones. */
+  function stormPage(id: number, recipient: string, reply: FastifyReply) {
+    const found = app.pager.storm(id);
+    if (!found) return reply.code(404).send(page('Storm not found', `<p>Storm #${id} does not exist.</p>`));
+    const open = found.incidents.filter((i) => i.state === 'open').length;
+    const rows = found.incidents
+      .map((i) => `<tr><td>#${i.id}</td><td>${esc(i.priority)}</td><td>${esc(i.state)}${i.acknowledged_by ? ` (${esc(i.acknowledged_by)})` : ''}</td><td>${esc(i.region ?? i.tenant)}</td><td>${esc(i.title)}</td></tr>`)
+      .join('');
+    const list = `<p>${found.incidents.length} incidents of tenant <strong>${esc(found.storm.tenant)}</strong>, ${open} open.</p><table>${rows}</table>`;
+    if (!open) return page(`Storm #${id}: none open`, `${list}<p>Nothing left to acknowledge with this link.</p>`);
+    return page(
+      `Acknowledge storm #${id}?`,
+      `${list}<form method="post"><button type="submit" style="font-size:1.2em;padding:.5em 1.5em">Acknowledge all ${open} open as ${esc(recipient)}</button></form>`,
+    );
+  }
 };

@@ -12,6 +12,8 @@ export interface LinkClaim {
   readonly recipient: string;
   /** Expiry, epoch ms. */
   readonly expires: number;
+  /** A storm's link (`incident` 0): acknowledges every open incident of the storm. */
+  readonly storm?: number | undefined;
 }
 
 export type LinkCheck = { readonly ok: true; readonly claim: LinkClaim } | { readonly ok: false; readonly reason: 'malformed' | 'tampered' | 'expired' };
@@ -25,7 +27,7 @@ const mac = (secret: string, payload: string) => createHmac('sha256', secret).up
  * nor the same one after it came back; it names its recipient (the actor on the timeline) and expires.
  */
 export function signLink(secret: string, claim: LinkClaim): string {
-  const payload = b64(JSON.stringify({ i: claim.incident, g: claim.reopened, a: claim.action, r: claim.recipient, e: claim.expires }));
+  const payload = b64(JSON.stringify({ i: claim.incident, g: claim.reopened, a: claim.action, r: claim.recipient, e: claim.expires, ...(claim.storm !== undefined && { s: claim.storm }) }));
   return `${payload}.${b64(mac(secret, payload))}`;
 }
 
@@ -37,7 +39,7 @@ export function verifyLink(secret: string, token: string, now: number): LinkChec
   const expected = Buffer.from(b64(mac(secret, payload)));
   const given = Buffer.from(sig);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'tampered' };
-  let raw: { i?: unknown; g?: unknown; a?: unknown; r?: unknown; e?: unknown };
+  let raw: { i?: unknown; g?: unknown; a?: unknown; r?: unknown; e?: unknown; s?: unknown };
   try {
     raw = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
   } catch {
@@ -46,6 +48,7 @@ export function verifyLink(secret: string, token: string, now: number): LinkChec
   // Links signed before the reopen count was part of them name an incident that had not reopened yet.
   const reopened = raw.g ?? 0;
   if (!Number.isSafeInteger(raw.i) || !Number.isSafeInteger(reopened) || (raw.a !== 'ack' && raw.a !== 'resolve') || typeof raw.r !== 'string' || !Number.isSafeInteger(raw.e)) return { ok: false, reason: 'malformed' };
-  const claim: LinkClaim = { incident: raw.i as number, reopened: reopened as number, action: raw.a, recipient: raw.r, expires: raw.e as number };
+  if (raw.s !== undefined && !Number.isSafeInteger(raw.s)) return { ok: false, reason: 'malformed' };
+  const claim: LinkClaim = { incident: raw.i as number, reopened: reopened as number, action: raw.a, recipient: raw.r, expires: raw.e as number, ...(raw.s !== undefined && { storm: raw.s as number }) };
   return now >= claim.expires ? { ok: false, reason: 'expired' } : { ok: true, claim };
 }

@@ -23,10 +23,12 @@ export interface OutboxItem {
   readonly channel: string;
   /** The rendered page (JSON), fixed when enqueued so a retry sends the same message. */
   readonly payload: string;
-  /** The incident's priority when enqueued: lanes send the most urgent page first. */
+  /** The incident's (or storm's) priority when enqueued: lanes send the most urgent page first. */
   readonly priority: Priority;
-  /** Whose page it is: tenants take turns on a lane. */
+  /** Whose page it is: tenants take turns on a lane, and pages count against their tenant's budget. */
   readonly tenant: string;
+  /** A storm page (incidentId 0) covers the storm's incidents. */
+  readonly stormId?: number | undefined;
 }
 
 export interface OutboxRow extends OutboxItem {
@@ -76,14 +78,15 @@ interface Row {
   claim_until: number;
   priority: Priority;
   tenant: string;
+  storm_id: number | null;
 }
 
-/** The first claimable row of a tenant on a lane. */
-type Head = Row & { lane: string };
+/** The first claimable row of a tenant on a lane (customer updates apart). */
+type Head = Row & { lane: string; customer: number };
 
 const fromRow = (r: Row): OutboxRow => ({
   id: r.id, key: r.key, incidentId: r.incident_id, kind: r.kind, recipient: r.recipient, channel: r.channel, payload: r.payload,
-  priority: r.priority, tenant: r.tenant, state: r.state, attempts: r.attempts, nextAt: r.next_at, lastError: r.last_error ?? undefined, createdAt: r.created_at, sentAt: r.sent_at ?? undefined,
+  priority: r.priority, tenant: r.tenant, stormId: r.storm_id ?? undefined, state: r.state, attempts: r.attempts, nextAt: r.next_at, lastError: r.last_error ?? undefined, createdAt: r.created_at, sentAt: r.sent_at ?? undefined,
   claimUntil: r.claim_until,
 });
 
@@ -95,9 +98,17 @@ const fromRow = (r: Row): OutboxRow => ({
 export const laneOf = (channel: string, recipient: string): string => (channel === EMAIL ? `${EMAIL} ${recipient}` : channel);
 const LANE_SQL = `CASE WHEN channel = '${EMAIL}' THEN channel || ' ' || recipient ELSE channel END`;
 
+/** Customer updates of tickets (keys "ticket:…") are not pages: no page budget holds or counts them. */
+const CUSTOMER_SQL = "key LIKE 'ticket:%'";
+
 export interface ClaimOptions {
   /** Lanes with a page in flight: they get nothing more until it is done. */
   readonly busy?: ReadonlySet<string>;
+  /**
+   * Whether a tenant may send one more page now (its page budget): asked once for each page about to be claimed, the
+   * most urgent first; a page refused waits and its lane takes its next candidate. Customer updates are not asked.
+   */
+  readonly admit?: (tenant: string) => boolean;
 }
 
 /**
@@ -119,19 +130,19 @@ export class Outbox {
 
   /**
    * Writes notifications before anything is sent; returns the rows that were new (a known key is ignored). Earlier
-   * pending pages of the same incident to the same recipient and channel are raised to the new page's priority, so
-   * that lanes sending the most urgent first still send one incident's pages in the order they fell due
-   * ('mitigated' never overtakes 'opened').
+   * pending pages of the same incident (or storm) to the same recipient and channel are raised to the new page's
+   * priority, so that lanes sending the most urgent first still send one incident's pages in the order they fell
+   * due ('mitigated' never overtakes 'opened').
    */
   enqueue(items: readonly OutboxItem[], now: number): OutboxRow[] {
-    const insert = this.db.prepare(`INSERT INTO outbox (key, incident_id, kind, recipient, channel, payload, priority, tenant, state, next_at, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *`);
-    const raise = this.db.prepare(`UPDATE outbox SET priority = ? WHERE state = 'pending' AND incident_id = ? AND recipient = ? AND channel = ? AND priority > ? AND id < ?`);
+    const insert = this.db.prepare(`INSERT INTO outbox (key, incident_id, kind, recipient, channel, payload, priority, tenant, storm_id, state, next_at, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *`);
+    const raise = this.db.prepare(`UPDATE outbox SET priority = ? WHERE state = 'pending' AND incident_id = ? AND storm_id IS ? AND recipient = ? AND channel = ? AND priority > ? AND id < ?`);
     return this.db.transaction(() =>
       items.flatMap((i) => {
-        const r = insert.get(i.key, i.incidentId, i.kind, i.recipient, i.channel, i.payload, i.priority, i.tenant, now, now, now) as Row | undefined;
+        const r = insert.get(i.key, i.incidentId, i.kind, i.recipient, i.channel, i.payload, i.priority, i.tenant, i.stormId ?? null, now, now, now) as Row | undefined;
         if (!r) return [];
-        raise.run(i.priority, i.incidentId, i.recipient, i.channel, i.priority, r.id);
+        raise.run(i.priority, i.incidentId, i.stormId ?? null, i.recipient, i.channel, i.priority, r.id);
         return [fromRow(r)];
       }),
     )();
@@ -144,24 +155,24 @@ export class Outbox {
    * goes next), so one tenant's flood never queues another tenant's page behind it; then the order they fell due.
    */
   claimDue(now: number, o: ClaimOptions = {}): OutboxRow[] {
-    // The head of each (lane, tenant): the rest of a tenant's rows on that lane can only come after it.
+    // The head of each (lane, tenant, customer or not): the rest of a tenant's rows on that lane can only come after it.
     const heads = this.db
-      .prepare(`SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY lane, tenant ORDER BY priority, next_at, id) AS rn
-          FROM (SELECT *, ${LANE_SQL} AS lane FROM outbox WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?)))
+      .prepare(`SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY lane, tenant, customer ORDER BY priority, next_at, id) AS rn
+          FROM (SELECT *, ${LANE_SQL} AS lane, ${CUSTOMER_SQL} AS customer FROM outbox WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?)))
         WHERE rn = 1`)
       .all(now, now) as Head[];
-    const best = new Map<string, Head>();
-    for (const h of heads) {
-      if (o.busy?.has(h.lane)) continue;
-      const cur = best.get(h.lane);
-      if (!cur || this.before(h, cur)) best.set(h.lane, h);
-    }
+    const lanes = new Map<string, Head[]>();
+    for (const h of heads) if (!o.busy?.has(h.lane)) lanes.set(h.lane, [...(lanes.get(h.lane) ?? []), h]);
+    const order = (a: Head, b: Head) => (this.before(a, b) ? -1 : 1);
+    const queues = [...lanes.values()].map((q) => q.sort(order)).sort((a, b) => order(a[0]!, b[0]!));
     const claim = this.db.prepare(`UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, claim_until = ?, updated_at = ?
       WHERE id = ? AND ((state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?)) RETURNING *`);
     return this.db.transaction(() =>
-      [...best.values()].flatMap((h) => {
-        const r = claim.get(this.sender, now + this.claimMs, now, h.id, now, now) as Row | undefined;
-        if (!r) return [];
+      // Lanes whose best page is the most urgent claim first: they get a tenant's last pages of its budget.
+      queues.flatMap((queue) => {
+        const h = queue.find((c) => c.customer || !o.admit || o.admit(c.tenant));
+        const r = h && (claim.get(this.sender, now + this.claimMs, now, h.id, now, now) as Row | undefined);
+        if (!h || !r) return [];
         const turns = this.turns.get(h.lane) ?? new Map<string, number>();
         this.turns.set(h.lane, turns.set(h.tenant, ++this.turn));
         return [fromRow(r)];
@@ -169,14 +180,25 @@ export class Outbox {
     )();
   }
 
-  /** Whether head `a` goes before head `b` on their lane. */
+  /** Whether head `a` goes before head `b` (on one lane; across lanes, for who gets a budget's last pages). */
   private before(a: Head, b: Head): boolean {
     if (a.priority !== b.priority) return a.priority < b.priority;
-    const turns = this.turns.get(a.lane);
-    const ta = turns?.get(a.tenant) ?? 0;
-    const tb = turns?.get(b.tenant) ?? 0;
+    const ta = this.turns.get(a.lane)?.get(a.tenant) ?? 0;
+    const tb = this.turns.get(b.lane)?.get(b.tenant) ?? 0;
     if (ta !== tb) return ta < tb;
     return a.next_at !== b.next_at ? a.next_at < b.next_at : a.id < b.id;
+  }
+
+  /** Pages of a tenant delivered after `since` or being sent now (customer updates are not pages). */
+  sentBy(tenant: string, since: number): number {
+    return (this.db
+      .prepare(`SELECT count(*) AS n FROM outbox WHERE tenant = ? AND ((state = 'delivered' AND sent_at > ?) OR state = 'sending') AND NOT ${CUSTOMER_SQL}`)
+      .get(tenant, since) as { n: number }).n;
+  }
+
+  /** A tenant's due pages that are waiting (customer updates are not pages). */
+  pendingOf(tenant: string, now: number): OutboxRow[] {
+    return (this.db.prepare(`SELECT * FROM outbox WHERE tenant = ? AND state = 'pending' AND next_at <= ? AND NOT ${CUSTOMER_SQL} ORDER BY priority, next_at, id`).all(tenant, now) as Row[]).map(fromRow);
   }
 
   /** Outcomes below are recorded only on a row this sender still has claimed (another may have taken it over). */
@@ -235,6 +257,24 @@ export class Outbox {
 
   ofIncident(incidentId: number): OutboxRow[] {
     return (this.db.prepare('SELECT * FROM outbox WHERE incident_id = ? ORDER BY id').all(incidentId) as Row[]).map(fromRow);
+  }
+
+  ofStorm(stormId: number): OutboxRow[] {
+    return (this.db.prepare('SELECT * FROM outbox WHERE storm_id = ? ORDER BY id').all(stormId) as Row[]).map(fromRow);
+  }
+
+  /** Who a storm has paged (sent, or still on its way): they hear what changes in it. */
+  pagedByStorm(stormId: number): { recipient: string; channel: string }[] {
+    return this.db
+      .prepare("SELECT DISTINCT recipient, channel FROM outbox WHERE storm_id = ? AND kind IN ('opened', 'escalated') AND state IN ('pending', 'sending', 'delivered') ORDER BY recipient, channel")
+      .all(stormId) as { recipient: string; channel: string }[];
+  }
+
+  /** Cancels pending rows of a storm of the given kinds (its escalation stopped). */
+  cancelStorm(stormId: number, kinds: readonly PageKind[], now: number): number {
+    return this.db
+      .prepare(`UPDATE outbox SET state = 'cancelled', updated_at = ? WHERE storm_id = ? AND state = 'pending' AND kind IN (${kinds.map(() => '?').join(', ')})`)
+      .run(now, stormId, ...kinds).changes;
   }
 
   /** Rows waiting to be sent (pending or in flight), for /metrics and readiness. */

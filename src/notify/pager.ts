@@ -2,21 +2,22 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { EventBus } from '../incidents/bus.js';
 import { TimelineFollower } from '../incidents/follower.js';
 import type { Incidents } from '../incidents/incidents.js';
-import type { Incident, IncidentEvent, TimelineKind } from '../incidents/model.js';
+import { INCIDENT_STATES, type Incident, type IncidentEvent, type TimelineKind } from '../incidents/model.js';
 import type { Metrics } from '../metrics.js';
-import { EMAIL, policyFor } from '../oncall/config.js';
+import { EMAIL, type EscalationPolicy, policyFor } from '../oncall/config.js';
 import { dueSteps, escalationSteps, recipients } from '../oncall/escalation.js';
 import type { OnCallService } from '../oncall/oncall.js';
 import { rank } from '../rules/rule-schema.js';
 import type { Db } from '../storage/sqlite.js';
-import type { Rate } from '../util/units.js';
+import { type Rate, formatDuration } from '../util/units.js';
 import { TokenBucket } from '../telemetry/token-bucket.js';
-import type { PageKind, PageMessage, Verdict } from './channel.js';
+import type { PageKind, PageMessage, StormIncident, Verdict } from './channel.js';
 import { deliver } from './deliver.js';
 import type { EmailSender } from './email.js';
 import { signLink } from './links.js';
 import { DEFAULT_RETRY, Outbox, type OutboxItem, type OutboxRow, laneOf } from './outbox.js';
 import { PROVIDERS } from './registry.js';
+import { type Storm, type StormOptions, Storms, stormState, topPriority, updateKind } from './storms.js';
 
 export interface PagerDeps {
   db: Db;
@@ -41,6 +42,9 @@ export interface PagerOptions {
   /** Per chat endpoint and for email: `max` pages per `windowMs`, with bursts of three windows' worth. */
   chatRate: Rate;
   emailRate: Rate;
+  /** Pages per tenant per period; beyond it a tenant's pages wait (in priority order) and its new incidents storm. */
+  pageBudget: Rate;
+  storm: StormOptions;
 }
 
 const SYSTEM = 'qoswatch';
@@ -68,10 +72,12 @@ interface EscalationRow {
  *
  * Sending goes by lanes (one per chat endpoint, one per email recipient: outbox.laneOf): each lane sends one page
  * at a time, the most urgent first and tenants taking turns, and a pass never waits for a lane — a hung endpoint
- * holds up only the pages behind it on its own lane.
+ * holds up only the pages behind it on its own lane. Many incidents of one tenant at once page as one storm
+ * (storms.ts), and a tenant over its page budget waits while other tenants' pages go out.
  */
 export class Pager {
   readonly outbox: Outbox;
+  readonly storms: Storms;
   private timer: NodeJS.Timeout | undefined;
   private readonly follower: TimelineFollower;
   /** Lanes with a page in flight, and that send. */
@@ -79,6 +85,8 @@ export class Pager {
   private stopped = true;
   private nudged = false;
   private readonly buckets = new Map<string, TokenBucket>();
+  /** Rows recorded as held by their tenant's page budget (once each), and whose they are. */
+  private readonly held = new Map<number, string>();
 
   constructor(
     private readonly deps: PagerDeps,
@@ -86,6 +94,7 @@ export class Pager {
   ) {
     // A send takes at most the timeout per phase (an email: connect, greeting, exchange); a claim outlasts that.
     this.outbox = new Outbox(deps.db, DEFAULT_RETRY, 3 * opts.sendTimeoutMs);
+    this.storms = new Storms(deps.db, opts.storm);
     this.follower = new TimelineFollower('pager', deps, HANDLED, (e) => this.handle(e));
     const m = deps.metrics;
     (m.outboxBacklog as unknown as { collect: () => void }).collect = () => m.outboxBacklog.set(this.outbox.backlog());
@@ -123,12 +132,13 @@ export class Pager {
     }
   }
 
-  /** Advances escalations, then gives each idle lane its next due page. Never waits for a send. */
+  /** Advances escalations and storms, then gives each idle lane its next due page. Never waits for a send. */
   private pass(): void {
     this.nudged = false;
     const now = this.deps.clock();
     try {
       this.advance(now);
+      this.advanceStorms(now);
       this.dispatch(now);
     } catch (err) {
       this.deps.log.error({ err }, 'paging pass failed');
@@ -169,6 +179,9 @@ export class Pager {
       default:
         return;
     }
+    // A storm's member changed: the people the storm paged hear of it in the storm's next update.
+    const storm = this.storms.of(inc.id);
+    if (storm) this.storms.changed(storm.id);
     this.nudge();
   }
 
@@ -183,6 +196,7 @@ export class Pager {
       this.note(inc.id, 'not_paged', { reason: why }, now);
       return;
     }
+    if (this.grouped(inc, policy, now)) return;
     const started = this.deps.db
       .prepare(`INSERT INTO escalations (incident_id, policy, generation, started_at, next_step, started_by_entry) VALUES (?, ?, 0, ?, 0, ?)
         ON CONFLICT (incident_id) DO UPDATE SET policy = excluded.policy, generation = generation + 1, started_at = excluded.started_at, next_step = 0, stopped_at = NULL,
@@ -190,6 +204,32 @@ export class Pager {
         WHERE started_by_entry IS NOT excluded.started_by_entry`)
       .run(inc.id, policy.id, now, entry).changes;
     if (started) this.advance(now, inc.id);
+  }
+
+  /**
+   * Whether the incident pages as part of its tenant's storm — the storm going on, or a new one when this is the
+   * threshold-th incident of the tenant (and policy) within the storm window, or the tenant is over its page
+   * budget — rather than with an escalation of its own. The storm's page goes out in the next pass.
+   */
+  private grouped(inc: Incident, policy: EscalationPolicy, now: number): boolean {
+    const { storms } = this;
+    let storm = storms.current(inc.tenant, policy.id);
+    let reason = `storm #${storm?.id} of tenant ${inc.tenant} is going on`;
+    if (!storm) {
+      const recent = storms.recentlyPaged(inc.tenant, policy.id, now - storms.opts.windowMs, inc.id) + 1;
+      const over = this.overBudget(inc.tenant, now);
+      if (recent < storms.opts.threshold && !over) return false;
+      storm = storms.open(inc.tenant, policy.id, now);
+      this.deps.metrics.pageStorms.inc({ tenant: inc.tenant });
+      reason = over ? `tenant ${inc.tenant} is over its page budget` : `${recent} incidents of tenant ${inc.tenant} within ${formatDuration(storms.opts.windowMs)}`;
+    }
+    if (storms.join(storm.id, inc.id, now)) {
+      this.deps.metrics.incidentsGrouped.inc({ tenant: inc.tenant });
+      this.note(inc.id, 'grouped', { storm: storm.id, policy: policy.id, reason }, now);
+    }
+    // A reopened incident paged on its own before is now the storm's to escalate.
+    this.deps.db.prepare('UPDATE escalations SET stopped_at = ? WHERE incident_id = ? AND stopped_at IS NULL').run(now, inc.id);
+    return true;
   }
 
   private escalation(id: number): EscalationRow | undefined {
@@ -247,10 +287,18 @@ export class Pager {
     if (!policy || inc.silenced) return;
     const steps = escalationSteps(policy, inc.priority, now);
     if (steps.length === 0) return;
+    const headline = `SLA ${o.breach ? 'BREACHED' : 'warning (80 %)'}: ${o.target} for ticket #${o.ticket} ${o.breach ? 'was' : 'is'} due ${new Date(o.dueAt).toISOString()}`;
+    // A storm's incident: its people hear of it in the storm's next update, not in a page per ticket.
+    const storm = this.storms.of(inc.id);
+    if (storm) {
+      this.storms.changed(storm.id, `#${inc.id} ${headline}`);
+      this.note(inc.id, 'paged', { sla: o.breach ? 'breach' : 'warning', ticket: o.ticket, target: o.target, storm: storm.id }, now);
+      this.nudge();
+      return;
+    }
     const row = this.deps.db.prepare('SELECT next_step FROM escalations WHERE incident_id = ?').get(inc.id) as { next_step: number } | undefined;
     const step = steps[Math.min(row?.next_step ?? 0, steps.length - 1)]!;
     const who = recipients(step, (id) => this.deps.oncall.schedule(id));
-    const headline = `SLA ${o.breach ? 'BREACHED' : 'warning (80 %)'}: ${o.target} for ticket #${o.ticket} ${o.breach ? 'was' : 'is'} due ${new Date(o.dueAt).toISOString()}`;
     const base = `${inc.id}:sla:${o.ticket}:${o.target}:${inc.priority}:${o.breach ? 'breach' : 'warn'}`;
     const items = [
       ...who.people.flatMap((p) => this.personItems(inc, 'sla_warning', p, base, now, headline)),
@@ -293,8 +341,6 @@ export class Pager {
       .filter((t) => !t.kind.startsWith('page_') && t.kind !== 'paged' && t.kind !== 'not_paged')
       .slice(-5)
       .map((t) => `${new Date(t.at).toISOString().slice(11, 19)} ${t.actor} ${t.kind}${typeof t.data?.summary === 'string' ? `: ${t.data.summary}` : ''}`);
-    const person = recipient.startsWith(TEAM) ? undefined : this.deps.oncall.person(recipient);
-    const provider = channel === EMAIL ? undefined : this.deps.oncall.config.channels.get(channel)?.provider;
     const link = (action: 'ack' | 'resolve') =>
       `${this.opts.publicUrl}/v1/links/${signLink(this.opts.linkSecret, { incident: inc.id, reopened: inc.reopened, action, recipient, expires: now + this.opts.linkTtlMs })}`;
     const open = inc.state === 'open' || inc.state === 'acknowledged';
@@ -307,9 +353,126 @@ export class Pager {
       ackUrl: inc.state === 'open' ? link('ack') : undefined,
       resolveUrl: open ? link('resolve') : undefined,
       incidentUrl: undefined,
-      mention: person && provider ? person.chat[provider] : undefined,
+      mention: this.mention(recipient, channel),
       key,
     };
+  }
+
+  /** The recipient's handle on the channel's provider (team channels and email have none). */
+  private mention(recipient: string, channel: string): string | undefined {
+    const person = recipient.startsWith(TEAM) ? undefined : this.deps.oncall.person(recipient);
+    const provider = channel === EMAIL ? undefined : this.deps.oncall.config.channels.get(channel)?.provider;
+    return person && provider ? person.chat[provider] : undefined;
+  }
+
+  /**
+   * Escalates the storms going on (a step pages the level's people with the whole list) and sends each storm's
+   * update to the people it paged once something changed: at once when it got more urgent or everyone is on it,
+   * else at most once per storm interval. A storm ends when none of its incidents is open or acknowledged.
+   */
+  private advanceStorms(now: number): void {
+    for (const storm of this.storms.active()) {
+      const members = this.storms.members(storm.id).flatMap((id) => this.deps.incidents.get(id) ?? []);
+      const open = members.filter((m) => m.state === 'open' && !m.silenced);
+      const policy = this.deps.oncall.config.policies.get(storm.policy);
+      this.deps.db.transaction(() => {
+        if (storm.closed_at === null && !members.some((m) => m.state === 'open' || m.state === 'acknowledged')) this.storms.close(storm.id, now);
+        if (open.length === 0 || !policy) {
+          if (storm.started_at !== null) {
+            this.storms.stopEscalation(storm.id);
+            this.outbox.cancelStorm(storm.id, ['opened', 'escalated'], now);
+          }
+        } else {
+          if (storm.started_at === null) this.storms.startEscalation(storm.id, now);
+          this.stormSteps(this.storms.get(storm.id)!, policy, members, open, now);
+        }
+        const s = this.storms.get(storm.id)!;
+        if (s.version <= s.told_version) return;
+        const notes = JSON.parse(s.notes) as string[];
+        const kind = updateKind(s, members);
+        const urgent = kind === 'priority_changed' || kind === 'acknowledged';
+        if (!urgent && s.told_at !== null && now < s.told_at + this.storms.opts.intervalMs) return;
+        const items = this.outbox.pagedByStorm(s.id).map((t) => this.stormItem(s, members, kind, t.recipient, t.channel, `storm:${s.id}:v${s.version}`, now, notes));
+        this.outbox.enqueue(items, now);
+        this.storms.told(s.id, s.version, topPriority(open.length ? open : members), now);
+      })();
+    }
+  }
+
+  /** Enqueues the storm's escalation steps that have come due; each open incident records the step. */
+  private stormSteps(storm: Storm, policy: EscalationPolicy, members: readonly Incident[], open: readonly Incident[], now: number): void {
+    const priority = topPriority(open);
+    const due = dueSteps(policy, priority, storm.started_at!, now).filter((s) => s.index >= storm.next_step);
+    if (due.length === 0) return;
+    for (const step of due) {
+      const who = recipients(step, (id) => this.deps.oncall.schedule(id));
+      const kind: PageKind = step.index === 0 ? 'opened' : 'escalated';
+      const base = `storm:${storm.id}:g${storm.generation}:s${step.index}`;
+      const picked = (person: string) => {
+        const channels = this.deps.oncall.config.notify.get(person) ?? [];
+        return priority === 'P0' || priority === 'P1' ? channels : channels.slice(0, 1);
+      };
+      const items = [
+        ...who.people.flatMap((p) => picked(p).map((c) => this.stormItem(storm, members, kind, p, c, base, now))),
+        ...who.channels.map((c) => this.stormItem(storm, members, kind, `${TEAM}${c}`, c, base, now)),
+      ];
+      this.outbox.enqueue(items, now);
+      for (const m of open) this.note(m.id, step.index === 0 ? 'paged' : 'escalated', { storm: storm.id, step: step.index, round: step.round, level: step.level, people: who.people, channels: who.channels, pages: items.length }, now);
+    }
+    this.storms.stepped(storm.id, due.at(-1)!.index + 1);
+    this.storms.told(storm.id, storm.version, priority, now);
+  }
+
+  /** One storm page: the storm's incidents, most urgent first, with one link acknowledging every open one. */
+  private stormItem(storm: Storm, members: readonly Incident[], kind: PageKind, recipient: string, channel: string, base: string, now: number, headlines: readonly string[] = []): OutboxItem {
+    const key = `${base}:${recipient}:${channel}`;
+    const active = members.filter((m) => m.state === 'open' || m.state === 'acknowledged');
+    const priority = topPriority(active.length ? active : members);
+    const order = (m: Incident) => INCIDENT_STATES.indexOf(m.state) * 10 + rank(m.priority);
+    const listed = [...members].sort((a, b) => order(a) - order(b) || a.id - b.id).map((m) => this.stormIncident(m));
+    const counts = INCIDENT_STATES.map((s) => [s, members.filter((m) => m.state === s).length] as const).filter(([, n]) => n > 0);
+    const anyOpen = members.some((m) => m.state === 'open');
+    const page: PageMessage = {
+      kind, incidentId: 0, priority, tenant: storm.tenant, region: undefined, state: stormState(members),
+      title: `${priority} ${storm.tenant}: storm #${storm.id}, ${members.length} incident${members.length === 1 ? '' : 's'} at once`,
+      text: [
+        ...headlines,
+        `${counts.map(([s, n]) => `${n} ${s}`).join(', ')}.`,
+        ...listed.map((i) => `#${i.id} ${i.priority} ${i.state}: ${i.title}${i.regions.length > 1 ? ` — ${i.regions.length} regions: ${i.regions.join(', ')}` : ''}`),
+      ].join('\n'),
+      runbook: members.flatMap((m) => this.deps.incidents.alerts(m.id).filter((a) => a.firing)).map((a) => this.deps.runbookOf(a.rule_id)).find((r) => r !== undefined),
+      timeline: [],
+      ackUrl: anyOpen ? `${this.opts.publicUrl}/v1/links/${signLink(this.opts.linkSecret, { incident: 0, reopened: 0, action: 'ack', recipient, expires: now + this.opts.linkTtlMs, storm: storm.id })}` : undefined,
+      resolveUrl: undefined,
+      incidentUrl: undefined,
+      mention: this.mention(recipient, channel),
+      key,
+      storm: { id: storm.id, incidents: listed },
+    };
+    return { key, incidentId: 0, stormId: storm.id, kind, recipient, channel, priority, tenant: storm.tenant, payload: JSON.stringify(page) };
+  }
+
+  private stormIncident(m: Incident): StormIncident {
+    const regions = m.region !== undefined ? [m.region] : [...new Set(this.deps.incidents.alerts(m.id).filter((a) => a.firing).flatMap((a) => a.labels.region ?? []))];
+    return { id: m.id, priority: m.priority, state: `${m.state}${m.silenced ? ' (silenced)' : ''}`, title: m.title, regions };
+  }
+
+  /** A storm and its incidents (for its link's page). */
+  storm(id: number): { storm: Storm; incidents: Incident[] } | undefined {
+    const storm = this.storms.get(id);
+    return storm && { storm, incidents: this.storms.members(id).flatMap((m) => this.deps.incidents.get(m) ?? []) };
+  }
+
+  /**
+   * Acknowledges every open incident of a storm as `actor` (its signed link); returns the events to publish. The
+   * storm's next update says who did it.
+   */
+  ackStorm(id: number, actor: string, note: string, now: number): IncidentEvent[] {
+    const found = this.storm(id);
+    if (!found) return [];
+    const events = found.incidents.filter((i) => i.state === 'open').map((i) => this.deps.incidents.act(i.id, 'ack', actor, note, now));
+    if (events.length) this.storms.changed(id, `Acknowledged by ${actor}: ${events.length} incident${events.length === 1 ? '' : 's'}`);
+    return events;
   }
 
   /** Rows were enqueued elsewhere (customer updates): deliver them soon. */
@@ -329,8 +492,15 @@ export class Pager {
    * so two updates to one recipient on one channel (mitigated, then resolved) never overtake each other.
    */
   private dispatch(now: number): void {
-    for (const row of this.outbox.claimDue(now, { busy: new Set(this.lanes.keys()) })) {
+    const left = new Map<string, number>();
+    const admit = (tenant: string) => {
+      const n = left.get(tenant) ?? this.opts.pageBudget.max - this.outbox.sentBy(tenant, now - this.opts.pageBudget.windowMs);
+      left.set(tenant, Math.max(0, n - 1));
+      return n > 0;
+    };
+    for (const row of this.outbox.claimDue(now, { busy: new Set(this.lanes.keys()), admit })) {
       const lane = laneOf(row.channel, row.recipient);
+      this.held.delete(row.id);
       const sending = this.sendOne(row, now)
         .catch((err: unknown) => this.deps.log.error({ err, page: row.key }, 'sending a page failed'))
         .finally(() => {
@@ -338,6 +508,26 @@ export class Pager {
           this.nudge();
         });
       this.lanes.set(lane, sending);
+    }
+    for (const [tenant, n] of left) if (n === 0 && this.overBudget(tenant, now)) this.recordHeld(tenant, now);
+  }
+
+  /** Whether a tenant has sent its page budget within the budget's period. */
+  private overBudget(tenant: string, now: number): boolean {
+    return this.outbox.sentBy(tenant, now - this.opts.pageBudget.windowMs) >= this.opts.pageBudget.max;
+  }
+
+  /** Records (once per page) the due pages a tenant's budget holds back: on their timelines and in /metrics. */
+  private recordHeld(tenant: string, now: number): void {
+    const pending = this.outbox.pendingOf(tenant, now);
+    const ids = new Set(pending.map((r) => r.id));
+    for (const [id, t] of this.held) if (t === tenant && !ids.has(id)) this.held.delete(id);
+    for (const row of pending) {
+      if (this.held.has(row.id)) continue;
+      this.held.set(row.id, tenant);
+      this.deps.metrics.pagesHeld.inc({ tenant });
+      const budget = `${this.opts.pageBudget.max} per ${formatDuration(this.opts.pageBudget.windowMs)}`;
+      this.noteRow(row, 'page_held', { recipient: row.recipient, channel: row.channel, kind: row.kind, reason: `tenant ${tenant} has sent its page budget (${budget}); sent as the budget allows` }, now);
     }
   }
 
@@ -355,12 +545,12 @@ export class Pager {
     if (verdict.ok) {
       this.outbox.delivered(row.id, at);
       metrics.pages.inc({ channel: this.channelType(row.channel), outcome: 'delivered' });
-      this.note(row.incidentId, 'page_delivered', who, at);
+      this.noteRow(row, 'page_delivered', who, at);
       return;
     }
     const state = this.outbox.failed(row.id, verdict.reason, verdict.retryable, at);
     metrics.pages.inc({ channel: this.channelType(row.channel), outcome: state === 'pending' ? 'retry' : 'failed' });
-    this.note(row.incidentId, 'page_failed', { ...who, reason: verdict.reason, retrying: state === 'pending', next_at: state === 'pending' ? this.outbox.get(row.id)?.nextAt : undefined }, at);
+    this.noteRow(row, 'page_failed', { ...who, reason: verdict.reason, retrying: state === 'pending', next_at: state === 'pending' ? this.outbox.get(row.id)?.nextAt : undefined }, at);
     // The first failure of a channel already brings in the person's next one (a page must not wait out a retry
     // schedule); the failing channel keeps retrying, so the email still arrives once SMTP is back.
     this.fallBack(row, page, at);
@@ -383,16 +573,15 @@ export class Pager {
     if (row.recipient.startsWith(TEAM) || row.recipient.startsWith(MAILTO)) return;
     const channels = this.deps.oncall.config.notify.get(row.recipient) ?? [];
     const base = row.key.slice(0, row.key.length - `:${row.recipient}:${row.channel}`.length);
-    const tried = new Set(this.outbox.ofIncident(row.incidentId).filter((r) => r.key.startsWith(`${base}:${row.recipient}:`)).map((r) => r.channel));
+    const thread = row.stormId === undefined ? this.outbox.ofIncident(row.incidentId) : this.outbox.ofStorm(row.stormId);
+    const tried = new Set(thread.filter((r) => r.key.startsWith(`${base}:${row.recipient}:`)).map((r) => r.channel));
     const next = channels.find((c) => !tried.has(c));
     if (!next) return;
     // The same message (who acted, the values at the time), addressed to the next channel.
     const key = `${base}:${row.recipient}:${next}`;
-    const provider = next === EMAIL ? undefined : this.deps.oncall.config.channels.get(next)?.provider;
-    const mention = provider ? this.deps.oncall.person(row.recipient)?.chat[provider] : undefined;
-    const payload = JSON.stringify({ ...page, key, mention } satisfies PageMessage);
-    this.outbox.enqueue([{ key, incidentId: row.incidentId, kind: row.kind, recipient: row.recipient, channel: next, priority: row.priority, tenant: row.tenant, payload }], now);
-    this.note(row.incidentId, 'page_fallback', { recipient: row.recipient, from: row.channel, to: next, kind: page.kind }, now);
+    const payload = JSON.stringify({ ...page, key, mention: this.mention(row.recipient, next) } satisfies PageMessage);
+    this.outbox.enqueue([{ key, incidentId: row.incidentId, stormId: row.stormId, kind: row.kind, recipient: row.recipient, channel: next, priority: row.priority, tenant: row.tenant, payload }], now);
+    this.noteRow(row, 'page_fallback', { recipient: row.recipient, from: row.channel, to: next, kind: page.kind }, now);
     this.nudge();
   }
 
@@ -412,5 +601,11 @@ export class Pager {
   /** Records on the incident's timeline (customer updates of tickets without an incident have none: id 0). */
   private note(id: number, kind: TimelineKind, data: Record<string, unknown>, now: number): void {
     if (id > 0) this.deps.incidents.note(id, kind, SYSTEM, data, now);
+  }
+
+  /** Records what happened to a page on its incident's timeline, or on every incident of its storm. */
+  private noteRow(row: OutboxRow, kind: TimelineKind, data: Record<string, unknown>, now: number): void {
+    if (row.stormId === undefined) return this.note(row.incidentId, kind, data, now);
+    for (const id of this.storms.members(row.stormId)) this.note(id, kind, { ...data, storm: row.stormId }, now);
   }
 }

@@ -35,6 +35,8 @@ export const pagerPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
         sendTimeoutMs: env.QOSWATCH_PAGE_TIMEOUT,
         chatRate: env.QOSWATCH_CHAT_RATE,
         emailRate: env.QOSWATCH_EMAIL_RATE,
+        pageBudget: env.QOSWATCH_TENANT_PAGE_BUDGET,
+        storm: { threshold: env.QOSWATCH_STORM_THRESHOLD, windowMs: env.QOSWATCH_STORM_WINDOW, intervalMs: env.QOSWATCH_STORM_INTERVAL },
       },
     );
     app.decorate('pager', pager);

@@ -239,6 +239,37 @@ export const MIGRATIONS = [
   `ALTER TABLE outbox ADD COLUMN priority TEXT NOT NULL DEFAULT 'P2';
    ALTER TABLE outbox ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
    UPDATE outbox SET priority = coalesce(json_extract(payload, '$.priority'), 'P2'), tenant = coalesce(json_extract(payload, '$.tenant'), '');`,
+  // Floods: a storm groups many incidents of one tenant (and escalation policy) into one page; its outbox rows carry
+  // storm_id and incident 0. It escalates like an incident while any member is open, and tells what changed at
+  // most once per interval (told_*). Pages count against their tenant's budget (outbox_tenant_sent); a tenant's
+  // open incidents are counted against its open-incident budget (incidents_tenant).
+  `ALTER TABLE outbox ADD COLUMN storm_id INTEGER;
+   CREATE INDEX outbox_tenant_sent ON outbox (tenant, sent_at) WHERE state = 'delivered';
+   CREATE INDEX outbox_storm ON outbox (storm_id) WHERE storm_id IS NOT NULL;
+   CREATE TABLE storms (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     tenant TEXT NOT NULL,
+     policy TEXT NOT NULL,
+     opened_at INTEGER NOT NULL,
+     closed_at INTEGER,
+     generation INTEGER NOT NULL DEFAULT 0,
+     started_at INTEGER,
+     next_step INTEGER NOT NULL DEFAULT 0,
+     version INTEGER NOT NULL DEFAULT 0,
+     told_version INTEGER NOT NULL DEFAULT 0,
+     told_at INTEGER,
+     told_priority TEXT,
+     notes TEXT NOT NULL DEFAULT '[]'
+   );
+   CREATE INDEX storms_open ON storms (tenant, policy) WHERE closed_at IS NULL;
+   CREATE TABLE storm_members (
+     storm_id INTEGER NOT NULL REFERENCES storms (id),
+     incident_id INTEGER NOT NULL,
+     joined_at INTEGER NOT NULL,
+     PRIMARY KEY (storm_id, incident_id)
+   ) WITHOUT ROWID;
+   CREATE INDEX storm_members_incident ON storm_members (incident_id);
+   CREATE INDEX incidents_tenant ON incidents (tenant, state);`,
 ];
 
 export function openStateDb(path: string): Db {

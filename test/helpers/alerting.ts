@@ -66,5 +66,5 @@ export async function incidents(url: string, query = ''): Promise<any[]> {
   return r.body.incidents;
 }
 
-/** Timeline entries about the incident itself, leaving out the pager's (paged, page_delivered, not_paged…). */
-export const notPaging = (e: { kind: string }) => !/^(paged|escalated|page_\w+|not_paged)$/.test(e.kind);
+/** Timeline entries about the incident itself, leaving out the pager's (paged, grouped, page_delivered, not_paged…). */
+export const notPaging = (e: { kind: string }) => !/^(paged|escalated|grouped|page_\w+|not_paged)$/.test(e.kind);

@@ -1,10 +1,15 @@
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { incidents, send, viewers, writeRules } from '../helpers/alerting.js';
-import { OPS_HOOK, SRE_HOOK, drained, pagingEntries, pagingOnCall, pagingRule, personIn, useLoopbackServers, writeOnCall } from '../helpers/paging.js';
+import { stringify } from 'yaml';
+import { type Sample, api, incidents, send, viewers, writeRules } from '../helpers/alerting.js';
+import { postTelemetry } from '../helpers/app.js';
+import { metric } from '../helpers/metrics.js';
+import { OPS_HOOK, SRE_HOOK, drained, pagingEntries, pagingOnCall, pagingRule, personIn, timeline, useLoopbackServers, writeOnCall } from '../helpers/paging.js';
 import { waitFor } from '../helpers/ports.js';
 import { type ReceivedRequest, json } from '../helpers/receiver.js';
 import { CLI, servicesKilledAfterEach } from '../helpers/service.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /**
  * Delivery under a hung endpoint and under one tenant's flood (issue 14, items 4 and 5), in the built service as a
@@ -69,5 +74,66 @@ describe('a hung chat endpoint', () => {
     expect(receiver.to(SRE_HOOK).map((r) => [json(r).mention, json(r).incident.id])).toEqual([['U-bob', first.id], ['U-bob', second.id]]);
     await drained(svc.url);
     expect((await pagingEntries(svc.url, first.id)).filter((e) => e.kind === 'page_delivered').map((e) => e.data?.channel).sort()).toEqual(['email', 'ops-hook', 'sre-hook']);
+  });
+});
+
+describe('one tenant`s flood', () => {
+  const B_KEY = 'tenant-b-ingest-key-0123456789';
+  /** `n` viewers of `region` at `ratio` (a smaller crowd than viewers()' 30, so 200 regions fit one request). */
+  const crowd = (region: string, ratio: number): Sample[] => viewers(region, Date.now(), ratio, 6);
+  const REGIONS = Array.from({ length: 200 }, (_, i) => `r-${String(i).padStart(3, '0')}`);
+
+  it('does not delay another tenant`s P0; its people get a few pages that list every region', async () => {
+    // Tenants a (the default ingest key) and b; alice is on call for both, by email and on ops-hook (P0/P1: both).
+    const config = join(tempDir('qoswatch-config'), 'qoswatch.yaml');
+    writeFileSync(config, stringify({ default_tenant: 'a', tenants: [{ id: 'a', name: 'Tenant A' }, { id: 'b', name: 'Tenant B', ingest_keys: [{ id: 'b-key', key_env: 'TENANT_B_KEY' }] }] }));
+    const svc = await service({
+      QOSWATCH_CONFIG: config,
+      TENANT_B_KEY: B_KEY,
+      QOSWATCH_RULES_DIR: writeRules([pagingRule({ thresholds: { P0: '> 0.4', P1: '> 0.2', P2: '> 0.05' } })]),
+      QOSWATCH_ONCALL: writeOnCall(pagingOnCall((p) => receiver.url(p))),
+      SMTP_URL: smtp.url,
+      QOSWATCH_PAGE_TIMEOUT: '120s',
+    });
+    // ops-hook holds the first page it gets (one of a's), so a's other pages queue up behind it on that endpoint.
+    receiver.answer(OPS_HOOK, 'hold');
+
+    // Tenant a: one request with 200 regions stalling (P1 each).
+    await send(svc.url, REGIONS.flatMap((r) => crowd(r, 0.3)));
+    await waitFor('a`s first page held by ops-hook', () => (receiver.to(OPS_HOOK).length === 1 ? true : undefined));
+    expect(json(receiver.to(OPS_HOOK)[0]!).incident.tenant).toBe('a');
+
+    // Tenant b: a P0 at the same time.
+    const r = await postTelemetry(svc.url, { samples: crowd('b-east', 0.45) }, { authorization: `Bearer ${B_KEY}` });
+    expect(r.status).toBe(202);
+    const b = await waitFor('b`s P0 incident, paged', async () => {
+      const [inc] = await incidents(svc.url, 'tenant=b');
+      return inc && (await pagingEntries(svc.url, inc.id)).some((e) => e.kind === 'paged') ? inc : undefined;
+    });
+    expect(b).toMatchObject({ tenant: 'b', priority: 'P0', region: 'b-east' });
+
+    // The held request is answered: the next page on ops-hook is b's P0, ahead of a's pages still waiting there.
+    receiver.release();
+    const next = await waitFor('the next page on ops-hook', () => receiver.to(OPS_HOOK)[1]);
+    expect(json(next).incident, 'b`s P0 goes before a`s queued P1 pages').toMatchObject({ tenant: 'b', priority: 'P0', id: b.id });
+    await drained(svc.url);
+    const hooksOfA = receiver.to(OPS_HOOK).filter((h) => json(h).incident.tenant === 'a');
+    expect(receiver.to(OPS_HOOK).indexOf(hooksOfA.at(-1)!), 'a still had pages waiting when b`s P0 went out').toBeGreaterThan(1);
+
+    // a's people got a readable number of pages (not one per region), which between them name every region.
+    const mailsOfA = smtp.mails.filter((m) => !m.subject?.includes('b-east'));
+    expect(mailsOfA.length, mailsOfA.map((m) => m.subject).join('\n')).toBeLessThanOrEqual(5);
+    expect(hooksOfA.length).toBeLessThanOrEqual(5);
+    const named = new Set(mailsOfA.flatMap((m) => m.text?.match(/\br-\d{3}\b/g) ?? []));
+    expect(REGIONS.filter((reg) => !named.has(reg)), 'regions no page to a`s people names').toEqual([]);
+
+    // Nothing was dropped: every incident of a has its paging on its timeline, and what was grouped is counted.
+    const ofA = await incidents(svc.url, 'tenant=a&limit=500');
+    for (const inc of ofA) {
+      const kinds = (await timeline(svc.url, inc.id)).map((e) => e.kind);
+      expect(kinds.filter((k) => k === 'paged' || k === 'grouped'), `incident #${inc.id} (${inc.region ?? 'over budget'})`).not.toEqual([]);
+    }
+    expect(await metric(svc.url, 'qoswatch_incidents_grouped_total')).toBeGreaterThan(0);
+    expect((await api(svc.url, 'GET', `/v1/incidents/${b.id}`)).body.state).toBe('open');
   });
 });

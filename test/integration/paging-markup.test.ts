@@ -103,25 +103,37 @@ function planted(reading: Reading, where: string, handle?: string): string[] {
   ];
 }
 
+/** The app paging alice everywhere; `env` adds to its settings. */
+function start(env: Record<string, string> = {}) {
+  return startClosed({
+    clock: () => now,
+    env: {
+      QOSWATCH_RULES_DIR: writeRules([pagingRule({ group_by: ['tenant', 'region', 'isp'] })]),
+      QOSWATCH_ONCALL: onCall(),
+      SMTP_URL: smtp.url,
+      MAIL_FROM: 'qoswatch <pager@qos.example.test>',
+      QOSWATCH_PUBLIC_URL: PUBLIC_URL,
+      QOSWATCH_LINK_SECRET: LINK_SECRET,
+      QOSWATCH_PAGE_TIMEOUT: '2s',
+      QOSWATCH_CHAT_RATE: '1000/1s',
+      QOSWATCH_EMAIL_RATE: '1000/1s',
+      ...env,
+    },
+  });
+}
+
+/** One incident per hostile region (with the hostile ISP), from one request: one evaluation pass opens them all. */
+async function hostileIncidents(t: Awaited<ReturnType<typeof start>>): Promise<void> {
+  await send(t.url, REGIONS.flatMap((region) => viewers(region, now, 0.3).map((s) => ({ ...s, dims: { isp: ISP } }))));
+  t.app.alerting.tick(now);
+  await t.app.pager.tick();
+}
+
 describe('hostile telemetry pages every provider as text', () => {
   it('region and ISP names, and the acknowledger’s name and note, arrive as text on Slack, Feishu, DingTalk, WeCom, Teams, the webhook and email', async () => {
-    const t = await startClosed({
-      clock: () => now,
-      env: {
-        QOSWATCH_RULES_DIR: writeRules([pagingRule({ group_by: ['tenant', 'region', 'isp'] })]),
-        QOSWATCH_ONCALL: onCall(),
-        SMTP_URL: smtp.url,
-        MAIL_FROM: 'qoswatch <pager@qos.example.test>',
-        QOSWATCH_PUBLIC_URL: PUBLIC_URL,
-        QOSWATCH_LINK_SECRET: LINK_SECRET,
-        QOSWATCH_PAGE_TIMEOUT: '2s',
-        QOSWATCH_CHAT_RATE: '1000/1s',
-        QOSWATCH_EMAIL_RATE: '1000/1s',
-      },
-    });
-    for (const region of REGIONS) await send(t.url, viewers(region, now, 0.3).map((s) => ({ ...s, dims: { isp: ISP } })));
-    t.app.alerting.tick(now);
-    await t.app.pager.tick();
+    // Each incident pages on its own here (no storm: that is the next test), so each page carries one of them.
+    const t = await start({ QOSWATCH_STORM_THRESHOLD: '10000' });
+    await hostileIncidents(t);
     const opened = await incidents(t.url);
     expect(opened.map((i) => i.region).sort()).toEqual([...REGIONS].sort());
 
@@ -174,5 +186,33 @@ describe('hostile telemetry pages every provider as text', () => {
       expect(body.mention).toBe(HANDLES.webhook);
       if (body.kind === 'acknowledged') expect(body.incident.text).toContain(`Acknowledged by ${BY}: ${NOTE}`);
     }
+  });
+
+  it('a storm page lists the hostile regions as text on every provider and email', async () => {
+    for (const r of Object.values(rx)) r.requests.length = 0;
+    smtp.mails.length = 0;
+    const t = await start();
+    await hostileIncidents(t);
+    // The first two incidents page on their own; the other three as one storm page listing them.
+    const members = (await incidents(t.url)).sort((a, b) => a.id - b.id).slice(2);
+    const storm = rx.webhook.requests.map(json).filter((b) => b.storm !== null);
+    expect(storm.map((b) => b.storm.incidents.map((i: { regions: string[] }) => i.regions[0]))).toEqual([members.map((i) => i.region)]);
+    const found: string[] = [];
+    const hidden: string[] = [];
+    const check = (reading: Reading, where: string, handle?: string) => {
+      found.push(...planted(reading, where, handle));
+      if (reading.text.includes('storm #')) hidden.push(...members.filter((i) => !reading.text.includes(i.region)).map((i) => `${where} does not show ${i.region}`));
+      return reading.text.includes('storm #');
+    };
+    for (const p of CHAT) {
+      const storms = rx[p].requests.filter((r) => check(readChat(p, r.body), p, r.url.endsWith('access_token=team') ? undefined : HANDLES[p]));
+      expect(storms.length, `${p}: storm pages`).toBeGreaterThan(0);
+    }
+    const mails = smtp.mails.filter((m) => {
+      const { html, text } = readMail(m);
+      return [check(html, 'email HTML'), check(text, 'email text')].every(Boolean);
+    });
+    expect(mails).toHaveLength(1);
+    expect({ planted: found.sort(), hidden: hidden.sort() }).toEqual({ planted: [], hidden: [] });
   });
 });

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { ParsedMail } from 'mailparser';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { api, incidents, send, viewers, writeRules } from '../helpers/alerting.js';
-import { type StartOptions, type TestApp, appsClosedAfterEach } from '../helpers/app.js';
+import { type StartOptions, type TestApp, appsClosedAfterEach, postTelemetry } from '../helpers/app.js';
+import { metricsText } from '../helpers/metrics.js';
 import {
   type Entry, type OnCallDoc, LINK_SECRET, OPS_HOOK, PUBLIC_URL, RUNBOOK, WEBHOOK_SECRET, WECOM,
   mailLinks, pagingEntries, pagingOnCall, pagingRule, personIn, timeline, useLoopbackServers, writeOnCall,
@@ -38,7 +40,7 @@ beforeEach(() => {
 const startClosed = appsClosedAfterEach();
 
 /** The app at T0 on the paging fixture (after `edit`), with SMTP, the chat receiver and a 1 h link TTL. */
-function start(edit: (doc: OnCallDoc) => void = () => {}, o: Pick<StartOptions, 'dataDir' | 'keepData' | 'env'> = {}): Promise<TestApp> {
+function start(edit: (doc: OnCallDoc) => void = () => {}, o: Pick<StartOptions, 'dataDir' | 'keepData' | 'env' | 'config'> = {}): Promise<TestApp> {
   const doc = pagingOnCall((p) => receiver.url(p));
   edit(doc);
   return startClosed({
@@ -173,7 +175,7 @@ describe('an incident opened by telemetry pages the on-call person', () => {
     expect(webhookSignatureValid(hook!, 'another-secret-0123456789')).toBe(false);
     expect(header(hook!, 'x-timestamp'), 'unix seconds of the (injected) clock').toBe(String(Math.floor(T0 / 1000)));
     const body = json(hook!);
-    expect(Object.keys(body)).toEqual(['kind', 'key', 'incident', 'links', 'mention']);
+    expect(Object.keys(body)).toEqual(['kind', 'key', 'incident', 'links', 'mention', 'storm']);
     expect(body).toEqual({
       kind: 'opened',
       key: header(hook!, 'idempotency-key'),
@@ -183,6 +185,7 @@ describe('an incident opened by telemetry pages the on-call person', () => {
       },
       links: { ack: expect.stringMatching(LINK), resolve: expect.stringMatching(LINK), incident: null },
       mention: 'U-alice',
+      storm: null,
     });
     expect(body.key).not.toBe('');
 
@@ -667,4 +670,155 @@ describe('crash safety of the hand-off from incidents to the pager', () => {
     await at(again, S);
     expect(received(), 'pending pages are sent after a restart: nothing is lost').toEqual(pages('email alice@example.com opened', `${OPS_HOOK} U-alice opened`));
   });
+});
+
+describe('a storm: many incidents of one tenant at once', () => {
+  const stormMails = () => smtp.mails.filter((m) => /: storm #\d+, /.test(m.subject ?? ''));
+  const stormHooks = (path = OPS_HOOK) => receiver.to(path).filter((r) => json(r).storm !== null);
+  const ownMails = () => smtp.mails.filter((m) => /\(incident #\d+ /.test(m.subject ?? ''));
+  const incidentOf = (m: ParsedMail) => Number(/\(incident #(\d+) /.exec(m.subject ?? '')?.[1]);
+  /** Four regions stalling at once (P1, one request): the first two page on their own, the other two as a storm. */
+  async function four(t: TestApp): Promise<{ own: number[]; members: number[] }> {
+    await send(t.url, ['r-1', 'r-2', 'r-3', 'r-4'].flatMap((r) => viewers(r, now, P1)));
+    await at(t, 0);
+    const list = await incidents(t.url);
+    expect(list).toHaveLength(4);
+    const own = ownMails().map(incidentOf).sort();
+    expect(own, 'the first incidents page at once, on their own').toHaveLength(2);
+    return { own, members: list.map((i) => i.id as number).filter((id) => !own.includes(id)).sort() };
+  }
+
+  it('pages once for the rest, listing them; joiners come in one update per interval; one link acknowledges them all', async () => {
+    const t = await start();
+    const { own, members } = await four(t);
+    expect(stormMails()).toHaveLength(1);
+    expect(stormHooks()).toHaveLength(1);
+    const [mail] = stormMails() as [ParsedMail];
+    const stormId = Number(/storm #(\d+)/.exec(mail.subject!)![1]);
+    expect(mail.subject).toBe(`[P1] default: storm #${stormId}, 2 incidents at once (opened)`);
+    expect(rcpt(mail)).toBe('alice@example.com');
+    for (const id of members) expect(mail.text).toMatch(new RegExp(`^#${id} P1 open: stall_ratio 30% \\(> 0\\.2\\) — r-\\d$`, 'm'));
+    expect(mail.text).toMatch(/^Storm: #\d+$/m);
+    const hook = json(stormHooks()[0]!);
+    expect(hook).toMatchObject({ kind: 'opened', incident: { id: 0, tenant: 'default', priority: 'P1', state: 'open' }, links: { ack: expect.stringMatching(LINK), resolve: null }, mention: 'U-alice' });
+    expect(hook.storm).toEqual({ id: stormId, incidents: members.map((id) => ({ id, priority: 'P1', state: 'open', title: expect.stringMatching(/^stall_ratio 30%/), regions: [expect.stringMatching(/^r-\d$/)] })) });
+    for (const [i, id] of members.entries()) {
+      const entries = await pagingEntries(t.url, id);
+      expect(entries.map((e) => e.kind)).toEqual(['grouped', 'paged', 'page_delivered', 'page_delivered']);
+      const reason = i === 0 ? '3 incidents of tenant default within 5m' : `storm #${stormId} of tenant default is going on`;
+      expect(entries[0]!.data).toEqual({ storm: stormId, policy: 'main', reason });
+      expect(entries[1]!.data).toMatchObject({ storm: stormId, step: 0, people: ['alice'], pages: 2 });
+      expect(entries[2]!.data).toMatchObject({ storm: stormId, recipient: 'alice', kind: 'opened' });
+    }
+
+    // A fifth region 10 s later joins the storm: no page of its own, one update once the storm interval (1 min) is up.
+    await at(t, 10 * S, { 'r-5': P1 });
+    const fifth = (await incidents(t.url)).find((i) => i.region === 'r-5')!.id as number;
+    await at(t, M - 1);
+    expect([ownMails().length, stormMails().length, stormHooks().length]).toEqual([2, 1, 1]);
+    await at(t, M);
+    expect([ownMails().length, stormMails().length, stormHooks().length]).toEqual([2, 2, 2]);
+    const update = stormMails()[1]!;
+    expect(update.subject).toBe(`[P1] default: storm #${stormId}, 3 incidents at once (updated)`);
+    expect(update.text).toContain(`#${fifth} P1 open: `);
+
+    // The storm's ack link: GET lists every incident of it, POST acknowledges the open ones as alice.
+    const { ack } = mailLinks(update);
+    const confirm = await follow(t, ack!, 'GET');
+    expect(confirm.status).toBe(200);
+    for (const id of [...members, fifth]) expect(confirm.html).toContain(`<td>#${id}</td>`);
+    expect(confirm.html).toContain('Acknowledge all 3 open as alice');
+    expect((await incidents(t.url)).filter((i) => i.state !== 'open'), 'a GET acknowledges nothing').toEqual([]);
+    now = T0 + M + 5 * S;
+    const done = await follow(t, ack!, 'POST');
+    expect(done.status, done.html).toBe(303);
+    expect(done.html).toContain('3 incidents acknowledged');
+    expect(done.location, 'back to the link`s page').toBe(new URL(ack!).pathname);
+    const after = await follow(t, ack!, 'GET');
+    expect(after.html).toContain('Nothing left to acknowledge');
+    expect(after.html).not.toContain('<form');
+    expect(after.html.split('<td>acknowledged (alice)</td>').length - 1, 'each of the three, by alice').toBe(3);
+    for (const id of [...members, fifth]) expect((await api(t.url, 'GET', `/v1/incidents/${id}`)).body).toMatchObject({ state: 'acknowledged', acknowledged_by: 'alice' });
+    for (const id of own) expect((await api(t.url, 'GET', `/v1/incidents/${id}`)).body.state, 'incidents paged on their own are not in it').toBe('open');
+    // Everyone the storm paged hears of it at once, in one page per channel.
+    await t.app.pager.tick();
+    expect(stormMails().map((m) => /\((\w+)\)$/.exec(m.subject!)?.[1])).toEqual(['opened', 'updated', 'acknowledged']);
+    expect(stormMails()[2]!.text).toContain('Acknowledged by alice: 3 incidents');
+    expect(mailLinks(stormMails()[2]!).ack, 'nothing left to acknowledge').toBeUndefined();
+    expect(stormHooks().map((r) => json(r).kind)).toEqual(['opened', 'updated', 'acknowledged']);
+    const again = await follow(t, ack!, 'POST');
+    expect([again.status, again.html]).toEqual([303, expect.stringContaining('Nothing to do: no incident of storm')]);
+    expect(stormMails(), 'a second post changes nothing').toHaveLength(3);
+
+    // Escalation: the incidents paged on their own reach bob at 5 min; the acknowledged storm does not.
+    await at(t, 5 * M);
+    const toBob = smtp.mails.filter((m) => rcpt(m) === 'bob@example.com');
+    expect(toBob.map((m) => [incidentOf(m), mailKind(m)]).sort()).toEqual(own.map((id) => [id, 'escalated']));
+  });
+
+  it('escalates as one page, and tells the end of it once', async () => {
+    const t = await start();
+    const { members } = await four(t);
+    await at(t, 5 * M);
+    const toBob = smtp.mails.filter((m) => rcpt(m) === 'bob@example.com');
+    expect(toBob.filter((m) => /: storm #/.test(m.subject!)).map((m) => m.subject)).toEqual([expect.stringMatching(/2 incidents at once \(ESCALATED\)$/)]);
+    expect(stormHooks().map((r) => [json(r).mention, json(r).kind])).toEqual([['U-alice', 'opened'], ['U-bob', 'escalated']]);
+    for (const id of members) expect((await pagingEntries(t.url, id)).map((e) => e.kind)).toContain('escalated');
+
+    // Resolved one by one within the interval: one page at its end, to everyone the storm paged.
+    for (const [i, id] of members.entries()) {
+      now = T0 + 5 * M + (i + 1) * 10 * S;
+      expect((await api(t.url, 'POST', `/v1/incidents/${id}/resolve`, { by: 'carol', note: 'CDN fixed' })).status).toBe(200);
+      await t.app.pager.tick();
+    }
+    expect(stormMails().filter((m) => m.subject!.endsWith('(resolved)'))).toEqual([]);
+    await at(t, 6 * M);
+    expect(stormMails().filter((m) => m.subject!.endsWith('(resolved)')).map(rcpt).sort()).toEqual(['alice@example.com', 'bob@example.com']);
+    expect(stormHooks().filter((r) => json(r).kind === 'resolved').map((r) => json(r).mention).sort()).toEqual(['U-alice', 'U-bob']);
+    for (const m of [10, 15, 30]) await at(t, m * M);
+    expect(stormMails(), 'nothing more once it is over').toHaveLength(4);
+  });
+});
+
+describe('the page budget of a tenant', () => {
+  const BETA_KEY = 'beta-ingest-key-0123456789';
+  const config = {
+    tenants: [{ id: 'default' }, { id: 'beta', ingest_keys: [{ id: 'beta-key', sha256: createHash('sha256').update(BETA_KEY).digest('hex') }] }],
+  };
+
+  it('holds what is over it (recorded, counted, sent as the budget allows); other tenants page as usual', async () => {
+    const t = await start(undefined, { env: { QOSWATCH_TENANT_PAGE_BUDGET: '2/2m' }, config });
+    const first = await storm(t, P1, 'eu-west');
+    expect(received()).toEqual(pages('email alice@example.com opened', `${OPS_HOOK} U-alice opened`));
+
+    // The budget is spent: the next incident joins a storm (grouped), whose pages wait.
+    await at(t, 10 * S, { 'us-east': P1 });
+    const second = (await incidents(t.url)).find((i) => i.region === 'us-east')!;
+    expect(received(), 'nothing more now').toHaveLength(2);
+    const entries = await pagingEntries(t.url, second.id);
+    expect(entries.map((e) => e.kind)).toEqual(['grouped', 'paged', 'page_held', 'page_held']);
+    expect(entries[0]!.data?.reason).toBe('tenant default is over its page budget');
+    expect(entries[2]!.data?.reason).toMatch(/^tenant default has sent its page budget \(2 per 2m\)/);
+    expect(await metricsText(t.url)).toContain('qoswatch_pages_held_total{tenant="default"} 2');
+
+    // Another tenant's P1 at the same time pages at once.
+    now = T0 + 20 * S;
+    const r = await postTelemetry(t.url, { samples: viewers('ap-south', now, P1) }, { authorization: `Bearer ${BETA_KEY}` });
+    expect(r.status).toBe(202);
+    t.app.alerting.tick(now);
+    await t.app.pager.tick();
+    expect(hooks().map((h) => json(h).incident.tenant)).toEqual(['default', 'beta']);
+
+    // Two minutes after the first pages, the held ones go out; nothing was dropped, nothing sent twice.
+    await pagerAt(t, T0 + 2 * M);
+    expect(stormHooks().map((h) => json(h).storm.incidents.map((i: { id: number }) => i.id))).toEqual([[second.id]]);
+    expect(smtp.mails.filter((m) => /: storm #/.test(m.subject!))).toHaveLength(1);
+    expect((await pagingEntries(t.url, second.id)).filter((e) => e.kind === 'page_delivered')).toHaveLength(2);
+    expect(await metricsText(t.url)).toContain('qoswatch_pages_held_total{tenant="default"} 2');
+    expect(first.id).not.toBe(second.id);
+  });
+
+  function stormHooks() {
+    return hooks().filter((h) => json(h).storm !== null);
+  }
 });

@@ -298,8 +298,19 @@ describe('webhook', () => {
         },
         links: { ack: PAGE.ackUrl, resolve: PAGE.resolveUrl, incident: PAGE.incidentUrl },
         mention: 'U024BE7LH',
+        storm: null,
       }),
     );
+  });
+
+  it('passes a storm page`s incidents on as `storm`', () => {
+    const incidents = [
+      { id: 7, priority: 'P1' as const, state: 'open', title: 'stall_ratio 30% (> 0.2) — eu-west', regions: ['eu-west'] },
+      { id: 9, priority: 'P1' as const, state: 'acknowledged', title: "alert groups beyond the tenant's 25 open incidents", regions: ['r-1', 'r-2'] },
+    ];
+    const body = json(webhook.request(config, { ...PAGE, incidentId: 0, region: undefined, storm: { id: 3, incidents } }, NOW).body);
+    expect(body.incident).toMatchObject({ id: 0, region: null });
+    expect(body.storm).toEqual({ id: 3, incidents });
   });
 
   it('keeps every field, as null, when the page has no value for it', () => {
@@ -307,6 +318,7 @@ describe('webhook', () => {
     expect(body.incident).toMatchObject({ region: null, runbook: null, timeline: [] });
     expect(body.links).toEqual({ ack: null, resolve: null, incident: null });
     expect(body.mention).toBeNull();
+    expect(body.storm).toBeNull();
   });
 
   it('signs "<timestamp>.<body>" with HMAC-SHA256 and sends the idempotency key', () => {

@@ -147,6 +147,33 @@ describe('opening and grouping', () => {
   });
 });
 
+describe('the open-incident budget of a tenant', () => {
+  const region = (r: string, tenant = 'acme'): Labels => ({ tenant, region: r });
+
+  it('collects alert groups beyond it into one incident of the tenant that names their regions; other tenants are unaffected', () => {
+    incidents = new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: REOPEN_MS, silenced: () => false, maxOpenPerTenant: 2 });
+    const own = ['r-1', 'r-2'].map((r) => fire(STALL, region(r), T0, 'P1'));
+    const over = ['r-3', 'r-4', 'r-5'].map((r) => fire(STALL, region(r), T0, r === 'r-5' ? 'P0' : 'P1'));
+    expect(new Set(over).size, 'one incident collects them').toBe(1);
+    const [overflow] = over as [number];
+    expect(own).not.toContain(overflow);
+    expect(get(overflow)).toMatchObject({ tenant: 'acme', region: undefined, group_key: 'tenant=acme,over_budget', priority: 'P0', state: 'open', title: "alert groups beyond the tenant's 2 open incidents" });
+    expect(incidents.alerts(overflow).map((a) => a.labels.region)).toEqual(['r-3', 'r-4', 'r-5']);
+    expect(incidents.timeline(overflow).filter((e) => e.kind === 'alert_fired').map((e) => e.data?.over_budget)).toEqual([2, 2, 2]);
+    // A region with an incident of its own keeps landing there; another tenant opens its own.
+    expect(fire(LATENCY, region('r-1'), at(1), 'P2')).toBe(own[0]);
+    expect(get(fire(STALL, region('r-1', 'beta'), T0, 'P1'))).toMatchObject({ tenant: 'beta', region: 'r-1' });
+    expect(all().filter((i) => i.tenant === 'acme')).toHaveLength(3);
+
+    // Once its alerts clear, the collecting incident is mitigated like any other.
+    apply(...['r-3', 'r-4'].map((r) => cleared(STALL, region(r), at(2), 'P1')), cleared(STALL, region('r-5'), at(2), 'P0'));
+    expect(get(overflow)).toMatchObject({ state: 'mitigated', mitigated_by: 'qoswatch' });
+    // A budget freed (an incident resolved): the next new group opens an incident of its own again.
+    incidents.act(own[1]!, 'resolve', 'alice', undefined, at(3));
+    expect(get(fire(STALL, region('r-6'), at(3), 'P1'))).toMatchObject({ region: 'r-6' });
+  });
+});
+
 describe('priority', () => {
   it('rises to the most severe firing alert, with a priority_changed entry', () => {
     const id = fire(STALL, EU, T0, 'P1');

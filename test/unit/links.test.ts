@@ -11,6 +11,16 @@ describe('signed ack/resolve links', () => {
     expect(verifyLink(SECRET, signLink(SECRET, claim), NOW)).toEqual({ ok: true, claim });
   });
 
+  it('carries a storm, which an edit cannot add or change', () => {
+    const storm: LinkClaim = { ...claim, incident: 0, storm: 3 };
+    const token = signLink(SECRET, storm);
+    expect(verifyLink(SECRET, token, NOW)).toEqual({ ok: true, claim: storm });
+    const [, sig] = token.split('.');
+    for (const forged of [{ i: 0, a: 'ack', r: 'anna', e: claim.expires, s: 4 }, { i: 42, a: 'ack', r: 'anna', e: claim.expires, s: 3 }]) {
+      expect(verifyLink(SECRET, `${Buffer.from(JSON.stringify(forged)).toString('base64url')}.${sig}`, NOW)).toEqual({ ok: false, reason: 'tampered' });
+    }
+  });
+
   it('expires exactly at the expiry instant', () => {
     const token = signLink(SECRET, claim);
     expect(verifyLink(SECRET, token, claim.expires - 1).ok).toBe(true);

@@ -152,5 +152,31 @@ describe('Outbox (real SQLite)', () => {
       const order = drain();
       expect(order.filter((k) => k.startsWith('7-'))).toEqual(['7-opened', '7-priority', '7-resolved']);
     });
+
+    it('holds the pages of a tenant over its budget, never its customer updates, and lets other tenants through', () => {
+      outbox.enqueue([page('a-page', { tenant: 'a', priority: 'P0' }), page('b-page', { incidentId: 8, tenant: 'b', priority: 'P2' })], T0);
+      outbox.enqueue([item('mailto:ops@a.example', 'email', { key: 'ticket:1:update:1:mailto:ops@a.example:email', tenant: 'a' })], T0);
+      const asked: string[] = [];
+      const claimed = outbox.claimDue(T0, { admit: (t) => (asked.push(t), t !== 'a') }).map((r) => r.key);
+      expect(claimed.sort()).toEqual(['b-page', 'ticket:1:update:1:mailto:ops@a.example:email']);
+      expect(asked, 'the P0 was asked about first').toEqual(['a', 'b']);
+      expect(outbox.pendingOf('a', T0).map((r) => r.key)).toEqual(['a-page']);
+    });
+
+    it('spends the last of a budget on the most urgent pages, whichever lanes they are on', () => {
+      outbox.enqueue([item('bob', 'email', { key: 'p2', priority: 'P2' }), item('alice', 'ops-hook', { key: 'p0', incidentId: 8, priority: 'P0' }), item('carol', 'sre-hook', { key: 'p1', incidentId: 9 })], T0);
+      let left = 2;
+      expect(outbox.claimDue(T0, { admit: () => left-- > 0 }).map((r) => r.key)).toEqual(['p0', 'p1']);
+    });
+
+    it('counts a tenant`s pages sent within a period (and those being sent), not its customer updates', () => {
+      outbox.enqueue([page('a1', { tenant: 'a' }), page('a2', { incidentId: 8, tenant: 'a' }), item('alice', 'email', { key: 'ticket:1:x', tenant: 'a' })], T0);
+      for (const r of outbox.claimDue(T0)) outbox.delivered(r.id, T0);
+      expect(outbox.sentBy('a', T0 - 1)).toBe(1);
+      outbox.claimDue(T0 + 10); // a2 is being sent
+      expect(outbox.sentBy('a', T0 - 1)).toBe(2);
+      expect(outbox.sentBy('a', T0), 'a1 was sent at the start of the period, not in it').toBe(1);
+      expect(outbox.sentBy('b', T0 - 1)).toBe(0);
+    });
   });
 });

@@ -1,0 +1,145 @@
+import type { Incident } from '../incidents/model.js';
+import { type Priority, rank } from '../rules/rule-schema.js';
+import type { Db } from '../storage/sqlite.js';
+import type { PageKind } from './channel.js';
+
+/**
+ * A storm: many incidents of one tenant (under one escalation policy) starting within a short time, paged as one.
+ * The first incidents page on their own at once; from the `threshold`-th still open that began paging within
+ * `windowMs` on, each joins the tenant's storm, whose pages list every member. The storm escalates like an incident while any member is open
+ * (restarting when a new open member joins after all were acknowledged) and tells the people it paged what changed
+ * — members joining, acknowledged, mitigated, resolved — in one update at most every `intervalMs`, at once when a
+ * member is more urgent than anything they were told. It ends when no member is open or acknowledged.
+ */
+export interface StormOptions {
+  readonly threshold: number;
+  readonly windowMs: number;
+  readonly intervalMs: number;
+}
+
+export interface Storm {
+  readonly id: number;
+  readonly tenant: string;
+  readonly policy: string;
+  readonly opened_at: number;
+  readonly closed_at: number | null;
+  /** Escalation: restarted (generation + 1) whenever it starts again; `started_at` null while stopped. */
+  readonly generation: number;
+  readonly started_at: number | null;
+  readonly next_step: number;
+  /** Bumped by every change people should hear about; `told_version` is what the last page showed. */
+  readonly version: number;
+  readonly told_version: number;
+  readonly told_at: number | null;
+  readonly told_priority: Priority | null;
+  /** Headlines for the next update (SLA warnings of members), JSON. */
+  readonly notes: string;
+}
+
+/** The storms in SQLite (migration: storms, storm_members). */
+export class Storms {
+  constructor(
+    private readonly db: Db,
+    readonly opts: StormOptions,
+  ) {}
+
+  get(id: number): Storm | undefined {
+    return this.db.prepare('SELECT * FROM storms WHERE id = ?').get(id) as Storm | undefined;
+  }
+
+  /** The storm of a tenant and policy still going on, if any. */
+  current(tenant: string, policy: string): Storm | undefined {
+    return this.db.prepare('SELECT * FROM storms WHERE tenant = ? AND policy = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1').get(tenant, policy) as Storm | undefined;
+  }
+
+  /** The storm still going on that an incident belongs to, if any. */
+  of(incidentId: number): Storm | undefined {
+    return this.db
+      .prepare('SELECT s.* FROM storms s JOIN storm_members m ON m.storm_id = s.id WHERE m.incident_id = ? AND s.closed_at IS NULL ORDER BY s.id DESC LIMIT 1')
+      .get(incidentId) as Storm | undefined;
+  }
+
+  /** Storms going on, or ended with something left to tell. */
+  active(): Storm[] {
+    return this.db.prepare('SELECT * FROM storms WHERE closed_at IS NULL OR version > told_version').all() as Storm[];
+  }
+
+  /**
+   * Incidents of a tenant and policy (other than `except`), still open or acknowledged, that began paging since
+   * `since`: their own escalation started, or they joined a storm (a storm that just ended does not hand its
+   * flapping incidents back one by one).
+   */
+  recentlyPaged(tenant: string, policy: string, since: number, except: number): number {
+    return (this.db
+      .prepare(`SELECT count(*) AS n FROM incidents WHERE tenant = ? AND state IN ('open', 'acknowledged') AND id != ? AND id IN (
+          SELECT incident_id FROM escalations WHERE policy = ? AND started_at >= ?
+          UNION SELECT m.incident_id FROM storm_members m JOIN storms s ON s.id = m.storm_id WHERE s.tenant = ? AND s.policy = ? AND m.joined_at >= ?)`)
+      .get(tenant, except, policy, since, tenant, policy, since) as { n: number }).n;
+  }
+
+  open(tenant: string, policy: string, now: number): Storm {
+    const id = Number(this.db.prepare('INSERT INTO storms (tenant, policy, opened_at) VALUES (?, ?, ?)').run(tenant, policy, now).lastInsertRowid);
+    return this.get(id)!;
+  }
+
+  /** Adds an incident; false when it was a member already. Either way the storm has news. */
+  join(id: number, incidentId: number, now: number): boolean {
+    const added = this.db.prepare('INSERT INTO storm_members (storm_id, incident_id, joined_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(id, incidentId, now).changes > 0;
+    this.changed(id);
+    return added;
+  }
+
+  members(id: number): number[] {
+    return (this.db.prepare('SELECT incident_id FROM storm_members WHERE storm_id = ? ORDER BY incident_id').all(id) as { incident_id: number }[]).map((r) => r.incident_id);
+  }
+
+  /** Something people should hear about happened in the storm. */
+  changed(id: number, note?: string): void {
+    if (note === undefined) this.db.prepare('UPDATE storms SET version = version + 1 WHERE id = ?').run(id);
+    else this.db.prepare('UPDATE storms SET version = version + 1, notes = json_insert(notes, \'$[#]\', ?) WHERE id = ?').run(note, id);
+  }
+
+  startEscalation(id: number, now: number): void {
+    this.db.prepare('UPDATE storms SET generation = generation + 1, started_at = ?, next_step = 0 WHERE id = ?').run(now, id);
+  }
+
+  stopEscalation(id: number): void {
+    this.db.prepare('UPDATE storms SET started_at = NULL WHERE id = ?').run(id);
+  }
+
+  stepped(id: number, nextStep: number): void {
+    this.db.prepare('UPDATE storms SET next_step = ? WHERE id = ?').run(nextStep, id);
+  }
+
+  /** People were told the storm as of `version`. */
+  told(id: number, version: number, priority: Priority, now: number): void {
+    this.db.prepare("UPDATE storms SET told_version = ?, told_at = ?, told_priority = ?, notes = '[]' WHERE id = ?").run(version, now, priority, id);
+  }
+
+  close(id: number, now: number): void {
+    this.db.prepare('UPDATE storms SET closed_at = ?, started_at = NULL, version = version + 1 WHERE id = ?').run(now, id);
+  }
+}
+
+/** The most urgent priority among incidents (P3 when there are none). */
+export function topPriority(incidents: readonly Pick<Incident, 'priority'>[]): Priority {
+  return incidents.map((i) => i.priority).sort((a, b) => rank(a) - rank(b))[0] ?? 'P3';
+}
+
+/** A storm's state as one incident's: open while any member is, then acknowledged, mitigated, resolved. */
+export function stormState(members: readonly Pick<Incident, 'state'>[]): Incident['state'] {
+  for (const s of ['open', 'acknowledged', 'mitigated'] as const) if (members.some((m) => m.state === s)) return s;
+  return 'resolved';
+}
+
+/**
+ * What an update of a storm says, as a page kind: it is over (mitigated or resolved), everyone is on it
+ * (acknowledged), it got more urgent than people were told (priority_changed), or incidents joined or changed
+ * (updated; SLA warnings of its incidents come as headlines of such an update).
+ */
+export function updateKind(storm: Pick<Storm, 'told_priority'>, members: readonly Pick<Incident, 'state' | 'priority'>[]): PageKind {
+  const state = stormState(members);
+  if (state !== 'open') return state;
+  if (storm.told_priority && rank(topPriority(members.filter((m) => m.state === 'open'))) < rank(storm.told_priority)) return 'priority_changed';
+  return 'updated';
+}
