@@ -70,11 +70,12 @@ export class Storms {
    * flapping incidents back one by one).
    */
   recentlyPaged(tenant: string, policy: string, since: number, except: number): number {
+    // From the tenant's open incidents (few: its open-incident budget), each looked up by key.
     return (this.db
-      .prepare(`SELECT count(*) AS n FROM incidents WHERE tenant = ? AND state IN ('open', 'acknowledged') AND id != ? AND id IN (
-          SELECT incident_id FROM escalations WHERE policy = ? AND started_at >= ?
-          UNION SELECT m.incident_id FROM storm_members m JOIN storms s ON s.id = m.storm_id WHERE s.tenant = ? AND s.policy = ? AND m.joined_at >= ?)`)
-      .get(tenant, except, policy, since, tenant, policy, since) as { n: number }).n;
+      .prepare(`SELECT count(*) AS n FROM incidents i WHERE i.tenant = ? AND i.state IN ('open', 'acknowledged') AND i.id != ? AND (
+          EXISTS (SELECT 1 FROM escalations e WHERE e.incident_id = i.id AND e.policy = ? AND e.started_at >= ?)
+          OR EXISTS (SELECT 1 FROM storm_members m JOIN storms s ON s.id = m.storm_id WHERE m.incident_id = i.id AND s.policy = ? AND m.joined_at >= ?))`)
+      .get(tenant, except, policy, since, policy, since) as { n: number }).n;
   }
 
   open(tenant: string, policy: string, now: number): Storm {
