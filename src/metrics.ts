@@ -55,6 +55,8 @@ export class Metrics {
   readonly spoolDepthPoints = this.gauge('qoswatch_spool_depth_points', 'Points waiting in the spool for InfluxDB');
   readonly spoolDepthBytes = this.gauge('qoswatch_spool_depth_bytes', 'Bytes waiting in the spool for InfluxDB');
   readonly spoolDropped = this.counter('qoswatch_spool_dropped_points_total', 'Points dropped because the spool was full');
+  readonly tenantSpoolBytes = this.gauge('qoswatch_tenant_spool_bytes', 'Bytes waiting in the spool, per tenant ("(service)": incident events and self metrics)', ['tenant']);
+  readonly tenantSpoolDropped = this.counter('qoswatch_tenant_spool_dropped_points_total', 'Points dropped from the full spool, per tenant (whoever holds the most loses first)', ['tenant']);
   readonly evaluations = this.counter('qoswatch_rule_evaluations_total', 'Evaluation passes of the rule engine');
   readonly evalDuration = new Histogram({
     name: 'qoswatch_rule_evaluation_duration_seconds',

@@ -55,6 +55,10 @@ const MIGRATIONS = [
      floor INTEGER NOT NULL,
      epoch INTEGER NOT NULL
    );`,
+  // Each spool row belongs to one tenant ('' = the service's own points), so that a full spool drops from whoever
+  // holds the most (spool.ts). Rows spooled before this version count as the service's.
+  `ALTER TABLE spool ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+   CREATE INDEX spool_tenant ON spool (tenant, seq);`,
 ];
 
 export function openIngestDb(path: string, opts: { fsync?: boolean } = {}): Db {

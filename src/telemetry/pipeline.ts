@@ -6,7 +6,7 @@ import { rollupLine } from '../storage/influx/rollup-points.js';
 import { Shipper } from '../storage/influx/shipper.js';
 import { Journal } from '../storage/journal.js';
 import { RawLateIds } from '../storage/raw-late-ids.js';
-import { Spool } from '../storage/spool.js';
+import { SERVICE, Spool } from '../storage/spool.js';
 import type { Db } from '../storage/sqlite.js';
 import { CardinalityCaps } from './cardinality.js';
 import type { Sample } from './sample-schema.js';
@@ -57,15 +57,18 @@ export class IngestPipeline {
   private readonly caps: CardinalityCaps;
   /** Numbers of late samples' raw points (with QOSWATCH_RAW_SAMPLES). */
   private readonly rawLateIds: RawLateIds | undefined;
-  private rawLines: string[] = [];
+  /** Raw sample points by tenant, committed with the next tick. */
+  private rawLines = new Map<string, string[]>();
   /** Points from elsewhere (incident events) committed with the next tick. */
   private extraLines: string[] = [];
   private readonly appliedListeners: (() => void)[] = [];
-  /** Points of a tick whose spool commit failed; retried with the next tick. */
-  private uncommitted: string[] = [];
+  /** Points of a tick whose spool commit failed, by owner; retried with the next tick. */
+  private uncommitted = new Map<string, string[]>();
   private timer: NodeJS.Timeout | undefined;
   private lastDropWarn = 0;
   private droppedSinceWarn = 0;
+  /** Spool points dropped per owner since the start (a tenant id, or SERVICE). */
+  private readonly spoolDropped = new Map<string, number>();
 
   constructor(
     private readonly deps: PipelineDeps,
@@ -85,7 +88,7 @@ export class IngestPipeline {
     this.spool = new Spool(deps.ingestDb, {
       maxBytes: opts.spoolMaxBytes,
       rowLines: opts.batchLines,
-      onDrop: (lines) => this.onSpoolDrop(lines),
+      onDrop: (owner, lines) => this.onSpoolDrop(owner, lines),
     });
     const cp = this.spool.checkpoint();
     // After a restart, windows from the checkpoint on were never stored: replay rebuilds them whole and the first
@@ -166,7 +169,7 @@ export class IngestPipeline {
     const storage = !status ? 'disabled' : status.reachable ? 'ok' : 'spooling';
     // Accepted data must be journaled and spooled; when the data dir refuses writes, stop taking traffic.
     if (this.journal.failure) return { ready: false, storage, detail: `cannot write the journal: ${this.journal.failure}` };
-    if (this.uncommitted.length) return { ready: false, storage, detail: 'cannot commit points to the spool' };
+    if (this.uncommitted.size) return { ready: false, storage, detail: 'cannot commit points to the spool' };
     // Spooling keeps accepted data safe, so the service stays ready while InfluxDB is away.
     const detail = !status ? 'INFLUX_URL is not set: metrics are not stored' : status.lastError;
     return detail ? { ready: true, storage, detail } : { ready: true, storage };
@@ -181,12 +184,18 @@ export class IngestPipeline {
       if (path === 'open') open++;
       else if (path === 'retained') retained++;
       else late++;
-      if (this.opts.rawSamples) this.rawLines.push(this.rawLine(tenant, sample, path));
+      if (this.opts.rawSamples) this.queueRaw(tenant, this.rawLine(tenant, sample, path));
     }
     if (open) metrics.samplesAggregated.inc({ path: 'open' }, open);
     if (retained) metrics.samplesAggregated.inc({ path: 'retained' }, retained);
     if (late) metrics.samplesAggregated.inc({ path: 'late' }, late);
     if (open || retained) for (const l of this.appliedListeners) l();
+  }
+
+  private queueRaw(tenant: string, line: string): void {
+    let lines = this.rawLines.get(tenant);
+    if (!lines) this.rawLines.set(tenant, (lines = []));
+    lines.push(line);
   }
 
   /**
@@ -247,41 +256,55 @@ export class IngestPipeline {
 
   private commit(result: { closedBefore: number; windows: readonly EmittedWindow[] }): void {
     const end = this.deps.metrics.tickDuration.startTimer();
-    let lines = this.uncommitted;
-    for (const w of result.windows) lines.push(rollupLine(w, this.opts.windowMs));
-    if (this.rawLines.length || this.extraLines.length) {
-      lines = lines.concat(this.rawLines, this.extraLines);
-      this.rawLines = [];
-      this.extraLines = [];
+    // Points by owner: each tenant's spool rows are its own, the service's (incident events, self metrics) too.
+    let points = this.uncommitted;
+    const to = (owner: string) => {
+      let l = points.get(owner);
+      if (!l) points.set(owner, (l = []));
+      return l;
+    };
+    for (const w of result.windows) to(w.series.tenant).push(rollupLine(w, this.opts.windowMs));
+    // appended in loops: a tick's raw points can be more than a spread's argument list may hold
+    for (const [tenant, lines] of this.rawLines) {
+      const out = to(tenant);
+      for (const l of lines) out.push(l);
     }
+    const service = this.extraLines.length ? to(SERVICE) : [];
+    for (const l of this.extraLines) service.push(l);
+    this.rawLines = new Map();
+    this.extraLines = [];
+    let count = 0;
+    for (const l of points.values()) count += l.length;
     if (!this.deps.sink) {
-      if (lines.length) this.deps.metrics.pointsDiscarded.inc(lines.length);
-      lines = [];
+      if (count) this.deps.metrics.pointsDiscarded.inc(count);
+      points = new Map();
+      count = 0;
     }
     const seq = this.journal.lastSeq;
     // No sample older than the age limit is accepted: late counters of windows before it can go (a window of margin).
     const lateFloor = this.store.windowOf(this.deps.clock() - this.opts.maxSampleAgeMs) - 1;
     try {
-      this.spool.commit(lines, { journalSeq: seq, closedBefore: result.closedBefore }, this.rawLateIds && (() => this.rawLateIds!.save(lateFloor)));
+      this.spool.commit(points, { journalSeq: seq, closedBefore: result.closedBefore }, this.rawLateIds && (() => this.rawLateIds!.save(lateFloor)));
       this.rawLateIds?.committed(lateFloor);
-      this.uncommitted = [];
+      this.uncommitted = new Map();
       this.journal.pruneGradually(seq, result.closedBefore);
     } catch (err) {
       // The journal still holds these samples (the checkpoint did not move); keep the points for the next tick.
-      this.uncommitted = lines;
-      this.deps.log.error({ err, points: lines.length }, 'cannot commit points to the spool; retrying at the next tick');
+      this.uncommitted = points;
+      this.deps.log.error({ err, points: count }, 'cannot commit points to the spool; retrying at the next tick');
     } finally {
       end();
     }
-    if (lines.length) this.shipper?.nudge();
+    if (count) this.shipper?.nudge();
   }
 
-  private onSpoolDrop(lines: number): void {
+  private onSpoolDrop(owner: string, lines: number): void {
+    this.spoolDropped.set(owner, (this.spoolDropped.get(owner) ?? 0) + lines);
     this.deps.metrics.spoolDropped.inc(lines);
     this.droppedSinceWarn += lines;
     const now = this.deps.clock();
     if (now - this.lastDropWarn >= 60_000) {
-      this.deps.log.warn({ dropped: this.droppedSinceWarn, maxBytes: this.opts.spoolMaxBytes }, 'spool full: dropped the oldest points');
+      this.deps.log.warn({ dropped: this.droppedSinceWarn, maxBytes: this.opts.spoolMaxBytes }, 'spool full: dropped the oldest points of whoever holds the most');
       this.lastDropWarn = now;
       this.droppedSinceWarn = 0;
     }
@@ -299,5 +322,15 @@ export class IngestPipeline {
     set(metrics.journalQuarantineRows, () => this.journal.quarantineCount());
     set(metrics.spoolDepthPoints, () => this.spool.depth.lines);
     set(metrics.spoolDepthBytes, () => this.spool.depth.bytes);
+    // per owner, read on scrape: a tenant id, or "(service)" for incident events and self metrics
+    const owner = (o: string) => (o === SERVICE ? '(service)' : o);
+    (metrics.tenantSpoolBytes as { collect?: () => void }).collect = () => {
+      metrics.tenantSpoolBytes.reset();
+      for (const [o, d] of this.spool.byOwner()) metrics.tenantSpoolBytes.set({ tenant: owner(o) }, d.bytes);
+    };
+    (metrics.tenantSpoolDropped as { collect?: () => void }).collect = () => {
+      metrics.tenantSpoolDropped.reset();
+      for (const [o, n] of this.spoolDropped) metrics.tenantSpoolDropped.inc({ tenant: owner(o) }, n);
+    };
   }
 }

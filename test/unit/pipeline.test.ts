@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DIMENSIONS } from '../../src/config/dimensions.js';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
 import { PipelineHarness, influxState, parseLine, windowTotals } from '../helpers/pipeline.js';
 import { join } from 'node:path';
@@ -233,6 +234,25 @@ describe('IngestPipeline', () => {
     await ingest(p, [s(h.now, { region: 'late-comer' })]);
     p.tick(h.now + W + 15_000);
     expect(h.logs.filter((l) => l.msg.startsWith('spool full'))).toHaveLength(2);
+  });
+
+  it('a full spool drops the flooding tenant\'s points, never the honest tenant\'s', async () => {
+    const h = harness();
+    const p = h.open({ spoolMaxBytes: 64 * 1024, batchLines: 50 });
+    // per window: the honest tenant's one sample; a flood of 60 regions × 5 values in every dimension
+    const flood = (ts: number) => Array.from({ length: 300 }, (_, i) => s(ts, { region: `r${i % 60}`, dims: Object.fromEntries(DIMENSIONS.map((d) => [d, `${d}${Math.floor(i / 60)}`])) }));
+    for (let k = 0; k < 8; k++) {
+      const ts = T0 + k * W + 1000;
+      await ingest(p, [s(ts, { dims: { isp: 'a' } })], 'acme');
+      await ingest(p, flood(ts), 'evil');
+      p.tick(T0 + k * W + W + 15_000);
+    }
+    const lines = h.spoolLines().map(parseLine);
+    expect(lines.filter((l) => l.tags.tenant === 'acme')).toHaveLength(16); // 8 windows × (region + isp)
+    expect(p.spool.depth.bytes).toBeLessThanOrEqual(64 * 1024);
+    const dropped = Object.fromEntries((await h.metrics.tenantSpoolDropped.get()).values.map((v) => [v.labels.tenant, v.value]));
+    expect(dropped).toEqual({ evil: expect.any(Number) });
+    expect(dropped.evil).toBeGreaterThan(0);
   });
 
   it('graceful shutdown writes the window that holds now', async () => {
