@@ -30,6 +30,7 @@ export class Metrics {
   readonly liveSessions = this.gauge('qoswatch_live_sessions', 'Viewer sessions reported within 3 intervals');
   readonly liveNodes = this.gauge('qoswatch_live_nodes', 'Nodes reported within 3 intervals');
   readonly dimFolded = this.counter('qoswatch_dim_values_folded_total', 'Samples whose dimension value went over the cardinality cap and was folded into "other"', ['dim']);
+  readonly dimReleased = this.counter('qoswatch_dim_values_released_total', 'Dimension values (and regions) not seen for QOSWATCH_DIM_TTL whose cap slot was released', ['dim']);
   readonly tickDuration = new Histogram({
     name: 'qoswatch_window_tick_duration_seconds',
     help: 'Time to close windows and commit their points to the spool',

@@ -30,6 +30,7 @@ export const envSchema = z.object({
   QOSWATCH_MAX_SAMPLE_AGE: durationSchema(60_000, 30 * 86_400_000).default(86_400_000),
   QOSWATCH_DIM_CAP: z.coerce.number().int().min(1).max(100_000).default(100),
   QOSWATCH_REGION_CAP: z.coerce.number().int().min(1).max(100_000).default(500),
+  QOSWATCH_DIM_TTL: durationSchema(60_000, 365 * 86_400_000).default(6 * 3_600_000),
 
   QOSWATCH_MAX_BODY: sizeSchema(1024, 256 * 1024 ** 2).default(5 * 1024 ** 2),
   QOSWATCH_RATE_LIMIT: rateSchema.default({ max: 2000, windowMs: 1000 }),

@@ -270,6 +270,10 @@ export const MIGRATIONS = [
    ) WITHOUT ROWID;
    CREATE INDEX storm_members_incident ON storm_members (incident_id);
    CREATE INDEX incidents_tenant ON incidents (tenant, state);`,
+  // Dimension values age out: a value not seen for QOSWATCH_DIM_TTL releases its slot. Values admitted before get
+  // a full TTL from the upgrade.
+  `ALTER TABLE dim_values ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+   UPDATE dim_values SET last_seen = CAST(strftime('%s', 'now') AS INTEGER) * 1000;`,
 ];
 
 export function openStateDb(path: string): Db {

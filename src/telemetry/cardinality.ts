@@ -1,50 +1,92 @@
 /**
  * Per-tenant caps on distinct tag values (PRODUCT.md §2): the first `cap` values of a dimension keep their own
- * series; later ones fold into `other` and are counted. Admitted values are persisted by the caller (`onAdmit`)
- * so the same values keep their series across restarts.
+ * series; later ones fold into `other` and are counted. A value not seen for `ttlMs` releases its slot, so one key
+ * holder cannot fill a tenant's caps for good (caps were first-come and never expired). Admitted values and when
+ * they were last seen are persisted by the caller (hooks), so they keep their series across restarts. Pure: time
+ * is an argument.
  */
 export interface CapHooks {
-  onAdmit?(tenant: string, dim: string, value: string): void;
+  onAdmit?(tenant: string, dim: string, value: string, now: number): void;
   onFold?(dim: string): void;
+  onRelease?(tenant: string, dim: string, value: string): void;
+  /** A value's last sighting moved on by a save interval since it was last persisted. */
+  onSeen?(tenant: string, dim: string, value: string, lastSeen: number): void;
 }
 
 export const OTHER = 'other';
 
+interface Slot {
+  lastSeen: number;
+  /** The last sighting persisted (through onAdmit or onSeen). */
+  saved: number;
+}
+
 export class CardinalityCaps {
   /** tenant → dimension → admitted values (nested, so the hot path builds no key strings). */
-  private readonly admitted = new Map<string, Map<string, Set<string>>>();
+  private readonly admitted = new Map<string, Map<string, Map<string, Slot>>>();
+  /** A sighting is persisted again once it has moved on by this much (a tenth of the TTL, at most an hour). */
+  private readonly saveEveryMs: number;
 
   constructor(
     private readonly capOf: (dim: string) => number,
     private readonly hooks: CapHooks = {},
-  ) {}
-
-  /** Restores values admitted before a restart. */
-  restore(tenant: string, dim: string, value: string): void {
-    this.setOf(tenant, dim).add(value);
+    private readonly ttlMs = Infinity,
+  ) {
+    this.saveEveryMs = Math.min(ttlMs / 10, 3_600_000);
   }
 
-  admit(tenant: string, dim: string, value: string): string {
-    const set = this.setOf(tenant, dim);
-    if (set.has(value)) return value;
-    if (value === OTHER || set.size >= this.capOf(dim)) {
+  /** Restores a value admitted before a restart, last seen at `lastSeen`. */
+  restore(tenant: string, dim: string, value: string, lastSeen: number): void {
+    this.slotsOf(tenant, dim).set(value, { lastSeen, saved: lastSeen });
+  }
+
+  admit(tenant: string, dim: string, value: string, now: number): string {
+    const slots = this.slotsOf(tenant, dim);
+    const slot = slots.get(value);
+    if (slot) {
+      if (now > slot.lastSeen) slot.lastSeen = now;
+      return value;
+    }
+    if (value === OTHER || slots.size >= this.capOf(dim)) {
       if (value !== OTHER) this.hooks.onFold?.(dim);
       return OTHER;
     }
-    set.add(value);
-    this.hooks.onAdmit?.(tenant, dim, value);
+    slots.set(value, { lastSeen: now, saved: now });
+    this.hooks.onAdmit?.(tenant, dim, value, now);
     return value;
+  }
+
+  /**
+   * Releases the values not seen for the TTL (their series stay in the window store until their windows age out)
+   * and reports sightings worth persisting.
+   */
+  sweep(now: number): void {
+    for (const [tenant, dims] of this.admitted) {
+      for (const [dim, slots] of dims) {
+        for (const [value, slot] of slots) {
+          if (now - slot.lastSeen >= this.ttlMs) {
+            slots.delete(value);
+            this.hooks.onRelease?.(tenant, dim, value);
+          } else if (slot.lastSeen - slot.saved >= this.saveEveryMs) {
+            slot.saved = slot.lastSeen;
+            this.hooks.onSeen?.(tenant, dim, value, slot.lastSeen);
+          }
+        }
+        if (slots.size === 0) dims.delete(dim);
+      }
+      if (dims.size === 0) this.admitted.delete(tenant);
+    }
   }
 
   size(tenant: string, dim: string): number {
     return this.admitted.get(tenant)?.get(dim)?.size ?? 0;
   }
 
-  private setOf(tenant: string, dim: string): Set<string> {
+  private slotsOf(tenant: string, dim: string): Map<string, Slot> {
     let dims = this.admitted.get(tenant);
     if (!dims) this.admitted.set(tenant, (dims = new Map()));
     let s = dims.get(dim);
-    if (!s) dims.set(dim, (s = new Set()));
+    if (!s) dims.set(dim, (s = new Map()));
     return s;
   }
 }

@@ -23,6 +23,8 @@ export interface PipelineOptions {
   batchLines: number;
   rawSamples: boolean;
   capOf(dim: string): number;
+  /** A dimension value (or region) not seen for this long releases its slot. */
+  dimTtlMs: number;
 }
 
 export interface PipelineDeps {
@@ -43,6 +45,34 @@ export type Transport = 'http' | 'ws';
 
 /** Journal seq and sample index make a sample id; 8192 > the 5000 samples a batch may hold. */
 const SAMPLES_PER_SEQ = 8192;
+/** How often dimension values are checked for release and their sightings persisted. */
+const CAP_SWEEP_MS = 60_000;
+
+/** The cardinality caps, with admitted values and their last sighting kept in the state database (dim_values). */
+function persistedCaps(stateDb: Db, opts: PipelineOptions, metrics: Metrics): CardinalityCaps {
+  const save = stateDb.prepare(
+    'INSERT INTO dim_values (tenant, dim, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, dim, value) DO UPDATE SET last_seen = excluded.last_seen',
+  );
+  const seen = stateDb.prepare('UPDATE dim_values SET last_seen = ? WHERE tenant = ? AND dim = ? AND value = ?');
+  const release = stateDb.prepare('DELETE FROM dim_values WHERE tenant = ? AND dim = ? AND value = ?');
+  const caps = new CardinalityCaps(
+    opts.capOf,
+    {
+      onAdmit: (tenant, dim, value, now) => save.run(tenant, dim, value, now, now),
+      onFold: (dim) => metrics.dimFolded.inc({ dim }),
+      onSeen: (tenant, dim, value, lastSeen) => seen.run(lastSeen, tenant, dim, value),
+      onRelease: (tenant, dim, value) => {
+        release.run(tenant, dim, value);
+        metrics.dimReleased.inc({ dim });
+      },
+    },
+    opts.dimTtlMs,
+  );
+  for (const r of stateDb.prepare('SELECT tenant, dim, value, last_seen AS lastSeen FROM dim_values').iterate() as IterableIterator<{ tenant: string; dim: string; value: string; lastSeen: number }>) {
+    caps.restore(r.tenant, r.dim, r.value, r.lastSeen);
+  }
+  return caps;
+}
 
 /**
  * Accepted telemetry's path to storage: validate → journal (durable) → window store → on each tick, closed windows
@@ -69,20 +99,15 @@ export class IngestPipeline {
   private droppedSinceWarn = 0;
   /** Spool points dropped per owner since the start (a tenant id, or SERVICE). */
   private readonly spoolDropped = new Map<string, number>();
+  private lastCapSweep: number;
 
   constructor(
     private readonly deps: PipelineDeps,
     private readonly opts: PipelineOptions,
   ) {
-    const { stateDb, metrics, log } = deps;
-    const saveValue = stateDb.prepare('INSERT OR IGNORE INTO dim_values (tenant, dim, value, first_seen) VALUES (?, ?, ?, ?)');
-    this.caps = new CardinalityCaps(opts.capOf, {
-      onAdmit: (tenant, dim, value) => saveValue.run(tenant, dim, value, deps.clock()),
-      onFold: (dim) => metrics.dimFolded.inc({ dim }),
-    });
-    for (const r of stateDb.prepare('SELECT tenant, dim, value FROM dim_values').iterate() as IterableIterator<{ tenant: string; dim: string; value: string }>) {
-      this.caps.restore(r.tenant, r.dim, r.value);
-    }
+    const { metrics, log } = deps;
+    this.caps = persistedCaps(deps.stateDb, opts, metrics);
+    this.lastCapSweep = deps.clock();
     this.journal = new Journal(deps.ingestDb);
     if (opts.rawSamples) this.rawLateIds = new RawLateIds(deps.ingestDb);
     this.spool = new Spool(deps.ingestDb, {
@@ -148,6 +173,10 @@ export class IngestPipeline {
   /** Closes due windows and commits their points with the checkpoint. Time is an argument for tests. */
   tick(now: number): void {
     this.journal.flush();
+    if (now - this.lastCapSweep >= CAP_SWEEP_MS) {
+      this.lastCapSweep = now;
+      this.caps.sweep(now);
+    }
     this.commit(this.store.tick(now));
   }
 

@@ -34,6 +34,7 @@ export const pipelinePlugin = fp<TelemetryPluginOptions>(
         batchLines: env.INFLUX_BATCH_LINES,
         rawSamples: env.QOSWATCH_RAW_SAMPLES,
         capOf: (dim) => (dim === 'region' ? env.QOSWATCH_REGION_CAP : (config.dimensions[dim as keyof typeof config.dimensions]?.cap ?? env.QOSWATCH_DIM_CAP)),
+        dimTtlMs: env.QOSWATCH_DIM_TTL,
       },
     );
     app.decorate('pipeline', pipeline);

@@ -124,7 +124,7 @@ export class WindowStore {
   ingest(tenant: string, s: Sample, sampleId: number, receivedAt: number): IngestPath {
     const w = this.windowOf(s.ts);
     const path = this.pathOf(s.ts);
-    const targets = this.resolveSeries(tenant, s);
+    const targets = this.resolveSeries(tenant, s, receivedAt);
 
     const flags = this.observe(tenant, s, w, receivedAt, path !== 'late');
     const newSession = (flags & NEW_SESSION) !== 0;
@@ -157,7 +157,7 @@ export class WindowStore {
 
   /** A replayed sample that storage already has: only who is live is restored. */
   restoreLiveness(tenant: string, s: Sample, receivedAt: number): void {
-    this.resolveSeries(tenant, s);
+    this.resolveSeries(tenant, s, receivedAt);
     this.observe(tenant, s, this.windowOf(s.ts), receivedAt, true);
   }
 
@@ -296,12 +296,12 @@ export class WindowStore {
   }
 
   /** The region series and one series per dimension of the sample, after the cardinality caps. */
-  private resolveSeries(tenant: string, s: Sample): readonly Series[] {
+  private resolveSeries(tenant: string, s: Sample, now: number): readonly Series[] {
     const out = this.scratch;
     const ids = this.scratchIds;
     out.length = 0;
     ids.length = 0;
-    const region = this.caps.admit(tenant, 'region', s.region);
+    const region = this.caps.admit(tenant, 'region', s.region, now);
     let regions = this.index.get(tenant);
     if (!regions) this.index.set(tenant, (regions = new Map()));
     let node = regions.get(region);
@@ -313,7 +313,7 @@ export class WindowStore {
       for (const dim in dims) {
         const raw = dims[dim as keyof typeof dims];
         if (raw === undefined) continue;
-        const value = this.caps.admit(tenant, dim, raw);
+        const value = this.caps.admit(tenant, dim, raw, now);
         let values = node.dims.get(dim);
         if (!values) node.dims.set(dim, (values = new Map()));
         let series = values.get(value);

@@ -19,6 +19,7 @@ export const PIPELINE_DEFAULTS: PipelineOptions = {
   batchLines: 5000,
   rawSamples: false,
   capOf: () => 100,
+  dimTtlMs: 6 * 3_600_000,
 };
 
 /** A sink that is never called: the pipeline is not started, so points stay in the spool for inspection. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 
 const T0 = 1_800_000_000_000; // aligned to 10 s
 const W = 10_000;
+const MIN = 60_000;
 const body = (samples: unknown[]) => JSON.stringify({ samples });
 const s = (ts: number, over: Record<string, unknown> = {}) => ({ ts, region: 'eu', session: `s${ts}`, play_ms: 9000, stall_ms: 1000, stall_count: 1, ...over });
 
@@ -253,6 +254,42 @@ describe('IngestPipeline', () => {
     const dropped = Object.fromEntries((await h.metrics.tenantSpoolDropped.get()).values.map((v) => [v.labels.tenant, v.value]));
     expect(dropped).toEqual({ evil: expect.any(Number) });
     expect(dropped.evil).toBeGreaterThan(0);
+  });
+
+  it('a dimension value not seen for QOSWATCH_DIM_TTL releases its place under the cap, kept across restarts, so the cap takes new values again', async () => {
+    const h = harness();
+    const opts = { capOf: () => 2, dimTtlMs: 60 * MIN };
+    let p = h.open(opts);
+    const isp = (ts: number, value: string) => s(ts, { dims: { isp: value } });
+    /** The isp values of the qos_dim points of the window holding `ts`. */
+    const ispsAt = (ts: number) => {
+      const from = BigInt(Math.floor(ts / W) * W) * 1_000_000n;
+      return h.spoolLines().map(parseLine).filter((l) => l.measurement === 'qos_dim' && l.time >= from).map((l) => l.tags.value).sort();
+    };
+    await ingest(p, [isp(h.now, 'a'), isp(h.now, 'b'), isp(h.now, 'c')]);
+    p.tick(h.now + W + 15_000);
+    expect(ispsAt(h.now)).toEqual(['a', 'b', 'other']);
+    h.closeAll();
+    h.now = T0 + 30 * MIN;
+    p = h.open(opts);
+    await ingest(p, [isp(h.now, 'a')]); // a is seen again; b is not
+    p.tick(h.now);
+    h.now = T0 + 61 * MIN;
+    p.tick(h.now);
+    await ingest(p, [isp(h.now, 'c')]);
+    p.tick(h.now + W + 15_000);
+    expect(ispsAt(h.now)).toEqual(['c']);
+    expect((await h.metrics.dimReleased.get()).values).toEqual([expect.objectContaining({ labels: { dim: 'isp' }, value: 1 })]);
+    // across a restart the admitted values are a and c, with a's sighting at +30 min kept (else, first seen at +0,
+    // it would be released by now): d folds
+    h.closeAll();
+    h.now = T0 + 80 * MIN;
+    p = h.open(opts);
+    h.now += MIN;
+    p.tick(h.now);
+    await ingest(p, [isp(h.now, 'd'), isp(h.now, 'a')]);
+    p.tick(h.now + W + 15_000);
+    expect(ispsAt(h.now)).toEqual(['a', 'other']);
   });
 
   it('graceful shutdown writes the window that holds now', async () => {
