@@ -82,9 +82,12 @@ export async function scaleRun(series: number, sessions: number, fillSeconds = 3
   const { regions, values } = layout(series);
   // Enough samples for every session every 20 s and every (region, value) pair every 10 s window, twice over.
   const rate = Math.max(sessions / 20, (2 * regions * values) / 10, 2000);
+  // The budgets are lifted to twice the state measured: this measures what the state costs, not the budgets.
+  const budgets = { series: String(2 * series), sessions: String(2 * sessions) };
   const svc = new ServiceProcess({
     QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s', QOSWATCH_REGION_CAP: String(regions), QOSWATCH_DIM_CAP: String(values),
-    QOSWATCH_MAX_PENDING_BYTES: '1gb', ...env,
+    QOSWATCH_MAX_PENDING_BYTES: '1gb', QOSWATCH_TENANT_MAX_SERIES: budgets.series, QOSWATCH_MAX_SERIES: budgets.series, QOSWATCH_TENANT_MAX_POINTS: budgets.series,
+    QOSWATCH_TENANT_MAX_SESSIONS: budgets.sessions, QOSWATCH_MAX_SESSIONS: budgets.sessions, ...env,
   });
   await svc.start();
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });

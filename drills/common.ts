@@ -337,7 +337,7 @@ export function compare(ledger: Ledger, stored: Map<string, number>): Comparison
 
 /** Puts a comparison's figures and failures into a report. */
 export function reportComparison(report: Report, c: Comparison): void {
-  report.figure('windows compared (region × 1 s window)', c.windows);
+  report.figure('windows compared (region × window)', c.windows);
   report.figure('samples acknowledged (202 accepted)', c.accepted);
   report.figure('samples in doubt (request cut by a crash, then resent)', c.inDoubt);
   report.figure('samples stored in InfluxDB (Σ qos_region.samples)', c.stored);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineLine } from '../bench/machine.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from '../test/helpers/influxd.js';
+import { drillCardinality } from './cardinality.js';
 import { type DrillResult, type Log, figuresTable, ms } from './common.js';
 import { drillFuzz } from './fuzz.js';
 import { drillKill9 } from './kill9.js';
@@ -42,6 +43,8 @@ export const PARAMS = {
   fuzzCases: num('DRILL_FUZZ_CASES', 100_000),
   lorisConnections: num('DRILL_LORIS_CONNECTIONS', 50),
   lorisSeconds: num('DRILL_LORIS_SECONDS', 70),
+  cardinalityAttackers: num('DRILL_CARDINALITY_ATTACKERS', 3),
+  cardinalityRounds: num('DRILL_CARDINALITY_ROUNDS', 4),
   seed: num('DRILL_SEED', 20),
 };
 
@@ -59,7 +62,8 @@ sample's identity is its journal row and index), so an acknowledged resend count
 up to the in-doubt samples more. After the load, windows are closed and shipped (graceful stop, restart, wait for
 \`qoswatch_spool_depth_points\` = 0), then per window: **lost** = acknowledged − stored when positive (must be 0), and
 stored must not exceed acknowledged + in doubt (else samples were counted twice). Samples are Σ \`samples\` of
-\`qos_region\`, late points included. Drills use 1 s windows with 3 s of grace so windows close quickly.
+\`qos_region\`, late points included. Drills use 1 s windows with 3 s of grace so windows close quickly (the
+cardinality drill uses the default 10 s windows: the memory a series costs is its windows).
 
 | drill | what it does | passes when | parameters (environment, default) |
 | --- | --- | --- | --- |
@@ -67,10 +71,12 @@ stored must not exceed acknowledged + in doubt (else samples were counted twice)
 | \`outage\` | simulator load; InfluxDB stopped (SIGTERM) for the outage, then started again | lost = 0; no spool drops; \`/readyz\` stays 200 (\`spooling\`) during the outage; reports spool depth peak and replay time (InfluxDB back → spool empty) | \`DRILL_OUTAGE_SECONDS\` (300), \`DRILL_OUTAGE_SESSIONS\` (6000) |
 | \`paging\` | two incidents (P2: one channel at a time with fallback; P1: every channel at once) while SMTP is down (port closed), a generic webhook answers 500 and a WeCom robot answers HTTP 200 with \`errcode\` 45009; one chat webhook works; the service is killed (-9) once in the middle; then everything recovers | each page is delivered via the working channel at once, every delayed one after recovery, each exactly once per key / Message-ID | \`DRILL_PAGING_OUTAGE_SECONDS\` (20: within the 8-attempt retry budget of about 1–2 min), \`DRILL_PAGING_KILL\` (1) |
 | \`overload\` | measures the maximum ingest of the simulator's beacons (closed loop, 64 requests in flight, batches of 500, shipped rules evaluated, per-key rate limit lifted so the overload guards are what sheds), then offers \`factor\` × that in open loop (requests start on a fixed schedule) over up to 4096 client connections, as many SDKs would | statuses only 202 / 429 / 503 and some 429/503 at all, every 429 with Retry-After, no connection reset, RSS under baseline + \`QOSWATCH_MAX_PENDING_BYTES\` + \`QOSWATCH_MAX_INFLIGHT\` × 4 × body size (raw body, its string and the parsed samples of every request in flight), process alive, lost = 0 | \`DRILL_OVERLOAD_FACTOR\` (3), \`DRILL_OVERLOAD_SECONDS\` (30) |
+| \`cardinality\` | three hostile tenants (their public keys) send the cardinality product of issue 14 at once — every one of 500 regions × 100 values in every dimension (50 k samples a round, values new each round, + 20 % late samples spread over the past hour), each sample a new session claiming a 1 h interval, refused batches resent after Retry-After — against the Docker image's heap (\`--max-old-space-size=512\`), at the service's default 10 s windows, while an honest tenant beacons and InfluxDB is down with a 16 MiB spool; then \`kill -9\` and a restart (the journal replay takes the attack again) | the service stays up through the attack and the restart; each hostile tenant holds at most its series budget (+ its region \`other\`) and its sessions budget, all tenants at most the global ceiling; the excess is counted per tenant in \`/metrics\`; the honest tenant: no budget excess, no spool point dropped, no sample rejected, lost = 0; the attack gets only 202 and 429 | \`DRILL_CARDINALITY_ATTACKERS\` (3), \`DRILL_CARDINALITY_ROUNDS\` (4) |
 | \`fuzz\` | fast-check bodies over HTTP (mutated samples, wrong types, huge numbers, NaN strings, nesting up to 10 k, long strings, unknown fields, bad UTF-8, random bytes, wrong content types and encodings, gzip bombs, truncated gzip), WebSocket frames (garbage, oversized, bad JSON, bad UTF-8), slow-loris connections (half dribbling headers, half a body), then \`QOSWATCH_MAX_INFLIGHT\` + 8 connections dribbling a body with a valid key | no 5xx and no dropped connection, every 4xx a JSON \`{error, message}\`, every 202 a well-formed verdict (accepted + rejected = sent, each rejection with path and message), the status the contract gives each case; WebSocket: an ack or \`bad_request\` per frame, closes only with 1007/1009; the service stays up and keeps answering probes (\`/healthz\` and a telemetry POST every 500 ms) while slow clients are connected; every accepted sample reaches InfluxDB, none refused | \`DRILL_FUZZ_CASES\` (100000), \`DRILL_LORIS_CONNECTIONS\` (50), \`DRILL_LORIS_SECONDS\` (70: past Node's 60 s header timeout) |
 
 \`DRILLS=kill9,outage\` runs a subset; \`DRILL_SEED\` changes the simulator's seed. A short kill -9 drill, a short
-outage drill and a short fuzz run are part of \`npm test\` (\`test/integration/drills.test.ts\`).
+outage drill, a short fuzz run and a short cardinality drill (one hostile tenant, one round) are part of \`npm test\`
+(\`test/integration/drills.test.ts\`).
 `;
 
 type Runner = (log: Log) => Promise<DrillResult>;
@@ -80,6 +86,7 @@ const DRILLS: Record<string, Runner> = {
   outage: (log) => drillOutage({ outageMs: PARAMS.outageSeconds * 1000, sessions: PARAMS.outageSessions, seed: PARAMS.seed, log }),
   paging: (log) => drillPaging({ outageMs: PARAMS.pagingOutageSeconds * 1000, kill: PARAMS.pagingKill, seed: PARAMS.seed, log }),
   overload: (log) => drillOverload({ factor: PARAMS.overloadFactor, seconds: PARAMS.overloadSeconds, log }),
+  cardinality: (log) => drillCardinality({ attackers: PARAMS.cardinalityAttackers, rounds: PARAMS.cardinalityRounds, seed: PARAMS.seed, log }),
   fuzz: (log) => drillFuzz({ cases: PARAMS.fuzzCases, lorisConnections: PARAMS.lorisConnections, lorisMs: PARAMS.lorisSeconds * 1000, seed: PARAMS.seed, log }),
 };
 

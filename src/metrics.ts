@@ -31,6 +31,16 @@ export class Metrics {
   readonly liveNodes = this.gauge('qoswatch_live_nodes', 'Nodes reported within 3 intervals');
   readonly dimFolded = this.counter('qoswatch_dim_values_folded_total', 'Samples whose dimension value went over the cardinality cap and was folded into "other"', ['dim']);
   readonly dimReleased = this.counter('qoswatch_dim_values_released_total', 'Dimension values (and regions) not seen for QOSWATCH_DIM_TTL whose cap slot was released', ['dim']);
+  readonly budget = this.gauge('qoswatch_budget', 'Global ceilings over all tenants: series held, live sessions and nodes', ['budget']);
+  readonly tenantBudget = this.gauge('qoswatch_tenant_budget', 'Budgets in force per tenant: series, points per window, live sessions and nodes', ['tenant', 'budget']);
+  readonly tenantSeries = this.gauge('qoswatch_tenant_series', 'Series held by the window store, per tenant', ['tenant']);
+  readonly tenantLiveSessions = this.gauge('qoswatch_tenant_live_sessions', 'Live sessions and nodes tracked, per tenant', ['tenant']);
+  readonly tenantPoints = this.gauge('qoswatch_tenant_points', 'Points counted against the budget in the current window, per tenant', ['tenant']);
+  readonly tenantBudgetExceeded = this.counter(
+    'qoswatch_tenant_budget_exceeded_total',
+    'Excess over a budget, per tenant: budget (series, global_series, points, sessions, global_sessions) and action (folded, raw_skipped, refused, untracked, evicted)',
+    ['tenant', 'budget', 'action'],
+  );
   readonly tickDuration = new Histogram({
     name: 'qoswatch_window_tick_duration_seconds',
     help: 'Time to close windows and commit their points to the spool',

@@ -8,6 +8,8 @@ const bool = z
 const secret = z.string().min(16, 'must be at least 16 characters');
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+/** A number, or `auto` (the default): derived at start from the heap (see its use). */
+const autoOr = <T extends z.ZodType>(schema: T) => z.union([z.literal('auto'), schema], { error: 'must be a positive integer or auto' }).default('auto');
 
 /**
  * Every environment variable the service reads. The README's configuration table documents the same list;
@@ -31,6 +33,12 @@ export const envSchema = z.object({
   QOSWATCH_DIM_CAP: z.coerce.number().int().min(1).max(100_000).default(100),
   QOSWATCH_REGION_CAP: z.coerce.number().int().min(1).max(100_000).default(500),
   QOSWATCH_DIM_TTL: durationSchema(60_000, 365 * 86_400_000).default(6 * 3_600_000),
+  QOSWATCH_TENANT_MAX_SERIES: z.coerce.number().int().min(1).max(100_000_000).default(12_000),
+  QOSWATCH_TENANT_MAX_POINTS: z.coerce.number().int().min(1).max(1_000_000_000).default(24_000),
+  QOSWATCH_TENANT_MAX_SESSIONS: z.coerce.number().int().min(1).max(1_000_000_000).default(120_000),
+  QOSWATCH_MAX_SERIES: autoOr(z.coerce.number().int().min(1).max(100_000_000)),
+  QOSWATCH_MAX_SESSIONS: autoOr(z.coerce.number().int().min(1).max(1_000_000_000)),
+  QOSWATCH_MAX_LIVE: durationSchema(1000, 3 * 3_600_000).default(300_000),
 
   QOSWATCH_MAX_BODY: sizeSchema(1024, 256 * 1024 ** 2).default(5 * 1024 ** 2),
   QOSWATCH_RATE_LIMIT: rateSchema.default({ max: 2000, windowMs: 1000 }),

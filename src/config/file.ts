@@ -66,6 +66,14 @@ export const tenantSchema = z.strictObject({
   /** This tenant's own SLA targets over its tier's (e.g. a contract with a 10-minute P0 response). */
   sla: slaOverrides.optional(),
   reports: reportsSchema.optional(),
+  /** This tenant's own budgets over the environment's defaults (QOSWATCH_TENANT_MAX_*). */
+  budgets: z
+    .strictObject({
+      series: z.number().int().min(1).max(10_000_000).optional().describe('series held in memory'),
+      points: z.number().int().min(1).max(100_000_000).optional().describe('points written per window'),
+      sessions: z.number().int().min(1).max(100_000_000).optional().describe('live sessions and nodes tracked'),
+    })
+    .optional(),
   ingest_keys: z.array(ingestKeySchema).default([]),
 });
 

@@ -360,11 +360,11 @@ class WsTransport implements Transport {
     }
     const f = typeof msg.seq === 'number' ? this.pending.get(msg.seq) : undefined;
     if (!f) return;
-    if (msg.error === 'too_many_requests' || msg.error === 'unavailable') {
-      // a rate limit is waited out as long as the run lasts (the connection holds its frames until then)
+    if (msg.error === 'too_many_requests' || msg.error === 'over_budget' || msg.error === 'unavailable') {
+      // a rate limit or a spent budget is waited out as long as the run lasts (the connection holds its frames until then)
       if (msg.error === 'unavailable' && ++f.failures >= MAX_ATTEMPTS) return this.settle(f, { failed: f.count });
       const wait = Math.min(30_000, msg.retry_after_ms !== undefined ? Math.max(1, msg.retry_after_ms) : backoff(f.failures));
-      if (msg.error === 'too_many_requests') this.holdUntil = Math.max(this.holdUntil, Date.now() + wait);
+      if (msg.error !== 'unavailable') this.holdUntil = Math.max(this.holdUntil, Date.now() + wait);
       this.retryLater(f, wait);
       return;
     }

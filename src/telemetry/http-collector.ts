@@ -172,6 +172,11 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     async (req, reply) => {
       const key = req.ingestKey!;
       const { samples } = req.body as unknown as { samples: unknown[] };
+      const refusal = app.pipeline.budgetRefusal(key.tenant, samples.length);
+      if (refusal) {
+        metrics.refused.inc({ transport: 'http', reason: 'over_budget' });
+        throw new AppError(429, 'over_budget', refusal.message, { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) });
+      }
       try {
         const result = await app.pipeline.ingest(key.tenant, req.rawBody!, samples, 'http');
         return reply.code(202).send(result);

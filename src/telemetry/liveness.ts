@@ -1,3 +1,5 @@
+import { type Budgets, UNTRACKED, unlimitedBudgets } from './budgets.js';
+
 /** Windows remembered per session for distinct counting (a sample for an older window counts again). */
 const RECENT = 4;
 
@@ -51,6 +53,11 @@ class ByTenant<E> {
     if (m?.delete(id)) this.size--;
   }
 
+  /** The tenant's entry stored first (the oldest still held). */
+  first(tenant: string): E | undefined {
+    return this.tenants.get(tenant)?.values().next().value;
+  }
+
   clear(): void {
     this.tenants.clear();
     this.size = 0;
@@ -102,12 +109,17 @@ function range(from: number, to: number): number[] {
   return out;
 }
 
+/** How long a reporter stays live at most, whatever interval it claims (the contract accepts up to 1 h). */
+export const DEFAULT_MAX_LIVE_MS = 300_000;
+
 /**
  * Who is live right now, for the `viewers` and `concurrency` gauges (PRODUCT.md §2): a session or node is live
- * for 3 × its interval after its last sample arrived. Arrival time is used rather than the sample's `ts`, so a
- * client with a skewed clock still counts. The gauges are kept per series as reporters come, change series and
- * expire. Also remembers in which windows a session was already counted, so `sessions` and `error_sessions` are
- * distinct per window.
+ * for 3 × its interval after its last sample arrived, at most `maxLiveMs`. Arrival time is used rather than the
+ * sample's `ts`, so a client with a skewed clock still counts. The gauges are kept per series as reporters come,
+ * change series and expire. Also remembers in which windows a session was already counted, so `sessions` and
+ * `error_sessions` are distinct per window. Live sessions and nodes together are bounded per tenant and in all
+ * (budgets): one beyond is not tracked — its samples count in the sums, each as its own session, as an anonymous
+ * beacon does, but not in the gauges.
  */
 export class Liveness {
   private readonly sessions = new ByTenant<SessionEntry>();
@@ -123,6 +135,11 @@ export class Liveness {
   private readonly concurrency = new Map<number, number>();
   /** Live nodes with a gauge, per series: a series whose last one expires reports nothing (not 0) here. */
   private readonly gaugeNodes = new Map<number, number>();
+
+  constructor(
+    private readonly budgets: Budgets = unlimitedBudgets(),
+    private readonly maxLiveMs = DEFAULT_MAX_LIVE_MS,
+  ) {}
 
   get sessionCount(): number {
     return this.sessions.size;
@@ -144,12 +161,13 @@ export class Liveness {
       if (!e) this.stale.set(tenant, id, (e = { tenant, id, expires: 0, series: [], live: false, counted: recent(), errored: undefined }));
     }
     if (!e) {
-      e = { tenant, id, expires: receivedAt + 3 * intervalMs, series: series.slice(), live: true, counted: recent(), errored: undefined };
+      if (!this.track(tenant)) return NEW_SESSION | (error ? NEW_ERROR : 0);
+      e = { tenant, id, expires: receivedAt + this.lifetime(intervalMs), series: series.slice(), live: true, counted: recent(), errored: undefined };
       this.sessions.set(tenant, id, e);
       this.sessionWheel.file(e);
       add(this.viewers, e.series, 1);
     } else if (live) {
-      e.expires = Math.max(e.expires, receivedAt + 3 * intervalMs);
+      e.expires = Math.max(e.expires, receivedAt + this.lifetime(intervalMs));
       if (!sameSeries(e.series, series)) {
         add(this.viewers, e.series, -1);
         e.series = series.slice();
@@ -166,11 +184,12 @@ export class Liveness {
   node(tenant: string, id: string, series: readonly number[], ts: number, receivedAt: number, intervalMs: number, concurrency: number | undefined): void {
     let e = this.nodes.get(tenant, id);
     if (!e) {
-      e = { tenant, id, expires: receivedAt + 3 * intervalMs, series: series.slice(), live: true, ts: -Infinity, value: undefined };
+      if (!this.track(tenant)) return;
+      e = { tenant, id, expires: receivedAt + this.lifetime(intervalMs), series: series.slice(), live: true, ts: -Infinity, value: undefined };
       this.nodes.set(tenant, id, e);
       this.nodeWheel.file(e);
     } else {
-      e.expires = Math.max(e.expires, receivedAt + 3 * intervalMs);
+      e.expires = Math.max(e.expires, receivedAt + this.lifetime(intervalMs));
     }
     const changed = !sameSeries(e.series, series);
     const fresh = concurrency !== undefined && ts >= e.ts;
@@ -187,17 +206,51 @@ export class Liveness {
   /** Expires what is due at `now` and returns the gauges per series id. */
   gauges(now: number): Gauges {
     this.stale.clear();
-    this.sessionWheel.sweep(now, (e) => {
-      e.live = false;
-      this.sessions.delete(e.tenant, e.id);
-      add(this.viewers, e.series, -1);
-    });
-    this.nodeWheel.sweep(now, (e) => {
-      this.contribute(e, -1);
-      e.live = false;
-      this.nodes.delete(e.tenant, e.id);
-    });
+    this.sessionWheel.sweep(now, (e) => this.endSession(e));
+    this.nodeWheel.sweep(now, (e) => this.endNode(e));
     return { viewers: this.viewers, concurrency: this.concurrency };
+  }
+
+  private endSession(e: SessionEntry): void {
+    e.live = false;
+    this.sessions.delete(e.tenant, e.id);
+    this.budgets.sessionRemoved(this.budgets.of(e.tenant));
+    add(this.viewers, e.series, -1);
+  }
+
+  private endNode(e: NodeEntry): void {
+    this.contribute(e, -1);
+    e.live = false;
+    this.nodes.delete(e.tenant, e.id);
+    this.budgets.sessionRemoved(this.budgets.of(e.tenant));
+  }
+
+  /** 3 × the claimed interval, at most `maxLiveMs`. */
+  private lifetime(intervalMs: number): number {
+    return Math.min(3 * intervalMs, this.maxLiveMs);
+  }
+
+  /**
+   * Takes a place in the tenant's sessions budget for a new reporter; false (counted) when there is none. Under the
+   * global ceiling, a tenant below its fair share takes the place of the oldest reporter of the one holding the most.
+   */
+  private track(tenant: string): boolean {
+    const usage = this.budgets.of(tenant);
+    let full = this.budgets.sessionsFull(usage);
+    const victim = full === 'global_sessions' ? this.budgets.sessionsVictim(usage) : undefined;
+    if (victim !== undefined) {
+      const s = this.sessions.first(victim);
+      if (s) this.endSession(s);
+      else this.endNode(this.nodes.first(victim)!);
+      this.budgets.exceeded(this.budgets.of(victim), 'global_sessions/evicted');
+      full = this.budgets.sessionsFull(usage);
+    }
+    if (full) {
+      this.budgets.exceeded(usage, UNTRACKED[full]);
+      return false;
+    }
+    this.budgets.sessionAdded(usage);
+    return true;
   }
 
   /** Adds (sign 1) or removes (sign -1) a node's gauge from its series. */

@@ -8,6 +8,7 @@ import { Journal } from '../storage/journal.js';
 import { RawLateIds } from '../storage/raw-late-ids.js';
 import { SERVICE, Spool } from '../storage/spool.js';
 import type { Db } from '../storage/sqlite.js';
+import { Budgets, type GlobalLimits, type TenantLimits } from './budgets.js';
 import { CardinalityCaps } from './cardinality.js';
 import type { Sample } from './sample-schema.js';
 import { type Rejection, validateSamples } from './validate.js';
@@ -23,8 +24,13 @@ export interface PipelineOptions {
   batchLines: number;
   rawSamples: boolean;
   capOf(dim: string): number;
+  /** A tenant's budgets (read again every tick: the admin API may change them). */
+  tenantLimits(tenant: string): TenantLimits;
+  globalLimits: GlobalLimits;
   /** A dimension value (or region) not seen for this long releases its slot. */
   dimTtlMs: number;
+  /** The longest a session or node stays live, whatever interval it claims. */
+  maxLiveMs: number;
 }
 
 export interface PipelineDeps {
@@ -39,6 +45,12 @@ export interface PipelineDeps {
 export interface IngestResult {
   accepted: number;
   rejected: Rejection[];
+}
+
+/** A batch refused before it is journaled because its tenant has spent a budget (answered 429). */
+export interface BudgetRefusal {
+  message: string;
+  retryAfterMs: number;
 }
 
 export type Transport = 'http' | 'ws';
@@ -84,6 +96,7 @@ export class IngestPipeline {
   readonly journal: Journal;
   readonly spool: Spool;
   readonly shipper: Shipper | undefined;
+  readonly budgets: Budgets;
   private readonly caps: CardinalityCaps;
   /** Numbers of late samples' raw points (with QOSWATCH_RAW_SAMPLES). */
   private readonly rawLateIds: RawLateIds | undefined;
@@ -108,6 +121,7 @@ export class IngestPipeline {
     const { metrics, log } = deps;
     this.caps = persistedCaps(deps.stateDb, opts, metrics);
     this.lastCapSweep = deps.clock();
+    this.budgets = new Budgets(opts.tenantLimits, opts.globalLimits, opts.windowMs);
     this.journal = new Journal(deps.ingestDb);
     if (opts.rawSamples) this.rawLateIds = new RawLateIds(deps.ingestDb);
     this.spool = new Spool(deps.ingestDb, {
@@ -119,7 +133,7 @@ export class IngestPipeline {
     // After a restart, windows from the checkpoint on were never stored: replay rebuilds them whole and the first
     // tick closes them as ordinary windows; only older ones take late samples.
     const closedBefore = cp?.closedBefore ?? Math.floor((deps.clock() - opts.graceMs) / opts.windowMs);
-    this.store = new WindowStore({ windowMs: opts.windowMs, graceMs: opts.graceMs, horizonMs: opts.horizonMs, closedBefore }, this.caps);
+    this.store = new WindowStore({ windowMs: opts.windowMs, graceMs: opts.graceMs, horizonMs: opts.horizonMs, closedBefore, maxLiveMs: opts.maxLiveMs }, this.caps, this.budgets);
     this.replay(cp?.journalSeq ?? 0, cp?.closedBefore ?? -Infinity);
     if (deps.sink) this.shipper = new Shipper(this.spool, deps.sink, { batchLines: opts.batchLines, metrics, log });
     this.bindMetrics();
@@ -144,6 +158,21 @@ export class IngestPipeline {
   /** Bytes accepted but not yet committed; over the limit, collectors answer 429 / pause. */
   get pendingBytes(): number {
     return this.journal.pendingBytes;
+  }
+
+  /**
+   * Why a batch of `samples` from this tenant is refused before it is journaled, if it is: the tenant has written
+   * its budget of points in the current window (its later samples would only add region points). Counted.
+   */
+  budgetRefusal(tenant: string, samples: number): BudgetRefusal | undefined {
+    const now = this.deps.clock();
+    const usage = this.budgets.of(tenant);
+    if (!this.budgets.pointsSpent(usage, now)) return undefined;
+    this.budgets.exceeded(usage, 'points/refused', samples);
+    return {
+      message: `tenant ${tenant} has written its budget of ${usage.limits.points} points for this ${this.opts.windowMs / 1000} s window (QOSWATCH_TENANT_MAX_POINTS, or the tenant's budgets.points); send again in the next window`,
+      retryAfterMs: this.budgets.nextWindowIn(now),
+    };
   }
 
   /**
@@ -173,6 +202,7 @@ export class IngestPipeline {
   /** Closes due windows and commits their points with the checkpoint. Time is an argument for tests. */
   tick(now: number): void {
     this.journal.flush();
+    this.budgets.refresh();
     if (now - this.lastCapSweep >= CAP_SWEEP_MS) {
       this.lastCapSweep = now;
       this.caps.sweep(now);
@@ -213,12 +243,20 @@ export class IngestPipeline {
       if (path === 'open') open++;
       else if (path === 'retained') retained++;
       else late++;
-      if (this.opts.rawSamples) this.queueRaw(tenant, this.rawLine(tenant, sample, path));
+      if (this.opts.rawSamples && this.rawWithinBudget(tenant, receivedAt)) this.queueRaw(tenant, this.rawLine(tenant, sample, path));
     }
     if (open) metrics.samplesAggregated.inc({ path: 'open' }, open);
     if (retained) metrics.samplesAggregated.inc({ path: 'retained' }, retained);
     if (late) metrics.samplesAggregated.inc({ path: 'late' }, late);
     if (open || retained) for (const l of this.appliedListeners) l();
+  }
+
+  /** False (counted) when the tenant has written its points budget of the window: the rollups hold the sample. */
+  private rawWithinBudget(tenant: string, receivedAt: number): boolean {
+    const usage = this.budgets.of(tenant);
+    if (this.budgets.takePoint(usage, receivedAt)) return true;
+    this.budgets.exceeded(usage, 'points/raw_skipped');
+    return false;
   }
 
   private queueRaw(tenant: string, line: string): void {
@@ -351,15 +389,57 @@ export class IngestPipeline {
     set(metrics.journalQuarantineRows, () => this.journal.quarantineCount());
     set(metrics.spoolDepthPoints, () => this.spool.depth.lines);
     set(metrics.spoolDepthBytes, () => this.spool.depth.bytes);
-    // per owner, read on scrape: a tenant id, or "(service)" for incident events and self metrics
+    // per owner: a tenant id, or "(service)" for incident events and self metrics
     const owner = (o: string) => (o === SERVICE ? '(service)' : o);
-    (metrics.tenantSpoolBytes as { collect?: () => void }).collect = () => {
-      metrics.tenantSpoolBytes.reset();
+    onScrape(metrics.tenantSpoolBytes, () => {
       for (const [o, d] of this.spool.byOwner()) metrics.tenantSpoolBytes.set({ tenant: owner(o) }, d.bytes);
-    };
-    (metrics.tenantSpoolDropped as { collect?: () => void }).collect = () => {
-      metrics.tenantSpoolDropped.reset();
+    });
+    onScrape(metrics.tenantSpoolDropped, () => {
       for (const [o, n] of this.spoolDropped) metrics.tenantSpoolDropped.inc({ tenant: owner(o) }, n);
-    };
+    });
+    this.bindBudgetMetrics();
   }
+
+  /** Per-tenant figures of the budgets, read on scrape (the hot path only counts in plain maps). */
+  private bindBudgetMetrics(): void {
+    const { metrics } = this.deps;
+    const { budgets } = this;
+    onScrape(metrics.budget, () => {
+      metrics.budget.set({ budget: 'series' }, budgets.global.series);
+      metrics.budget.set({ budget: 'sessions' }, budgets.global.sessions);
+    });
+    onScrape(metrics.tenantBudget, () => {
+      for (const [tenant, u] of budgets.tenants()) {
+        metrics.tenantBudget.set({ tenant, budget: 'series' }, u.limits.series);
+        metrics.tenantBudget.set({ tenant, budget: 'points' }, u.limits.points);
+        metrics.tenantBudget.set({ tenant, budget: 'sessions' }, u.limits.sessions);
+      }
+    });
+    onScrape(metrics.tenantSeries, () => {
+      for (const [tenant, u] of budgets.tenants()) metrics.tenantSeries.set({ tenant }, u.series);
+    });
+    onScrape(metrics.tenantLiveSessions, () => {
+      for (const [tenant, u] of budgets.tenants()) metrics.tenantLiveSessions.set({ tenant }, u.sessions);
+    });
+    onScrape(metrics.tenantPoints, () => {
+      const period = Math.floor(this.deps.clock() / this.opts.windowMs);
+      for (const [tenant, u] of budgets.tenants()) metrics.tenantPoints.set({ tenant }, u.period === period ? u.points : 0);
+    });
+    onScrape(metrics.tenantBudgetExceeded, () => {
+      for (const [tenant, u] of budgets.tenants()) {
+        for (const [what, n] of u.excess) {
+          const [budget, action] = what.split('/') as [string, string];
+          metrics.tenantBudgetExceeded.inc({ tenant, budget, action }, n);
+        }
+      }
+    });
+  }
+}
+
+/** Fills a labelled metric afresh on each scrape (its owner keeps the figures in plain maps). */
+function onScrape(m: { reset(): void }, fill: () => void): void {
+  (m as { collect?: () => void }).collect = () => {
+    m.reset();
+    fill();
+  };
 }

@@ -1,8 +1,10 @@
+import { getHeapStatistics } from 'node:v8';
 import fp from 'fastify-plugin';
 import type { Env } from '../config/env.js';
 import type { FileConfig } from '../config/file.js';
 import type { Metrics } from '../metrics.js';
 import type { InfluxSink } from '../storage/influx/sink.js';
+import { autoGlobalLimits } from './budgets.js';
 import { IngestPipeline } from './pipeline.js';
 
 declare module 'fastify' {
@@ -22,6 +24,7 @@ export interface TelemetryPluginOptions {
 /** The ingest pipeline: replays the journal on start, flushes every window and drains on close. */
 export const pipelinePlugin = fp<TelemetryPluginOptions>(
   async (app, { env, config, sink, metrics, clock }) => {
+    const auto = autoGlobalLimits(getHeapStatistics().heap_size_limit);
     const pipeline = new IngestPipeline(
       { ingestDb: app.ingestDb, stateDb: app.stateDb, sink, metrics, log: app.log, clock },
       {
@@ -34,12 +37,25 @@ export const pipelinePlugin = fp<TelemetryPluginOptions>(
         batchLines: env.INFLUX_BATCH_LINES,
         rawSamples: env.QOSWATCH_RAW_SAMPLES,
         capOf: (dim) => (dim === 'region' ? env.QOSWATCH_REGION_CAP : (config.dimensions[dim as keyof typeof config.dimensions]?.cap ?? env.QOSWATCH_DIM_CAP)),
+        tenantLimits: (tenant) => {
+          const own = app.tenants.get(tenant)?.budgets;
+          return {
+            series: own?.series ?? env.QOSWATCH_TENANT_MAX_SERIES,
+            points: own?.points ?? env.QOSWATCH_TENANT_MAX_POINTS,
+            sessions: own?.sessions ?? env.QOSWATCH_TENANT_MAX_SESSIONS,
+          };
+        },
+        globalLimits: {
+          series: env.QOSWATCH_MAX_SERIES === 'auto' ? auto.series : env.QOSWATCH_MAX_SERIES,
+          sessions: env.QOSWATCH_MAX_SESSIONS === 'auto' ? auto.sessions : env.QOSWATCH_MAX_SESSIONS,
+        },
         dimTtlMs: env.QOSWATCH_DIM_TTL,
+        maxLiveMs: env.QOSWATCH_MAX_LIVE,
       },
     );
     app.decorate('pipeline', pipeline);
     app.addHook('onReady', async () => pipeline.start());
     app.addHook('onClose', async () => pipeline.shutdown(env.QOSWATCH_SHUTDOWN_TIMEOUT));
   },
-  { name: 'qoswatch-pipeline', dependencies: ['qoswatch-storage'] },
+  { name: 'qoswatch-pipeline', dependencies: ['qoswatch-storage', 'qoswatch-tenants'] },
 );

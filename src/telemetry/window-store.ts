@@ -1,4 +1,5 @@
-import type { CardinalityCaps } from './cardinality.js';
+import { type Budgets, FOLDED, type TenantUsage, unlimitedBudgets } from './budgets.js';
+import { type CardinalityCaps, OTHER } from './cardinality.js';
 import { Liveness, NEW_ERROR, NEW_SESSION } from './liveness.js';
 import type { Sample } from './sample-schema.js';
 import { WindowAgg, combine } from './window-agg.js';
@@ -15,6 +16,7 @@ export interface SeriesKey {
 }
 
 interface Series extends SeriesKey {
+  readonly usage: TenantUsage;
   readonly windows: Map<number, WindowAgg>;
   /** In `touched` since the last drain. */
   touched: boolean;
@@ -46,6 +48,8 @@ export interface WindowStoreOptions {
   horizonMs: number;
   /** Windows below this index were closed before this store existed (restart); they only take late samples. */
   closedBefore: number;
+  /** The longest a session or node stays live after its last sample, whatever interval it claims. */
+  maxLiveMs?: number;
 }
 
 export interface TickResult {
@@ -61,7 +65,7 @@ export interface TickResult {
  */
 export class WindowStore {
   readonly windowMs: number;
-  readonly liveness = new Liveness();
+  readonly liveness: Liveness;
   private readonly graceMs: number;
   private readonly horizonMs: number;
   /** Closed windows kept, as many as the loaded rules read (at most the horizon's). */
@@ -82,9 +86,16 @@ export class WindowStore {
   private touched: Series[] = [];
   private readonly scratch: Series[] = [];
   private readonly scratchIds: number[] = [];
+  /** The tenant of the last resolved sample. */
+  private scratchUsage: TenantUsage | undefined;
 
-  constructor(opts: WindowStoreOptions, private readonly caps: CardinalityCaps) {
+  constructor(
+    opts: WindowStoreOptions,
+    private readonly caps: CardinalityCaps,
+    private readonly budgets: Budgets = unlimitedBudgets(opts.windowMs),
+  ) {
     this.windowMs = opts.windowMs;
+    this.liveness = new Liveness(budgets, opts.maxLiveMs);
     this.graceMs = opts.graceMs;
     this.horizonMs = opts.horizonMs;
     this.maxRetention = this.retention = Math.ceil(opts.horizonMs / opts.windowMs);
@@ -125,20 +136,27 @@ export class WindowStore {
     const w = this.windowOf(s.ts);
     const path = this.pathOf(s.ts);
     const targets = this.resolveSeries(tenant, s, receivedAt);
+    const usage = this.scratchUsage!;
 
     const flags = this.observe(tenant, s, w, receivedAt, path !== 'late');
     const newSession = (flags & NEW_SESSION) !== 0;
     const newError = (flags & NEW_ERROR) !== 0;
 
-    for (const series of targets) {
+    for (let i = 0; i < targets.length; i++) {
+      const series = targets[i]!;
       let agg: WindowAgg;
       if (path === 'late') {
         const k = `${series.id}:${w}`;
         let acc = this.late.get(k);
-        if (!acc) this.late.set(k, (acc = { series, window: w, agg: new WindowAgg(), firstId: sampleId }));
-        else if (sampleId < acc.firstId) acc.firstId = sampleId;
+        if (!acc) {
+          if (!this.newPoint(usage, receivedAt, i)) continue;
+          this.late.set(k, (acc = { series, window: w, agg: new WindowAgg(), firstId: sampleId }));
+        } else if (sampleId < acc.firstId) acc.firstId = sampleId;
         agg = acc.agg;
       } else {
+        // A window not yet held, or a retained one not yet rewritten in this tick, is one more point to write.
+        const fresh = !series.windows.has(w) || (path === 'retained' && !this.dirty.get(series)?.has(w));
+        if (fresh && !this.newPoint(usage, receivedAt, i)) continue;
         agg = this.windowFor(series, w);
         if (!series.touched) {
           series.touched = true;
@@ -257,6 +275,17 @@ export class WindowStore {
     }
   }
 
+  /**
+   * Counts a new point against the tenant's points budget. Beyond it a dimension series does not take the sample
+   * (it stays in its region's point); the region series always does, so that nothing accepted is lost — the
+   * collectors refuse the tenant's next batches until the window ends instead.
+   */
+  private newPoint(usage: TenantUsage, now: number, target: number): boolean {
+    if (this.budgets.takePoint(usage, now) || target === 0) return true;
+    this.budgets.exceeded(usage, 'points/folded');
+    return false;
+  }
+
   /** Updates who is live; returns NEW_SESSION | NEW_ERROR for the sample's window. */
   private observe(tenant: string, s: Sample, w: number, receivedAt: number, live: boolean): number {
     const interval = s.interval_ms ?? DEFAULT_INTERVAL_MS;
@@ -295,18 +324,32 @@ export class WindowStore {
     return agg;
   }
 
-  /** The region series and one series per dimension of the sample, after the cardinality caps. */
+  /**
+   * The region series and one series per dimension of the sample, after the cardinality caps and the series
+   * budgets: with the tenant's (or the global) budget of series used, a new region folds into the region `other`
+   * (created even then: one per tenant beyond the budget, so a sample always has its region series), and a new
+   * dimension value into its dimension's `other` when that series exists, else the sample keeps only its region.
+   */
   private resolveSeries(tenant: string, s: Sample, now: number): readonly Series[] {
     const out = this.scratch;
     const ids = this.scratchIds;
     out.length = 0;
     ids.length = 0;
-    const region = this.caps.admit(tenant, 'region', s.region, now);
+    const usage = (this.scratchUsage = this.budgets.of(tenant));
+    let region = this.caps.admit(tenant, 'region', s.region, now);
     let regions = this.index.get(tenant);
     if (!regions) this.index.set(tenant, (regions = new Map()));
     let node = regions.get(region);
+    if (!node?.series && region !== OTHER) {
+      const full = this.budgets.seriesFull(usage);
+      if (full) {
+        this.budgets.exceeded(usage, FOLDED[full]);
+        region = OTHER;
+        node = regions.get(region);
+      }
+    }
     if (!node) regions.set(region, (node = { dims: new Map() }));
-    node.series ??= this.create(tenant, region);
+    node.series ??= this.create(usage, tenant, region);
     out.push(node.series);
     const dims = s.dims;
     if (dims) {
@@ -315,9 +358,18 @@ export class WindowStore {
         if (raw === undefined) continue;
         const value = this.caps.admit(tenant, dim, raw, now);
         let values = node.dims.get(dim);
-        if (!values) node.dims.set(dim, (values = new Map()));
-        let series = values.get(value);
-        if (!series) values.set(value, (series = this.create(tenant, region, dim, value)));
+        let series = values?.get(value);
+        if (!series) {
+          const full = this.budgets.seriesFull(usage);
+          if (full) {
+            this.budgets.exceeded(usage, FOLDED[full]);
+            series = values?.get(OTHER);
+            if (!series) continue;
+          } else {
+            if (!values) node.dims.set(dim, (values = new Map()));
+            values.set(value, (series = this.create(usage, tenant, region, dim, value)));
+          }
+        }
         out.push(series);
       }
     }
@@ -325,14 +377,16 @@ export class WindowStore {
     return out;
   }
 
-  private create(tenant: string, region: string, dim?: string, value?: string): Series {
-    const s: Series = { id: this.nextId++, tenant, region, dim, value, windows: new Map(), touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+  private create(usage: TenantUsage, tenant: string, region: string, dim?: string, value?: string): Series {
+    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
     this.byId.set(s.id, s);
+    this.budgets.seriesAdded(usage);
     return s;
   }
 
   private forget(s: Series): void {
     this.byId.delete(s.id);
+    this.budgets.seriesRemoved(s.usage);
     const regions = this.index.get(s.tenant);
     const node = regions?.get(s.region);
     if (!node) return;

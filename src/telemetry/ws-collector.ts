@@ -160,6 +160,12 @@ class WsSession {
       this.send({ seq, error: 'too_many_requests', message: 'rate limit for this ingest key exceeded; resend later', retry_after_ms: this.bucket.msUntilNext(Date.now()) });
       return;
     }
+    const refusal = this.pipeline.budgetRefusal(this.key.tenant, samples.length);
+    if (refusal) {
+      this.metrics.refused.inc({ transport: 'ws', reason: 'over_budget' });
+      this.send({ seq, error: 'over_budget', message: refusal.message, retry_after_ms: refusal.retryAfterMs });
+      return;
+    }
     this.unacked++;
     this.checkFlow();
     this.pipeline.ingest(this.key.tenant, text, samples, 'ws').then(

@@ -21,6 +21,7 @@ const tenantView = z.object({
   id: z.string(), name: z.string(), tier: z.string(), timezone: z.string(),
   contacts: z.array(z.object({ name: z.string(), email: z.string() })),
   customer_channel: z.string().optional(),
+  budgets: z.object({ series: z.number().optional(), points: z.number().optional(), sessions: z.number().optional() }).optional().describe('budgets set for this tenant; the others are the QOSWATCH_TENANT_MAX_* defaults'),
   keys: z.array(keyView),
 });
 
@@ -43,7 +44,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
   });
 
   const tenantOut = (t: Tenant) => ({
-    id: t.id, name: t.name, tier: t.tier, timezone: t.timezone, contacts: [...t.contacts], customer_channel: t.customerChannel, keys: app.keys.list(t.id).map(view),
+    id: t.id, name: t.name, tier: t.tier, timezone: t.timezone, contacts: [...t.contacts], customer_channel: t.customerChannel, budgets: t.budgets, keys: app.keys.list(t.id).map(view),
   });
 
   app.get(
@@ -75,7 +76,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
     {
       schema: {
         tags: ['admin'],
-        summary: 'Create or replace a tenant (tier, timezone, business_hours, contacts, customer_channel, sla — as in the config file); tenants of the config file are 409',
+        summary: 'Create or replace a tenant (tier, timezone, business_hours, contacts, customer_channel, sla, reports, budgets — as in the config file); tenants of the config file are 409',
         params: tenantParams,
         querystring: z.strictObject({ by: z.string().min(1).max(200).optional().describe('who (recorded; default "admin")') }),
         // Validated by the config file's tenant schema (errors name the field); kept as given, so it reloads the same.

@@ -21,6 +21,8 @@ export interface Tenant {
   customerChannel: string | undefined;
   /** Scheduled QoS reports (daily, weekly) and who gets them. */
   reports: { readonly daily?: { at: string; to: readonly string[] }; readonly weekly?: { day: Workday; at: string; to: readonly string[] } };
+  /** Budgets set for this tenant (series, points per window, live sessions); the others are the environment's. */
+  budgets?: Readonly<Partial<Record<'series' | 'points' | 'sessions', number>>>;
 }
 
 /** Tenants from the config file; the default tenant exists even when the file does not name it. */
@@ -69,6 +71,6 @@ export class Tenants {
 
   private build(t: z.output<typeof tenantBodySchema>): Tenant {
     const sla = mergeSla(DEFAULT_SLA[t.tier], this.config.sla[t.tier], t.sla);
-    return { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours }, sla, contacts: t.contacts, customerChannel: t.customer_channel, reports: t.reports ?? {} };
+    return { id: t.id, name: t.name ?? t.id, tier: t.tier, timezone: t.timezone, businessHours: { timezone: t.timezone, ...t.business_hours }, sla, contacts: t.contacts, customerChannel: t.customer_channel, reports: t.reports ?? {}, budgets: t.budgets };
   }
 }

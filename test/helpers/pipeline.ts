@@ -19,7 +19,10 @@ export const PIPELINE_DEFAULTS: PipelineOptions = {
   batchLines: 5000,
   rawSamples: false,
   capOf: () => 100,
+  tenantLimits: () => ({ series: 12_000, points: 24_000, sessions: 120_000 }),
+  globalLimits: { series: 22_000, sessions: 268_000 },
   dimTtlMs: 6 * 3_600_000,
+  maxLiveMs: 300_000,
 };
 
 /** A sink that is never called: the pipeline is not started, so points stay in the spool for inspection. */

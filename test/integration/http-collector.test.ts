@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, INGEST_KEY, type TestApp, appsClosedAfterEach, sample, startApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
 import { metricValue, metricsText } from '../helpers/metrics.js';
+import { sha256 } from '../../src/tenants/keys.js';
 
 /**
  * POST /v1/telemetry and the operational endpoints against the real app on a loopback port (PRODUCT.md §6):
@@ -464,6 +465,26 @@ describe('POST /v1/telemetry: limits', () => {
     // Unauthenticated requests are refused as 401, not counted against anyone's budget.
     expect((await postNoAuth(t, json(batch()))).status).toBe(401);
     expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="rate_limited"}')).toBe(3);
+  });
+
+  it('answers 429 over_budget with Retry-After once a tenant has written its budget of points for the window; other tenants are not affected', async () => {
+    const now = Date.now();
+    const globexKey = 'globex-ingest-key-0123456789';
+    const t = await start({ clock: () => now, config: { tenants: [{ id: 'default', budgets: { points: 3 } }, { id: 'globex', ingest_keys: [{ id: 'sdk', sha256: sha256(globexKey) }] }] } });
+    // two regions: two points of the budget's three
+    expect((await post(t, json({ samples: [sample({ region: 'a' }), sample({ region: 'b' })] }))).status).toBe(202);
+    expect((await post(t, json({ samples: [sample({ region: 'c' }), sample({ region: 'd' })] }))).status).toBe(202);
+    const refused = await post(t, json(batch(7)));
+    expect(refused.status).toBe(429);
+    expectErrorBody(refused, 'over_budget');
+    expect(refused.body.message).toMatch(/tenant default has written its budget of 3 points for this 10 s window/);
+    const retryAfter = Number(refused.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(10);
+    expect((await post(t, json(batch()), { authorization: `Bearer ${globexKey}` })).status).toBe(202);
+    const text = await metricsText(t.url);
+    expect(metricValue(text, 'qoswatch_requests_refused_total{transport="http",reason="over_budget"}')).toBe(1);
+    expect(metricValue(text, 'qoswatch_tenant_budget_exceeded_total{tenant="default",budget="points",action="refused"}')).toBe(7);
   });
 
   it('honours a per-key rate limit set through the admin API', async () => {

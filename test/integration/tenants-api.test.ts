@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { api } from '../helpers/alerting.js';
-import { appsClosedAfterEach } from '../helpers/app.js';
+import { appsClosedAfterEach, postTelemetry, sample } from '../helpers/app.js';
+import { metricValue, metricsText } from '../helpers/metrics.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const startClosed = appsClosedAfterEach();
@@ -35,5 +36,20 @@ describe('tenants admin API', () => {
     t = await startClosed({ dataDir, config: CONFIG });
     expect(t.app.tenants.get('globex')).toMatchObject({ tier: 'enterprise', timezone: 'Europe/Berlin' });
     expect((await api(t.url, 'GET', '/v1/admin/tenants')).body.map((x: { id: string }) => x.id).sort()).toEqual(['acme', 'default', 'globex']);
+  });
+
+  it('takes a tenant\'s budgets (as in the config file) and applies them to its telemetry', async () => {
+    const t = await startClosed({ config: CONFIG });
+    const put = await api(t.url, 'PUT', '/v1/admin/tenants/globex', { budgets: { series: 5, sessions: 2 } });
+    expect(put.status).toBe(201);
+    expect(put.body.budgets).toEqual({ series: 5, sessions: 2 });
+    expect((await api(t.url, 'PUT', '/v1/admin/tenants/initech', { budgets: { series: 0, points: 'many' } })).body.message).toMatch(/budgets\.series: .*budgets\.points: /s);
+    const key = (await api(t.url, 'POST', '/v1/admin/tenants/globex/keys', {})).body.key as string;
+    const samples = Array.from({ length: 20 }, (_, i) => sample({ region: `r-${i}`, session: `s-${i}`, dims: { isp: `isp-${i}` } }));
+    expect((await postTelemetry(t.url, { samples }, { authorization: `Bearer ${key}` })).body.accepted).toBe(20);
+    const text = await metricsText(t.url);
+    expect(metricValue(text, 'qoswatch_tenant_series{tenant="globex"}')).toBe(6); // 5, and its region "other"
+    expect(metricValue(text, 'qoswatch_tenant_live_sessions{tenant="globex"}')).toBe(2);
+    expect(metricValue(text, 'qoswatch_tenant_budget{tenant="globex",budget="points"}')).toBe(24_000); // the default
   });
 });

@@ -406,6 +406,22 @@ describe('WebSocket limits and close codes', () => {
     expect(metricValue(text, 'qoswatch_requests_refused_total{transport="ws",reason="rate_limited"}')).toBe(1);
   });
 
+  it('answers frames of a tenant over its points budget with over_budget and retry_after_ms', async () => {
+    const now = Date.now();
+    const t = await start({ clock: () => now, config: { tenants: [{ id: 'default', budgets: { points: 1 } }] } });
+    const c = connect(t);
+    await c.opened;
+    c.sendJson({ seq: 1, samples: samples(2) });
+    expect(await c.received(1)).toEqual([{ seq: 1, accepted: 2, rejected: [] }]);
+    c.sendJson({ seq: 2, samples: samples(3) });
+    const [, refused] = await c.received(2);
+    expect(refused).toMatchObject({ seq: 2, error: 'over_budget', message: expect.stringMatching(/budget of 1 points/) });
+    expect(refused.retry_after_ms).toBeGreaterThan(0);
+    expect(refused.retry_after_ms).toBeLessThanOrEqual(10_000);
+    expect(c.isOpen).toBe(true);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="ws",reason="over_budget"}')).toBe(1);
+  });
+
   it('does not limit upgrades per client IP: many viewers share one NAT', async () => {
     const t = await start({ env: { QOSWATCH_RATE_LIMIT: '2/10s' } });
     const cs = [connect(t), connect(t), connect(t), connect(t)];

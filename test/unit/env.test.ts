@@ -16,6 +16,8 @@ describe('environment', () => {
     const env = loadEnv({});
     expect(env).toMatchObject({ PORT: 8080, QOSWATCH_DATA_DIR: './data', INFLUX_API: 'v2', QOSWATCH_WINDOW: 10_000, QOSWATCH_MAX_BODY: 5 * 1024 ** 2 });
     expect(env.INFLUX_URL).toBeUndefined();
+    expect(env).toMatchObject({ QOSWATCH_MAX_SERIES: 'auto', QOSWATCH_MAX_SESSIONS: 'auto', QOSWATCH_TENANT_MAX_SERIES: 12_000, QOSWATCH_MAX_LIVE: 300_000 });
+    expect(loadEnv({ QOSWATCH_MAX_SERIES: '30000' }).QOSWATCH_MAX_SERIES).toBe(30_000);
     expect(createSink(env)).toBeUndefined();
   });
 
@@ -27,6 +29,8 @@ describe('environment', () => {
     [{ QOSWATCH_RAW_SAMPLES: 'maybe' }, 'QOSWATCH_RAW_SAMPLES'],
     [{ INFLUX_URL: 'ftp://x' }, 'INFLUX_URL'],
     [{ QOSWATCH_LOG_LEVEL: 'loud' }, 'QOSWATCH_LOG_LEVEL'],
+    [{ QOSWATCH_MAX_SERIES: 'lots' }, 'QOSWATCH_MAX_SERIES'],
+    [{ QOSWATCH_TENANT_MAX_POINTS: '0' }, 'QOSWATCH_TENANT_MAX_POINTS'],
   ])('%o is refused naming %s', (env, name) => {
     expect(() => loadEnv(env)).toThrow(ConfigError);
     expect(() => loadEnv(env)).toThrow(new RegExp(`\\b${name}\\b`));
