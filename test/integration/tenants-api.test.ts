@@ -53,3 +53,23 @@ describe('tenants admin API', () => {
     expect(metricValue(text, 'qoswatch_tenant_budget{tenant="globex",budget="points"}')).toBe(24_000); // the default
   });
 });
+
+describe('bounded values in the admin API', () => {
+  it('refuses a 100 KB rate_limit or silence duration at once, naming the field, without echoing the value', async () => {
+    const t = await startClosed({ config: CONFIG });
+    // Digits, 100 000 spaces, then a character that fails: the shape that made the old patterns backtrack.
+    const rate = `1/1${' '.repeat(100_000)}x`;
+    const key = await api(t.url, 'POST', '/v1/admin/tenants/acme/keys', { rate_limit: rate });
+    expect(key.status).toBe(400);
+    expect(key.body.message).toMatch(/rate_limit: must be at most 64 characters/);
+    expect(key.body.message.length).toBeLessThan(300);
+
+    const silence = await api(t.url, 'POST', '/v1/silences', {
+      matchers: { tenant: 'acme' }, comment: 'nightly', recurrence: { timezone: 'UTC', start: '02:00', duration: `1${' '.repeat(100_000)}x` },
+    });
+    expect(silence.status).toBe(400);
+    expect(silence.body.message).toMatch(/duration: must be at most 64 characters/);
+    expect(silence.body.message.length).toBeLessThan(300);
+    expect((await api(t.url, 'GET', '/v1/admin/tenants')).body.find((x: { id: string }) => x.id === 'acme').keys).toEqual([]);
+  });
+});

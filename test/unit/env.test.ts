@@ -59,6 +59,25 @@ describe('environment', () => {
     expect(documented.sort()).toEqual([...ENV_VARS].sort());
   });
 
+  it('refuses a 100 KB duration, size or rate at once, naming the variable, without echoing the value', () => {
+    // Built to make the old patterns backtrack: digits, then 100 000 spaces, then a character that fails the match.
+    const long = (head: string) => `${head}${' '.repeat(100_000)}x`;
+    for (const [name, value] of [['QOSWATCH_WINDOW', long('1')], ['QOSWATCH_MAX_BODY', long('1')], ['QOSWATCH_RATE_LIMIT', long('1/1')], ['QOSWATCH_CHAT_RATE', `1/${'1'.repeat(50_000)}${' '.repeat(50_000)}x`]] as const) {
+      const err = (() => {
+        try {
+          loadEnv({ [name]: value });
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(err, name).toBeInstanceOf(ConfigError);
+      expect(err!.message).toMatch(new RegExp(`${name}: must be at most 64 characters`));
+      expect(err!.message.length, 'the message must not carry the value').toBeLessThan(300);
+    }
+    expect(parseDuration(long('1'))).toBeUndefined();
+    expect(parseSize(long('1'))).toBeUndefined();
+  });
+
   it('parses durations and sizes', () => {
     expect([parseDuration('250ms'), parseDuration('10s'), parseDuration('5m'), parseDuration('1.5h'), parseDuration('100')]).toEqual([250, 10_000, 300_000, 5_400_000, 100]);
     expect(parseDuration('ten')).toBeUndefined();
