@@ -83,6 +83,15 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
   });
 };
 
+/**
+ * The seq of a frame refused unread (rate limit), so that the client knows what to resend: read from the start of
+ * the frame, where SDKs write it (`{"seq": 1, "samples": …}`); null when it is not there.
+ */
+function peekSeq(data: Buffer): number | null {
+  const m = /^\s*\{\s*"seq"\s*:\s*(\d{1,15})\s*[,}]/.exec(data.subarray(0, 64).toString('latin1'));
+  return m ? Number(m[1]) : null;
+}
+
 /** Acks that the client has not read yet, in bytes, above which the connection stops being read. */
 const ACK_BUFFER_HIGH = 1024 * 1024;
 
@@ -134,6 +143,12 @@ class WsSession {
     // Closing: no ack could be sent, so do not journal what the client will have to resend anyway.
     if (this.socket.readyState !== this.socket.OPEN) return;
     this.lastMessageAt = Date.now();
+    // Every frame costs a token before any work is spent on it: invalid frames too, or they would be free to flood.
+    if (!this.bucket.take(Date.now())) {
+      this.metrics.refused.inc({ transport: 'ws', reason: 'rate_limited' });
+      this.send({ seq: peekSeq(data), error: 'too_many_requests', message: 'rate limit for this ingest key exceeded; resend later', retry_after_ms: this.bucket.msUntilNext(Date.now()) });
+      return;
+    }
     // Text frames are checked by ws (close 1007); binary ones carrying bad bytes are refused, not read as U+FFFD.
     if (isBinary && !isUtf8(data)) {
       this.send({ seq: null, error: 'bad_request', message: 'binary frame is not valid UTF-8 (binary frames must hold UTF-8 JSON)' });
@@ -155,11 +170,6 @@ class WsSession {
       return;
     }
     const { seq, samples } = parsed.data;
-    if (!this.bucket.take(Date.now())) {
-      this.metrics.refused.inc({ transport: 'ws', reason: 'rate_limited' });
-      this.send({ seq, error: 'too_many_requests', message: 'rate limit for this ingest key exceeded; resend later', retry_after_ms: this.bucket.msUntilNext(Date.now()) });
-      return;
-    }
     const refusal = this.pipeline.budgetRefusal(this.key.tenant, samples.length);
     if (refusal) {
       this.metrics.refused.inc({ transport: 'ws', reason: 'over_budget' });

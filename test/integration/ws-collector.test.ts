@@ -422,6 +422,24 @@ describe('WebSocket limits and close codes', () => {
     expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="ws",reason="over_budget"}')).toBe(1);
   });
 
+  it('counts every frame against the rate limit, invalid ones too', async () => {
+    const t = await start({ env: { QOSWATCH_RATE_LIMIT: '3/1m' } });
+    const c = connect(t);
+    await c.opened;
+    // Not JSON, a bad envelope, bad UTF-8: each costs the key a frame like a valid one.
+    c.ws.send('not json');
+    c.sendJson({ seq: 1 });
+    c.ws.send(Buffer.from([0xff, 0x00]), { binary: true });
+    c.ws.send('not json either');
+    c.sendJson({ seq: 2, samples: samples(1) });
+    const msgs = await c.received(5);
+    expect(msgs.slice(0, 3).map((m) => m.error)).toEqual(['bad_request', 'bad_request', 'bad_request']);
+    expect(msgs[3]).toMatchObject({ seq: null, error: 'too_many_requests', retry_after_ms: expect.any(Number) });
+    expect(msgs[4]).toMatchObject({ seq: 2, error: 'too_many_requests' });
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="ws",reason="rate_limited"}')).toBe(2);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="ws"}')).toBeUndefined();
+  });
+
   it('does not limit upgrades per client IP: many viewers share one NAT', async () => {
     const t = await start({ env: { QOSWATCH_RATE_LIMIT: '2/10s' } });
     const cs = [connect(t), connect(t), connect(t), connect(t)];
