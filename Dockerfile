@@ -19,7 +19,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY alert-rules ./alert-rules
-RUN mkdir -p /var/lib/qoswatch && chown node:node /var/lib/qoswatch
+# Owner-only: the data dir holds key hashes and the link secret (the service also tightens it at start).
+RUN install -d -m 0700 -o node -g node /var/lib/qoswatch
 USER node
 VOLUME /var/lib/qoswatch
 EXPOSE 8080

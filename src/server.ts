@@ -21,6 +21,8 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
     }
     throw err;
   }
+  // Whatever the process writes is its owner's alone (the data dir holds secrets; see storage/permissions.ts).
+  process.umask(0o077);
   const log = createLogger(env.QOSWATCH_LOG_LEVEL, undefined, env.QOSWATCH_LOG_FORMAT);
   let app: App;
   try {

@@ -1,6 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { DIR_MODE, FILE_MODE } from './permissions.js';
 
 export type Db = Database.Database;
 
@@ -10,7 +11,12 @@ export type Db = Database.Database;
  * `migrations[i]` brings the schema from version i to i + 1.
  */
 export function openDb(path: string, migrations: readonly string[], opts: { fsync?: boolean; pragmas?: readonly string[]; pageSize?: number } = {}): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true, mode: DIR_MODE });
+    // Created owner-only whatever the umask (an empty file is an empty database); SQLite gives its -wal and -shm
+    // files the database file's mode.
+    closeSync(openSync(path, 'a', FILE_MODE));
+  }
   const db = new Database(path);
   // Only takes effect while the file is new (before WAL mode writes the header).
   if (opts.pageSize) db.pragma(`page_size = ${opts.pageSize}`);

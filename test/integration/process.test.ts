@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useInfluxServer } from '../helpers/influx-suite.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
@@ -6,6 +7,7 @@ import { INGEST_KEY, postTelemetry } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
 import { CLI, ServiceProcess, runCli } from '../helpers/service.js';
 import { metric } from '../helpers/metrics.js';
+import { tempDir } from '../helpers/tmp.js';
 
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
 if (!HAVE_INFLUXD) console.warn(NO_INFLUXD_MESSAGE);
@@ -48,6 +50,36 @@ describe('first start without credentials', () => {
     const r2 = await postTelemetry(again.url, { samples: [{ ts: Date.now(), region: 'eu', latency_ms: 1 }] }, { authorization: `Bearer ${key}` });
     expect(r2.status).toBe(202);
     expect(await again.stop('SIGINT')).toBe(0);
+  });
+});
+
+describe('the data dir holds secrets (key hashes, the link secret): owner-only', () => {
+  const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+  const DBS = ['state.db', 'ingest.db'];
+  const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  it('tightens a data dir made 0755 and files left 0644 at start, warning with each path', async () => {
+    const dir = join(tempDir('perms'), 'data');
+    mkdirSync(dir);
+    chmodSync(dir, 0o755);
+    const svc = new ServiceProcess({}, dir);
+    await svc.start();
+    expect(svc.output).toMatch(new RegExp(`${literal(dir)} was mode 755; changed to 700`));
+    expect(mode(dir)).toBe('700');
+    // New files (and SQLite's -wal and -shm beside them, while it runs) are created owner-only.
+    for (const f of DBS.flatMap((db) => [db, `${db}-wal`, `${db}-shm`])) expect(mode(join(dir, f)), f).toBe('600');
+    expect(await svc.stop('SIGTERM')).toBe(0);
+
+    // As a backup restored with a loose umask would leave them.
+    chmodSync(dir, 0o755);
+    for (const db of DBS) chmodSync(join(dir, db), 0o644);
+    const again = new ServiceProcess({}, dir);
+    await again.start();
+    for (const path of [dir, ...DBS.map((db) => join(dir, db))]) {
+      expect(again.output).toMatch(new RegExp(`${literal(path)} was mode (755|644); changed to (700|600)`));
+      expect(mode(path), path).toBe(path === dir ? '700' : '600');
+    }
+    expect(await again.stop('SIGTERM')).toBe(0);
   });
 });
 
