@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { redactUrl } from './tenants/auth.js';
+import { redactUrl } from './util/redact-url.js';
 
 /** `auto`: human-readable on a terminal, JSON (one object per line, for collectors) otherwise. */
 export type LogFormat = 'auto' | 'json' | 'pretty';
@@ -28,7 +28,8 @@ function output(format: LogFormat, destination: DestinationStream | undefined): 
 }
 
 /**
- * The service logger. Secrets never reach it: request URLs are logged with `?key=` masked, headers are not logged,
+ * The service logger. Secrets never reach it: request URLs are logged with credentials masked (util/redact-url.ts:
+ * query parameters after decoding, signed-link tokens in the path), headers are not logged,
  * and error messages are written not to contain keys or tokens (tests check both).
  */
 export function createLogger(level: string, destination?: DestinationStream, format: LogFormat = 'json'): Logger {

@@ -3,6 +3,7 @@ import { type App, buildApp } from './app.js';
 import { ConfigError, type Env, loadEnv } from './config/env.js';
 import { loadFileConfig } from './config/file.js';
 import { createLogger } from './log.js';
+import { redactUrl } from './util/redact-url.js';
 
 /**
  * Owns the process: validates configuration (a bad value stops the start naming the variable), listens, and on
@@ -83,6 +84,6 @@ function announce(app: App, env: Env): void {
   if (!env.INFLUX_URL) {
     app.log.warn('INFLUX_URL is not set: telemetry is aggregated and rules are evaluated, but metrics are NOT being stored');
   } else {
-    app.log.info({ influx: env.INFLUX_URL, api: env.INFLUX_API }, 'writing rollups to InfluxDB');
+    app.log.info({ influx: redactUrl(env.INFLUX_URL), api: env.INFLUX_API }, 'writing rollups to InfluxDB');
   }
 }

@@ -38,8 +38,3 @@ export function requireAdmin(keys: KeyStore) {
     if (!keys.isAdmin(token)) throw unauthorized('invalid admin token');
   };
 }
-
-/** For request logs: the URL with credential-looking query parameters masked (clients put secrets in odd places). */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:key|token|access_token|api_key|apikey|password|secret)=)[^&#]*/gi, '$1[redacted]');
-}

@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useInfluxServer } from '../helpers/influx-suite.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE, rows } from '../helpers/influxd.js';
-import { INGEST_KEY, postTelemetry } from '../helpers/app.js';
+import { ADMIN_TOKEN, INGEST_KEY, postTelemetry } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
 import { CLI, ServiceProcess, runCli } from '../helpers/service.js';
 import { metric } from '../helpers/metrics.js';
 import { tempDir } from '../helpers/tmp.js';
+import { signLink } from '../../src/notify/links.js';
 
 if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
 if (!HAVE_INFLUXD) console.warn(NO_INFLUXD_MESSAGE);
@@ -80,6 +81,35 @@ describe('the data dir holds secrets (key hashes, the link secret): owner-only',
       expect(mode(path), path).toBe(path === dir ? '700' : '600');
     }
     expect(await again.stop('SIGTERM')).toBe(0);
+  });
+});
+
+describe('secrets in URLs never reach the log', () => {
+  it('masks credential parameters however they are encoded, and signed-link tokens in the path', async () => {
+    const LINK_SECRET = 'link-secret-for-the-log-test-0123456789';
+    const svc = new ServiceProcess({ QOSWATCH_LINK_SECRET: LINK_SECRET });
+    await svc.start();
+    const link = signLink(LINK_SECRET, { incident: 1, reopened: 0, action: 'ack', recipient: 'alice', expires: Date.now() + 3_600_000 });
+    const secrets = ['upper-case-key-0123456789', 'repeated-key-0123456789', 'encoded-token-0123456789', 'plus-secret-0123456789'];
+    const paths = [
+      // %6B is "k": the router reads this as ?key= (and authenticates with it).
+      `/v1/tenant/tickets?%6Bey=${INGEST_KEY}`,
+      `/v1/tenant/tickets?%6bey=${INGEST_KEY}&KEY=${secrets[0]}`,
+      `/v1/tenant/tickets?key=x&key=${secrets[1]}`,
+      `/v1/tenant/tickets?to%6Ben=${secrets[2]}&access%5Ftoken=${secrets[2]}`,
+      `/v1/tenant/tickets?secret=${secrets[3]!.replace('-', '+')}`,
+      `/v1/links/${link}`,
+      `/v1/links/${encodeURIComponent(link)}?x=1`,
+      `/v1/%6Cinks/${link}`,
+    ];
+    for (const path of paths) await (await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    await waitFor('every request in the log', () => (svc.output.match(/request completed/g) ?? []).length >= paths.length || undefined);
+    expect(await svc.stop('SIGTERM')).toBe(0);
+    expect(svc.output).toContain('/v1/links/[redacted]');
+    expect(svc.output).toContain('key=[redacted]');
+    for (const s of [INGEST_KEY, ADMIN_TOKEN, link, encodeURIComponent(link), link.split('.')[0]!, link.split('.')[1]!, ...secrets, secrets[3]!.replace('-', '+')]) {
+      expect(svc.output.includes(s), `the log holds ${s}:\n${svc.output.split('\n').filter((l) => l.includes(s)).join('\n')}`).toBe(false);
+    }
   });
 });
 

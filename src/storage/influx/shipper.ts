@@ -2,6 +2,7 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Metrics } from '../../metrics.js';
 import type { Spool } from '../spool.js';
 import { type InfluxSink, SinkError } from './sink.js';
+import { redactUrl } from '../../util/redact-url.js';
 
 export interface ShipperStatus {
   /** False while writes fail with a retryable error. */
@@ -76,7 +77,7 @@ export class Shipper {
         this.failures++;
         const message = err instanceof Error ? err.message : String(err);
         if (this.status.reachable || this.status.lastError !== message) {
-          this.opts.log.warn({ err: message, target: this.sink.target, spooled: this.spool.depth.lines }, 'InfluxDB write failed; points stay in the spool and are retried');
+          this.opts.log.warn({ err: message, target: redactUrl(this.sink.target), spooled: this.spool.depth.lines }, 'InfluxDB write failed; points stay in the spool and are retried');
         }
         this.status.reachable = false;
         this.status.lastError = message;
