@@ -94,7 +94,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(ticketsPlugin, { clock });
   await app.register(reportsPlugin, { env, clock });
-  await app.register(healthRoutes, { metrics });
+  await app.register(healthRoutes, { metrics, env });
   await app.register(collectors, { env, metrics });
   await app.register(keyRoutes, { clock });
   await app.register(incidentRoutes, { clock });

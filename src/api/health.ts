@@ -1,6 +1,11 @@
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { Env } from '../config/env.js';
+import { type ErrorBody, unauthorized } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { bearer } from '../tenants/auth.js';
+import { secretEquals } from '../tenants/keys.js';
 
 const readySchema = z.object({
   ready: z.boolean(),
@@ -9,8 +14,14 @@ const readySchema = z.object({
   spool: z.object({ points: z.number(), bytes: z.number() }),
 });
 
-/** Liveness, readiness and the service's own Prometheus figures. */
-export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics }> = async (app, { metrics }) => {
+const METRICS_AUTH = '/metrics needs "Authorization: Bearer <token>" with QOSWATCH_METRICS_TOKEN or the admin token';
+
+/**
+ * Liveness, readiness and the service's own Prometheus figures. /metrics names every tenant with open incidents,
+ * so on the service's (public) port it needs the metrics token or the admin token; QOSWATCH_METRICS_LISTEN moves it
+ * to an address of its own — private by choice, so open there unless a metrics token is set.
+ */
+export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }> = async (app, { metrics, env }) => {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
@@ -30,8 +41,52 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics }> = async (
     },
   );
 
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics of qoswatch itself', produces: ['text/plain'] } }, async (_req, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
+  const token = env.QOSWATCH_METRICS_TOKEN;
+  const allowed = (authorization: string | undefined) => {
+    const presented = bearer(authorization);
+    return presented !== undefined && ((token !== undefined && secretEquals(presented, token)) || app.keys.isAdmin(presented));
+  };
+
+  const listen = env.QOSWATCH_METRICS_LISTEN;
+  if (!listen) {
+    app.get(
+      '/metrics',
+      { schema: { tags: ['operations'], summary: 'Prometheus metrics of qoswatch itself (metrics or admin token)', produces: ['text/plain'] } },
+      async (req, reply) => {
+        if (!allowed(req.headers.authorization)) throw unauthorized(METRICS_AUTH);
+        return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      },
+    );
+    return;
+  }
+
+  const send = (res: ServerResponse, status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
+  const error = (res: ServerResponse, status: number, body: ErrorBody) => send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
+  const serve = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics') return error(res, 404, { error: 'not_found', message: 'this address serves GET /metrics only' });
+    if (req.method !== 'GET') return error(res, 405, { error: 'method_not_allowed', message: 'use GET' });
+    if (token !== undefined && !allowed(req.headers.authorization)) return error(res, 401, { error: 'unauthorized', message: METRICS_AUTH });
+    send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
+  };
+  const server = createServer((req, res) => {
+    serve(req, res).catch(() => error(res, 500, { error: 'internal', message: 'cannot collect the metrics' }));
   });
+  // Bound with the app (a taken address fails the start) and closed with it.
+  app.addHook('onReady', () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => {
+        server.off('error', reject);
+        app.log.info({ address: `${listen.host}:${listen.port}` }, 'serving /metrics on its own address');
+        resolve();
+      });
+    }),
+  );
+  app.addHook('onClose', () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  );
 };

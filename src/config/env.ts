@@ -10,6 +10,19 @@ const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 /** A number, or `auto` (the default): derived at start from the heap (see its use). */
 const autoOr = <T extends z.ZodType>(schema: T) => z.union([z.literal('auto'), schema], { error: 'must be a positive integer or auto' }).default('auto');
+/** "127.0.0.1:9464", "[::1]:9464" or ":9464" (every address). */
+const listenAddress = z
+  .string()
+  .max(300)
+  .transform((v, ctx) => {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(v.trim());
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'use host:port, e.g. 127.0.0.1:9464, [::1]:9464 or :9464' });
+      return z.NEVER;
+    }
+    return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  });
 
 /**
  * Every environment variable the service reads. The README's configuration table documents the same list;
@@ -22,6 +35,8 @@ export const envSchema = z.object({
   QOSWATCH_CONFIG: optional(z.string()),
   QOSWATCH_INGEST_KEY: optional(secret),
   QOSWATCH_ADMIN_TOKEN: optional(secret),
+  QOSWATCH_METRICS_TOKEN: optional(secret),
+  QOSWATCH_METRICS_LISTEN: optional(listenAddress),
   QOSWATCH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QOSWATCH_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   QOSWATCH_LOG_TELEMETRY_REQUESTS: bool.default(false),

@@ -8,10 +8,15 @@ declare module 'fastify' {
   }
 }
 
+/** The token of an `Authorization: Bearer <token>` header. */
+export function bearer(header: string | undefined): string | undefined {
+  return header ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
+}
+
 /** The key a client presented: `Authorization: Bearer <key>`, or `?key=` (sendBeacon and browser WebSockets). */
 export function presentedKey(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
-  if (header) return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  if (header) return bearer(header);
   const q = (req.query as { key?: unknown } | undefined)?.key;
   return typeof q === 'string' && q.length > 0 ? q : undefined;
 }
@@ -32,8 +37,7 @@ export const AUTH_MESSAGES: Record<AuthFailure, string> = {
 /** preHandler-style guard for admin routes. */
 export function requireAdmin(keys: KeyStore) {
   return async (req: FastifyRequest) => {
-    const header = req.headers.authorization;
-    const token = header ? /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1] : undefined;
+    const token = bearer(req.headers.authorization);
     if (!token) throw unauthorized('missing admin token: send "Authorization: Bearer <token>"');
     if (!keys.isAdmin(token)) throw unauthorized('invalid admin token');
   };

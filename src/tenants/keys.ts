@@ -19,6 +19,11 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** Compares a presented secret with a known one in constant time (through their hashes, so lengths may differ). */
+export function secretEquals(presented: string, known: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(presented).digest(), createHash('sha256').update(known).digest());
+}
+
 export function newSecret(prefix: string): string {
   return `${prefix}_${randomBytes(24).toString('base64url')}`;
 }

@@ -1,7 +1,9 @@
-/** Reading the service's own /metrics (Prometheus text) in tests. */
+import { ADMIN_TOKEN } from './app.js';
 
-export async function metricsText(url: string): Promise<string> {
-  const res = await fetch(`${url}/metrics`);
+/** Reading the service's own /metrics (Prometheus text) in tests, with the admin token (it is not public). */
+
+export async function metricsText(url: string, token = ADMIN_TOKEN): Promise<string> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   return res.text();
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { type RuleDef, type Sample, api, notPaging, incidents, send, stallRatio, stallRule, viewers, writeRules } from '../helpers/alerting.js';
-import { type TestApp, appsClosedAfterEach, startApp } from '../helpers/app.js';
+import { ADMIN_TOKEN, INGEST_KEY, type TestApp, appsClosedAfterEach, startApp } from '../helpers/app.js';
+import { freePort } from '../helpers/ports.js';
 import { metricValue, metricsText } from '../helpers/metrics.js';
 
 /**
@@ -333,5 +334,44 @@ describe('/metrics', () => {
     expect(metricValue(after, 'qoswatch_rule_evaluations_total')).toBeGreaterThanOrEqual(1);
     expect(metricValue(after, 'qoswatch_alert_transitions_total{type="fired"}')).toBe(1);
     expect(metricValue(after, 'qoswatch_incident_events_total{kind="opened"}')).toBe(1);
+  });
+
+  const METRICS_TOKEN = 'metrics-scrape-token-0123456789';
+  const scrape = async (url: string, token?: string) => {
+    const r = await fetch(`${url}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return { status: r.status, text: await r.text() };
+  };
+
+  it("is not public: every tenant's open incidents are there, so it needs the metrics or the admin token", async () => {
+    now = T0;
+    const t = await startClosed({ clock: () => now, env: { QOSWATCH_RULES_DIR: writeRules([instant]), QOSWATCH_METRICS_TOKEN: METRICS_TOKEN } });
+    await at(t, 0, { 'eu-west': 0.08 });
+    for (const token of [undefined, 'wrong-token-0123456789', INGEST_KEY]) {
+      const r = await scrape(t.url, token);
+      expect(r.status, String(token)).toBe(401);
+      expect(JSON.parse(r.text)).toEqual({ error: 'unauthorized', message: expect.stringMatching(/QOSWATCH_METRICS_TOKEN/) });
+    }
+    for (const token of [METRICS_TOKEN, ADMIN_TOKEN]) {
+      const r = await scrape(t.url, token);
+      expect(r.status).toBe(200);
+      expect(r.text).toMatch(/^qoswatch_incidents_open\{tenant="default",priority="P1"\} 1$/m);
+    }
+  });
+
+  it('is served on its own address instead when QOSWATCH_METRICS_LISTEN is set (the token still applies if set)', async () => {
+    const port = await freePort();
+    const t = await startClosed({ env: { QOSWATCH_METRICS_LISTEN: `127.0.0.1:${port}` } });
+    expect((await scrape(t.url, ADMIN_TOKEN)).status).toBe(404);
+    const open = await scrape(`http://127.0.0.1:${port}`);
+    expect(open.status).toBe(200);
+    expect(open.text).toContain('qoswatch_rule_evaluations_total');
+    expect((await fetch(`http://127.0.0.1:${port}/v1/incidents`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(404);
+    await t.close();
+
+    const port2 = await freePort();
+    const guarded = await startClosed({ env: { QOSWATCH_METRICS_LISTEN: `127.0.0.1:${port2}`, QOSWATCH_METRICS_TOKEN: METRICS_TOKEN } });
+    expect((await scrape(`http://127.0.0.1:${port2}`)).status).toBe(401);
+    expect((await scrape(`http://127.0.0.1:${port2}`, METRICS_TOKEN)).status).toBe(200);
+    expect((await scrape(guarded.url, METRICS_TOKEN)).status).toBe(404);
   });
 });

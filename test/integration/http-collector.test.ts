@@ -637,7 +637,7 @@ describe('operational endpoints', () => {
   it('GET /metrics serves Prometheus text with every qoswatch_* family', async () => {
     const t = await start();
     expect((await post(t, json(batch(2)))).status).toBe(202);
-    const r = await send(t.url, 'GET', '/metrics');
+    const r = await send(t.url, 'GET', '/metrics', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/plain/);
     // Every family declared in src/metrics.ts, read from the source so that a new one is checked too.

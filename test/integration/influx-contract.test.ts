@@ -6,6 +6,7 @@ import { createV1Sink } from '../../src/storage/influx/v1.js';
 import { createV2Sink } from '../../src/storage/influx/v2.js';
 import { postTelemetry, startApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/ports.js';
+import { metricsText } from '../helpers/metrics.js';
 
 interface Received {
   method: string;
@@ -124,7 +125,7 @@ describe('InfluxDB v1 /write contract', () => {
     try {
       await postTelemetry(t.url, { samples: [{ ts: Date.now(), region: 'bad', latency_ms: 1 }, { ts: Date.now(), region: 'good', latency_ms: 1 }] });
       await waitFor('the good point', () => ep.received.find((r) => r.lines.some((l) => l.includes('region=good'))));
-      const text = await (await fetch(`${t.url}/metrics`)).text();
+      const text = await metricsText(t.url);
       expect(text).toMatch(/qoswatch_influx_points_rejected_total 1\b/);
       expect(text).toMatch(/qoswatch_influx_write_errors_total\{failure="reject"\} 1\b/);
       expect(calls).toBeGreaterThanOrEqual(2);

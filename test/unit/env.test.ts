@@ -31,6 +31,9 @@ describe('environment', () => {
     [{ QOSWATCH_LOG_LEVEL: 'loud' }, 'QOSWATCH_LOG_LEVEL'],
     [{ QOSWATCH_MAX_SERIES: 'lots' }, 'QOSWATCH_MAX_SERIES'],
     [{ QOSWATCH_TENANT_MAX_POINTS: '0' }, 'QOSWATCH_TENANT_MAX_POINTS'],
+    [{ QOSWATCH_METRICS_LISTEN: '9464' }, 'QOSWATCH_METRICS_LISTEN'],
+    [{ QOSWATCH_METRICS_LISTEN: '127.0.0.1:99999' }, 'QOSWATCH_METRICS_LISTEN'],
+    [{ QOSWATCH_METRICS_TOKEN: 'short' }, 'QOSWATCH_METRICS_TOKEN'],
   ])('%o is refused naming %s', (env, name) => {
     expect(() => loadEnv(env)).toThrow(ConfigError);
     expect(() => loadEnv(env)).toThrow(new RegExp(`\\b${name}\\b`));
@@ -76,6 +79,13 @@ describe('environment', () => {
     }
     expect(parseDuration(long('1'))).toBeUndefined();
     expect(parseSize(long('1'))).toBeUndefined();
+  });
+
+  it('reads QOSWATCH_METRICS_LISTEN as host and port', () => {
+    expect(loadEnv({ QOSWATCH_METRICS_LISTEN: '127.0.0.1:9464' }).QOSWATCH_METRICS_LISTEN).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(loadEnv({ QOSWATCH_METRICS_LISTEN: '[::1]:9464' }).QOSWATCH_METRICS_LISTEN).toEqual({ host: '::1', port: 9464 });
+    expect(loadEnv({ QOSWATCH_METRICS_LISTEN: ':9464' }).QOSWATCH_METRICS_LISTEN).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(loadEnv({}).QOSWATCH_METRICS_LISTEN).toBeUndefined();
   });
 
   it('parses durations and sizes', () => {
