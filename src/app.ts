@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type ZodTypeProvider, jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { healthRoutes } from './api/health.js';
+import { loopBusyPlugin } from './api/loop-busy.js';
 import type { Env } from './config/env.js';
 import type { FileConfig } from './config/file.js';
 import { clientErrorHandler, registerErrorHandler } from './errors.js';
@@ -94,6 +95,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(ticketsPlugin, { clock });
   await app.register(reportsPlugin, { env, clock });
+  await app.register(loopBusyPlugin, { maxMs: env.QOSWATCH_MAX_EVENT_LOOP_DELAY });
   await app.register(healthRoutes, { metrics, env });
   await app.register(collectors, { env, metrics });
   await app.register(keyRoutes, { clock });
@@ -102,7 +104,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(ruleRoutes);
   await app.register(onCallRoutes, { clock });
   await app.register(linkRoutes, { clock });
-  await app.register(ticketRoutes, { clock });
+  await app.register(ticketRoutes, { env, clock });
   await app.register(reportRoutes, { clock });
   await app.register(eventRoutes, { clock });
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());

@@ -65,8 +65,8 @@ SIGTERM / SIGINT stop it gracefully; SIGHUP reloads the alert rules.`,
   {
     name: 'keys hash',
     synopsis: '[key]',
-    summary: "print the SHA-256 to put in a config file's ingest_keys[].sha256",
-    details: `  key                  the ingest key; without it the key is read from stdin (one line), which keeps it
+    summary: "print the SHA-256 to put in a config file's ingest_keys[].sha256 or api_tokens[].sha256",
+    details: `  key                  the ingest key or tenant API token; without it the key is read from stdin (one line), which keeps it
                        out of shell history and the process list: qoswatch keys hash < key.txt
 ${HELP_LINE}`,
     maxArgs: 1,

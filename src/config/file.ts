@@ -14,7 +14,8 @@ export { DIMENSIONS, type Dimension };
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
 const idSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _ or -');
 
-const ingestKeySchema = z
+/** An ingest key or a tenant API token in the config file: by its hash, or read from an environment variable. */
+const credentialSchema = z
   .strictObject({
     id: idSchema,
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the key (qoswatch keys hash <key>)').optional(),
@@ -74,7 +75,9 @@ export const tenantSchema = z.strictObject({
       sessions: z.number().int().min(1).max(100_000_000).optional().describe('live sessions and nodes tracked'),
     })
     .optional(),
-  ingest_keys: z.array(ingestKeySchema).default([]),
+  ingest_keys: z.array(credentialSchema).default([]),
+  /** Tokens that read the tenant's own tickets (/v1/tenant/tickets); ingest keys are public and only ingest. */
+  api_tokens: z.array(credentialSchema).default([]),
 });
 
 export const fileConfigSchema = z.strictObject({
@@ -89,9 +92,9 @@ export const fileConfigSchema = z.strictObject({
 
 export type FileConfig = z.output<typeof fileConfigSchema>;
 export type TenantConfig = FileConfig['tenants'][number];
-/** A tenant as the admin API takes it: the config file's fields without ingest keys (those have their own API). */
-export const tenantBodySchema = tenantSchema.omit({ ingest_keys: true });
-export type IngestKeyConfig = TenantConfig['ingest_keys'][number];
+/** A tenant as the admin API takes it: the config file's fields without credentials (those have their own API). */
+export const tenantBodySchema = tenantSchema.omit({ ingest_keys: true, api_tokens: true });
+export type CredentialConfig = TenantConfig['ingest_keys'][number];
 
 export function parseFileConfig(text: string, source: string): FileConfig {
   const doc = readYaml(text);

@@ -274,6 +274,20 @@ export const MIGRATIONS = [
   // a full TTL from the upgrade.
   `ALTER TABLE dim_values ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
    UPDATE dim_values SET last_seen = CAST(strftime('%s', 'now') AS INTEGER) * 1000;`,
+  // Tenant API tokens (read the tenant's tickets; ingest keys are public and only ingest), and tickets' public ids:
+  // random, so that the tenant view does not reveal the global sequence. Existing tickets get theirs here.
+  `CREATE TABLE tenant_tokens (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     name TEXT,
+     sha256 TEXT NOT NULL UNIQUE,
+     rate_limit TEXT,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   ALTER TABLE tickets ADD COLUMN public_id TEXT;
+   UPDATE tickets SET public_id = 'tk_' || lower(hex(randomblob(8)));
+   CREATE UNIQUE INDEX tickets_public_id ON tickets (public_id);`,
 ];
 
 export function openStateDb(path: string): Db {

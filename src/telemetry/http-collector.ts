@@ -9,7 +9,6 @@ import type { Env } from '../config/env.js';
 import { AppError, badRequest, tooManyRequests, unauthorized, unavailable, unsupportedMediaType } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
-import { LoopLag } from './loop-lag.js';
 import { batchSchema, envelopeSchema } from './sample-schema.js';
 import { errorBodySchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
 import { wsCollector } from './ws-collector.js';
@@ -53,16 +52,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   };
   // A saturated event loop leaves requests queued in the kernel, unseen by the in-flight cap, and accepts new
   // connections only between turns: once a turn has spent the budget, the rest of its telemetry is refused before
-  // the body is read (cheaply), so that an overload is shed instead of queued and turns stay short.
-  const lag = env.QOSWATCH_MAX_EVENT_LOOP_DELAY > 0 ? new LoopLag() : undefined;
-  if (lag) {
-    lag.start();
-    app.addHook('onClose', async () => lag.stop());
-  }
-  const behind = () => {
-    const ms = lag?.turnMs() ?? 0;
-    return ms > env.QOSWATCH_MAX_EVENT_LOOP_DELAY ? `event loop busy for ${Math.round(ms)} ms` : undefined;
-  };
+  // the body is read (cheaply), so that an overload is shed instead of queued and turns stay short (api/loop-busy.ts).
   const full = () =>
     inflight >= env.QOSWATCH_MAX_INFLIGHT ? 'too many requests in process' : app.pipeline.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES ? 'journal backlog' : undefined;
 
@@ -70,7 +60,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   // hook is appended after these by @fastify/rate-limit.
   app.addHook('onRequest', async (req) => {
     if (!isCollectorRequest(req)) return;
-    const why = behind() ?? full();
+    const why = app.loopBusy() ?? full();
     if (why) throw refuseOverloaded(why);
     const key = authenticateIngest(app.keys, req);
     if (typeof key === 'string') {

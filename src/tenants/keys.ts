@@ -1,11 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/env.js';
-import type { FileConfig } from '../config/file.js';
+import type { CredentialConfig, FileConfig } from '../config/file.js';
 import type { Db } from '../storage/sqlite.js';
 import { getMeta, setMeta } from '../storage/state-db.js';
 import type { Rate } from '../util/units.js';
 
-export interface IngestKey {
+/** A tenant's credential: an ingest key (public: it only ingests) or a tenant API token (it only reads). */
+export interface Credential {
   id: string;
   tenant: string;
   name?: string;
@@ -14,6 +15,8 @@ export interface IngestKey {
   source: 'config' | 'env' | 'generated' | 'api';
   createdAt?: number;
 }
+export type IngestKey = Credential;
+export type TenantToken = Credential;
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -47,47 +50,122 @@ export class KeyError extends Error {
   }
 }
 
+/** What tells the two kinds of credential apart: their table, their words, their id and secret prefixes. */
+interface Kind {
+  table: 'ingest_keys' | 'tenant_tokens';
+  noun: string;
+  idPrefix: string;
+  secretPrefix: string;
+}
+export const INGEST_KEYS: Kind = { table: 'ingest_keys', noun: 'key', idPrefix: 'k', secretPrefix: 'qw' };
+export const TENANT_TOKENS: Kind = { table: 'tenant_tokens', noun: 'token', idPrefix: 't', secretPrefix: 'qwt' };
+
 /**
- * Ingest keys and the admin token. Only SHA-256 hashes are kept (keys are random 192-bit secrets, so a fast hash
- * is enough); a presented key is hashed and looked up. Keys come from the config file, the environment, the
- * one generated at first start, and the admin API.
+ * One kind of credential. Only SHA-256 hashes are kept (secrets are random 192-bit strings, so a fast hash is
+ * enough); a presented secret is hashed and looked up. They come from the config file and the admin API (and, for
+ * ingest keys, the environment and the one generated at first start).
  */
-export class KeyStore {
-  private readonly byHash = new Map<string, IngestKey>();
-  private adminHash: Buffer;
-  readonly generated: Generated = {};
+export class Credentials {
+  private readonly byHash = new Map<string, Credential>();
+  private readonly revokeListeners: ((c: Credential) => void)[] = [];
 
   constructor(
     private readonly db: Db,
-    config: FileConfig,
-    env: { QOSWATCH_INGEST_KEY?: string; QOSWATCH_ADMIN_TOKEN?: string },
-    sourceEnv: NodeJS.ProcessEnv = process.env,
-  ) {
-    const defaultTenant = config.default_tenant;
+    private readonly kind: Kind,
+  ) {}
+
+  /** The config file's credentials of every tenant, then those created through the API. */
+  load(config: FileConfig, field: 'ingest_keys' | 'api_tokens', env: NodeJS.ProcessEnv): void {
     for (const t of config.tenants) {
-      for (const k of t.ingest_keys) {
-        if (k.revoked) continue;
-        const hash = k.sha256 ?? keyFromEnv(sourceEnv, k.key_env!, `tenants.${t.id}.ingest_keys.${k.id}`);
-        this.add(hash, { id: k.id, tenant: t.id, rateLimit: k.rate_limit, source: 'config' });
+      for (const c of t[field] as CredentialConfig[]) {
+        if (c.revoked) continue;
+        const hash = c.sha256 ?? fromEnv(env, c.key_env!, `tenants.${t.id}.${field}.${c.id}`);
+        this.add(hash, { id: c.id, tenant: t.id, rateLimit: c.rate_limit, source: 'config' });
       }
     }
-    if (env.QOSWATCH_INGEST_KEY) {
-      this.add(sha256(env.QOSWATCH_INGEST_KEY), { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'env' });
-    } else {
-      let hash = getMeta(db, META_INGEST);
-      if (!hash) {
-        this.generated.ingestKey = newSecret('qw');
-        hash = sha256(this.generated.ingestKey);
-        setMeta(db, META_INGEST, hash);
-      }
-      this.add(hash, { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'generated' });
-    }
-    const rows = db.prepare('SELECT id, tenant, name, sha256, rate_limit, created_at FROM ingest_keys WHERE revoked_at IS NULL').all() as {
+    const rows = this.db.prepare(`SELECT id, tenant, name, sha256, rate_limit, created_at FROM ${this.kind.table} WHERE revoked_at IS NULL`).all() as {
       id: string; tenant: string; name: string | null; sha256: string; rate_limit: string | null; created_at: number;
     }[];
     for (const r of rows) {
       this.add(r.sha256, { id: r.id, tenant: r.tenant, name: r.name ?? undefined, rateLimit: r.rate_limit ? (JSON.parse(r.rate_limit) as Rate) : undefined, source: 'api', createdAt: r.created_at });
     }
+  }
+
+  /** The credential a client presented, or undefined when it is unknown or revoked. */
+  resolve(presented: string): Credential | undefined {
+    return this.byHash.get(sha256(presented));
+  }
+
+  list(tenant: string): Credential[] {
+    return [...this.byHash.values()].filter((k) => k.tenant === tenant).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  create(tenant: string, opts: { name?: string; rateLimit?: Rate }, now: number): { credential: Credential; secret: string } {
+    const secret = newSecret(this.kind.secretPrefix);
+    const credential: Credential = { id: `${this.kind.idPrefix}_${randomBytes(6).toString('hex')}`, tenant, name: opts.name, rateLimit: opts.rateLimit, source: 'api', createdAt: now };
+    const hash = sha256(secret);
+    this.db
+      .prepare(`INSERT INTO ${this.kind.table} (id, tenant, name, sha256, rate_limit, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
+      .run(credential.id, tenant, opts.name ?? null, hash, opts.rateLimit ? JSON.stringify(opts.rateLimit) : null, now);
+    this.add(hash, credential);
+    return { credential, secret };
+  }
+
+  /** Revokes a credential created through the API; listeners hear of it at once (open WebSockets close). */
+  revoke(tenant: string, id: string, now: number): void {
+    const { noun } = this.kind;
+    const entry = [...this.byHash.entries()].find(([, k]) => k.tenant === tenant && k.id === id);
+    if (!entry) throw new KeyError('not_found', `tenant ${tenant} has no active ${noun} ${id}`);
+    const [hash, credential] = entry;
+    if (credential.source !== 'api') {
+      const where = credential.source === 'config' ? 'the config file (set revoked: true)' : credential.source === 'env' ? 'QOSWATCH_INGEST_KEY' : 'the environment (set QOSWATCH_INGEST_KEY to replace it)';
+      throw new KeyError('conflict', `${noun} ${id} is defined by ${where}, not by the API`);
+    }
+    this.db.prepare(`UPDATE ${this.kind.table} SET revoked_at = ? WHERE id = ?`).run(now, id);
+    this.byHash.delete(hash);
+    for (const listener of this.revokeListeners) listener(credential);
+  }
+
+  onRevoke(listener: (c: Credential) => void): void {
+    this.revokeListeners.push(listener);
+  }
+
+  add(hash: string, credential: Credential): void {
+    const clash = [...this.byHash.values()].find((k) => k.tenant === credential.tenant && k.id === credential.id);
+    if (clash) throw new Error(`${this.kind.noun} id "${credential.id}" is defined twice for tenant ${credential.tenant}`);
+    this.byHash.set(hash, credential);
+  }
+}
+
+/** Ingest keys, tenant API tokens and the admin token. */
+export class KeyStore {
+  readonly ingest: Credentials;
+  readonly tokens: Credentials;
+  private adminHash: Buffer;
+  readonly generated: Generated = {};
+
+  constructor(
+    db: Db,
+    config: FileConfig,
+    env: { QOSWATCH_INGEST_KEY?: string; QOSWATCH_ADMIN_TOKEN?: string },
+    sourceEnv: NodeJS.ProcessEnv = process.env,
+  ) {
+    this.ingest = new Credentials(db, INGEST_KEYS);
+    this.tokens = new Credentials(db, TENANT_TOKENS);
+    const defaultTenant = config.default_tenant;
+    if (env.QOSWATCH_INGEST_KEY) {
+      this.ingest.add(sha256(env.QOSWATCH_INGEST_KEY), { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'env' });
+    } else {
+      let hash = getMeta(db, META_INGEST);
+      if (!hash) {
+        this.generated.ingestKey = newSecret(INGEST_KEYS.secretPrefix);
+        hash = sha256(this.generated.ingestKey);
+        setMeta(db, META_INGEST, hash);
+      }
+      this.ingest.add(hash, { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'generated' });
+    }
+    this.ingest.load(config, 'ingest_keys', sourceEnv);
+    this.tokens.load(config, 'api_tokens', sourceEnv);
 
     let admin = env.QOSWATCH_ADMIN_TOKEN ? sha256(env.QOSWATCH_ADMIN_TOKEN) : getMeta(db, META_ADMIN);
     if (!admin) {
@@ -98,50 +176,12 @@ export class KeyStore {
     this.adminHash = Buffer.from(admin, 'hex');
   }
 
-  /** The key a client presented, or undefined when it is unknown or revoked. */
-  resolve(presented: string): IngestKey | undefined {
-    return this.byHash.get(sha256(presented));
-  }
-
   isAdmin(presented: string): boolean {
     return timingSafeEqual(Buffer.from(sha256(presented), 'hex'), this.adminHash);
   }
-
-  list(tenant: string): IngestKey[] {
-    return [...this.byHash.values()].filter((k) => k.tenant === tenant).sort((a, b) => a.id.localeCompare(b.id));
-  }
-
-  create(tenant: string, opts: { name?: string; rateLimit?: Rate }, now: number): { key: IngestKey; secret: string } {
-    const secret = newSecret('qw');
-    const key: IngestKey = { id: `k_${randomBytes(6).toString('hex')}`, tenant, name: opts.name, rateLimit: opts.rateLimit, source: 'api', createdAt: now };
-    const hash = sha256(secret);
-    this.db
-      .prepare('INSERT INTO ingest_keys (id, tenant, name, sha256, rate_limit, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(key.id, tenant, opts.name ?? null, hash, opts.rateLimit ? JSON.stringify(opts.rateLimit) : null, now);
-    this.add(hash, key);
-    return { key, secret };
-  }
-
-  revoke(tenant: string, id: string, now: number): void {
-    const entry = [...this.byHash.entries()].find(([, k]) => k.tenant === tenant && k.id === id);
-    if (!entry) throw new KeyError('not_found', `tenant ${tenant} has no active key ${id}`);
-    const [hash, key] = entry;
-    if (key.source !== 'api') {
-      const where = key.source === 'config' ? 'the config file (set revoked: true)' : key.source === 'env' ? 'QOSWATCH_INGEST_KEY' : 'the environment (set QOSWATCH_INGEST_KEY to replace it)';
-      throw new KeyError('conflict', `key ${id} is defined by ${where}, not by the API`);
-    }
-    this.db.prepare('UPDATE ingest_keys SET revoked_at = ? WHERE id = ?').run(now, id);
-    this.byHash.delete(hash);
-  }
-
-  private add(hash: string, key: IngestKey): void {
-    const clash = [...this.byHash.values()].find((k) => k.tenant === key.tenant && k.id === key.id);
-    if (clash) throw new Error(`ingest key id "${key.id}" is defined twice for tenant ${key.tenant}`);
-    this.byHash.set(hash, key);
-  }
 }
 
-function keyFromEnv(env: NodeJS.ProcessEnv, name: string, where: string): string {
+function fromEnv(env: NodeJS.ProcessEnv, name: string, where: string): string {
   const v = env[name];
   if (!v) throw new ConfigError(`${where}: key_env ${name} is not set`);
   return sha256(v);

@@ -4,7 +4,7 @@ import { badRequest, conflict, notFound } from '../errors.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { rateSchema } from '../util/units.js';
 import { requireAdmin } from './auth.js';
-import { KeyError } from './keys.js';
+import { type Credential, KeyError } from './keys.js';
 import type { Tenant } from './tenants.js';
 
 const keyView = z.object({
@@ -23,9 +23,13 @@ const tenantView = z.object({
   customer_channel: z.string().optional(),
   budgets: z.object({ series: z.number().optional(), points: z.number().optional(), sessions: z.number().optional() }).optional().describe('budgets set for this tenant; the others are the QOSWATCH_TENANT_MAX_* defaults'),
   keys: z.array(keyView),
+  api_tokens: z.array(keyView),
 });
 
-/** Admin API for tenants' ingest keys. The secret of a new key is returned once and never stored. */
+/**
+ * Admin API for tenants and their credentials: ingest keys (`/keys`: public, they only ingest) and tenant API tokens
+ * (`/tokens`: they only read the tenant's tickets). The secret of a new one is returned once and never stored.
+ */
 export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
   app.addHook('onRequest', requireAdmin(app.keys));
   const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
@@ -34,7 +38,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
     if (!t) throw notFound(`no tenant ${id}`);
     return t;
   };
-  const view = (k: ReturnType<typeof app.keys.list>[number]) => ({
+  const view = (k: Credential) => ({
     id: k.id,
     tenant: k.tenant,
     name: k.name,
@@ -44,32 +48,61 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
   });
 
   const tenantOut = (t: Tenant) => ({
-    id: t.id, name: t.name, tier: t.tier, timezone: t.timezone, contacts: [...t.contacts], customer_channel: t.customerChannel, budgets: t.budgets, keys: app.keys.list(t.id).map(view),
+    id: t.id, name: t.name, tier: t.tier, timezone: t.timezone, contacts: [...t.contacts], customer_channel: t.customerChannel, budgets: t.budgets,
+    keys: app.keys.ingest.list(t.id).map(view), api_tokens: app.keys.tokens.list(t.id).map(view),
   });
 
   app.get(
     '/v1/admin/tenants',
-    { schema: { tags: ['admin'], summary: 'Tenants and their ingest keys (no secrets)', response: { 200: z.array(tenantView), ...errors } } },
+    { schema: { tags: ['admin'], summary: 'Tenants with their ingest keys and tenant API tokens (no secrets)', response: { 200: z.array(tenantView), ...errors } } },
     async () => app.tenants.list().map(tenantOut),
   );
 
-  app.post(
-    '/v1/admin/tenants/:tenant/keys',
-    {
-      schema: {
-        tags: ['admin'],
-        summary: 'Create an ingest key; its secret is shown only in this response',
-        params: tenantParams,
-        body: z.strictObject({ name: z.string().max(200).optional(), rate_limit: rateSchema.optional().describe('e.g. "2000/1s"') }).default({}),
-        response: { 201: keyView.extend({ key: z.string().describe('the secret; store it now') }), ...errors },
+  const secret = z.string().describe('the secret; store it now');
+  const kinds = [
+    { path: 'keys', set: app.keys.ingest, noun: 'an ingest key', created: keyView.extend({ key: secret }), reveal: (key: string) => ({ key }) },
+    { path: 'tokens', set: app.keys.tokens, noun: 'a tenant API token', created: keyView.extend({ token: secret }), reveal: (token: string) => ({ token }) },
+  ];
+  for (const { path, set, noun, created, reveal } of kinds) {
+    app.get(
+      `/v1/admin/tenants/:tenant/${path}`,
+      { schema: { tags: ['admin'], summary: `The tenant's ${path === 'keys' ? 'ingest keys' : 'tenant API tokens'} (no secrets)`, params: tenantParams, response: { 200: z.array(keyView), ...errors } } },
+      async (req) => set.list(tenantOf(req.params.tenant).id).map(view),
+    );
+
+    app.post(
+      `/v1/admin/tenants/:tenant/${path}`,
+      {
+        schema: {
+          tags: ['admin'],
+          summary: `Create ${noun}; its secret is shown only in this response`,
+          params: tenantParams,
+          body: z.strictObject({ name: z.string().max(200).optional(), rate_limit: rateSchema.optional().describe('e.g. "2000/1s"') }).default({}),
+          response: { 201: created, ...errors },
+        },
       },
-    },
-    async (req, reply) => {
-      const t = tenantOf(req.params.tenant);
-      const { key, secret } = app.keys.create(t.id, { name: req.body.name, rateLimit: req.body.rate_limit }, clock());
-      return reply.code(201).send({ ...view(key), key: secret });
-    },
-  );
+      async (req, reply) => {
+        const t = tenantOf(req.params.tenant);
+        const made = set.create(t.id, { name: req.body.name, rateLimit: req.body.rate_limit }, clock());
+        return reply.code(201).send({ ...view(made.credential), ...reveal(made.secret) });
+      },
+    );
+
+    app.delete(
+      `/v1/admin/tenants/:tenant/${path}/:id`,
+      { schema: { tags: ['admin'], summary: `Revoke ${noun} created through the API`, params: tenantParams.extend({ id: z.string() }), response: { 204: z.undefined(), ...errors } } },
+      async (req, reply) => {
+        const t = tenantOf(req.params.tenant);
+        try {
+          set.revoke(t.id, req.params.id, clock());
+        } catch (err) {
+          if (err instanceof KeyError) throw err.kind === 'not_found' ? notFound(err.message) : conflict(err.message);
+          throw err;
+        }
+        return reply.code(204).send();
+      },
+    );
+  }
 
   app.put(
     '/v1/admin/tenants/:tenant',
@@ -89,21 +122,6 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
       const { tenant, created } = app.tenants.save({ ...req.body, id: req.params.tenant }, req.query.by ?? 'admin', clock());
       app.reports.reschedule();
       return reply.code(created ? 201 : 200).send(tenantOut(tenant));
-    },
-  );
-
-  app.delete(
-    '/v1/admin/tenants/:tenant/keys/:id',
-    { schema: { tags: ['admin'], summary: 'Revoke an ingest key created through the API', params: tenantParams.extend({ id: z.string() }), response: { 204: z.undefined(), ...errors } } },
-    async (req, reply) => {
-      const t = tenantOf(req.params.tenant);
-      try {
-        app.keys.revoke(t.id, req.params.id, clock());
-      } catch (err) {
-        if (err instanceof KeyError) throw err.kind === 'not_found' ? notFound(err.message) : conflict(err.message);
-        throw err;
-      }
-      return reply.code(204).send();
     },
   );
 };

@@ -14,12 +14,15 @@ function kindOf(e: TicketEvent): PageKind | undefined {
   return to === 'acknowledged' || to === 'mitigated' || to === 'resolved' ? to : undefined;
 }
 
+/** Notes the incident sync writes on a ticket ("incident #12 mitigated"): internal numbers customers are not shown. */
+export const isIncidentNote = (note: unknown): note is string => typeof note === 'string' && note.startsWith('incident #');
+
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString().replace('.000Z', 'Z'));
 
 /** What the customer reads: plain words, the ETA from the restore clock, no internal detail. */
 function customerText(kind: PageKind, t: Ticket, e: TicketEvent, clocks: readonly SlaClock[]): string {
   const restore = clocks.find((c) => c.target === 'restore');
-  const note = typeof e.data?.note === 'string' && !e.data.note.startsWith('incident #') ? ` ${e.data.note}` : '';
+  const note = typeof e.data?.note === 'string' && !isIncidentNote(e.data.note) ? ` ${e.data.note}` : '';
   switch (kind) {
     case 'opened':
       return `We are investigating a ${t.priority} issue: ${t.title}.`;
@@ -50,7 +53,7 @@ export function customerUpdates(t: Ticket, e: TicketEvent, tenant: Tenant, clock
     const key = `ticket:${t.id}:update:${e.id}:${recipient}:${channel}`;
     const page: PageMessage = {
       kind, incidentId: t.incidentId ?? 0, priority: t.priority, tenant: t.tenant, region: undefined, state: t.state,
-      title: `${t.priority} ${tenant.name}: ${t.title} (ticket #${t.id})`,
+      title: `${t.priority} ${tenant.name}: ${t.title} (ticket ${t.publicId})`,
       text: customerText(kind, t, e, clocks),
       runbook: undefined, timeline: [], ackUrl: undefined, resolveUrl: undefined, incidentUrl: undefined, mention: undefined, key,
     };

@@ -1,13 +1,16 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { notFound, unauthorized } from '../errors.js';
+import type { Env } from '../config/env.js';
+import { notFound, tooManyRequests, unauthorized, unavailable } from '../errors.js';
 import { PRIORITIES } from '../rules/rule-schema.js';
-import { errorBodySchema, keyQuerySchema } from '../telemetry/schemas.js';
-import { AUTH_MESSAGES, authenticateIngest, requireAdmin } from '../tenants/auth.js';
+import { errorBodySchema } from '../telemetry/schemas.js';
+import { TokenBucket } from '../telemetry/token-bucket.js';
+import { READ_MESSAGES, authenticateTenant, requireAdmin } from '../tenants/auth.js';
+import { isIncidentNote } from './customer-updates.js';
 import { TICKET_STATES } from './lifecycle.js';
 import { renderPostmortem } from './postmortem.js';
 import { TICKET_EVENT_KINDS, type Ticket, type TicketEvent, type Visibility } from './tickets.js';
-import { toIso } from '../util/units.js';
+import { formatDuration, toIso } from '../util/units.js';
 
 const iso = toIso;
 const csv = <T extends readonly [string, ...string[]]>(values: T) =>
@@ -26,27 +29,32 @@ const clockView = z.object({
 });
 const ticketView = z
   .object({
-    id: z.number().int(), tenant: z.string(), incident_id: z.number().int().optional(), title: z.string(), priority: z.enum(PRIORITIES),
+    id: z.number().int(), public_id: z.string().describe("the id the tenant's view shows"), tenant: z.string(), incident_id: z.number().int().optional(), title: z.string(), priority: z.enum(PRIORITIES),
     state: z.enum(TICKET_STATES), assignee: z.string().optional(), root_cause: z.string().optional(), opened_at: z.string(), updated_at: z.string(),
     sla: z.array(clockView),
   })
   .meta({ id: 'Ticket' });
 const eventView = z.object({ id: z.number().int(), at: z.string(), actor: z.string(), kind: z.enum(TICKET_EVENT_KINDS), visibility: z.enum(['internal', 'customer']), data: z.record(z.string(), z.unknown()).optional() });
+/** What a tenant sees: its tickets by public id, without the global numbers (ticket, incident) or the assignee. */
+const tenantTicketView = ticketView
+  .omit({ id: true, public_id: true, incident_id: true, assignee: true })
+  .extend({ id: z.string().describe('public id (random)') })
+  .meta({ id: 'TenantTicket' });
+const tenantEventView = eventView.omit({ id: true });
 const idParams = z.object({ id: z.coerce.number().int().positive() });
-const listQuery = z.strictObject({
-  state: csv(TICKET_STATES).optional(), priority: csv(PRIORITIES).optional(),
-  before: z.coerce.number().int().positive().optional(), limit: z.coerce.number().int().min(1).max(500).default(50),
-});
+const filters = { state: csv(TICKET_STATES).optional(), priority: csv(PRIORITIES).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) };
+const listQuery = z.strictObject({ ...filters, before: z.coerce.number().int().positive().optional() });
+const tenantListQuery = z.strictObject({ ...filters, before: z.string().max(64).optional().describe('a public id: tickets opened before it') });
 const by = z.string().min(1).max(200).optional().describe('who (recorded on the ticket; default "admin")');
 
-/** Tickets API: the support team's (admin token) and each tenant's read-only view (its ingest key). */
-export const ticketRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
+/** Tickets API: the support team's (admin token) and each tenant's read-only view (its tenant API tokens). */
+export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number }> = async (app, { env, clock }) => {
   const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
   const view = (t: Ticket, now: number) => {
     const tenant = app.tenants.get(t.tenant);
     const clocks = tenant ? app.tickets.clocks(t, tenant, now) : [];
     return {
-      id: t.id, tenant: t.tenant, incident_id: t.incidentId, title: t.title, priority: t.priority, state: t.state, assignee: t.assignee,
+      id: t.id, public_id: t.publicId, tenant: t.tenant, incident_id: t.incidentId, title: t.title, priority: t.priority, state: t.state, assignee: t.assignee,
       root_cause: t.rootCause, opened_at: iso(t.openedAt)!, updated_at: iso(t.updatedAt)!,
       sla: clocks.map((c) => ({
         target: c.target, target_ms: c.targetMs, calendar: c.calendar, elapsed_ms: c.elapsedMs, running: c.running,
@@ -125,22 +133,55 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     );
   });
 
-  // Each tenant's read-only view with its own key: customer-visible events only; other tenants' tickets are 404.
+  // Each tenant's read-only view with its tenant API tokens: customer-visible events only, by public ids; another
+  // tenant's tickets are 404. Shed when the loop is busy, then authenticated, then limited per token — cheapest first.
   await app.register(async (tenantApi) => {
+    const buckets = new Map<string, TokenBucket>();
+    app.keys.tokens.onRevoke((tok) => buckets.delete(`${tok.tenant}/${tok.id}`));
     tenantApi.addHook('onRequest', async (req) => {
-      const k = authenticateIngest(app.keys, req);
-      if (typeof k === 'string') throw unauthorized(AUTH_MESSAGES[k]);
-      req.ingestKey = k;
+      const busy = app.loopBusy();
+      if (busy) throw unavailable(`qoswatch is busy (${busy}); retry after the Retry-After delay`);
+      const tok = authenticateTenant(app.keys, req);
+      if (typeof tok === 'string') throw unauthorized(READ_MESSAGES[tok]);
+      const rate = tok.rateLimit ?? env.QOSWATCH_TENANT_API_RATE;
+      const id = `${tok.tenant}/${tok.id}`;
+      let bucket = buckets.get(id);
+      if (!bucket) buckets.set(id, (bucket = new TokenBucket(rate.max, rate.windowMs)));
+      if (!bucket.take(Date.now())) {
+        const wait = Math.max(1, Math.ceil(bucket.msUntilNext(Date.now()) / 1000));
+        throw tooManyRequests(`rate limit of ${rate.max} requests per ${formatDuration(rate.windowMs)} for this tenant API token exceeded; retry later`, wait);
+      }
+      req.tenantToken = tok;
     });
+    const tenantView = (t: Ticket, now: number) => {
+      const { id: _id, public_id: publicId, incident_id: _incident, assignee: _assignee, ...rest } = view(t, now);
+      return { ...rest, id: publicId };
+    };
+    // Event data as the customer reads it: no incident numbers.
+    const tenantEvent = ({ id: _id, ...e }: TicketEvent) => {
+      const { incident: _incident, ...data } = e.data ?? {};
+      if (isIncidentNote(data.note)) delete data.note;
+      return { ...e, at: iso(e.at)!, data: e.data && data };
+    };
     const a = tenantApi.withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
-    a.get('/v1/tenant/tickets', { schema: { tags: ['tickets'], summary: "The tenant's own tickets (tenant key)", querystring: listQuery.extend(keyQuerySchema.shape), response: { 200: z.object({ tickets: z.array(ticketView.omit({ assignee: true })) }), ...errors } } }, async (req) => {
-      const now = clock();
-      const { key: _key, ...query } = req.query;
-      return { tickets: app.tickets.list({ ...query, tenant: req.ingestKey!.tenant }).map((t) => view(t, now)) };
-    });
-    a.get('/v1/tenant/tickets/:id', { schema: { tags: ['tickets'], summary: "One of the tenant's tickets with its customer-visible updates (tenant key)", params: idParams, querystring: keyQuerySchema, response: { 200: ticketView.omit({ assignee: true }).extend({ events: z.array(eventView) }), ...errors } } }, async (req) => {
-      const t = app.tickets.require(req.params.id, req.ingestKey!.tenant);
-      return { ...view(t, clock()), events: app.tickets.events(t.id, 'customer').map(eventOut) };
-    });
+    a.get(
+      '/v1/tenant/tickets',
+      { schema: { tags: ['tickets'], summary: "The tenant's own tickets, newest first (tenant API token)", querystring: tenantListQuery, response: { 200: z.object({ tickets: z.array(tenantTicketView), next_before: z.string().optional() }), ...errors } } },
+      async (req) => {
+        const tenant = req.tenantToken!.tenant;
+        const { before, ...query } = req.query;
+        const list = app.tickets.list({ ...query, tenant, before: before === undefined ? undefined : app.tickets.requirePublic(before, tenant).id });
+        const now = clock();
+        return { tickets: list.map((t) => tenantView(t, now)), next_before: list.length === req.query.limit ? list.at(-1)!.publicId : undefined };
+      },
+    );
+    a.get(
+      '/v1/tenant/tickets/:id',
+      { schema: { tags: ['tickets'], summary: "One of the tenant's tickets with its customer-visible updates (tenant API token)", params: z.object({ id: z.string().max(64) }), response: { 200: tenantTicketView.extend({ events: z.array(tenantEventView) }), ...errors } } },
+      async (req) => {
+        const t = app.tickets.requirePublic(req.params.id, req.tenantToken!.tenant);
+        return { ...tenantView(t, clock()), events: app.tickets.events(t.id, 'customer').map(tenantEvent) };
+      },
+    );
   });
 };

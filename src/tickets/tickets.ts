@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { type Priority, rank } from '../rules/rule-schema.js';
 import type { Db } from '../storage/sqlite.js';
@@ -8,6 +9,8 @@ import { type SlaCell, TARGETS, type TargetName, resolveTarget } from './sla-pol
 
 export interface Ticket {
   id: number;
+  /** Random: what the tenant view shows instead of the global sequence (which tells how many tickets everyone has). */
+  publicId: string;
   tenant: string;
   incidentId: number | undefined;
   title: string;
@@ -48,6 +51,7 @@ export interface SlaClock extends ClockState {
 
 interface Row {
   id: number;
+  public_id: string;
   tenant: string;
   incident_id: number | null;
   title: string;
@@ -65,7 +69,7 @@ type EventRow = Omit<TicketEvent, 'data'> & { ticket_id: number; data: string | 
 const fromEventRow = (r: EventRow): TicketEvent => ({ id: r.id, at: r.at, actor: r.actor, kind: r.kind, visibility: r.visibility, data: r.data ? JSON.parse(r.data) : undefined });
 
 const fromRow = (r: Row): Ticket => ({
-  id: r.id, tenant: r.tenant, incidentId: r.incident_id ?? undefined, title: r.title, priority: r.priority, state: r.state,
+  id: r.id, publicId: r.public_id, tenant: r.tenant, incidentId: r.incident_id ?? undefined, title: r.title, priority: r.priority, state: r.state,
   assignee: r.assignee ?? undefined, rootCause: r.root_cause ?? undefined, openedAt: r.opened_at, updatedAt: r.updated_at,
 });
 
@@ -95,6 +99,13 @@ export class Tickets {
     // Another tenant's ticket is "not found", not "forbidden": ids must not leak across tenants.
     if (!t || (tenant !== undefined && t.tenant !== tenant)) throw notFound(`no ticket ${id}`);
     return t;
+  }
+
+  /** A tenant's ticket by its public id; another tenant's is "not found", like one that does not exist. */
+  requirePublic(publicId: string, tenant: string): Ticket {
+    const r = this.db.prepare('SELECT * FROM tickets WHERE public_id = ? AND tenant = ?').get(publicId, tenant) as Row | undefined;
+    if (!r) throw notFound(`no ticket ${publicId}`);
+    return fromRow(r);
   }
 
   forIncident(incidentId: number): Ticket[] {
@@ -166,8 +177,8 @@ export class Tickets {
       }
       const id = Number(
         this.db
-          .prepare("INSERT INTO tickets (tenant, incident_id, title, priority, state, opened_at, updated_at) VALUES (?, ?, ?, ?, 'new', ?, ?)")
-          .run(o.tenant, o.incidentId ?? null, o.title, o.priority, now, now).lastInsertRowid,
+          .prepare("INSERT INTO tickets (public_id, tenant, incident_id, title, priority, state, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, 'new', ?, ?)")
+          .run(`tk_${randomBytes(8).toString('hex')}`, o.tenant, o.incidentId ?? null, o.title, o.priority, now, now).lastInsertRowid,
       );
       this.event(id, now, o.actor, 'opened', 'customer', { priority: o.priority, incident: o.incidentId, note: o.note });
       return { ticket: this.get(id)!, created: true };

@@ -39,6 +39,8 @@ describe('customer transparency: customer-visible updates reach the tenant’s c
 
     const customerMails = smtp.mails.filter((m) => [m.to].flat().some((a) => a?.text === 'ops@acme.example'));
     expect(customerMails.map((m) => /\(incident #\d+ ([^)]+)\)$/.exec(m.subject ?? '')?.[1])).toEqual(['opened', 'acknowledged', 'mitigated', 'resolved']);
+    // The ticket by the public id the tenant's view knows it by, not the global sequence.
+    for (const m of customerMails) expect(m.subject).toContain(`(ticket ${ticket.public_id})`);
     const texts = receiver.to(CUSTOMER_HOOK).map((r) => (json(r).incident as { text: string }).text);
     expect(texts).toEqual([
       `We are investigating a P1 issue: ${ticket.title}.`,

@@ -1,9 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import WebSocket from 'ws';
 import type { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import type { fileConfigSchema } from '../../src/config/file.js';
 import { sha256 } from '../../src/tenants/keys.js';
 import { api, incidents, stallRule, viewers, writeRules } from '../helpers/alerting.js';
 import { ADMIN_TOKEN, INGEST_KEY, type TestApp, appsClosedAfterEach, postTelemetry } from '../helpers/app.js';
+import { waitFor } from '../helpers/ports.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /**
  * Tickets in the real app (real SQLite, telemetry over HTTP, injected clock): a stall storm of a strategic tenant
@@ -241,11 +247,72 @@ describe('the tickets API', () => {
 });
 
 describe("a tenant's read-only view", () => {
-  /** A GET with a tenant's ingest key (null: none). */
-  const asTenant = (t: TestApp, path: string, key: string | null) => api(t.url, 'GET', path, undefined, key);
+  /** A GET with a credential (null: none). */
+  const asTenant = (t: TestApp, path: string, token: string | null) => api(t.url, 'GET', path, undefined, token);
+  const ACME_TOKEN = 'acme-tenant-api-token-0123456789';
+  const GLOBEX_TOKEN = 'globex-tenant-api-token-0123456789';
+  /** CONFIG with a tenant API token for acme and globex, defined by hash as ingest keys are. */
+  const WITH_TOKENS: z.input<typeof fileConfigSchema> = {
+    tenants: CONFIG.tenants!.map((x) => ({ ...x, api_tokens: [{ id: `${x.id}-portal`, sha256: sha256(x.id === 'acme' ? ACME_TOKEN : GLOBEX_TOKEN) }] })),
+  };
+  const startWithTokens = (env: Record<string, string> = {}) => {
+    now = T0;
+    return startClosed({ clock: () => now, config: WITH_TOKENS, env });
+  };
 
-  it('shows only its own tickets with their clocks and customer-visible events; another tenant\'s id is a 404; no key a 401', async () => {
+  it('an ingest key — public, carried by every player — cannot read its tenant\'s tickets: 401 saying ingest keys only ingest', async () => {
     const t = await start();
+    const acme = await openTicket(t, { tenant: 'acme', title: 'viewers in Shanghai see black screens' });
+    for (const [path, token] of [['/v1/tenant/tickets', ACME_KEY], [`/v1/tenant/tickets/${acme.id}`, ACME_KEY], [`/v1/tenant/tickets?key=${ACME_KEY}`, null], ['/v1/tenant/tickets', INGEST_KEY]] as const) {
+      const r = await asTenant(t, path, token);
+      expect(r.status, path).toBe(401);
+      expect(r.body).toEqual({ error: 'unauthorized', message: expect.stringMatching(/ingest keys only ingest/) });
+      expect(JSON.stringify(r.body)).not.toContain('Shanghai');
+    }
+  });
+
+  it('reads with a tenant API token: created through the admin API (secret shown once, stored hashed), listed, revoked; it never ingests', async () => {
+    now = T0;
+    const dataDir = tempDir('tenant-tokens');
+    const t = await startClosed({ clock: () => now, config: WITH_TOKENS, dataDir });
+    await openTicket(t, { tenant: 'acme', title: 'acme report' });
+    const created = await call(t, 'POST', '/v1/admin/tenants/acme/tokens', { name: 'status page' }, 201);
+    expect(created).toEqual({ id: expect.stringMatching(/^t_/), tenant: 'acme', name: 'status page', source: 'api', created_at: iso(0), token: expect.stringMatching(/^qwt_/) });
+    const listed = await call(t, 'GET', '/v1/admin/tenants/acme/tokens', undefined, 200);
+    expect(listed.map((x: { id: string }) => x.id).sort()).toEqual(['acme-portal', created.id].sort());
+    expect(JSON.stringify(listed)).not.toContain(created.token);
+    const tenants = await call(t, 'GET', '/v1/admin/tenants', undefined, 200);
+    expect(tenants.find((x: { id: string }) => x.id === 'acme').api_tokens).toHaveLength(2);
+    expect(JSON.stringify(tenants)).not.toContain(created.token);
+    expect(readFileSync(join(dataDir, 'state.db')).includes(created.token), 'the secret must be stored hashed').toBe(false);
+
+    const read = await asTenant(t, '/v1/tenant/tickets', created.token);
+    expect(read.status).toBe(200);
+    expect(read.body.tickets.map((x: { title: string }) => x.title)).toEqual(['acme report']);
+    expect((await asTenant(t, '/v1/tenant/tickets', GLOBEX_TOKEN)).body.tickets).toEqual([]);
+
+    // Reading is all it does: no telemetry, no admin API.
+    const ingest = await postTelemetry(t.url, { samples: viewers('eu-west', now, 0) }, { authorization: `Bearer ${created.token}` });
+    expect(ingest.status).toBe(401);
+    expect(ingest.body.message).toMatch(/tenant API token.*only reads/);
+    const ws = new WebSocket(`${t.wsUrl}?key=${created.token}`);
+    expect(await new Promise((resolve) => ws.on('close', (code, reason) => resolve([code, String(reason)])))).toEqual([1008, expect.stringMatching(/only reads/)]);
+    expect((await api(t.url, 'GET', '/v1/tickets', undefined, created.token)).status).toBe(401);
+
+    expect((await call(t, 'DELETE', `/v1/admin/tenants/acme/tokens/${created.id}`, undefined, 204))).toBeUndefined();
+    const revoked = await asTenant(t, '/v1/tenant/tickets', created.token);
+    expect(revoked.status).toBe(401);
+    expect(revoked.body.message).toMatch(/unknown or revoked tenant API token/);
+    await call(t, 'DELETE', `/v1/admin/tenants/acme/tokens/${created.id}`, undefined, 404);
+    expect((await call(t, 'DELETE', '/v1/admin/tenants/acme/tokens/acme-portal', undefined, 409)).message).toMatch(/config file/);
+    await call(t, 'POST', '/v1/admin/tenants/nobody/tokens', {}, 404);
+    // Config tokens work; a token in the query string is not taken (it would sit in proxies' logs).
+    expect((await asTenant(t, '/v1/tenant/tickets', ACME_TOKEN)).status).toBe(200);
+    expect((await asTenant(t, `/v1/tenant/tickets?key=${ACME_TOKEN}`, null)).body.message).toMatch(/Authorization: Bearer/);
+  });
+
+  it('shows only its own tickets by public ids, with their clocks and customer-visible events; another tenant\'s ticket is a 404', async () => {
+    const t = await startWithTokens();
     const acme = await openTicket(t, { tenant: 'acme', priority: 'P1' });
     const acme2 = await openTicket(t, { tenant: 'acme', priority: 'P3' });
     const globex = await openTicket(t, { tenant: 'globex', priority: 'P1' });
@@ -254,59 +321,106 @@ describe("a tenant's read-only view", () => {
     await call(t, 'POST', `/v1/tickets/${acme.id}/comment`, { text: 'we found the cause', visibility: 'customer' }, 201);
     await move(t, acme.id, { to: 'acknowledged', note: 'looking into it' });
 
-    const list = await asTenant(t, '/v1/tenant/tickets', ACME_KEY);
-    expect(list.status).toBe(200);
-    expect(list.body.tickets.map((x: { id: number }) => x.id)).toEqual([acme2.id, acme.id]);
-    expect(list.body.tickets.every((x: { tenant: string }) => x.tenant === 'acme')).toBe(true);
-    expect((await asTenant(t, '/v1/tenant/tickets', GLOBEX_KEY)).body.tickets.map((x: { id: number }) => x.id)).toEqual([globex.id]);
-    expect((await asTenant(t, '/v1/tenant/tickets', INGEST_KEY)).body.tickets).toEqual([]);
+    // Public ids: random, not the global sequence (which would tell a tenant how many tickets everyone has).
+    for (const x of [acme, acme2, globex]) expect(x.public_id).toMatch(/^tk_[0-9a-f]{16}$/);
+    expect(new Set([acme.public_id, acme2.public_id, globex.public_id]).size).toBe(3);
 
-    const own = await asTenant(t, `/v1/tenant/tickets/${acme.id}`, ACME_KEY);
+    const list = await asTenant(t, '/v1/tenant/tickets', ACME_TOKEN);
+    expect(list.status).toBe(200);
+    expect(list.body.tickets.map((x: { id: string }) => x.id)).toEqual([acme2.public_id, acme.public_id]);
+    expect(list.body.tickets.every((x: { tenant: string; incident_id?: unknown; public_id?: unknown }) => x.tenant === 'acme' && !('incident_id' in x) && !('public_id' in x))).toBe(true);
+    expect((await asTenant(t, '/v1/tenant/tickets', GLOBEX_TOKEN)).body.tickets.map((x: { id: string }) => x.id)).toEqual([globex.public_id]);
+
+    const own = await asTenant(t, `/v1/tenant/tickets/${acme.public_id}`, ACME_TOKEN);
     expect(own.status).toBe(200);
-    expect(own.body).toMatchObject({ id: acme.id, tenant: 'acme', state: 'acknowledged', priority: 'P1' });
+    expect(own.body).toMatchObject({ id: acme.public_id, tenant: 'acme', state: 'acknowledged', priority: 'P1' });
     expect(own.body.sla.map((c: { target: string }) => c.target)).toEqual(['response', 'restore', 'resolve']);
-    expect(own.body.events.every((e: { visibility: string }) => e.visibility === 'customer')).toBe(true);
+    expect(own.body.events.every((e: { visibility: string; id?: unknown }) => e.visibility === 'customer' && !('id' in e))).toBe(true);
     expect(eventKinds(own.body)).toEqual(['opened', 'comment', 'state_changed']);
     const text = JSON.stringify(own.body);
     for (const secret of ['INTERNAL', 'frank']) expect(text, `the customer view must not show "${secret}"`).not.toContain(secret);
-    expect(eventKinds(await ticket(t, acme.id))).toEqual(['opened', 'assigned', 'comment', 'comment', 'state_changed']);
 
-    // Another tenant's ticket is "not found", exactly like an id that does not exist.
-    const foreign = await asTenant(t, `/v1/tenant/tickets/${acme.id}`, GLOBEX_KEY);
-    const missing = await asTenant(t, '/v1/tenant/tickets/999999', GLOBEX_KEY);
+    // Another tenant's ticket is "not found", exactly like an id that does not exist; so is the global number.
+    const foreign = await asTenant(t, `/v1/tenant/tickets/${acme.public_id}`, GLOBEX_TOKEN);
+    const missing = await asTenant(t, '/v1/tenant/tickets/tk_0000000000000000', GLOBEX_TOKEN);
     expect(foreign.status).toBe(404);
     expect(missing.status).toBe(404);
-    expect(foreign.body.error).toBe(missing.body.error);
-    expect((await asTenant(t, `/v1/tenant/tickets/${globex.id}`, ACME_KEY)).status).toBe(404);
-    expect((await asTenant(t, `/v1/tenant/tickets/${acme.id}`, INGEST_KEY)).status).toBe(404);
+    expect(foreign.body).toEqual({ ...missing.body, message: missing.body.message.replace('tk_0000000000000000', acme.public_id) });
+    expect((await asTenant(t, `/v1/tenant/tickets/${acme.id}`, ACME_TOKEN)).status).toBe(404);
 
-    for (const key of [null, 'not-a-key', ADMIN_TOKEN]) {
-      expect((await asTenant(t, '/v1/tenant/tickets', key)).status, String(key)).toBe(401);
-      expect((await asTenant(t, `/v1/tenant/tickets/${acme.id}`, key)).status).toBe(401);
+    for (const token of [null, 'not-a-token-0123456789', ADMIN_TOKEN]) {
+      expect((await asTenant(t, '/v1/tenant/tickets', token)).status, String(token)).toBe(401);
+      expect((await asTenant(t, `/v1/tenant/tickets/${acme.public_id}`, token)).status).toBe(401);
     }
     // A tenant cannot widen its view with a query parameter.
-    const widened = await asTenant(t, '/v1/tenant/tickets?tenant=globex', ACME_KEY);
-    expect(widened.status === 400 || widened.body.tickets.every((x: { tenant: string }) => x.tenant === 'acme'), JSON.stringify(widened.body)).toBe(true);
+    expect((await asTenant(t, '/v1/tenant/tickets?tenant=globex', ACME_TOKEN)).status).toBe(400);
+
+    // Pages by public id.
+    const page = await asTenant(t, '/v1/tenant/tickets?limit=1', ACME_TOKEN);
+    expect(page.body).toEqual({ tickets: [expect.objectContaining({ id: acme2.public_id })], next_before: acme2.public_id });
+    expect((await asTenant(t, `/v1/tenant/tickets?limit=1&before=${page.body.next_before}`, ACME_TOKEN)).body.tickets.map((x: { id: string }) => x.id)).toEqual([acme.public_id]);
+    expect((await asTenant(t, `/v1/tenant/tickets?before=${globex.public_id}`, ACME_TOKEN)).status).toBe(404);
   });
 
-  it('takes the key as ?key= on every tenant route, as the telemetry API does (the 401 message offers it)', async () => {
-    const t = await start();
-    const { id } = await openTicket(t, { tenant: 'acme' });
-    const missing = await asTenant(t, '/v1/tenant/tickets', null);
-    expect(missing.body.message).toContain('?key=');
-    expect((await asTenant(t, `/v1/tenant/tickets/${id}?key=${ACME_KEY}`, null)).status).toBe(200);
-    const list = await asTenant(t, `/v1/tenant/tickets?key=${ACME_KEY}`, null);
-    expect(list.status, JSON.stringify(list.body)).toBe(200);
-    expect(list.body.tickets.map((x: { id: number }) => x.id)).toEqual([id]);
-  });
-
-  it('the ticket of an incident is in its tenant\'s view, not in another tenant\'s', async () => {
-    const t = await start();
+  it('the ticket of an incident is in its tenant\'s view (no incident numbers), not in another tenant\'s', async () => {
+    const t = await startWithTokens({ QOSWATCH_RULES_DIR: writeRules([stallRule({ for: '0s', min_sessions: 0, clear_for: '6h' })]) });
     await storm(t, 0);
     const [inc] = await incidents(t.url);
-    const { tickets } = (await asTenant(t, '/v1/tenant/tickets', ACME_KEY)).body;
-    expect(tickets).toEqual([expect.objectContaining({ incident_id: inc.id, tenant: 'acme', priority: 'P0' })]);
-    expect((await asTenant(t, '/v1/tenant/tickets', GLOBEX_KEY)).body.tickets).toEqual([]);
-    expect((await asTenant(t, `/v1/tenant/tickets/${tickets[0].id}`, GLOBEX_KEY)).status).toBe(404);
+    await call(t, 'POST', `/v1/incidents/${inc.id}/ack`, { by: 'carol' }, 200);
+    const { tickets } = (await asTenant(t, '/v1/tenant/tickets', ACME_TOKEN)).body;
+    expect(tickets).toEqual([expect.objectContaining({ tenant: 'acme', priority: 'P0', state: 'acknowledged' })]);
+    const view = (await asTenant(t, `/v1/tenant/tickets/${tickets[0].id}`, ACME_TOKEN)).body;
+    expect(JSON.stringify(view)).not.toMatch(/incident/);
+    expect((await asTenant(t, '/v1/tenant/tickets', GLOBEX_TOKEN)).body.tickets).toEqual([]);
+    expect((await asTenant(t, `/v1/tenant/tickets/${tickets[0].id}`, GLOBEX_TOKEN)).status).toBe(404);
+  });
+
+  it('limits each token\'s requests (QOSWATCH_TENANT_API_RATE or its own rate_limit): 429 with Retry-After', async () => {
+    now = T0;
+    const config = { tenants: [{ ...WITH_TOKENS.tenants![0]!, api_tokens: [{ id: 'acme-portal', sha256: sha256(ACME_TOKEN), rate_limit: '3/1m' }] }, WITH_TOKENS.tenants![1]!] };
+    const t = await startClosed({ clock: () => now, config, env: { QOSWATCH_TENANT_API_RATE: '2/1m' } });
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await fetch(`${t.url}/v1/tenant/tickets`, { headers: { authorization: `Bearer ${ACME_TOKEN}` } }));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+    expect(Number(answers[3]!.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await answers[3]!.json()).toEqual({ error: 'too_many_requests', message: expect.stringMatching(/rate limit .*tenant API token/) });
+    // globex's token has the default, and its own budget.
+    const globex = [];
+    for (let i = 0; i < 3; i++) globex.push((await asTenant(t, '/v1/tenant/tickets', GLOBEX_TOKEN)).status);
+    expect(globex).toEqual([200, 200, 429]);
+  });
+
+  it('sheds reads with 503 and Retry-After once a loop turn has spent QOSWATCH_MAX_EVENT_LOOP_DELAY, and recovers', async () => {
+    const t = await startWithTokens({ QOSWATCH_MAX_EVENT_LOOP_DELAY: '5ms', QOSWATCH_TENANT_API_RATE: '1000/1s' });
+    for (let i = 0; i < 500; i++) t.app.tickets.open({ tenant: 'acme', title: `report ${i}`, priority: 'P2', actor: 'admin' }, now);
+    // Connections opened beforehand (the server accepts one new connection per turn of its loop), then a burst on
+    // them: one turn reads the requests together, and once it has spent 5 ms on the first (500 tickets with their
+    // clocks take longer), the rest are shed.
+    const agent = new Agent({ keepAlive: true, maxSockets: 20 });
+    const get = (path: string) =>
+      new Promise<{ status: number; retryAfter: string | undefined; body: string }>((resolve, reject) => {
+        const req = httpRequest(`${t.url}${path}`, { agent, headers: { authorization: `Bearer ${ACME_TOKEN}` } }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += String(d)));
+          res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'], body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      await Promise.all(Array.from({ length: 20 }, () => get('/v1/tenant/tickets?limit=1')));
+      const answers = await Promise.all(Array.from({ length: 20 }, () => get('/v1/tenant/tickets?limit=500')));
+      const statuses = answers.map((r) => r.status);
+      expect(statuses.filter((s) => s === 503).length, statuses.join(' ')).toBeGreaterThan(0);
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
+      expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+      const shed = answers.find((r) => r.status === 503)!;
+      expect(shed.retryAfter).toBe('1');
+      expect(JSON.parse(shed.body)).toEqual({ error: 'unavailable', message: expect.stringMatching(/busy/) });
+    } finally {
+      agent.destroy();
+    }
+    // A lone request in a quiet loop is taken (waited for: a loaded machine may delay the loop's probe).
+    await waitFor('a lone read to be answered', async () => (await asTenant(t, '/v1/tenant/tickets?limit=1', ACME_TOKEN)).status === 200);
   });
 });

@@ -475,11 +475,13 @@ describe('SLA marks', () => {
     const path = join(tempDir('tickets-upgrade'), 'state.db');
     const old = openDb(path, MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.includes('sla_marks'))));
     const before = new Tickets(old);
-    const t = before.open({ tenant: 'acme', title: 't', priority: 'P1', actor: 'x' }, T0).ticket;
+    // The ticket as an older version wrote it (this version's open() writes columns that came later: public_id).
+    const t = { id: Number(old.prepare("INSERT INTO tickets (tenant, title, priority, state, opened_at, updated_at) VALUES ('acme', 't', 'P1', 'new', ?, ?)").run(T0, T0).lastInsertRowid) };
     before.record(t.id, 'sla_warning', { target: 'restore', priority: 'P1' }, T0 + H);
     before.record(t.id, 'sla_breach', { target: 'restore', priority: 'P1' }, T0 + 2 * H);
     old.close();
     const upgraded = openStateDb(path);
+    expect(new Tickets(upgraded).get(t.id)!.publicId, 'the upgrade gives older tickets a public id').toMatch(/^tk_[0-9a-f]{16}$/);
     expect(new Tickets(upgraded).slaMarks(t.id)).toEqual(
       expect.arrayContaining([
         { kind: 'sla_warning', target: 'restore', priority: 'P1' },
