@@ -67,6 +67,7 @@ export const envSchema = z.object({
   QOSWATCH_WS_IDLE_TIMEOUT: durationSchema(1000, 3_600_000).default(120_000),
   QOSWATCH_WS_MAX_UNACKED: z.coerce.number().int().min(1).max(10_000).default(64),
   QOSWATCH_WS_OVERLOAD_CLOSE: durationSchema(100, 600_000).default(5000),
+  QOSWATCH_WS_MAX_PER_KEY: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   QOSWATCH_TENANT_API_RATE: rateSchema.default({ max: 120, windowMs: 60_000 }),
 
   QOSWATCH_RULES_DIR: optional(z.string()),

@@ -45,9 +45,10 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
     },
   });
 
+  const idOf = (key: IngestKey) => `${key.tenant}/${key.id}`;
   const buckets = new Map<string, TokenBucket>();
   const bucketFor = (key: IngestKey) => {
-    const id = `${key.tenant}/${key.id}`;
+    const id = idOf(key);
     let b = buckets.get(id);
     if (!b) {
       const rate = key.rateLimit ?? env.QOSWATCH_RATE_LIMIT;
@@ -55,6 +56,13 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
     }
     return b;
   };
+  // Open sessions per key: capped (a public key must not hold every socket), and closed when the key is revoked.
+  const sessions = new Map<string, Set<WsSession>>();
+  app.keys.ingest.onRevoke((key) => {
+    const id = idOf(key);
+    for (const session of sessions.get(id) ?? []) session.close(CLOSE.policy, 'ingest key revoked');
+    buckets.delete(id);
+  });
 
   // Declared with wsHandler (not `websocket: true`, which hides the route) so that /docs lists it.
   app.route({
@@ -63,7 +71,7 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
     schema: {
       summary: 'Stream QoS samples over a WebSocket',
       description:
-        'Upgrade to a WebSocket (same auth: Bearer header or ?key=). Client frames {seq, samples}; each is answered with {seq, accepted, rejected} or {seq, error, message}. Close 1008 on auth failure, 1009 on an oversized frame, 1013 when overloaded.',
+        'Upgrade to a WebSocket (same auth: Bearer header or ?key=). Client frames {seq, samples}; each is answered with {seq, accepted, rejected} or {seq, error, message}. Close 1008 on auth failure, a revoked key or too many open WebSockets for the key, 1009 on an oversized frame, 1013 when overloaded.',
       tags: ['telemetry'],
       querystring: keyQuerySchema,
       response: { 426: errorBodySchema },
@@ -71,14 +79,25 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
     handler: async (_req, reply) =>
       reply.code(426).header('upgrade', 'websocket').send({ error: 'upgrade_required', message: 'this endpoint speaks WebSocket: send an Upgrade: websocket request' }),
     wsHandler: (socket, req) => {
-      const key = authenticateIngest(app.keys, req);
-      if (typeof key === 'string') {
-        metrics.refused.inc({ transport: 'ws', reason: 'unauthorized' });
+      const refuse = (reason: string, message: string) => {
+        metrics.refused.inc({ transport: 'ws', reason });
         metrics.wsCloses.inc({ code: String(CLOSE.policy) });
-        socket.close(CLOSE.policy, AUTH_MESSAGES[key]);
-        return;
-      }
-      new WsSession(socket, key, app.pipeline, env, metrics, bucketFor(key)).start();
+        socket.close(CLOSE.policy, message);
+      };
+      const key = authenticateIngest(app.keys, req);
+      if (typeof key === 'string') return refuse('unauthorized', AUTH_MESSAGES[key]);
+      const id = idOf(key);
+      const open = sessions.get(id) ?? new Set<WsSession>();
+      const max = env.QOSWATCH_WS_MAX_PER_KEY;
+      if (open.size >= max) return refuse('too_many_connections', `this ingest key has at most ${max} open WebSockets (QOSWATCH_WS_MAX_PER_KEY)`);
+      const session = new WsSession(socket, key, app.pipeline, env, metrics, bucketFor(key));
+      open.add(session);
+      sessions.set(id, open);
+      socket.on('close', () => {
+        open.delete(session);
+        if (!open.size && sessions.get(id) === open) sessions.delete(id);
+      });
+      session.start();
     },
   });
 };
@@ -219,7 +238,8 @@ class WsSession {
     if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(msg));
   }
 
-  private close(code: number, reason: string): void {
+  close(code: number, reason: string): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
     this.metrics.wsCloses.inc({ code: String(code) });
     this.socket.close(code, reason);
     // See preClose: read again so that the client's close frame completes the handshake.

@@ -277,8 +277,66 @@ describe('WebSocket authentication', () => {
     expect((await revoked.closed).code).toBe(1008);
 
     const text = await metricsText(t.url);
-    expect(metricValue(text, 'qoswatch_ws_closes_total{code="1008"}')).toBe(4);
+    // Four refused, and the open one closed at the revocation.
+    expect(metricValue(text, 'qoswatch_ws_closes_total{code="1008"}')).toBe(5);
     expect(metricValue(text, 'qoswatch_requests_refused_total{transport="ws",reason="unauthorized"}')).toBe(4);
+  });
+
+  it('closes the open WebSockets of a key with 1008 as soon as it is revoked; other keys\' stay open', async () => {
+    const t = await start();
+    const res = await fetch(`${t.url}/v1/admin/tenants/default/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'leaked' }),
+    });
+    const created = (await res.json()) as { id: string; key: string };
+    const [a, b, other] = [connect(t, { key: created.key }), connect(t, { headers: { authorization: `Bearer ${created.key}` } }), connect(t)];
+    await Promise.all([a.opened, b.opened, other.opened]);
+    for (const c of [a, b, other]) c.sendJson({ seq: 1, samples: samples(1) });
+    await Promise.all([a.received(1), b.received(1), other.received(1)]);
+
+    const del = await fetch(`${t.url}/v1/admin/tenants/default/keys/${created.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(del.status).toBe(204);
+    // A frame sent after the revocation is not taken: the socket closes instead of acking it.
+    for (const c of [a, b]) if (c.isOpen) c.sendJson({ seq: 2, samples: samples(1) });
+    for (const c of [a, b]) {
+      await c.until('an answer or the close', () => c.messages.length > 1 || c.closedWith);
+      expect(c.messages).toHaveLength(1);
+      expect(await c.closed).toEqual({ code: 1008, reason: expect.stringMatching(/revoked/) });
+    }
+    other.sendJson({ seq: 2, samples: samples(1) });
+    expect((await other.received(2))[1]).toEqual({ seq: 2, accepted: 1, rejected: [] });
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="ws"}')).toBe(4);
+  });
+
+  it('caps the open WebSockets of one key at QOSWATCH_WS_MAX_PER_KEY: the next one is closed 1008 saying so', async () => {
+    const t = await start({ env: { QOSWATCH_WS_MAX_PER_KEY: '2' } });
+    const [a, b] = [connect(t), connect(t)];
+    await Promise.all([a.opened, b.opened]);
+    // Once both sessions are running (an ack proves it), a third is refused.
+    for (const c of [a, b]) c.sendJson({ seq: 1, samples: samples(1) });
+    await Promise.all([a.received(1), b.received(1)]);
+    const third = connect(t);
+    expect(await third.closed).toEqual({ code: 1008, reason: expect.stringMatching(/at most 2 open WebSockets/) });
+    expect(a.isOpen && b.isOpen).toBe(true);
+
+    // Another key has its own allowance; a closed socket frees a place.
+    const res = await fetch(`${t.url}/v1/admin/tenants/default/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
+    const other = connect(t, { key: ((await res.json()) as { key: string }).key });
+    await other.opened;
+    other.sendJson({ seq: 1, samples: samples(1) });
+    expect((await other.received(1))[0]).toMatchObject({ seq: 1, accepted: 1 });
+    a.ws.close(1000, 'bye');
+    await a.closed;
+    await waitFor('a place to free up', async () => {
+      const again = connect(t);
+      const opened = await Promise.race([again.opened.then(() => true), again.closed.then(() => false)]);
+      if (!opened) return undefined;
+      again.sendJson({ seq: 1, samples: samples(1) });
+      const [first] = await Promise.race([again.received(1), again.closed.then(() => [undefined])]);
+      return first?.accepted === 1 || undefined;
+    });
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="ws",reason="too_many_connections"}')).toBeGreaterThanOrEqual(1);
   });
 
   it('never writes the key of a WebSocket URL to the log', async () => {
