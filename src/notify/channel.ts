@@ -37,6 +37,11 @@ export interface PageMessage {
    * link acknowledges every open one). Providers that carry structured data pass the list on.
    */
   readonly storm?: { readonly id: number; readonly incidents: readonly StormIncident[] } | undefined;
+  /**
+   * A customer update of a ticket: its public id. Customers see no number of the service's global sequences, so
+   * `incidentId` is 0 and `key` is opaque.
+   */
+  readonly ticket?: string | undefined;
 }
 
 /** One incident of a storm page. */

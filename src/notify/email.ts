@@ -25,7 +25,7 @@ export interface RenderedEmail {
  */
 export function renderEmail(page: PageMessage): RenderedEmail {
   const where = page.region ?? page.tenant;
-  const subject = inert(`[${page.priority}] ${where}: ${page.title.replace(/^P\d\s+\S+:\s*/, '')}`) + ` (${page.incidentId ? `incident #${page.incidentId} ` : ''}${KIND_WORDS[page.kind]})`;
+  const subject = inert(`[${page.priority}] ${where}: ${page.title.replace(/^P\d\s+\S+:\s*/, '')}`) + ` (${page.ticket ? `ticket ${page.ticket} ` : page.incidentId ? `incident #${page.incidentId} ` : ''}${KIND_WORDS[page.kind]})`;
   const ls = links(page);
   const runbook = runbookUrl(page);
   const plain = [

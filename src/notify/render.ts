@@ -16,9 +16,10 @@ export function timelineTail(page: PageMessage, n = TIMELINE_LINES): readonly st
   return page.timeline.slice(-n);
 }
 
-/** The incident's (or storm's) labelled facts, in display order; a page without a region has no Region fact. */
+/** The incident's (storm's, customer ticket's) labelled facts, in display order; a page without a region has no Region fact. */
 export function facts(page: PageMessage): [label: string, value: string][] {
-  const out: [string, string][] = [page.storm ? ['Storm', `#${page.storm.id}`] : ['Incident', `#${page.incidentId}`], ['Priority', page.priority], ['Tenant', page.tenant]];
+  const subject: [string, string] = page.storm ? ['Storm', `#${page.storm.id}`] : page.ticket ? ['Ticket', page.ticket] : ['Incident', `#${page.incidentId}`];
+  const out: [string, string][] = [subject, ['Priority', page.priority], ['Tenant', page.tenant]];
   if (page.region !== undefined) out.push(['Region', page.region]);
   out.push(['State', page.state]);
   return out;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PageKind, PageMessage } from '../notify/channel.js';
 import type { OutboxItem } from '../notify/outbox.js';
 import { MAILTO, TEAM } from '../notify/pager.js';
@@ -51,11 +52,14 @@ export function customerUpdates(t: Ticket, e: TicketEvent, tenant: Tenant, clock
   ];
   return recipients.map(([recipient, channel]) => {
     const key = `ticket:${t.id}:update:${e.id}:${recipient}:${channel}`;
+    // What the customer receives carries the ticket's public id, no incident or ticket number and, as its idempotency
+    // key, a digest of the outbox key (which names the ticket and event by number).
     const page: PageMessage = {
-      kind, incidentId: t.incidentId ?? 0, priority: t.priority, tenant: t.tenant, region: undefined, state: t.state,
-      title: `${t.priority} ${tenant.name}: ${t.title} (ticket ${t.publicId})`,
+      kind, incidentId: 0, ticket: t.publicId, priority: t.priority, tenant: t.tenant, region: undefined, state: t.state,
+      title: `${t.priority} ${tenant.name}: ${t.title}`,
       text: customerText(kind, t, e, clocks),
-      runbook: undefined, timeline: [], ackUrl: undefined, resolveUrl: undefined, incidentUrl: undefined, mention: undefined, key,
+      runbook: undefined, timeline: [], ackUrl: undefined, resolveUrl: undefined, incidentUrl: undefined, mention: undefined,
+      key: `cu_${createHash('sha256').update(key).digest('hex').slice(0, 32)}`,
     };
     // Ticket-only updates have no incident: 0 in the outbox's incident column.
     return { key, incidentId: t.incidentId ?? 0, kind, recipient, channel, priority: t.priority, tenant: t.tenant, payload: JSON.stringify(page) };

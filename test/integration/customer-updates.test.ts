@@ -38,10 +38,15 @@ describe('customer transparency: customer-visible updates reach the tenant’s c
     await t.app.pager.tick();
 
     const customerMails = smtp.mails.filter((m) => [m.to].flat().some((a) => a?.text === 'ops@acme.example'));
-    expect(customerMails.map((m) => /\(incident #\d+ ([^)]+)\)$/.exec(m.subject ?? '')?.[1])).toEqual(['opened', 'acknowledged', 'mitigated', 'resolved']);
-    // The ticket by the public id the tenant's view knows it by, not the global sequence.
-    for (const m of customerMails) expect(m.subject).toContain(`(ticket ${ticket.public_id})`);
-    const texts = receiver.to(CUSTOMER_HOOK).map((r) => (json(r).incident as { text: string }).text);
+    // The ticket by the public id the tenant's view knows it by: no incident or ticket number of the global sequences.
+    expect(customerMails.map((m) => m.subject?.match(/\(ticket (tk_[0-9a-f]{16}) ([^)]+)\)$/)?.slice(1))).toEqual(
+      ['opened', 'acknowledged', 'mitigated', 'resolved'].map((kind) => [ticket.public_id, kind]),
+    );
+    const hooked = receiver.to(CUSTOMER_HOOK);
+    const seen = JSON.stringify([customerMails.map((m) => [m.subject, m.text, m.html]), hooked.map((r) => [r.body, r.headers])]);
+    for (const internal of [`#${inc.id}\\b`, `"id":${inc.id}\\b`, `ticket:${ticket.id}:`, `"id":${ticket.id}\\b`]) expect(seen).not.toMatch(new RegExp(internal));
+    expect(hooked.map((r) => [(json(r).incident as { id: number }).id, json(r).ticket])).toEqual(Array(4).fill([0, ticket.public_id]));
+    const texts = hooked.map((r) => (json(r).incident as { text: string }).text);
     expect(texts).toEqual([
       `We are investigating a P1 issue: ${ticket.title}.`,
       `Our engineers are working on it. We expect service to be restored by ${new Date(T0 + 4 * 60 * M).toISOString().replace('.000Z', 'Z')}.`,

@@ -175,7 +175,7 @@ describe('an incident opened by telemetry pages the on-call person', () => {
     expect(webhookSignatureValid(hook!, 'another-secret-0123456789')).toBe(false);
     expect(header(hook!, 'x-timestamp'), 'unix seconds of the (injected) clock').toBe(String(Math.floor(T0 / 1000)));
     const body = json(hook!);
-    expect(Object.keys(body)).toEqual(['kind', 'key', 'incident', 'links', 'mention', 'storm']);
+    expect(Object.keys(body)).toEqual(['kind', 'key', 'incident', 'links', 'mention', 'storm', 'ticket']);
     expect(body).toEqual({
       kind: 'opened',
       key: header(hook!, 'idempotency-key'),
@@ -186,6 +186,7 @@ describe('an incident opened by telemetry pages the on-call person', () => {
       links: { ack: expect.stringMatching(LINK), resolve: expect.stringMatching(LINK), incident: null },
       mention: 'U-alice',
       storm: null,
+      ticket: null,
     });
     expect(body.key).not.toBe('');
 

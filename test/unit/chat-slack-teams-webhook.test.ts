@@ -299,6 +299,7 @@ describe('webhook', () => {
         links: { ack: PAGE.ackUrl, resolve: PAGE.resolveUrl, incident: PAGE.incidentUrl },
         mention: 'U024BE7LH',
         storm: null,
+        ticket: null,
       }),
     );
   });

@@ -73,6 +73,8 @@ export interface WebhookBody {
   mention: string | null;
   /** A storm page (many incidents of one tenant paged as one; `incident.id` is 0): the incidents it covers. */
   storm: { id: number; incidents: { id: number; priority: string; state: string; title: string; regions: string[] }[] } | null;
+  /** A customer update (`incident.id` is 0): the ticket's public id, as the tenant's ticket view shows it. */
+  ticket: string | null;
 }
 
 /** Hex HMAC-SHA256 of "<timestamp>.<body>": the X-Signature value without its "sha256=" prefix. */
@@ -104,6 +106,7 @@ export const webhook: ChatProvider<WebhookConfig> = {
       links: { ack: page.ackUrl ?? null, resolve: page.resolveUrl ?? null, incident: page.incidentUrl ?? null },
       mention: page.mention ?? null,
       storm: page.storm ? { id: page.storm.id, incidents: page.storm.incidents.map((i) => ({ id: i.id, priority: i.priority, state: i.state, title: i.title, regions: [...i.regions] })) } : null,
+      ticket: page.ticket ?? null,
     };
     const body = JSON.stringify(doc);
     const timestamp = Math.floor(now / 1000);
