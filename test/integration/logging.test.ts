@@ -44,6 +44,24 @@ describe('request logging', () => {
     expect(metricValue(text, 'qoswatch_telemetry_request_duration_seconds_count{code="401"}')).toBe(1);
   });
 
+  it('health probes and metrics scrapes that succeed are not logged (an orchestrator probes every few seconds); a refused scrape is', async () => {
+    const svc = await service({});
+    const mark = svc.output.length;
+    for (let i = 0; i < 3; i++) {
+      expect((await fetch(`${svc.url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${svc.url}/readyz`)).status).toBe(200);
+      expect((await metricsText(svc.url)).length).toBeGreaterThan(0);
+    }
+    expect((await fetch(`${svc.url}/metrics`)).status).toBe(401);
+    expect((await api(svc.url, 'GET', '/v1/rules')).status).toBe(200);
+    await waitFor('the request lines', async () => about(jsonLines(svc.output, mark), '/v1/rules').length > 0 || undefined);
+
+    const lines = jsonLines(svc.output, mark);
+    expect(about(lines, '/healthz')).toEqual([]);
+    expect(about(lines, '/readyz')).toEqual([]);
+    expect(about(lines, '/metrics')).toEqual([expect.objectContaining({ level: 30, res: { statusCode: 401 } })]);
+  });
+
   it('QOSWATCH_LOG_TELEMETRY_REQUESTS=true logs each telemetry request once, the key masked', async () => {
     const svc = await service({ QOSWATCH_LOG_TELEMETRY_REQUESTS: 'true' });
     const mark = svc.output.length;
