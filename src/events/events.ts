@@ -57,9 +57,17 @@ export type EventState = 'upcoming' | 'active' | 'ended' | 'cancelled';
 export const stateOf = (e: PlannedEvent, now: number): EventState =>
   e.cancelledAt !== undefined ? 'cancelled' : now < e.startsAt ? 'upcoming' : now < e.endsAt ? 'active' : 'ended';
 
+/** A runner's hold on one attempt at an event's readiness report, until `until`. */
+export interface ReadinessClaim {
+  readonly event: PlannedEvent;
+  readonly until: number;
+}
+
 /** A readiness report that failed is retried this much later, this many times in all. */
 export const READINESS_RETRY_MS = 5 * 60_000;
 export const READINESS_ATTEMPTS = 5;
+/** How long a runner's claim on a readiness report holds: longer than building and sending one takes. */
+export const READINESS_CLAIM_MS = 5 * 60_000;
 
 /** Planned high-traffic events in the state store. */
 export class Events {
@@ -109,19 +117,31 @@ export class Events {
     return this.require(id);
   }
 
-  /** Events whose readiness report is due: not sent, not given up on, not cancelled, not over. */
-  readinessDue(now: number): PlannedEvent[] {
+  /**
+   * Claims the readiness reports that are due — not sent, not given up on, not cancelled, not over, not claimed by a
+   * runner whose claim still holds — for one attempt each (counted now, so a runner dying mid-send uses one up).
+   * Another runner over the same state db finds a claimed report not due, and due again only once the claim has run
+   * out (its runner died mid-send). Outcomes are recorded only while the claim holds.
+   */
+  claimReadiness(now: number): ReadinessClaim[] {
+    const until = now + READINESS_CLAIM_MS;
     return (this.db
-      .prepare('SELECT * FROM events WHERE readiness_sent_at IS NULL AND readiness_attempts < ? AND cancelled_at IS NULL AND readiness_at <= ? AND ends_at > ? ORDER BY readiness_at')
-      .all(READINESS_ATTEMPTS, now, now) as Row[]).map(fromRow);
+      .prepare(`UPDATE events SET readiness_claim_until = ?, readiness_attempts = readiness_attempts + 1
+        WHERE readiness_sent_at IS NULL AND readiness_attempts < ? AND cancelled_at IS NULL AND readiness_at <= ? AND ends_at > ?
+          AND (readiness_claim_until IS NULL OR readiness_claim_until <= ?) RETURNING *`)
+      .all(until, READINESS_ATTEMPTS, now, now, now) as Row[])
+      .map((r) => ({ event: fromRow(r), until }))
+      .sort((x, y) => x.event.readinessAt - y.event.readinessAt || x.event.id - y.event.id);
   }
 
-  readinessSent(id: number, now: number): void {
-    this.db.prepare('UPDATE events SET readiness_sent_at = ?, readiness_attempts = readiness_attempts + 1, readiness_error = NULL WHERE id = ?').run(now, id);
+  readinessSent(c: ReadinessClaim, now: number): void {
+    this.db.prepare('UPDATE events SET readiness_sent_at = ?, readiness_error = NULL, readiness_claim_until = NULL WHERE id = ? AND readiness_claim_until = ?').run(now, c.event.id, c.until);
   }
 
   /** A failed attempt: recorded, and due again a few minutes later. */
-  readinessFailed(id: number, reason: string, now: number): void {
-    this.db.prepare('UPDATE events SET readiness_attempts = readiness_attempts + 1, readiness_error = ?, readiness_at = ? WHERE id = ?').run(reason, now + READINESS_RETRY_MS, id);
+  readinessFailed(c: ReadinessClaim, reason: string, now: number): void {
+    this.db
+      .prepare('UPDATE events SET readiness_error = ?, readiness_at = ?, readiness_claim_until = NULL WHERE id = ? AND readiness_claim_until = ?')
+      .run(reason, now + READINESS_RETRY_MS, c.event.id, c.until);
   }
 }

@@ -86,9 +86,13 @@ export function readinessRecipients(e: PlannedEvent, tenant: Tenant): string[] {
   return [...new Set(reports.length ? reports : tenant.contacts.map((c) => c.email))];
 }
 
-/** Sends the readiness reports that are due (also those missed while the service was down), once each. */
+/**
+ * Sends the readiness reports that are due (also those missed while the service was down), once each: each is claimed
+ * first, so runners over one state db never both send it.
+ */
 export async function sendDueReadiness(d: ReadinessDeps): Promise<void> {
-  for (const e of d.events.readinessDue(d.clock())) {
+  for (const claim of d.events.claimReadiness(d.clock())) {
+    const e = claim.event;
     const now = d.clock();
     try {
       const tenant = d.tenant(e.tenant);
@@ -98,11 +102,11 @@ export async function sendDueReadiness(d: ReadinessDeps): Promise<void> {
       if (!d.mailer) throw new Error('readiness reports go by email: set SMTP_URL');
       const report = await buildReadiness(d, e, tenant, now);
       await d.mailer.sendReport(to, { ...renderReadinessEmail(report), attachments: [] }, `readiness.${e.id}`);
-      d.events.readinessSent(e.id, d.clock());
+      d.events.readinessSent(claim, d.clock());
       d.log.info({ event: e.id, tenant: e.tenant, to: to.length }, 'event readiness report sent');
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      d.events.readinessFailed(e.id, reason, now);
+      d.events.readinessFailed(claim, reason, now);
       d.log.warn({ event: e.id, tenant: e.tenant, reason }, 'event readiness report failed; retrying in a few minutes');
     }
   }

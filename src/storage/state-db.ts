@@ -288,6 +288,9 @@ export const MIGRATIONS = [
    ALTER TABLE tickets ADD COLUMN public_id TEXT;
    UPDATE tickets SET public_id = 'tk_' || lower(hex(randomblob(8)));
    CREATE UNIQUE INDEX tickets_public_id ON tickets (public_id);`,
+  // A readiness report is claimed by the runner sending it (events.ts claimReadiness), so that runners over one
+  // state db never both send it; a claim that runs out (its runner died mid-send) makes it due again.
+  `ALTER TABLE events ADD COLUMN readiness_claim_until INTEGER;`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -6,6 +6,8 @@ export class SmtpSink {
   readonly mails: ParsedMail[] = [];
   /** Set to make the server refuse recipients with this SMTP reply, e.g. { code: 550, message: 'no such user' }. */
   refuse: { code: number; message: string } | undefined;
+  /** Set to keep messages in flight: each waits for this before it is accepted (a slow server, a send to race). */
+  hold: Promise<void> | undefined;
   private server: SMTPServer | undefined;
   port = 0;
 
@@ -23,7 +25,8 @@ export class SmtpSink {
       },
       onData: (stream, _s, cb) => {
         simpleParser(stream).then(
-          (m) => {
+          async (m) => {
+            await this.hold;
             this.mails.push(m);
             cb();
           },
