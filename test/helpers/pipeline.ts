@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import pino from 'pino';
+import { afterEach } from 'vitest';
 import type { FastifyBaseLogger } from 'fastify';
 import { Metrics } from '../../src/metrics.js';
 import type { InfluxSink } from '../../src/storage/influx/sink.js';
@@ -118,4 +119,18 @@ export function windowTotals(state: Map<string, ParsedLine>, field: string, wind
     out.set(k, (out.get(k) ?? 0) + (p.fields[field] ?? 0));
   }
   return out;
+}
+
+/** Harnesses for a test file, started at `start` (default T0); each test's are closed after it. */
+export function harnessesClosedAfterEach(T0: number): (start?: number) => PipelineHarness {
+  let open: PipelineHarness[] = [];
+  afterEach(() => {
+    for (const h of open) h.closeAll();
+    open = [];
+  });
+  return (start = T0) => {
+    const h = new PipelineHarness(start);
+    open.push(h);
+    return h;
+  };
 }

@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DIMENSIONS } from '../../src/config/dimensions.js';
 import { Budgets, type TenantLimits, autoGlobalLimits } from '../../src/telemetry/budgets.js';
-import { PIPELINE_DEFAULTS, PipelineHarness, parseLine } from '../helpers/pipeline.js';
+import { PIPELINE_DEFAULTS, type PipelineHarness, harnessesClosedAfterEach, parseLine } from '../helpers/pipeline.js';
 
 const T0 = 1_800_000_000_000; // aligned to 10 s
 const W = 10_000;
@@ -9,16 +9,7 @@ const GRACE = 15_000;
 const MIN = 60_000;
 const DEFAULT_LIMITS = PIPELINE_DEFAULTS.tenantLimits('');
 
-let harnesses: PipelineHarness[] = [];
-const harness = (start = T0) => {
-  const h = new PipelineHarness(start);
-  harnesses.push(h);
-  return h;
-};
-afterEach(() => {
-  for (const h of harnesses) h.closeAll();
-  harnesses = [];
-});
+const harness = harnessesClosedAfterEach(T0);
 
 type Pipeline = ReturnType<PipelineHarness['open']>;
 const ingest = (p: Pipeline, tenant: string, samples: Record<string, unknown>[]) => {

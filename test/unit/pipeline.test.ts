@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DIMENSIONS } from '../../src/config/dimensions.js';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
-import { PipelineHarness, influxState, parseLine, windowTotals } from '../helpers/pipeline.js';
+import { PipelineHarness, harnessesClosedAfterEach, influxState, parseLine, windowTotals } from '../helpers/pipeline.js';
 import { join } from 'node:path';
 
 const T0 = 1_800_000_000_000; // aligned to 10 s
@@ -11,16 +11,7 @@ const MIN = 60_000;
 const body = (samples: unknown[]) => JSON.stringify({ samples });
 const s = (ts: number, over: Record<string, unknown> = {}) => ({ ts, region: 'eu', session: `s${ts}`, play_ms: 9000, stall_ms: 1000, stall_count: 1, ...over });
 
-let harnesses: PipelineHarness[] = [];
-const harness = (start = T0) => {
-  const h = new PipelineHarness(start);
-  harnesses.push(h);
-  return h;
-};
-afterEach(() => {
-  for (const h of harnesses) h.closeAll();
-  harnesses = [];
-});
+const harness = harnessesClosedAfterEach(T0);
 
 /** Lets the gradual journal prune run to its end. */
 async function pruned(p: ReturnType<PipelineHarness['open']>) {
