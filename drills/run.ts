@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineLine } from '../bench/machine.js';
@@ -12,8 +12,8 @@ import { drillOverload } from './overload.js';
 import { drillPaging } from './paging.js';
 
 /**
- * `npm run drills`: runs the reliability drills against the built service (dist/), prints each result, appends a
- * dated section to RELIABILITY.md and exits 1 if any drill failed. Parameters come from the environment; the
+ * `npm run drills`: runs the reliability drills against the built service (dist/), prints each result, puts it in
+ * RELIABILITY.md as that drill's latest result (with a line in the History table) and exits 1 if any drill failed. Parameters come from the environment; the
  * defaults are the issue's (see HEADER).
  */
 
@@ -50,7 +50,8 @@ export const PARAMS = {
 
 const HEADER = `# Reliability drills
 
-Produced by \`npm run drills\` (\`drills/\`); each run appends a dated section, newest last. Every drill runs the built
+Produced by \`npm run drills\` (\`drills/\`): the latest result of each drill in full, and one line per drill run in the
+History table (newest first). Every drill runs the built
 service (\`node dist/cli.js serve\`) as a real process on loopback with the telemetry simulator's population
 (\`src/simulator\`), a real InfluxDB 1.x (\`influxd\`, \`INFLUX_API=v1\`), a real SMTP server and HTTP receivers standing
 in for chat endpoints, and fails loudly — the run exits 1 — when data is lost or a check does not hold.
@@ -80,6 +81,22 @@ for a 512 MB heap) and shared fairly; dimension values that age out (\`QOSWATCH_
 largest holder's points first. Beyond a budget a tenant's samples fold into \`other\` or into region totals, or its
 batches get \`429 over_budget\`, each counted in \`qoswatch_tenant_budget_exceeded_total\`.
 
+**Beyond the drills (issue 14: an outside review, a real browser and real players).** What an attacker holding a
+public ingest key, a slow endpoint or a crash could break before, and the test that holds each now:
+
+| what holds | tested by |
+| --- | --- |
+| sketch memory per series is bounded whatever the numbers (values ≤ 1 µs count as 0, at most 1 024 bins, the lowest collapsing) | property test over random finite doubles (\`test/unit/sketch.test.ts\`); a 2 000-sample hostile POST against a 96 MiB heap, then kill -9 and restart (\`test/integration/replay-process.test.ts\`) |
+| a journal row that fails, or kills the process, on replay is quarantined (kept, counted, logged), never a crash loop | \`test/integration/replay-process.test.ts\` (the built service); \`qoswatch journal quarantined\` / \`requeue\` |
+| per-tenant budgets of series, points per window, live sessions and spool; dimension values age out | the \`cardinality\` drill (above) and \`test/unit/budgets.test.ts\` |
+| a hung chat endpoint delays only its own lane; a P0 never waits behind P2s or another tenant's flood; a flood pages as storms within a page budget | \`test/integration/paging-delivery-process.test.ts\` (the built service, real SMTP and receivers) |
+| the Acknowledge and Resolve buttons work in a browser; a link is exact, expires, and stops working once its incident reopens | \`test/integration/links-browser.test.ts\` (Debian's Chromium), \`test/unit/links.test.ts\` |
+| an incident event is handled once across a crash (cursor in the same transaction); one escalation per opening; outbox, report and readiness claims expire instead of being reset; one active incident per group and one SLA mark per (ticket, target, priority, kind), held by the schema | \`test/unit/follower.test.ts\`, \`test/integration/paging*.test.ts\`, \`test/unit/report-scheduler.test.ts\`, \`test/unit/events.test.ts\`, \`test/unit/incidents.test.ts\`, \`test/integration/sla-watch.test.ts\`, the \`kill9\` and \`paging\` drills |
+| an ingest key only ingests; tenants read their tickets with tenant API tokens (hashed, rate-limited, shed), by public ids; /metrics needs a token or its own address; revoking a key closes its WebSockets | \`test/integration/tickets.test.ts\`, \`test/integration/alerting.test.ts\`, \`test/integration/ws-collector.test.ts\` |
+| secrets never reach the log (credentials masked after decoding, link tokens in paths); the data dir is 0700 and its files 0600 | \`test/integration/process.test.ts\` (the built service's own output and files) |
+| telemetry text reaches chat, email and postmortems as text: no planted link, image, mention or tag on any provider | \`test/integration/paging-markup.test.ts\` (a receiver per provider reading as its client would), \`test/integration/postmortem.test.ts\` |
+| defaults that page for nothing: latency judged per delivery class (\`protocol\`), silences and collapses judged against the audience and planned events, planned events leave delivery targets alone | \`test/unit/shipped-rules.test.ts\` (the shipped rules through the real engine on simulated audiences) |
+
 \`DRILLS=kill9,outage\` runs a subset; \`DRILL_SEED\` changes the simulator's seed. A short kill -9 drill, a short
 outage drill, a short fuzz run and a short cardinality drill (one hostile tenant, one round) are part of \`npm test\`
 (\`test/integration/drills.test.ts\`).
@@ -102,6 +119,33 @@ export function resultMarkdown(r: DrillResult): string {
   if (r.failures.length) lines.push('', '**Failures:**', '', ...r.failures.map((f) => `- ${f.replace(/\n/g, ' ')}`));
   if (r.notes.length) lines.push('', 'Notes:', '', ...r.notes.map((n) => `- ${n.replace(/\n/g, ' ')}`));
   return lines.join('\n');
+}
+
+const LATEST = '## Latest result of each drill';
+const HISTORY = '## History';
+const HISTORY_HEAD = ['| run (UTC) | commit | drill | verdict | took | failures |', '| --- | --- | --- | --- | --- | ---: |'];
+
+/** RELIABILITY.md with these results as their drills' latest (the others' kept) and a History line each, newest first. */
+export function reliabilityDoc(previous: string, results: readonly DrillResult[], machine: string, params: string): string {
+  const at = (h: string) => previous.indexOf(`\n${h}\n`);
+  const l = at(LATEST);
+  const h = at(HISTORY);
+  const latest = new Map<string, string>();
+  if (l >= 0) {
+    for (const part of previous.slice(l + LATEST.length + 2, h < 0 ? undefined : h).split(/\n(?=### )/)) {
+      const name = /^### (\S+):/.exec(part)?.[1];
+      if (name) latest.set(name, part.trim());
+    }
+  }
+  const history = h < 0 ? [] : previous.slice(h + HISTORY.length + 2).split('\n').filter((line) => line.startsWith('| ') && !HISTORY_HEAD.includes(line));
+  const [when, commit] = machine.split(' · ');
+  for (const r of results) {
+    const [heading, ...rest] = resultMarkdown(r).split('\n');
+    latest.set(r.name, [heading, '', `${machine}. Parameters: ${params}.`, ...rest].join('\n'));
+  }
+  const rows = results.map((r) => `| ${when!.replace(' UTC', '')} | ${commit!.replace('commit ', '')} | ${r.name} | ${r.passed ? 'passed' : '**FAILED**'} | ${ms(r.durationMs)} | ${r.failures.length} |`);
+  const ordered = [...Object.keys(DRILLS).filter((n) => latest.has(n)), ...[...latest.keys()].filter((n) => !(n in DRILLS))];
+  return `${HEADER}\n${LATEST}\n\n${ordered.map((n) => latest.get(n)).join('\n\n')}\n\n${HISTORY}\n\n${[...HISTORY_HEAD, ...rows, ...history].join('\n')}\n`;
 }
 
 async function main(): Promise<void> {
@@ -138,19 +182,9 @@ async function main(): Promise<void> {
   }
   const failed = results.filter((r) => !r.passed);
   const params = Object.entries(PARAMS).map(([k, v]) => `${k}=${v}`).join(', ');
-  const body = [
-    `## Drills ${new Date().toISOString().slice(0, 10)}: ${failed.length ? `**${failed.length} FAILED** (${failed.map((r) => r.name).join(', ')})` : 'all passed'}`,
-    '',
-    machineLine(),
-    '',
-    `Drills: ${results.map((r) => r.name).join(', ')}. Parameters: ${params}.`,
-    '',
-    ...results.map(resultMarkdown).flatMap((m) => [m, '']),
-  ].join('\n');
   if (env.DRILL_NO_REPORT !== '1') {
-    if (!existsSync('RELIABILITY.md')) writeFileSync('RELIABILITY.md', HEADER);
-    appendFileSync('RELIABILITY.md', `\n${body.trim()}\n`);
-    log('appended to RELIABILITY.md');
+    writeFileSync('RELIABILITY.md', reliabilityDoc(existsSync('RELIABILITY.md') ? readFileSync('RELIABILITY.md', 'utf8') : '', results, machineLine(), params));
+    log('written to RELIABILITY.md');
   }
   if (failed.length) {
     process.stderr.write(`\n\x1b[31m${failed.length} drill(s) FAILED: ${failed.map((r) => `${r.name} (${r.failures.length} failure(s))`).join(', ')}\x1b[0m\n`);
