@@ -1,5 +1,5 @@
 import { execSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
 export function machineLine(): string {
@@ -14,13 +14,77 @@ export function machineLine(): string {
   return `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · commit ${commit} · ${cpu} × ${cpus().length} · ${Math.round(totalmem() / 1024 ** 3)} GiB · Node ${process.version}`;
 }
 
-/** Appends a dated section to BENCHMARKS.md (kept as a history, newest last). */
-export function appendReport(title: string, body: string): void {
-  const file = 'BENCHMARKS.md';
-  if (!existsSync(file)) {
-    writeFileSync(file, '# Benchmarks\n\nProduced by `npm run bench`; each run appends a section. Numbers are from the machine named in each section.\n');
+const FILE = 'BENCHMARKS.md';
+const LATEST = '## Latest run';
+const HISTORY = '## History';
+const HISTORY_HEAD = [
+  '| run (UTC) | commit | detection → page, webhook p50 / p99: qoswatch · tuned peer | ingest samples/s: HTTP b100 · b1000 · WS b100 | peers points/s: InfluxDB · VictoriaMetrics (b5000) | RSS at 10 k series / 100 k sessions (sized heap) |',
+  '| --- | --- | --- | --- | --- | --- |',
+];
+const INTRO = `# Benchmarks
+
+Produced by \`npm run bench\` on the machine named in the run. The latest run comes first, in full, with the peers
+measured in the same run; earlier runs are kept as one line of headline figures each (History). \`BENCH_ONLY=…\`
+measures one part again and replaces that part of the latest run, saying when.
+`;
+
+/** The headline figures of a full run, for the History table ("—" where a part was not measured). */
+export interface Headline {
+  detection?: string;
+  ingest?: string;
+  peers?: string;
+  memory?: string;
+}
+
+interface Doc {
+  latest: string;
+  history: string[];
+}
+
+function readDoc(): Doc {
+  const text = existsSync(FILE) ? readFileSync(FILE, 'utf8') : '';
+  const at = (h: string) => text.indexOf(`\n${h}\n`);
+  const l = at(LATEST);
+  const h = at(HISTORY);
+  const latest = l < 0 ? '' : text.slice(l + LATEST.length + 2, h < 0 ? undefined : h).trim();
+  const history = h < 0 ? [] : text.slice(h + HISTORY.length + 2).split('\n').filter((line) => line.startsWith('| ') && !HISTORY_HEAD.includes(line));
+  return { latest, history };
+}
+
+function writeDoc(d: Doc): void {
+  writeFileSync(FILE, `${INTRO}\n${LATEST}\n\n${d.latest.trim()}\n\n${HISTORY}\n\n${[...HISTORY_HEAD, ...d.history].join('\n')}\n`);
+}
+
+/** What a "### heading" is known by, whatever this run says in its parentheses: "### Ingest throughput". */
+const headingKey = (line: string) => line.split(/[(:]/)[0]!.trim();
+
+/** `body`'s "### …" parts, in order. */
+function parts(body: string): string[] {
+  return body.trim().split(/\n(?=### )/).filter((p) => p.startsWith('### '));
+}
+
+/**
+ * A full run: replaces the latest run in BENCHMARKS.md and puts its headline figures first in the History table (one
+ * line per run, newest first).
+ */
+export function writeReport(title: string, body: string, headline: Headline): void {
+  const d = readDoc();
+  const commit = machineLine().split(' · ')[1]!.replace('commit ', '');
+  const row = `| ${machineLine().split(' UTC')[0]} | ${commit} | ${headline.detection ?? '—'} | ${headline.ingest ?? '—'} | ${headline.peers ?? '—'} | ${headline.memory ?? '—'} |`;
+  writeDoc({ latest: `${title}.\n\n${machineLine()}\n\n${body.trim()}`, history: [row, ...d.history] });
+}
+
+/** A partial run (BENCH_ONLY): replaces the parts of the latest run it measured again, saying when. */
+export function replaceInLatest(body: string): void {
+  const d = readDoc();
+  let latest = d.latest;
+  for (const part of parts(body)) {
+    const [heading, ...rest] = part.split('\n');
+    const stamped = `${heading}\n\nMeasured again: ${machineLine()}\n${rest.join('\n')}`;
+    const old = parts(latest).find((p) => headingKey(p) === headingKey(heading!));
+    latest = old ? latest.replace(old, stamped.trim() + '\n\n') : `${latest.trim()}\n\n${stamped.trim()}`;
   }
-  appendFileSync(file, `\n## ${title}\n\n${machineLine()}\n\n${body.trim()}\n`);
+  writeDoc({ ...d, latest });
 }
 
 /** CPU seconds (user + system) and peak RSS of a process, from /proc. */

@@ -5,23 +5,25 @@ import { benchDetection, detectionTable } from './detection.js';
 import { type IngestResult, httpLoad, ingestTable, wsLoad } from './ingest.js';
 import { influxLoad, victoriaLoad } from './peers.js';
 import { HAVE_VICTORIA, NO_VICTORIA_MESSAGE, VictoriaServer } from './victoria.js';
-import { appendReport } from './machine.js';
+import { type Headline, fmt, replaceInLatest, writeReport } from './machine.js';
 import { type ScaleRow, scaleRun, scaleTable } from './scale.js';
 import { benchValidation } from './validation.js';
 import { peerDetectionSection } from './peer-detection-section.js';
+import type { PeerDetectionRow } from './peer-detection.js';
 
 /**
  * `npm run bench`: validation cost; detection in process and against the peer stack; ingest throughput of the
  * built service (one process, so one core for its JavaScript) beside InfluxDB and VictoriaMetrics; the scale of
- * state. Results are appended to BENCHMARKS.md. BENCH_ONLY=detection|peers|ingest|scale runs one part.
+ * state. A full run replaces the latest run in BENCHMARKS.md and adds its headline figures to the History table;
+ * BENCH_ONLY=detection|peers|ingest|scale measures one part again and replaces that part of the latest run.
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ONLY = process.env.BENCH_ONLY;
 
 async function main(): Promise<void> {
-  if (ONLY === 'peers') return appendReport('Detection to page against peers', await peerDetectionSection());
-  if (ONLY === 'scale') return appendReport('Scale of state', await scaleSection());
-  if (ONLY === 'ingest') return appendReport('Ingest beside peers', await ingestSection());
+  if (ONLY === 'peers') return replaceInLatest((await peerDetectionSection()).md);
+  if (ONLY === 'scale') return replaceInLatest((await scaleSection()).md);
+  if (ONLY === 'ingest') return replaceInLatest((await ingestSection()).md);
   const sections: string[] = [];
   console.log('validation…');
   sections.push('### Sample validation (per sample)\n\n' + benchValidation());
@@ -32,17 +34,37 @@ async function main(): Promise<void> {
       detectionTable(detection) +
       '\n\nFrom just before the HTTP request is sent to the `opened` event on the incident bus (HTTP, validation, journal commit, aggregation, rule evaluation, the SQLite transaction that stores the alert and the incident), and to the page arriving at a signed-webhook receiver on loopback (outbox row, rendering, signing, delivery). The same against the peer stack, with the service as its own process and email too, follows.',
   );
-  if (ONLY === 'detection') return appendReport('Detection in process', sections.join('\n\n'));
+  if (ONLY === 'detection') return replaceInLatest(sections.join('\n\n'));
   console.log('detection against the peer stack…');
-  sections.push(await peerDetectionSection());
-  sections.push(await ingestSection());
-  sections.push(await scaleSection());
-  appendReport('Validation, detection, ingest and scale (evaluation on, shipped rules)', sections.join('\n\n'));
-  console.log('appended to BENCHMARKS.md');
+  const peers = await peerDetectionSection();
+  const ingest = await ingestSection();
+  const scale = await scaleSection();
+  sections.push(peers.md, ingest.md, scale.md);
+  writeReport('Validation, detection, ingest and scale (evaluation on, shipped rules)', sections.join('\n\n'), headline(peers.rows, ingest.rows, scale.rows));
+  console.log('written to BENCHMARKS.md');
+}
+
+/** One History line: the figures a reader compares run to run. */
+function headline(peers: readonly PeerDetectionRow[], ingest: readonly IngestResult[], scale: readonly ScaleRow[]): Headline {
+  const ms = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : v < 1000 ? `${fmt(v, 1)} ms` : `${fmt(v / 1000, 2)} s`);
+  const webhook = (system: string) => peers.find((r) => r.channel === 'webhook' && r.system.startsWith(system));
+  const q = webhook('qoswatch');
+  const t = webhook('VictoriaMetrics + vmalert + Alertmanager, tuned');
+  const rate = (label: string) => {
+    const r = ingest.find((x) => x.label === label);
+    return r ? `${fmt(r.samplesPerSec / 1000)} k` : '—';
+  };
+  const sized = scale.find((r) => r.series === 10_000 && r.sessions === 100_000 && r.nodeOptions === SIZED_HEAP);
+  return {
+    detection: `${ms(q?.p50)} / ${ms(q?.p99)} · ${ms(t?.p50)} / ${ms(t?.p99)}`,
+    ingest: ['HTTP, batches of 100', 'HTTP, batches of 1000', 'WebSocket, frames of 100'].map(rate).join(' · '),
+    peers: ['peer: InfluxDB 1.x /write, line protocol, batches of 5000', 'peer: VictoriaMetrics /write, line protocol, batches of 5000'].map(rate).join(' · '),
+    memory: sized ? `${fmt(sized.rssMiB)} MiB (peak ${fmt(sized.peakRssMiB)})` : '—',
+  };
 }
 
 /** Ingest throughput of the built service, then the peers on the same beacons. */
-async function ingestSection(): Promise<string> {
+async function ingestSection(): Promise<{ md: string; rows: IngestResult[] }> {
   let influx: InfluxServer | undefined;
   const env: Record<string, string> = { QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s' };
   if (HAVE_INFLUXD) {
@@ -110,13 +132,13 @@ async function ingestSection(): Promise<string> {
   } finally {
     await influx?.destroy();
   }
-  return (
+  const md =
     `### Ingest throughput (loopback; the service is one Node.js process; InfluxDB writer ${influx ? 'on (real influxd 1.x)' : 'OFF: influxd not installed'})\n\n` +
       ingestTable(rows) +
       (influx ? '' : '\n\nPeer InfluxDB row missing: influxd was not installed for this run.') +
       (HAVE_VICTORIA ? '' : '\n\nPeer VictoriaMetrics rows missing: victoria-metrics was not installed for this run (bench/setup).') +
-      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). Every qoswatch row evaluates the shipped rules (`alert-rules/`) on the stream, except the one marked \"no rules loaded\". The peer rows store raw points only — no validation, no aggregation, no journal; VictoriaMetrics gets the numeric fields only (no session id).'
-  );
+      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). Every qoswatch row evaluates the shipped rules (`alert-rules/`) on the stream, except the one marked \"no rules loaded\". The peer rows store raw points only — no validation, no aggregation, no journal; VictoriaMetrics gets the numeric fields only (no session id).';
+  return { md, rows };
 }
 
 /** The V8 heap sizing README.md (Operations, Memory) recommends for 10 k series and 100 k sessions. */
@@ -128,7 +150,7 @@ export const SIZED_HEAP = '--max-old-space-size=256 --max-semi-space-size=4';
  * window plus 30 s (steady state: every kept window is held); runs go two at a time (separate processes: RSS is per
  * process; evaluation times share the cores).
  */
-async function scaleSection(): Promise<string> {
+async function scaleSection(): Promise<{ md: string; rows: ScaleRow[] }> {
   const fill = Number(process.env.BENCH_SCALE_FILL ?? 150);
   const configs: [number, number, string?][] = [
     [1000, 10_000], [1000, 1_000_000], [10_000, 10_000], [1000, 100_000], [100_000, 10_000], [10_000, 100_000], [10_000, 100_000, SIZED_HEAP],
@@ -140,11 +162,11 @@ async function scaleSection(): Promise<string> {
     rows.push(...(await Promise.all(pair.map(([s, m, h]) => scaleRun(s, m, fill, 20, h ? { NODE_OPTIONS: h } : {})))));
   }
   rows.sort((a, b) => a.series - b.series || a.sessions - b.sessions || (a.nodeOptions ?? '').localeCompare(b.nodeOptions ?? ''));
-  return (
+  const md =
     '### Scale of state (the built service, shipped rules, no InfluxDB)\n\n' +
     scaleTable(rows) +
-    `\n\nEach run streams samples so that every (region, dimension value) series gets samples in every 10 s window and every session reports every 20 s, for ${fill} s (the shipped rules read 2 minutes back, so every kept window is held) and then 20 s measured. Series = regions × (1 + 5 dimensions × values); RSS and heap at the end, evaluation passes of the last 20 s (mean; p99 as the histogram bucket bound). Two runs share the machine at a time. "V8 heap" is the default (sized by V8 from this machine's memory: it lets garbage build up to several times the live state before collecting) unless NODE_OPTIONS is shown.`
-  );
+    `\n\nEach run streams samples so that every (region, dimension value) series gets samples in every 10 s window and every session reports every 20 s, for ${fill} s (the shipped rules read 2 minutes back, so every kept window is held) and then 20 s measured. Series = regions × (1 + 5 dimensions × values); RSS and heap at the end, evaluation passes of the last 20 s (mean; p99 as the histogram bucket bound). Two runs share the machine at a time. "V8 heap" is the default (sized by V8 from this machine's memory: it lets garbage build up to several times the live state before collecting) unless NODE_OPTIONS is shown.`;
+  return { md, rows };
 }
 
 main().catch((err: unknown) => {
