@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DerivedDims } from '../../src/geoip/records.js';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
+import { Journal } from '../../src/storage/journal.js';
 import { type PipelineHarness, harnessesClosedAfterEach, parseLine } from '../helpers/pipeline.js';
 
 const T0 = 1_800_000_000_000; // aligned to 10 s
@@ -73,5 +74,27 @@ describe('enrichment in the ingest pipeline', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('journaled dims in quarantine', () => {
+  it('a quarantined row keeps its dims, and requeued, is replayed with them', async () => {
+    const h = harness();
+    const p = h.open({}, undefined, GEO);
+    await ingest(p, [viewer(T0 + 1)], '192.0.2.10');
+    h.closeAll();
+    const db = openIngestDb(join(h.dir, 'ingest.db'));
+    const journal = new Journal(db);
+    try {
+      journal.replay(() => {
+        throw new Error('boom');
+      }, T0);
+      expect(db.prepare('SELECT dims FROM journal_quarantine').all()).toEqual([{ dims: JSON.stringify({ isp: 'ExampleTelecom', country: 'DE' }) }]);
+      journal.requeue(1);
+    } finally {
+      db.close();
+    }
+    const again = h.open({}, undefined, undefined);
+    expect(dimCounts(h, again)).toEqual({ 'isp=ExampleTelecom': 1, 'country=DE': 1 });
   });
 });
