@@ -195,7 +195,7 @@ export class IngestPipeline {
       metrics.batches.inc({ transport, outcome });
       return { accepted: 0, rejected: v.rejected };
     }
-    const derived = clientAddress === undefined ? undefined : this.deps.enrich?.(clientAddress);
+    const derived = this.derive(clientAddress);
     fillDerived(v.accepted, derived);
     let maxWindow = -Infinity;
     for (const a of v.accepted) maxWindow = Math.max(maxWindow, this.store.windowOf(a.sample.ts));
@@ -205,6 +205,15 @@ export class IngestPipeline {
       metrics.batches.inc({ transport, outcome });
       return { accepted: v.accepted.length, rejected: v.rejected };
     });
+  }
+
+  /** The dimensions derived from the client's address, counted by outcome when enrichment is configured. */
+  private derive(clientAddress: string | undefined): DerivedDims | undefined {
+    const { enrich, metrics } = this.deps;
+    if (!enrich) return undefined;
+    const derived = clientAddress === undefined ? undefined : enrich(clientAddress);
+    metrics.geoipLookups.inc({ result: clientAddress === undefined ? 'no_address' : derived ? 'found' : 'not_found' });
+    return derived;
   }
 
   /** Closes due windows and commits their points with the checkpoint. Time is an argument for tests. */

@@ -38,6 +38,8 @@ describe('enrichment in the ingest pipeline', () => {
     await ingest(p, [viewer(T0 + 4)], '203.0.113.1');
     await ingest(p, [viewer(T0 + 5)], undefined);
     expect(dimCounts(h, p)).toEqual({ 'isp=ExampleTelecom': 2, 'country=DE': 1, 'country=FR': 1 });
+    const lookups = (await h.metrics.geoipLookups.get()).values.map((v) => [v.labels.result, v.value]);
+    expect(Object.fromEntries(lookups)).toEqual({ found: 1, not_found: 1, no_address: 1 });
   });
 
   it('a replay after a crash applies the dims derived at ingest, whatever the lookup says by then', async () => {
