@@ -16,7 +16,8 @@ const MAX_VALUE = 64;
 export function tagValue(v: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   const cleaned = v.toWellFormed().replace(/[\x00-\x1f\x7f\\\s]+/g, ' ').trim();
-  const cut = Array.from(cleaned).slice(0, MAX_VALUE).join('').trimEnd();
+  // Counting code points costs an array: only a string longer than the limit in UTF-16 units can exceed it.
+  const cut = cleaned.length <= MAX_VALUE ? cleaned : Array.from(cleaned).slice(0, MAX_VALUE).join('').trimEnd();
   return cut || undefined;
 }
 
