@@ -67,12 +67,24 @@ class MmdbFile {
     unwatchFile(this.path, this.listener);
   }
 
-  /** The record for `ip`, if the database holds one. */
+  /**
+   * The record for `ip`, if the database holds one. A file whose metadata reads well can still hold a corrupt tree
+   * or data section, and its reader then throws on lookup: that is a miss (warned once per file loaded), never a
+   * refused batch.
+   */
   get(ip: string): Response | undefined {
     const r = this.reader;
     // An IPv4-only tree would match an IPv6 address by its first 32 bits: a wrong answer, not a miss.
     if (!r || (r.metadata.ipVersion === 4 && isIPv6(ip))) return undefined;
-    return r.get(ip) ?? undefined;
+    try {
+      return r.get(ip) ?? undefined;
+    } catch (err) {
+      if (!this.warned) {
+        this.warned = true;
+        this.log.warn({ db: this.kind, path: this.path, err: (err as Error).message }, 'a lookup in the GeoIP database failed: the file is corrupt; its failed lookups enrich nothing until it is replaced');
+      }
+      return undefined;
+    }
   }
 }
 

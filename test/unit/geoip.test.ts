@@ -1,6 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { Reader } from 'maxmind';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/config/env.js';
@@ -143,6 +144,22 @@ describe('GeoIp over MMDB files built by the test', () => {
     const { g, warnings } = await open([join(dir, 'missing.mmdb'), garbage], [country]);
     for (let i = 0; i < 20; i++) expect(g.lookup(NET.a.ip4)).toEqual({ country: 'DE' });
     expect(warnings().map((w) => [w.db, w.path])).toEqual([['asn', join(dir, 'missing.mmdb')], ['asn', garbage]]);
+    expect(JSON.stringify(warnings())).not.toContain(NET.a.ip4);
+  });
+
+  it('a database corrupt past its metadata: lookups that fail are misses, warned once, never errors', async () => {
+    const path = writeDb({ ipVersion: 4, entries: asnEntries().filter((e) => !e.network.includes(':')) });
+    const bytes = readFileSync(path);
+    const nodes = new Reader(bytes).metadata.nodeCount;
+    // the first data record (192.0.2.0/24's: the writer goes breadth first) becomes a pointer far outside the file
+    bytes.set([0x3f, 0xff, 0xff, 0xff, 0xff], nodes * 6 + 16);
+    writeFileSync(path, bytes);
+    const { g, warnings } = await open([path], []);
+    expect(g.lookup(NET.a.ip4)).toBeUndefined();
+    expect(g.lookup(NET.a.ip4)).toBeUndefined();
+    expect(g.lookup(NET.b.ip4)).toEqual({ isp: NET.b.isp });
+    expect(warnings()).toHaveLength(1);
+    expect(warnings()[0]!.msg).toContain('corrupt');
     expect(JSON.stringify(warnings())).not.toContain(NET.a.ip4);
   });
 
