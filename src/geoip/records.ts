@@ -50,10 +50,10 @@ export function fillDerived(samples: Iterable<{ sample: { node?: string; dims?: 
   if (!derived) return;
   for (const { sample } of samples) {
     if (sample.node !== undefined) continue;
-    for (const dim of DERIVED_DIMS) {
-      const v = derived[dim];
-      if (v !== undefined && sample.dims?.[dim] === undefined) (sample.dims ??= {})[dim] = v;
-    }
+    // A new object: a collector that builds samples (CMCD) may share one dims object between them, or keep it.
+    const dims: Partial<Record<string, string>> = { ...derived };
+    for (const k in sample.dims) if (sample.dims[k] !== undefined) dims[k] = sample.dims[k];
+    sample.dims = dims;
   }
 }
 

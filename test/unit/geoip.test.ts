@@ -102,6 +102,16 @@ describe('records to dimensions', () => {
     expect(node.sample.dims).toBeUndefined();
   });
 
+  it('never changes a dims object in place (a collector building samples may share one between them)', () => {
+    const shared = { platform: 'web', isp: undefined } as Record<string, string | undefined>;
+    const a = { sample: { dims: shared } };
+    const b = { sample: { dims: shared } };
+    fillDerived([a, b], { isp: 'X', country: 'DE' });
+    expect(shared).toEqual({ platform: 'web', isp: undefined });
+    expect(a.sample.dims).toEqual({ isp: 'X', country: 'DE', platform: 'web' });
+    expect(b.sample.dims).not.toBe(a.sample.dims);
+  });
+
   it('journals derived dims as JSON and refuses to replay anything else', () => {
     expect(decodeDerived(encodeDerived({ isp: 'a', country: 'DE' }))).toEqual({ isp: 'a', country: 'DE' });
     expect(encodeDerived({})).toBeUndefined();
