@@ -16,6 +16,7 @@ import { selfMetricsPlugin } from './storage/influx/self-metrics-plugin.js';
 import type { InfluxSink } from './storage/influx/sink.js';
 import { collectors } from './telemetry/http-collector.js';
 import { pipelinePlugin } from './telemetry/plugin.js';
+import { geoipPlugin } from './geoip/plugin.js';
 import { incidentsPlugin } from './incidents/plugin.js';
 import { incidentRoutes } from './incidents/routes.js';
 import { silenceRoutes } from './incidents/silence-routes.js';
@@ -85,6 +86,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   });
   await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR });
   await app.register(tenantsPlugin, { config, ingestKey: env.QOSWATCH_INGEST_KEY, adminToken: env.QOSWATCH_ADMIN_TOKEN });
+  await app.register(geoipPlugin, { env });
   await app.register(pipelinePlugin, { env, config, sink, metrics, clock });
   // Without InfluxDB the snapshots would only be discarded.
   await app.register(selfMetricsPlugin, { metrics, intervalMs: sink ? env.QOSWATCH_SELF_METRICS_INTERVAL : 0, clock });

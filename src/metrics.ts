@@ -30,6 +30,11 @@ export class Metrics {
   readonly liveSessions = this.gauge('qoswatch_live_sessions', 'Viewer sessions reported within 3 intervals');
   readonly liveNodes = this.gauge('qoswatch_live_nodes', 'Nodes reported within 3 intervals');
   readonly dimFolded = this.counter('qoswatch_dim_values_folded_total', 'Samples whose dimension value went over the cardinality cap and was folded into "other"', ['dim']);
+  readonly geoipLookups = this.counter(
+    'qoswatch_geoip_lookups_total',
+    'Telemetry batches by ISP/country enrichment outcome: found, not_found (no database knows the address), no_address (none usable)',
+    ['result'],
+  );
   readonly dimReleased = this.counter('qoswatch_dim_values_released_total', 'Dimension values (and regions) not seen for QOSWATCH_DIM_TTL whose cap slot was released', ['dim']);
   readonly budget = this.gauge('qoswatch_budget', 'Global ceilings over all tenants: series held, live sessions and nodes', ['budget']);
   readonly tenantBudget = this.gauge('qoswatch_tenant_budget', 'Budgets in force per tenant: series, points per window, live sessions and nodes', ['tenant', 'budget']);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GROUP_FIELDS, type GroupField } from './dimensions.js';
+import { type ProxyNet, parseProxyNet } from '../geoip/client-address.js';
 import { durationSchema, rateSchema, sizeSchema } from '../util/units.js';
 
 const bool = z
@@ -22,6 +23,30 @@ const listenAddress = z
       return z.NEVER;
     }
     return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+  });
+
+/** Comma-separated file paths (empty: none). */
+const pathList = z
+  .string()
+  .max(4096)
+  .default('')
+  .transform((v) => v.split(',').map((p) => p.trim()).filter(Boolean));
+/** Comma-separated addresses or CIDR networks (empty: none). */
+const proxyList = z
+  .string()
+  .max(4096)
+  .default('')
+  .transform((v, ctx) => {
+    const out: ProxyNet[] = [];
+    for (const item of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const net = parseProxyNet(item);
+      if (!net) {
+        ctx.addIssue({ code: 'custom', message: `"${item.slice(0, 60)}" is not an IP address or CIDR network (e.g. 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)` });
+        return z.NEVER;
+      }
+      out.push(net);
+    }
+    return out;
   });
 
 /**
@@ -62,6 +87,10 @@ export const envSchema = z.object({
   QOSWATCH_MAX_EVENT_LOOP_DELAY: durationSchema(0, 60_000).default(100),
   QOSWATCH_REQUEST_TIMEOUT: durationSchema(1000, 3_600_000).default(30_000),
   QOSWATCH_CORS_ORIGINS: z.string().default('*'),
+  QOSWATCH_TRUSTED_PROXIES: proxyList,
+  QOSWATCH_GEOIP_ASN_DB: pathList,
+  QOSWATCH_GEOIP_COUNTRY_DB: pathList,
+  QOSWATCH_GEOIP_POLL: durationSchema(100, 86_400_000).default(60_000),
   QOSWATCH_WS_MAX_FRAME: sizeSchema(1024, 64 * 1024 ** 2).default(1024 ** 2),
   QOSWATCH_WS_PING_INTERVAL: durationSchema(1000, 600_000).default(20_000),
   QOSWATCH_WS_IDLE_TIMEOUT: durationSchema(1000, 3_600_000).default(120_000),

@@ -59,6 +59,10 @@ const MIGRATIONS = [
   // holds the most (spool.ts). Rows spooled before this version count as the service's.
   `ALTER TABLE spool ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
    CREATE INDEX spool_tenant ON spool (tenant, seq);`,
+  // The dimensions derived from the client's address at ingest (ISP, country), journaled with the body so that a
+  // replay applies the same values; NULL for rows without (and every row written before this version).
+  `ALTER TABLE journal ADD COLUMN dims TEXT;
+   ALTER TABLE journal_quarantine ADD COLUMN dims TEXT;`,
 ];
 
 export function openIngestDb(path: string, opts: { fsync?: boolean } = {}): Db {

@@ -7,6 +7,8 @@ export interface JournalEntry {
   body: string;
   /** The highest window index its accepted samples touch: the row is kept until that window is stored. */
   maxWindow: number;
+  /** Dimensions derived at ingest from the client's address (JSON; geoip/records.ts), replayed with the body. */
+  dims?: string | null;
 }
 
 export interface JournalRow extends JournalEntry {
@@ -70,7 +72,7 @@ export class Journal {
   failure: string | undefined;
 
   constructor(private readonly db: Db) {
-    this.insert = db.prepare('INSERT INTO journal (tenant, received_at, body, max_window) VALUES (?, ?, ?, ?)');
+    this.insert = db.prepare('INSERT INTO journal (tenant, received_at, body, max_window, dims) VALUES (?, ?, ?, ?, ?)');
     // Driven by the max_window index: only rows whose windows are stored are visited.
     this.pruneStmt = db.prepare('DELETE FROM journal WHERE seq IN (SELECT seq FROM journal INDEXED BY journal_max_window WHERE max_window < ? AND seq <= ? LIMIT ?)');
     this.last = (db.prepare("SELECT seq AS s FROM sqlite_sequence WHERE name = 'journal'").get() as { s: number } | undefined)?.s ?? 0;
@@ -112,7 +114,7 @@ export class Journal {
     let seqs: number[];
     try {
       seqs = this.db.transaction(() =>
-        batch.map((p) => Number(this.insert.run(p.entry.tenant, p.entry.receivedAt, p.entry.body, p.entry.maxWindow).lastInsertRowid)),
+        batch.map((p) => Number(this.insert.run(p.entry.tenant, p.entry.receivedAt, p.entry.body, p.entry.maxWindow, p.entry.dims ?? null).lastInsertRowid)),
       )();
     } catch (err) {
       this.failure = err instanceof Error ? err.message : String(err);
@@ -133,7 +135,7 @@ export class Journal {
 
   /** Rows in journal order. */
   *rows(): IterableIterator<JournalRow> {
-    const stmt = this.db.prepare('SELECT seq, tenant, received_at AS receivedAt, body, max_window AS maxWindow FROM journal ORDER BY seq');
+    const stmt = this.db.prepare('SELECT seq, tenant, received_at AS receivedAt, body, max_window AS maxWindow, dims FROM journal ORDER BY seq');
     yield* stmt.iterate() as IterableIterator<JournalRow>;
   }
 
@@ -149,7 +151,7 @@ export class Journal {
     const out: Quarantined[] = [];
     const marker = this.db.prepare('SELECT after_seq AS afterSeq, rows FROM replay_marker WHERE id = 1').get() as ReplayMarker | undefined;
     const firstAfter = this.db.prepare('SELECT seq, tenant FROM journal WHERE seq > ? ORDER BY seq LIMIT 1');
-    const range = this.db.prepare('SELECT seq, tenant, received_at AS receivedAt, body, max_window AS maxWindow FROM journal WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
+    const range = this.db.prepare('SELECT seq, tenant, received_at AS receivedAt, body, max_window AS maxWindow, dims FROM journal WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
     const mark = this.db.prepare('INSERT INTO replay_marker (id, after_seq, rows) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET after_seq = excluded.after_seq, rows = excluded.rows');
     const unmark = this.db.prepare('DELETE FROM replay_marker');
     const quarantine = (seq: number, tenant: string, cause: QuarantineCause, reason: string) => {
@@ -209,7 +211,7 @@ export class Journal {
 
   private moveToQuarantine(seq: number, now: number, reason: string): void {
     this.db
-      .prepare('INSERT OR REPLACE INTO journal_quarantine (seq, tenant, received_at, body, max_window, quarantined_at, reason) SELECT seq, tenant, received_at, body, max_window, ?, ? FROM journal WHERE seq = ?')
+      .prepare('INSERT OR REPLACE INTO journal_quarantine (seq, tenant, received_at, body, max_window, dims, quarantined_at, reason) SELECT seq, tenant, received_at, body, max_window, dims, ?, ? FROM journal WHERE seq = ?')
       .run(now, reason, seq);
     this.db.prepare('DELETE FROM journal WHERE seq = ?').run(seq);
   }
@@ -235,7 +237,7 @@ export class Journal {
   requeue(seq: number): number | undefined {
     return this.db.transaction(() => {
       const moved = this.db
-        .prepare('INSERT INTO journal (tenant, received_at, body, max_window) SELECT tenant, received_at, body, max_window FROM journal_quarantine WHERE seq = ?')
+        .prepare('INSERT INTO journal (tenant, received_at, body, max_window, dims) SELECT tenant, received_at, body, max_window, dims FROM journal_quarantine WHERE seq = ?')
         .run(seq);
       if (moved.changes === 0) return undefined;
       this.db.prepare('DELETE FROM journal_quarantine WHERE seq = ?').run(seq);

@@ -168,7 +168,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
         throw new AppError(429, 'over_budget', refusal.message, { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) });
       }
       try {
-        const result = await app.pipeline.ingest(key.tenant, req.rawBody!, samples, 'http');
+        const result = await app.pipeline.ingest(key.tenant, req.rawBody!, samples, 'http', app.clientAddress(req));
         return reply.code(202).send(result);
       } catch (err) {
         req.log.error({ err }, 'cannot journal telemetry');

@@ -8,6 +8,7 @@ import { Journal } from '../storage/journal.js';
 import { RawLateIds } from '../storage/raw-late-ids.js';
 import { SERVICE, Spool } from '../storage/spool.js';
 import type { Db } from '../storage/sqlite.js';
+import { type DerivedDims, decodeDerived, encodeDerived, fillDerived } from '../geoip/records.js';
 import { Budgets, type GlobalLimits, type TenantLimits } from './budgets.js';
 import { CardinalityCaps } from './cardinality.js';
 import type { Sample } from './sample-schema.js';
@@ -40,6 +41,8 @@ export interface PipelineDeps {
   metrics: Metrics;
   log: Logger;
   clock: () => number;
+  /** The dimensions derived from a client address (geoip/), when enrichment is configured. */
+  enrich?: (clientAddress: string) => DerivedDims | undefined;
 }
 
 export interface IngestResult {
@@ -178,8 +181,11 @@ export class IngestPipeline {
   /**
    * Validates the samples of a batch whose envelope the collector checked and, if any is valid, journals the raw
    * body (a JSON object with a `samples` array) before aggregating them. Resolves once the batch is durable.
+   * Every collector passes the client's address (the app's clientAddress): the dimensions derived from it fill
+   * those the samples lack, and are journaled beside the body, so a replay after a crash applies the same values
+   * whatever the GeoIP databases hold by then.
    */
-  async ingest(tenant: string, rawBody: string, samples: readonly unknown[], transport: Transport): Promise<IngestResult> {
+  async ingest(tenant: string, rawBody: string, samples: readonly unknown[], transport: Transport, clientAddress: string | undefined): Promise<IngestResult> {
     const now = this.deps.clock();
     const v = validateSamples(samples, now, this.opts.maxSampleAgeMs);
     const { metrics } = this.deps;
@@ -189,14 +195,25 @@ export class IngestPipeline {
       metrics.batches.inc({ transport, outcome });
       return { accepted: 0, rejected: v.rejected };
     }
+    const derived = this.derive(clientAddress);
+    fillDerived(v.accepted, derived);
     let maxWindow = -Infinity;
     for (const a of v.accepted) maxWindow = Math.max(maxWindow, this.store.windowOf(a.sample.ts));
-    return this.journal.append({ tenant, receivedAt: now, body: rawBody, maxWindow }, (seq) => {
+    return this.journal.append({ tenant, receivedAt: now, body: rawBody, maxWindow, dims: encodeDerived(derived) }, (seq) => {
       this.apply(tenant, seq, v.accepted, now);
       metrics.samplesAccepted.inc({ transport }, v.accepted.length);
       metrics.batches.inc({ transport, outcome });
       return { accepted: v.accepted.length, rejected: v.rejected };
     });
+  }
+
+  /** The dimensions derived from the client's address, counted by outcome when enrichment is configured. */
+  private derive(clientAddress: string | undefined): DerivedDims | undefined {
+    const { enrich, metrics } = this.deps;
+    if (!enrich) return undefined;
+    const derived = clientAddress === undefined ? undefined : enrich(clientAddress);
+    metrics.geoipLookups.inc({ result: clientAddress === undefined ? 'no_address' : derived ? 'found' : 'not_found' });
+    return derived;
   }
 
   /** Closes due windows and commits their points with the checkpoint. Time is an argument for tests. */
@@ -298,6 +315,7 @@ export class IngestPipeline {
       const batch = body?.samples;
       if (!Array.isArray(batch)) return;
       const v = validateSamples(batch, row.receivedAt, this.opts.maxSampleAgeMs);
+      fillDerived(v.accepted, decodeDerived(row.dims));
       const pending = v.accepted.filter(({ sample }) => {
         const covered = row.seq <= coveredSeq && this.store.windowOf(sample.ts) < coveredBefore;
         if (covered) this.store.restoreLiveness(row.tenant, sample, row.receivedAt);

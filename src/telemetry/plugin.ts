@@ -26,7 +26,7 @@ export const pipelinePlugin = fp<TelemetryPluginOptions>(
   async (app, { env, config, sink, metrics, clock }) => {
     const auto = autoGlobalLimits(getHeapStatistics().heap_size_limit);
     const pipeline = new IngestPipeline(
-      { ingestDb: app.ingestDb, stateDb: app.stateDb, sink, metrics, log: app.log, clock },
+      { ingestDb: app.ingestDb, stateDb: app.stateDb, sink, metrics, log: app.log, clock, enrich: app.geoip.enabled ? (ip) => app.geoip.lookup(ip) : undefined },
       {
         windowMs: env.QOSWATCH_WINDOW,
         graceMs: env.QOSWATCH_WINDOW_GRACE,
@@ -57,5 +57,5 @@ export const pipelinePlugin = fp<TelemetryPluginOptions>(
     app.addHook('onReady', async () => pipeline.start());
     app.addHook('onClose', async () => pipeline.shutdown(env.QOSWATCH_SHUTDOWN_TIMEOUT));
   },
-  { name: 'qoswatch-pipeline', dependencies: ['qoswatch-storage', 'qoswatch-tenants'] },
+  { name: 'qoswatch-pipeline', dependencies: ['qoswatch-storage', 'qoswatch-tenants', 'qoswatch-geoip'] },
 );

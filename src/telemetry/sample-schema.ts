@@ -119,7 +119,7 @@ export const sampleSchema = z
     ts: tsSchema,
     ...Object.fromEntries(Object.entries(SCALAR_FIELDS).map(([k, spec]) => [k, k === 'region' ? zodField(spec) : zodField(spec).optional()])),
     error: errorSchema.optional(),
-    dims: z.strictObject(Object.fromEntries(DIMENSIONS.map((d) => [d, dimValue.optional()]))).optional().describe('bounded dimensions; values over the cardinality cap fold into "other"'),
+    dims: z.strictObject(Object.fromEntries(DIMENSIONS.map((d) => [d, dimValue.optional()]))).optional().describe('bounded dimensions; values over the cardinality cap fold into "other". isp and country, when absent, may be derived from the client address (README, ISP and country enrichment)'),
   })
   .superRefine((s, ctx) => {
     for (const e of crossFieldErrors(s) ?? []) ctx.addIssue({ code: 'custom', path: e.path ? [e.path] : [], message: e.message });

@@ -90,7 +90,7 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
       const open = sessions.get(id) ?? new Set<WsSession>();
       const max = env.QOSWATCH_WS_MAX_PER_KEY;
       if (open.size >= max) return refuse('too_many_connections', `this ingest key has at most ${max} open WebSockets (QOSWATCH_WS_MAX_PER_KEY)`);
-      const session = new WsSession(socket, key, app.pipeline, env, metrics, bucketFor(key));
+      const session = new WsSession(socket, key, app.clientAddress(req), app.pipeline, env, metrics, bucketFor(key));
       open.add(session);
       sessions.set(id, open);
       socket.on('close', () => {
@@ -125,6 +125,8 @@ class WsSession {
   constructor(
     private readonly socket: WebSocket,
     private readonly key: IngestKey,
+    /** The client's address, resolved once at the upgrade (geoip/plugin.ts). */
+    private readonly clientAddress: string | undefined,
     private readonly pipeline: IngestPipeline,
     private readonly env: Env,
     private readonly metrics: Metrics,
@@ -197,7 +199,7 @@ class WsSession {
     }
     this.unacked++;
     this.checkFlow();
-    this.pipeline.ingest(this.key.tenant, text, samples, 'ws').then(
+    this.pipeline.ingest(this.key.tenant, text, samples, 'ws', this.clientAddress).then(
       (r) => this.send({ seq, accepted: r.accepted, rejected: r.rejected }),
       () => {
         this.metrics.batches.inc({ transport: 'ws', outcome: 'error' });

@@ -7,7 +7,7 @@ import type { InfluxSink } from '../../src/storage/influx/sink.js';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
-import { IngestPipeline, type PipelineOptions } from '../../src/telemetry/pipeline.js';
+import { IngestPipeline, type PipelineDeps, type PipelineOptions } from '../../src/telemetry/pipeline.js';
 import { tempDir } from './tmp.js';
 
 export const PIPELINE_DEFAULTS: PipelineOptions = {
@@ -46,7 +46,7 @@ export class PipelineHarness {
     this.dir = dir;
   }
 
-  open(opts: Partial<PipelineOptions> = {}, sink: InfluxSink | undefined = idleSink): IngestPipeline {
+  open(opts: Partial<PipelineOptions> = {}, sink: InfluxSink | undefined = idleSink, enrich?: PipelineDeps['enrich']): IngestPipeline {
     const ingestDb = openIngestDb(join(this.dir, 'ingest.db'));
     const stateDb = openStateDb(join(this.dir, 'state.db'));
     this.dbs.push(ingestDb, stateDb);
@@ -54,7 +54,7 @@ export class PipelineHarness {
     this.logs = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void this.logs.push(JSON.parse(line)) }) as unknown as FastifyBaseLogger;
     return new IngestPipeline(
-      { ingestDb, stateDb, sink, metrics: this.metrics, log, clock: () => this.now },
+      { ingestDb, stateDb, sink, metrics: this.metrics, log, clock: () => this.now, enrich },
       { ...PIPELINE_DEFAULTS, ...opts },
     );
   }

@@ -20,7 +20,7 @@ async function pruned(p: ReturnType<PipelineHarness['open']>) {
 }
 
 async function ingest(p: ReturnType<PipelineHarness['open']>, samples: Record<string, unknown>[], tenant = 't') {
-  return p.ingest(tenant, body(samples), JSON.parse(body(samples)).samples, 'http');
+  return p.ingest(tenant, body(samples), JSON.parse(body(samples)).samples, 'http', undefined);
 }
 
 describe('IngestPipeline', () => {
