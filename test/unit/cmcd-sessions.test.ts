@@ -56,6 +56,14 @@ describe('CMCD sessions: play and stalls', () => {
     expect(totals(samples)).toEqual({ play: 5000, stall: 0, count: 0 });
   });
 
+  it('adds up a rebuffering period reported many times (one report per millisecond) exactly once', () => {
+    const c = sessions();
+    const rebuffering = Array.from({ length: 800 }, (_, i) => t(T0 + 9600 + i, 'r'));
+    const samples = feed(c, [ps(T0, 's'), ps(T0 + 1000, 'p'), ps(T0 + 9600, 'r'), ...rebuffering.slice(1), ps(T0 + 10_400, 'p'), t(T0 + 11_000, 'p')]);
+    expect(totals(samples)).toEqual({ play: 8600 + 600, stall: 800, count: 1 });
+    expect(byWindow(samples)).toEqual({ 0: { play: 8600, stall: 400, count: 1 }, 1: { play: 600, stall: 400, count: 0 } });
+  });
+
   it('knows a stall as soon as it has lasted 500 ms, before it ends (a time-interval report during it)', () => {
     const c = sessions();
     const samples = feed(c, [ps(T0, 's'), ps(T0 + 1000, 'p'), ps(T0 + 2000, 'r'), t(T0 + 5000, 'r')]);

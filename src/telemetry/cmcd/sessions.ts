@@ -206,7 +206,12 @@ export class CmcdSessions {
         this.spread(from, end, accs, (a, ms) => (a.stall += ms));
         return;
       }
-      this.spread(from, end, accs, (_a, ms, w) => s.pending.push(w, ms));
+      // one piece per window, however many reports arrive within the period (a hostile client sends thousands)
+      this.spread(from, end, accs, (_a, ms, w) => {
+        const n = s.pending.length;
+        if (n > 0 && s.pending[n - 2] === w) s.pending[n - 1]! += ms;
+        else s.pending.push(w, ms);
+      });
       if (end - s.rebufferFrom! > STALL_MIN_MS) {
         s.stallCounted = true;
         this.acc(accs, s.rebufferFrom!).count++;
