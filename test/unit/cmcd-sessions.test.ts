@@ -124,9 +124,13 @@ describe('CMCD sessions: startup, errors, latency, protocol', () => {
     expect(samples.filter((s) => s.startup_ms !== undefined).map((s) => s.startup_ms)).toEqual([1234]);
   });
 
-  it('prefers msd (media start delay) when the player sends it, and derives nothing without s or msd', () => {
-    const msd = feed(sessions(), [ps(T0, 's'), ps(T0 + 900, 'p', { msd: 870 }), t(T0 + 5000, 'p', { msd: 870 })]);
-    expect(msd.filter((s) => s.startup_ms !== undefined).map((s) => s.startup_ms)).toEqual([870]);
+  it('takes msd (media start delay) from a player that never reports s, ignores it when s → p is known, and derives nothing without either', () => {
+    // Shaka 5: no s; msd (load() to first frame) comes with the report after p
+    const shaka = feed(sessions(), [ps(T0, 'p'), ps(T0 + 900, 'a', { msd: 870 }), t(T0 + 5000, 'a', { msd: 870 })]);
+    expect(shaka.filter((s) => s.startup_ms !== undefined).map((s) => s.startup_ms)).toEqual([870]);
+    // dash.js 5: msd is the time to its first event after the play request (3 ms here), sent with s
+    const dash = feed(sessions(), [ps(T0, 's', { msd: 3 }), ps(T0 + 1200, 'p'), t(T0 + 5000, 'p')]);
+    expect(dash.filter((s) => s.startup_ms !== undefined).map((s) => s.startup_ms)).toEqual([1200]);
     const none = feed(sessions(), [ps(T0, 'd'), ps(T0 + 900, 'p'), t(T0 + 5000, 'p')]);
     expect(none.some((s) => s.startup_ms !== undefined)).toBe(false);
   });

@@ -94,8 +94,8 @@ export function protocolOf(sf: string | undefined, st: string | undefined): stri
  * Per-session state that turns CMCD player-state reports into samples (pure: arrival time is an argument).
  * Between two reports a session is in the state the earlier one named: `p` counts as play, `r` as rebuffering —
  * a stall once it lasts > STALL_MIN_MS, unless it follows a seek, comes before the first `p`, or the player is
- * backgrounded (`bg`). Time is split at window boundaries so each sample lies in one window. Startup is `msd` or,
- * when absent, first `s` → first `p`; a fatal error (`sta=f`) is `startup_failed` before the first `p`, else
+ * backgrounded (`bg`). Time is split at window boundaries so each sample lies in one window. Startup is first `s` →
+ * first `p`, or `msd` from a player that never reports `s`; a fatal error (`sta=f`) is `startup_failed` before the first `p`, else
  * `playback_failed`. Sessions are bounded per tenant and in all, and forgotten `ttlMs` after their last report.
  */
 export class CmcdSessions {
@@ -141,11 +141,13 @@ export class CmcdSessions {
         this.acc(accs, r.ts);
         s.protocol = protocolOf(r.sf, r.st) ?? s.protocol;
         s.hidden = r.bg === true;
-        if (r.msd !== undefined && !s.startupDone && r.msd >= 0 && r.msd <= MAX_STARTUP_MS) {
+        if (r.sta !== undefined && r.sta !== s.sta) this.transition(s, r.sta, r.ts, accs);
+        // msd only when the player never reported `s`: dash.js 5 sends msd with its first event after the play
+        // request (a few ms), Shaka 5 once the first frame is shown (load() to first frame)
+        if (r.msd !== undefined && !s.startupDone && s.startingAt === undefined && r.msd >= 0 && r.msd <= MAX_STARTUP_MS) {
           s.startupDone = true;
           this.acc(accs, r.ts).startup = r.msd;
         }
-        if (r.sta !== undefined && r.sta !== s.sta) this.transition(s, r.sta, r.ts, accs);
         this.fail(s, r, accs);
         this.latency(r, accs);
       }
