@@ -165,6 +165,17 @@ describe('POST /v1/cmcd: refusals', () => {
   });
 });
 
+describe('POST /v1/cmcd: OpenAPI', () => {
+  it('is documented with its application/cmcd body, its query (key, region) and its answer', async () => {
+    const t = await start();
+    const doc = (await (await fetch(`${t.url}/docs/openapi.json`)).json()) as { paths: Record<string, any> };
+    const op = doc.paths['/v1/cmcd']?.post;
+    expect(Object.keys(op.requestBody.content)).toEqual(['application/cmcd']);
+    expect(op.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['key', 'region']);
+    expect(Object.keys(op.responses)).toContain('202');
+  });
+});
+
 describe('POST /v1/cmcd: CORS', () => {
   it('answers the preflight a browser sends for an application/cmcd POST from another origin, and the POST carries the CORS header', async () => {
     const t = await start({ env: { QOSWATCH_CORS_ORIGINS: 'https://player.example' } });
