@@ -137,6 +137,26 @@ describe('POST /v1/cmcd: refusals', () => {
     expect(metricValue(m, 'qoswatch_requests_refused_total{transport="cmcd",reason="bad_request"}')).toBe(3);
   });
 
+  it('bounds a body: at most 5000 reports, 4096 characters a report', async () => {
+    const t = await start();
+    const ts = Date.now();
+    const tooMany = await post(t, body(Array.from({ length: 5001 }, (_, i) => `e=t,sid="s${i}",ts=${ts},v=2`)));
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.message).toBe('body holds 5001 reports; at most 5000');
+    const long = await post(t, body([line({ e: 't', ts, sta: 'p' }), line({ e: 't', ts, sta: 'p', cid: 'x'.repeat(4100) })]));
+    expect(long.status).toBe(202);
+    expect(long.body.rejected).toEqual([{ index: 1, errors: [{ path: '', message: 'report is longer than 4096 characters' }] }]);
+  });
+
+  it('forgets a session QOSWATCH_MAX_LIVE after its last report (qoswatch_cmcd_sessions, read on scrape)', async () => {
+    let now = Date.now();
+    const t = await start({ clock: () => now, env: { QOSWATCH_MAX_LIVE: '5s' } });
+    expect((await post(t, body([line({ e: 't', ts: now, sta: 'p' }), line({ e: 't', ts: now, sta: 'p', sid: 'other' })]))).status).toBe(202);
+    expect(metricValue(await metricsText(t.url), 'qoswatch_cmcd_sessions')).toBe(2);
+    now += 5000;
+    expect(metricValue(await metricsText(t.url), 'qoswatch_cmcd_sessions')).toBe(0);
+  });
+
   it('answers 401 without a valid ingest key (header or ?key=), 415 for another content type, 413 over QOSWATCH_MAX_BODY', async () => {
     const t = await start({ env: { QOSWATCH_MAX_BODY: '2KiB' } });
     const ok = body([line({ e: 't', ts: Date.now(), sta: 'p' })]);

@@ -44,7 +44,11 @@ export const cmcdCollector: FastifyPluginAsyncZod<CmcdCollectorOptions> = async 
     maxPerTenant: (tenant) => app.pipeline.budgets.of(tenant).limits.sessions,
     maxTotal: app.pipeline.budgets.global.sessions,
   });
-  metrics.cmcdSessions.set(0);
+  // read on scrape, expiring first: between requests nothing else would
+  (metrics.cmcdSessions as unknown as { collect: () => void }).collect = () => {
+    sessions.expire(clock());
+    metrics.cmcdSessions.set(sessions.size);
+  };
 
   // Only CMCD bodies here (the collectors' JSON parser would answer a CMCD line "not valid JSON").
   app.removeAllContentTypeParsers();
@@ -91,7 +95,6 @@ export const cmcdCollector: FastifyPluginAsyncZod<CmcdCollectorOptions> = async 
         throw new AppError(429, 'over_budget', refusal.message, { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) });
       }
       const applied = sessions.apply(key.tenant, region, parsed.reports, now);
-      metrics.cmcdSessions.set(sessions.size);
       metrics.cmcdReports.inc({ outcome: 'untracked' }, applied.untracked);
       metrics.cmcdReports.inc({ outcome: 'late' }, applied.late);
       metrics.cmcdReports.inc({ outcome: 'accepted' }, parsed.reports.length - applied.untracked - applied.late);

@@ -111,7 +111,7 @@ export class CmcdSessions {
 
   /** Applies one request's reports (any order, any sessions) of `tenant` received at `now`. */
   apply(tenant: string, region: string, reports: readonly CmcdReport[], now: number): CmcdApplied {
-    this.sweep(now);
+    this.expire(now);
     const out: CmcdApplied = { samples: [], untracked: 0, late: 0 };
     const bySid = new Map<string, CmcdReport[]>();
     for (const r of reports) {
@@ -177,7 +177,8 @@ export class CmcdSessions {
     return s;
   }
 
-  private sweep(now: number): void {
+  /** Forgets the sessions not heard from for ttlMs (also done by each apply). */
+  expire(now: number): void {
     for (const [key, s] of this.sessions) {
       if (s.expires > now) break;
       this.sessions.delete(key);
