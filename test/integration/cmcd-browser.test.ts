@@ -38,7 +38,7 @@ function encodeVod(): string {
   return dir;
 }
 
-const page = (collector: string) => `<!doctype html><html><body><video id="v" muted playsinline></video>
+const page = (collector: string, src = '/index.m3u8') => `<!doctype html><html><body><video id="v" muted playsinline></video>
 <script src="/hls.min.js"></script><script>
   const video = document.getElementById('v');
   window.marks = { waiting: [], playing: [] };
@@ -48,7 +48,8 @@ const page = (collector: string) => `<!doctype html><html><body><video id="v" mu
   video.addEventListener('play', () => (window.marks.play ??= Date.now()), { once: true });
   const hls = new Hls({ cmcd: { version: 2, contentId: 'vod-1', eventTargets: [{ url: ${JSON.stringify(collector)}, events: ['ps', 't', 'e'], interval: 2, batchSize: 1 }] } });
   window.hls = hls;
-  hls.loadSource('/index.m3u8');
+  hls.on(Hls.Events.ERROR, (_e, d) => { if (d.fatal) window.marks.fatal = d.details; });
+  hls.loadSource(${JSON.stringify(src)});
   hls.attachMedia(video);
   hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
 </script></body></html>`;
@@ -61,6 +62,7 @@ async function origin(dir: string, collector: string): Promise<{ url: string; re
     const path = new URL(req.url ?? '/', 'http://x').pathname; // hls.js appends ?CMCD=… to its requests
     const send = (type: string, data: Buffer | string) => res.writeHead(200, { 'content-type': type }).end(data);
     if (path === '/') return send('text/html', page(collector));
+    if (path === '/broken') return send('text/html', page(collector, '/missing.m3u8'));
     if (path === '/hls.min.js') return send('text/javascript', readFileSync(HLS_JS));
     if (path === '/index.m3u8') return send('application/vnd.apple.mpegurl', readFileSync(join(dir, 'index.m3u8')));
     const seg = /^\/seg(\d{3})\.ts$/.exec(path);
@@ -132,6 +134,29 @@ describe.skipIf(!HAVE_CHROMIUM && !required)('POST /v1/cmcd with hls.js 1.7 in C
       expect(Math.abs(sum((s) => s.play_ms) - (marks.ended - firstPlaying - pageStall))).toBeLessThanOrEqual(100);
       expect(samples.every((s) => s.region === 'eu-west' && s.dims?.sdk === 'cmcd')).toBe(true);
       expect(samples.at(-1)!.dims?.protocol).toBe('hls');
+    } finally {
+      await browser.close();
+      await o.close();
+    }
+  });
+
+  it('reports a manifest that cannot be loaded (a fatal hls.js error before the first frame) as startup_failed', async () => {
+    const t = await start();
+    const o = await origin(encodeVod(), `${t.url}/v1/cmcd?key=${INGEST_KEY}&region=eu-west`);
+    const browser = await launchBrowser();
+    try {
+      const tab = await browser.newPage();
+      const posts: string[] = [];
+      tab.on('requestfinished', (r) => {
+        if (r.url().includes('/v1/cmcd') && r.method() === 'POST') posts.push(r.postData() ?? '');
+      });
+      await tab.goto(`${o.url}broken`);
+      await tab.waitForFunction('window.marks.fatal !== undefined', undefined, { timeout: 30_000 });
+      expect(await tab.evaluate('window.marks.fatal')).toBe('manifestLoadError');
+      await waitFor('the fatal-error report', () => posts.some((p) => p.includes('sta=f')) || undefined, 10_000);
+      const samples = (t.app.ingestDb.prepare('SELECT body FROM journal ORDER BY seq').all() as { body: string }[]).flatMap((r) => JSON.parse(r.body).samples as Sample[]);
+      expect(samples.filter((s) => s.error !== undefined).map((s) => s.error)).toEqual(['startup_failed']);
+      expect(samples.some((s) => (s.play_ms ?? 0) > 0)).toBe(false);
     } finally {
       await browser.close();
       await o.close();
