@@ -137,12 +137,14 @@ describe('POST /v1/cmcd: refusals', () => {
     expect(metricValue(m, 'qoswatch_requests_refused_total{transport="cmcd",reason="bad_request"}')).toBe(3);
   });
 
-  it('bounds a body: at most 5000 reports, 4096 characters a report', async () => {
+  it('bounds a body: at most 1000 reports, 4096 characters a report', async () => {
     const t = await start();
     const ts = Date.now();
-    const tooMany = await post(t, body(Array.from({ length: 5001 }, (_, i) => `e=t,sid="s${i}",ts=${ts},v=2`)));
+    const full = await post(t, body(Array.from({ length: 1000 }, (_, i) => `e=t,sid="s${i}",ts=${ts},v=2`)));
+    expect(full.body).toMatchObject({ accepted: 1000, rejected: [] });
+    const tooMany = await post(t, body(Array.from({ length: 1001 }, (_, i) => `e=t,sid="s${i}",ts=${ts},v=2`)));
     expect(tooMany.status).toBe(400);
-    expect(tooMany.body.message).toBe('body holds 5001 reports; at most 5000');
+    expect(tooMany.body.message).toBe('body holds 1001 reports; at most 1000');
     const long = await post(t, body([line({ e: 't', ts, sta: 'p' }), line({ e: 't', ts, sta: 'p', cid: 'x'.repeat(4100) })]));
     expect(long.status).toBe(202);
     expect(long.body.rejected).toEqual([{ index: 1, errors: [{ path: '', message: 'report is longer than 4096 characters' }] }]);
