@@ -19,7 +19,6 @@ import type { Sample } from '../../src/telemetry/sample-schema.js';
  */
 
 if (!HAVE_CHROMIUM) console.warn(NO_CHROMIUM_MESSAGE);
-const required = process.env.QOSWATCH_REQUIRE_CHROMIUM === '1';
 
 const start = appsClosedAfterEach();
 const HLS_JS = fileURLToPath(new URL('../../node_modules/hls.js/dist/hls.min.js', import.meta.url));
@@ -83,7 +82,7 @@ async function origin(dir: string, collector: string): Promise<{ url: string; re
   };
 }
 
-describe.skipIf(!HAVE_CHROMIUM && !required)('POST /v1/cmcd with hls.js 1.7 in Chromium', () => {
+describe.skipIf(!HAVE_CHROMIUM)('POST /v1/cmcd with hls.js 1.7 in Chromium', () => {
   it('turns the reports of a real hls.js session (cmcd.eventTargets only) into the stall and startup the page measured', async () => {
     const t = await start();
     const o = await origin(encodeVod(), `${t.url}/v1/cmcd?key=${INGEST_KEY}&region=eu-west`);
