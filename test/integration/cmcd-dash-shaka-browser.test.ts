@@ -37,7 +37,7 @@ const PAGES: Record<string, (target: string) => string> = {
   ${marksScript}
   const player = dashjs.MediaPlayer().create();
   // dash.js sends only the keys a target enables (its default is none: not even sid)
-  player.updateSettings({ streaming: { cmcd: { enabled: true, version: 2, eventTargets: [{ url: ${JSON.stringify(target)}, events: ['ps', 't', 'e'], interval: 2, batchSize: 1, enabledKeys: ${JSON.stringify(KEYS)} }] } } });
+  player.updateSettings({ streaming: { cmcd: { enabled: true, version: 2, eventTargets: [{ url: ${JSON.stringify(target)}, events: ['ps', 't', 'e', 'rr'], interval: 2, batchSize: 1, enabledKeys: ${JSON.stringify(KEYS)} }] } } });
   player.initialize(video, '/live.mpd', true);
   setInterval(() => { const l = player.getCurrentLiveLatency(); if (l > 0) window.marks.latency.push(Math.round(l * 1000)); }, 250);
   window.stop = () => player.destroy();
