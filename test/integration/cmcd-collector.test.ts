@@ -187,6 +187,16 @@ describe('POST /v1/cmcd: refusals', () => {
   });
 });
 
+describe('POST /v1/cmcd: logging', () => {
+  it('logs its requests at debug only, as telemetry: a report per request from every viewer', async () => {
+    const t = await start({ env: { QOSWATCH_LOG_LEVEL: 'info' } });
+    expect((await post(t, body([line({ e: 't', ts: Date.now(), sta: 'p' })]))).status).toBe(202);
+    expect((await post(t, body([line({ e: 't', ts: Date.now(), sta: 'z' })]))).status).toBe(400);
+    const lines = t.logs.map((l) => JSON.parse(l) as { msg: string; req?: { url?: string } });
+    expect(lines.filter((l) => l.req?.url?.startsWith('/v1/cmcd'))).toEqual([]);
+  });
+});
+
 describe('POST /v1/cmcd: OpenAPI', () => {
   it('is documented with its application/cmcd body, its query (key, region) and its answer', async () => {
     const t = await start();
