@@ -99,7 +99,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(reportsPlugin, { env, clock });
   await app.register(loopBusyPlugin, { maxMs: env.QOSWATCH_MAX_EVENT_LOOP_DELAY });
   await app.register(healthRoutes, { metrics, env });
-  await app.register(collectors, { env, metrics });
+  await app.register(collectors, { env, metrics, clock });
   await app.register(keyRoutes, { clock });
   await app.register(incidentRoutes, { clock });
   await app.register(silenceRoutes, { clock });

@@ -24,6 +24,12 @@ export class Metrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  readonly cmcdReports = this.counter(
+    'qoswatch_cmcd_reports_total',
+    'CMCD event reports (lines of POST /v1/cmcd), by outcome: accepted, rejected (a bad line, named in the answer), untracked (the CMCD sessions budget was full) or late (older than what its session had accounted)',
+    ['outcome'],
+  );
+  readonly cmcdSessions = this.gauge('qoswatch_cmcd_sessions', 'CMCD sessions whose player state is held (forgotten QOSWATCH_MAX_LIVE after their last report)');
   readonly wsConnections = new Gauge({ name: 'qoswatch_ws_connections', help: 'Open telemetry WebSocket connections', registers: [this.registry] });
   readonly wsCloses = this.counter('qoswatch_ws_closes_total', 'Telemetry WebSocket closes by the server, by close code', ['code']);
   readonly windowSeries = this.gauge('qoswatch_window_series', 'Series held by the window store');

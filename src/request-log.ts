@@ -8,7 +8,7 @@ const ROUTINE = new Set(['/healthz', '/readyz', '/metrics']);
 /**
  * One log line per request, when it is answered: fastify's own controller writes two (incoming, completed) and a
  * third for a 404. A WebSocket upgrade is logged when it arrives (it gets no HTTP answer). Telemetry — every beacon
- * of every viewer — is logged at debug only, unless `telemetryAtInfo`: /metrics counts its outcomes and times.
+ * and CMCD report of every viewer — is logged at debug only, unless `telemetryAtInfo`: /metrics counts its outcomes and times.
  * Health probes and scrapes that succeed are logged at debug too; a failing one (a 503 readyz, a refused scrape) is not
  * routine.
  */
@@ -19,7 +19,7 @@ export class RequestLog extends LogController {
 
   private level(req: FastifyRequest, status?: number): 'info' | 'debug' {
     const route = req.routeOptions.url ?? '';
-    if (!this.telemetryAtInfo && route.startsWith('/v1/telemetry')) return 'debug';
+    if (!this.telemetryAtInfo && (route.startsWith('/v1/telemetry') || route === '/v1/cmcd')) return 'debug';
     return ROUTINE.has(route) && status !== undefined && status < 300 ? 'debug' : 'info';
   }
 

@@ -21,6 +21,8 @@ const credentialSchema = z
     sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the key (qoswatch keys hash <key>)').optional(),
     key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
     rate_limit: rateSchema.optional(),
+    /** Region of the samples derived from this key's CMCD reports when they carry no ?region= (ingest keys). */
+    region: z.string().min(1).max(64).regex(/^[^\x00-\x1f\x7f\\]+$/, 'must not contain control characters or backslashes').optional(),
     revoked: z.boolean().default(false),
   })
   .refine((k) => (k.sha256 === undefined) !== (k.key_env === undefined), {

@@ -9,6 +9,7 @@ import type { Env } from '../config/env.js';
 import { AppError, badRequest, tooManyRequests, unauthorized, unavailable, unsupportedMediaType } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
+import { cmcdCollector } from './cmcd/collector.js';
 import { batchSchema, envelopeSchema } from './sample-schema.js';
 import { errorBodySchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
 import { wsCollector } from './ws-collector.js';
@@ -22,6 +23,7 @@ declare module 'fastify' {
 export interface CollectorOptions {
   env: Env;
   metrics: Metrics;
+  clock: () => number;
 }
 
 /** CORS origins: "*" or a comma-separated list. */
@@ -30,11 +32,15 @@ export function corsOrigin(value: string): boolean | string[] {
   return list.includes('*') ? true : list;
 }
 
+/** POST /v1/cmcd's refusals are counted as their own transport; the other HTTP collector requests as `http`. */
+const transportOf = (req: FastifyRequest) => (req.routeOptions.url === '/v1/cmcd' ? 'cmcd' : 'http');
+
 /**
- * POST /v1/telemetry and GET /v1/telemetry/ws (PRODUCT.md §6), in their own encapsulated context: JSON and
- * text/plain bodies (sendBeacon), gzip/deflate, CORS for browser SDKs, per-key rate limits, a global in-flight cap.
+ * POST /v1/telemetry, GET /v1/telemetry/ws and POST /v1/cmcd (PRODUCT.md §6), in their own encapsulated context:
+ * JSON and text/plain bodies (sendBeacon), gzip/deflate, CORS for browser SDKs and players, per-key rate limits, a
+ * global in-flight cap.
  */
-export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, { env, metrics }) => {
+export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, { env, metrics, clock }) => {
   let inflight = 0;
 
   await app.register(cors, {
@@ -46,8 +52,8 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   });
 
   const isCollectorRequest = (req: FastifyRequest) => req.method !== 'OPTIONS' && req.routeOptions.url !== '/v1/telemetry/ws';
-  const refuseOverloaded = (why: string) => {
-    metrics.refused.inc({ transport: 'http', reason: 'overloaded' });
+  const refuseOverloaded = (req: FastifyRequest, why: string) => {
+    metrics.refused.inc({ transport: transportOf(req), reason: 'overloaded' });
     return tooManyRequests(`qoswatch is overloaded (${why}); retry after the Retry-After delay`, 1);
   };
   // A saturated event loop leaves requests queued in the kernel, unseen by the in-flight cap, and accepts new
@@ -61,10 +67,10 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   app.addHook('onRequest', async (req) => {
     if (!isCollectorRequest(req)) return;
     const why = app.loopBusy() ?? full();
-    if (why) throw refuseOverloaded(why);
+    if (why) throw refuseOverloaded(req, why);
     const key = authenticateIngest(app.keys, req);
     if (typeof key === 'string') {
-      metrics.refused.inc({ transport: 'http', reason: 'unauthorized' });
+      metrics.refused.inc({ transport: transportOf(req), reason: 'unauthorized' });
       throw unauthorized(AUTH_MESSAGES[key]);
     }
     req.ingestKey = key;
@@ -75,7 +81,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   app.addHook('preValidation', async (req, reply) => {
     if (!isCollectorRequest(req)) return;
     const why = full();
-    if (why) throw refuseOverloaded(why);
+    if (why) throw refuseOverloaded(req, why);
     inflight++;
     reply.raw.once('close', () => inflight--);
   });
@@ -91,7 +97,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     // onError runs before the error handler maps the error, so read the status from the error itself.
     const e = err as { statusCode?: number; status?: number };
     const reason = REFUSALS[e.status ?? e.statusCode ?? 500];
-    if (reason && req.routeOptions.url === '/v1/telemetry') metrics.refused.inc({ transport: 'http', reason });
+    if (reason && (req.routeOptions.url === '/v1/telemetry' || req.routeOptions.url === '/v1/cmcd')) metrics.refused.inc({ transport: transportOf(req), reason });
   });
 
   await app.register(rateLimit, {
@@ -103,7 +109,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     // WebSocket upgrades carry no key yet (it is checked after the upgrade, to close with 1008): their frames are
     // limited per key instead, and limiting upgrades per IP would starve viewers behind one NAT.
     allowList: (req: FastifyRequest) => req.method === 'OPTIONS' || req.routeOptions.url === '/v1/telemetry/ws',
-    onExceeded: () => metrics.refused.inc({ transport: 'http', reason: 'rate_limited' }),
+    onExceeded: (req: FastifyRequest) => metrics.refused.inc({ transport: transportOf(req), reason: 'rate_limited' }),
     errorResponseBuilder: (_req, ctx) =>
       Object.assign(new AppError(429, 'too_many_requests', `rate limit of ${ctx.max} requests per ${ctx.after} for this ingest key exceeded; retry later`), { statusCode: 429 }),
   });
@@ -179,4 +185,5 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   );
 
   await app.register(wsCollector, { env, metrics });
+  await app.register(cmcdCollector, { env, metrics, clock });
 };

@@ -56,7 +56,7 @@ export interface BudgetRefusal {
   retryAfterMs: number;
 }
 
-export type Transport = 'http' | 'ws';
+export type Transport = 'http' | 'ws' | 'cmcd';
 
 /** Journal seq and sample index make a sample id; 8192 > the 5000 samples a batch may hold. */
 const SAMPLES_PER_SEQ = 8192;

@@ -11,6 +11,8 @@ export interface Credential {
   tenant: string;
   name?: string;
   rateLimit?: Rate;
+  /** Default region of the CMCD reports sent with this ingest key (config file only). */
+  region?: string;
   /** Where it is defined: the config file and the environment cannot be changed through the API. */
   source: 'config' | 'env' | 'generated' | 'api';
   createdAt?: number;
@@ -80,7 +82,7 @@ export class Credentials {
       for (const c of t[field] as CredentialConfig[]) {
         if (c.revoked) continue;
         const hash = c.sha256 ?? fromEnv(env, c.key_env!, `tenants.${t.id}.${field}.${c.id}`);
-        this.add(hash, { id: c.id, tenant: t.id, rateLimit: c.rate_limit, source: 'config' });
+        this.add(hash, { id: c.id, tenant: t.id, rateLimit: c.rate_limit, region: c.region, source: 'config' });
       }
     }
     const rows = this.db.prepare(`SELECT id, tenant, name, sha256, rate_limit, created_at FROM ${this.kind.table} WHERE revoked_at IS NULL`).all() as {

@@ -1,0 +1,115 @@
+import { isUtf8 } from 'node:buffer';
+import { CMCD_MIME_TYPE } from '@svta/cml-cmcd';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Env } from '../../config/env.js';
+import { AppError, badRequest, unavailable } from '../../errors.js';
+import type { Metrics } from '../../metrics.js';
+import { errorBodySchema, fieldErrorSchema, keyQuerySchema } from '../schemas.js';
+import { MAX_REPORTS, parseCmcdLines, reportLines } from './parse.js';
+import { CmcdSessions } from './sessions.js';
+
+export interface CmcdCollectorOptions {
+  env: Env;
+  metrics: Metrics;
+  clock: () => number;
+}
+
+const regionSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[^\x00-\x1f\x7f\\]+$/, 'must not contain control characters or backslashes')
+  .refine((s) => s.isWellFormed(), 'must be well-formed Unicode')
+  .describe("region of the derived samples (default: the ingest key's region in the config file)");
+
+const cmcdResultSchema = z
+  .object({
+    accepted: z.number().int().describe('reports (lines) accepted'),
+    rejected: z.array(z.object({ index: z.number().int().describe('position among the report lines, from 0'), errors: z.array(fieldErrorSchema) })),
+    samples: z.number().int().describe('samples derived from the reports and stored'),
+  })
+  .meta({ id: 'CmcdResult' });
+
+/**
+ * POST /v1/cmcd: CMCD v2 event-mode reports (`application/cmcd`, one report per line) as players send them to an
+ * event target (hls.js `cmcd.eventTargets`, dash.js, Shaka), turned into samples by per-session player state
+ * (cmcd/sessions.ts) and journaled like /v1/telemetry. Registered inside the collectors' context, so the ingest
+ * key (header or ?key=), rate limit, overload shedding, CORS, gzip and the body limit are theirs.
+ */
+export const cmcdCollector: FastifyPluginAsyncZod<CmcdCollectorOptions> = async (app, { env, metrics, clock }) => {
+  const sessions = new CmcdSessions({
+    windowMs: env.QOSWATCH_WINDOW,
+    ttlMs: env.QOSWATCH_MAX_LIVE,
+    maxPerTenant: (tenant) => app.pipeline.budgets.of(tenant).limits.sessions,
+    maxTotal: app.pipeline.budgets.global.sessions,
+  });
+  // read on scrape, expiring first: between requests nothing else would
+  (metrics.cmcdSessions as unknown as { collect: () => void }).collect = () => {
+    sessions.expire(clock());
+    metrics.cmcdSessions.set(sessions.size);
+  };
+
+  // Only CMCD bodies here (the collectors' JSON parser would answer a CMCD line "not valid JSON").
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(CMCD_MIME_TYPE, { parseAs: 'buffer', bodyLimit: env.QOSWATCH_MAX_BODY }, (_req, body, done) => {
+    const bytes = body as Buffer;
+    if (!isUtf8(bytes)) done(badRequest('body is not valid UTF-8'), undefined);
+    else done(null, bytes.toString('utf8'));
+  });
+
+  app.post(
+    '/v1/cmcd',
+    {
+      bodyLimit: env.QOSWATCH_MAX_BODY,
+      schema: {
+        summary: 'Post CMCD v2 event reports (zero-code player integration)',
+        description:
+          'Bearer ingest key or ?key=. Content-Type application/cmcd: one CMCD v2 event report per line (RFC 8941 dictionary), as hls.js, dash.js and Shaka send to a CMCD event target. Player states become play/stall/startup/error samples per session. Valid reports are kept even when others are rejected.',
+        tags: ['telemetry'],
+        consumes: [CMCD_MIME_TYPE],
+        querystring: keyQuerySchema.extend({ region: regionSchema.optional() }),
+        body: z.string().describe('one CMCD v2 event report per line'),
+        response: { 202: cmcdResultSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema, 415: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema },
+      },
+    },
+    async (req, reply) => {
+      const key = req.ingestKey!;
+      const region = req.query.region ?? key.region;
+      if (region === undefined) throw badRequest('region: is required: add ?region=<region> to the event target URL, or set region on the ingest key in the config file');
+      const lines = reportLines(req.body);
+      if (lines.length === 0) throw badRequest('body holds no report: send one CMCD v2 event report per line');
+      if (lines.length > MAX_REPORTS) throw badRequest(`body holds ${lines.length} reports; at most ${MAX_REPORTS}`);
+      const now = clock();
+      const parsed = parseCmcdLines(lines, now, env.QOSWATCH_MAX_SAMPLE_AGE);
+      metrics.cmcdReports.inc({ outcome: 'rejected' }, parsed.rejected.length);
+      if (parsed.reports.length === 0) {
+        const first = parsed.rejected[0]!;
+        const e = first.errors[0]!;
+        const more = lines.length > 1 ? ` (and ${lines.length - 1} other report${lines.length > 2 ? 's' : ''})` : '';
+        throw badRequest(`report ${first.index}: ${e.path ? `${e.path}: ` : ''}${e.message}${more}`);
+      }
+      const refusal = app.pipeline.budgetRefusal(key.tenant, parsed.reports.length);
+      if (refusal) {
+        metrics.refused.inc({ transport: 'cmcd', reason: 'over_budget' });
+        throw new AppError(429, 'over_budget', refusal.message, { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) });
+      }
+      const applied = sessions.apply(key.tenant, region, parsed.reports, now);
+      metrics.cmcdReports.inc({ outcome: 'untracked' }, applied.untracked);
+      metrics.cmcdReports.inc({ outcome: 'late' }, applied.late);
+      metrics.cmcdReports.inc({ outcome: 'accepted' }, parsed.reports.length - applied.untracked - applied.late);
+      let stored = 0;
+      if (applied.samples.length > 0) {
+        try {
+          // The derived samples are what is journaled (a replay rebuilds the windows from them, not from the reports).
+          stored = (await app.pipeline.ingest(key.tenant, JSON.stringify({ sdk: 'cmcd', samples: applied.samples }), applied.samples, 'cmcd')).accepted;
+        } catch (err) {
+          req.log.error({ err }, 'cannot journal CMCD samples');
+          metrics.batches.inc({ transport: 'cmcd', outcome: 'error' });
+          throw unavailable('cannot store telemetry right now; retry');
+        }
+      }
+      return reply.code(202).send({ accepted: parsed.reports.length, rejected: parsed.rejected, samples: stored });
+    },
+  );
+};
