@@ -6,10 +6,11 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Env } from '../config/env.js';
-import { AppError, badRequest, tooManyRequests, unauthorized, unavailable, unsupportedMediaType } from '../errors.js';
+import { AppError, badRequest, tooManyRequests, unauthorized, unsupportedMediaType } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import { cmcdCollector } from './cmcd/collector.js';
+import { httpIngest } from './http-ingest.js';
 import { batchSchema, envelopeSchema } from './sample-schema.js';
 import { errorBodySchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
 import { wsCollector } from './ws-collector.js';
@@ -145,6 +146,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     }
   });
 
+  const ingest = httpIngest(app, metrics, 'http');
   app.post(
     '/v1/telemetry',
     {
@@ -168,19 +170,8 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     async (req, reply) => {
       const key = req.ingestKey!;
       const { samples } = req.body as unknown as { samples: unknown[] };
-      const refusal = app.pipeline.budgetRefusal(key.tenant, samples.length);
-      if (refusal) {
-        metrics.refused.inc({ transport: 'http', reason: 'over_budget' });
-        throw new AppError(429, 'over_budget', refusal.message, { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) });
-      }
-      try {
-        const result = await app.pipeline.ingest(key.tenant, req.rawBody!, samples, 'http', app.clientAddress(req));
-        return reply.code(202).send(result);
-      } catch (err) {
-        req.log.error({ err }, 'cannot journal telemetry');
-        metrics.batches.inc({ transport: 'http', outcome: 'error' });
-        throw unavailable('cannot store telemetry right now; retry');
-      }
+      ingest.checkBudget(key.tenant, samples.length);
+      return reply.code(202).send(await ingest.journal(req, key.tenant, req.rawBody!, samples));
     },
   );
 

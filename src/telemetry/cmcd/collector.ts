@@ -3,8 +3,9 @@ import { CMCD_MIME_TYPE } from '@svta/cml-cmcd';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Env } from '../../config/env.js';
-import { AppError, badRequest, unavailable } from '../../errors.js';
+import { badRequest } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
+import { httpIngest } from '../http-ingest.js';
 import { errorBodySchema, fieldErrorSchema, keyQuerySchema } from '../schemas.js';
 import { MAX_REPORTS, parseCmcdLines, reportLines } from './parse.js';
 import { CmcdSessions } from './sessions.js';
@@ -38,6 +39,7 @@ const cmcdResultSchema = z
  * key (header or ?key=), rate limit, overload shedding, CORS, gzip and the body limit are theirs.
  */
 export const cmcdCollector: FastifyPluginAsyncZod<CmcdCollectorOptions> = async (app, { env, metrics, clock }) => {
+  const ingest = httpIngest(app, metrics, 'cmcd');
   const sessions = new CmcdSessions({
     windowMs: env.QOSWATCH_WINDOW,
     ttlMs: env.QOSWATCH_MAX_LIVE,
@@ -89,26 +91,13 @@ export const cmcdCollector: FastifyPluginAsyncZod<CmcdCollectorOptions> = async 
         const more = lines.length > 1 ? ` (and ${lines.length - 1} other report${lines.length > 2 ? 's' : ''})` : '';
         throw badRequest(`report ${first.index}: ${e.path ? `${e.path}: ` : ''}${e.message}${more}`);
       }
-      const refusal = app.pipeline.budgetRefusal(key.tenant, parsed.reports.length);
-      if (refusal) {
-        metrics.refused.inc({ transport: 'cmcd', reason: 'over_budget' });
-        throw new AppError(429, 'over_budget', refusal.message, { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) });
-      }
+      ingest.checkBudget(key.tenant, parsed.reports.length);
       const applied = sessions.apply(key.tenant, region, parsed.reports, now);
       metrics.cmcdReports.inc({ outcome: 'untracked' }, applied.untracked);
       metrics.cmcdReports.inc({ outcome: 'late' }, applied.late);
       metrics.cmcdReports.inc({ outcome: 'accepted' }, parsed.reports.length - applied.untracked - applied.late);
-      let stored = 0;
-      if (applied.samples.length > 0) {
-        try {
-          // The derived samples are what is journaled (a replay rebuilds the windows from them, not from the reports).
-          stored = (await app.pipeline.ingest(key.tenant, JSON.stringify({ sdk: 'cmcd', samples: applied.samples }), applied.samples, 'cmcd')).accepted;
-        } catch (err) {
-          req.log.error({ err }, 'cannot journal CMCD samples');
-          metrics.batches.inc({ transport: 'cmcd', outcome: 'error' });
-          throw unavailable('cannot store telemetry right now; retry');
-        }
-      }
+      // The derived samples are what is journaled (a replay rebuilds the windows from them, not from the reports).
+      const stored = applied.samples.length > 0 ? (await ingest.journal(req, key.tenant, JSON.stringify({ sdk: 'cmcd', samples: applied.samples }), applied.samples)).accepted : 0;
       return reply.code(202).send({ accepted: parsed.reports.length, rejected: parsed.rejected, samples: stored });
     },
   );

@@ -1,0 +1,27 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError, unavailable } from '../errors.js';
+import type { Metrics } from '../metrics.js';
+import type { IngestResult, Transport } from './pipeline.js';
+
+/** The two steps every HTTP collector route shares around its own parsing: the tenant's budget, then the journal. */
+export function httpIngest(app: FastifyInstance, metrics: Metrics, transport: Exclude<Transport, 'ws'>) {
+  return {
+    /** 429 over_budget (with Retry-After) when `count` more samples would exceed the tenant's points budget. */
+    checkBudget(tenant: string, count: number): void {
+      const refusal = app.pipeline.budgetRefusal(tenant, count);
+      if (!refusal) return;
+      metrics.refused.inc({ transport, reason: 'over_budget' });
+      throw new AppError(429, 'over_budget', refusal.message, { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) });
+    },
+    /** Journals a batch; a journal that cannot write answers 503 (the client retries: nothing acknowledged is lost). */
+    async journal(req: FastifyRequest, tenant: string, rawBody: string, samples: readonly unknown[]): Promise<IngestResult> {
+      try {
+        return await app.pipeline.ingest(tenant, rawBody, samples, transport, app.clientAddress(req));
+      } catch (err) {
+        req.log.error({ err }, `cannot journal ${transport === 'cmcd' ? 'CMCD samples' : 'telemetry'}`);
+        metrics.batches.inc({ transport, outcome: 'error' });
+        throw unavailable('cannot store telemetry right now; retry');
+      }
+    },
+  };
+}
