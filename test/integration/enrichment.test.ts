@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { encodeCmcd } from '@svta/cml-cmcd';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { InfluxSink } from '../../src/storage/influx/sink.js';
@@ -88,6 +89,22 @@ describe('ISP and country enrichment at ingest', () => {
       expect(await sendFrame(t, [viewer('w3')], { 'x-forwarded-for': NET.b.ip4 })).toMatchObject({ accepted: 1 });
     });
     expect(counts).toEqual({ [`isp=${NET.b.isp}`]: 3, 'country=JP': 3 });
+  });
+
+  it('CMCD: the samples derived from a player\'s reports carry the reporting client\'s ISP and country', async () => {
+    const { counts } = await enriched({ env: { ...databases(), QOSWATCH_TRUSTED_PROXIES: '127.0.0.1' } }, async (t) => {
+      const t0 = Date.now() - 30_000;
+      const report = (ts: number, sta: string) => encodeCmcd({ v: 2, sid: 'cmcd-enrich-1', e: 'ps', ts, sta, sf: 'h', st: 'l' } as never, { version: 2, reportingMode: 'event' });
+      const res = await fetch(`${t.url}/v1/cmcd?key=${INGEST_KEY}&region=eu-west`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/cmcd', 'x-forwarded-for': NET.a.ip4 },
+        body: `${report(t0, 's')}\n${report(t0 + 500, 'p')}\n${report(t0 + 20_000, 'p')}\n`,
+      });
+      expect(res.status).toBe(202);
+      expect(((await res.json()) as { samples: number }).samples).toBeGreaterThan(0);
+    });
+    expect(counts[`isp=${NET.a.isp}`]).toBeGreaterThan(0);
+    expect(counts['country=DE']).toBe(counts[`isp=${NET.a.isp}`]);
   });
 
   it('a missing database: the service starts and serves, warns once, and enriches from the other one', async () => {
