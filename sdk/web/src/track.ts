@@ -157,13 +157,15 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
     flushed = true;
     const now = clock();
     core.visibility(now, false);
-    if (core.isStarted) core.cut(now);
-    else {
-      // Still waiting for the first frame: a hidden page paints none, so this start attempt is over
+    if (core.isStarted) {
+      core.cut(now);
+      transport.flush(drain());
+    } else {
+      // Still waiting for the first frame (or never asked to play): a hidden page paints none, this attempt is over
       core.end(now);
+      transport.flush(drain());
       begin();
     }
-    transport.flush(drain());
   }
 
   function newPlayback(): void {
