@@ -127,7 +127,12 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
   function drain(): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
     for (const r of core.take()) {
-      const f = adapter?.collect(clock()) ?? {};
+      let f: AdapterFields = {};
+      try {
+        f = adapter?.collect(clock()) ?? {};
+      } catch {
+        // a player torn down under us: the interval is still reported, without its fields
+      }
       const s = sampled ? sampleOf(r, f) : undefined;
       if (s) out.push(s);
     }
@@ -139,9 +144,9 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
   function tick(): void {
     if (stopped) return;
     const now = clock();
+    tickTimer = setTimeout(tick, interval - (now % interval) + 5);
     core.tick(now);
     transport.enqueue(drain());
-    tickTimer = setTimeout(tick, interval - (now % interval) + 5);
   }
 
   let frameHandle: number | undefined;

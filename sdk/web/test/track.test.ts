@@ -208,6 +208,18 @@ describe('track', () => {
     expect(samples[0].stall_ms).toBeUndefined();
   });
 
+  it('keeps reporting when the adapter throws (a player destroyed under it)', async () => {
+    const adapter: Adapter = { name: 'broken', attach: () => undefined, detach: () => undefined, collect: () => { throw new Error('destroyed'); } };
+    const v = new FakeVideo();
+    const t = track(v as unknown as HTMLVideoElement, options({ adapter }));
+    await v.fire('play', 0);
+    await v.paint(300, 25_000);
+    await clock.advance(I);
+    t.stop();
+    await settle();
+    expect(allSamples().length).toBeGreaterThanOrEqual(3);
+  });
+
   it('adds what the adapter reports, and its fatal errors as play failures', async () => {
     const ctx: { fatal?: (c: string | number) => void } = {};
     const adapter: Adapter = {
