@@ -69,12 +69,13 @@ describe('Transport', () => {
     expect(sent).toHaveLength(2);
   });
 
-  it('backs off after network errors and 5xx, exponentially, and keeps the samples', async () => {
-    const { clock, t, sent } = setup((n) => (n < 3 ? (n === 1 ? { status: 503 } : 'network-error') : { status: 202 }), () => 0.5);
+  it('backs off after network errors, 5xx and 408, exponentially, and keeps the samples', async () => {
+    const answers = ['network-error', { status: 503 }, { status: 408 }, 'network-error', { status: 202 }] as const;
+    const { clock, t, sent } = setup((n) => answers[n] ?? { status: 202 }, () => 0.5);
     t.enqueue(samples(0, 1));
     await clock.advance(I);
     await clock.advance(60_000);
-    expect(sent.map((s) => s.at - sent[0]!.at)).toEqual([0, 750, 750 + 1500, 750 + 1500 + 3000]);
+    expect(sent.map((s) => s.at - sent[0]!.at)).toEqual([0, 750, 750 + 1500, 750 + 1500 + 3000, 750 + 1500 + 3000 + 6000]);
     expect(sent.every((s) => numbers(s)[0] === 0)).toBe(true);
   });
 

@@ -129,8 +129,8 @@ export class Transport {
     let retryIn: number | undefined;
     try {
       const r = await this.d.post(this.o.url, this.body(batch));
-      if (r.status === 429 || r.status === 503 || r.status >= 500) {
-        // Over a limit or overloaded: keep the samples, wait as told (or back off)
+      if (r.status === 429 || r.status === 408 || r.status >= 500) {
+        // Over a limit, overloaded or timed out: keep the samples, wait as told (or back off)
         this.putBack(batch);
         retryIn = retryAfterMs(r.retryAfter, this.d.now()) ?? this.backoff();
         if (r.status === 429) this.failures = 0;
