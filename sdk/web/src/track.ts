@@ -173,6 +173,17 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
     }
   }
 
+  /**
+   * A playback already under way when this core begins (a tracker attached late, a page back after a hidden start):
+   * playing with a picture is no startup to measure; playing without one yet is a start from now. WebRTC without a
+   * <video>: the connection is the playback (the adapter tells play from freeze).
+   */
+  function adopt(): void {
+    const now = clock();
+    if (!v || (!v.paused && v.readyState >= 2)) core.alreadyPlaying(now);
+    else if (!v.paused) core.play(now);
+  }
+
   function newPlayback(): void {
     if (!used) return;
     core.end(clock());
@@ -203,22 +214,21 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
     if (frames) frameHandle = v.requestVideoFrameCallback!(onFrame);
     // no painted-frame callbacks: `playing` stands for the first frame, only for startup_ms (stall fields are left out)
     else listen(v, 'playing', () => core.frame(clock()));
-    if (!v.paused && v.readyState >= 2) core.alreadyPlaying(clock());
-    else if (!v.paused) core.play(clock());
   }
+  adopt();
   listen(document, 'visibilitychange', () => {
     if (!visible()) flush();
     else {
       flushed = false;
       core.visibility(clock(), true);
+      // a start attempt ended when the page was hidden: the video may have started meanwhile, or be starting
+      if (!core.isStarted) adopt();
     }
   });
   listen(window, 'pagehide', flush);
   listen(window, 'pageshow', () => {
     flushed = false;
   });
-  // WebRTC only: the connection is the playback; the adapter tells play from freeze
-  if (!v) core.alreadyPlaying(clock());
   adapter?.attach({ fatal: (code) => core.error(clock(), code), newPlayback });
   tick();
 

@@ -161,6 +161,26 @@ describe('track', () => {
     expect(sums).toEqual({ play: 1680 + 2000, stall: 0 });
   });
 
+  it('tracks a video that started while the page was hidden, as a new playback without a startup', async () => {
+    const v = new FakeVideo();
+    const t = track(v as unknown as HTMLVideoElement, options());
+    await v.fire('play', 0);
+    const first = t.session;
+    await hide(); // before the first frame: that start attempt is over (exit before start)
+    await clock.advance(T0 + 5000 - clock.now);
+    v.readyState = 4; // it started in the background
+    doc.visibilityState = 'visible';
+    doc.dispatchEvent(new Event('visibilitychange'));
+    await v.paint(5040, 7000);
+    t.stop();
+    await settle();
+    expect(t.session).not.toBe(first);
+    const second = allSamples().filter((s) => s.session === t.session);
+    expect(second).toEqual([expect.objectContaining({ play_ms: 2000, stall_ms: 0 })]);
+    expect(second[0].startup_ms).toBeUndefined();
+    expect(allSamples().filter((s) => s.session === first)).toEqual([expect.objectContaining({ error: 'exit_before_start' })]);
+  });
+
   it('starts a new playback with a new session when the source changes', async () => {
     const v = new FakeVideo();
     const t = track(v as unknown as HTMLVideoElement, options());
