@@ -226,6 +226,7 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
     }
   });
   listen(window, 'pagehide', flush);
+  listen(window, 'online', () => transport.online());
   listen(window, 'pageshow', () => {
     flushed = false;
   });
