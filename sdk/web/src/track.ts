@@ -1,4 +1,4 @@
-import type { Adapter, AdapterFields } from './core/adapter.js';
+import { type Adapter, type AdapterFields, renditionOf } from './core/adapter.js';
 import { type IntervalReport, Playback } from './core/playback.js';
 import { Transport } from './core/transport.js';
 
@@ -105,6 +105,11 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
   function sampleOf(r: IntervalReport, f: AdapterFields): Record<string, unknown> | undefined {
     const dims: Record<string, string> = { ...staticDims };
     for (const [k, val] of Object.entries(f.dims ?? {})) if (DIMS.includes(k) && tag(val)) dims[k] = tag(val)!;
+    // the picture's own height when the player names no level (a media playlist without a master, a plain <video>)
+    if (!dims.rendition && v) {
+      const r = renditionOf(v.videoHeight);
+      if (r) dims.rendition = r;
+    }
     const s: Record<string, unknown> = { ts: Math.round(r.ts), interval_ms: r.interval_ms, region, session };
     if (stream) s.stream = stream;
     if (Object.keys(dims).length) s.dims = dims;

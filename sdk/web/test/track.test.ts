@@ -19,6 +19,7 @@ let random: number;
 
 class FakeVideo extends EventTarget {
   paused = true;
+  videoHeight = 0;
   readyState = 0;
   error: { code: number } | null = null;
   private cb: ((now: number) => void) | undefined;
@@ -226,6 +227,17 @@ describe('track', () => {
     expect(samples).toEqual([expect.objectContaining({ startup_ms: 700 })]);
     expect(samples[0].play_ms).toBeUndefined();
     expect(samples[0].stall_ms).toBeUndefined();
+  });
+
+  it('takes the rendition from the picture when no adapter names one', async () => {
+    const v = new FakeVideo();
+    const t = track(v as unknown as HTMLVideoElement, options());
+    await v.fire('play', 0);
+    v.videoHeight = 360;
+    await v.paint(300, 2000);
+    t.stop();
+    await settle();
+    expect(allSamples()).toEqual([expect.objectContaining({ dims: { rendition: '360p' } })]);
   });
 
   it('keeps reporting when the adapter throws (a player destroyed under it)', async () => {
