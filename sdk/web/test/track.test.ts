@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isValidSample } from '../../../src/telemetry/sample-schema.js';
 import type { Adapter } from '../src/core/adapter.js';
@@ -271,5 +272,12 @@ describe('track', () => {
     expect(isValidSample(s)).toBe(true);
     expect(s).toMatchObject({ dims: { protocol: 'll-hls', rendition: '720p' }, latency_ms: 3200, error: 'play_failed:bufferAppendError' });
     expect(s.dims.evil).toBeUndefined();
+  });
+});
+
+describe('SDK', () => {
+  it("names the package's version in every batch", () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(SDK).toBe(`qoswatch-web/${pkg.version}`);
   });
 });
