@@ -119,7 +119,9 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
     } else if (frames) Object.assign(s, { play_ms: r.play_ms, stall_ms: r.stall_ms, stall_count: r.stall_count });
     if (r.startup_ms !== undefined) s.startup_ms = r.startup_ms;
     if (r.error !== undefined) s.error = r.error;
-    for (const k of ['latency_ms', 'rtt_ms'] as const) if (f[k] !== undefined) s[k] = f[k];
+    // latency of a viewer who is not watching yet (loading) is the player's guess, not what anyone saw
+    if (f.latency_ms !== undefined && (r.play_ms > 0 || r.stall_ms > 0 || !v)) s.latency_ms = f.latency_ms;
+    if (f.rtt_ms !== undefined) s.rtt_ms = f.rtt_ms;
     if (f.packets_expected !== undefined && f.packets_lost !== undefined) {
       s.packets_expected = f.packets_expected;
       s.packets_lost = Math.min(f.packets_lost, f.packets_expected);

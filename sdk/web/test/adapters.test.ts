@@ -45,6 +45,8 @@ describe('hls.js adapter', () => {
     expect(a.collect(0).dims!.protocol).toBe('ll-hls');
     p.config.lowLatencyMode = false;
     expect(a.collect(0).dims!.protocol).toBe('hls');
+    p.latency = 0; // hls.js before its first playlist
+    expect(a.collect(0).latency_ms).toBeUndefined();
     p.latestLevelDetails = { live: false, partList: null };
     p.currentLevel = -1;
     expect(a.collect(0)).toEqual({ dims: { protocol: 'hls' } });

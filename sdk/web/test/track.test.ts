@@ -241,6 +241,18 @@ describe('track', () => {
     expect(allSamples()).toEqual([expect.objectContaining({ dims: { rendition: '360p' } })]);
   });
 
+  it('reports latency only for intervals the viewer watched (not while loading)', async () => {
+    const adapter: Adapter = { name: 'fake', attach: () => undefined, detach: () => undefined, collect: () => ({ latency_ms: 3000 }) };
+    const v = new FakeVideo();
+    const t = track(v as unknown as HTMLVideoElement, options({ adapter }));
+    await v.fire('play', 0);
+    await clock.advance(I); // loading through the first boundary
+    await v.paint(9500, 12_000);
+    t.stop();
+    await settle();
+    expect(allSamples().map((s) => [s.play_ms > 0, s.latency_ms])).toEqual([[false, undefined], [true, 3000]]);
+  });
+
   it('keeps reporting when the adapter throws (a player destroyed under it)', async () => {
     const adapter: Adapter = { name: 'broken', attach: () => undefined, detach: () => undefined, collect: () => { throw new Error('destroyed'); } };
     const v = new FakeVideo();
