@@ -55,7 +55,7 @@ type FrameVideo = HTMLVideoElement & { requestVideoFrameCallback?(cb: (now: numb
  */
 export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker {
   if (!o || !o.endpoint || !o.key || !tag(o.region)) throw new TypeError('qoswatch.track: endpoint, key and region are required');
-  const interval = Math.max(1000, Math.round(o.intervalMs ?? 10_000));
+  const interval = Math.max(1000, Math.round(Number(o.intervalMs) || 10_000));
   const sampleRate = o.sampleRate ?? 1;
   const region = tag(o.region)!;
   const stream = tag(o.stream);
