@@ -12,7 +12,7 @@ let built: Promise<void> | undefined;
 
 /** The SDK's browser bundle (global `qoswatch`), built from the sources once per test process. */
 export async function sdkIife(): Promise<string> {
-  await (built ??= buildSdk());
+  await (built ??= buildSdk({ types: false }));
   return readFileSync(join(DIST, 'qoswatch.iife.js'), 'utf8');
 }
 
