@@ -102,7 +102,7 @@ describe.skipIf(!HAVE_CHROMIUM)('@qoswatch/web adapters with the real players (h
       expect(samples.every((s) => s.dims?.rendition === undefined || s.dims.rendition === '144p'), name).toBe(true);
       expect(samples.every((s) => s.latency_ms === undefined), `${name}: VOD has no live latency`).toBe(true);
     }
-  });
+  }, 120_000);
 
   it("live: latency from each player's API (hls.js on HLS, dash.js on DASH, Shaka on HLS)", async () => {
     const t = await startClosed();
@@ -123,5 +123,5 @@ describe.skipIf(!HAVE_CHROMIUM)('@qoswatch/web adapters with the real players (h
       for (const l of latencies) expect(l, name).toBeGreaterThan(300);
       for (const l of latencies) expect(l, name).toBeLessThan(15_000);
     }
-  });
+  }, 120_000);
 });
