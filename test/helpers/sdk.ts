@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,10 +62,15 @@ const TYPES: Record<string, string> = {
 
 /**
  * A static origin on loopback, other than qoswatch's, serving `files` (path → content or file on disk) and, under
- * `/media/`, the files of `mediaDir`.
+ * `/media/`, the files of `mediaDir`; `delayMs(path)` holds an answer back (throttled delivery).
  */
-export async function serveStatic(files: Record<string, string | { file: string }>, mediaDir?: string): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveStatic(files: Record<string, string | { file: string }>, mediaDir?: string, delayMs: (path: string) => number = () => 0): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
+    const wait = delayMs((req.url ?? '/').split('?')[0]!);
+    if (wait > 0) return void setTimeout(() => answer(req, res), wait);
+    answer(req, res);
+  });
+  const answer = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     // the DASH clock (UTCTiming http-xsdate)
     if (path === '/time') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(new Date().toISOString());
@@ -77,7 +82,7 @@ export async function serveStatic(files: Record<string, string | { file: string 
     if (f === undefined) return void res.writeHead(404).end();
     const body = typeof f === 'string' ? f : readFileSync(f.file);
     res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
-  });
+  };
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as AddressInfo;
   return {
