@@ -28,17 +28,20 @@ export function makeClip(dir: string, seconds = 4): string {
 
 
 /**
- * A tiny H.264 stream (160×90, 15 fps, one-second segments) packaged by ffmpeg as VOD HLS (`hls/index.m3u8`) and
- * DASH (`dash/index.mpd`) under `dir`, for the players (hls.js, dash.js, Shaka) in Chromium.
+ * A tiny H.264 stream (160×90, 15 fps, one-second segments; with `audio`, a tone) packaged by ffmpeg as VOD HLS
+ * (`hls/index.m3u8`) and DASH (`dash/index.mpd`) under `dir`, for the players (hls.js, dash.js, Shaka) in Chromium.
  */
-export function makeVodStreams(dir: string, seconds = 8): void {
+export function makeVodStreams(dir: string, seconds = 8, { audio = false } = {}): void {
   const src = join(dir, 'src.mp4');
   const ff = (...args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
-  ff('-f', 'lavfi', '-i', `testsrc=size=160x90:rate=15:duration=${seconds}`, '-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', '-an', src);
+  const tone = audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`, '-c:a', 'aac', '-b:a', '32k'] : ['-an'];
+  ff('-f', 'lavfi', '-i', `testsrc=size=160x90:rate=15:duration=${seconds}`, ...tone, '-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', src);
   mkdirSync(join(dir, 'hls'));
   mkdirSync(join(dir, 'dash'));
   ff('-i', src, '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_playlist_type', 'vod', join(dir, 'hls', 'index.m3u8'));
-  ff('-i', src, '-c', 'copy', '-f', 'dash', '-seg_duration', '1', join(dir, 'dash', 'index.mpd'));
+  // audio in an adaptation set of its own (chunk-stream1-…), as real DASH packages it: video can run dry alone
+  const sets = audio ? ['-map', '0:v', '-map', '0:a', '-adaptation_sets', 'id=0,streams=v id=1,streams=a'] : [];
+  ff('-i', src, ...sets, '-c', 'copy', '-f', 'dash', '-seg_duration', '1', join(dir, 'dash', 'index.mpd'));
 }
 
 /**
