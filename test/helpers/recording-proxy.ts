@@ -9,6 +9,8 @@ export interface Relayed {
   headers: IncomingHttpHeaders;
   body: string;
   status: number;
+  /** qoswatch's answer body. */
+  answer: string;
 }
 
 /** Headers passed on each way (hop-by-hop ones and the proxy's own framing stay behind). */
@@ -38,7 +40,7 @@ export class RecordingProxy {
         try {
           const answer = await fetch(`${this.target}${req.url}`, { method, headers, body: method === 'GET' || method === 'HEAD' ? undefined : body });
           const text = await answer.text();
-          this.relayed.push({ method, url: req.url ?? '/', headers: req.headers, body: body.toString('utf8'), status: answer.status });
+          this.relayed.push({ method, url: req.url ?? '/', headers: req.headers, body: body.toString('utf8'), status: answer.status, answer: text });
           const out: Record<string, string> = {};
           for (const h of RESPONSE_HEADERS) {
             const value = answer.headers.get(h);
