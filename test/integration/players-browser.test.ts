@@ -45,7 +45,7 @@ interface Reference {
 
 const reference = (p: Page): Promise<Reference> =>
   p.evaluate(() => {
-    const r = (window as any).qw.ref;
+    const r = (globalThis as any).qw.ref;
     return { stallMs: r.stallMs, stalls: r.stalls, frames: r.frames, gaps: r.gaps, openGapMs: r.openGapMs() };
   });
 
@@ -113,8 +113,8 @@ describe.skipIf(!HAVE_CHROMIUM)('real players with the SDK in headless Chromium,
       const page = await browser.newPage();
       const q = new URLSearchParams({ player, src: src[player], endpoint: proxy.url, key: INGEST_KEY, region: 'eu-west', interval: String(INTERVAL_MS) });
       await page.goto(live.url(`/player.html?${q}`));
-      await page.waitForFunction(() => (window as any).qw.error ?? ((window as any).qw.ready && (window as any).qw.ref.frames > 5), undefined, { timeout: 60_000, polling: 100 });
-      const { error, session } = await page.evaluate(() => (window as any).qw);
+      await page.waitForFunction(() => (globalThis as any).qw.error ?? ((globalThis as any).qw.ready && (globalThis as any).qw.ref.frames > 5), undefined, { timeout: 60_000, polling: 100 });
+      const { error, session } = await page.evaluate(() => (globalThis as any).qw);
       expect(error, `${player} player #${viewers.length} failed`).toBeNull();
       viewers.push({ player, page, session });
     }
