@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { tempDir } from './tmp.js';
 
@@ -258,17 +258,16 @@ export class LiveStreamServer {
   }
 }
 
+/** The repository's root, found from here (this file also runs compiled, from dist-bench/test/helpers). */
+export const REPO_ROOT = ((): string => {
+  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) if (existsSync(join(dir, 'package-lock.json'))) return dir;
+  throw new Error(`no repository root above ${import.meta.dirname}`);
+})();
+
 /** Where the player libraries are (the repository's own node_modules: never a CDN). */
-const modules = resolve(import.meta.dirname, '../../node_modules');
+const modules = join(REPO_ROOT, 'node_modules');
 export const PLAYER_LIBRARIES: Record<string, string> = {
   '/lib/hls.js': join(modules, 'hls.js/dist/hls.min.js'),
   '/lib/dash.js': join(modules, 'dashjs/dist/modern/umd/dash.all.min.js'),
   '/lib/shaka.js': join(modules, 'shaka-player/dist/shaka-player.compiled.js'),
 };
-
-/** Writes `text` as a file under a fresh temp dir (e.g. a generated page) and returns its path. */
-export function tempFile(name: string, text: string): string {
-  const path = join(tempDir('qoswatch-page'), name);
-  writeFileSync(path, text);
-  return path;
-}

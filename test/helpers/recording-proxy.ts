@@ -23,6 +23,8 @@ const RESPONSE_HEADERS = ['content-type', 'retry-after', 'access-control-allow-o
  */
 export class RecordingProxy {
   readonly relayed: Relayed[] = [];
+  /** Requests received and not yet answered. */
+  inflight = 0;
   private server: Server | undefined;
   private port = 0;
 
@@ -30,6 +32,8 @@ export class RecordingProxy {
 
   async start(): Promise<void> {
     const server = createServer((req, res) => {
+      this.inflight++;
+      res.on('close', () => this.inflight--);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', async () => {

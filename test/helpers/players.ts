@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { type LiveStreamServer, PLAYER_LIBRARIES, REPO_ROOT } from './live-stream.js';
+import { waitFor } from './ports.js';
+import type { RecordingProxy, Relayed } from './recording-proxy.js';
+
+/** Real players with the SDK in browser pages (test/helpers/player-page.html): joining, stalling, tallying. */
+
+export type PlayerKind = 'hls' | 'dash' | 'shaka';
+
+/** The SDK bundle under test, as its build script writes it. */
+export const SDK_BUNDLE = join(REPO_ROOT, 'test/helpers/sdk-stand-in.js');
+
+/** The files a LiveStreamServer serves for the player page: the page, the player libraries, the SDK bundle. */
+export const playerFiles = (sdk = SDK_BUNDLE): Record<string, string> => ({ '/player.html': join(REPO_ROOT, 'test/helpers/player-page.html'), '/lib/qoswatch.js': sdk, ...PLAYER_LIBRARIES });
+
+export interface Viewer {
+  player: PlayerKind;
+  page: Page;
+  /** The SDK's session id ('' without the SDK). */
+  session: string;
+}
+
+export interface JoinOptions {
+  /** Where the SDK posts (qoswatch, or a proxy in front of it). */
+  endpoint: string;
+  key: string;
+  intervalMs: number;
+  region?: string;
+  /** false: the player alone (CPU comparisons). */
+  sdk?: boolean;
+  /** false: no frame-gap reference in the page (CPU comparisons). */
+  ref?: boolean;
+}
+
+/** The manifest each player plays: hls.js the HLS playlists, dash.js and Shaka the DASH MPD. */
+const manifest = (live: LiveStreamServer, player: PlayerKind) => live.url(player === 'hls' ? '/live.m3u8' : '/live.mpd');
+
+/** Opens a page playing the live stream with `player`; resolves once it paints frames (throws the page's error). */
+export async function joinPlayer(browser: BrowserContext, live: LiveStreamServer, player: PlayerKind, o: JoinOptions): Promise<Viewer> {
+  const page = await browser.newPage();
+  const q = new URLSearchParams({ player, src: manifest(live, player), endpoint: o.endpoint, key: o.key, region: o.region ?? 'eu-west', interval: String(o.intervalMs) });
+  if (o.sdk === false) q.set('sdk', '0');
+  if (o.ref === false) q.set('ref', '0');
+  await page.goto(live.url(`/player.html?${q}`));
+  await page.waitForFunction(() => (globalThis as any).qw.error ?? (globalThis as any).qw.painting(), undefined, { timeout: 60_000, polling: 100 });
+  const { error, session } = await page.evaluate(() => ({ error: (globalThis as any).qw.error, session: (globalThis as any).qw.session }));
+  if (error) throw new Error(`the ${player} page failed: ${error}`);
+  return { player, page, session: session ?? '' };
+}
+
+/** What a page's frame-gap reference measured so far. */
+export interface Reference {
+  stallMs: number;
+  stalls: number;
+  frames: number;
+  gaps: number[];
+  /** The gap open now: above 500 ms a stall is under way. */
+  openGapMs: number;
+}
+
+export const reference = (p: Page): Promise<Reference> =>
+  p.evaluate(() => {
+    const r = (globalThis as any).qw.ref;
+    return { stallMs: r.stallMs, stalls: r.stalls, frames: r.frames, gaps: r.gaps, openGapMs: r.openGapMs() };
+  });
+
+const references = (viewers: readonly Viewer[]) => Promise.all(viewers.map((v) => reference(v.page)));
+
+/**
+ * Holds every media segment until each player has painted no frame for `minMs` (all stalled at once), then
+ * releases them and waits until every player paints again; returns the release time (epoch ms).
+ */
+export async function stallAll(live: LiveStreamServer, viewers: readonly Viewer[], minMs: number): Promise<number> {
+  const before = (await references(viewers)).map((r) => r.stalls);
+  live.throttle({ hold: true });
+  try {
+    await waitFor(`every player stalled for ${minMs} ms`, async () => (await references(viewers)).every((r) => r.openGapMs >= minMs) || undefined, 90_000, 100);
+  } finally {
+    live.release();
+  }
+  const released = Date.now();
+  await waitFor('every player painting frames again', async () => (await references(viewers)).every((r, i) => r.stalls > before[i]! && r.openGapMs < 300) || undefined, 60_000, 100);
+  return released;
+}
+
+/** A beacon (navigator.sendBeacon) as the browser marks it: a no-cors request; the SDK's fetches are cors ones. */
+export const isBeacon = (r: Relayed) => r.headers['sec-fetch-mode'] === 'no-cors';
+
+export interface Reported {
+  samples: any[];
+  /** Accepted beacons carrying this session. */
+  beacons: number;
+}
+
+/** Per session: every sample of a telemetry post qoswatch accepted (202), and how many of those posts were beacons. */
+export function reportedBySession(proxy: RecordingProxy): Map<string, Reported> {
+  const out = new Map<string, Reported>();
+  for (const r of proxy.relayed) {
+    if (r.method !== 'POST' || !r.url.startsWith('/v1/telemetry') || r.status !== 202) continue;
+    const inPost = new Set<string>();
+    for (const s of JSON.parse(r.body).samples) {
+      const e = out.get(s.session) ?? { samples: [], beacons: 0 };
+      out.set(s.session, e);
+      e.samples.push(s);
+      if (isBeacon(r) && !inPost.has(s.session)) e.beacons++;
+      inPost.add(s.session);
+    }
+  }
+  return out;
+}
+
+export const total = (samples: readonly any[], field: string): number => samples.reduce((a, s) => a + (s[field] ?? 0), 0);
