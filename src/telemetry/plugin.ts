@@ -1,6 +1,7 @@
 import { getHeapStatistics } from 'node:v8';
 import fp from 'fastify-plugin';
 import type { Env } from '../config/env.js';
+import { DEFAULT_DIM_CAPS, type Dimension } from '../config/dimensions.js';
 import type { FileConfig } from '../config/file.js';
 import type { Metrics } from '../metrics.js';
 import type { InfluxSink } from '../storage/influx/sink.js';
@@ -36,7 +37,7 @@ export const pipelinePlugin = fp<TelemetryPluginOptions>(
         spoolMaxBytes: env.QOSWATCH_SPOOL_MAX,
         batchLines: env.INFLUX_BATCH_LINES,
         rawSamples: env.QOSWATCH_RAW_SAMPLES,
-        capOf: (dim) => (dim === 'region' ? env.QOSWATCH_REGION_CAP : (config.dimensions[dim as keyof typeof config.dimensions]?.cap ?? env.QOSWATCH_DIM_CAP)),
+        capOf: (dim) => (dim === 'region' ? env.QOSWATCH_REGION_CAP : (config.dimensions[dim as Dimension]?.cap ?? DEFAULT_DIM_CAPS[dim as Dimension] ?? env.QOSWATCH_DIM_CAP)),
         tenantLimits: (tenant) => {
           const own = app.tenants.get(tenant)?.budgets;
           return {
