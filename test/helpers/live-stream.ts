@@ -76,8 +76,8 @@ export interface LiveServerOptions {
   prerollSegments?: number;
   /** Segments listed in the HLS playlists and kept in the DASH time-shift buffer. */
   windowSegments?: number;
-  /** Extra static files: URL path → file on disk (the player libraries, the SDK bundle, the player page). */
-  files?: Record<string, string>;
+  /** Extra static files: URL path → file on disk, or the content itself (the player libraries, the SDK, the page). */
+  files?: Record<string, string | { text: string }>;
 }
 
 const TYPES: Record<string, string> = {
@@ -188,7 +188,8 @@ export class LiveStreamServer {
       return;
     }
     const file = this.o.files?.[path];
-    if (file) return this.file(res, file);
+    if (typeof file === 'string') return this.file(res, file);
+    if (file) return this.send(res, 200, typeOf(path), file.text);
     this.send(res, 404, 'text/plain', 'not found');
   }
 

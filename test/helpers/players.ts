@@ -8,11 +8,18 @@ import type { RecordingProxy, Relayed } from './recording-proxy.js';
 
 export type PlayerKind = 'hls' | 'dash' | 'shaka';
 
-/** The SDK bundle under test, as its build script writes it. */
-export const SDK_BUNDLE = join(REPO_ROOT, 'test/helpers/sdk-stand-in.js');
+/** The SDK's IIFE bundle (global `qoswatch`) as its build script (npm run build) writes it. */
+export const SDK_BUNDLE = join(REPO_ROOT, 'sdk/web/dist/qoswatch.iife.js');
 
-/** The files a LiveStreamServer serves for the player page: the page, the player libraries, the SDK bundle. */
-export const playerFiles = (sdk = SDK_BUNDLE): Record<string, string> => ({ '/player.html': join(REPO_ROOT, 'test/helpers/player-page.html'), '/lib/qoswatch.js': sdk, ...PLAYER_LIBRARIES });
+/**
+ * The files a LiveStreamServer serves for the player page: the page, the player libraries and the SDK bundle (a
+ * path, or its text as test/helpers/sdk.ts sdkIife() built it).
+ */
+export const playerFiles = (sdk: string | { text: string } = SDK_BUNDLE): Record<string, string | { text: string }> => ({
+  '/player.html': join(REPO_ROOT, 'test/helpers/player-page.html'),
+  '/lib/qoswatch.js': sdk,
+  ...PLAYER_LIBRARIES,
+});
 
 export interface Viewer {
   player: PlayerKind;

@@ -8,6 +8,7 @@ import { pagingOnCall, useLoopbackServers, writeOnCall } from '../helpers/paging
 import { type PlayerKind, type Reference, type Viewer, joinPlayer, playerFiles, reference, reportedBySession, stallAll, total } from '../helpers/players.js';
 import { waitFor } from '../helpers/ports.js';
 import { RecordingProxy } from '../helpers/recording-proxy.js';
+import { sdkIife } from '../helpers/sdk.js';
 
 /**
  * Real players (hls.js, dash.js and Shaka in Debian's Chromium, through playwright-core) carrying the qoswatch web
@@ -35,7 +36,8 @@ describe.skipIf(!HAVE_CHROMIUM)('real players with the SDK in headless Chromium,
   let browser: BrowserContext;
 
   beforeAll(async () => {
-    live = new LiveStreamServer(await liveSource(), { files: playerFiles() });
+    // The SDK built from its sources, served as built (not re-read from sdk/web/dist, which other test files rebuild).
+    live = new LiveStreamServer(await liveSource(), { files: playerFiles({ text: await sdkIife() }) });
     await live.start();
     // A stall ratio above 5 % over 20 s across at least 10 viewers opens an incident at once, and pages alice.
     const rule = stallRule({ window: '20s', thresholds: { P1: '> 0.3', P2: '> 0.05' }, for: '0s', clear_for: '6h', min_sessions: 10 });
