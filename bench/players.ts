@@ -1,18 +1,20 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, CDPSession } from 'playwright-core';
 import { INGEST_KEY, startApp } from '../test/helpers/app.js';
 import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE, launchBrowser } from '../test/helpers/browser.js';
-import { LiveStreamServer, liveSource } from '../test/helpers/live-stream.js';
+import { LiveStreamServer, REPO_ROOT, liveSource } from '../test/helpers/live-stream.js';
 import { type PlayerKind, type Viewer, joinPlayer, playerFiles, reference, reportedBySession, stallAll, total } from '../test/helpers/players.js';
 import { waitFor } from '../test/helpers/ports.js';
 import { RecordingProxy } from '../test/helpers/recording-proxy.js';
-import { machineLine } from './machine.js';
+import { machineLine, replaceInLatest } from './machine.js';
 
 /**
  * The SDK with real players (not part of npm test or npm run bench; prints Markdown for BENCHMARKS.md):
- *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/players.js [accuracy] [cpu]
+ *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/players.js [accuracy] [cpu] [--write]
+ * (--write: into BENCHMARKS.md's latest run, replacing these parts, as BENCH_ONLY does)
  * accuracy: PLAYERS players (hls.js, dash.js, Shaka in turn) on the loopback live stream, every one stalled by held
  *   segments once per entry of STALLS (ms each player stays frozen at least); each player's stall_ms as a real qoswatch
  *   accepted it (recording proxy), final beacon included, against the frame-gap reference its page computed.
@@ -45,7 +47,9 @@ async function accuracy(browser: BrowserContext, live: LiveStreamServer, endpoin
     return { player: v.player, reported, ref: ref.stallMs, err: Math.abs(reported - ref.stallMs) / ref.stallMs, stalls: ref.stalls, counted: total(e.samples, 'stall_count'), beacons: e.beacons };
   });
   const lines = [
-    `Stall accuracy (${machineLine()}): ${players} players (hls.js HLS, dash.js DASH, Shaka DASH in turn; separate audio/video tracks), ${stalls.length} throttled stalls each (every player frozen ≥ ${stalls.join(' / ')} ms), 2 s intervals.`,
+    '### Player SDK stall accuracy with real players (bench/players.ts accuracy)',
+    '',
+    `${machineLine()}: ${players} players (hls.js HLS, dash.js DASH, Shaka DASH in turn; separate audio/video tracks), ${stalls.length} throttled stalls each (every player frozen ≥ ${stalls.join(' / ')} ms), 2 s intervals.`,
     '',
     '| player | reported stall_ms | reference (frame gaps) | error | stalls (reference / stall_count) | final beacons |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -89,7 +93,9 @@ async function cpu(browser: BrowserContext, live: LiveStreamServer, endpoint: st
     return { task: (1000 * e.task) / e.n, script: (1000 * e.script) / e.n };
   };
   return [
-    `CPU per player page (${machineLine()}): main-thread time per second of playback (CDP Performance.getMetrics), one page at a time, ${reps} × ${measure / 1000} s per cell after ${warmup / 1000} s warm-up, SDK with 10 s intervals.`,
+    '### Player SDK CPU per player page (bench/players.ts cpu)',
+    '',
+    `${machineLine()}: main-thread time per second of playback (CDP Performance.getMetrics), one page at a time, ${reps} × ${measure / 1000} s per cell after ${warmup / 1000} s warm-up, SDK with 10 s intervals.`,
     '',
     '| player | task ms/s without SDK | with SDK | SDK adds | script ms/s without | with | SDK adds |',
     '| --- | --- | --- | --- | --- | --- | --- |',
@@ -102,7 +108,10 @@ async function cpu(browser: BrowserContext, live: LiveStreamServer, endpoint: st
 
 async function main(): Promise<void> {
   if (!HAVE_CHROMIUM) throw new Error(NO_CHROMIUM_MESSAGE);
-  const parts = process.argv.slice(2).length ? process.argv.slice(2) : ['accuracy', 'cpu'];
+  const args = process.argv.slice(2);
+  const parts = args.some((a) => !a.startsWith('--')) ? args : ['accuracy', 'cpu'];
+  // The bundle as the sources build it now (npm run build does the same).
+  execFileSync(process.execPath, [join(REPO_ROOT, 'sdk/web/build.mjs')]);
   const root = mkdtempSync(join(tmpdir(), 'qoswatch-bench-players-'));
   process.env.QOSWATCH_TEST_TMP = root;
   const live = new LiveStreamServer(await liveSource(900), { files: playerFiles() });
@@ -116,6 +125,7 @@ async function main(): Promise<void> {
     if (parts.includes('accuracy')) out.push(...(await accuracy(browser, live, proxy.url, proxy)), '');
     if (parts.includes('cpu')) out.push(...(await cpu(browser, live, app.url)), '');
     console.log(out.join('\n'));
+    if (args.includes('--write')) replaceInLatest(out.join('\n'));
   } finally {
     await browser.close();
     await live.stop();

@@ -75,6 +75,20 @@ export const reference = (p: Page): Promise<Reference> =>
 const references = (viewers: readonly Viewer[]) => Promise.all(viewers.map((v) => reference(v.page)));
 
 /**
+ * Waits until `ok` holds for every player's reference; on timeout the error names the players that never got there,
+ * with what their pages measured and any player error.
+ */
+async function everyPlayer(what: string, viewers: readonly Viewer[], ok: (r: Reference, i: number) => boolean, timeoutMs: number): Promise<void> {
+  await waitFor(what, async () => {
+    const refs = await references(viewers);
+    const behind = viewers.map((v, i) => ({ v, r: refs[i]!, i })).filter(({ r, i }) => !ok(r, i));
+    if (!behind.length) return true;
+    const errors = await Promise.all(behind.map(({ v }) => v.page.evaluate(() => (globalThis as any).qw.error as string | null)));
+    throw new Error(behind.map(({ v, r, i }, k) => `#${i} ${v.player}: open gap ${Math.round(r.openGapMs)} ms, ${r.stalls} stalls${errors[k] ? `, ${errors[k]}` : ''}`).join('; '));
+  }, timeoutMs, 100);
+}
+
+/**
  * Holds every media segment until each player has painted no frame for `minMs` (all stalled at once), then
  * releases them and waits until every player paints again; returns the release time (epoch ms).
  */
@@ -82,12 +96,12 @@ export async function stallAll(live: LiveStreamServer, viewers: readonly Viewer[
   const before = (await references(viewers)).map((r) => r.stalls);
   live.throttle({ hold: true });
   try {
-    await waitFor(`every player stalled for ${minMs} ms`, async () => (await references(viewers)).every((r) => r.openGapMs >= minMs) || undefined, 90_000, 100);
+    await everyPlayer(`every player stalled for ${minMs} ms`, viewers, (r) => r.openGapMs >= minMs, 90_000);
   } finally {
     live.release();
   }
   const released = Date.now();
-  await waitFor('every player painting frames again', async () => (await references(viewers)).every((r, i) => r.stalls > before[i]! && r.openGapMs < 300) || undefined, 60_000, 100);
+  await everyPlayer('every player painting frames again', viewers, (r, i) => r.stalls > before[i]! && r.openGapMs < 300, 60_000);
   return released;
 }
 
