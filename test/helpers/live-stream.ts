@@ -58,7 +58,9 @@ async function encode(seconds: number): Promise<LiveSource> {
       '-f', 'dash', '-seg_duration', String(SEGMENT_MS / 1000), '-use_template', '1', '-use_timeline', '0',
       '-init_seg_name', 'init-$RepresentationID$.mp4', '-media_seg_name', 'seg-$RepresentationID$-$Number$.m4s',
       mpd,
-    ], { cwd: dir, timeout: 300_000 });
+    ], { cwd: dir, timeout: 300_000 }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? new Error("ffmpeg is not installed: the real-player tests encode their live stream with Debian's ffmpeg (apt-get install ffmpeg; .ci/run does)") : err;
+    });
   }
   const text = readFileSync(mpd, 'utf8');
   const codecs = [...text.matchAll(/codecs="([^"]+)"/g)].map((m) => m[1]!);
