@@ -44,16 +44,16 @@ async function accuracy(browser: BrowserContext, live: LiveStreamServer, endpoin
     const e = got.get(v.session)!;
     const ref = refs[i]!;
     const reported = total(e.samples, 'stall_ms');
-    return { player: v.player, reported, ref: ref.stallMs, err: Math.abs(reported - ref.stallMs) / ref.stallMs, stalls: ref.stalls, counted: total(e.samples, 'stall_count'), beacons: e.beacons };
+    return { player: v.player, reported, ref: ref.stallMs, frozen: ref.frozenMs, err: Math.abs(reported - ref.stallMs) / ref.stallMs, stalls: ref.stalls, counted: total(e.samples, 'stall_count'), beacons: e.beacons };
   });
   const lines = [
     '### Player SDK stall accuracy with real players (bench/players.ts accuracy)',
     '',
     `${machineLine()}: ${players} players (hls.js HLS, dash.js DASH, Shaka DASH in turn; separate audio/video tracks), ${stalls.length} throttled stalls each (every player frozen ≥ ${stalls.join(' / ')} ms), 2 s intervals.`,
     '',
-    '| player | reported stall_ms | reference (frame gaps) | error | stalls (reference / stall_count) | final beacons |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.player} | ${r.reported} | ${Math.round(r.ref)} | ${(100 * r.err).toFixed(2)} % | ${r.stalls} / ${r.counted} | ${r.beacons} |`),
+    '| player | reported stall_ms | reference (frame gaps) | error | stalls (reference / stall_count) | final beacons | picture frozen, seeks included |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.player} | ${r.reported} | ${Math.round(r.ref)} | ${(100 * r.err).toFixed(2)} % | ${r.stalls} / ${r.counted} | ${r.beacons} | ${Math.round(r.frozen)} |`),
     '',
     `Max error ${(100 * Math.max(...rows.map((r) => r.err))).toFixed(2)} %, mean ${((100 * rows.reduce((a, r) => a + r.err, 0)) / rows.length).toFixed(2)} %; stalls counted ${rows.reduce((a, r) => a + r.counted, 0)} of ${rows.reduce((a, r) => a + r.stalls, 0)}; final beacons ${rows.reduce((a, r) => a + r.beacons, 0)} for ${rows.length} players.`,
   ];

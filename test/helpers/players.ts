@@ -64,12 +64,16 @@ export interface Reference {
   gaps: number[];
   /** The gap open now: above 500 ms a stall is under way. */
   openGapMs: number;
+  /** The picture frozen > 500 ms at a time while not paused, seeks included (what a viewer saw). */
+  frozenMs: number;
+  /** Time since the last painted frame. */
+  sincePaintMs: number;
 }
 
 export const reference = (p: Page): Promise<Reference> =>
   p.evaluate(() => {
     const r = (globalThis as any).qw.ref;
-    return { stallMs: r.stallMs, stalls: r.stalls, frames: r.frames, gaps: r.gaps, openGapMs: r.openGapMs() };
+    return { stallMs: r.stallMs, stalls: r.stalls, frames: r.frames, gaps: r.gaps, openGapMs: r.openGapMs(), frozenMs: r.frozenMs, sincePaintMs: r.sincePaintMs() };
   });
 
 const references = (viewers: readonly Viewer[]) => Promise.all(viewers.map((v) => reference(v.page)));
@@ -84,24 +88,25 @@ async function everyPlayer(what: string, viewers: readonly Viewer[], ok: (r: Ref
     const behind = viewers.map((v, i) => ({ v, r: refs[i]!, i })).filter(({ r, i }) => !ok(r, i));
     if (!behind.length) return true;
     const errors = await Promise.all(behind.map(({ v }) => v.page.evaluate(() => (globalThis as any).qw.error as string | null)));
-    throw new Error(behind.map(({ v, r, i }, k) => `#${i} ${v.player}: open gap ${Math.round(r.openGapMs)} ms, ${r.stalls} stalls${errors[k] ? `, ${errors[k]}` : ''}`).join('; '));
+    throw new Error(behind.map(({ v, r, i }, k) => `#${i} ${v.player}: ${Math.round(r.sincePaintMs)} ms since a painted frame, open gap ${Math.round(r.openGapMs)} ms, ${r.stalls} stalls${errors[k] ? `, ${errors[k]}` : ''}`).join('; '));
   }, timeoutMs, 100);
 }
 
 /**
- * Holds every media segment until each player has painted no frame for `minMs` (all stalled at once), then
- * releases them and waits until every player paints again; returns the release time (epoch ms).
+ * Holds every media segment until each player has painted no frame for `minMs` (all frozen at once; a player may
+ * seek by itself meanwhile, so this is not the open gap), then releases them and waits until every player paints
+ * again, out of its stall; returns the release time (epoch ms).
  */
 export async function stallAll(live: LiveStreamServer, viewers: readonly Viewer[], minMs: number): Promise<number> {
-  const before = (await references(viewers)).map((r) => r.stalls);
+  const before = (await references(viewers)).map((r) => r.frozenMs);
   live.throttle({ hold: true });
   try {
-    await everyPlayer(`every player stalled for ${minMs} ms`, viewers, (r) => r.openGapMs >= minMs, 90_000);
+    await everyPlayer(`every player frozen for ${minMs} ms`, viewers, (r) => r.sincePaintMs >= minMs, 90_000);
   } finally {
     live.release();
   }
   const released = Date.now();
-  await everyPlayer('every player painting frames again', viewers, (r, i) => r.stalls > before[i]! && r.openGapMs < 300, 60_000);
+  await everyPlayer('every player painting frames again', viewers, (r, i) => r.frozenMs > before[i]! && r.sincePaintMs < 300 && r.openGapMs < 300, 60_000);
   return released;
 }
 
