@@ -3,10 +3,12 @@
 FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The lock file names the web SDK's workspace: its manifest must be there for npm ci (the SDK is not built here)
+COPY sdk/web/package.json ./sdk/web/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build:server && npm prune --omit=dev
 
 # Runtime stage: no compilers, non-root, data in a volume.
 FROM node:20-bookworm-slim

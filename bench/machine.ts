@@ -39,20 +39,25 @@ export interface Headline {
 interface Doc {
   latest: string;
   history: string[];
+  /** Sections written by hand or by other tools ("## Player SDK"…): kept as they are, between the latest run and History. */
+  kept: string[];
 }
 
 function readDoc(): Doc {
   const text = existsSync(FILE) ? readFileSync(FILE, 'utf8') : '';
-  const at = (h: string) => text.indexOf(`\n${h}\n`);
-  const l = at(LATEST);
-  const h = at(HISTORY);
-  const latest = l < 0 ? '' : text.slice(l + LATEST.length + 2, h < 0 ? undefined : h).trim();
-  const history = h < 0 ? [] : text.slice(h + HISTORY.length + 2).split('\n').filter((line) => line.startsWith('| ') && !HISTORY_HEAD.includes(line));
-  return { latest, history };
+  const d: Doc = { latest: '', history: [], kept: [] };
+  for (const section of text.split(/\n(?=## )/).slice(1)) {
+    const [heading, ...lines] = section.split('\n');
+    if (heading === LATEST) d.latest = lines.join('\n').trim();
+    else if (heading === HISTORY) d.history = lines.filter((line) => line.startsWith('| ') && !HISTORY_HEAD.includes(line));
+    else d.kept.push(section.trim());
+  }
+  return d;
 }
 
 function writeDoc(d: Doc): void {
-  writeFileSync(FILE, `${INTRO}\n${LATEST}\n\n${d.latest.trim()}\n\n${HISTORY}\n\n${[...HISTORY_HEAD, ...d.history].join('\n')}\n`);
+  const kept = d.kept.map((k) => `${k}\n\n`).join('');
+  writeFileSync(FILE, `${INTRO}\n${LATEST}\n\n${d.latest.trim()}\n\n${kept}${HISTORY}\n\n${[...HISTORY_HEAD, ...d.history].join('\n')}\n`);
 }
 
 /** What a "### heading" is known by, whatever this run says in its parentheses: "### Ingest throughput". */
@@ -71,7 +76,7 @@ export function writeReport(title: string, body: string, headline: Headline): vo
   const d = readDoc();
   const commit = machineLine().split(' · ')[1]!.replace('commit ', '');
   const row = `| ${machineLine().split(' UTC')[0]} | ${commit} | ${headline.detection ?? '—'} | ${headline.ingest ?? '—'} | ${headline.peers ?? '—'} | ${headline.memory ?? '—'} |`;
-  writeDoc({ latest: `${title}.\n\n${machineLine()}\n\n${body.trim()}`, history: [row, ...d.history] });
+  writeDoc({ ...d, latest: `${title}.\n\n${machineLine()}\n\n${body.trim()}`, history: [row, ...d.history] });
 }
 
 /** A partial run (BENCH_ONLY): replaces the parts of the latest run it measured again, saying when. */

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
@@ -26,16 +26,57 @@ export function makeClip(dir: string, seconds = 4): string {
   return out;
 }
 
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.webm': 'video/webm', '.mp4': 'video/mp4' };
 
-/** A static origin on loopback serving `files` (path → content or file on disk), other than qoswatch's. */
-export async function serveStatic(files: Record<string, string | { file: string }>): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * A tiny H.264 stream (160×90, 15 fps, one-second segments) packaged by ffmpeg as VOD HLS (`hls/index.m3u8`) and
+ * DASH (`dash/index.mpd`) under `dir`, for the players (hls.js, dash.js, Shaka) in Chromium.
+ */
+export function makeVodStreams(dir: string, seconds = 8): void {
+  const src = join(dir, 'src.mp4');
+  const ff = (...args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
+  ff('-f', 'lavfi', '-i', `testsrc=size=160x90:rate=15:duration=${seconds}`, '-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', '-an', src);
+  mkdirSync(join(dir, 'hls'));
+  mkdirSync(join(dir, 'dash'));
+  ff('-i', src, '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_playlist_type', 'vod', join(dir, 'hls', 'index.m3u8'));
+  ff('-i', src, '-c', 'copy', '-f', 'dash', '-seg_duration', '1', join(dir, 'dash', 'index.mpd'));
+}
+
+/**
+ * The same stream live, encoded in real time by ffmpeg while it runs: a sliding HLS window (`hls/index.m3u8`) and a
+ * dynamic DASH manifest (`dash/index.mpd`, its UTCTiming at `/time` of the static origin) of 6 one-second segments.
+ * Kill the process when done.
+ */
+export function startLiveStreams(dir: string): ChildProcess {
+  mkdirSync(join(dir, 'hls'));
+  mkdirSync(join(dir, 'dash'));
+  // global headers: without them the DASH manifest says codecs="avc1", which dash.js refuses (no streams, error 32)
+  const h264 = ['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', '-flags', '+global_header', '-an'];
+  const outputs = `[f=hls:hls_time=1:hls_list_size=6:hls_flags=delete_segments]${join(dir, 'hls', 'index.m3u8')}|[f=dash:seg_duration=1:window_size=6:extra_window_size=2:use_template=1:use_timeline=0:utc_timing_url=/time]${join(dir, 'dash', 'index.mpd')}`;
+  return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=size=160x90:rate=15', ...h264, '-f', 'tee', '-map', '0:v', outputs], { stdio: 'ignore' });
+}
+
+const TYPES: Record<string, string> = {
+  '': 'text/html; charset=utf-8', '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.webm': 'video/webm', '.mp4': 'video/mp4',
+  '.m3u8': 'application/vnd.apple.mpegurl', '.ts': 'video/mp2t', '.mpd': 'application/dash+xml', '.m4s': 'video/iso.segment',
+};
+
+/**
+ * A static origin on loopback, other than qoswatch's, serving `files` (path → content or file on disk) and, under
+ * `/media/`, the files of `mediaDir`.
+ */
+export async function serveStatic(files: Record<string, string | { file: string }>, mediaDir?: string): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
-    const f = files[path];
+    // the DASH clock (UTCTiming http-xsdate)
+    if (path === '/time') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(new Date().toISOString());
+    let f = files[path];
+    if (f === undefined && mediaDir && path.startsWith('/media/') && !path.includes('..')) {
+      const file = join(mediaDir, path.slice('/media/'.length));
+      if (existsSync(file)) f = { file };
+    }
     if (f === undefined) return void res.writeHead(404).end();
     const body = typeof f === 'string' ? f : readFileSync(f.file);
-    res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? TYPES['.html']!, 'cache-control': 'no-store' }).end(body);
+    res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as AddressInfo;

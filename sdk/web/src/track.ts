@@ -1,4 +1,4 @@
-import type { Adapter, AdapterFields } from './core/adapter.js';
+import { type Adapter, type AdapterFields, renditionOf } from './core/adapter.js';
 import { type IntervalReport, Playback } from './core/playback.js';
 import { Transport } from './core/transport.js';
 
@@ -55,7 +55,7 @@ type FrameVideo = HTMLVideoElement & { requestVideoFrameCallback?(cb: (now: numb
  */
 export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker {
   if (!o || !o.endpoint || !o.key || !tag(o.region)) throw new TypeError('qoswatch.track: endpoint, key and region are required');
-  const interval = Math.max(1000, Math.round(o.intervalMs ?? 10_000));
+  const interval = Math.max(1000, Math.round(Number(o.intervalMs) || 10_000));
   const sampleRate = o.sampleRate ?? 1;
   const region = tag(o.region)!;
   const stream = tag(o.stream);
@@ -105,6 +105,11 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
   function sampleOf(r: IntervalReport, f: AdapterFields): Record<string, unknown> | undefined {
     const dims: Record<string, string> = { ...staticDims };
     for (const [k, val] of Object.entries(f.dims ?? {})) if (DIMS.includes(k) && tag(val)) dims[k] = tag(val)!;
+    // the picture's own height when the player names no level (a media playlist without a master, a plain <video>)
+    if (!dims.rendition && v) {
+      const r = renditionOf(v.videoHeight);
+      if (r) dims.rendition = r;
+    }
     const s: Record<string, unknown> = { ts: Math.round(r.ts), interval_ms: r.interval_ms, region, session };
     if (stream) s.stream = stream;
     if (Object.keys(dims).length) s.dims = dims;
@@ -114,7 +119,9 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
     } else if (frames) Object.assign(s, { play_ms: r.play_ms, stall_ms: r.stall_ms, stall_count: r.stall_count });
     if (r.startup_ms !== undefined) s.startup_ms = r.startup_ms;
     if (r.error !== undefined) s.error = r.error;
-    for (const k of ['latency_ms', 'rtt_ms'] as const) if (f[k] !== undefined) s[k] = f[k];
+    // latency of a viewer who is not watching yet (loading) is the player's guess, not what anyone saw
+    if (f.latency_ms !== undefined && (r.play_ms > 0 || r.stall_ms > 0 || !v)) s.latency_ms = f.latency_ms;
+    if (f.rtt_ms !== undefined) s.rtt_ms = f.rtt_ms;
     if (f.packets_expected !== undefined && f.packets_lost !== undefined) {
       s.packets_expected = f.packets_expected;
       s.packets_lost = Math.min(f.packets_lost, f.packets_expected);
@@ -173,6 +180,17 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
     }
   }
 
+  /**
+   * A playback already under way when this core begins (a tracker attached late, a page back after a hidden start):
+   * playing with a picture is no startup to measure; playing without one yet is a start from now. WebRTC without a
+   * <video>: the connection is the playback (the adapter tells play from freeze).
+   */
+  function adopt(): void {
+    const now = clock();
+    if (!v || (!v.paused && v.readyState >= 2)) core.alreadyPlaying(now);
+    else if (!v.paused) core.play(now);
+  }
+
   function newPlayback(): void {
     if (!used) return;
     core.end(clock());
@@ -203,22 +221,22 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
     if (frames) frameHandle = v.requestVideoFrameCallback!(onFrame);
     // no painted-frame callbacks: `playing` stands for the first frame, only for startup_ms (stall fields are left out)
     else listen(v, 'playing', () => core.frame(clock()));
-    if (!v.paused && v.readyState >= 2) core.alreadyPlaying(clock());
-    else if (!v.paused) core.play(clock());
   }
+  adopt();
   listen(document, 'visibilitychange', () => {
     if (!visible()) flush();
     else {
       flushed = false;
       core.visibility(clock(), true);
+      // a start attempt ended when the page was hidden: the video may have started meanwhile, or be starting
+      if (!core.isStarted) adopt();
     }
   });
   listen(window, 'pagehide', flush);
+  listen(window, 'online', () => transport.online());
   listen(window, 'pageshow', () => {
     flushed = false;
   });
-  // WebRTC only: the connection is the playback; the adapter tells play from freeze
-  if (!v) core.alreadyPlaying(clock());
   adapter?.attach({ fatal: (code) => core.error(clock(), code), newPlayback });
   tick();
 

@@ -45,6 +45,8 @@ describe('hls.js adapter', () => {
     expect(a.collect(0).dims!.protocol).toBe('ll-hls');
     p.config.lowLatencyMode = false;
     expect(a.collect(0).dims!.protocol).toBe('hls');
+    p.latency = 0; // hls.js before its first playlist
+    expect(a.collect(0).latency_ms).toBeUndefined();
     p.latestLevelDetails = { live: false, partList: null };
     p.currentLevel = -1;
     expect(a.collect(0)).toEqual({ dims: { protocol: 'hls' } });
@@ -108,15 +110,17 @@ describe('dash.js adapter', () => {
     expect(a.collect(0)).toEqual({ dims: { protocol: 'dash', rendition: '540p' } });
   });
 
-  it('reports its errors by code (caption errors are not fatal)', () => {
+  it('reports the errors that stop dash.js by code, not those it plays on after', () => {
     const p = new FakeDash();
     const a = dash(p);
     const r = recorder();
     a.attach(r.ctx);
     p.emit('error', { type: 'error', error: 'cc', event: {} });
-    p.emit('error', { type: 'error', error: { code: 27, message: 'Failed loading manifest', data: {} } });
+    p.emit('error', { type: 'error', error: { code: 16, message: 'Failed to synchronize client and server time', data: {} } });
+    p.emit('error', { type: 'error', error: { code: 27, message: 'chunk-stream0-00042.m4s is not available', data: {} } });
+    p.emit('error', { type: 'error', error: { code: 25, message: 'index.mpd is not available', data: {} } });
     p.emit('error', { type: 'error', error: 'download', event: {} });
-    expect(r.fatal).toEqual([27, 'download']);
+    expect(r.fatal).toEqual([25, 'download']);
     a.detach();
     p.emit('error', { type: 'error', error: { code: 1 } });
     expect(r.fatal).toHaveLength(2);

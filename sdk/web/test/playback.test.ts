@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { EXIT_BEFORE_START, type IntervalReport, Playback, errorCode } from '../src/core/playback.js';
 
 /**
@@ -211,5 +212,57 @@ describe('errorCode', () => {
     expect(errorCode('play_failed', 'a\\b\nc')).toBe('play_failed:abc');
     expect(errorCode('start_failed', 'x'.repeat(200))).toHaveLength(64);
     expect(errorCode('start_failed', '')).toBe('start_failed');
+  });
+});
+
+describe('Playback under random inputs (property)', () => {
+  type Input = { dt: number; kind: 'frame' | 'play' | 'playing' | 'pause' | 'seeking' | 'seeked' | 'ended' | 'hide' | 'show' | 'error' | 'tick' };
+  const input = fc.record({
+    dt: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: 30_000 })),
+    kind: fc.oneof(
+      { weight: 20, arbitrary: fc.constant('frame' as const) },
+      { weight: 1, arbitrary: fc.constantFrom('play', 'playing', 'pause', 'seeking', 'seeked', 'ended', 'hide', 'show', 'error', 'tick') },
+    ),
+  }) as fc.Arbitrary<Input>;
+
+  it('reports whole, aligned, non-negative intervals; startup and error at most once; no more time than went by', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: I - 1 }), fc.array(input, { maxLength: 300 }), (offset, inputs) => {
+        const start = T0 + offset;
+        const p = new Playback(start, I);
+        let t = start;
+        let interruptions = 0;
+        const frameTimes: number[] = [];
+        for (const { dt, kind } of inputs) {
+          t += dt;
+          switch (kind) {
+            case 'frame': p.frame(t); frameTimes.push(t); break;
+            case 'hide': p.visibility(t, false); interruptions++; break;
+            case 'show': p.visibility(t, true); break;
+            case 'error': p.error(t, 'e'); interruptions++; break;
+            case 'ended': p.ended(t); interruptions++; break;
+            case 'pause': case 'seeking': interruptions++; p[kind](t); break;
+            default: p[kind](t);
+          }
+        }
+        p.end(t + 1);
+        const rs = p.take();
+        for (const r of rs) {
+          expect(r.ts % I).toBe(0);
+          for (const k of ['play_ms', 'stall_ms', 'stall_count', 'interval_ms'] as const) expect(Number.isInteger(r[k]) && r[k] >= 0).toBe(true);
+          expect(r.interval_ms).toBeLessThanOrEqual(I);
+        }
+        expect(rs.map((r) => r.ts)).toEqual([...rs.map((r) => r.ts)].sort((a, b) => a - b));
+        expect(rs.filter((r) => r.startup_ms !== undefined).length).toBeLessThanOrEqual(1);
+        expect(rs.filter((r) => r.error !== undefined).length).toBeLessThanOrEqual(1);
+        // play and stall happen after the first painted frame, and a stall begins at a gap or an interruption
+        const counted = sum(rs, 'play_ms') + sum(rs, 'stall_ms');
+        expect(counted).toBeLessThanOrEqual(frameTimes.length ? t + 1 - frameTimes[0]! : 0);
+        let longGaps = 0;
+        for (let i = 1; i < frameTimes.length; i++) if (frameTimes[i]! - frameTimes[i - 1]! > 500) longGaps++;
+        expect(sum(rs, 'stall_count')).toBeLessThanOrEqual(longGaps + interruptions + 1);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

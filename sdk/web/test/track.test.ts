@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { isValidSample } from '../../../src/telemetry/sample-schema.js';
 import type { Adapter } from '../src/core/adapter.js';
@@ -19,6 +20,7 @@ let random: number;
 
 class FakeVideo extends EventTarget {
   paused = true;
+  videoHeight = 0;
   readyState = 0;
   error: { code: number } | null = null;
   private cb: ((now: number) => void) | undefined;
@@ -161,6 +163,26 @@ describe('track', () => {
     expect(sums).toEqual({ play: 1680 + 2000, stall: 0 });
   });
 
+  it('tracks a video that started while the page was hidden, as a new playback without a startup', async () => {
+    const v = new FakeVideo();
+    const t = track(v as unknown as HTMLVideoElement, options());
+    await v.fire('play', 0);
+    const first = t.session;
+    await hide(); // before the first frame: that start attempt is over (exit before start)
+    await clock.advance(T0 + 5000 - clock.now);
+    v.readyState = 4; // it started in the background
+    doc.visibilityState = 'visible';
+    doc.dispatchEvent(new Event('visibilitychange'));
+    await v.paint(5040, 7000);
+    t.stop();
+    await settle();
+    expect(t.session).not.toBe(first);
+    const second = allSamples().filter((s) => s.session === t.session);
+    expect(second).toEqual([expect.objectContaining({ play_ms: 2000, stall_ms: 0 })]);
+    expect(second[0].startup_ms).toBeUndefined();
+    expect(allSamples().filter((s) => s.session === first)).toEqual([expect.objectContaining({ error: 'exit_before_start' })]);
+  });
+
   it('starts a new playback with a new session when the source changes', async () => {
     const v = new FakeVideo();
     const t = track(v as unknown as HTMLVideoElement, options());
@@ -208,6 +230,29 @@ describe('track', () => {
     expect(samples[0].stall_ms).toBeUndefined();
   });
 
+  it('takes the rendition from the picture when no adapter names one', async () => {
+    const v = new FakeVideo();
+    const t = track(v as unknown as HTMLVideoElement, options());
+    await v.fire('play', 0);
+    v.videoHeight = 360;
+    await v.paint(300, 2000);
+    t.stop();
+    await settle();
+    expect(allSamples()).toEqual([expect.objectContaining({ dims: { rendition: '360p' } })]);
+  });
+
+  it('reports latency only for intervals the viewer watched (not while loading)', async () => {
+    const adapter: Adapter = { name: 'fake', attach: () => undefined, detach: () => undefined, collect: () => ({ latency_ms: 3000 }) };
+    const v = new FakeVideo();
+    const t = track(v as unknown as HTMLVideoElement, options({ adapter }));
+    await v.fire('play', 0);
+    await clock.advance(I); // loading through the first boundary
+    await v.paint(9500, 12_000);
+    t.stop();
+    await settle();
+    expect(allSamples().map((s) => [s.play_ms > 0, s.latency_ms])).toEqual([[false, undefined], [true, 3000]]);
+  });
+
   it('keeps reporting when the adapter throws (a player destroyed under it)', async () => {
     const adapter: Adapter = { name: 'broken', attach: () => undefined, detach: () => undefined, collect: () => { throw new Error('destroyed'); } };
     const v = new FakeVideo();
@@ -239,5 +284,12 @@ describe('track', () => {
     expect(isValidSample(s)).toBe(true);
     expect(s).toMatchObject({ dims: { protocol: 'll-hls', rendition: '720p' }, latency_ms: 3200, error: 'play_failed:bufferAppendError' });
     expect(s.dims.evil).toBeUndefined();
+  });
+});
+
+describe('SDK', () => {
+  it("names the package's version in every batch", () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    expect(SDK).toBe(`qoswatch-web/${pkg.version}`);
   });
 });

@@ -118,6 +118,22 @@ describe('Transport', () => {
     expect(sent.map((s) => s.via)).toEqual(['fetch']);
   });
 
+  it('beacons during a backoff after network errors (the last chance), and retries at once when the browser is back online', async () => {
+    const a = setup(() => 'network-error');
+    a.t.enqueue(samples(0, 1));
+    await a.clock.advance(I / 2); // sent at 5 s, failed: the next try is in 750 ms
+    a.t.flush([{ n: 1 }]);
+    expect(a.sent.map((s) => [s.via, numbers(s)])).toEqual([['fetch', [0]], ['beacon', [0, 1]]]);
+
+    const b = setup((n) => (n < 5 ? 'network-error' : { status: 202 }));
+    b.t.enqueue(samples(0, 1));
+    await b.clock.advance(I / 2 + 750 + 1500 + 3000 + 1); // four failures: the next try is 6 s away
+    expect(b.sent).toHaveLength(4);
+    b.t.online();
+    await b.clock.advance(0);
+    expect(b.sent).toHaveLength(5);
+  });
+
   it('sends nothing after stop', async () => {
     const { clock, t, sent } = setup();
     t.enqueue(samples(0, 1));

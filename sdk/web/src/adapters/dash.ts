@@ -11,15 +11,22 @@ export interface DashLike {
 }
 
 /**
- * dash.js: live latency (`getCurrentLiveLatency()`), errors, rendition, `dash` or `ll-dash` (low-latency mode on a
- * dynamic manifest). dash.js raises `error` once it gave up (retries exhausted); caption errors are not fatal.
+ * dash.js `error` events it plays on after (their codes in dash.js's Errors): a failed clock sync (16: it falls back
+ * to the local clock), a segment that failed all its retries (17, 18, 27: it moves on; the stall shows), captions
+ * (33, 'cc'). The others (manifest, init segment, MediaSource, keys…) stop playback.
+ */
+const PLAYS_ON = new Set<unknown>([16, 17, 18, 27, 33, 'cc']);
+
+/**
+ * dash.js: live latency (`getCurrentLiveLatency()`), fatal errors, rendition, `dash` or `ll-dash` (low-latency mode
+ * on a dynamic manifest).
  */
 export function dash(player: DashLike): Adapter {
   let ctx: AdapterContext | undefined;
   const onError = (e: any) => {
     const err = e?.error;
-    if (err === 'cc') return;
-    ctx?.fatal(typeof err === 'object' && err !== null ? (err.code ?? 'dash') : (err ?? 'dash'));
+    const code = typeof err === 'object' && err !== null ? err.code : err;
+    if (!PLAYS_ON.has(code)) ctx?.fatal(code ?? 'dash');
   };
   return {
     name: 'dash',

@@ -40,7 +40,10 @@ export function renditionOf(height: number | undefined | null): string | undefin
   return '4320p';
 }
 
-/** Seconds from a player's API as whole ms; undefined for NaN, negatives and absurd values. */
+/**
+ * A latency in seconds from a player's API as whole ms; undefined for NaN, zero (hls.js says 0 before its first
+ * playlist), negatives and absurd values.
+ */
 export function secondsToMs(s: unknown): number | undefined {
-  return typeof s === 'number' && Number.isFinite(s) && s >= 0 && s < 600 ? Math.round(s * 1000) : undefined;
+  return typeof s === 'number' && Number.isFinite(s) && s > 0 && s < 600 ? Math.round(s * 1000) : undefined;
 }

@@ -46,7 +46,10 @@ export class Transport {
   private readonly queue: Queued[] = [];
   private queuedBytes = 0;
   private inFlight = false;
+  /** No regular send before this (a Retry-After, or backoff after failures). */
   private blockedUntil = 0;
+  /** The server's own Retry-After runs until this: not even the final flush goes before it. */
+  private refusedUntil = 0;
   private failures = 0;
   private timer: unknown;
   private timerAt = Infinity;
@@ -132,7 +135,9 @@ export class Transport {
       if (r.status === 429 || r.status === 408 || r.status >= 500) {
         // Over a limit, overloaded or timed out: keep the samples, wait as told (or back off)
         this.putBack(batch);
-        retryIn = retryAfterMs(r.retryAfter, this.d.now()) ?? this.backoff();
+        const told = retryAfterMs(r.retryAfter, this.d.now());
+        if (told !== undefined) this.refusedUntil = this.d.now() + told;
+        retryIn = told ?? this.backoff();
         if (r.status === 429) this.failures = 0;
       } else {
         // 2xx (invalid samples inside a 202 would fail again), or a 4xx that no retry mends: done with them
@@ -157,8 +162,9 @@ export class Transport {
   }
 
   /**
-   * Everything queued, now, in one sendBeacon (the page is being hidden, maybe for good). A Retry-After still
-   * running is honoured: those samples are dropped rather than sent into the refusal. Regular sends resume with the
+   * Everything queued, now, in one sendBeacon (the page is being hidden, maybe for good). The server's Retry-After
+   * still running is honoured: those samples are dropped rather than sent into the refusal (a backoff after network
+   * errors is not: this is the last chance). Regular sends resume with the
    * next enqueue (the page came back).
    */
   flush(last: readonly object[] = []): void {
@@ -167,7 +173,7 @@ export class Transport {
     if (this.timer !== undefined) this.d.clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
-    const blocked = this.d.now() < this.blockedUntil;
+    const blocked = this.d.now() < this.refusedUntil;
     // Newest first: what does not fit in one beacon is the oldest
     let bytes = 64;
     let from = this.queue.length;
@@ -179,6 +185,18 @@ export class Transport {
     if (batch.length === 0) return;
     const body = this.body(batch);
     if (!this.d.beacon(this.o.url, body)) void this.d.post(this.o.url, body).catch(() => undefined);
+  }
+
+  /** The network is back (the browser's `online` event): retry now rather than at the end of a backoff. */
+  online(): void {
+    this.failures = 0;
+    this.blockedUntil = Math.min(this.blockedUntil, this.refusedUntil);
+    if (this.queue.length > 0) {
+      if (this.timer !== undefined) this.d.clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.schedule(this.d.now());
+    }
   }
 
   /** Nothing is sent after this. */
