@@ -37,6 +37,7 @@ async function accuracy(browser: BrowserContext, live: LiveStreamServer, endpoin
     await new Promise((r) => setTimeout(r, 4000));
   }
   const refs = await Promise.all(viewers.map((v) => reference(v.page)));
+  const playerErrors = await Promise.all(viewers.map((v) => v.page.evaluate(() => (globalThis as any).qw.errors as string[])));
   for (const v of viewers) await v.page.close({ runBeforeUnload: true });
   await waitFor('a final beacon from every player', () => viewers.every((v) => (reportedBySession(proxy).get(v.session)?.beacons ?? 0) >= 1) || undefined, 60_000);
   const got = reportedBySession(proxy);
@@ -44,16 +45,17 @@ async function accuracy(browser: BrowserContext, live: LiveStreamServer, endpoin
     const e = got.get(v.session)!;
     const ref = refs[i]!;
     const reported = total(e.samples, 'stall_ms');
-    return { player: v.player, reported, ref: ref.stallMs, frozen: ref.frozenMs, err: Math.abs(reported - ref.stallMs) / ref.stallMs, stalls: ref.stalls, counted: total(e.samples, 'stall_count'), beacons: e.beacons };
+    const errors = [...new Set([...e.samples.filter((x) => x.error !== undefined).map((x) => `SDK ${x.error}`), ...playerErrors[i]!])].join(', ');
+    return { player: v.player, errors, reported, ref: ref.stallMs, frozen: ref.frozenMs, err: Math.abs(reported - ref.stallMs) / ref.stallMs, stalls: ref.stalls, counted: total(e.samples, 'stall_count'), beacons: e.beacons };
   });
   const lines = [
     '### Player SDK stall accuracy with real players (bench/players.ts accuracy)',
     '',
     `${machineLine()}: ${players} players (hls.js HLS, dash.js DASH, Shaka DASH in turn; separate audio/video tracks), ${stalls.length} throttled stalls each (every player frozen ≥ ${stalls.join(' / ')} ms), 2 s intervals.`,
     '',
-    '| player | reported stall_ms | reference (frame gaps) | error | stalls (reference / stall_count) | final beacons | picture frozen, seeks included |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.player} | ${r.reported} | ${Math.round(r.ref)} | ${(100 * r.err).toFixed(2)} % | ${r.stalls} / ${r.counted} | ${r.beacons} | ${Math.round(r.frozen)} |`),
+    '| player | reported stall_ms | reference (frame gaps) | error | stalls (reference / stall_count) | final beacons | picture frozen, seeks included | errors (SDK samples; player events) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) => `| ${r.player} | ${r.reported} | ${Math.round(r.ref)} | ${(100 * r.err).toFixed(2)} % | ${r.stalls} / ${r.counted} | ${r.beacons} | ${Math.round(r.frozen)} | ${r.errors || '—'} |`),
     '',
     `Max error ${(100 * Math.max(...rows.map((r) => r.err))).toFixed(2)} %, mean ${((100 * rows.reduce((a, r) => a + r.err, 0)) / rows.length).toFixed(2)} %; stalls counted ${rows.reduce((a, r) => a + r.counted, 0)} of ${rows.reduce((a, r) => a + r.stalls, 0)}; final beacons ${rows.reduce((a, r) => a + r.beacons, 0)} for ${rows.length} players.`,
   ];
