@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, CDPSession } from 'playwright-core';
@@ -9,12 +9,12 @@ import { LiveStreamServer, REPO_ROOT, liveSource } from '../test/helpers/live-st
 import { type PlayerKind, type Viewer, joinPlayer, playerFiles, reference, reportedBySession, stallAll, total } from '../test/helpers/players.js';
 import { waitFor } from '../test/helpers/ports.js';
 import { RecordingProxy } from '../test/helpers/recording-proxy.js';
-import { machineLine, replaceInLatest } from './machine.js';
+import { machineLine } from './machine.js';
 
 /**
  * The SDK with real players (not part of npm test or npm run bench; prints Markdown for BENCHMARKS.md):
  *   npx tsc -p tsconfig.bench.json && node dist-bench/bench/players.js [accuracy] [cpu] [--write]
- * (--write: into BENCHMARKS.md's latest run, replacing these parts, as BENCH_ONLY does)
+ * (--write: into BENCHMARKS.md's "## Player SDK" section, replacing the parts measured again; npm run bench keeps it)
  * accuracy: PLAYERS players (hls.js, dash.js, Shaka in turn) on the loopback live stream, every one stalled by held
  *   segments once per entry of STALLS (ms each player stays frozen at least); each player's stall_ms as a real qoswatch
  *   accepted it (recording proxy), final beacon included, against the frame-gap reference its page computed.
@@ -49,7 +49,7 @@ async function accuracy(browser: BrowserContext, live: LiveStreamServer, endpoin
     return { player: v.player, errors, reported, ref: ref.stallMs, frozen: ref.frozenMs, err: Math.abs(reported - ref.stallMs) / ref.stallMs, stalls: ref.stalls, counted: total(e.samples, 'stall_count'), beacons: e.beacons };
   });
   const lines = [
-    '### Player SDK stall accuracy with real players (bench/players.ts accuracy)',
+    '### Stall accuracy with real players (bench/players.ts accuracy)',
     '',
     `${machineLine()}: ${players} players (hls.js HLS, dash.js DASH, Shaka DASH in turn; separate audio/video tracks), ${stalls.length} throttled stalls each (every player frozen ≥ ${stalls.join(' / ')} ms), 2 s intervals.`,
     '',
@@ -125,7 +125,7 @@ async function cpu(browser: BrowserContext, live: LiveStreamServer, endpoint: st
     return { task: (1000 * e.task) / e.n, script: (1000 * e.script) / e.n, proc: (1000 * e.proc) / e.n };
   };
   return [
-    '### Player SDK CPU per player page (bench/players.ts cpu)',
+    '### CPU per player page (bench/players.ts cpu)',
     '',
     `${machineLine()}: per second of playback, one page at a time, ${reps} × ${measure / 1000} s per cell after ${warmup / 1000} s warm-up, SDK with 10 s intervals: CPU of all Chromium processes (/proc, user + system), and the page's main-thread task and script time (CDP Performance.getMetrics; wall time of tasks, so inflated on a busy machine).`,
     '',
@@ -136,6 +136,27 @@ async function cpu(browser: BrowserContext, live: LiveStreamServer, endpoint: st
       return `| ${p} | ${bare.proc.toFixed(1)} | ${sdk.proc.toFixed(1)} | ${(sdk.proc - bare.proc).toFixed(1)} | ${bare.task.toFixed(1)} | ${sdk.task.toFixed(1)} | ${(sdk.task - bare.task).toFixed(1)} | ${bare.script.toFixed(1)} | ${sdk.script.toFixed(1)} | ${(sdk.script - bare.script).toFixed(1)} |`;
     }),
   ];
+}
+
+/** Puts each "### …" part of `body` into BENCHMARKS.md's "## Player SDK" section, replacing the part of that name. */
+function writePlayerSdk(body: string): void {
+  const file = join(REPO_ROOT, 'BENCHMARKS.md');
+  const text = readFileSync(file, 'utf8');
+  const start = text.indexOf('\n## Player SDK\n');
+  if (start < 0) throw new Error('BENCHMARKS.md has no "## Player SDK" section');
+  const next = text.indexOf('\n## ', start + 1);
+  const end = next < 0 ? text.length : next;
+  let section = text.slice(start, end).trimEnd();
+  for (const part of body.trim().split(/\n(?=### )/).filter((p) => p.startsWith('### '))) {
+    const heading = part.split('\n')[0]!;
+    const at = section.indexOf(`\n${heading}\n`);
+    if (at < 0) section = `${section}\n\n${part.trim()}`;
+    else {
+      const after = section.indexOf('\n### ', at + 1);
+      section = `${section.slice(0, at)}\n${part.trim()}${after < 0 ? '' : `\n${section.slice(after)}`}`;
+    }
+  }
+  writeFileSync(file, `${text.slice(0, start)}${section}\n${text.slice(end)}`);
 }
 
 async function main(): Promise<void> {
@@ -157,7 +178,7 @@ async function main(): Promise<void> {
     if (parts.includes('accuracy')) out.push(...(await accuracy(browser, live, proxy.url, proxy)), '');
     if (parts.includes('cpu')) out.push(...(await cpu(browser, live, app.url)), '');
     console.log(out.join('\n'));
-    if (args.includes('--write')) replaceInLatest(out.join('\n'));
+    if (args.includes('--write')) writePlayerSdk(out.join('\n'));
   } finally {
     await browser.close();
     await live.stop();
