@@ -62,6 +62,8 @@ export interface Reference {
   stalls: number;
   frames: number;
   gaps: number[];
+  /** Gaps within one frame time of the 500 ms threshold (stalls or not): either side of it is a fair reading. */
+  borderline: number[];
   /** The gap open now: above 500 ms a stall is under way. */
   openGapMs: number;
   /** The picture frozen > 500 ms at a time while not paused, seeks included (what a viewer saw). */
@@ -73,7 +75,7 @@ export interface Reference {
 export const reference = (p: Page): Promise<Reference> =>
   p.evaluate(() => {
     const r = (globalThis as any).qw.ref;
-    return { stallMs: r.stallMs, stalls: r.stalls, frames: r.frames, gaps: r.gaps, openGapMs: r.openGapMs(), frozenMs: r.frozenMs, sincePaintMs: r.sincePaintMs() };
+    return { stallMs: r.stallMs, stalls: r.stalls, frames: r.frames, gaps: r.gaps, borderline: r.borderline, openGapMs: r.openGapMs(), frozenMs: r.frozenMs, sincePaintMs: r.sincePaintMs() };
   });
 
 const references = (viewers: readonly Viewer[]) => Promise.all(viewers.map((v) => reference(v.page)));
@@ -135,5 +137,11 @@ export function reportedBySession(proxy: RecordingProxy): Map<string, Reported> 
   }
   return out;
 }
+
+/**
+ * How far a reported stall total may be from the reference: 5 %, plus the gaps within one frame time of the
+ * threshold (a gap of 495 ms here may be 505 ms on the SDK's clock, and count whole).
+ */
+export const tolerance = (r: Reference): number => 0.05 * r.stallMs + r.borderline.reduce((a, g) => a + Math.max(g, 500), 0);
 
 export const total = (samples: readonly any[], field: string): number => samples.reduce((a, s) => a + (s[field] ?? 0), 0);

@@ -5,7 +5,7 @@ import { INGEST_KEY, type TestApp, startApp } from '../helpers/app.js';
 import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE, launchBrowser } from '../helpers/browser.js';
 import { LiveStreamServer, liveSource } from '../helpers/live-stream.js';
 import { pagingOnCall, useLoopbackServers, writeOnCall } from '../helpers/paging.js';
-import { type PlayerKind, type Reference, type Viewer, joinPlayer, playerFiles, reference, reportedBySession, stallAll, total } from '../helpers/players.js';
+import { type PlayerKind, type Reference, type Viewer, joinPlayer, playerFiles, reference, reportedBySession, stallAll, tolerance, total } from '../helpers/players.js';
 import { waitFor } from '../helpers/ports.js';
 import { RecordingProxy } from '../helpers/recording-proxy.js';
 import { sdkIife } from '../helpers/sdk.js';
@@ -57,7 +57,7 @@ describe.skipIf(!HAVE_CHROMIUM)('real players with the SDK in headless Chromium,
     await app?.close();
   });
 
-  it(`${PLAYERS.length} players join a clean baseline, stall under a throttle (incident, stall_ms within 5 % of the frame-gap reference), and send one final beacon each on close`, async () => {
+  it(`${PLAYERS.length} players join a clean baseline, stall under a throttle (incident, stall_ms within 5 % of the frame-gap reference, gaps at the threshold aside), and send one final beacon each on close`, async () => {
     // Staggered joins: each player starts once the previous one paints frames.
     const viewers: Viewer[] = [];
     for (const player of PLAYERS) viewers.push(await joinPlayer(browser, live, player, { endpoint: proxy.url, key: INGEST_KEY, intervalMs: INTERVAL_MS }));
@@ -105,14 +105,14 @@ describe.skipIf(!HAVE_CHROMIUM)('real players with the SDK in headless Chromium,
     const rows = viewers.map((v) => {
       const e = got.get(v.session)!;
       const r = refs.get(v.session)!;
-      return { player: v.player, reported: total(e.samples, 'stall_ms'), reference: Math.round(r.stallMs), frozen: Math.round(r.frozenMs), stalls: r.stalls, reportedStalls: total(e.samples, 'stall_count'), beacons: e.beacons, openGapMs: Math.round(r.openGapMs) };
+      return { player: v.player, reported: total(e.samples, 'stall_ms'), reference: Math.round(r.stallMs), tolerance: Math.round(tolerance(r)), borderline: r.borderline, frozen: Math.round(r.frozenMs), stalls: r.stalls, reportedStalls: total(e.samples, 'stall_count'), beacons: e.beacons, openGapMs: Math.round(r.openGapMs) };
     });
     console.log(JSON.stringify(rows));
     for (const row of rows) {
       expect(row.openGapMs, `${row.player}: no stall under way when the tab closed`).toBeLessThan(500);
       expect(row.frozen, `${row.player}: frozen under the throttle`).toBeGreaterThanOrEqual(STALL_MS);
       expect(row.reference, `${row.player}: a stall by the definition`).toBeGreaterThan(1000);
-      expect(Math.abs(row.reported - row.reference), `${row.player}: reported stall_ms ${row.reported} vs reference ${row.reference}`).toBeLessThanOrEqual(0.05 * row.reference);
+      expect(Math.abs(row.reported - row.reference), `${row.player}: reported stall_ms ${row.reported} vs reference ${row.reference} (gaps at the threshold: ${row.borderline.join(', ') || 'none'})`).toBeLessThanOrEqual(row.tolerance);
       expect(row.beacons, `${row.player}: exactly one final beacon`).toBe(1);
     }
   }, 420_000);
