@@ -1,4 +1,6 @@
-// Builds @qoswatch/web into sdk/web/dist: index.js (ESM core), adapters/*.js (ESM), qoswatch.iife.js (global `qoswatch`).
+// Builds @qoswatch/web into sdk/web/dist: index.js (ESM core), adapters/*.js (ESM), qoswatch.iife.js (global `qoswatch`),
+// types/ (declarations).
+import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +12,13 @@ const out = join(here, 'dist');
 export const ADAPTERS = ['hls', 'dash', 'shaka', 'webrtc'];
 const common = { bundle: true, minify: true, target: ['es2020'], platform: 'browser', legalComments: 'none', logLevel: 'warning' };
 
-export async function buildSdk() {
+/** Builds the bundles, and with `types` the declarations (dist/types, for TypeScript users of the ESM build). */
+export async function buildSdk({ types = true } = {}) {
   rmSync(out, { recursive: true, force: true });
+  if (types) {
+    const tsc = join(here, '../../node_modules/.bin/tsc');
+    execFileSync(tsc, ['-p', join(here, 'tsconfig.json'), '--noEmit', 'false', '--declaration', '--emitDeclarationOnly', '--rootDir', join(here, 'src'), '--outDir', join(out, 'types')], { stdio: 'inherit' });
+  }
   await Promise.all([
     build({ ...common, entryPoints: [src('index.ts')], format: 'esm', outfile: join(out, 'index.js') }),
     ...ADAPTERS.map((a) => build({ ...common, entryPoints: [src(`adapters/${a}.ts`)], format: 'esm', outfile: join(out, `adapters/${a}.js`) })),

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ let built: Promise<void> | undefined;
 
 /** The SDK's browser bundle (global `qoswatch`), built from the sources once per test process. */
 export async function sdkIife(): Promise<string> {
-  await (built ??= buildSdk());
+  await (built ??= buildSdk({ types: false }));
   return readFileSync(join(DIST, 'qoswatch.iife.js'), 'utf8');
 }
 
@@ -28,17 +28,20 @@ export function makeClip(dir: string, seconds = 4): string {
 
 
 /**
- * A tiny H.264 stream (160×90, 15 fps, one-second segments) packaged by ffmpeg as VOD HLS (`hls/index.m3u8`) and
- * DASH (`dash/index.mpd`) under `dir`, for the players (hls.js, dash.js, Shaka) in Chromium.
+ * A tiny H.264 stream (160×90, 15 fps, one-second segments; with `audio`, a tone) packaged by ffmpeg as VOD HLS
+ * (`hls/index.m3u8`) and DASH (`dash/index.mpd`) under `dir`, for the players (hls.js, dash.js, Shaka) in Chromium.
  */
-export function makeVodStreams(dir: string, seconds = 8): void {
+export function makeVodStreams(dir: string, seconds = 8, { audio = false } = {}): void {
   const src = join(dir, 'src.mp4');
   const ff = (...args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
-  ff('-f', 'lavfi', '-i', `testsrc=size=160x90:rate=15:duration=${seconds}`, '-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', '-an', src);
+  const tone = audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`, '-c:a', 'aac', '-b:a', '32k'] : ['-an'];
+  ff('-f', 'lavfi', '-i', `testsrc=size=160x90:rate=15:duration=${seconds}`, ...tone, '-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '15', '-keyint_min', '15', '-sc_threshold', '0', src);
   mkdirSync(join(dir, 'hls'));
   mkdirSync(join(dir, 'dash'));
   ff('-i', src, '-c', 'copy', '-f', 'hls', '-hls_time', '1', '-hls_playlist_type', 'vod', join(dir, 'hls', 'index.m3u8'));
-  ff('-i', src, '-c', 'copy', '-f', 'dash', '-seg_duration', '1', join(dir, 'dash', 'index.mpd'));
+  // audio in an adaptation set of its own (chunk-stream1-…), as real DASH packages it: video can run dry alone
+  const sets = audio ? ['-map', '0:v', '-map', '0:a', '-adaptation_sets', 'id=0,streams=v id=1,streams=a'] : [];
+  ff('-i', src, ...sets, '-c', 'copy', '-f', 'dash', '-seg_duration', '1', join(dir, 'dash', 'index.mpd'));
 }
 
 /**
@@ -62,10 +65,15 @@ const TYPES: Record<string, string> = {
 
 /**
  * A static origin on loopback, other than qoswatch's, serving `files` (path → content or file on disk) and, under
- * `/media/`, the files of `mediaDir`.
+ * `/media/`, the files of `mediaDir`; `delayMs(path)` holds an answer back (throttled delivery).
  */
-export async function serveStatic(files: Record<string, string | { file: string }>, mediaDir?: string): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveStatic(files: Record<string, string | { file: string }>, mediaDir?: string, delayMs: (path: string) => number = () => 0): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
+    const wait = delayMs((req.url ?? '/').split('?')[0]!);
+    if (wait > 0) return void setTimeout(() => answer(req, res), wait);
+    answer(req, res);
+  });
+  const answer = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]!;
     // the DASH clock (UTCTiming http-xsdate)
     if (path === '/time') return void res.writeHead(200, { 'content-type': 'text/plain' }).end(new Date().toISOString());
@@ -77,7 +85,7 @@ export async function serveStatic(files: Record<string, string | { file: string 
     if (f === undefined) return void res.writeHead(404).end();
     const body = typeof f === 'string' ? f : readFileSync(f.file);
     res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(body);
-  });
+  };
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as AddressInfo;
   return {

@@ -159,6 +159,8 @@ export function track(video: HTMLVideoElement | null, o: TrackOptions): Tracker 
   let frameHandle: number | undefined;
   function onFrame(now: number): void {
     if (stopped || !v) return;
+    // the first frame after a seek may be painted before `seeked` is dispatched: the element already says it is done
+    if (!v.seeking) core.seeked(origin + now);
     core.frame(origin + now);
     frameHandle = v.requestVideoFrameCallback!(onFrame);
   }

@@ -66,14 +66,36 @@ describe('Playback', () => {
     expect(p.take()[0]).toMatchObject({ play_ms: 1400 + 500, stall_ms: 501, stall_count: 1 });
   });
 
-  it('ends a stall at a seek: the seek (and `waiting` firing again during it) is neither play nor stall', () => {
+  it('counts a stall through a seek that starts during it, once and whole (`waiting` fires again: not an input)', () => {
     const p = started();
-    // frozen from 2000; the viewer seeks at 3500; `waiting` fires again (not an input); seeked at 4200; first frame after at 5000
+    // frozen from 2000; a seek at 3500 (dash.js seeks by itself to escape a stall); `waiting` fires again; the seek
+    // target painted at 3900 while still seeking; seeked at 4200; the next frame at 5000
     p.seeking(T0 + 3500);
-    p.frame(T0 + 3900); // the seek target painted while still seeking: not playback
+    p.frame(T0 + 3900);
     p.seeked(T0 + 4200);
     frames(p, 5000, 6000);
     p.end(T0 + 6000);
+    expect(p.take()[0]).toMatchObject({ stall_ms: 3000, stall_count: 1, play_ms: 1400 + 1000 });
+  });
+
+  it('counts a seek from play as neither play nor stall, up to the first frame after it', () => {
+    const p = started();
+    p.seeking(T0 + 2100); // 100 ms after the last frame: playing
+    p.frame(T0 + 2300);
+    p.seeked(T0 + 2500);
+    frames(p, 3200, 4000); // the seek's own buffering, 2500 to 3200, is not a stall
+    p.end(T0 + 4000);
+    expect(p.take()[0]).toMatchObject({ stall_ms: 0, stall_count: 0, play_ms: 1400 + 100 + 800 });
+  });
+
+  it('ends a stall through a seek at a pause', () => {
+    const p = started();
+    p.seeking(T0 + 3000);
+    p.pause(T0 + 3500);
+    p.seeked(T0 + 3600);
+    p.play(T0 + 4000);
+    frames(p, 4100, 5000);
+    p.end(T0 + 5000);
     expect(p.take()[0]).toMatchObject({ stall_ms: 1500, stall_count: 1, play_ms: 1400 + 1000 });
   });
 

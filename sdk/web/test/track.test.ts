@@ -20,6 +20,7 @@ let random: number;
 
 class FakeVideo extends EventTarget {
   paused = true;
+  seeking = false;
   videoHeight = 0;
   readyState = 0;
   error: { code: number } | null = null;
@@ -228,6 +229,22 @@ describe('track', () => {
     expect(samples).toEqual([expect.objectContaining({ startup_ms: 700 })]);
     expect(samples[0].play_ms).toBeUndefined();
     expect(samples[0].stall_ms).toBeUndefined();
+  });
+
+  it('ends a stall through a seek at the first frame painted after it, even before `seeked` is dispatched', async () => {
+    const v = new FakeVideo();
+    const t = track(v as unknown as HTMLVideoElement, options());
+    await v.fire('play', 0);
+    await v.paint(300, 1980);
+    v.seeking = true;
+    await v.fire('seeking', 3000); // during a stall (frozen since 1980)
+    await v.paint(3500, 3500); // the seek target, painted while seeking: the stall goes on
+    v.seeking = false;
+    await v.paint(4000, 5000); // painted before the seeked event
+    await v.fire('seeked', 5000);
+    t.stop();
+    await settle();
+    expect(allSamples()).toEqual([expect.objectContaining({ stall_ms: 2020, stall_count: 1, play_ms: 1680 + 1000 })]);
   });
 
   it('takes the rendition from the picture when no adapter names one', async () => {

@@ -48,8 +48,17 @@ describe('Transport', () => {
     expect(numbers(sent[0]!)).toEqual([3, 4, 5, 6, 7]);
 
     const bytes = setup(undefined, undefined, { maxQueuedBytes: 100 });
-    bytes.t.enqueue(samples(0, 20)); // {"n":10} is 8 characters
+    bytes.t.enqueue(samples(0, 20)); // {"n":10} is 8 bytes
     expect(bytes.t.size).toBe(12);
+  });
+
+  it('counts UTF-8 bytes, as the browser quotas do, when it cuts batches', async () => {
+    const { clock, t, sent } = setup(undefined, undefined, { maxBatchBytes: 400 });
+    // 30 characters, 90 bytes each in UTF-8: three fit in a 400-byte request, not four
+    t.enqueue(Array.from({ length: 4 }, (_, n) => ({ n, region: '华'.repeat(30) })));
+    await clock.advance(2 * I);
+    expect(sent.map(numbers)).toEqual([[0, 1, 2], [3]]);
+    for (const s of sent) expect(new TextEncoder().encode(JSON.stringify(s.body)).length).toBeLessThanOrEqual(400);
   });
 
   it('honours 429 + Retry-After: the same samples again, not before the delay', async () => {

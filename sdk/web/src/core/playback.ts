@@ -4,7 +4,7 @@
  *
  * A stall (the contract shared with the real-player tests): while playing (not paused, ended or seeking; after the
  * first painted frame) and visible, a gap between painted frames longer than 500 ms; its duration is the whole gap.
- * Seeks and hidden time are neither play nor stall. Painted frames, not the playhead: Chromium keeps playing audio
+ * Seeks (from play) and hidden time are neither play nor stall; a pause, a hide or the end ends a stall under way. Painted frames, not the playhead: Chromium keeps playing audio
  * (moving currentTime) for seconds after video runs dry, so a playhead-based reporter undercounts stalls.
  */
 
@@ -62,6 +62,8 @@ export class Playback {
   private started = false;
   private paused = true;
   private inSeek = false;
+  /** A seek began during a stall: the stall goes on through it (see seeking). */
+  private seekInStall = false;
   private isEnded = false;
   private hidden = false;
   private failed = false;
@@ -156,6 +158,7 @@ export class Playback {
     const was = this.active;
     apply(t);
     const now = this.active;
+    if (!now) this.seekInStall = false;
     if (was && !now) this.closeGap(t);
     else if (!was && now) this.openGap(anchorNow ? t : undefined);
     if (now || this.waitingForStart) this.acc.seen = true;
@@ -185,14 +188,29 @@ export class Playback {
     });
   }
 
+  /**
+   * A seek during play is neither play nor stall: activity resumes at the first frame painted after it. A seek that
+   * starts during a stall does not end the stall, which lasts until a frame is painted after the seek: players seek
+   * by themselves to escape stalls (dash.js's stall fix, hls.js's nudges), and the picture stays frozen throughout.
+   */
   seeking(t: number): void {
+    if (this.finished) return;
+    t = this.at(t);
+    if (this.active && this.anchor !== undefined && t - this.anchor > STALL_GAP_MS) {
+      this.seekInStall = true;
+      return;
+    }
     this.change(t, () => {
       this.inSeek = true;
     });
   }
 
-  /** Seek done: activity resumes at the next painted frame, so the seek's own buffering is not a stall. */
   seeked(t: number): void {
+    if (this.seekInStall) {
+      this.at(t);
+      this.seekInStall = false;
+      return;
+    }
     this.change(t, () => {
       this.inSeek = false;
     }, false);
@@ -242,6 +260,8 @@ export class Playback {
       });
       return;
     }
+    // the seek's own target frame, painted before it is done: the stall goes on
+    if (this.seekInStall) return;
     if (this.failed && !this.paused && !this.inSeek && !this.isEnded) {
       // the player recovered from its fatal error: frames again
       this.change(t, () => {

@@ -23,7 +23,7 @@ export interface TransportOptions {
   /** Queue bounds: the oldest samples are dropped beyond them (default 360 samples, 256 KB). */
   maxQueued?: number;
   maxQueuedBytes?: number;
-  /** One request's body at most (fetch keepalive and sendBeacon allow 64 KB in flight per page). */
+  /** One request's body at most, in bytes (default 32 KB: fetch keepalive and sendBeacon allow 64 KB in flight per page, shared). */
   maxBatchBytes?: number;
 }
 
@@ -32,7 +32,15 @@ const MAX_RETRY_AFTER_MS = 10 * 60_000;
 
 interface Queued {
   json: string;
+  /** UTF-8 bytes: the browser's keepalive and beacon quotas count bytes (a region in CJK is 3 per character). */
+  bytes: number;
 }
+
+const utf8 = new TextEncoder();
+const queued = (s: object): Queued => {
+  const json = JSON.stringify(s);
+  return { json, bytes: utf8.encode(json).length };
+};
 
 /** Retry-After in ms: delta seconds or an HTTP date; undefined when absent or unreadable. */
 export function retryAfterMs(v: string | null, now: number): number | undefined {
@@ -63,7 +71,7 @@ export class Transport {
   constructor(private readonly o: TransportOptions, private readonly d: TransportDeps) {
     this.maxQueued = o.maxQueued ?? 360;
     this.maxQueuedBytes = o.maxQueuedBytes ?? 256 * 1024;
-    this.maxBatchBytes = o.maxBatchBytes ?? 60 * 1024;
+    this.maxBatchBytes = o.maxBatchBytes ?? 32 * 1024;
   }
 
   get size(): number {
@@ -74,13 +82,13 @@ export class Transport {
   enqueue(samples: readonly object[]): void {
     if (this.closed || samples.length === 0) return;
     for (const s of samples) {
-      const json = JSON.stringify(s);
-      if (json.length > this.maxBatchBytes / 2) { this.dropped++; continue; }
-      this.queue.push({ json });
-      this.queuedBytes += json.length;
+      const q = queued(s);
+      if (q.bytes > this.maxBatchBytes / 2) { this.dropped++; continue; }
+      this.queue.push(q);
+      this.queuedBytes += q.bytes;
     }
     while (this.queue.length > this.maxQueued || this.queuedBytes > this.maxQueuedBytes) {
-      this.queuedBytes -= this.queue.shift()!.json.length;
+      this.queuedBytes -= this.queue.shift()!.bytes;
       this.dropped++;
     }
     // Synchronised players (all aligned to the same wall-clock boundary) must not all send in the same millisecond
@@ -108,17 +116,17 @@ export class Transport {
   private take(): Queued[] {
     let bytes = 64;
     let n = 0;
-    while (n < this.queue.length && bytes + this.queue[n]!.json.length + 1 <= this.maxBatchBytes) bytes += this.queue[n++]!.json.length + 1;
+    while (n < this.queue.length && bytes + this.queue[n]!.bytes + 1 <= this.maxBatchBytes) bytes += this.queue[n++]!.bytes + 1;
     const batch = this.queue.splice(0, n);
-    for (const q of batch) this.queuedBytes -= q.json.length;
+    for (const q of batch) this.queuedBytes -= q.bytes;
     return batch;
   }
 
   private putBack(batch: Queued[]): void {
     this.queue.unshift(...batch);
-    for (const q of batch) this.queuedBytes += q.json.length;
+    for (const q of batch) this.queuedBytes += q.bytes;
     while (this.queue.length > this.maxQueued || this.queuedBytes > this.maxQueuedBytes) {
-      this.queuedBytes -= this.queue.shift()!.json.length;
+      this.queuedBytes -= this.queue.shift()!.bytes;
       this.dropped++;
     }
   }
@@ -169,7 +177,7 @@ export class Transport {
    */
   flush(last: readonly object[] = []): void {
     if (this.closed) return;
-    for (const s of last) this.queue.push({ json: JSON.stringify(s) });
+    for (const s of last) this.queue.push(queued(s));
     if (this.timer !== undefined) this.d.clearTimeout(this.timer);
     this.timer = undefined;
     this.timerAt = Infinity;
@@ -177,7 +185,7 @@ export class Transport {
     // Newest first: what does not fit in one beacon is the oldest
     let bytes = 64;
     let from = this.queue.length;
-    while (!blocked && from > 0 && bytes + this.queue[from - 1]!.json.length + 1 <= this.maxBatchBytes) bytes += this.queue[--from]!.json.length + 1;
+    while (!blocked && from > 0 && bytes + this.queue[from - 1]!.bytes + 1 <= this.maxBatchBytes) bytes += this.queue[--from]!.bytes + 1;
     const batch = this.queue.splice(from);
     this.dropped += this.queue.length;
     this.queue.length = 0;
