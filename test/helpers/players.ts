@@ -62,7 +62,7 @@ export interface Reference {
   stalls: number;
   frames: number;
   gaps: number[];
-  /** Gaps within one frame time of the 500 ms threshold (stalls or not): either side of it is a fair reading. */
+  /** Gaps within 20 ms of the 500 ms threshold (stalls or not): either side of it is a fair reading. */
   borderline: number[];
   /** The gap open now: above 500 ms a stall is under way. */
   openGapMs: number;
@@ -139,8 +139,8 @@ export function reportedBySession(proxy: RecordingProxy): Map<string, Reported> 
 }
 
 /**
- * How far a reported stall total may be from the reference: 5 %, plus the gaps within one frame time of the
- * threshold (a gap of 495 ms here may be 505 ms on the SDK's clock, and count whole).
+ * How far a reported stall total may be from the reference: 5 %, plus the gaps within 20 ms of the threshold (a
+ * gap of 495 ms here may be 505 ms on the SDK's clock, and count whole).
  */
 export const tolerance = (r: Reference): number => 0.05 * r.stallMs + r.borderline.reduce((a, g) => a + Math.max(g, 500), 0);
 
