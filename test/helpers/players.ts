@@ -13,7 +13,7 @@ export const SDK_BUNDLE = join(REPO_ROOT, 'sdk/web/dist/qoswatch.iife.js');
 
 /**
  * The files a LiveStreamServer serves for the player page: the page, the player libraries and the SDK bundle (a
- * path, or its text as test/helpers/sdk.ts sdkIife() built it).
+ * path, or its text as test/helpers/sdk.ts sdkIife() builds it in memory).
  */
 export const playerFiles = (sdk: string | { text: string } = SDK_BUNDLE): Record<string, string | { text: string }> => ({
   '/player.html': join(REPO_ROOT, 'test/helpers/player-page.html'),

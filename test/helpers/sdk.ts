@@ -3,17 +3,16 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildSdk } from '../../sdk/web/build.mjs';
+import { iifeText } from '../../sdk/web/build.mjs';
 
-const DIST = fileURLToPath(new URL('../../sdk/web/dist/', import.meta.url));
+let built: Promise<string> | undefined;
 
-let built: Promise<void> | undefined;
-
-/** The SDK's browser bundle (global `qoswatch`), built from the sources once per test process. */
-export async function sdkIife(): Promise<string> {
-  await (built ??= buildSdk({ types: false }));
-  return readFileSync(join(DIST, 'qoswatch.iife.js'), 'utf8');
+/**
+ * The SDK's browser bundle (global `qoswatch`), built from the sources once per test process, in memory: test files
+ * running in parallel must not rebuild sdk/web/dist under each other.
+ */
+export function sdkIife(): Promise<string> {
+  return (built ??= iifeText());
 }
 
 /**
