@@ -36,7 +36,7 @@ describe.skipIf(!HAVE_CHROMIUM)('real players with the SDK in headless Chromium,
   let browser: BrowserContext;
 
   beforeAll(async () => {
-    // The SDK built from its sources, served as built (not re-read from sdk/web/dist, which other test files rebuild).
+    // The SDK built from its sources in memory (npm run build writes the same bundle to sdk/web/dist).
     live = new LiveStreamServer(await liveSource(), { files: playerFiles({ text: await sdkIife() }) });
     await live.start();
     // A stall ratio above 5 % over 20 s across at least 10 viewers opens an incident at once, and pages alice.
