@@ -96,7 +96,7 @@ describe('SegmentLog', () => {
     const path = segmentPath(dir, 5);
     const bytes = readFileSync(path);
     const size = bytes.length / 3;
-    bytes[size + size - 3] ^= 0xff; // a byte of the second record's body
+    bytes.writeUInt8(bytes.readUInt8(2 * size - 3) ^ 0xff, 2 * size - 3); // a byte of the second record's body
     writeFileSync(path, bytes);
     l = log(dir);
     expect(l.opened).toEqual({ tornBytes: 0, corruptRecords: 1, corruptBytes: size });
