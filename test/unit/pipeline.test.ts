@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DIMENSIONS } from '../../src/config/dimensions.js';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { PipelineHarness, harnessesClosedAfterEach, influxState, parseLine, windowTotals } from '../helpers/pipeline.js';
 
 const T0 = 1_800_000_000_000; // aligned to 10 s
@@ -100,6 +101,18 @@ describe('IngestPipeline', () => {
     expect(segments(h)).toEqual([]);
     // (plus windows holding only the viewers gauge, samples=0)
     expect(h.spoolLines().map(parseLine).map((l) => l.fields.samples).filter((n) => n! > 0)).toEqual([2, 1]);
+  });
+
+  it('is not ready while the journal cannot be written (the batch refused), and ready again once it can', async () => {
+    const h = harness();
+    const p = h.open();
+    const blocker = join(h.logDir, `w${T0 / W}.log`); // a directory where the window's segment file would go
+    mkdirSync(blocker);
+    await expect(ingest(p, [s(T0 + 1000)])).rejects.toThrow(/EISDIR/);
+    expect(p.readiness()).toMatchObject({ ready: false, detail: expect.stringContaining('cannot write the journal') });
+    rmdirSync(blocker);
+    expect(await ingest(p, [s(T0 + 1000)])).toMatchObject({ accepted: 1 });
+    expect(p.readiness().ready).toBe(true);
   });
 
   it('rewrites a closed window inside the horizon with its full content (same point identity)', async () => {

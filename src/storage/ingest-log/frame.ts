@@ -12,12 +12,12 @@ const FIXED = 30;
 /** A payload longer than this is corrupt (the largest body the collectors accept is far smaller). */
 export const MAX_PAYLOAD = 256 * 1024 ** 2;
 
-/** Bytes the record takes on disk. */
-export function frameSize(r: LogRecord): number {
-  return HEADER + FIXED + Buffer.byteLength(r.tenant) + (r.dims ? Buffer.byteLength(r.dims) : 0) + Buffer.byteLength(r.body);
+/** The most bytes the record can take on disk (3 UTF-8 bytes per UTF-16 unit): no scan of the strings. */
+export function maxFrameSize(r: LogRecord): number {
+  return HEADER + FIXED + 3 * (r.tenant.length + (r.dims?.length ?? 0) + r.body.length);
 }
 
-/** Writes the record at `at` (frameSize(r) bytes must be free there); returns the offset after it. */
+/** Writes the record at `at` (maxFrameSize(r) bytes must be free there); returns the offset after it. */
 export function encodeFrame(r: LogRecord, buf: Buffer, at: number): number {
   let p = at + HEADER;
   const start = p;

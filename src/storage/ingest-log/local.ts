@@ -4,7 +4,7 @@ import { SegmentLog } from './segment-log.js';
 import type { LogRecord } from './types.js';
 
 /** Legacy rows imported per write at an upgrade. */
-const IMPORT_CHUNK = 1000;
+const IMPORT_CHUNK = 100;
 
 /**
  * Opens the embedded mode's log in `dir` beside ingest.db. Seqs go on from the highest ever used: the segments',

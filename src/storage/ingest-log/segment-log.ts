@@ -2,7 +2,7 @@ import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSyn
 import { join } from 'node:path';
 import type { Checkpoint } from '../spool.js';
 import { DIR_MODE, FILE_MODE } from '../permissions.js';
-import { HEADER, MAGIC, checkFrame, encodeFrame, frameSeq, frameSize, readFrame } from './frame.js';
+import { HEADER, MAGIC, checkFrame, encodeFrame, frameSeq, maxFrameSize, readFrame } from './frame.js';
 import type { IngestLog, LogEntry, LogRecord } from './types.js';
 
 /** Where a record is: its segment, offset and size on disk. */
@@ -49,6 +49,8 @@ export interface SegmentLogOptions {
 const SEGMENT = /^w(\d+)\.log$/;
 /** The read size of the scan at open. */
 const SCAN_CHUNK = 4 * 1024 ** 2;
+/** The largest encoding buffer kept between turns. */
+const SCRATCH_MAX = 8 * 1024 ** 2;
 const MAGIC_BYTES = Buffer.alloc(4);
 MAGIC_BYTES.writeUInt32LE(MAGIC);
 
@@ -67,6 +69,7 @@ export class SegmentLog implements IngestLog {
   private last: number;
   /** The entries of all segments by seq, built on first read after a change (replay reads many ranges). */
   private sorted: Entry[] | undefined;
+  private scratch = Buffer.allocUnsafe(256 * 1024);
   failure: string | undefined;
   readonly opened: OpenReport = { tornBytes: 0, corruptRecords: 0, corruptBytes: 0 };
 
@@ -186,18 +189,18 @@ export class SegmentLog implements IngestLog {
           seg = this.create(window);
           created = true;
         }
-        const sizes = recs.map(frameSize);
-        const buf = Buffer.allocUnsafe(sizes.reduce((a, b) => a + b, 0));
+        const buf = this.scratchFor(recs.reduce((n, r) => n + maxFrameSize(r), 0));
         const entries: Entry[] = [];
-        let at = 0;
-        for (let i = 0; i < recs.length; i++) {
-          entries.push({ seq: recs[i]!.seq, seg, offset: seg.bytes + at, size: sizes[i]! });
-          at = encodeFrame(recs[i]!, buf, at);
+        let len = 0;
+        for (const r of recs) {
+          const end = encodeFrame(r, buf, len);
+          entries.push({ seq: r.seq, seg, offset: seg.bytes + len, size: end - len });
+          len = end;
         }
         done.push({ seg, before: seg.bytes, entries });
         // Positioned: the file's own offset is not the end after a scan opened it.
-        for (let off = 0; off < buf.length; ) off += writeSync(seg.fd, buf, off, buf.length - off, seg.bytes + off);
-        seg.bytes += buf.length;
+        for (let off = 0; off < len; ) off += writeSync(seg.fd, buf, off, len - off, seg.bytes + off);
+        seg.bytes += len;
         if (this.opts.fsync) fdatasyncSync(seg.fd);
       }
       // A new file's name must be durable too before its records count as such.
@@ -218,6 +221,16 @@ export class SegmentLog implements IngestLog {
       d.seg.maxSeq = d.entries[d.entries.length - 1]!.seq;
     }
     this.sorted = undefined;
+  }
+
+  /**
+   * A buffer of at least `n` bytes to encode a turn's frames into: one kept for turns of usual size (encoding with
+   * an upper bound spares measuring each body's UTF-8 length first), a fresh one for a rare large turn.
+   */
+  private scratchFor(n: number): Buffer {
+    if (n > SCRATCH_MAX) return Buffer.allocUnsafe(n);
+    if (this.scratch.length < n) this.scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(n, 2 * this.scratch.length)));
+    return this.scratch;
   }
 
   private create(window: number): Segment {
