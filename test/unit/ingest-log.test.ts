@@ -179,7 +179,17 @@ describe('SegmentLog', () => {
     expect(seqs(l)).toEqual([1]);
     await l.append(entry(2), (s) => applied.push(s));
     expect(l.failure).toBeUndefined();
-    expect(applied).toEqual([2]);
+    expect(applied).toEqual([4]); // the refused batch's seqs 2 and 3 are not handed out again
+    l.close();
+    expect(seqs(log(dir))).toEqual([1, 4]);
+  });
+
+  it('with fsync, appends and reads back the same (fdatasync per segment, the directory synced for a new file)', async () => {
+    const dir = tmp();
+    const l = new SegmentLog(join(dir, 'ingest-log'), { fsync: true });
+    open.push(l);
+    expect(await Promise.all([l.append(entry(1), (s) => s), l.append(entry(2), (s) => s)])).toEqual([1, 2]);
+    expect(l.failure).toBeUndefined();
     l.close();
     expect(seqs(log(dir))).toEqual([1, 2]);
   });

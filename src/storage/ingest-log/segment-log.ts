@@ -144,6 +144,9 @@ export class SegmentLog implements IngestLog {
     try {
       this.write(batch.map((p) => p.record));
     } catch (err) {
+      // The failed batch's seqs are not handed out again: should cutting its bytes off have failed too, a record
+      // of it could still be read back at the next start.
+      this.last = seq;
       this.failure = err instanceof Error ? err.message : String(err);
       for (const p of batch) p.reject(err);
       return;
