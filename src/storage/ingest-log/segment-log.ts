@@ -264,8 +264,8 @@ export class SegmentLog implements IngestLog {
   trim(cp: Checkpoint): void {
     for (const seg of this.segments.values()) {
       if (seg.window >= cp.closedBefore || seg.maxSeq > cp.journalSeq) continue;
+      unlinkSync(seg.path); // first: a segment that cannot be deleted stays whole, its file still open
       closeSync(seg.fd);
-      unlinkSync(seg.path);
       this.segments.delete(seg.window);
       this.sorted = undefined;
     }
