@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DIMENSIONS } from '../../src/config/dimensions.js';
-import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PipelineHarness, harnessesClosedAfterEach, influxState, parseLine, windowTotals } from '../helpers/pipeline.js';
 
@@ -85,6 +85,24 @@ describe('IngestPipeline', () => {
     p = h.open();
     p.tick(h.now + 60_000);
     expect(h.spoolLines()).toHaveLength(1);
+  });
+
+  it('a segment the checkpoint covers but a crash left undeleted is replayed as covered, not stored again, and deleted at the next tick', async () => {
+    const h = harness();
+    let p = h.open();
+    await ingest(p, [s(T0 + 1000)]);
+    const seg = join(h.logDir, `w${T0 / W}.log`);
+    const kept = readFileSync(seg);
+    h.now = T0 + W + 15_000;
+    p.tick(h.now);
+    expect(segments(h)).toEqual([]);
+    h.closeAll();
+    writeFileSync(seg, kept); // the crash came between the checkpoint's commit and the unlink
+    p = h.open();
+    expect(p.store.liveness.sessionCount).toBe(1); // covered: it only restores who is live
+    p.tick(h.now + 1000);
+    expect(h.spoolLines().map(parseLine).filter((l) => l.fields.samples! > 0)).toHaveLength(1);
+    expect(segments(h)).toEqual([]);
   });
 
   it('keeps a journal record until the last window it touches is stored', async () => {
