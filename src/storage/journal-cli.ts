@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ConfigError, loadEnv } from '../config/env.js';
 import { openIngestDb } from './ingest-db.js';
-import { openLocalIngestLog } from './ingest-log/local.js';
+import { assertLogFree, openLocalIngestLog } from './ingest-log/local.js';
 import { Quarantine } from './ingest-log/quarantine.js';
 import type { IngestLog } from './ingest-log/types.js';
 
@@ -39,7 +39,14 @@ export function journalCommand(sub: string | undefined, arg: string | undefined)
       return 0;
     }
     const seqs = arg === 'all' ? rows.map((r) => r.seq) : [Number(arg)];
-    const log = openLocalIngestLog(join(dataDir, 'ingest-log'), db, { fsync: env.QOSWATCH_FSYNC });
+    const dir = join(dataDir, 'ingest-log');
+    try {
+      assertLogFree(dir);
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 1;
+    }
+    const log = openLocalIngestLog(dir, db, { fsync: env.QOSWATCH_FSYNC });
     try {
       for (const seq of seqs) {
         const to = requeue(quarantine, log, seq);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import fp from 'fastify-plugin';
 import { startCheckpointer } from './checkpointer.js';
-import { openLocalIngestLog } from './ingest-log/local.js';
+import { claimLog, openLocalIngestLog } from './ingest-log/local.js';
 import type { IngestLog } from './ingest-log/types.js';
 import type { Db } from './sqlite.js';
 import { openIngestDb } from './ingest-db.js';
@@ -25,6 +25,7 @@ export const storagePlugin = fp<{ dataDir: string; fsync: boolean }>(
     const stateDb = openStateDb(statePath);
     const ingestDb = openIngestDb(ingestPath, { fsync });
     const ingestLog = openLocalIngestLog(join(dataDir, 'ingest-log'), ingestDb, { fsync });
+    const release = claimLog(ingestLog.dir);
     const { tornBytes, corruptRecords, corruptBytes } = ingestLog.opened;
     if (tornBytes) app.log.warn({ bytes: tornBytes }, 'cut a torn record off a journal segment (a crash mid-write; it was never acknowledged)');
     if (corruptRecords) app.log.error({ records: corruptRecords, bytes: corruptBytes }, 'skipped damaged journal records (length or CRC wrong): their samples are lost');
@@ -35,6 +36,7 @@ export const storagePlugin = fp<{ dataDir: string; fsync: boolean }>(
     app.addHook('onClose', async () => {
       await checkpointer.stop();
       ingestLog.close();
+      release();
       ingestDb.pragma('wal_checkpoint(TRUNCATE)');
       ingestDb.close();
       stateDb.close();

@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, readFileSync, rmdirSync, readdirSync, statSy
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
-import { openLocalIngestLog } from '../../src/storage/ingest-log/local.js';
+import { assertLogFree, claimLog, openLocalIngestLog } from '../../src/storage/ingest-log/local.js';
 import { Quarantine } from '../../src/storage/ingest-log/quarantine.js';
 import { REPLAY_CHUNK, replayLog } from '../../src/storage/ingest-log/replay.js';
 import { SegmentLog } from '../../src/storage/ingest-log/segment-log.js';
@@ -351,5 +351,21 @@ describe('damage at the end of a segment that is not the last appended', () => {
     l = log(dir);
     expect(seqs(l)).toEqual([1, 3]);
     expect(l.lastSeq).toBe(3);
+  });
+});
+
+describe('one writer', () => {
+  it('the log a live process claimed is refused to others; a dead claim or none is not', () => {
+    const dir = join(tmp(), 'ingest-log');
+    mkdirSync(dir);
+    expect(() => assertLogFree(dir)).not.toThrow(); // no claim
+    const release = claimLog(dir);
+    expect(() => assertLogFree(dir)).not.toThrow(); // our own
+    writeFileSync(join(dir, 'owner.pid'), `${process.ppid}\n`); // the test runner's parent: alive
+    expect(() => assertLogFree(dir)).toThrow(new RegExp(`open by process ${process.ppid}`));
+    writeFileSync(join(dir, 'owner.pid'), '2147483646\n'); // no such process (a claim left by kill -9)
+    expect(() => assertLogFree(dir)).not.toThrow();
+    release();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -1,7 +1,44 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FILE_MODE } from '../permissions.js';
 import type { Db } from '../sqlite.js';
 import { Quarantine } from './quarantine.js';
 import { SegmentLog } from './segment-log.js';
 import type { LogRecord } from './types.js';
+
+/** The pid of the service that has the log open (README, Durability). */
+const OWNER = 'owner.pid';
+
+/** Marks the log as the running service's: `qoswatch journal requeue` refuses to write beside it. */
+export function claimLog(dir: string): () => void {
+  const path = join(dir, OWNER);
+  writeFileSync(path, `${process.pid}\n`, { mode: FILE_MODE });
+  return () => rmSync(path, { force: true });
+}
+
+/**
+ * Throws when a live process other than this one holds the log: two writers would interleave their records
+ * (the segments have no lock of their own). A file left by a killed service names a dead pid and is ignored.
+ */
+export function assertLogFree(dir: string): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(dir, OWNER), 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid)) return;
+  throw new Error(`the journal in ${dir} is open by process ${pid} (the service): stop it first (or, if that process is not qoswatch, delete ${join(dir, OWNER)})`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** Legacy rows imported per write at an upgrade. */
 const IMPORT_CHUNK = 100;
