@@ -65,6 +65,9 @@ export class Metrics {
     ['cause'],
   );
   readonly journalQuarantineRows = this.gauge('qoswatch_journal_quarantine_rows', 'Journal rows kept in quarantine (ingest.db, table journal_quarantine)');
+  readonly journalSegments = this.gauge('qoswatch_journal_segments', 'Journal segment files (one per window not yet stored)');
+  readonly journalBytes = this.gauge('qoswatch_journal_bytes', 'Bytes in journal segment files');
+  readonly journalDamaged = this.counter('qoswatch_journal_damaged_records_total', 'Damaged journal records skipped at start (length or CRC wrong, whole records after them)');
   readonly influxWriteDuration = new Histogram({
     name: 'qoswatch_influx_write_duration_seconds',
     help: 'InfluxDB write request latency',

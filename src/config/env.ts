@@ -57,6 +57,7 @@ export const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
   QOSWATCH_DATA_DIR: z.string().min(1).default('./data'),
+  QOSWATCH_FSYNC: bool.default(false),
   QOSWATCH_CONFIG: optional(z.string()),
   QOSWATCH_INGEST_KEY: optional(secret),
   QOSWATCH_ADMIN_TOKEN: optional(secret),

@@ -1,8 +1,9 @@
 import { type Db, openDb } from './sqlite.js';
 
 /**
- * The ingest database holds what must survive a crash between accepting telemetry and InfluxDB having it:
- * the journal of accepted batches, the spool of points not yet written, and the checkpoint tying them together.
+ * The ingest database holds what must survive a crash between accepting telemetry and InfluxDB having it, beside
+ * the log of accepted batches (ingest-log/): the spool of points not yet written, the checkpoint tying them
+ * together, and the log's quarantine and replay marker.
  */
 const MIGRATIONS = [
   // AUTOINCREMENT: sequence numbers must never be reused once old rows are pruned (they identify samples and
@@ -63,12 +64,16 @@ const MIGRATIONS = [
   // replay applies the same values; NULL for rows without (and every row written before this version).
   `ALTER TABLE journal ADD COLUMN dims TEXT;
    ALTER TABLE journal_quarantine ADD COLUMN dims TEXT;`,
+  // The journal moved to segment files (ingest-log/); the table only brings an older version's rows over, once.
+  // A requeued record keeps its quarantine row (requeued_as = its new seq) while a segment still holds the old one,
+  // so no replay meets it twice.
+  `ALTER TABLE journal_quarantine ADD COLUMN requeued_as INTEGER;`,
 ];
 
 export function openIngestDb(path: string, opts: { fsync?: boolean } = {}): Db {
-  // Journal rows are large (~230 bytes per sample) and short-lived: 16 KiB pages hold a typical batch without long
-  // overflow chains (insert 49 -> 32 µs and cheaper deletes for 22 KB rows), a 64 MiB page cache keeps the live
-  // rows in memory, and the WAL file is cut back to 64 MiB after each reset. Checkpoints run off the event loop
-  // (see checkpointer.ts).
-  return openDb(path, MIGRATIONS, { ...opts, pageSize: 16_384, pragmas: ['cache_size = -65536', 'journal_size_limit = 67108864'] });
+  // Spool rows are large (up to INFLUX_BATCH_LINES points) and short-lived: 16 KiB pages hold one without long
+  // overflow chains, and the WAL file is cut back to 64 MiB after each reset. The page cache stays at SQLite's
+  // default (2 MiB): the journal, whose live rows needed 64 MiB of it, is in segment files now (ingest-log/).
+  // Checkpoints run off the event loop (see checkpointer.ts).
+  return openDb(path, MIGRATIONS, { ...opts, pageSize: 16_384, pragmas: ['journal_size_limit = 67108864'] });
 }

@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import fp from 'fastify-plugin';
 import { startCheckpointer } from './checkpointer.js';
+import { claimLog, openLocalIngestLog } from './ingest-log/local.js';
+import type { IngestLog } from './ingest-log/types.js';
 import type { Db } from './sqlite.js';
 import { openIngestDb } from './ingest-db.js';
 import { secureDataDir } from './permissions.js';
@@ -10,22 +12,31 @@ declare module 'fastify' {
   interface FastifyInstance {
     stateDb: Db;
     ingestDb: Db;
+    ingestLog: IngestLog;
   }
 }
 
-/** Opens the SQLite files in the data dir; closes them last. */
-export const storagePlugin = fp<{ dataDir: string }>(
-  async (app, { dataDir }) => {
+/** Opens the SQLite files and the journal's segments in the data dir; closes them last. */
+export const storagePlugin = fp<{ dataDir: string; fsync: boolean }>(
+  async (app, { dataDir, fsync }) => {
     const statePath = join(dataDir, 'state.db');
     const ingestPath = join(dataDir, 'ingest.db');
     secureDataDir(dataDir, [statePath, ingestPath], (message) => app.log.warn(message));
     const stateDb = openStateDb(statePath);
-    const ingestDb = openIngestDb(ingestPath);
+    const ingestDb = openIngestDb(ingestPath, { fsync });
+    const ingestLog = openLocalIngestLog(join(dataDir, 'ingest-log'), ingestDb, { fsync });
+    const release = claimLog(ingestLog.dir);
+    const { tornBytes, corruptRecords, corruptBytes } = ingestLog.opened;
+    if (tornBytes) app.log.warn({ bytes: tornBytes }, 'cut a torn record off a journal segment (a crash mid-write; it was never acknowledged)');
+    if (corruptRecords) app.log.error({ records: corruptRecords, bytes: corruptBytes }, 'skipped damaged journal records (length or CRC wrong): their samples are lost');
     const checkpointer = startCheckpointer(ingestDb, { intervalMs: 100, restartBytes: 256 * 1024 ** 2 }, (message) => app.log.warn(message));
     app.decorate('stateDb', stateDb);
     app.decorate('ingestDb', ingestDb);
+    app.decorate('ingestLog', ingestLog);
     app.addHook('onClose', async () => {
       await checkpointer.stop();
+      ingestLog.close();
+      release();
       ingestDb.pragma('wal_checkpoint(TRUNCATE)');
       ingestDb.close();
       stateDb.close();

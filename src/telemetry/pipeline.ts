@@ -4,9 +4,11 @@ import type { InfluxSink } from '../storage/influx/sink.js';
 import { rawSampleLine } from '../storage/influx/raw-points.js';
 import { rollupLine } from '../storage/influx/rollup-points.js';
 import { Shipper } from '../storage/influx/shipper.js';
-import { Journal } from '../storage/journal.js';
+import { Quarantine } from '../storage/ingest-log/quarantine.js';
+import { replayLog } from '../storage/ingest-log/replay.js';
+import type { IngestLog } from '../storage/ingest-log/types.js';
 import { RawLateIds } from '../storage/raw-late-ids.js';
-import { SERVICE, Spool } from '../storage/spool.js';
+import { type Checkpoint, SERVICE, Spool } from '../storage/spool.js';
 import type { Db } from '../storage/sqlite.js';
 import { type DerivedDims, decodeDerived, encodeDerived, fillDerived } from '../geoip/records.js';
 import { Budgets, type GlobalLimits, type TenantLimits } from './budgets.js';
@@ -36,6 +38,8 @@ export interface PipelineOptions {
 
 export interface PipelineDeps {
   ingestDb: Db;
+  /** The log of accepted batches (the journal); its quarantine and replay marker are in ingestDb. */
+  ingestLog: IngestLog;
   stateDb: Db;
   sink: InfluxSink | undefined;
   metrics: Metrics;
@@ -96,7 +100,8 @@ function persistedCaps(stateDb: Db, opts: PipelineOptions, metrics: Metrics): Ca
  */
 export class IngestPipeline {
   readonly store: WindowStore;
-  readonly journal: Journal;
+  readonly journal: IngestLog;
+  readonly quarantine: Quarantine;
   readonly spool: Spool;
   readonly shipper: Shipper | undefined;
   readonly budgets: Budgets;
@@ -125,7 +130,8 @@ export class IngestPipeline {
     this.caps = persistedCaps(deps.stateDb, opts, metrics);
     this.lastCapSweep = deps.clock();
     this.budgets = new Budgets(opts.tenantLimits, opts.globalLimits, opts.windowMs);
-    this.journal = new Journal(deps.ingestDb);
+    this.journal = deps.ingestLog;
+    this.quarantine = new Quarantine(deps.ingestDb);
     if (opts.rawSamples) this.rawLateIds = new RawLateIds(deps.ingestDb);
     this.spool = new Spool(deps.ingestDb, {
       maxBytes: opts.spoolMaxBytes,
@@ -304,7 +310,7 @@ export class IngestPipeline {
   private replay(coveredSeq: number, coveredBefore: number): void {
     const { log, metrics } = this.deps;
     let rows = 0, replayed = 0;
-    const quarantined = this.journal.replay((row) => {
+    const quarantined = replayLog(this.journal, this.quarantine, (row) => {
       rows++;
       let body: { samples?: unknown } | null;
       try {
@@ -372,7 +378,7 @@ export class IngestPipeline {
       this.spool.commit(points, { journalSeq: seq, closedBefore: result.closedBefore }, this.rawLateIds && (() => this.rawLateIds!.save(lateFloor)));
       this.rawLateIds?.committed(lateFloor);
       this.uncommitted = new Map();
-      this.journal.pruneGradually(seq, result.closedBefore);
+      this.trimJournal({ journalSeq: seq, closedBefore: result.closedBefore });
     } catch (err) {
       // The journal still holds these samples (the checkpoint did not move); keep the points for the next tick.
       this.uncommitted = points;
@@ -381,6 +387,15 @@ export class IngestPipeline {
       end();
     }
     if (count) this.shipper?.nudge();
+  }
+
+  /** Deletes the log's segments the checkpoint just covered; one left behind is covered at replay, and goes next time. */
+  private trimJournal(cp: Checkpoint): void {
+    try {
+      this.journal.trim(cp);
+    } catch (err) {
+      this.deps.log.warn({ err }, 'cannot delete a stored window\'s journal segment; retrying at the next tick');
+    }
   }
 
   private onSpoolDrop(owner: string, lines: number): void {
@@ -404,7 +419,10 @@ export class IngestPipeline {
     set(metrics.liveSessions, () => this.store.liveness.sessionCount);
     set(metrics.liveNodes, () => this.store.liveness.nodeCount);
     set(metrics.journalPendingBytes, () => this.journal.pendingBytes);
-    set(metrics.journalQuarantineRows, () => this.journal.quarantineCount());
+    set(metrics.journalQuarantineRows, () => this.quarantine.count());
+    set(metrics.journalSegments, () => this.journal.stats().segments);
+    set(metrics.journalBytes, () => this.journal.stats().bytes);
+    metrics.journalDamaged.inc(this.journal.stats().damaged);
     set(metrics.spoolDepthPoints, () => this.spool.depth.lines);
     set(metrics.spoolDepthBytes, () => this.spool.depth.bytes);
     // per owner: a tenant id, or "(service)" for incident events and self metrics

@@ -5,6 +5,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import { Metrics } from '../../src/metrics.js';
 import type { InfluxSink } from '../../src/storage/influx/sink.js';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
+import { openLocalIngestLog } from '../../src/storage/ingest-log/local.js';
+import type { SegmentLog } from '../../src/storage/ingest-log/segment-log.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { IngestPipeline, type PipelineDeps, type PipelineOptions } from '../../src/telemetry/pipeline.js';
@@ -40,6 +42,7 @@ export class PipelineHarness {
   metrics = new Metrics();
   logs: { level: number; msg: string; [k: string]: unknown }[] = [];
   private dbs: Db[] = [];
+  private ingestLogs: SegmentLog[] = [];
 
   constructor(start: number, dir = tempDir('qoswatch-pipe')) {
     this.now = start;
@@ -49,12 +52,14 @@ export class PipelineHarness {
   open(opts: Partial<PipelineOptions> = {}, sink: InfluxSink | undefined = idleSink, enrich?: PipelineDeps['enrich']): IngestPipeline {
     const ingestDb = openIngestDb(join(this.dir, 'ingest.db'));
     const stateDb = openStateDb(join(this.dir, 'state.db'));
+    const ingestLog = openLocalIngestLog(this.logDir, ingestDb);
     this.dbs.push(ingestDb, stateDb);
+    this.ingestLogs.push(ingestLog);
     this.metrics = new Metrics();
     this.logs = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void this.logs.push(JSON.parse(line)) }) as unknown as FastifyBaseLogger;
     return new IngestPipeline(
-      { ingestDb, stateDb, sink, metrics: this.metrics, log, clock: () => this.now, enrich },
+      { ingestDb, ingestLog, stateDb, sink, metrics: this.metrics, log, clock: () => this.now, enrich },
       { ...PIPELINE_DEFAULTS, ...opts },
     );
   }
@@ -69,7 +74,15 @@ export class PipelineHarness {
     }
   }
 
+  /** The journal's segment files. */
+  get logDir(): string {
+    return join(this.dir, 'ingest-log');
+  }
+
+  /** Like a kill -9: files closed, nothing flushed (what an append wrote is in the files already). */
   closeAll(): void {
+    for (const log of this.ingestLogs) log.close();
+    this.ingestLogs = [];
     for (const db of this.dbs) if (db.open) db.close();
     this.dbs = [];
   }

@@ -2,7 +2,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DerivedDims } from '../../src/geoip/records.js';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
-import { Journal } from '../../src/storage/journal.js';
+import { openLocalIngestLog } from '../../src/storage/ingest-log/local.js';
+import { Quarantine } from '../../src/storage/ingest-log/quarantine.js';
+import { replayLog } from '../../src/storage/ingest-log/replay.js';
+import { requeue } from '../../src/storage/journal-cli.js';
 import { type PipelineHarness, harnessesClosedAfterEach, parseLine } from '../helpers/pipeline.js';
 
 const T0 = 1_800_000_000_000; // aligned to 10 s
@@ -68,14 +71,9 @@ describe('enrichment in the ingest pipeline', () => {
     const p = h.open({}, undefined, GEO);
     await ingest(p, [viewer(T0 + 1)], '192.0.2.10');
     await ingest(p, [viewer(T0 + 2)], '203.0.113.1');
-    const db = openIngestDb(join(h.dir, 'ingest.db'));
-    try {
-      const rows = db.prepare('SELECT body, dims FROM journal ORDER BY seq').all() as { body: string; dims: string | null }[];
-      expect(rows.map((r) => r.dims)).toEqual([JSON.stringify({ isp: 'ExampleTelecom', country: 'DE' }), null]);
-      expect(JSON.parse(rows[0]!.body).samples[0].dims).toBeUndefined();
-    } finally {
-      db.close();
-    }
+    const rows = [...p.journal.read(0)];
+    expect(rows.map((r) => r.dims)).toEqual([JSON.stringify({ isp: 'ExampleTelecom', country: 'DE' }), null]);
+    expect(JSON.parse(rows[0]!.body).samples[0].dims).toBeUndefined();
   });
 });
 
@@ -86,14 +84,16 @@ describe('journaled dims in quarantine', () => {
     await ingest(p, [viewer(T0 + 1)], '192.0.2.10');
     h.closeAll();
     const db = openIngestDb(join(h.dir, 'ingest.db'));
-    const journal = new Journal(db);
+    const log = openLocalIngestLog(h.logDir, db);
     try {
-      journal.replay(() => {
+      const quarantine = new Quarantine(db);
+      replayLog(log, quarantine, () => {
         throw new Error('boom');
       }, T0);
       expect(db.prepare('SELECT dims FROM journal_quarantine').all()).toEqual([{ dims: JSON.stringify({ isp: 'ExampleTelecom', country: 'DE' }) }]);
-      journal.requeue(1);
+      expect(requeue(quarantine, log, 1)).toBe(2);
     } finally {
+      log.close();
       db.close();
     }
     const again = h.open({}, undefined, undefined);

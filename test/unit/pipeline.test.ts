@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DIMENSIONS } from '../../src/config/dimensions.js';
-import { openIngestDb } from '../../src/storage/ingest-db.js';
-import { PipelineHarness, harnessesClosedAfterEach, influxState, parseLine, windowTotals } from '../helpers/pipeline.js';
+import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PipelineHarness, harnessesClosedAfterEach, influxState, parseLine, windowTotals } from '../helpers/pipeline.js';
 
 const T0 = 1_800_000_000_000; // aligned to 10 s
 const W = 10_000;
@@ -13,11 +13,8 @@ const s = (ts: number, over: Record<string, unknown> = {}) => ({ ts, region: 'eu
 
 const harness = harnessesClosedAfterEach(T0);
 
-/** Lets the gradual journal prune run to its end. */
-async function pruned(p: ReturnType<PipelineHarness['open']>) {
-  do await new Promise((r) => setImmediate(r));
-  while (p.journal.pruneInProgress);
-}
+/** The journal's segment files. */
+const segments = (h: PipelineHarness) => readdirSync(h.logDir).sort();
 
 async function ingest(p: ReturnType<PipelineHarness['open']>, samples: Record<string, unknown>[], tenant = 't') {
   return p.ingest(tenant, body(samples), JSON.parse(body(samples)).samples, 'http', undefined);
@@ -75,45 +72,65 @@ describe('IngestPipeline', () => {
     expect(lines[0]!.fields.samples).toBe(2);
   });
 
-  it('does not write a stored window again after a crash, and prunes the journal', async () => {
+  it('does not write a stored window again after a crash, and deletes the journal segment', async () => {
     const h = harness();
     let p = h.open();
     await ingest(p, [s(T0 + 1000)]);
+    expect(segments(h)).toEqual([`w${T0 / W}.log`]);
     h.now = T0 + W + 15_000;
     p.tick(h.now);
     expect(h.spoolLines()).toHaveLength(1);
-    await pruned(p);
-    const db = openIngestDb(join(h.dir, 'ingest.db'));
-    expect((db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n).toBe(0);
-    db.close();
+    expect(segments(h)).toEqual([]);
     h.closeAll();
     p = h.open();
     p.tick(h.now + 60_000);
     expect(h.spoolLines()).toHaveLength(1);
   });
 
-  it('keeps a journal row until the last window it touches is stored', async () => {
+  it('a segment the checkpoint covers but a crash left undeleted is replayed as covered, not stored again, and deleted at the next tick', async () => {
+    const h = harness();
+    let p = h.open();
+    await ingest(p, [s(T0 + 1000)]);
+    const seg = join(h.logDir, `w${T0 / W}.log`);
+    const kept = readFileSync(seg);
+    h.now = T0 + W + 15_000;
+    p.tick(h.now);
+    expect(segments(h)).toEqual([]);
+    h.closeAll();
+    writeFileSync(seg, kept); // the crash came between the checkpoint's commit and the unlink
+    p = h.open();
+    expect(p.store.liveness.sessionCount).toBe(1); // covered: it only restores who is live
+    p.tick(h.now + 1000);
+    expect(h.spoolLines().map(parseLine).filter((l) => l.fields.samples! > 0)).toHaveLength(1);
+    expect(segments(h)).toEqual([]);
+  });
+
+  it('keeps a journal record until the last window it touches is stored', async () => {
     const h = harness();
     const p = h.open();
     await ingest(p, [s(T0 + 1000), s(T0 + 4 * 60_000)]); // one sample 4 min ahead (clock skew is allowed up to 5 min)
+    await ingest(p, [s(T0 + 2000)]);
+    expect(segments(h)).toEqual([`w${T0 / W}.log`, `w${(T0 + 4 * 60_000) / W}.log`]);
     h.now = T0 + W + 15_000;
     p.tick(h.now);
-    await pruned(p);
-    const count = () => {
-      const db = openIngestDb(join(h.dir, 'ingest.db'));
-      try {
-        return (db.prepare('SELECT count(*) AS n FROM journal').get() as { n: number }).n;
-      } finally {
-        db.close();
-      }
-    };
-    expect(count()).toBe(1);
+    expect(segments(h)).toEqual([`w${(T0 + 4 * 60_000) / W}.log`]);
     h.now = T0 + 4 * 60_000 + W + 15_000;
     p.tick(h.now);
-    await pruned(p);
-    expect(count()).toBe(0);
+    expect(segments(h)).toEqual([]);
     // (plus windows holding only the viewers gauge, samples=0)
-    expect(h.spoolLines().map(parseLine).map((l) => l.fields.samples).filter((n) => n! > 0)).toEqual([1, 1]);
+    expect(h.spoolLines().map(parseLine).map((l) => l.fields.samples).filter((n) => n! > 0)).toEqual([2, 1]);
+  });
+
+  it('is not ready while the journal cannot be written (the batch refused), and ready again once it can', async () => {
+    const h = harness();
+    const p = h.open();
+    const blocker = join(h.logDir, `w${T0 / W}.log`); // a directory where the window's segment file would go
+    mkdirSync(blocker);
+    await expect(ingest(p, [s(T0 + 1000)])).rejects.toThrow(/EISDIR/);
+    expect(p.readiness()).toMatchObject({ ready: false, detail: expect.stringContaining('cannot write the journal') });
+    rmdirSync(blocker);
+    expect(await ingest(p, [s(T0 + 1000)])).toMatchObject({ accepted: 1 });
+    expect(p.readiness().ready).toBe(true);
   });
 
   it('rewrites a closed window inside the horizon with its full content (same point identity)', async () => {
