@@ -4,7 +4,7 @@ import type { Db } from './sqlite.js';
 
 /**
  * Checkpoints a WAL-mode database from a worker thread. SQLite's automatic checkpoint runs inside the commit that
- * crosses the threshold, on the event loop: copying megabytes of journal there stalled ingest for tens of ms
+ * crosses the threshold, on the event loop: copying megabytes of spool there stalled ingest for tens of ms
  * (p99 47 ms → 4 ms at half load once moved here). A PASSIVE checkpoint from another connection never blocks the
  * writer. If the worker dies, the main connection falls back to automatic checkpoints.
  */
