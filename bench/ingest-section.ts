@@ -13,12 +13,12 @@ import { HAVE_VICTORIA, NO_VICTORIA_MESSAGE, VictoriaServer } from './victoria.j
  * and written to a real influxd, journal pruned) at a small and at a realistic state, beside the peers, the bare
  * stack's ceiling and JSON.parse, in interleaved rounds (every system a fresh process per round), then open loop at
  * shares of the closed-loop medians. BENCH_ROUNDS (3), BENCH_SECONDS (20: each measured qoswatch load),
- * BENCH_PEER_SECONDS (10: peers and ceiling), BENCH_WARMUP (35 s before a qoswatch process is measured),
+ * BENCH_PEER_SECONDS (8: peers, ceiling and open loop), BENCH_WARMUP (35 s before a qoswatch process is measured),
  * BENCH_BASELINE=<git rev> (adds that build, measured the same way in every round).
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const PEER_SECONDS = Number(process.env.BENCH_PEER_SECONDS ?? 10);
+const PEER_SECONDS = Number(process.env.BENCH_PEER_SECONDS ?? 8);
 /** 10 s windows + 15 s grace: the first window closes 25 s in; 35 s also sees it written and its journal rows pruned. */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 35);
 const BASELINE = process.env.BENCH_BASELINE;
