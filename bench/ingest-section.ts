@@ -155,22 +155,24 @@ export async function ingestSection(): Promise<{ md: string; headline: string; p
     }
   };
 
-  // Each build's processes next to each other, the peers and the ceiling between: rotated every round and reversed
-  // every other round, so drift on the shared machine spreads over all systems instead of hitting the last ones.
-  const units: { name: string; run: (round: number) => Promise<void> }[] = [
-    ...builds.map((b) => ({ name: `${b.name}, small state`, run: small(b) })),
-    ...(influx ? [{ name: 'peer InfluxDB', run: influxPeer }] : []),
-    ...builds.map((b) => ({ name: `${b.name}, realistic state`, run: realistic(b) })),
-    ...(HAVE_VICTORIA ? [{ name: 'peer VictoriaMetrics', run: victoriaPeer }] : []),
-    { name: 'ceiling (bare fastify)', run: ceiling },
-    { name: 'JSON.parse', run: parse },
+  // Groups run in an order rotated every round and reversed every other round (the builds of a group then swap
+  // places: A/B, B/A), so drift on the shared machine spreads over all systems instead of hitting the last ones.
+  type Unit = { name: string; run: (round: number) => Promise<void> };
+  const groups: Unit[][] = [
+    builds.map((b) => ({ name: `${b.name}, small state`, run: small(b) })),
+    ...(influx ? [[{ name: 'peer InfluxDB', run: influxPeer }]] : []),
+    builds.map((b) => ({ name: `${b.name}, realistic state`, run: realistic(b) })),
+    ...(HAVE_VICTORIA ? [[{ name: 'peer VictoriaMetrics', run: victoriaPeer }]] : []),
+    [{ name: 'ceiling (bare fastify)', run: ceiling }],
+    [{ name: 'JSON.parse', run: parse }],
   ];
   if (!HAVE_VICTORIA) console.warn(NO_VICTORIA_MESSAGE);
   const started = performance.now();
   const open: { build: string; load: string; share: number; targetRps: number; r: IngestResult }[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const rotated = [...units.slice(round % units.length), ...units.slice(0, round % units.length)];
+      const k = round % groups.length;
+      const rotated = [...groups.slice(k), ...groups.slice(0, k)].flat();
       const order = round % 2 ? rotated.reverse() : rotated;
       console.log(`ingest round ${round + 1}/${ROUNDS}: ${order.map((u) => u.name).join(' → ')}`);
       for (const u of order) await u.run(round);
@@ -213,12 +215,13 @@ function median(xs: readonly (number | undefined)[]): number {
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 }
 
-/** "median (min–max)" over rounds. */
+/** "median (min–max)" over rounds; one figure when every round gave the same. */
 function spread(xs: readonly (number | undefined)[], digits = 0, unit = ''): string {
   const v = xs.filter((x): x is number => x !== undefined && Number.isFinite(x));
   if (!v.length) return '—';
   const f = (x: number) => fmt(x, digits);
-  return v.length === 1 ? `${f(v[0]!)}${unit}` : `${f(median(v))}${unit} (${f(Math.min(...v))}–${f(Math.max(...v))})`;
+  const [lo, hi] = [Math.min(...v), Math.max(...v)];
+  return f(lo) === f(hi) ? `${f(lo)}${unit}` : `${f(median(v))}${unit} (${f(lo)}–${f(hi)})`;
 }
 
 /** The ratio a / b of each round in which both ran, as "× median (min–max)". */
@@ -289,7 +292,7 @@ function report(rows: Row[], open: { build: string; load: string; share: number;
 
   const md = [
     `### Ingest throughput (steady state, InfluxDB writer ${writerOn ? 'on (real influxd 1.x)' : 'OFF: influxd not installed'}; ${ROUNDS} interleaved round${ROUNDS === 1 ? '' : 's'}${base ? `, A/B against ${base.name}` : ''}; ${fmt(minutes, 1)} min)`,
-    `Every figure is the median over ${ROUNDS} round${ROUNDS === 1 ? '' : 's'} with the range (min–max) in parentheses; ratios are taken per round (both systems of the same round) and then summarised the same way. In every round each system runs once as a fresh process, in an order rotated every round and reversed every other round (each qoswatch build next to the others, the peers and the ceiling between), so drift on the shared machine spreads over all systems. Loopback; the service is one Node.js process (one core for its JavaScript). "Server CPU" is the process under test only (qoswatch, influxd, victoria-metrics or the ceiling app; above 100 % means several threads): the influxd that qoswatch writes to is not counted. Samples per CPU-second = samples accepted ÷ the server's CPU seconds (user + system).`,
+    `Every figure is the median over ${ROUNDS} round${ROUNDS === 1 ? '' : 's'} with the range (min–max) in parentheses; ratios are taken per round (both systems of the same round) and then summarised the same way. In every round each system runs once as a fresh process, in an order rotated every round and reversed every other round (the builds of each state next to each other, swapping places every round: A/B, B/A; the peers and the ceiling between), so drift on the shared machine spreads over all systems. Loopback; the service is one Node.js process (one core for its JavaScript). "Server CPU" is the process under test only (qoswatch, influxd, victoria-metrics or the ceiling app; above 100 % means several threads): the influxd that qoswatch writes to is not counted. Samples per CPU-second = samples accepted ÷ the server's CPU seconds (user + system).`,
     `**Steady state.** Request bodies are pooled as string parts around their timestamps and restamped with the current second when sent, so windows keep closing. Each qoswatch process is first loaded for ${WARMUP} s (closed loop, batches of 1000; 10 s windows + 15 s grace: the first window closes 25 s in), so windows have closed, been written to a real influxd (its own database per process) and their journal rows pruned before anything is measured; each load then runs 2 s unmeasured and ${SECONDS} s measured, across ${Math.floor(SECONDS / 10)} or more window closes (one every 10 s). The writer table below shows what the InfluxDB writer, the spool and the journal did during each measure. At the small state one process (per build and round) serves its three loads in turn; the realistic state has its own process. Peers and the ceiling: 2 s + ${PEER_SECONDS} s.`,
     `**State.** Small: the beacons of bench/samples.ts (8 regions × 5 ISPs × 3 CDNs × 3 platforms: 96 series; up to 32 k sessions in the pool of batches of 1000, 3.2 k in that of 100). Realistic: the memory row's generator (bench/scale.ts): ≈ ${fmt(REALISTIC.series)} series (100 regions × (1 + 5 dimensions × 20 values)) and ${fmt(REALISTIC.sessions)} sessions, every one of them live in each pass over the pool.`,
     `**Settings.** Every qoswatch process: the shipped rules (\`alert-rules/\`) evaluated on the stream, ${Object.entries(SERVICE_ENV).map(([k, v]) => `\`${k}=${v}\``).join(', ')} (the default rate limit of 2000 requests/s per key would cap the load, and info logs one line per request), \`INFLUX_API=v1\`. The realistic state adds the caps and budgets of the memory row, each at twice the state so that none sheds: ${Object.entries(stateEnv(REALISTIC.series, REALISTIC.sessions)).filter(([k]) => !(k in SERVICE_ENV)).map(([k, v]) => `\`${k}=${v}\``).join(', ')}. Every other setting is the default.`,

@@ -268,7 +268,7 @@ export function writerFigures(a: WriterSnapshot, b: WriterSnapshot, dataDir: str
 const WARMUP_MS = 2000;
 
 /** Drives load for `seconds` after a warm-up; CPU and RSS are read from process `pid` (the server under test). */
-export async function measure(
+async function measure(
   pid: number,
   seconds: number,
   opts: { warmupMs?: number; probe?: WriterProbe },
