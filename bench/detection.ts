@@ -6,6 +6,7 @@ import { type TestApp, postTelemetry, startApp } from '../test/helpers/app.js';
 import { tempDir } from '../test/helpers/tmp.js';
 import { fmt, percentile } from './machine.js';
 import { ONE_PAGE_PER_INCIDENT } from './peer-detection.js';
+import { retryOn429 } from './retry.js';
 import { bodies } from './samples.js';
 
 /**
@@ -24,8 +25,11 @@ export interface DetectionRow {
   label: string;
   trials: number;
   p50: number;
-  p99: number;
+  /** 50 trials have no p99: the 90th percentile is the highest one they estimate. */
+  p90: number;
   max: number;
+  /** Requests answered 429 (a busy turn) and sent again after a pause. */
+  retried: number;
 }
 
 /** The on-call person is paged through the signed generic webhook at a receiver on loopback. */
@@ -87,12 +91,13 @@ export async function benchDetection(trials: number): Promise<DetectionRow[]> {
 
 async function trialRun(t: TestApp, receiver: { waitFor(region: string): Promise<number> }, label: string, trials: number, backgroundRps: number): Promise<DetectionRow[]> {
   let stop = false;
+  let retried = 0;
   const background = (async () => {
     if (!backgroundRps) return;
     const pool = bodies(16, 1000, Date.now());
     for (let i = 0; !stop; i++) {
       const next = performance.now() + 1000 / backgroundRps;
-      await postTelemetry(t.url, pool[i % pool.length]!.replace(/"ts":\d+/g, `"ts":${Date.now()}`));
+      await retryOn429(() => postTelemetry(t.url, pool[i % pool.length]!.replace(/"ts":\d+/g, `"ts":${Date.now()}`)), () => retried++);
       await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
     }
   })();
@@ -111,7 +116,8 @@ async function trialRun(t: TestApp, receiver: { waitFor(region: string): Promise
       });
       const page = receiver.waitFor(region);
       const t0 = performance.now();
-      const res = await postTelemetry(t.url, { samples: [{ ts: Date.now(), region, session: `b-${i}`, play_ms: 4000, stall_ms: 1000 }] });
+      // A 429 (a busy turn under the background load) is sent again, counted; the trial keeps its t0.
+      const res = await retryOn429(() => postTelemetry(t.url, { samples: [{ ts: Date.now(), region, session: `b-${i}`, play_ms: 4000, stall_ms: 1000 }] }), () => retried++);
       if (res.status !== 202) throw new Error(`trial ${i}: HTTP ${res.status}`);
       ms.push((await within(opened, `trial ${i}: no incident`)) - t0);
       paged.push((await within(page, `trial ${i}: no page`)) - t0);
@@ -124,14 +130,14 @@ async function trialRun(t: TestApp, receiver: { waitFor(region: string): Promise
   }
   const row = (what: string, xs: number[]): DetectionRow => {
     xs.sort((a, b) => a - b);
-    return { label: `${label}: ${what}`, trials, p50: percentile(xs, 0.5), p99: percentile(xs, 0.99), max: xs.at(-1)! };
+    return { label: `${label}: ${what}`, trials, p50: percentile(xs, 0.5), p90: percentile(xs, 0.9), max: xs.at(-1)!, retried };
   };
   return [row('sample → incident', ms), row('sample → page at the webhook', paged)];
 }
 
 export function detectionTable(rows: readonly DetectionRow[]): string {
-  const head = '| scenario | trials | p50 | p99 | max |\n| --- | ---: | ---: | ---: | ---: |';
-  return [head, ...rows.map((r) => `| ${r.label} | ${r.trials} | ${fmt(r.p50, 2)} ms | ${fmt(r.p99, 2)} ms | ${fmt(r.max, 2)} ms |`)].join('\n');
+  const head = '| scenario | trials | p50 | p90 | max | requests answered 429, sent again |\n| --- | ---: | ---: | ---: | ---: | ---: |';
+  return [head, ...rows.map((r) => `| ${r.label} | ${r.trials} | ${fmt(r.p50, 2)} ms | ${fmt(r.p90, 2)} ms | ${fmt(r.max, 2)} ms | ${fmt(r.retried)} |`)].join('\n');
 }
 
 /** A trial that never completes fails the run loudly instead of hanging it. */

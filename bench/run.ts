@@ -1,10 +1,5 @@
-import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE } from '../test/helpers/influxd.js';
-import { ServiceProcess } from '../test/helpers/service.js';
-import { tempDir } from '../test/helpers/tmp.js';
 import { benchDetection, detectionTable } from './detection.js';
-import { type IngestResult, httpLoad, ingestTable, wsLoad } from './ingest.js';
-import { influxLoad, victoriaLoad } from './peers.js';
-import { HAVE_VICTORIA, NO_VICTORIA_MESSAGE, VictoriaServer } from './victoria.js';
+import { ingestSection } from './ingest-section.js';
 import { type Headline, fmt, replaceInLatest, writeReport } from './machine.js';
 import { type ScaleRow, scaleRun, scaleTable } from './scale.js';
 import { benchValidation } from './validation.js';
@@ -12,12 +7,12 @@ import { peerDetectionSection } from './peer-detection-section.js';
 import type { PeerDetectionRow } from './peer-detection.js';
 
 /**
- * `npm run bench`: validation cost; detection in process and against the peer stack; ingest throughput of the
- * built service (one process, so one core for its JavaScript) beside InfluxDB and VictoriaMetrics; the scale of
- * state. A full run replaces the latest run in BENCHMARKS.md and adds its headline figures to the History table;
- * BENCH_ONLY=detection|peers|ingest|scale measures one part again and replaces that part of the latest run.
+ * `npm run bench`: validation cost; detection in process and against the peer stack; steady-state ingest of the
+ * built service (one process, so one core for its JavaScript) beside InfluxDB, VictoriaMetrics and the bare stack's
+ * ceiling, in interleaved rounds (bench/ingest-section.ts); the scale of state. A full run replaces the latest run in
+ * BENCHMARKS.md and adds its headline figures to the History table; BENCH_ONLY=detection|peers|ingest|scale
+ * measures one part again and replaces that part of the latest run.
  */
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ONLY = process.env.BENCH_ONLY;
 
 async function main(): Promise<void> {
@@ -40,105 +35,23 @@ async function main(): Promise<void> {
   const ingest = await ingestSection();
   const scale = await scaleSection();
   sections.push(peers.md, ingest.md, scale.md);
-  writeReport('Validation, detection, ingest and scale (evaluation on, shipped rules)', sections.join('\n\n'), headline(peers.rows, ingest.rows, scale.rows));
+  writeReport('Validation, detection, ingest and scale (evaluation on, shipped rules)', sections.join('\n\n'), headline(peers.rows, ingest, scale.rows));
   console.log('written to BENCHMARKS.md');
 }
 
 /** One History line: the figures a reader compares run to run. */
-function headline(peers: readonly PeerDetectionRow[], ingest: readonly IngestResult[], scale: readonly ScaleRow[]): Headline {
+function headline(peers: readonly PeerDetectionRow[], ingest: { headline: string; peers: string }, scale: readonly ScaleRow[]): Headline {
   const ms = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : v < 1000 ? `${fmt(v, 1)} ms` : `${fmt(v / 1000, 2)} s`);
   const webhook = (system: string) => peers.find((r) => r.channel === 'webhook' && r.system.startsWith(system));
   const q = webhook('qoswatch');
   const t = webhook('VictoriaMetrics + vmalert + Alertmanager, tuned');
-  const rate = (label: string) => {
-    const r = ingest.find((x) => x.label === label);
-    return r ? `${fmt(r.samplesPerSec / 1000)} k` : '—';
-  };
   const sized = scale.find((r) => r.series === 10_000 && r.sessions === 100_000 && r.nodeOptions === SIZED_HEAP);
   return {
-    detection: `${ms(q?.p50)} / ${ms(q?.p99)} · ${ms(t?.p50)} / ${ms(t?.p99)}`,
-    ingest: ['HTTP, batches of 100', 'HTTP, batches of 1000', 'WebSocket, frames of 100'].map(rate).join(' · '),
-    peers: ['peer: InfluxDB 1.x /write, line protocol, batches of 5000', 'peer: VictoriaMetrics /write, line protocol, batches of 5000'].map(rate).join(' · '),
+    detection: `${ms(q?.p50)} / ${ms(q?.p90)} · ${ms(t?.p50)} / ${ms(t?.p90)}`,
+    ingest: ingest.headline,
+    peers: ingest.peers,
     memory: sized ? `${fmt(sized.rssMiB)} MiB (peak ${fmt(sized.peakRssMiB)})` : '—',
   };
-}
-
-/** Ingest throughput of the built service, then the peers on the same beacons. */
-async function ingestSection(): Promise<{ md: string; rows: IngestResult[] }> {
-  let influx: InfluxServer | undefined;
-  const env: Record<string, string> = { QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s' };
-  if (HAVE_INFLUXD) {
-    influx = await InfluxServer.launch();
-    await influx.createDb('bench');
-    Object.assign(env, { INFLUX_URL: influx.url, INFLUX_API: 'v1', INFLUX_DB: 'bench' });
-  } else {
-    console.warn(NO_INFLUXD_MESSAGE);
-  }
-  const rows: IngestResult[] = [];
-  const run = async (what: (svc: ServiceProcess) => Promise<IngestResult>, extraEnv: Record<string, string> = {}) => {
-    const svc = new ServiceProcess({ ...env, ...extraEnv });
-    await svc.start();
-    try {
-      const r = await what(svc);
-      console.log(`${r.label}: ${Math.round(r.samplesPerSec)} samples/s, p99 ${r.p99ms.toFixed(1)} ms`);
-      rows.push(r);
-      return r;
-    } finally {
-      await svc.stop('SIGTERM');
-      svc.cleanup();
-    }
-  };
-  try {
-    const h100 = await run((svc) => httpLoad(svc, 100, SECONDS));
-    // The same load with no rules (an empty rules dir): what streaming evaluation of the shipped rules costs.
-    const noRules = tempDir('bench-no-rules');
-    const off = await run((svc) => httpLoad(svc, 100, SECONDS), { QOSWATCH_RULES_DIR: noRules });
-    off.label += ', no rules loaded';
-    const h1000 = await run((svc) => httpLoad(svc, 1000, SECONDS, { concurrency: 8 }));
-    for (const [base, batch] of [[h100, 100], [h1000, 1000]] as const) {
-      for (const share of [0.5, 0.9]) {
-        const r = await run((svc) => httpLoad(svc, batch, SECONDS, { targetRps: base.requestsPerSec * share, concurrency: 64 }));
-        r.label = `HTTP, batches of ${batch}, open loop at ${share * 100} % of max`;
-      }
-    }
-    await run((svc) => wsLoad(svc, 100, SECONDS));
-    await run((svc) => wsLoad(svc, 1000, SECONDS, 4, 4));
-    if (influx) {
-      // The peer: the same beacons written straight to InfluxDB 1.x as line protocol (no validation, no
-      // aggregation), so the qoswatch rows can be read against what the storage alone sustains here.
-      for (const batch of [1000, 5000]) {
-        await influx.createDb(`peer${batch}`);
-        const r = await influxLoad(influx, `peer${batch}`, batch, SECONDS);
-        console.log(`${r.label}: ${Math.round(r.samplesPerSec)} samples/s`);
-        rows.push(r);
-      }
-    } else {
-      console.warn('peer InfluxDB skipped: influxd is not installed');
-    }
-    if (HAVE_VICTORIA) {
-      for (const batch of [1000, 5000]) {
-        const vm = await VictoriaServer.launch();
-        try {
-          const r = await victoriaLoad(vm, batch, SECONDS);
-          console.log(`${r.label}: ${Math.round(r.samplesPerSec)} samples/s`);
-          rows.push(r);
-        } finally {
-          await vm.destroy();
-        }
-      }
-    } else {
-      console.warn(NO_VICTORIA_MESSAGE);
-    }
-  } finally {
-    await influx?.destroy();
-  }
-  const md =
-    `### Ingest throughput (loopback; the service is one Node.js process; InfluxDB writer ${influx ? 'on (real influxd 1.x)' : 'OFF: influxd not installed'})\n\n` +
-      ingestTable(rows) +
-      (influx ? '' : '\n\nPeer InfluxDB row missing: influxd was not installed for this run.') +
-      (HAVE_VICTORIA ? '' : '\n\nPeer VictoriaMetrics rows missing: victoria-metrics was not installed for this run (bench/setup).') +
-      '\n\nClosed loop = as fast as the server answers (16 HTTP requests or 4 × 16 WebSocket frames in flight); open loop = requests on a fixed schedule, latency includes queueing. "server CPU" is the process under test (qoswatch, or influxd for the peer rows; above 100 % means several threads). Every qoswatch row evaluates the shipped rules (`alert-rules/`) on the stream, except the one marked \"no rules loaded\". The peer rows store raw points only — no validation, no aggregation, no journal; VictoriaMetrics gets the numeric fields only (no session id).';
-  return { md, rows };
 }
 
 /** The V8 heap sizing README.md (Operations, Memory) recommends for 10 k series and 100 k sessions. */

@@ -32,12 +32,13 @@ export interface ScaleRow {
 const DIMS = ['isp', 'cdn', 'platform', 'country', 'sdk'] as const;
 
 /** Regions and values per dimension so that regions × (1 + 5 × values) ≈ the series wanted. */
-function layout(series: number): { regions: number; values: number } {
+export function layout(series: number): { regions: number; values: number } {
   const regions = series <= 1000 ? 20 : series <= 10_000 ? 100 : 500;
   return { regions, values: Math.max(1, Math.round((series / regions - 1) / DIMS.length)) };
 }
 
-function body(from: number, size: number, ts: number, regions: number, values: number, sessions: number): string {
+/** `size` samples from the `from`-th on, stamped `ts`: sessions and (region, dimension value) pairs in turn. */
+export function stateBody(from: number, size: number, ts: number, regions: number, values: number, sessions: number): string {
   const parts: string[] = [];
   for (let k = 0; k < size; k++) {
     const i = from + k;
@@ -78,17 +79,25 @@ function histogramDelta(before: string, after: string, name: string): { count: n
 
 const gauge = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 
+/**
+ * The service settings for a state of `series` × `sessions`: the caps fit the layout and the budgets are lifted to
+ * twice the state, so what is measured is what the state costs, not the budgets.
+ */
+export function stateEnv(series: number, sessions: number): Record<string, string> {
+  const { regions, values } = layout(series);
+  const budgets = { series: String(2 * series), sessions: String(2 * sessions) };
+  return {
+    QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s', QOSWATCH_REGION_CAP: String(regions), QOSWATCH_DIM_CAP: String(values),
+    QOSWATCH_MAX_PENDING_BYTES: '1gb', QOSWATCH_TENANT_MAX_SERIES: budgets.series, QOSWATCH_MAX_SERIES: budgets.series, QOSWATCH_TENANT_MAX_POINTS: budgets.series,
+    QOSWATCH_TENANT_MAX_SESSIONS: budgets.sessions, QOSWATCH_MAX_SESSIONS: budgets.sessions,
+  };
+}
+
 export async function scaleRun(series: number, sessions: number, fillSeconds = 36, measureSeconds = 20, env: Record<string, string> = {}): Promise<ScaleRow> {
   const { regions, values } = layout(series);
   // Enough samples for every session every 20 s and every (region, value) pair every 10 s window, twice over.
   const rate = Math.max(sessions / 20, (2 * regions * values) / 10, 2000);
-  // The budgets are lifted to twice the state measured: this measures what the state costs, not the budgets.
-  const budgets = { series: String(2 * series), sessions: String(2 * sessions) };
-  const svc = new ServiceProcess({
-    QOSWATCH_LOG_LEVEL: 'warn', QOSWATCH_RATE_LIMIT: '1000000/1s', QOSWATCH_REGION_CAP: String(regions), QOSWATCH_DIM_CAP: String(values),
-    QOSWATCH_MAX_PENDING_BYTES: '1gb', QOSWATCH_TENANT_MAX_SERIES: budgets.series, QOSWATCH_MAX_SERIES: budgets.series, QOSWATCH_TENANT_MAX_POINTS: budgets.series,
-    QOSWATCH_TENANT_MAX_SESSIONS: budgets.sessions, QOSWATCH_MAX_SESSIONS: budgets.sessions, ...env,
-  });
+  const svc = new ServiceProcess({ ...stateEnv(series, sessions), ...env });
   await svc.start();
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const url = new URL('/v1/telemetry', svc.url);
@@ -123,7 +132,7 @@ export async function scaleRun(series: number, sessions: number, fillSeconds = 3
     while (performance.now() < stopAt) {
       const due = ((performance.now() - start) / 1000) * rate;
       while (sent < due && inflight.size < 32) {
-        const p = post(body(next, size, Date.now(), regions, values, sessions)).finally(() => inflight.delete(p));
+        const p = post(stateBody(next, size, Date.now(), regions, values, sessions)).finally(() => inflight.delete(p));
         inflight.add(p);
         next += size;
         sent += size;

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { afterEach } from 'vitest';
 import { ADMIN_TOKEN, INGEST_KEY } from './app.js';
 import { freePort, waitFor } from './ports.js';
@@ -16,9 +16,11 @@ export class ServiceProcess {
   url = '';
   readonly dataDir: string;
 
+  /** `cli`: another build's dist/cli.js (benchmarks against an older revision); it runs from that build's root. */
   constructor(
     private readonly env: Record<string, string>,
     dataDir?: string,
+    private readonly cli = CLI,
   ) {
     this.dataDir = dataDir ?? tempDir('qoswatch-proc');
   }
@@ -26,7 +28,8 @@ export class ServiceProcess {
   async start(): Promise<void> {
     const port = await freePort();
     this.url = `http://127.0.0.1:${port}`;
-    const proc = spawn(process.execPath, [CLI, 'serve'], {
+    const proc = spawn(process.execPath, [this.cli, 'serve'], {
+      cwd: dirname(dirname(this.cli)),
       env: {
         PATH: process.env.PATH,
         PORT: String(port),
