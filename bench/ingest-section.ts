@@ -255,11 +255,15 @@ function report(rows: Row[], open: { build: string; load: string; share: number;
 
   const qoswatchRows = rows.filter((r) => r.kind === 'qoswatch');
   const writer = [
-    '| system | state | load | series / live sessions at end | InfluxDB writes | points written to InfluxDB | InfluxDB write errors | spool points at end | journal rows committed / deleted / held at end | data dir at end |',
+    '| system | state | load | series / live sessions at end | InfluxDB writes | points written to InfluxDB | InfluxDB write errors | spool points at end | journal: SQLite rows committed / deleted / held at end, or segment files / MiB held at end | data dir at end |',
     '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...qoswatchRows.map((row) => {
       const w = (pick: (f: NonNullable<IngestResult['writer']>) => number | undefined, digits = 0, unit = '') => col(row, (r) => (r.writer ? (pick(r.writer) ?? NaN) : NaN), digits, unit);
-      const j = row.runs.some((r) => r?.writer?.journal) ? `${w((f) => f.journal?.appended)} / ${w((f) => f.journal?.pruned)} / ${w((f) => f.journal?.heldAtEnd)}` : '— (no SQLite journal)';
+      const j = row.runs.some((r) => r?.writer?.journal)
+        ? `${w((f) => f.journal?.appended)} rows / ${w((f) => f.journal?.pruned)} / ${w((f) => f.journal?.heldAtEnd)}`
+        : row.runs.some((r) => r?.writer?.segments)
+          ? `${w((f) => f.segments?.files)} segments / ${w((f) => f.segments?.mib, 1, ' MiB')}`
+          : '—';
       return `| ${row.system} | ${row.state} | ${row.load} | ${w((f) => f.seriesAtEnd)} / ${w((f) => f.liveSessionsAtEnd)} | ${w((f) => f.influxWrites)} | ${w((f) => f.pointsWritten)} | ${w((f) => f.writeErrors)} | ${w((f) => f.spoolPointsAtEnd)} | ${j} | ${w((f) => f.dataDirMiB, 1, ' MiB')} |`;
     }),
   ].join('\n');
@@ -301,7 +305,7 @@ function report(rows: Row[], open: { build: string; load: string; share: number;
     '#### Small state\n\n' + main('small'),
     '#### Realistic state (≈ 10 k series, 100 k live sessions)\n\n' + main('realistic'),
     '#### The writer ran: InfluxDB writes, spool and journal during each measure\n\n' + writer +
-      '\n\nSeries and live sessions = `qoswatch_window_series` and `qoswatch_live_sessions` at the end; InfluxDB writes = write requests (`qoswatch_influx_write_duration_seconds_count`) during the measure; points written = `qoswatch_influx_points_written_total` during the measure; spool = `qoswatch_spool_depth_points` at its end; journal rows (one per accepted batch) read from `ingest.db` read-only beside the service: committed and deleted during the measure, held at its end; data dir = everything on disk under QOSWATCH_DATA_DIR at the end.',
+      '\n\nSeries and live sessions = `qoswatch_window_series` and `qoswatch_live_sessions` at the end; InfluxDB writes = write requests (`qoswatch_influx_write_duration_seconds_count`) during the measure; points written = `qoswatch_influx_points_written_total` during the measure; spool = `qoswatch_spool_depth_points` at its end; journal: for a build with the SQLite journal (before issue 16), its rows (one per accepted batch) read from `ingest.db` read-only beside the service, committed and deleted during the measure and held at its end; for a build with segment files, `qoswatch_journal_segments` and `qoswatch_journal_bytes` at the end (a segment is deleted whole once its window is stored); data dir = everything on disk under QOSWATCH_DATA_DIR at the end.',
     '#### qoswatch ÷ peers (per round)\n\n' + vsPeers,
     ...(base
       ? [`#### A/B: this build ÷ ${base.name} (per round, the same loads in the same rounds)\n\n${ab}\n\n${base.name} was built from \`git archive\` of that revision with this checkout's node_modules (\`tsc -p tsconfig.build.json\`) and runs from its own directory (its own \`alert-rules/\`).`]

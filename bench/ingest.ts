@@ -21,6 +21,8 @@ export interface WriterFigures {
   liveSessionsAtEnd: number;
   /** Journal rows (one per accepted batch) committed and deleted during the measure, and held at its end; absent without a SQLite journal. */
   journal?: { appended: number; pruned: number; heldAtEnd: number };
+  /** Journal segment files and their bytes at the end of the measure (a build whose journal is segment files). */
+  segments?: { files: number; mib: number };
   dataDirMiB: number;
 }
 
@@ -219,13 +221,15 @@ const family = (text: string, name: string) => {
   return sum;
 };
 
-/** Reads qoswatch's /metrics and, when the build has one, its SQLite journal (read-only, beside the service's own connection). */
+/** Reads qoswatch's /metrics and, when the build has one (before issue 16), its SQLite journal (read-only, beside the service's own connection). */
 export function writerProbe(svc: ServiceProcess): WriterProbe {
   return { dataDir: svc.dataDir, read: () => readWriter(svc) };
 }
 
 async function readWriter(svc: ServiceProcess): Promise<WriterSnapshot> {
   const metrics = await metricsText(svc.url);
+  // Since issue 16 the journal is segment files (its figures are in /metrics); ingest.db keeps an empty table.
+  if (metrics.includes('qoswatch_journal_segments ')) return { metrics };
   try {
     const db = new Database(join(svc.dataDir, 'ingest.db'), { readonly: true, fileMustExist: true });
     try {
@@ -258,6 +262,9 @@ export function writerFigures(a: WriterSnapshot, b: WriterSnapshot, dataDir: str
     liveSessionsAtEnd: family(b.metrics, 'qoswatch_live_sessions'),
     dataDirMiB: dirBytes(dataDir) / 1024 ** 2,
   };
+  if (b.metrics.includes('qoswatch_journal_segments ')) {
+    f.segments = { files: family(b.metrics, 'qoswatch_journal_segments'), mib: family(b.metrics, 'qoswatch_journal_bytes') / 1024 ** 2 };
+  }
   if (a.journal && b.journal) {
     const appended = b.journal.lastSeq - a.journal.lastSeq;
     f.journal = { appended, pruned: appended - (b.journal.rows - a.journal.rows), heldAtEnd: b.journal.rows };
