@@ -2,7 +2,8 @@ import { type Budgets, FOLDED, type TenantUsage, unlimitedBudgets } from './budg
 import { type CardinalityCaps, OTHER } from './cardinality.js';
 import { Liveness, NEW_ERROR, NEW_SESSION } from './liveness.js';
 import type { Sample } from './sample-schema.js';
-import { WindowAgg, combine } from './window-agg.js';
+import { ZERO_KEY } from './sketch.js';
+import { type SampleKeys, WindowAgg, combine, keysOf } from './window-agg.js';
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 
@@ -86,6 +87,7 @@ export class WindowStore {
   private touched: Series[] = [];
   private readonly scratch: Series[] = [];
   private readonly scratchIds: number[] = [];
+  private readonly scratchKeys: SampleKeys = { latency: ZERO_KEY, rtt: ZERO_KEY, startup: ZERO_KEY };
   /** The tenant of the last resolved sample. */
   private scratchUsage: TenantUsage | undefined;
 
@@ -141,6 +143,7 @@ export class WindowStore {
     const flags = this.observe(tenant, s, w, receivedAt, path !== 'late');
     const newSession = (flags & NEW_SESSION) !== 0;
     const newError = (flags & NEW_ERROR) !== 0;
+    const keys = keysOf(s, this.scratchKeys);
 
     for (let i = 0; i < targets.length; i++) {
       const series = targets[i]!;
@@ -168,7 +171,7 @@ export class WindowStore {
           set.add(w);
         }
       }
-      agg.add(s, newSession, newError);
+      agg.add(s, newSession, newError, keys);
     }
     return path;
   }
