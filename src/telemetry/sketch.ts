@@ -138,7 +138,7 @@ class BoundedStore extends DenseStore {
   /**
    * Grows the bins to hold [min, max] with the new keys: within the bins already there only the range moves; else
    * they double, with the range centred. (The library re-centres — slices and unshifts the whole array — at every
-   * new lowest key, and grows by one chunk at a time: a fifth of the cost of an insert into an open window.)
+   * new lowest key, and grows by one chunk at a time.)
    */
   override _extendRange(key: number, secondKey = key): void {
     const lo = Math.min(key, secondKey, this.minKey);

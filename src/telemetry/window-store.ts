@@ -2,7 +2,7 @@ import { type Budgets, FOLDED, type TenantUsage, unlimitedBudgets } from './budg
 import { type CardinalityCaps, OTHER } from './cardinality.js';
 import { Liveness, NEW_ERROR, NEW_SESSION } from './liveness.js';
 import type { Sample } from './sample-schema.js';
-import { ZERO_KEY } from './sketch.js';
+import { type LiveSketch, ZERO_KEY, mergeInto, newSketch } from './sketch.js';
 import { type SampleKeys, WindowAgg, combine, keysOf } from './window-agg.js';
 
 export const DEFAULT_INTERVAL_MS = 10_000;
@@ -16,9 +16,22 @@ export interface SeriesKey {
   readonly value?: string;
 }
 
+/** The sketches of a window aggregate. */
+export type SketchField = 'latency' | 'rtt' | 'startup';
+
+/** One sketch of a series' closed windows [from, to], merged. */
+interface MergedRange {
+  readonly field: SketchField;
+  readonly from: number;
+  readonly to: number;
+  readonly sketch: LiveSketch | undefined;
+}
+
 interface Series extends SeriesKey {
   readonly usage: TenantUsage;
   readonly windows: Map<number, WindowAgg>;
+  /** Merges of closed windows read by the rules (`closedSketch`); dropped when a closed window changes. */
+  merged: MergedRange[] | undefined;
   /** In `touched` since the last drain. */
   touched: boolean;
   viewersSeenAt: number;
@@ -166,6 +179,7 @@ export class WindowStore {
           this.touched.push(series);
         }
         if (path === 'retained') {
+          series.merged = undefined;
           let set = this.dirty.get(series);
           if (!set) this.dirty.set(series, (set = new Set()));
           set.add(w);
@@ -227,6 +241,28 @@ export class WindowStore {
     const picked: WindowAgg[] = [];
     if (s) for (let w = from; w <= to; w++) { const a = s.windows.get(w); if (a) picked.push(a); }
     return combine(picked);
+  }
+
+  /**
+   * The `field` sketches of a series' closed windows [from, to] (to < closedBefore) merged, undefined when none
+   * holds one. Cached: the rules read the same closed windows at every evaluation pass, and a closed window changes
+   * only when a late sample lands in it or it is evicted, which drop the series' merges.
+   */
+  closedSketch(seriesId: number, field: SketchField, from: number, to: number): LiveSketch | undefined {
+    if (to >= this.closed) throw new RangeError(`window ${to} is open`);
+    const s = this.byId.get(seriesId);
+    if (!s) return undefined;
+    const cached = s.merged?.find((m) => m.field === field && m.from === from && m.to === to);
+    if (cached) return cached.sketch;
+    let sketch: LiveSketch | undefined;
+    for (let w = from; w <= to; w++) {
+      const part = s.windows.get(w)?.[field];
+      if (part) mergeInto((sketch ??= newSketch()), part);
+    }
+    // Ranges that end elsewhere are stale: windows have closed since.
+    s.merged = (s.merged ?? []).filter((m) => m.to === to);
+    s.merged.push({ field, from, to, sketch });
+    return sketch;
   }
 
   private advance(now: number, target: number): TickResult {
@@ -309,6 +345,7 @@ export class WindowStore {
       if (w >= below) continue;
       for (const s of list) {
         s.windows.delete(w);
+        s.merged = undefined;
         const gaugeIdle = now - Math.max(s.viewersSeenAt, s.concurrencySeenAt) >= this.horizonMs;
         if (s.windows.size === 0 && gaugeIdle) this.forget(s);
       }
@@ -381,7 +418,7 @@ export class WindowStore {
   }
 
   private create(usage: TenantUsage, tenant: string, region: string, dim?: string, value?: string): Series {
-    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), merged: undefined, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
     this.byId.set(s.id, s);
     this.budgets.seriesAdded(usage);
     return s;

@@ -1,7 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CapHooks, CardinalityCaps } from '../../src/telemetry/cardinality.js';
 import type { Sample } from '../../src/telemetry/sample-schema.js';
-import { RELATIVE_ACCURACY, isFrozen, quantile } from '../../src/telemetry/sketch.js';
+import { RELATIVE_ACCURACY, freeze, isFrozen, mergeInto, newSketch, quantile } from '../../src/telemetry/sketch.js';
 import { type EmittedWindow, type SeriesKey, type TickResult, WindowStore } from '../../src/telemetry/window-store.js';
 
 // Explicit times only: the store is pure, time is always an argument.
@@ -531,5 +532,67 @@ describe('WindowStore: eviction', () => {
     expect(st.seriesCount).toBe(1); // still holds the retained gauge window w0+6
     st.tick(T0 + 200_000);
     expect(st.seriesCount).toBe(0);
+  });
+});
+
+describe('WindowStore: cached merges of closed windows', () => {
+  /** The sketch of windows [from, to] merged afresh, frozen (a canonical form: only the non-empty bins). */
+  function fresh(st: WindowStore, id: number, field: 'latency' | 'startup', from: number, to: number): string | undefined {
+    const out = newSketch();
+    for (let w = from; w <= to; w++) {
+      const s = st.window(id, w)?.[field];
+      if (s) mergeInto(out, s);
+    }
+    return out.count > 0 ? freeze(out) : undefined;
+  }
+
+  it('equal a fresh merge after retained and late samples, closes, evictions and retention changes', () => {
+    type Op = { kind: 'sample'; age: number; region: string; latency: number; startup?: number } | { kind: 'tick'; dt: number } | { kind: 'retain'; n: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 8, arbitrary: fc.record({ kind: fc.constant('sample' as const), age: fc.integer({ min: 0, max: 9 * W }), region: fc.constantFrom('eu', 'us'), latency: fc.integer({ min: 1, max: 5000 }), startup: fc.option(fc.integer({ min: 0, max: 9000 }), { nil: undefined }) }) },
+      // A tick that closes nothing still evicts what a lowered retention no longer keeps.
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), dt: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 * W })) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('retain' as const), n: fc.integer({ min: 1, max: RETAIN }) }) },
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), fc.array(fc.tuple(fc.nat(RETAIN), fc.nat(RETAIN)), { minLength: 1, maxLength: 4 }), (ops, spans) => {
+        const st = mk();
+        let now = T0;
+        for (const o of ops) {
+          if (o.kind === 'sample') put(st, { ts: Math.max(0, now - o.age), region: o.region, latency_ms: o.latency, startup_ms: o.startup }, now);
+          else if (o.kind === 'tick') st.tick((now += o.dt));
+          else st.setRetention(o.n);
+          // Reads as the rules do, at every step: the cache fills and must follow every change.
+          for (const s of st.seriesKeys()) {
+            for (const [a, b] of spans) {
+              const to = st.closedBefore - 1 - Math.min(a, b);
+              const from = st.closedBefore - 1 - Math.max(a, b);
+              for (const field of ['latency', 'startup'] as const) {
+                const cached = st.closedSketch(s.id, field, from, to);
+                expect(cached && cached.count > 0 ? freeze(cached) : undefined).toBe(fresh(st, s.id, field, from, to));
+              }
+            }
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('drop the windows a lowered retention evicts', () => {
+    const st = mk();
+    for (let i = 0; i < 3; i++) put(st, { ts: T0 + i * W, latency_ms: 10 + i });
+    st.tick(T0 + 3 * W + G);
+    const id = regionSeries(st).id;
+    expect(st.closedSketch(id, 'latency', w0, w0 + 2)!.count).toBe(3);
+    st.setRetention(1);
+    st.tick(T0 + 3 * W + G);
+    expect(st.closedSketch(id, 'latency', w0, w0 + 2)!.count).toBe(1);
+  });
+
+  it('are not taken for windows still open', () => {
+    const st = mk();
+    put(st, { ts: T0, latency_ms: 5 });
+    expect(() => st.closedSketch(regionSeries(st).id, 'latency', w0 - 1, w0)).toThrow(RangeError);
   });
 });
