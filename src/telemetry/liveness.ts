@@ -11,6 +11,8 @@ interface Tuple {
   readonly ids: readonly number[];
   readonly key: string;
   refs: number;
+  /** What the caller resolved these series from (`attachRoute`), opaque here. */
+  route: unknown;
 }
 
 interface Entry {
@@ -45,7 +47,7 @@ interface NodeEntry extends Entry {
 }
 
 /** The series of a stale entry (counting only, in no gauge). */
-const NONE: Tuple = { ids: [], key: '', refs: 0 };
+const NONE: Tuple = { ids: [], key: '', refs: 0, route: undefined };
 
 export const NEW_SESSION = 1;
 export const NEW_ERROR = 2;
@@ -207,6 +209,20 @@ export class Liveness {
     return flags;
   }
 
+  /** The route attached to a live session's series list (see `attachRoute`), if any. */
+  routeOf(tenant: string, id: string): unknown {
+    return this.sessions.get(tenant, id)?.series.route;
+  }
+
+  /**
+   * Attaches to a live session's series list what the caller resolved it from (shared with every reporter in the
+   * same series), so that the next sample of any of them can skip resolving it again.
+   */
+  attachRoute(tenant: string, id: string, route: () => unknown): void {
+    const e = this.sessions.get(tenant, id);
+    if (e && e.series.route === undefined) e.series.route = route();
+  }
+
   /** Records a node sample; its latest `concurrency` (by sample ts) is its gauge. */
   node(tenant: string, id: string, series: readonly number[], ts: number, receivedAt: number, intervalMs: number, concurrency: number | undefined): void {
     let e = this.nodes.get(tenant, id);
@@ -266,7 +282,7 @@ export class Liveness {
   private hold(series: readonly number[]): Tuple {
     const key = series.join();
     let t = this.tuples.get(key);
-    if (!t) this.tuples.set(key, (t = { ids: series.slice(), key, refs: 0 }));
+    if (!t) this.tuples.set(key, (t = { ids: series.slice(), key, refs: 0, route: undefined }));
     t.refs++;
     return t;
   }

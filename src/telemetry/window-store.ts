@@ -1,5 +1,5 @@
 import { type Budgets, FOLDED, type TenantUsage, unlimitedBudgets } from './budgets.js';
-import { type CardinalityCaps, OTHER } from './cardinality.js';
+import { type CapSlot, type CardinalityCaps, OTHER } from './cardinality.js';
 import { Liveness, NEW_ERROR, NEW_SESSION } from './liveness.js';
 import type { Sample } from './sample-schema.js';
 import { type LiveSketch, ZERO_KEY, mergeInto, newSketch } from './sketch.js';
@@ -32,6 +32,10 @@ interface Series extends SeriesKey {
   readonly windows: Map<number, WindowAgg>;
   /** Merges of closed windows read by the rules (`closedSketch`); dropped when a closed window changes. */
   merged: MergedRange[] | undefined;
+  /** The cap slot of its region or dimension value, as last admitted (for routes). */
+  slot: CapSlot | undefined;
+  /** Forgotten (a route holding it is void). */
+  gone: boolean;
   /** In `touched` since the last drain. */
   touched: boolean;
   viewersSeenAt: number;
@@ -103,6 +107,11 @@ export class WindowStore {
   private readonly scratchKeys: SampleKeys = { latency: ZERO_KEY, rtt: ZERO_KEY, startup: ZERO_KEY };
   /** The tenant of the last resolved sample. */
   private scratchUsage: TenantUsage | undefined;
+  /**
+   * The last sample's series were resolved afresh, all admitted under its own values (none folded): a route to keep
+   * for its session (see `routeOf`).
+   */
+  private routable = false;
 
   constructor(
     opts: WindowStoreOptions,
@@ -154,6 +163,7 @@ export class WindowStore {
     const usage = this.scratchUsage!;
 
     const flags = this.observe(tenant, s, w, receivedAt, path !== 'late');
+    this.keepRoute(tenant, s);
     const newSession = (flags & NEW_SESSION) !== 0;
     const newError = (flags & NEW_ERROR) !== 0;
     const keys = keysOf(s, this.scratchKeys);
@@ -194,6 +204,7 @@ export class WindowStore {
   restoreLiveness(tenant: string, s: Sample, receivedAt: number): void {
     this.resolveSeries(tenant, s, receivedAt);
     this.observe(tenant, s, this.windowOf(s.ts), receivedAt, true);
+    this.keepRoute(tenant, s);
   }
 
   /** The series the last ingested sample went to (region first), after the cardinality caps. */
@@ -375,8 +386,20 @@ export class WindowStore {
     const ids = this.scratchIds;
     out.length = 0;
     ids.length = 0;
+    const route = s.session === undefined ? undefined : this.routeOf(tenant, s, now);
+    if (route) {
+      for (const t of route) {
+        out.push(t);
+        ids.push(t.id);
+      }
+      this.scratchUsage = route[0]!.usage;
+      this.routable = false;
+      return out;
+    }
+    let routable = true;
     const usage = (this.scratchUsage = this.budgets.of(tenant));
-    let region = this.caps.admit(tenant, 'region', s.region, now);
+    const regionSlot = this.caps.admitSlot(tenant, 'region', s.region, now);
+    let region = regionSlot ? s.region : OTHER;
     let regions = this.index.get(tenant);
     if (!regions) this.index.set(tenant, (regions = new Map()));
     let node = regions.get(region);
@@ -390,19 +413,23 @@ export class WindowStore {
     }
     if (!node) regions.set(region, (node = { dims: new Map() }));
     node.series ??= this.create(usage, tenant, region);
+    if (regionSlot && region === s.region) node.series.slot = regionSlot;
+    else routable = false;
     out.push(node.series);
     const dims = s.dims;
     if (dims) {
       for (const dim in dims) {
         const raw = dims[dim as keyof typeof dims];
         if (raw === undefined) continue;
-        const value = this.caps.admit(tenant, dim, raw, now);
+        const slot = this.caps.admitSlot(tenant, dim, raw, now);
+        const value = slot ? raw : OTHER;
         let values = node.dims.get(dim);
         let series = values?.get(value);
         if (!series) {
           const full = this.budgets.seriesFull(usage);
           if (full) {
             this.budgets.exceeded(usage, FOLDED[full]);
+            routable = false;
             series = values?.get(OTHER);
             if (!series) continue;
           } else {
@@ -410,21 +437,55 @@ export class WindowStore {
             values.set(value, (series = this.create(usage, tenant, region, dim, value)));
           }
         }
+        if (slot && series.value === raw) series.slot = slot;
+        else routable = false;
         out.push(series);
       }
     }
     for (const t of out) ids.push(t.id);
+    this.routable = routable;
     return out;
   }
 
+  /**
+   * The series of a session's last samples, when this sample has the same region and dimension values and they
+   * still hold: what resolving them again would give (none folded, none released, none forgotten), without its
+   * map lookups (five per dimension). Marks the values seen, as admitting them again would.
+   */
+  private routeOf(tenant: string, s: Sample, now: number): readonly Series[] | undefined {
+    const route = this.liveness.routeOf(tenant, s.session!) as readonly Series[] | undefined;
+    if (!route) return undefined;
+    const head = route[0]!;
+    if (head.gone || head.slot!.released || head.region !== s.region) return undefined;
+    let i = 1;
+    const dims = s.dims;
+    if (dims) {
+      for (const dim in dims) {
+        const raw = dims[dim as keyof typeof dims];
+        if (raw === undefined) continue;
+        const t = route[i++];
+        if (!t || t.gone || t.slot!.released || t.dim !== dim || t.value !== raw) return undefined;
+      }
+    }
+    if (i !== route.length) return undefined;
+    for (const t of route) this.caps.seen(t.slot!, now);
+    return route;
+  }
+
+  /** Attaches the series just resolved afresh to the session's series list, if they make a route and it has none. */
+  private keepRoute(tenant: string, s: Sample): void {
+    if (this.routable && s.session !== undefined) this.liveness.attachRoute(tenant, s.session, () => this.scratch.slice());
+  }
+
   private create(usage: TenantUsage, tenant: string, region: string, dim?: string, value?: string): Series {
-    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), merged: undefined, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), merged: undefined, slot: undefined, gone: false, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
     this.byId.set(s.id, s);
     this.budgets.seriesAdded(usage);
     return s;
   }
 
   private forget(s: Series): void {
+    s.gone = true;
     this.byId.delete(s.id);
     this.budgets.seriesRemoved(s.usage);
     const regions = this.index.get(s.tenant);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CapHooks, CardinalityCaps } from '../../src/telemetry/cardinality.js';
+import { Budgets } from '../../src/telemetry/budgets.js';
 import type { Sample } from '../../src/telemetry/sample-schema.js';
 import { RELATIVE_ACCURACY, freeze, isFrozen, mergeInto, newSketch, quantile } from '../../src/telemetry/sketch.js';
 import { type EmittedWindow, type SeriesKey, type TickResult, WindowStore } from '../../src/telemetry/window-store.js';
@@ -594,5 +595,68 @@ describe('WindowStore: cached merges of closed windows', () => {
     const st = mk();
     put(st, { ts: T0, latency_ms: 5 });
     expect(() => st.closedSketch(regionSeries(st).id, 'latency', w0 - 1, w0)).toThrow(RangeError);
+  });
+});
+
+describe('WindowStore: session routes', () => {
+  type Op =
+    | { kind: 'sample'; session: number; region: string; isp?: string; cdn?: string; dt: number; age: number }
+    | { kind: 'tick'; dt: number }
+    | { kind: 'sweep' };
+  const value = (prefix: string) => fc.option(fc.constantFrom(`${prefix}1`, `${prefix}2`, `${prefix}3`, 'other'), { nil: undefined });
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    // Mostly a session's own region and values (routes are taken), sometimes others (a session moves).
+    { weight: 10, arbitrary: fc.integer({ min: 0, max: 5 }).chain((session) => fc.record({ kind: fc.constant('sample' as const), session: fc.constant(session), region: fc.constantFrom('eu', 'us', 'ap'), isp: value('i'), cdn: value('c'), dt: fc.integer({ min: 0, max: 3000 }), age: fc.integer({ min: 0, max: 3 * W }) }).map((o) => (o.dt % 5 !== 0 ? { ...o, region: ['eu', 'us', 'ap'][session % 3]!, isp: `i${session % 4}`, cdn: session % 2 ? 'c1' : undefined } : o))) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), dt: fc.integer({ min: 0, max: 3 * W }) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('sweep' as const) }) },
+  );
+
+  /** A store with small caps (folds), a short cap TTL (releases) and a small series budget (budget folds). */
+  function store(log: string[]) {
+    const hooks: CapHooks = {
+      onAdmit: (t, d, v, now) => log.push(`admit ${t} ${d} ${v} ${now}`),
+      onFold: (d) => log.push(`fold ${d}`),
+      onRelease: (t, d, v) => log.push(`release ${t} ${d} ${v}`),
+      onSeen: (t, d, v, at) => log.push(`seen ${t} ${d} ${v} ${at}`),
+    };
+    const caps = new CardinalityCaps((d) => (d === 'region' ? 3 : 2), hooks, 4000);
+    const budgets = new Budgets(() => ({ series: 9, points: 1e9, sessions: 1e9 }), { series: 1e9, sessions: 1e9 }, W);
+    const st = new WindowStore({ windowMs: W, graceMs: G, horizonMs: H, closedBefore: w0 }, caps, budgets);
+    return { st, caps, budgets };
+  }
+
+  it('resolve a session’s samples to the series a fresh resolution gives, with the same cap and budget effects', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const [logA, logB] = [[] as string[], [] as string[]];
+        const a = store(logA);
+        // The reference keeps no route: every sample is resolved afresh.
+        const b = store(logB);
+        b.st.liveness.attachRoute = () => {};
+        let now = T0;
+        let n = 0;
+        for (const o of ops) {
+          if (o.kind === 'sample') {
+            now += o.dt;
+            const dims = { ...(o.isp !== undefined && { isp: o.isp }), ...(o.cdn !== undefined && { cdn: o.cdn }) };
+            const s = { ts: now - o.age, region: o.region, dims, latency_ms: 10 };
+            n++;
+            expect(a.st.ingest('t', { ...s, session: `s${o.session}` }, n, now)).toBe(b.st.ingest('t', { ...s, session: `s${o.session}` }, n, now));
+            expect(a.st.lastSeries().map((k) => k.id)).toEqual(b.st.lastSeries().map((k) => k.id));
+          } else if (o.kind === 'tick') {
+            now += o.dt;
+            const [ta, tb] = [a.st.tick(now), b.st.tick(now)];
+            expect(ta.windows.map((e) => [e.series.id, e.start, e.agg.metrics()])).toEqual(tb.windows.map((e) => [e.series.id, e.start, e.agg.metrics()]));
+          } else {
+            a.caps.sweep(now);
+            b.caps.sweep(now);
+          }
+          expect(logA).toEqual(logB);
+          expect(a.st.seriesCount).toBe(b.st.seriesCount);
+          expect(new Map(a.budgets.of('t').excess)).toEqual(new Map(b.budgets.of('t').excess));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
