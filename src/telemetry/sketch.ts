@@ -267,8 +267,9 @@ export function mergeInto(into: DDSketch, from: AnySketch): void {
   let src: Summary;
   if (!isFrozen(from)) {
     if (from.count === 0) return;
-    const { bins, offset } = from.store;
-    for (let i = 0; i < bins.length; i++) {
+    // Only [minKey, maxKey] can hold counts (BoundedStore keeps the rest 0); the bins may be twice as wide.
+    const { bins, offset, minKey, maxKey } = from.store;
+    for (let i = Math.max(0, minKey - offset), end = Math.min(bins.length - 1, maxKey - offset); i <= end; i++) {
       const b = bins[i]!;
       if (b > 0) into.store.add(i + offset, b);
     }
