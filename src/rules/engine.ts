@@ -1,7 +1,8 @@
-import type { SeriesKey } from '../telemetry/window-store.js';
+import type { LiveSketch } from '../telemetry/sketch.js';
+import type { SeriesKey, SketchField } from '../telemetry/window-store.js';
 import type { WindowAgg } from '../telemetry/window-agg.js';
 import { type AlertState, type Observation, type Transition, inactiveState, step } from './alert-state.js';
-import { readMetric } from './metric-read.js';
+import { type SeriesWindows, readMetric, sketchField } from './metric-read.js';
 import { absentObservation, dropObservation, thresholdObservation } from './observe.js';
 import type { AbsentRule, GroupField, Level, Priority, Rule, ThresholdRule } from './rule-schema.js';
 
@@ -11,6 +12,10 @@ export interface SeriesReader {
   seriesKeys(): Iterable<SeriesKey>;
   windowOf(ts: number): number;
   window(seriesId: number, index: number): WindowAgg | undefined;
+  /** Every window with a lower index is closed. */
+  readonly closedBefore: number;
+  /** The `field` sketches of closed windows [from, to] of a series merged (cached by the store). */
+  closedSketch(seriesId: number, field: SketchField, from: number, to: number): LiveSketch | undefined;
   hasSeries(seriesId: number): boolean;
 }
 
@@ -234,7 +239,7 @@ export class RuleEngine {
     switch (rule.kind) {
       case 'threshold': {
         const from = w - rule.windowMs / this.reader.windowMs + 1;
-        return thresholdObservation(rule, readMetric(rule.metric, this.windowsOf(g, from, w)), this.opts.overlay?.(rule, g.labels, now));
+        return thresholdObservation(rule, readMetric(rule.metric, this.windowsOf(g, from, w, sketchField(rule.metric))), this.opts.overlay?.(rule, g.labels, now));
       }
       case 'absent': {
         if (rule.minBaseline > 0) this.recordAudience(g, rule, w);
@@ -253,14 +258,22 @@ export class RuleEngine {
     }
   }
 
-  private *windowsOf(g: Group, from: number, to: number): IterableIterator<Iterable<WindowAgg>> {
+  /**
+   * Windows [from, to] of each member. With `field` (a threshold rule's quantile, read at every pass), that sketch
+   * of the closed windows comes merged from the store's cache instead of being merged from each of them again.
+   */
+  private *windowsOf(g: Group, from: number, to: number, field?: SketchField): IterableIterator<SeriesWindows> {
+    const closedTo = field ? Math.min(to, this.reader.closedBefore - 1) : from - 1;
     for (const id of g.members) {
-      const out: WindowAgg[] = [];
+      const windows: WindowAgg[] = [];
+      let premerged = 0;
       for (let i = from; i <= to; i++) {
         const a = this.reader.window(id, i);
-        if (a) out.push(a);
+        if (!a) continue;
+        windows.push(a);
+        if (i <= closedTo) premerged++;
       }
-      yield out;
+      yield { windows, premerged, sketch: premerged > 0 ? this.reader.closedSketch(id, field!, from, closedTo) : undefined };
     }
   }
 

@@ -1,5 +1,6 @@
 import { type AnySketch, mergeInto, newSketch, quantile } from '../telemetry/sketch.js';
 import type { WindowAgg } from '../telemetry/window-agg.js';
+import type { SketchField } from '../telemetry/window-store.js';
 import type { RuleMetric } from './rule-schema.js';
 
 export interface MetricReading {
@@ -9,10 +10,23 @@ export interface MetricReading {
   sessions: number;
 }
 
-const QUANTILES: Partial<Record<RuleMetric, ['latency' | 'rtt' | 'startup', number]>> = {
+/** The windows of one series a metric is read over, oldest first. */
+export interface SeriesWindows {
+  readonly windows: readonly WindowAgg[];
+  /** The metric's sketch of the first `premerged` windows, merged already (cached by the store): theirs are not read. */
+  readonly premerged: number;
+  readonly sketch: AnySketch | undefined;
+}
+
+const QUANTILES: Partial<Record<RuleMetric, [SketchField, number]>> = {
   latency_p50: ['latency', 0.5], latency_p95: ['latency', 0.95], latency_p99: ['latency', 0.99],
   rtt_p95: ['rtt', 0.95], startup_p50: ['startup', 0.5], startup_p95: ['startup', 0.95],
 };
+
+/** The sketch a metric is read from, if it is a quantile. */
+export function sketchField(metric: RuleMetric): SketchField | undefined {
+  return QUANTILES[metric]?.[0];
+}
 
 /**
  * One metric over the given windows of several series (a rule group): counters are summed and divided once
@@ -21,15 +35,17 @@ const QUANTILES: Partial<Record<RuleMetric, ['latency' | 'rtt' | 'startup', numb
  * only the one sketch the metric needs is merged, and gauges take each series' latest value and
  * add them up across series. Cheaper than merging whole aggregates, which is what lets every sample re-evaluate.
  */
-export function readMetric(metric: RuleMetric, seriesWindows: Iterable<Iterable<WindowAgg>>): MetricReading {
+export function readMetric(metric: RuleMetric, seriesWindows: Iterable<SeriesWindows>): MetricReading {
   let samples = 0, sessions = 0, sessionWindows = 0, errors = 0, lost = 0, expected = 0, stall = 0, play = 0, stalls = 0;
   let gauge: number | undefined;
   const q = QUANTILES[metric];
   const sketch = q ? newSketch() : undefined;
-  for (const windows of seriesWindows) {
+  for (const { windows, premerged, sketch: merged } of seriesWindows) {
     let latest: number | undefined;
     let seriesSessions = 0;
-    for (const a of windows) {
+    if (q && merged) mergeInto(sketch!, merged);
+    for (let i = 0; i < windows.length; i++) {
+      const a = windows[i]!;
       samples += a.samples;
       seriesSessions = Math.max(seriesSessions, a.sessions);
       sessionWindows += a.sessions;
@@ -39,7 +55,7 @@ export function readMetric(metric: RuleMetric, seriesWindows: Iterable<Iterable<
       stall += a.stallMs;
       play += a.playMs;
       stalls += a.stallCount;
-      if (q) {
+      if (q && i >= premerged) {
         const s: AnySketch | undefined = a[q[0]];
         if (s) mergeInto(sketch!, s);
       }

@@ -15,15 +15,18 @@ export interface CapHooks {
 
 export const OTHER = 'other';
 
-interface Slot {
+/** An admitted value. */
+export interface CapSlot {
   lastSeen: number;
   /** The last sighting persisted (through onAdmit or onSeen). */
   saved: number;
+  /** Set once the value is released (or replaced by a restore): a holder of the slot must admit it again. */
+  released: boolean;
 }
 
 export class CardinalityCaps {
   /** tenant → dimension → admitted values (nested, so the hot path builds no key strings). */
-  private readonly admitted = new Map<string, Map<string, Map<string, Slot>>>();
+  private readonly admitted = new Map<string, Map<string, Map<string, CapSlot>>>();
   /** A sighting is persisted again once it has moved on by this much (a tenth of the TTL, at most an hour). */
   private readonly saveEveryMs: number;
 
@@ -37,23 +40,42 @@ export class CardinalityCaps {
 
   /** Restores a value admitted before a restart, last seen at `lastSeen`. */
   restore(tenant: string, dim: string, value: string, lastSeen: number): void {
-    this.slotsOf(tenant, dim).set(value, { lastSeen, saved: lastSeen });
+    const slots = this.slotsOf(tenant, dim);
+    const old = slots.get(value);
+    if (old) old.released = true;
+    slots.set(value, { lastSeen, saved: lastSeen, released: false });
   }
 
   admit(tenant: string, dim: string, value: string, now: number): string {
+    return this.admitSlot(tenant, dim, value, now) ? value : OTHER;
+  }
+
+  /** `admit`, answering the value's slot, or undefined when it folds into `other`. */
+  admitSlot(tenant: string, dim: string, value: string, now: number): CapSlot | undefined {
     const slots = this.slotsOf(tenant, dim);
     const slot = slots.get(value);
     if (slot) {
-      if (now > slot.lastSeen) slot.lastSeen = now;
-      return value;
+      this.seen(slot, now);
+      return slot;
     }
     if (value === OTHER || slots.size >= this.capOf(dim)) {
       if (value !== OTHER) this.hooks.onFold?.(dim);
-      return OTHER;
+      return undefined;
     }
-    slots.set(value, { lastSeen: now, saved: now });
+    const added: CapSlot = { lastSeen: now, saved: now, released: false };
+    slots.set(value, added);
     this.hooks.onAdmit?.(tenant, dim, value, now);
-    return value;
+    return added;
+  }
+
+  /**
+   * A value seen again through a slot its holder kept (what `admit` does for an admitted value, without the
+   * lookups); false when the slot was released, and the value must be admitted again.
+   */
+  seen(slot: CapSlot, now: number): boolean {
+    if (slot.released) return false;
+    if (now > slot.lastSeen) slot.lastSeen = now;
+    return true;
   }
 
   /**
@@ -66,6 +88,7 @@ export class CardinalityCaps {
         for (const [value, slot] of slots) {
           if (now - slot.lastSeen >= this.ttlMs) {
             slots.delete(value);
+            slot.released = true;
             this.hooks.onRelease?.(tenant, dim, value);
           } else if (slot.lastSeen - slot.saved >= this.saveEveryMs) {
             slot.saved = slot.lastSeen;
@@ -82,7 +105,7 @@ export class CardinalityCaps {
     return this.admitted.get(tenant)?.get(dim)?.size ?? 0;
   }
 
-  private slotsOf(tenant: string, dim: string): Map<string, Slot> {
+  private slotsOf(tenant: string, dim: string): Map<string, CapSlot> {
     let dims = this.admitted.get(tenant);
     if (!dims) this.admitted.set(tenant, (dims = new Map()));
     let s = dims.get(dim);

@@ -3,18 +3,41 @@ import { type Budgets, UNTRACKED, unlimitedBudgets } from './budgets.js';
 /** Windows remembered per session for distinct counting (a sample for an older window counts again). */
 const RECENT = 4;
 
+/**
+ * A series list shared by every reporter in the same series (a session or node holds a reference, not a copy), kept
+ * while one holds it.
+ */
+interface Tuple {
+  readonly ids: readonly number[];
+  readonly key: string;
+  refs: number;
+  /** What the caller resolved these series from (`attachRoute`), opaque here. */
+  route: unknown;
+}
+
 interface Entry {
   tenant: string;
   id: string;
   expires: number;
-  series: readonly number[];
+  series: Tuple;
   /** False once expired (it may still sit in a wheel bucket). */
   live: boolean;
 }
 
-interface SessionEntry extends Entry {
-  counted: Recent;
-  /** Created at the session's first error (most sessions have none). */
+/**
+ * The last RECENT distinct windows counted (-1 = empty) and the next slot to overwrite, oldest first. Inline
+ * fields rather than an array: at a million sessions the array (and its spare capacity) was a fifth of their memory.
+ */
+interface Recent {
+  r0: number;
+  r1: number;
+  r2: number;
+  r3: number;
+  next: number;
+}
+
+/** A session's counted windows are inline; `errored` is created at its first error (most sessions have none). */
+interface SessionEntry extends Entry, Recent {
   errored: Recent | undefined;
 }
 
@@ -22,6 +45,9 @@ interface NodeEntry extends Entry {
   ts: number;
   value: number | undefined;
 }
+
+/** The series of a stale entry (counting only, in no gauge). */
+const NONE: Tuple = { ids: [], key: '', refs: 0, route: undefined };
 
 export const NEW_SESSION = 1;
 export const NEW_ERROR = 2;
@@ -135,6 +161,8 @@ export class Liveness {
   private readonly concurrency = new Map<number, number>();
   /** Live nodes with a gauge, per series: a series whose last one expires reports nothing (not 0) here. */
   private readonly gaugeNodes = new Map<number, number>();
+  /** Series lists by their ids joined: sessions in the same series share one (most share a handful). */
+  private readonly tuples = new Map<string, Tuple>();
 
   constructor(
     private readonly budgets: Budgets = unlimitedBudgets(),
@@ -158,26 +186,41 @@ export class Liveness {
     let e = this.sessions.get(tenant, id);
     if (!e && !live) {
       e = this.stale.get(tenant, id);
-      if (!e) this.stale.set(tenant, id, (e = { tenant, id, expires: 0, series: [], live: false, counted: recent(), errored: undefined }));
+      if (!e) this.stale.set(tenant, id, (e = sessionEntry(tenant, id, 0, NONE, false)));
     }
     if (!e) {
       if (!this.track(tenant)) return NEW_SESSION | (error ? NEW_ERROR : 0);
-      e = { tenant, id, expires: receivedAt + this.lifetime(intervalMs), series: series.slice(), live: true, counted: recent(), errored: undefined };
+      e = sessionEntry(tenant, id, receivedAt + this.lifetime(intervalMs), this.hold(series), true);
       this.sessions.set(tenant, id, e);
       this.sessionWheel.file(e);
-      add(this.viewers, e.series, 1);
+      add(this.viewers, e.series.ids, 1);
     } else if (live) {
       e.expires = Math.max(e.expires, receivedAt + this.lifetime(intervalMs));
-      if (!sameSeries(e.series, series)) {
-        add(this.viewers, e.series, -1);
-        e.series = series.slice();
-        add(this.viewers, e.series, 1);
+      if (!sameSeries(e.series.ids, series)) {
+        add(this.viewers, e.series.ids, -1);
+        this.release(e.series);
+        e.series = this.hold(series);
+        add(this.viewers, e.series.ids, 1);
       }
     }
     let flags = 0;
-    if (remember(e.counted, window)) flags |= NEW_SESSION;
+    if (remember(e, window)) flags |= NEW_SESSION;
     if (error && remember((e.errored ??= recent()), window)) flags |= NEW_ERROR;
     return flags;
+  }
+
+  /** The route attached to a live session's series list (see `attachRoute`), if any. */
+  routeOf(tenant: string, id: string): unknown {
+    return this.sessions.get(tenant, id)?.series.route;
+  }
+
+  /**
+   * Attaches to a live session's series list what the caller resolved it from (shared with every reporter in the
+   * same series), so that the next sample of any of them can skip resolving it again.
+   */
+  attachRoute(tenant: string, id: string, route: () => unknown): void {
+    const e = this.sessions.get(tenant, id);
+    if (e && e.series.route === undefined) e.series.route = route();
   }
 
   /** Records a node sample; its latest `concurrency` (by sample ts) is its gauge. */
@@ -185,17 +228,20 @@ export class Liveness {
     let e = this.nodes.get(tenant, id);
     if (!e) {
       if (!this.track(tenant)) return;
-      e = { tenant, id, expires: receivedAt + this.lifetime(intervalMs), series: series.slice(), live: true, ts: -Infinity, value: undefined };
+      e = { tenant, id, expires: receivedAt + this.lifetime(intervalMs), series: this.hold(series), live: true, ts: -Infinity, value: undefined };
       this.nodes.set(tenant, id, e);
       this.nodeWheel.file(e);
     } else {
       e.expires = Math.max(e.expires, receivedAt + this.lifetime(intervalMs));
     }
-    const changed = !sameSeries(e.series, series);
+    const changed = !sameSeries(e.series.ids, series);
     const fresh = concurrency !== undefined && ts >= e.ts;
     if (!changed && !fresh) return;
     this.contribute(e, -1);
-    if (changed) e.series = series.slice();
+    if (changed) {
+      this.release(e.series);
+      e.series = this.hold(series);
+    }
     if (fresh) {
       e.ts = ts;
       e.value = concurrency;
@@ -211,11 +257,17 @@ export class Liveness {
     return { viewers: this.viewers, concurrency: this.concurrency };
   }
 
+  /** Distinct series lists held by live sessions and nodes. */
+  get tupleCount(): number {
+    return this.tuples.size;
+  }
+
   private endSession(e: SessionEntry): void {
     e.live = false;
     this.sessions.delete(e.tenant, e.id);
     this.budgets.sessionRemoved(this.budgets.of(e.tenant));
-    add(this.viewers, e.series, -1);
+    add(this.viewers, e.series.ids, -1);
+    this.release(e.series);
   }
 
   private endNode(e: NodeEntry): void {
@@ -223,6 +275,20 @@ export class Liveness {
     e.live = false;
     this.nodes.delete(e.tenant, e.id);
     this.budgets.sessionRemoved(this.budgets.of(e.tenant));
+    this.release(e.series);
+  }
+
+  /** The shared tuple for these series (a copy: the caller reuses its array), one more holder counted. */
+  private hold(series: readonly number[]): Tuple {
+    const key = series.join();
+    let t = this.tuples.get(key);
+    if (!t) this.tuples.set(key, (t = { ids: series.slice(), key, refs: 0, route: undefined }));
+    t.refs++;
+    return t;
+  }
+
+  private release(t: Tuple): void {
+    if (--t.refs === 0) this.tuples.delete(t.key);
   }
 
   /** 3 × the claimed interval, at most `maxLiveMs`. */
@@ -256,8 +322,8 @@ export class Liveness {
   /** Adds (sign 1) or removes (sign -1) a node's gauge from its series. */
   private contribute(e: NodeEntry, sign: 1 | -1): void {
     if (e.value === undefined) return;
-    add(this.gaugeNodes, e.series, sign);
-    for (const id of e.series) {
+    add(this.gaugeNodes, e.series.ids, sign);
+    for (const id of e.series.ids) {
       if (this.gaugeNodes.has(id)) this.concurrency.set(id, (this.concurrency.get(id) ?? 0) + sign * e.value);
       else this.concurrency.delete(id);
     }
@@ -279,19 +345,21 @@ function sameSeries(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-/**
- * The last RECENT distinct windows a session was counted in, oldest overwritten first: RECENT slots (-1 = empty)
- * and the next slot to write. A fixed literal array, because a pushed-to empty array reserves 17 slots — at a
- * million sessions that spare capacity was a fifth of their memory.
- */
-type Recent = number[];
-const recent = (): Recent => [-1, -1, -1, -1, 0];
+const recent = (): Recent => ({ r0: -1, r1: -1, r2: -1, r3: -1, next: 0 });
 
-/** True when `window` was not yet among the recent windows (which it then joins). */
+function sessionEntry(tenant: string, id: string, expires: number, series: Tuple, live: boolean): SessionEntry {
+  return { tenant, id, expires, series, live, r0: -1, r1: -1, r2: -1, r3: -1, next: 0, errored: undefined };
+}
+
+/** True when `window` was not yet among the recent windows (which it then joins, over the oldest). */
 function remember(r: Recent, window: number): boolean {
-  for (let i = 0; i < RECENT; i++) if (r[i] === window) return false;
-  const next = r[RECENT]!;
-  r[next] = window;
-  r[RECENT] = (next + 1) % RECENT;
+  if (r.r0 === window || r.r1 === window || r.r2 === window || r.r3 === window) return false;
+  switch (r.next) {
+    case 0: r.r0 = window; break;
+    case 1: r.r1 = window; break;
+    case 2: r.r2 = window; break;
+    default: r.r3 = window;
+  }
+  r.next = (r.next + 1) % RECENT;
   return true;
 }

@@ -107,9 +107,12 @@ export function inspectFrozen(f: FrozenSketch): Summary & { keys: number[]; coun
   return out;
 }
 
-export type AnySketch = DDSketch | FrozenSketch;
+export type AnySketch = LiveSketch | FrozenSketch;
 
-/** Bins a live sketch grows by: the library's 128 (1 KiB) is most of the memory of a window with few samples. */
+/**
+ * Bins a live sketch starts with: the library's 128 (1 KiB) is most of the memory of a window with few samples.
+ * Beyond, it doubles (at most to BIN_LIMIT).
+ */
 const CHUNK = 16;
 
 /**
@@ -130,6 +133,31 @@ class BoundedStore extends DenseStore {
       key = this.maxKey - BIN_LIMIT + 1;
     }
     return super._getIndex(key);
+  }
+
+  /**
+   * Grows the bins to hold [min, max] with the new keys: within the bins already there only the range moves; else
+   * they double, with the range centred. (The library re-centres — slices and unshifts the whole array — at every
+   * new lowest key, and grows by one chunk at a time.)
+   */
+  override _extendRange(key: number, secondKey = key): void {
+    const lo = Math.min(key, secondKey, this.minKey);
+    const hi = Math.max(key, secondKey, this.maxKey);
+    const bins = this.bins;
+    if (lo >= this.offset && hi < this.offset + bins.length) {
+      this.minKey = lo;
+      this.maxKey = hi;
+      return;
+    }
+    const span = hi - lo + 1;
+    const length = Math.min(BIN_LIMIT, Math.max(CHUNK * Math.ceil(span / CHUNK), 2 * bins.length));
+    const offset = lo - Math.floor((length - span) / 2);
+    const grown: number[] = new Array<number>(length).fill(0);
+    for (let k = this.minKey; k <= this.maxKey; k++) grown[k - offset] = bins[k - this.offset]!;
+    this.bins = grown;
+    this.offset = offset;
+    this.minKey = lo;
+    this.maxKey = hi;
   }
 
   /** Moves the counts of every key below `lowest` into `lowest`'s bin. */
@@ -155,7 +183,7 @@ class BoundedStore extends DenseStore {
  * A live sketch for one open window. All share one mapping (immutable) and one empty negative store, so an open
  * window costs its positive bins only — at most BIN_LIMIT of them.
  */
-class Sketch extends DDSketch {
+export class LiveSketch extends DDSketch {
   constructor() {
     super({ relativeAccuracy: RELATIVE_ACCURACY });
     this.mapping = MAPPING;
@@ -169,9 +197,14 @@ class Sketch extends DDSketch {
    */
   override accept(value: number, weight = 1): void {
     if (!(weight > 0)) throw new Error('Weight must be a positive number');
+    this.acceptKeyed(value, binKey(value), weight);
+  }
+
+  /** `accept` with the value's bin key already computed (`binKey`): a sample adds its value to several series. */
+  acceptKeyed(value: number, key: number, weight = 1): void {
     const v = value > 0 ? Math.min(value, Number.MAX_VALUE) : 0;
-    if (v > MIN_INDEXABLE_MS) this.store.add(MAPPING.key(v), weight);
-    else this.zeroCount += weight;
+    if (key === ZERO_KEY) this.zeroCount += weight;
+    else this.store.add(key, weight);
     this.count += weight;
     this.sum += v * weight;
     if (v < this.min) this.min = v;
@@ -179,8 +212,20 @@ class Sketch extends DDSketch {
   }
 }
 
-export function newSketch(): DDSketch {
-  return new Sketch();
+/** The bin key of a value counted as zero (keys are whole numbers). */
+export const ZERO_KEY = 0.5;
+
+/**
+ * The bin a value goes to, or ZERO_KEY: the logarithm is the costly part of an insert, and one sample's value goes
+ * into the sketch of each of its series (up to six), so it is computed once per value.
+ */
+export function binKey(value: number): number {
+  const v = value > 0 ? Math.min(value, Number.MAX_VALUE) : 0;
+  return v > MIN_INDEXABLE_MS ? MAPPING.key(v) : ZERO_KEY;
+}
+
+export function newSketch(): LiveSketch {
+  return new LiveSketch();
 }
 
 export function isFrozen(s: AnySketch): s is FrozenSketch {
@@ -222,8 +267,9 @@ export function mergeInto(into: DDSketch, from: AnySketch): void {
   let src: Summary;
   if (!isFrozen(from)) {
     if (from.count === 0) return;
-    const { bins, offset } = from.store;
-    for (let i = 0; i < bins.length; i++) {
+    // Only [minKey, maxKey] can hold counts (BoundedStore keeps the rest 0); the bins may be twice as wide.
+    const { bins, offset, minKey, maxKey } = from.store;
+    for (let i = Math.max(0, minKey - offset), end = Math.min(bins.length - 1, maxKey - offset); i <= end; i++) {
       const b = bins[i]!;
       if (b > 0) into.store.add(i + offset, b);
     }

@@ -1,6 +1,5 @@
-import type { DDSketch } from '@datadog/sketches-js';
 import type { Sample } from './sample-schema.js';
-import { type AnySketch, freeze, isFrozen, mergeInto, newSketch, quantile, sketchCount } from './sketch.js';
+import { type AnySketch, type LiveSketch, ZERO_KEY, binKey, freeze, isFrozen, mergeInto, newSketch, quantile, sketchCount } from './sketch.js';
 
 /**
  * The aggregate of one (series, window): counters summed, quantiles in sketches, gauges sampled. Ratios are
@@ -21,8 +20,11 @@ export class WindowAgg {
   viewers: number | undefined;
   concurrency: number | undefined;
 
-  /** Adds one sample; `newSession`/`newError` say whether its session is counted for the first time here. */
-  add(s: Sample, newSession: boolean, newError: boolean): void {
+  /**
+   * Adds one sample; `newSession`/`newError` say whether its session is counted for the first time here. `keys`
+   * are the bin keys of its values (`keysOf`), computed once for all the series the sample goes to.
+   */
+  add(s: Sample, newSession: boolean, newError: boolean, keys: SampleKeys = keysOf(s)): void {
     this.samples++;
     if (newSession) this.sessions++;
     if (newError) this.errorSessions++;
@@ -38,9 +40,9 @@ export class WindowAgg {
       this.stallMs += s.stall_ms ?? 0;
       this.stallCount += s.stall_count ?? 0;
     }
-    if (s.latency_ms !== undefined) (this.latency = live(this.latency)).accept(s.latency_ms);
-    if (s.rtt_ms !== undefined) (this.rtt = live(this.rtt)).accept(s.rtt_ms);
-    if (s.startup_ms !== undefined) (this.startup = live(this.startup)).accept(s.startup_ms);
+    if (s.latency_ms !== undefined) (this.latency = live(this.latency)).acceptKeyed(s.latency_ms, keys.latency);
+    if (s.rtt_ms !== undefined) (this.rtt = live(this.rtt)).acceptKeyed(s.rtt_ms, keys.rtt);
+    if (s.startup_ms !== undefined) (this.startup = live(this.startup)).acceptKeyed(s.startup_ms, keys.startup);
   }
 
   /** Adds another aggregate (any partition of the samples merges to the same result). Gauges: latest wins. */
@@ -104,8 +106,23 @@ export class WindowAgg {
   }
 }
 
+/** The bin keys of a sample's sketch values (ZERO_KEY where it has none). */
+export interface SampleKeys {
+  latency: number;
+  rtt: number;
+  startup: number;
+}
+
+/** Fills `into` (reused per sample by the store, so the hot path allocates nothing) with the keys of `s`. */
+export function keysOf(s: Sample, into: SampleKeys = { latency: ZERO_KEY, rtt: ZERO_KEY, startup: ZERO_KEY }): SampleKeys {
+  into.latency = s.latency_ms === undefined ? ZERO_KEY : binKey(s.latency_ms);
+  into.rtt = s.rtt_ms === undefined ? ZERO_KEY : binKey(s.rtt_ms);
+  into.startup = s.startup_ms === undefined ? ZERO_KEY : binKey(s.startup_ms);
+  return into;
+}
+
 /** Turns a frozen sketch back into a live one when a late sample updates a closed window. */
-function live(s: AnySketch | undefined): DDSketch {
+function live(s: AnySketch | undefined): LiveSketch {
   if (s === undefined) return newSketch();
   if (!isFrozen(s)) return s;
   const l = newSketch();

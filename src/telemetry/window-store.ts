@@ -1,8 +1,9 @@
 import { type Budgets, FOLDED, type TenantUsage, unlimitedBudgets } from './budgets.js';
-import { type CardinalityCaps, OTHER } from './cardinality.js';
+import { type CapSlot, type CardinalityCaps, OTHER } from './cardinality.js';
 import { Liveness, NEW_ERROR, NEW_SESSION } from './liveness.js';
 import type { Sample } from './sample-schema.js';
-import { WindowAgg, combine } from './window-agg.js';
+import { type LiveSketch, ZERO_KEY, mergeInto, newSketch } from './sketch.js';
+import { type SampleKeys, WindowAgg, combine, keysOf } from './window-agg.js';
 
 export const DEFAULT_INTERVAL_MS = 10_000;
 
@@ -15,9 +16,26 @@ export interface SeriesKey {
   readonly value?: string;
 }
 
+/** The sketches of a window aggregate. */
+export type SketchField = 'latency' | 'rtt' | 'startup';
+
+/** One sketch of a series' closed windows [from, to], merged. */
+interface MergedRange {
+  readonly field: SketchField;
+  readonly from: number;
+  readonly to: number;
+  readonly sketch: LiveSketch | undefined;
+}
+
 interface Series extends SeriesKey {
   readonly usage: TenantUsage;
   readonly windows: Map<number, WindowAgg>;
+  /** Merges of closed windows read by the rules (`closedSketch`); dropped when a closed window changes. */
+  merged: MergedRange[] | undefined;
+  /** The cap slot of its region or dimension value, as last admitted (for routes). */
+  slot: CapSlot | undefined;
+  /** Forgotten (a route holding it is void). */
+  gone: boolean;
   /** In `touched` since the last drain. */
   touched: boolean;
   viewersSeenAt: number;
@@ -86,8 +104,14 @@ export class WindowStore {
   private touched: Series[] = [];
   private readonly scratch: Series[] = [];
   private readonly scratchIds: number[] = [];
+  private readonly scratchKeys: SampleKeys = { latency: ZERO_KEY, rtt: ZERO_KEY, startup: ZERO_KEY };
   /** The tenant of the last resolved sample. */
   private scratchUsage: TenantUsage | undefined;
+  /**
+   * The last sample's series were resolved afresh, all admitted under its own values (none folded): a route to keep
+   * for its session (see `routeOf`).
+   */
+  private routable = false;
 
   constructor(
     opts: WindowStoreOptions,
@@ -139,8 +163,10 @@ export class WindowStore {
     const usage = this.scratchUsage!;
 
     const flags = this.observe(tenant, s, w, receivedAt, path !== 'late');
+    this.keepRoute(tenant, s);
     const newSession = (flags & NEW_SESSION) !== 0;
     const newError = (flags & NEW_ERROR) !== 0;
+    const keys = keysOf(s, this.scratchKeys);
 
     for (let i = 0; i < targets.length; i++) {
       const series = targets[i]!;
@@ -163,12 +189,13 @@ export class WindowStore {
           this.touched.push(series);
         }
         if (path === 'retained') {
+          series.merged = undefined;
           let set = this.dirty.get(series);
           if (!set) this.dirty.set(series, (set = new Set()));
           set.add(w);
         }
       }
-      agg.add(s, newSession, newError);
+      agg.add(s, newSession, newError, keys);
     }
     return path;
   }
@@ -177,6 +204,7 @@ export class WindowStore {
   restoreLiveness(tenant: string, s: Sample, receivedAt: number): void {
     this.resolveSeries(tenant, s, receivedAt);
     this.observe(tenant, s, this.windowOf(s.ts), receivedAt, true);
+    this.keepRoute(tenant, s);
   }
 
   /** The series the last ingested sample went to (region first), after the cardinality caps. */
@@ -224,6 +252,28 @@ export class WindowStore {
     const picked: WindowAgg[] = [];
     if (s) for (let w = from; w <= to; w++) { const a = s.windows.get(w); if (a) picked.push(a); }
     return combine(picked);
+  }
+
+  /**
+   * The `field` sketches of a series' closed windows [from, to] (to < closedBefore) merged, undefined when none
+   * holds one. Cached: the rules read the same closed windows at every evaluation pass, and a closed window changes
+   * only when a late sample lands in it or it is evicted, which drop the series' merges.
+   */
+  closedSketch(seriesId: number, field: SketchField, from: number, to: number): LiveSketch | undefined {
+    if (to >= this.closed) throw new RangeError(`window ${to} is open`);
+    const s = this.byId.get(seriesId);
+    if (!s) return undefined;
+    const cached = s.merged?.find((m) => m.field === field && m.from === from && m.to === to);
+    if (cached) return cached.sketch;
+    let sketch: LiveSketch | undefined;
+    for (let w = from; w <= to; w++) {
+      const part = s.windows.get(w)?.[field];
+      if (part) mergeInto((sketch ??= newSketch()), part);
+    }
+    // Ranges that end elsewhere are stale: windows have closed since.
+    s.merged = (s.merged ?? []).filter((m) => m.to === to);
+    s.merged.push({ field, from, to, sketch });
+    return sketch;
   }
 
   private advance(now: number, target: number): TickResult {
@@ -306,6 +356,7 @@ export class WindowStore {
       if (w >= below) continue;
       for (const s of list) {
         s.windows.delete(w);
+        s.merged = undefined;
         const gaugeIdle = now - Math.max(s.viewersSeenAt, s.concurrencySeenAt) >= this.horizonMs;
         if (s.windows.size === 0 && gaugeIdle) this.forget(s);
       }
@@ -335,8 +386,20 @@ export class WindowStore {
     const ids = this.scratchIds;
     out.length = 0;
     ids.length = 0;
+    const route = s.session === undefined ? undefined : this.routeOf(tenant, s, now);
+    if (route) {
+      for (const t of route) {
+        out.push(t);
+        ids.push(t.id);
+      }
+      this.scratchUsage = route[0]!.usage;
+      this.routable = false;
+      return out;
+    }
+    let routable = true;
     const usage = (this.scratchUsage = this.budgets.of(tenant));
-    let region = this.caps.admit(tenant, 'region', s.region, now);
+    const regionSlot = this.caps.admitSlot(tenant, 'region', s.region, now);
+    let region = regionSlot ? s.region : OTHER;
     let regions = this.index.get(tenant);
     if (!regions) this.index.set(tenant, (regions = new Map()));
     let node = regions.get(region);
@@ -350,19 +413,23 @@ export class WindowStore {
     }
     if (!node) regions.set(region, (node = { dims: new Map() }));
     node.series ??= this.create(usage, tenant, region);
+    if (regionSlot && region === s.region) node.series.slot = regionSlot;
+    else routable = false;
     out.push(node.series);
     const dims = s.dims;
     if (dims) {
       for (const dim in dims) {
         const raw = dims[dim as keyof typeof dims];
         if (raw === undefined) continue;
-        const value = this.caps.admit(tenant, dim, raw, now);
+        const slot = this.caps.admitSlot(tenant, dim, raw, now);
+        const value = slot ? raw : OTHER;
         let values = node.dims.get(dim);
         let series = values?.get(value);
         if (!series) {
           const full = this.budgets.seriesFull(usage);
           if (full) {
             this.budgets.exceeded(usage, FOLDED[full]);
+            routable = false;
             series = values?.get(OTHER);
             if (!series) continue;
           } else {
@@ -370,21 +437,55 @@ export class WindowStore {
             values.set(value, (series = this.create(usage, tenant, region, dim, value)));
           }
         }
+        if (slot && series.value === raw) series.slot = slot;
+        else routable = false;
         out.push(series);
       }
     }
     for (const t of out) ids.push(t.id);
+    this.routable = routable;
     return out;
   }
 
+  /**
+   * The series of a session's last samples, when this sample has the same region and dimension values and they
+   * still hold: what resolving them again would give (none folded, none released, none forgotten), without its
+   * map lookups (five per dimension). Marks the values seen, as admitting them again would.
+   */
+  private routeOf(tenant: string, s: Sample, now: number): readonly Series[] | undefined {
+    const route = this.liveness.routeOf(tenant, s.session!) as readonly Series[] | undefined;
+    if (!route) return undefined;
+    const head = route[0]!;
+    if (head.gone || head.slot!.released || head.region !== s.region) return undefined;
+    let i = 1;
+    const dims = s.dims;
+    if (dims) {
+      for (const dim in dims) {
+        const raw = dims[dim as keyof typeof dims];
+        if (raw === undefined) continue;
+        const t = route[i++];
+        if (!t || t.gone || t.slot!.released || t.dim !== dim || t.value !== raw) return undefined;
+      }
+    }
+    if (i !== route.length) return undefined;
+    for (const t of route) this.caps.seen(t.slot!, now);
+    return route;
+  }
+
+  /** Attaches the series just resolved afresh to the session's series list, if they make a route and it has none. */
+  private keepRoute(tenant: string, s: Sample): void {
+    if (this.routable && s.session !== undefined) this.liveness.attachRoute(tenant, s.session, () => this.scratch.slice());
+  }
+
   private create(usage: TenantUsage, tenant: string, region: string, dim?: string, value?: string): Series {
-    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), merged: undefined, slot: undefined, gone: false, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
     this.byId.set(s.id, s);
     this.budgets.seriesAdded(usage);
     return s;
   }
 
   private forget(s: Series): void {
+    s.gone = true;
     this.byId.delete(s.id);
     this.budgets.seriesRemoved(s.usage);
     const regions = this.index.get(s.tenant);

@@ -183,3 +183,72 @@ describe('Liveness: incremental gauges equal a from-scratch count (model-based)'
     );
   });
 });
+
+describe('Liveness: packed session state against a plain model', () => {
+  type Op =
+    | { kind: 'session'; id: number; series: number[]; window: number; dt: number; interval: number; error: boolean; live: boolean }
+    | { kind: 'node'; id: number; series: number[]; dt: number }
+    | { kind: 'gauges'; dt: number };
+  const seriesArb = fc.uniqueArray(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 });
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('session' as const), id: fc.integer({ min: 0, max: 6 }), series: seriesArb, window: fc.integer({ min: 0, max: 9 }), dt: fc.integer({ min: 0, max: 5000 }), interval: fc.constantFrom(1000, 10_000), error: fc.boolean(), live: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('node' as const), id: fc.integer({ min: 0, max: 2 }), series: seriesArb, dt: fc.integer({ min: 0, max: 5000 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('gauges' as const), dt: fc.integer({ min: 0, max: 40_000 }) }) },
+  );
+
+  /** The last 4 distinct windows, oldest replaced first; true when `w` was not among them. */
+  function remember(list: number[], w: number): boolean {
+    if (list.includes(w)) return false;
+    list.push(w);
+    if (list.length > 4) list.shift();
+    return true;
+  }
+
+  it('flags new sessions and errors per window as the model does, and shares one series list per distinct series', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 150 }), (ops) => {
+        const l = new Liveness();
+        interface M { expires: number; series: number[]; counted: number[]; errored: number[] }
+        const live = new Map<number, M>();
+        let stale = new Map<number, M>();
+        const nodes = new Map<number, { expires: number; series: number[] }>();
+        let now = T;
+        for (const o of ops) {
+          now += o.dt;
+          if (o.kind === 'session') {
+            const caller = [...o.series];
+            const flags = l.session('tn', `s${o.id}`, caller, o.window, now, o.interval, o.error, o.live);
+            caller.fill(99); // the caller reuses its array
+            let m = live.get(o.id);
+            if (!m && !o.live) {
+              m = stale.get(o.id);
+              if (!m) stale.set(o.id, (m = { expires: 0, series: [], counted: [], errored: [] }));
+            }
+            if (!m) live.set(o.id, (m = { expires: now + 3 * o.interval, series: o.series, counted: [], errored: [] }));
+            else if (o.live) {
+              m.expires = Math.max(m.expires, now + 3 * o.interval);
+              m.series = o.series;
+            }
+            const want = (remember(m.counted, o.window) ? NEW_SESSION : 0) | (o.error && remember(m.errored, o.window) ? NEW_ERROR : 0);
+            expect(flags).toBe(want);
+          } else if (o.kind === 'node') {
+            l.node('tn', `n${o.id}`, o.series, now, now, I, 1);
+            nodes.set(o.id, { expires: Math.max(nodes.get(o.id)?.expires ?? 0, now + 3 * I), series: o.series });
+          } else {
+            const g = l.gauges(now);
+            stale = new Map();
+            for (const [k, m] of live) if (m.expires <= now) live.delete(k);
+            for (const [k, m] of nodes) if (m.expires <= now) nodes.delete(k);
+            const viewers = new Map<number, number>();
+            for (const m of live.values()) for (const id of m.series) viewers.set(id, (viewers.get(id) ?? 0) + 1);
+            expect(new Map(g.viewers)).toEqual(viewers);
+            expect(l.sessionCount).toBe(live.size);
+          }
+          const distinct = new Set([...live.values(), ...nodes.values()].map((m) => m.series.join()));
+          expect(l.tupleCount).toBe(distinct.size);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

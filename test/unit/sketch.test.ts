@@ -2,8 +2,8 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AnySketch, BIN_LIMIT, MIN_INDEXABLE_MS, RELATIVE_ACCURACY, freeze, inspectFrozen, isFrozen, mergeInto, newSketch, quantile } from '../../src/telemetry/sketch.js';
-import { WindowAgg } from '../../src/telemetry/window-agg.js';
+import { type AnySketch, BIN_LIMIT, MIN_INDEXABLE_MS, RELATIVE_ACCURACY, ZERO_KEY, binKey, freeze, inspectFrozen, isFrozen, mergeInto, newSketch, quantile } from '../../src/telemetry/sketch.js';
+import { WindowAgg, keysOf } from '../../src/telemetry/window-agg.js';
 import type { DDSketch } from '@datadog/sketches-js';
 
 /**
@@ -421,5 +421,59 @@ describe('sketch: the bound in bytes and the accuracy it keeps', () => {
     expect(s.count).toBe(11);
     expect(quantile(s, 1)).toBe(Number.MAX_VALUE);
     expect(quantile(s, 0.5)).toBe(0);
+  });
+});
+
+describe('sketch: growing bins and precomputed keys', () => {
+  /** Counts per bin key, straight from the mapping: what any store must hold for values whose keys span ≤ BIN_LIMIT. */
+  function model(values: readonly number[]): { zeros: number; bins: Map<number, number> } {
+    const bins = new Map<number, number>();
+    let zeros = 0;
+    const mapping = newSketch().mapping;
+    for (const v of values) {
+      if (v > MIN_INDEXABLE_MS) bins.set(mapping.key(v), (bins.get(mapping.key(v)) ?? 0) + 1);
+      else zeros++;
+    }
+    return { zeros, bins };
+  }
+
+  it('bins grown in any order of keys hold exactly the count of every key (within BIN_LIMIT bins)', () => {
+    // Values from 1 µs to 600 000 ms span 1 012 keys: inserted in random order, the bins grow down, up and both ways.
+    const wide = fc.oneof(fc.double({ min: 0.0011, max: 600_000, noNaN: true }), fc.integer({ min: 900, max: 1300 }), fc.constant(0));
+    fc.assert(
+      fc.property(fc.array(wide, { maxLength: 400 }), (values) => {
+        const s = sketchOf(values);
+        expect(s.store.bins.length).toBeLessThanOrEqual(BIN_LIMIT);
+        const f = inspectFrozen(freeze(s));
+        const m = model(values);
+        expect(f.count).toBe(values.length);
+        expect(f.zeroCount).toBe(m.zeros);
+        expect(new Map(f.keys.map((k, i) => [k, f.counts[i]!]))).toEqual(m.bins);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a sample’s values add the same with their keys computed once as with accept', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ latency_ms: valueArb, rtt_ms: fc.option(valueArb, { nil: undefined }) }), { minLength: 1, maxLength: 60 }), (samples) => {
+        const keyed = new WindowAgg();
+        const plain = { latency: newSketch(), rtt: newSketch() };
+        for (const s of samples) {
+          keyed.add({ ts: 0, region: 'eu', ...s }, false, false, keysOf({ ts: 0, region: 'eu', ...s }));
+          plain.latency.accept(s.latency_ms);
+          if (s.rtt_ms !== undefined) plain.rtt.accept(s.rtt_ms);
+        }
+        expect(freeze(keyed.latency as DDSketch)).toBe(freeze(plain.latency));
+        if (samples.some((s) => s.rtt_ms !== undefined)) expect(freeze(keyed.rtt as DDSketch)).toBe(freeze(plain.rtt));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('binKey puts values at or below 1 µs, negatives and NaN in the zero count, and caps Infinity', () => {
+    for (const v of [0, -0, -5, Number.NaN, MIN_INDEXABLE_MS, 1e-300]) expect(binKey(v)).toBe(ZERO_KEY);
+    expect(binKey(Number.POSITIVE_INFINITY)).toBe(binKey(Number.MAX_VALUE));
+    expect(binKey(1000)).toBe(newSketch().mapping.key(1000));
   });
 });

@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type CapHooks, CardinalityCaps } from '../../src/telemetry/cardinality.js';
+import { Budgets } from '../../src/telemetry/budgets.js';
 import type { Sample } from '../../src/telemetry/sample-schema.js';
-import { RELATIVE_ACCURACY, isFrozen, quantile } from '../../src/telemetry/sketch.js';
+import { RELATIVE_ACCURACY, freeze, isFrozen, mergeInto, newSketch, quantile } from '../../src/telemetry/sketch.js';
 import { type EmittedWindow, type SeriesKey, type TickResult, WindowStore } from '../../src/telemetry/window-store.js';
 
 // Explicit times only: the store is pure, time is always an argument.
@@ -531,5 +533,130 @@ describe('WindowStore: eviction', () => {
     expect(st.seriesCount).toBe(1); // still holds the retained gauge window w0+6
     st.tick(T0 + 200_000);
     expect(st.seriesCount).toBe(0);
+  });
+});
+
+describe('WindowStore: cached merges of closed windows', () => {
+  /** The sketch of windows [from, to] merged afresh, frozen (a canonical form: only the non-empty bins). */
+  function fresh(st: WindowStore, id: number, field: 'latency' | 'startup', from: number, to: number): string | undefined {
+    const out = newSketch();
+    for (let w = from; w <= to; w++) {
+      const s = st.window(id, w)?.[field];
+      if (s) mergeInto(out, s);
+    }
+    return out.count > 0 ? freeze(out) : undefined;
+  }
+
+  it('equal a fresh merge after retained and late samples, closes, evictions and retention changes', () => {
+    type Op = { kind: 'sample'; age: number; region: string; latency: number; startup?: number } | { kind: 'tick'; dt: number } | { kind: 'retain'; n: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 8, arbitrary: fc.record({ kind: fc.constant('sample' as const), age: fc.integer({ min: 0, max: 9 * W }), region: fc.constantFrom('eu', 'us'), latency: fc.integer({ min: 1, max: 5000 }), startup: fc.option(fc.integer({ min: 0, max: 9000 }), { nil: undefined }) }) },
+      // A tick that closes nothing still evicts what a lowered retention no longer keeps.
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), dt: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 * W })) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('retain' as const), n: fc.integer({ min: 1, max: RETAIN }) }) },
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), fc.array(fc.tuple(fc.nat(RETAIN), fc.nat(RETAIN)), { minLength: 1, maxLength: 4 }), (ops, spans) => {
+        const st = mk();
+        let now = T0;
+        for (const o of ops) {
+          if (o.kind === 'sample') put(st, { ts: Math.max(0, now - o.age), region: o.region, latency_ms: o.latency, startup_ms: o.startup }, now);
+          else if (o.kind === 'tick') st.tick((now += o.dt));
+          else st.setRetention(o.n);
+          // Reads as the rules do, at every step: the cache fills and must follow every change.
+          for (const s of st.seriesKeys()) {
+            for (const [a, b] of spans) {
+              const to = st.closedBefore - 1 - Math.min(a, b);
+              const from = st.closedBefore - 1 - Math.max(a, b);
+              for (const field of ['latency', 'startup'] as const) {
+                const cached = st.closedSketch(s.id, field, from, to);
+                expect(cached && cached.count > 0 ? freeze(cached) : undefined).toBe(fresh(st, s.id, field, from, to));
+              }
+            }
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('drop the windows a lowered retention evicts', () => {
+    const st = mk();
+    for (let i = 0; i < 3; i++) put(st, { ts: T0 + i * W, latency_ms: 10 + i });
+    st.tick(T0 + 3 * W + G);
+    const id = regionSeries(st).id;
+    expect(st.closedSketch(id, 'latency', w0, w0 + 2)!.count).toBe(3);
+    st.setRetention(1);
+    st.tick(T0 + 3 * W + G);
+    expect(st.closedSketch(id, 'latency', w0, w0 + 2)!.count).toBe(1);
+  });
+
+  it('are not taken for windows still open', () => {
+    const st = mk();
+    put(st, { ts: T0, latency_ms: 5 });
+    expect(() => st.closedSketch(regionSeries(st).id, 'latency', w0 - 1, w0)).toThrow(RangeError);
+  });
+});
+
+describe('WindowStore: session routes', () => {
+  type Op =
+    | { kind: 'sample'; session: number; region: string; isp?: string; cdn?: string; dt: number; age: number }
+    | { kind: 'tick'; dt: number }
+    | { kind: 'sweep' };
+  const value = (prefix: string) => fc.option(fc.constantFrom(`${prefix}1`, `${prefix}2`, `${prefix}3`, 'other'), { nil: undefined });
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    // Mostly a session's own region and values (routes are taken), sometimes others (a session moves).
+    { weight: 10, arbitrary: fc.integer({ min: 0, max: 5 }).chain((session) => fc.record({ kind: fc.constant('sample' as const), session: fc.constant(session), region: fc.constantFrom('eu', 'us', 'ap'), isp: value('i'), cdn: value('c'), dt: fc.integer({ min: 0, max: 3000 }), age: fc.integer({ min: 0, max: 3 * W }) }).map((o) => (o.dt % 5 !== 0 ? { ...o, region: ['eu', 'us', 'ap'][session % 3]!, isp: `i${session % 4}`, cdn: session % 2 ? 'c1' : undefined } : o))) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), dt: fc.integer({ min: 0, max: 3 * W }) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('sweep' as const) }) },
+  );
+
+  /** A store with small caps (folds), a short cap TTL (releases) and a small series budget (budget folds). */
+  function store(log: string[]) {
+    const hooks: CapHooks = {
+      onAdmit: (t, d, v, now) => log.push(`admit ${t} ${d} ${v} ${now}`),
+      onFold: (d) => log.push(`fold ${d}`),
+      onRelease: (t, d, v) => log.push(`release ${t} ${d} ${v}`),
+      onSeen: (t, d, v, at) => log.push(`seen ${t} ${d} ${v} ${at}`),
+    };
+    const caps = new CardinalityCaps((d) => (d === 'region' ? 3 : 2), hooks, 4000);
+    const budgets = new Budgets(() => ({ series: 9, points: 1e9, sessions: 1e9 }), { series: 1e9, sessions: 1e9 }, W);
+    const st = new WindowStore({ windowMs: W, graceMs: G, horizonMs: H, closedBefore: w0 }, caps, budgets);
+    return { st, caps, budgets };
+  }
+
+  it('resolve a session’s samples to the series a fresh resolution gives, with the same cap and budget effects', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        const [logA, logB] = [[] as string[], [] as string[]];
+        const a = store(logA);
+        // The reference keeps no route: every sample is resolved afresh.
+        const b = store(logB);
+        b.st.liveness.attachRoute = () => {};
+        let now = T0;
+        let n = 0;
+        for (const o of ops) {
+          if (o.kind === 'sample') {
+            now += o.dt;
+            const dims = { ...(o.isp !== undefined && { isp: o.isp }), ...(o.cdn !== undefined && { cdn: o.cdn }) };
+            const s = { ts: now - o.age, region: o.region, dims, latency_ms: 10 };
+            n++;
+            expect(a.st.ingest('t', { ...s, session: `s${o.session}` }, n, now)).toBe(b.st.ingest('t', { ...s, session: `s${o.session}` }, n, now));
+            expect(a.st.lastSeries().map((k) => k.id)).toEqual(b.st.lastSeries().map((k) => k.id));
+          } else if (o.kind === 'tick') {
+            now += o.dt;
+            const [ta, tb] = [a.st.tick(now), b.st.tick(now)];
+            expect(ta.windows.map((e) => [e.series.id, e.start, e.agg.metrics()])).toEqual(tb.windows.map((e) => [e.series.id, e.start, e.agg.metrics()]));
+          } else {
+            a.caps.sweep(now);
+            b.caps.sweep(now);
+          }
+          expect(logA).toEqual(logB);
+          expect(a.st.seriesCount).toBe(b.st.seriesCount);
+          expect(new Map(a.budgets.of('t').excess)).toEqual(new Map(b.budgets.of('t').excess));
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
