@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, INGEST_KEY, type TestApp, appsClosedAfterEach, sample } from '../helpers/app.js';
+import { saturate } from '../helpers/loop.js';
 import { waitFor } from '../helpers/ports.js';
 import { metricValue, metricsText } from '../helpers/metrics.js';
 import { sha256 } from '../../src/tenants/keys.js';
+import { QUEUED_REQUESTS } from '../../src/telemetry/loop-lag.js';
 
 /**
  * POST /v1/telemetry and the operational endpoints against the real app on a loopback port (PRODUCT.md §6):
@@ -24,12 +26,12 @@ interface Res {
 }
 
 /** One HTTP/1.1 request over node:http; the body is sent as given (string or raw bytes). */
-function send(baseUrl: string, method: string, path: string, opts: { headers?: Record<string, string | number>; body?: string | Buffer } = {}): Promise<Res> {
+function send(baseUrl: string, method: string, path: string, opts: { headers?: Record<string, string | number>; body?: string | Buffer; agent?: Agent } = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const u = new URL(path, baseUrl);
     const body = opts.body === undefined ? undefined : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body);
     const headers: Record<string, string | number> = { ...(body ? { 'content-length': body.length } : {}), ...opts.headers };
-    const req = httpRequest({ method, hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers, agent: false }, (res) => {
+    const req = httpRequest({ method, hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers, agent: opts.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
@@ -52,8 +54,8 @@ function send(baseUrl: string, method: string, path: string, opts: { headers?: R
 const json = (v: unknown) => JSON.stringify(v);
 const batch = (n = 1, over: Record<string, unknown> = {}) => ({ samples: Array.from({ length: n }, (_, i) => sample({ session: `s-${i}`, ...over })) });
 
-function post(t: TestApp, body: string | Buffer, headers: Record<string, string | number> = {}, query = ''): Promise<Res> {
-  return send(t.url, 'POST', `/v1/telemetry${query}`, { headers: { 'content-type': 'application/json', authorization: `Bearer ${INGEST_KEY}`, ...headers }, body });
+function post(t: TestApp, body: string | Buffer, headers: Record<string, string | number> = {}, query = '', agent?: Agent): Promise<Res> {
+  return send(t.url, 'POST', `/v1/telemetry${query}`, { headers: { 'content-type': 'application/json', authorization: `Bearer ${INGEST_KEY}`, ...headers }, body, agent });
 }
 
 /** Makes the pipeline hold the next ingest (after its body arrived) until released. */
@@ -553,25 +555,36 @@ describe('POST /v1/telemetry: limits', () => {
     expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="request_timeout"}')).toBe(2);
   });
 
-  it('sheds telemetry with 429 before reading the body once a loop turn has spent QOSWATCH_MAX_EVENT_LOOP_DELAY, and recovers', async () => {
+  it('sheds telemetry with 429 before reading the body once a saturated loop has a long turn with many requests ready, and recovers', async () => {
     const t = await start({ env: { QOSWATCH_MAX_EVENT_LOOP_DELAY: '1ms' } });
-    // A burst: the bodies arrive together, so one turn of the loop takes them all; once it has spent 1 ms on the
-    // first ones, the rest of that turn is refused.
-    const big = json(batch(2000));
-    const answers = await Promise.all(Array.from({ length: 20 }, () => post(t, big)));
-    const refused = answers.filter((r) => r.status === 429);
-    expect(refused.length, answers.map((r) => r.status).join(' ')).toBeGreaterThan(0);
-    expect(answers.filter((r) => r.status === 202).length).toBeGreaterThan(0);
-    expect(answers.every((r) => r.status === 202 || r.status === 429)).toBe(true);
-    expectErrorBody(refused[0]!, 'too_many_requests');
-    expect(refused[0]!.body.message).toMatch(/event loop busy for \d+ ms/);
-    expect(refused[0]!.headers['retry-after']).toBe('1');
-    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBe(refused.length);
-    // Every sample of every accepted request counted, none of the refused ones.
-    const accepted = answers.filter((r) => r.status === 202).reduce((n, r) => n + (r.body as { accepted: number }).accepted, 0);
-    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(accepted);
-    // A lone request in a quiet loop is taken.
-    expect((await post(t, json(batch()))).body).toEqual({ accepted: 1, rejected: [] });
+    const agent = new Agent({ keepAlive: true, maxSockets: 40 });
+    const burst = () => Promise.all(Array.from({ length: 40 }, () => post(t, json(batch()), {}, '', agent)));
+    try {
+      // In a quiet loop a burst is taken whole, long turn or not (it also opens the connections: the server
+      // accepts new ones only between turns).
+      expect((await burst()).map((r) => r.status)).toEqual(Array(40).fill(202));
+      // A loop busy for over a second (in short turns), then 40 requests ready at once: the turn that takes them
+      // sheds what comes after its first QUEUED_REQUESTS, once it has lasted 1 ms.
+      await saturate(1200);
+      const answers = await burst();
+      const refused = answers.filter((r) => r.status === 429);
+      expect(refused.length, answers.map((r) => r.status).join(' ')).toBeGreaterThan(0);
+      expect(answers.filter((r) => r.status === 202).length).toBeGreaterThanOrEqual(QUEUED_REQUESTS);
+      expect(answers.every((r) => r.status === 202 || r.status === 429)).toBe(true);
+      expectErrorBody(refused[0]!, 'too_many_requests');
+      expect(refused[0]!.body.message).toMatch(/event loop busy \d+ % of the last second; \d+ requests in a turn of \d+ ms/);
+      expect(refused[0]!.headers['retry-after']).toBe('1');
+      const text = await metricsText(t.url);
+      expect(metricValue(text, 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBe(refused.length);
+      expect(metricValue(text, 'qoswatch_requests_shed_total{cause="event_loop"}')).toBe(refused.length);
+      // Every sample of every accepted request counted, none of the refused ones.
+      expect(metricValue(text, 'qoswatch_samples_accepted_total{transport="http"}')).toBe(40 + answers.length - refused.length);
+      // Once the loop has been quiet for a second, the same burst is taken whole again.
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await burst()).map((r) => r.status)).toEqual(Array(40).fill(202));
+    } finally {
+      agent.destroy();
+    }
   });
 });
 
