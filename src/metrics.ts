@@ -18,10 +18,9 @@ export class Metrics {
   readonly refused = this.counter('qoswatch_requests_refused_total', 'Telemetry requests or frames refused before validation', ['transport', 'reason']);
   readonly shed = this.counter(
     'qoswatch_requests_shed_total',
-    'Requests refused as overload (telemetry 429 and WebSocket 1013, tenant view 503), by cause: event_loop (a long turn of a loop busy most of the last second), inflight (QOSWATCH_MAX_INFLIGHT), pending_bytes (QOSWATCH_MAX_PENDING_BYTES)',
+    'Requests refused as overload (telemetry 429 and WebSocket 1013, tenant view 503), by cause: event_loop (every event-loop turn over QOSWATCH_MAX_EVENT_LOOP_DELAY for a second), inflight (QOSWATCH_MAX_INFLIGHT), pending_bytes (QOSWATCH_MAX_PENDING_BYTES)',
     ['cause'],
   );
-  readonly eventLoopUtilization = this.gauge('qoswatch_event_loop_utilization', 'Share of the last second the event loop was busy (not waiting for I/O), 0 to 1; shedding starts at 0.9');
   /** What a log line per telemetry request would tell (status, time), without writing one per viewer beacon. */
   readonly telemetryRequestDuration = new Histogram({
     name: 'qoswatch_telemetry_request_duration_seconds',

@@ -13,20 +13,20 @@ declare module 'fastify' {
 }
 
 /**
- * One probe of the event loop for every shedding point (telemetry, the tenant view): once a turn has spent `maxMs`
- * and taken many requests in a loop that has been busy most of the last second, the rest of its requests are
- * refused cheaply rather than queued behind it. A long turn after a pause (a throttled or descheduled process) or
- * of a few slow requests sheds nothing (telemetry/loop-lag.ts). 0 turns it off; the loop's utilization is on
- * /metrics either way.
+ * One probe of the event loop for every shedding point (telemetry, the tenant view): once every turn has spent
+ * `maxMs` for a second, the rest of each such turn's requests are refused cheaply rather than queued behind it. A
+ * long turn after a pause (a throttled or descheduled process) sheds nothing (telemetry/loop-lag.ts). 0 turns it
+ * off.
  */
 export const loopBusyPlugin = fp<{ maxMs: number; metrics: Metrics }>(
   async (app, { maxMs, metrics }) => {
-    const lag = new LoopLag();
-    lag.start();
-    app.addHook('onClose', async () => lag.stop());
-    (metrics.eventLoopUtilization as unknown as { collect: () => void }).collect = () => metrics.eventLoopUtilization.set(lag.utilization());
+    const lag = maxMs > 0 ? new LoopLag(maxMs) : undefined;
+    if (lag) {
+      lag.start();
+      app.addHook('onClose', async () => lag.stop());
+    }
     app.decorate('loopBusy', () => {
-      const why = maxMs > 0 ? lag.take(maxMs) : undefined;
+      const why = lag?.busy();
       if (why) metrics.shed.inc({ cause: 'event_loop' });
       return why;
     });

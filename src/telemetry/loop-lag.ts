@@ -1,62 +1,40 @@
 /** How often the turn probe asks to run, ms. */
 export const PROBE_INTERVAL_MS = 10;
-/** The span over which the loop's utilization is read, ms. */
-export const BUSY_WINDOW_MS = 1000;
-/** Utilization snapshots kept over BUSY_WINDOW_MS (one per slot, taken by the probe). */
-const SLOTS = 10;
-/**
- * The utilization over BUSY_WINDOW_MS from which a long turn sheds. A saturated loop reads ~1; a paused but lightly
- * loaded one reads its real work plus the pauses that caught it mid-turn.
- */
-export const BUSY_UTILIZATION = 0.9;
-/**
- * Requests a long turn must have taken before it sheds the rest: a deep queue of ready requests, not a few slow
- * ones (cold code just after a start, a GC, a window flush) or those that arrived during a pause.
- */
-export const QUEUED_REQUESTS = 32;
+/** How long every turn must have run over budget before the loop counts as saturated, ms. */
+export const SATURATED_AFTER_MS = 1000;
 
 /**
- * The event loop's load, read in the middle of a turn: how long the current turn has lasted so far, and the share
- * of the last second it spent busy rather than waiting for I/O (event-loop utilization).
+ * The event loop's delay, read in the middle of a turn: how long the current turn has lasted so far, and for how
+ * long every turn has lasted over the budget.
  *
  * The turn: a probe timer asks to run every `PROBE_INTERVAL_MS`, so it runs at the start of every turn longer than
  * that; the time since it last ran, beyond its interval, is how long the loop has been away from its timers — read
  * in the middle of a turn, which a windowed average of the loop's delay only sees once the turn has ended.
  *
- * The utilization tells a saturated loop from a paused one: a process stopped while it waits for I/O (CPU limits
- * throttling it, a descheduled VM) comes back to a long turn with an idle loop behind it; a saturated one has been
- * busy all along. `idle()` is libuv's cumulative idle time (performance.eventLoopUtilization().idle), on the same
- * clock as `now()`; the current turn counts as busy up to now.
+ * Saturation tells an overload from a pause. A saturated loop runs long turn after long turn: each takes what queued
+ * during the one before. A process paused by a CPU limit or a descheduled VM comes back to one long turn, then
+ * catches up and runs its timers on time again between pauses, unless it cannot keep up. Event-loop utilization
+ * cannot tell them apart: it counts a pause that caught the loop mid-turn, and the time a runnable process waits for
+ * a contended CPU, as busy.
  */
 export class LoopLag {
   private last: number;
+  /** When the probe last ran within the budget: the end of the loop's last turn that was not over it. */
+  private lastOnTime: number;
   private timer: NodeJS.Timeout | undefined;
-  /** Ring of (time, cumulative idle) snapshots, at least a slot apart; `head` is the oldest. */
-  private readonly at = new Float64Array(SLOTS + 1);
-  private readonly idleAt = new Float64Array(SLOTS + 1);
-  private head = 0;
-  private newest = 0;
-  /** Requests taken since the probe last ran. */
-  private taken = 0;
 
   constructor(
+    private readonly maxMs: number,
     private readonly now: () => number = () => performance.now(),
-    private readonly idle: () => number = () => performance.eventLoopUtilization().idle,
   ) {
-    this.last = now();
-    this.at.fill(this.last);
-    this.idleAt.fill(idle());
+    this.last = this.lastOnTime = now();
   }
 
   /** The probe ran. */
   probe(): void {
-    this.last = this.now();
-    this.taken = 0;
-    if (this.last - this.at[this.newest]! < BUSY_WINDOW_MS / SLOTS) return;
-    this.newest = this.head;
-    this.at[this.head] = this.last;
-    this.idleAt[this.head] = this.idle();
-    this.head = (this.head + 1) % this.at.length;
+    const now = this.now();
+    if (now - this.last - PROBE_INTERVAL_MS <= this.maxMs) this.lastOnTime = now;
+    this.last = now;
   }
 
   /** Ms the current turn has lasted beyond the probe's interval. */
@@ -65,31 +43,27 @@ export class LoopLag {
   }
 
   /**
-   * The share of the last BUSY_WINDOW_MS (or a little more) the loop was busy, from 0 to 1. Less history than the
-   * window (just started) counts as idle: a start-up's work is not an overload.
+   * Ms for which every turn, up to the last finished one, has lasted over the budget. The current turn does not
+   * count: one long pause is not a saturation.
    */
-  utilization(): number {
-    const span = this.now() - this.at[this.head]!;
-    const busy = span - (this.idle() - this.idleAt[this.head]!);
-    return Math.min(1, Math.max(0, busy / Math.max(span, BUSY_WINDOW_MS)));
+  saturatedMs(): number {
+    return this.last - this.lastOnTime;
   }
 
   /**
-   * A request arrived at a shedding point: why it should be shed, or undefined. Shed once the turn has lasted over
-   * `maxMs`, has taken more than QUEUED_REQUESTS requests, and the loop has been busy at least BUSY_UTILIZATION of
-   * the last second: a saturated loop with requests queued behind it.
+   * Why the rest of the current turn's requests should be shed, or undefined: the turn has lasted over the budget in
+   * a loop whose turns have all lasted over it for SATURATED_AFTER_MS — requests are queuing behind it.
    */
-  take(maxMs: number): string | undefined {
-    this.taken++;
+  busy(): string | undefined {
     const turn = this.turnMs();
-    if (turn <= maxMs || this.taken <= QUEUED_REQUESTS) return undefined;
-    const u = this.utilization();
-    if (u < BUSY_UTILIZATION) return undefined;
-    return `event loop busy ${Math.round(u * 100)} % of the last second; ${this.taken} requests in a turn of ${Math.round(turn)} ms`;
+    if (turn <= this.maxMs) return undefined;
+    const saturated = this.saturatedMs();
+    if (saturated < SATURATED_AFTER_MS) return undefined;
+    return `every event-loop turn over ${this.maxMs} ms for ${(saturated / 1000).toFixed(1)} s, this one for ${Math.round(turn)} ms`;
   }
 
   start(): void {
-    this.probe();
+    this.last = this.lastOnTime = this.now();
     this.timer = setInterval(() => this.probe(), PROBE_INTERVAL_MS);
     this.timer.unref();
   }

@@ -5,8 +5,8 @@ export function spin(ms: number): void {
 }
 
 /**
- * Keeps this process's event loop busy for `ms` in short turns, timers running between them: a saturated loop, as
- * an in-process service sees one (its event-loop utilization near 1, no turn long).
+ * Keeps this process's event loop busy for `ms` in turns of 20 ms, timers running between them: a saturated loop,
+ * as an in-process service with a smaller QOSWATCH_MAX_EVENT_LOOP_DELAY sees one.
  */
 export async function saturate(ms: number): Promise<void> {
   const end = performance.now() + ms;

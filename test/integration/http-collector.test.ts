@@ -9,7 +9,6 @@ import { saturate } from '../helpers/loop.js';
 import { waitFor } from '../helpers/ports.js';
 import { metricValue, metricsText } from '../helpers/metrics.js';
 import { sha256 } from '../../src/tenants/keys.js';
-import { QUEUED_REQUESTS } from '../../src/telemetry/loop-lag.js';
 
 /**
  * POST /v1/telemetry and the operational endpoints against the real app on a loopback port (PRODUCT.md §6):
@@ -555,7 +554,7 @@ describe('POST /v1/telemetry: limits', () => {
     expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="request_timeout"}')).toBe(2);
   });
 
-  it('sheds telemetry with 429 before reading the body once a saturated loop has a long turn with many requests ready, and recovers', async () => {
+  it('sheds telemetry with 429 before reading the body once a saturated loop has a long turn, and recovers', async () => {
     const t = await start({ env: { QOSWATCH_MAX_EVENT_LOOP_DELAY: '1ms' } });
     const agent = new Agent({ keepAlive: true, maxSockets: 40 });
     const burst = () => Promise.all(Array.from({ length: 40 }, () => post(t, json(batch()), {}, '', agent)));
@@ -563,23 +562,23 @@ describe('POST /v1/telemetry: limits', () => {
       // In a quiet loop a burst is taken whole, long turn or not (it also opens the connections: the server
       // accepts new ones only between turns).
       expect((await burst()).map((r) => r.status)).toEqual(Array(40).fill(202));
-      // A loop busy for over a second (in short turns), then 40 requests ready at once: the turn that takes them
-      // sheds what comes after its first QUEUED_REQUESTS, once it has lasted 1 ms.
+      // A loop whose every turn has lasted over 1 ms for over a second, then 40 requests ready at once: the turn
+      // that takes them sheds the rest once it has lasted 1 ms.
       await saturate(1200);
       const answers = await burst();
       const refused = answers.filter((r) => r.status === 429);
       expect(refused.length, answers.map((r) => r.status).join(' ')).toBeGreaterThan(0);
-      expect(answers.filter((r) => r.status === 202).length).toBeGreaterThanOrEqual(QUEUED_REQUESTS);
+      expect(answers.filter((r) => r.status === 202).length).toBeGreaterThan(0);
       expect(answers.every((r) => r.status === 202 || r.status === 429)).toBe(true);
       expectErrorBody(refused[0]!, 'too_many_requests');
-      expect(refused[0]!.body.message).toMatch(/event loop busy \d+ % of the last second; \d+ requests in a turn of \d+ ms/);
+      expect(refused[0]!.body.message).toMatch(/every event-loop turn over 1 ms for \d+\.\d s, this one for \d+ ms/);
       expect(refused[0]!.headers['retry-after']).toBe('1');
       const text = await metricsText(t.url);
       expect(metricValue(text, 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBe(refused.length);
       expect(metricValue(text, 'qoswatch_requests_shed_total{cause="event_loop"}')).toBe(refused.length);
       // Every sample of every accepted request counted, none of the refused ones.
       expect(metricValue(text, 'qoswatch_samples_accepted_total{transport="http"}')).toBe(40 + answers.length - refused.length);
-      // Once the loop has been quiet for a second, the same burst is taken whole again.
+      // Once the loop has run a turn within the budget, the same burst is taken whole again.
       await new Promise((r) => setTimeout(r, 1100));
       expect((await burst()).map((r) => r.status)).toEqual(Array(40).fill(202));
     } finally {

@@ -5,7 +5,6 @@ import WebSocket from 'ws';
 import type { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import type { fileConfigSchema } from '../../src/config/file.js';
-import { QUEUED_REQUESTS } from '../../src/telemetry/loop-lag.js';
 import { sha256 } from '../../src/tenants/keys.js';
 import { api, incidents, stallRule, viewers, writeRules } from '../helpers/alerting.js';
 import { ADMIN_TOKEN, INGEST_KEY, type TestApp, appsClosedAfterEach, postTelemetry } from '../helpers/app.js';
@@ -392,12 +391,12 @@ describe("a tenant's read-only view", () => {
     expect(globex).toEqual([200, 200, 429]);
   });
 
-  it('sheds reads with 503 and Retry-After once a saturated loop has a long turn with many requests ready, and recovers', async () => {
+  it('sheds reads with 503 and Retry-After once a saturated loop has a long turn, and recovers', async () => {
     const t = await startWithTokens({ QOSWATCH_MAX_EVENT_LOOP_DELAY: '5ms', QOSWATCH_TENANT_API_RATE: '1000/1s' });
     for (let i = 0; i < 500; i++) t.app.tickets.open({ tenant: 'acme', title: `report ${i}`, priority: 'P2', actor: 'admin' }, now);
     // Connections opened beforehand (the server accepts one new connection per turn of its loop), then, in a loop
-    // busy for over a second, a burst on them: one turn reads the requests together, and once it has spent 5 ms
-    // (500 tickets with their clocks take longer) and taken QUEUED_REQUESTS, the rest are shed.
+    // whose every turn has lasted over 5 ms for over a second, a burst on them: one turn reads the requests together, and once it has spent 5 ms
+    // (500 tickets with their clocks take longer), the rest are shed.
     const agent = new Agent({ keepAlive: true, maxSockets: 40 });
     const get = (path: string) =>
       new Promise<{ status: number; retryAfter: string | undefined; body: string }>((resolve, reject) => {
@@ -415,7 +414,7 @@ describe("a tenant's read-only view", () => {
       const answers = await Promise.all(Array.from({ length: 40 }, () => get('/v1/tenant/tickets?limit=500')));
       const statuses = answers.map((r) => r.status);
       expect(statuses.filter((s) => s === 503).length, statuses.join(' ')).toBeGreaterThan(0);
-      expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(QUEUED_REQUESTS);
+      expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
       expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
       const shed = answers.find((r) => r.status === 503)!;
       expect(shed.retryAfter).toBe('1');

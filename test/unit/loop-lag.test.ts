@@ -1,21 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { BUSY_UTILIZATION, BUSY_WINDOW_MS, LoopLag, PROBE_INTERVAL_MS, QUEUED_REQUESTS } from '../../src/telemetry/loop-lag.js';
+import { LoopLag, PROBE_INTERVAL_MS, SATURATED_AFTER_MS } from '../../src/telemetry/loop-lag.js';
 
-/** A LoopLag on a fake clock: `t` ms now, `idle` ms of it spent waiting for I/O so far. */
+const MAX = 100;
+
+/** A LoopLag (budget MAX ms) on a fake clock. */
 function fake() {
-  const c = { t: 0, idle: 0 };
-  const lag = new LoopLag(() => c.t, () => c.idle);
-  /** The loop runs `ms`, busy for `busyShare` of it, the probe on time. */
-  const run = (ms: number, busyShare: number) => {
-    for (let s = 0; s < ms; s += PROBE_INTERVAL_MS) {
-      c.t += PROBE_INTERVAL_MS;
-      c.idle += PROBE_INTERVAL_MS * (1 - busyShare);
+  const c = { t: 0 };
+  const lag = new LoopLag(MAX, () => c.t);
+  /** Turns of `turnMs` for `ms`, the probe running between them. */
+  const turns = (turnMs: number, ms: number) => {
+    for (let s = 0; s < ms; s += PROBE_INTERVAL_MS + turnMs) {
+      c.t += PROBE_INTERVAL_MS + turnMs;
       lag.probe();
     }
   };
-  /** `n` requests arrive at a shedding point; how many are shed. */
-  const take = (n: number, maxMs: number) => Array.from({ length: n }, () => lag.take(maxMs)).filter(Boolean).length;
-  return { c, lag, run, take };
+  return { c, lag, turns };
 }
 
 describe('LoopLag: the turn', () => {
@@ -40,71 +39,58 @@ describe('LoopLag: the turn', () => {
   });
 });
 
-describe('LoopLag: utilization', () => {
-  it('is the busy share of the last second, the current turn counting as busy so far', () => {
-    const { c, lag, run } = fake();
-    run(3000, 0.25);
-    expect(lag.utilization()).toBeCloseTo(0.25, 2);
-    run(BUSY_WINDOW_MS + 200, 1);
-    expect(lag.utilization()).toBeCloseTo(1, 2);
-    run(BUSY_WINDOW_MS + 200, 0);
-    expect(lag.utilization()).toBeLessThan(0.15);
-    c.t += 500; // a turn of 500 ms, not over yet, after a second of idle snapshots: ~500 / 1500
-    expect(lag.utilization()).toBeGreaterThan(0.3);
-  });
-
-  it('counts less history than the window as idle: a start-up’s work is not an overload', () => {
-    const { lag, run } = fake();
-    run(300, 1);
-    expect(lag.utilization()).toBeCloseTo(0.3, 2);
-  });
-
-  it('counts a pause spent waiting for I/O as idle (a process stopped while idle)', () => {
-    const { c, lag, run } = fake();
-    run(2000, 0.1);
-    c.t += 150;
-    c.idle += 150;
-    lag.probe();
-    expect(lag.utilization()).toBeLessThan(0.2);
-  });
-});
-
-describe('LoopLag: what sheds', () => {
-  it('a saturated loop: the requests of a long turn after its first QUEUED_REQUESTS', () => {
-    const { c, run, take } = fake();
-    run(2000, 1);
-    expect(BUSY_UTILIZATION).toBeLessThan(1);
+describe('LoopLag: saturation and shedding', () => {
+  it('sheds a long turn once every turn has lasted over the budget for SATURATED_AFTER_MS', () => {
+    const { c, lag, turns } = fake();
+    turns(150, SATURATED_AFTER_MS - 200);
     c.t += PROBE_INTERVAL_MS + 150;
-    expect(take(QUEUED_REQUESTS + 10, 100)).toBe(10);
-  });
-
-  it('nothing while the turn is within maxMs, however many requests it takes', () => {
-    const { c, run, take } = fake();
-    run(2000, 1);
+    expect(lag.busy()).toBeUndefined(); // not for long enough yet
+    lag.probe();
+    turns(150, 400);
+    expect(lag.saturatedMs()).toBeGreaterThanOrEqual(SATURATED_AFTER_MS);
     c.t += PROBE_INTERVAL_MS + 90;
-    expect(take(1000, 100)).toBe(0);
+    expect(lag.busy()).toBeUndefined(); // this turn is within the budget
+    c.t += 30;
+    expect(lag.busy()).toMatch(/^every event-loop turn over 100 ms for 1\.\d s, this one for 120 ms$/);
   });
 
-  it('nothing once the probe has run: each turn gets its own QUEUED_REQUESTS', () => {
-    const { c, lag, run, take } = fake();
-    run(2000, 1);
-    c.t += PROBE_INTERVAL_MS + 150;
-    expect(take(QUEUED_REQUESTS + 1, 100)).toBe(1);
+  it('a turn within the budget ends the saturation', () => {
+    const { c, lag, turns } = fake();
+    turns(150, 2000);
+    c.t += PROBE_INTERVAL_MS + 20;
     lag.probe();
-    expect(take(QUEUED_REQUESTS, 100)).toBe(0);
-  });
-
-  it('nothing for a few slow requests in a saturated loop (cold code, a GC): the queue is short', () => {
-    const { c, run, take } = fake();
-    run(2000, 1);
+    expect(lag.saturatedMs()).toBe(0);
     c.t += PROBE_INTERVAL_MS + 500;
-    expect(take(QUEUED_REQUESTS, 100)).toBe(0);
+    expect(lag.busy()).toBeUndefined();
   });
 
-  it('nothing after a pause of a lightly loaded loop (throttled, stopped, descheduled), however long the turn and deep the queue', () => {
-    const { c, run, take } = fake();
-    run(2000, 0.3);
-    c.t += 400; // stopped mid-turn: busy as far as the loop can tell
-    expect(take(200, 100)).toBe(0);
+  it('sheds nothing for one long pause, however long (a process stopped while it waited for requests)', () => {
+    const { c, lag, turns } = fake();
+    turns(0, 1000);
+    c.t += 3000; // stopped: the probe has not run since
+    expect(lag.turnMs()).toBeGreaterThan(2000);
+    expect(lag.busy()).toBeUndefined();
+    lag.probe(); // the late probe, then a request in a long turn right after
+    c.t += PROBE_INTERVAL_MS + 150;
+    expect(lag.busy()).toBeDefined(); // only if the loop stays late: the next on-time turn clears it
+    lag.probe();
+    c.t += PROBE_INTERVAL_MS;
+    lag.probe();
+    c.t += PROBE_INTERVAL_MS + 150;
+    expect(lag.busy()).toBeUndefined();
+  });
+
+  it('sheds nothing for pauses between which the loop catches up (stopped 150 ms of every 200 ms, lightly loaded)', () => {
+    const { c, lag } = fake();
+    for (let period = 0; period < 50; period++) {
+      c.t += 150; // stopped
+      c.t += 5; // the requests that arrived meanwhile, in the turn that follows
+      expect(lag.busy()).toBeUndefined();
+      for (let k = 0; k < 4; k++) {
+        lag.probe(); // late the first time, on time the next: the loop has caught up and waits for I/O
+        c.t += PROBE_INTERVAL_MS;
+      }
+      c.t += 5;
+    }
   });
 });
