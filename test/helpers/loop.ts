@@ -15,3 +15,16 @@ export async function saturate(ms: number): Promise<void> {
     await new Promise((r) => setImmediate(r));
   }
 }
+
+/**
+ * Sends a burst while this process's loop is saturated: `saturate(ms)`, then the requests are written and the loop
+ * blocked a while longer, so that they are all ready together for the in-process service's next turn.
+ */
+export async function burstWhenSaturated<T>(ms: number, send: () => Promise<T>[]): Promise<T[]> {
+  await saturate(ms);
+  const pending = send();
+  // The agent hands a request its socket on the next tick; then they are written, and arrive during the spin.
+  await new Promise((r) => process.nextTick(r));
+  spin(30);
+  return Promise.all(pending);
+}

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, INGEST_KEY, type TestApp, appsClosedAfterEach, sample } from '../helpers/app.js';
-import { saturate } from '../helpers/loop.js';
+import { burstWhenSaturated } from '../helpers/loop.js';
 import { waitFor } from '../helpers/ports.js';
 import { metricValue, metricsText } from '../helpers/metrics.js';
 import { sha256 } from '../../src/tenants/keys.js';
@@ -557,15 +557,15 @@ describe('POST /v1/telemetry: limits', () => {
   it('sheds telemetry with 429 before reading the body once a saturated loop has a long turn, and recovers', async () => {
     const t = await start({ env: { QOSWATCH_MAX_EVENT_LOOP_DELAY: '1ms' } });
     const agent = new Agent({ keepAlive: true, maxSockets: 40 });
-    const burst = () => Promise.all(Array.from({ length: 40 }, () => post(t, json(batch()), {}, '', agent)));
+    const requests = () => Array.from({ length: 40 }, () => post(t, json(batch()), {}, '', agent));
+    const burst = () => Promise.all(requests());
     try {
       // In a quiet loop a burst is taken whole, long turn or not (it also opens the connections: the server
       // accepts new ones only between turns).
       expect((await burst()).map((r) => r.status)).toEqual(Array(40).fill(202));
       // A loop whose every turn has lasted over 1 ms for over a second, then 40 requests ready at once: the turn
       // that takes them sheds the rest once it has lasted 1 ms.
-      await saturate(1200);
-      const answers = await burst();
+      const answers = await burstWhenSaturated(1200, requests);
       const refused = answers.filter((r) => r.status === 429);
       expect(refused.length, answers.map((r) => r.status).join(' ')).toBeGreaterThan(0);
       expect(answers.filter((r) => r.status === 202).length).toBeGreaterThan(0);
