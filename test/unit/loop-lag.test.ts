@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { LoopLag, PROBE_INTERVAL_MS, SATURATED_AFTER_MS } from '../../src/telemetry/loop-lag.js';
+import { LoopLag, PROBE_INTERVAL_MS, SATURATED_AFTER_MS, WORK_BUDGETS } from '../../src/telemetry/loop-lag.js';
 
 const MAX = 100;
 
-/** A LoopLag (budget MAX ms) on a fake clock. */
+/** A LoopLag (budget MAX ms) on a fake clock and a fake CPU clock (idle unless a test spends CPU). */
 function fake() {
-  const c = { t: 0 };
-  const lag = new LoopLag(MAX, () => c.t);
+  const c = { t: 0, cpu: 0 };
+  const lag = new LoopLag(MAX, () => c.t, () => c.cpu);
   /** Turns of `turnMs` for `ms`, the probe running between them. */
   const turns = (turnMs: number, ms: number) => {
     for (let s = 0; s < ms; s += PROBE_INTERVAL_MS + turnMs) {
@@ -92,5 +92,26 @@ describe('LoopLag: saturation and shedding', () => {
       }
       c.t += 5;
     }
+  });
+
+  it('sheds a long turn at once when the process spent WORK_BUDGETS budgets of it on the CPU (a flood on a free CPU)', () => {
+    const { c, lag, turns } = fake();
+    turns(0, 1000);
+    c.t += PROBE_INTERVAL_MS + 400;
+    c.cpu += MAX * WORK_BUDGETS - 1;
+    expect(lag.busy()).toBeUndefined(); // long, but half of it off the CPU: a pause or a contended core
+    c.t += 5;
+    c.cpu += 2;
+    expect(lag.busy()).toBe('event-loop turn over 100 ms: 405 ms, 201 ms of it on the CPU');
+    lag.probe(); // the turn ended: the next one starts with no CPU spent
+    c.t += PROBE_INTERVAL_MS + 150;
+    expect(lag.busy()).toBeUndefined();
+  });
+
+  it('does not count CPU spent within the budget: a turn must last over it first', () => {
+    const { c, lag } = fake();
+    c.t += PROBE_INTERVAL_MS + 90;
+    c.cpu += 250; // several threads (GC helpers, workers) can spend more CPU than the loop's wall time
+    expect(lag.busy()).toBeUndefined();
   });
 });
