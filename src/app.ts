@@ -97,7 +97,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(ticketsPlugin, { clock });
   await app.register(reportsPlugin, { env, clock });
-  await app.register(loopBusyPlugin, { maxMs: env.QOSWATCH_MAX_EVENT_LOOP_DELAY });
+  await app.register(loopBusyPlugin, { maxMs: env.QOSWATCH_MAX_EVENT_LOOP_DELAY, metrics });
   await app.register(healthRoutes, { metrics, env });
   await app.register(collectors, { env, metrics, clock });
   await app.register(keyRoutes, { clock });

@@ -16,6 +16,11 @@ export class Metrics {
   );
   readonly batches = this.counter('qoswatch_batches_total', 'Telemetry batches (HTTP requests and WebSocket frames), by outcome', ['transport', 'outcome']);
   readonly refused = this.counter('qoswatch_requests_refused_total', 'Telemetry requests or frames refused before validation', ['transport', 'reason']);
+  readonly shed = this.counter(
+    'qoswatch_requests_shed_total',
+    'Requests refused as overload (telemetry 429 and WebSocket 1013, tenant view 503), by cause: event_loop (every event-loop turn over QOSWATCH_MAX_EVENT_LOOP_DELAY for a second), inflight (QOSWATCH_MAX_INFLIGHT), pending_bytes (QOSWATCH_MAX_PENDING_BYTES)',
+    ['cause'],
+  );
   /** What a log line per telemetry request would tell (status, time), without writing one per viewer beacon. */
   readonly telemetryRequestDuration = new Histogram({
     name: 'qoswatch_telemetry_request_duration_seconds',

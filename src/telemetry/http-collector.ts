@@ -57,18 +57,24 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     metrics.refused.inc({ transport: transportOf(req), reason: 'overloaded' });
     return tooManyRequests(`qoswatch is overloaded (${why}); retry after the Retry-After delay`, 1);
   };
-  // A saturated event loop leaves requests queued in the kernel, unseen by the in-flight cap, and accepts new
-  // connections only between turns: once a turn has spent the budget, the rest of its telemetry is refused before
-  // the body is read (cheaply), so that an overload is shed instead of queued and turns stay short (api/loop-busy.ts).
-  const full = () =>
-    inflight >= env.QOSWATCH_MAX_INFLIGHT ? 'too many requests in process' : app.pipeline.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES ? 'journal backlog' : undefined;
+  // Queued work: requests whose body has arrived, and accepted bytes the journal has not committed yet.
+  const refuseIfFull = (req: FastifyRequest) => {
+    const cause = inflight >= env.QOSWATCH_MAX_INFLIGHT ? 'inflight' : app.pipeline.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES ? 'pending_bytes' : undefined;
+    if (!cause) return;
+    metrics.shed.inc({ cause });
+    throw refuseOverloaded(req, cause === 'inflight' ? 'too many requests in process' : 'journal backlog');
+  };
 
   // Refuse before reading a byte of the body: overload first (cheapest), then authentication; the per-key rate limit
-  // hook is appended after these by @fastify/rate-limit.
+  // hook is appended after these by @fastify/rate-limit. A saturated event loop leaves requests queued in the kernel,
+  // unseen by the in-flight cap, and accepts new connections only between turns: the loop probe (api/loop-busy.ts)
+  // refuses the rest of a long turn in a loop that has been busy all along, so that an overload is shed instead of
+  // queued and turns stay short.
   app.addHook('onRequest', async (req) => {
     if (!isCollectorRequest(req)) return;
-    const why = app.loopBusy() ?? full();
-    if (why) throw refuseOverloaded(req, why);
+    const busy = app.loopBusy();
+    if (busy) throw refuseOverloaded(req, busy);
+    refuseIfFull(req);
     const key = authenticateIngest(app.keys, req);
     if (typeof key === 'string') {
       metrics.refused.inc({ transport: transportOf(req), reason: 'unauthorized' });
@@ -81,8 +87,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   // timeout ends it), so slow clients cannot lock the others out.
   app.addHook('preValidation', async (req, reply) => {
     if (!isCollectorRequest(req)) return;
-    const why = full();
-    if (why) throw refuseOverloaded(req, why);
+    refuseIfFull(req);
     inflight++;
     reply.raw.once('close', () => inflight--);
   });

@@ -221,6 +221,7 @@ class WsSession {
       this.overloadedSince ??= Date.now();
       if (Date.now() - this.overloadedSince >= env.QOSWATCH_WS_OVERLOAD_CLOSE) {
         this.metrics.refused.inc({ transport: 'ws', reason: 'overloaded' });
+        this.metrics.shed.inc({ cause: 'pending_bytes' });
         this.close(CLOSE.tryAgainLater, 'server overloaded; reconnect later');
         return;
       }

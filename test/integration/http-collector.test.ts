@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, gzipSync } from 'node:zlib';
@@ -24,12 +24,12 @@ interface Res {
 }
 
 /** One HTTP/1.1 request over node:http; the body is sent as given (string or raw bytes). */
-function send(baseUrl: string, method: string, path: string, opts: { headers?: Record<string, string | number>; body?: string | Buffer } = {}): Promise<Res> {
+function send(baseUrl: string, method: string, path: string, opts: { headers?: Record<string, string | number>; body?: string | Buffer; agent?: Agent } = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
     const u = new URL(path, baseUrl);
     const body = opts.body === undefined ? undefined : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body);
     const headers: Record<string, string | number> = { ...(body ? { 'content-length': body.length } : {}), ...opts.headers };
-    const req = httpRequest({ method, hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers, agent: false }, (res) => {
+    const req = httpRequest({ method, hostname: u.hostname, port: u.port, path: `${u.pathname}${u.search}`, headers, agent: opts.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
@@ -52,8 +52,8 @@ function send(baseUrl: string, method: string, path: string, opts: { headers?: R
 const json = (v: unknown) => JSON.stringify(v);
 const batch = (n = 1, over: Record<string, unknown> = {}) => ({ samples: Array.from({ length: n }, (_, i) => sample({ session: `s-${i}`, ...over })) });
 
-function post(t: TestApp, body: string | Buffer, headers: Record<string, string | number> = {}, query = ''): Promise<Res> {
-  return send(t.url, 'POST', `/v1/telemetry${query}`, { headers: { 'content-type': 'application/json', authorization: `Bearer ${INGEST_KEY}`, ...headers }, body });
+function post(t: TestApp, body: string | Buffer, headers: Record<string, string | number> = {}, query = '', agent?: Agent): Promise<Res> {
+  return send(t.url, 'POST', `/v1/telemetry${query}`, { headers: { 'content-type': 'application/json', authorization: `Bearer ${INGEST_KEY}`, ...headers }, body, agent });
 }
 
 /** Makes the pipeline hold the next ingest (after its body arrived) until released. */
@@ -553,10 +553,11 @@ describe('POST /v1/telemetry: limits', () => {
     expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="request_timeout"}')).toBe(2);
   });
 
-  it('sheds telemetry with 429 before reading the body once a loop turn has spent QOSWATCH_MAX_EVENT_LOOP_DELAY, and recovers', async () => {
+  it('sheds telemetry with 429 before reading the body once a loop turn has spent QOSWATCH_MAX_EVENT_LOOP_DELAY on work, and recovers', async () => {
     const t = await start({ env: { QOSWATCH_MAX_EVENT_LOOP_DELAY: '1ms' } });
-    // A burst: the bodies arrive together, so one turn of the loop takes them all; once it has spent 1 ms on the
-    // first ones, the rest of that turn is refused.
+    // A burst: the bodies arrive together, so one turn of the loop takes them all; once it has lasted over 1 ms
+    // and spent two budgets (2 ms) on the CPU, the rest of that turn is refused. (A turn that lasted because the
+    // process was stopped sheds nothing: test/integration/shedding-process.test.ts, test/unit/loop-lag.test.ts.)
     const big = json(batch(2000));
     const answers = await Promise.all(Array.from({ length: 20 }, () => post(t, big)));
     const refused = answers.filter((r) => r.status === 429);
@@ -564,12 +565,14 @@ describe('POST /v1/telemetry: limits', () => {
     expect(answers.filter((r) => r.status === 202).length).toBeGreaterThan(0);
     expect(answers.every((r) => r.status === 202 || r.status === 429)).toBe(true);
     expectErrorBody(refused[0]!, 'too_many_requests');
-    expect(refused[0]!.body.message).toMatch(/event loop busy for \d+ ms/);
+    expect(refused[0]!.body.message).toMatch(/\(event-loop turn over 1 ms: \d+ ms, \d+ ms of it on the CPU\)/);
     expect(refused[0]!.headers['retry-after']).toBe('1');
-    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBe(refused.length);
+    const text = await metricsText(t.url);
+    expect(metricValue(text, 'qoswatch_requests_refused_total{transport="http",reason="overloaded"}')).toBe(refused.length);
+    expect(metricValue(text, 'qoswatch_requests_shed_total{cause="event_loop"}')).toBe(refused.length);
     // Every sample of every accepted request counted, none of the refused ones.
     const accepted = answers.filter((r) => r.status === 202).reduce((n, r) => n + (r.body as { accepted: number }).accepted, 0);
-    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(accepted);
+    expect(metricValue(text, 'qoswatch_samples_accepted_total{transport="http"}')).toBe(accepted);
     // A lone request in a quiet loop is taken.
     expect((await post(t, json(batch()))).body).toEqual({ accepted: 1, rejected: [] });
   });
