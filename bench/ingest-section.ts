@@ -2,7 +2,7 @@ import { HAVE_INFLUXD, InfluxServer, NO_INFLUXD_MESSAGE } from '../test/helpers/
 import { CLI, ServiceProcess } from '../test/helpers/service.js';
 import { buildRevision } from './baseline.js';
 import { CeilingServer } from './ceiling.js';
-import { type IngestResult, type LoadOptions, httpLoad, lineTarget, parseRate, telemetryTarget, writerProbe, wsLoad } from './ingest.js';
+import { type IngestResult, type LoadOptions, type Target, httpLoad, lineTarget, parseRate, telemetryTarget, writerProbe, wsLoad } from './ingest.js';
 import { fmt } from './machine.js';
 import { REALISTIC, type StampedPool, linePool, realisticState, smallState } from './pools.js';
 import { stateEnv } from './scale.js';
@@ -114,29 +114,23 @@ export async function ingestSection(): Promise<{ md: string; headline: string; p
       await stopService(s.svc);
     }
   };
-  const influxPeer = async (round: number) => {
-    const peer = await InfluxServer.launch();
-    try {
-      for (const batch of [1000, 5000] as const) {
-        await peer.createDb(`peer${batch}`);
-        const target = lineTarget(new URL(`/write?db=peer${batch}&precision=ns`, peer.url), peer.pid!);
-        record(round, { system: 'peer: InfluxDB 1.x /write, line protocol', load: batch === 1000 ? LOAD.b1000 : LOAD.best, state: 'small', kind: 'peer' }, await httpLoad(target, pools.influx[batch], PEER_SECONDS, { concurrency: 8 }));
+  /** A peer in its own process per round, at batches of 1000 (the compared load) and 5000 (its best). */
+  const linePeer = <P extends { destroy(): Promise<void> }>(system: string, launch: () => Promise<P>, target: (peer: P, batch: 1000 | 5000) => Promise<Target>, pool: Record<1000 | 5000, StampedPool>) =>
+    async (round: number) => {
+      const peer = await launch();
+      try {
+        for (const batch of [1000, 5000] as const) {
+          record(round, { system, load: batch === 1000 ? LOAD.b1000 : LOAD.best, state: 'small', kind: 'peer' }, await httpLoad(await target(peer, batch), pool[batch], PEER_SECONDS, { concurrency: 8 }));
+        }
+      } finally {
+        await peer.destroy();
       }
-    } finally {
-      await peer.destroy();
-    }
-  };
-  const victoriaPeer = async (round: number) => {
-    const vm = await VictoriaServer.launch();
-    try {
-      for (const batch of [1000, 5000] as const) {
-        const target = lineTarget(new URL('/write?precision=ns', vm.url), vm.pid);
-        record(round, { system: 'peer: VictoriaMetrics /write, line protocol', load: batch === 1000 ? LOAD.b1000 : LOAD.best, state: 'small', kind: 'peer' }, await httpLoad(target, pools.vm[batch], PEER_SECONDS, { concurrency: 8 }));
-      }
-    } finally {
-      await vm.destroy();
-    }
-  };
+    };
+  const influxPeer = linePeer('peer: InfluxDB 1.x /write, line protocol', () => InfluxServer.launch(), async (peer, batch) => {
+    await peer.createDb(`peer${batch}`);
+    return lineTarget(new URL(`/write?db=peer${batch}&precision=ns`, peer.url), peer.pid!);
+  }, pools.influx);
+  const victoriaPeer = linePeer('peer: VictoriaMetrics /write, line protocol', () => VictoriaServer.launch(), async (vm) => lineTarget(new URL('/write?precision=ns', vm.url), vm.pid), pools.vm);
   const ceiling = async (round: number) => {
     const c = await CeilingServer.launch();
     try {

@@ -32,6 +32,14 @@ const entry = (maxWindow: number, body = '{}', tenant = 't'): LogEntry => ({ ten
 const seqs = (l: SegmentLog, after = 0) => [...l.read(after)].map((r) => r.seq);
 const segmentFiles = (dir: string) => readdirSync(join(dir, 'ingest-log')).sort();
 const segmentPath = (dir: string, window: number) => join(dir, 'ingest-log', `w${window}.log`);
+/** A closed log holding three records ({"n":0..2}) in the segment of window 5, and that segment's path. */
+async function threeRecords(): Promise<{ dir: string; path: string }> {
+  const dir = tmp();
+  const l = log(dir);
+  for (let i = 0; i < 3; i++) await l.append(entry(5, `{"n":${i}}`), () => 0);
+  l.close();
+  return { dir, path: segmentPath(dir, 5) };
+}
 
 describe('SegmentLog', () => {
   it('commits appends of one event-loop turn together, then runs their callbacks in seq order', async () => {
@@ -61,16 +69,12 @@ describe('SegmentLog', () => {
   });
 
   it('cuts a torn tail (a crash mid-write) at open, and appends after it', async () => {
-    const dir = tmp();
-    let l = log(dir);
-    for (let i = 0; i < 3; i++) await l.append(entry(5, `{"n":${i}}`), () => 0);
-    l.close();
-    const path = segmentPath(dir, 5);
+    const { dir, path } = await threeRecords();
     const whole = statSync(path).size;
     // The first bytes of a fourth record: a header announcing more than the file holds, then half a payload.
     const frame = readFileSync(path).subarray(0, whole / 3);
     appendFileSync(path, frame.subarray(0, frame.length - 7));
-    l = log(dir);
+    const l = log(dir);
     expect(statSync(path).size).toBe(whole);
     expect(l.opened).toEqual({ tornBytes: frame.length - 7, corruptRecords: 0, corruptBytes: 0 });
     expect(seqs(l)).toEqual([1, 2, 3]);
@@ -89,16 +93,12 @@ describe('SegmentLog', () => {
   });
 
   it('skips a record whose CRC is wrong in the middle of a segment, counts it, and keeps the records after it', async () => {
-    const dir = tmp();
-    let l = log(dir);
-    for (let i = 0; i < 3; i++) await l.append(entry(5, `{"n":${i}}`), () => 0);
-    l.close();
-    const path = segmentPath(dir, 5);
+    const { dir, path } = await threeRecords();
     const bytes = readFileSync(path);
     const size = bytes.length / 3;
     bytes.writeUInt8(bytes.readUInt8(2 * size - 3) ^ 0xff, 2 * size - 3); // a byte of the second record's body
     writeFileSync(path, bytes);
-    l = log(dir);
+    const l = log(dir);
     expect(l.opened).toEqual({ tornBytes: 0, corruptRecords: 1, corruptBytes: size });
     expect(l.stats().damaged).toBe(1);
     expect([...l.read(0)].map((r) => [r.seq, r.body])).toEqual([[1, '{"n":0}'], [3, '{"n":2}']]);
@@ -106,15 +106,11 @@ describe('SegmentLog', () => {
   });
 
   it('finds the next record after a damaged length field', async () => {
-    const dir = tmp();
-    let l = log(dir);
-    for (let i = 0; i < 3; i++) await l.append(entry(5, `{"n":${i}}`), () => 0);
-    l.close();
-    const path = segmentPath(dir, 5);
+    const { dir, path } = await threeRecords();
     const bytes = readFileSync(path);
     bytes.writeUInt32LE(0x7fff_ffff, 4); // the first record's length: past the end of the file
     writeFileSync(path, bytes);
-    l = log(dir);
+    const l = log(dir);
     expect(l.opened.corruptRecords).toBe(1);
     expect(seqs(l)).toEqual([2, 3]);
   });
