@@ -10,6 +10,7 @@ import { AppError, badRequest, tooManyRequests, unauthorized, unsupportedMediaTy
 import type { Metrics } from '../metrics.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import { cmcdCollector } from './cmcd/collector.js';
+import { parseBody } from './body-json.js';
 import { httpIngest } from './http-ingest.js';
 import { batchSchema, envelopeSchema } from './sample-schema.js';
 import { errorBodySchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
@@ -17,7 +18,8 @@ import { wsCollector } from './ws-collector.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    rawBody?: string;
+    /** The telemetry body as received (decompressed): journaled as it is. */
+    bodyBytes?: Buffer;
   }
 }
 
@@ -141,10 +143,9 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
       done(badRequest('body is not valid UTF-8'), undefined);
       return;
     }
-    const text = bytes.toString('utf8');
     try {
-      const parsed: unknown = JSON.parse(text);
-      req.rawBody = text;
+      const parsed = parseBody(bytes);
+      req.bodyBytes = bytes;
       done(null, parsed);
     } catch {
       done(badRequest('body is not valid JSON'), undefined);
@@ -176,7 +177,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
       const key = req.ingestKey!;
       const { samples } = req.body as unknown as { samples: unknown[] };
       ingest.checkBudget(key.tenant, samples.length);
-      return reply.code(202).send(await ingest.journal(req, key.tenant, req.rawBody!, samples));
+      return reply.code(202).send(await ingest.journal(req, key.tenant, req.bodyBytes!, samples));
     },
   );
 

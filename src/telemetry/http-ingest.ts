@@ -14,9 +14,9 @@ export function httpIngest(app: FastifyInstance, metrics: Metrics, transport: Ex
       throw new AppError(429, 'over_budget', refusal.message, { 'retry-after': String(Math.ceil(refusal.retryAfterMs / 1000)) });
     },
     /** Journals a batch; a journal that cannot write answers 503 (the client retries: nothing acknowledged is lost). */
-    async journal(req: FastifyRequest, tenant: string, rawBody: string, samples: readonly unknown[]): Promise<IngestResult> {
+    async journal(req: FastifyRequest, tenant: string, body: Buffer, samples: readonly unknown[]): Promise<IngestResult> {
       try {
-        return await app.pipeline.ingest(tenant, rawBody, samples, transport, app.clientAddress(req));
+        return await app.pipeline.ingest(tenant, body, samples, transport, app.clientAddress(req));
       } catch (err) {
         req.log.error({ err }, `cannot journal ${transport === 'cmcd' ? 'CMCD samples' : 'telemetry'}`);
         metrics.batches.inc({ transport, outcome: 'error' });

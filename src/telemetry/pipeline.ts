@@ -14,6 +14,7 @@ import { type DerivedDims, decodeDerived, encodeDerived, fillDerived } from '../
 import { Budgets, type GlobalLimits, type TenantLimits } from './budgets.js';
 import { CardinalityCaps } from './cardinality.js';
 import type { Sample } from './sample-schema.js';
+import { parseBody } from './body-json.js';
 import { type Rejection, validateSamples } from './validate.js';
 import { type EmittedWindow, type IngestPath, WindowStore } from './window-store.js';
 
@@ -191,7 +192,7 @@ export class IngestPipeline {
    * those the samples lack, and are journaled beside the body, so a replay after a crash applies the same values
    * whatever the GeoIP databases hold by then.
    */
-  async ingest(tenant: string, rawBody: string, samples: readonly unknown[], transport: Transport, clientAddress: string | undefined): Promise<IngestResult> {
+  async ingest(tenant: string, body: Buffer, samples: readonly unknown[], transport: Transport, clientAddress: string | undefined): Promise<IngestResult> {
     const now = this.deps.clock();
     const v = validateSamples(samples, now, this.opts.maxSampleAgeMs);
     const { metrics } = this.deps;
@@ -205,7 +206,7 @@ export class IngestPipeline {
     fillDerived(v.accepted, derived);
     let maxWindow = -Infinity;
     for (const a of v.accepted) maxWindow = Math.max(maxWindow, this.store.windowOf(a.sample.ts));
-    return this.journal.append({ tenant, receivedAt: now, body: rawBody, maxWindow, dims: encodeDerived(derived) }, (seq) => {
+    return this.journal.append({ tenant, receivedAt: now, body, maxWindow, dims: encodeDerived(derived) }, (seq) => {
       this.apply(tenant, seq, v.accepted, now);
       metrics.samplesAccepted.inc({ transport }, v.accepted.length);
       metrics.batches.inc({ transport, outcome });
@@ -314,7 +315,7 @@ export class IngestPipeline {
       rows++;
       let body: { samples?: unknown } | null;
       try {
-        body = JSON.parse(row.body) as { samples?: unknown } | null;
+        body = parseBody(row.body) as { samples?: unknown } | null;
       } catch {
         throw new Error('body is not valid JSON'); // not the parser's message: it quotes the body
       }

@@ -7,6 +7,7 @@ import { describeZodError } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import type { IngestKey } from '../tenants/keys.js';
+import { parseBody } from './body-json.js';
 import type { IngestPipeline } from './pipeline.js';
 import { errorBodySchema, keyQuerySchema, wsFrameSchema } from './schemas.js';
 import { TokenBucket } from './token-bucket.js';
@@ -175,10 +176,9 @@ class WsSession {
       this.send({ seq: null, error: 'bad_request', message: 'binary frame is not valid UTF-8 (binary frames must hold UTF-8 JSON)' });
       return;
     }
-    const text = data.toString('utf8');
     let frame: unknown;
     try {
-      frame = JSON.parse(text);
+      frame = parseBody(data);
     } catch {
       this.send({ seq: null, error: 'bad_request', message: `frame is not valid JSON${isBinary ? ' (binary frames must hold UTF-8 JSON)' : ''}` });
       return;
@@ -199,7 +199,7 @@ class WsSession {
     }
     this.unacked++;
     this.checkFlow();
-    this.pipeline.ingest(this.key.tenant, text, samples, 'ws', this.clientAddress).then(
+    this.pipeline.ingest(this.key.tenant, data, samples, 'ws', this.clientAddress).then(
       (r) => this.send({ seq, accepted: r.accepted, rejected: r.rejected }),
       () => {
         this.metrics.batches.inc({ transport: 'ws', outcome: 'error' });

@@ -114,7 +114,7 @@ describe.skipIf(!HAVE_CHROMIUM)('POST /v1/cmcd with hls.js 1.7 in Chromium', () 
       const reports = posts.flatMap((p) => p.body.split('\n').filter(Boolean).map((l) => decodeCmcd(l) as Record<string, unknown>));
       expect(new Set(reports.map((r) => r.sta))).toEqual(expect.objectContaining(new Set(['s', 'p', 'r', 'e'])));
 
-      const samples = [...t.app.ingestLog.read(0)].flatMap((r) => JSON.parse(r.body).samples as Sample[]);
+      const samples = [...t.app.ingestLog.read(0)].flatMap((r) => JSON.parse(r.body.toString()).samples as Sample[]);
       const sum = (f: (s: Sample) => number | undefined) => samples.reduce((n, s) => n + (f(s) ?? 0), 0);
       // the page's stall: the 'waiting' after the first 'playing' until the next 'playing'
       const firstPlaying = marks.playing[0]!;
@@ -153,7 +153,7 @@ describe.skipIf(!HAVE_CHROMIUM)('POST /v1/cmcd with hls.js 1.7 in Chromium', () 
       await tab.waitForFunction('window.marks.fatal !== undefined', undefined, { timeout: 30_000 });
       expect(await tab.evaluate('window.marks.fatal')).toBe('manifestLoadError');
       await waitFor('the fatal-error report', () => posts.some((p) => p.includes('sta=f')) || undefined, 10_000);
-      const samples = [...t.app.ingestLog.read(0)].flatMap((r) => JSON.parse(r.body).samples as Sample[]);
+      const samples = [...t.app.ingestLog.read(0)].flatMap((r) => JSON.parse(r.body.toString()).samples as Sample[]);
       expect(samples.filter((s) => s.error !== undefined).map((s) => s.error)).toEqual(['startup_failed']);
       expect(samples.some((s) => (s.play_ms ?? 0) > 0)).toBe(false);
     } finally {

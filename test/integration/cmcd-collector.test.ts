@@ -34,7 +34,7 @@ async function post(t: TestApp, text: string | Buffer, o: { query?: string; head
 
 /** The samples journaled so far (what a replay after a crash would rebuild the windows from). */
 function journaled(t: TestApp): { sdk?: string; samples: Sample[] }[] {
-  return [...t.app.ingestLog.read(0)].map((r) => JSON.parse(r.body));
+  return [...t.app.ingestLog.read(0)].map((r) => JSON.parse(r.body.toString()));
 }
 
 function totals(samples: Sample[]) {

@@ -118,7 +118,7 @@ describe.skipIf(!HAVE_CHROMIUM)('POST /v1/cmcd with dash.js 5 and Shaka 5 in Chr
         expect(posts.map((p) => p.status)).toEqual(posts.map(() => 202));
         const reports = posts.flatMap((p) => p.body.split('\n').filter(Boolean).map((l) => decodeCmcd(l) as Record<string, unknown>));
         expect(reports.every((r) => typeof r.sid === 'string' && r.v === 2)).toBe(true);
-        const samples = [...t.app.ingestLog.read(0)].flatMap((r) => JSON.parse(r.body).samples as Sample[]);
+        const samples = [...t.app.ingestLog.read(0)].flatMap((r) => JSON.parse(r.body.toString()).samples as Sample[]);
         const sum = (f: (s: Sample) => number | undefined) => samples.reduce((n, s) => n + (f(s) ?? 0), 0);
         const play = sum((s) => s.play_ms);
         const startup = samples.filter((s) => s.startup_ms !== undefined).map((s) => s.startup_ms!);

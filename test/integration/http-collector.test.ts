@@ -248,6 +248,19 @@ describe('POST /v1/telemetry: CORS and sendBeacon', () => {
     expect(r.body).toEqual({ accepted: 3, rejected: [] });
     expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(3);
   });
+
+  it('takes a large batch (parsed in pieces) exactly as a small one, and journals its bytes as received', async () => {
+    const t = await start();
+    const samples = batch(2500, { region: 'eu-west — 東京' }).samples as Record<string, unknown>[];
+    samples[1234] = { ...samples[1234], latency_ms: -5 };
+    const body = Buffer.from(JSON.stringify({ sdk: 'web/1.0', samples }, null, 1));
+    expect(body.length).toBeGreaterThan(256 * 1024);
+    const r = await post(t, body);
+    expect(r.status, r.text).toBe(202);
+    expect(r.body.accepted).toBe(2499);
+    expect(r.body.rejected).toEqual([expect.objectContaining({ index: 1234 })]);
+    expect([...t.app.ingestLog.read(0)].map((rec) => rec.body)).toEqual([body]);
+  });
 });
 
 describe('POST /v1/telemetry: compressed bodies', () => {

@@ -14,7 +14,7 @@ const harness = harnessesClosedAfterEach(T0);
 type Pipeline = ReturnType<PipelineHarness['open']>;
 const ingest = (p: Pipeline, tenant: string, samples: Record<string, unknown>[]) => {
   const body = JSON.stringify({ samples });
-  return p.ingest(tenant, body, JSON.parse(body).samples, 'http', undefined);
+  return p.ingest(tenant, Buffer.from(body), JSON.parse(body).samples, 'http', undefined);
 };
 /** Limits for one tenant; every other tenant has the defaults. */
 const limitsFor = (tenant: string, own: Partial<TenantLimits>) => (t: string) => (t === tenant ? { ...DEFAULT_LIMITS, ...own } : DEFAULT_LIMITS);

@@ -20,7 +20,7 @@ const GEO = lookup({ '192.0.2.10': { isp: 'ExampleTelecom', country: 'DE' }, '19
 type Pipeline = ReturnType<PipelineHarness['open']>;
 const ingest = (p: Pipeline, samples: Record<string, unknown>[], client: string | undefined) => {
   const body = JSON.stringify({ samples });
-  return p.ingest('t', body, JSON.parse(body).samples, 'http', client);
+  return p.ingest('t', Buffer.from(body), JSON.parse(body).samples, 'http', client);
 };
 const viewer = (ts: number, over: Record<string, unknown> = {}) => ({ ts, region: 'eu', session: `s${ts}`, latency_ms: 50, ...over });
 
@@ -73,7 +73,7 @@ describe('enrichment in the ingest pipeline', () => {
     await ingest(p, [viewer(T0 + 2)], '203.0.113.1');
     const rows = [...p.journal.read(0)];
     expect(rows.map((r) => r.dims)).toEqual([JSON.stringify({ isp: 'ExampleTelecom', country: 'DE' }), null]);
-    expect(JSON.parse(rows[0]!.body).samples[0].dims).toBeUndefined();
+    expect(JSON.parse(rows[0]!.body.toString()).samples[0].dims).toBeUndefined();
   });
 });
 

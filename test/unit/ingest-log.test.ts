@@ -28,7 +28,7 @@ const log = (dir: string, d = db(dir)): SegmentLog => {
   open.push(l);
   return l;
 };
-const entry = (maxWindow: number, body = '{}', tenant = 't'): LogEntry => ({ tenant, receivedAt: 1000 + maxWindow, body, maxWindow });
+const entry = (maxWindow: number, body = '{}', tenant = 't'): LogEntry => ({ tenant, receivedAt: 1000 + maxWindow, body: Buffer.from(body), maxWindow });
 const seqs = (l: SegmentLog, after = 0) => [...l.read(after)].map((r) => r.seq);
 const segmentFiles = (dir: string) => readdirSync(join(dir, 'ingest-log')).sort();
 const segmentPath = (dir: string, window: number) => join(dir, 'ingest-log', `w${window}.log`);
@@ -61,11 +61,11 @@ describe('SegmentLog', () => {
   it('keeps every field across a reopen: unicode, dims, an empty body', async () => {
     const dir = tmp();
     const l = log(dir);
-    const e = { tenant: 'tënant', receivedAt: 1_800_000_000_123, body: '{"samples":[{"region":"日本"}]}', maxWindow: 180_000_000, dims: '{"isp":"Télé"}' };
+    const e = { tenant: 'tënant', receivedAt: 1_800_000_000_123, body: Buffer.from('{"samples":[{"region":"日本"}]}'), maxWindow: 180_000_000, dims: '{"isp":"Télé"}' };
     await l.append(e, () => 0);
-    await l.append({ ...e, body: '', dims: null }, () => 0);
+    await l.append({ ...e, body: Buffer.alloc(0), dims: null }, () => 0);
     l.close();
-    expect([...log(dir).read(0)]).toEqual([{ ...e, seq: 1 }, { ...e, body: '', dims: null, seq: 2 }]);
+    expect([...log(dir).read(0)]).toEqual([{ ...e, seq: 1 }, { ...e, body: Buffer.alloc(0), dims: null, seq: 2 }]);
   });
 
   it('cuts a torn tail (a crash mid-write) at open, and appends after it', async () => {
@@ -101,7 +101,7 @@ describe('SegmentLog', () => {
     const l = log(dir);
     expect(l.opened).toEqual({ tornBytes: 0, corruptRecords: 1, corruptBytes: size });
     expect(l.stats().damaged).toBe(1);
-    expect([...l.read(0)].map((r) => [r.seq, r.body])).toEqual([[1, '{"n":0}'], [3, '{"n":2}']]);
+    expect([...l.read(0)].map((r) => [r.seq, r.body.toString()])).toEqual([[1, '{"n":0}'], [3, '{"n":2}']]);
     expect(await l.append(entry(5), (seq) => seq)).toBe(4);
   });
 
@@ -214,8 +214,8 @@ describe('upgrade from the SQLite journal', () => {
     d.prepare('DELETE FROM journal WHERE seq = 1').run(); // pruned by the old version: seqs go on from its counter
     let l = log(dir, d);
     expect([...l.read(0)]).toEqual([
-      { seq: 2, tenant: 't', receivedAt: 1001, body: '{"a":2}', maxWindow: 8, dims: null },
-      { seq: 3, tenant: 't', receivedAt: 1002, body: '{"a":3}', maxWindow: 9, dims: null },
+      { seq: 2, tenant: 't', receivedAt: 1001, body: Buffer.from('{"a":2}'), maxWindow: 8, dims: null },
+      { seq: 3, tenant: 't', receivedAt: 1002, body: Buffer.from('{"a":3}'), maxWindow: 9, dims: null },
     ]);
     expect(d.prepare('SELECT count(*) FROM journal').pluck().get()).toBe(0);
     expect(await l.append(entry(9), (seq) => seq)).toBe(4);
@@ -229,10 +229,10 @@ describe('upgrade from the SQLite journal', () => {
     const d = oldJournal(dir, ['{"a":1}', '{"a":2}', '{"a":3}']);
     // As if the previous start had written row 1 to its segment and died before deleting the rows.
     const partial = new SegmentLog(join(dir, 'ingest-log'));
-    partial.import([{ seq: 1, tenant: 't', receivedAt: 1000, body: '{"a":1}', maxWindow: 7, dims: '{"isp":"x"}' }]);
+    partial.import([{ seq: 1, tenant: 't', receivedAt: 1000, body: Buffer.from('{"a":1}'), maxWindow: 7, dims: '{"isp":"x"}' }]);
     partial.close();
     const l = log(dir, d);
-    expect([...l.read(0)].map((r) => [r.seq, r.body, r.dims])).toEqual([[1, '{"a":1}', '{"isp":"x"}'], [2, '{"a":2}', null], [3, '{"a":3}', null]]);
+    expect([...l.read(0)].map((r) => [r.seq, r.body.toString(), r.dims])).toEqual([[1, '{"a":1}', '{"isp":"x"}'], [2, '{"a":2}', null], [3, '{"a":3}', null]]);
   });
 });
 
@@ -324,7 +324,7 @@ describe('replay: quarantine and the replay marker', () => {
     l.close();
     const reopened = log(dir, d);
     const bodies: [number, string][] = [];
-    replayLog(reopened, new Quarantine(d), (r) => void bodies.push([r.seq, r.body]), 0);
+    replayLog(reopened, new Quarantine(d), (r) => void bodies.push([r.seq, r.body.toString()]), 0);
     expect(bodies).toEqual([[1, 'row 1'], [3, 'row 3'], [4, 'row 2']]);
     // Once no segment holds seq 2 any more, its quarantine row goes.
     reopened.trim({ journalSeq: 4, closedBefore: 3 });

@@ -17,7 +17,7 @@ const harness = harnessesClosedAfterEach(T0);
 const segments = (h: PipelineHarness) => readdirSync(h.logDir).sort();
 
 async function ingest(p: ReturnType<PipelineHarness['open']>, samples: Record<string, unknown>[], tenant = 't') {
-  return p.ingest(tenant, body(samples), JSON.parse(body(samples)).samples, 'http', undefined);
+  return p.ingest(tenant, Buffer.from(body(samples)), JSON.parse(body(samples)).samples, 'http', undefined);
 }
 
 describe('IngestPipeline', () => {

@@ -4,7 +4,7 @@ import type { LogRecord } from './types.js';
 /**
  * A record on disk: magic, payload length, CRC32 of the payload, payload. The payload is seq, receivedAt and
  * maxWindow (float64: exact integers up to 2^53), the byte lengths of tenant and dims (0 = none), then tenant,
- * dims and body as UTF-8. The magic lets a reader find the next record after a corrupt one.
+ * dims as UTF-8 and the body's bytes. The magic lets a reader find the next record after a corrupt one.
  */
 export const MAGIC = 0x51574c31; // "QWL1"
 export const HEADER = 12;
@@ -14,7 +14,7 @@ export const MAX_PAYLOAD = 256 * 1024 ** 2;
 
 /** The most bytes the record can take on disk (3 UTF-8 bytes per UTF-16 unit): no scan of the strings. */
 export function maxFrameSize(r: LogRecord): number {
-  return HEADER + FIXED + 3 * (r.tenant.length + (r.dims?.length ?? 0) + r.body.length);
+  return HEADER + FIXED + 3 * (r.tenant.length + (r.dims?.length ?? 0)) + r.body.length;
 }
 
 /** Writes the record at `at` (maxFrameSize(r) bytes must be free there); returns the offset after it. */
@@ -29,7 +29,7 @@ export function encodeFrame(r: LogRecord, buf: Buffer, at: number): number {
   p += tenantLen;
   const dimsLen = r.dims ? buf.write(r.dims, p) : 0;
   p += dimsLen;
-  p += buf.write(r.body, p);
+  p += r.body.copy(buf, p);
   buf.writeUInt16LE(tenantLen, start + 24);
   buf.writeUInt32LE(dimsLen, start + 26);
   buf.writeUInt32LE(MAGIC, at);
@@ -73,6 +73,7 @@ export function readFrame(buf: Buffer, at: number, end: number): LogRecord {
     maxWindow: buf.readDoubleLE(p + 16),
     tenant: buf.toString('utf8', t, t + tenantLen),
     dims: dimsLen ? buf.toString('utf8', t + tenantLen, t + tenantLen + dimsLen) : null,
-    body: buf.toString('utf8', t + tenantLen + dimsLen, end),
+    // A copy: `buf` is the reader's, reused for the next record.
+    body: Buffer.from(buf.subarray(t + tenantLen + dimsLen, end)),
   };
 }

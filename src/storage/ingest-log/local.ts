@@ -57,8 +57,8 @@ export function openLocalIngestLog(dir: string, db: Db, opts: { fsync?: boolean 
   try {
     const rows = db.prepare('SELECT seq, tenant, received_at AS receivedAt, body, max_window AS maxWindow, dims FROM journal WHERE seq > ? ORDER BY seq');
     let chunk: LogRecord[] = [];
-    for (const r of rows.iterate(log.highestStored) as IterableIterator<LogRecord>) {
-      chunk.push(r);
+    for (const r of rows.iterate(log.highestStored) as IterableIterator<Omit<LogRecord, 'body'> & { body: string }>) {
+      chunk.push({ ...r, body: Buffer.from(r.body) });
       if (chunk.length === IMPORT_CHUNK) {
         log.import(chunk);
         chunk = [];

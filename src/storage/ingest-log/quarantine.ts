@@ -41,7 +41,7 @@ export class Quarantine {
     this.db.transaction(() => {
       this.db
         .prepare('INSERT OR REPLACE INTO journal_quarantine (seq, tenant, received_at, body, max_window, dims, quarantined_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(r.seq, r.tenant, r.receivedAt, r.body, r.maxWindow, r.dims ?? null, now, reason);
+        .run(r.seq, r.tenant, r.receivedAt, r.body.toString('utf8'), r.maxWindow, r.dims ?? null, now, reason);
       if (unmark) this.unmark();
     })();
   }
@@ -70,9 +70,10 @@ export class Quarantine {
 
   /** The record as it was logged, if it is quarantined and not requeued. */
   get(seq: number): LogRecord | undefined {
-    return this.db
+    const r = this.db
       .prepare('SELECT seq, tenant, received_at AS receivedAt, body, max_window AS maxWindow, dims FROM journal_quarantine WHERE seq = ? AND requeued_as IS NULL')
-      .get(seq) as LogRecord | undefined;
+      .get(seq) as (Omit<LogRecord, 'body'> & { body: string }) | undefined;
+    return r && { ...r, body: Buffer.from(r.body) };
   }
 
   requeued(seq: number, as: number): void {

@@ -4,8 +4,8 @@ import type { Checkpoint } from '../spool.js';
 export interface LogEntry {
   tenant: string;
   receivedAt: number;
-  /** The request body as received (decompressed JSON); replay validates it again at `receivedAt`. */
-  body: string;
+  /** The request body as received (decompressed JSON, UTF-8); replay validates it again at `receivedAt`. */
+  body: Buffer;
   /** The highest window index its accepted samples touch: the record is kept until that window is stored. */
   maxWindow: number;
   /** Dimensions derived at ingest from the client's address (JSON; geoip/records.ts), replayed with the body. */

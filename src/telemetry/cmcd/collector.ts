@@ -97,7 +97,7 @@ export const cmcdCollector: FastifyPluginAsyncZod<CmcdCollectorOptions> = async 
       metrics.cmcdReports.inc({ outcome: 'late' }, applied.late);
       metrics.cmcdReports.inc({ outcome: 'accepted' }, parsed.reports.length - applied.untracked - applied.late);
       // The derived samples are what is journaled (a replay rebuilds the windows from them, not from the reports).
-      const stored = applied.samples.length > 0 ? (await ingest.journal(req, key.tenant, JSON.stringify({ sdk: 'cmcd', samples: applied.samples }), applied.samples)).accepted : 0;
+      const stored = applied.samples.length > 0 ? (await ingest.journal(req, key.tenant, Buffer.from(JSON.stringify({ sdk: 'cmcd', samples: applied.samples })), applied.samples)).accepted : 0;
       return reply.code(202).send({ accepted: parsed.reports.length, rejected: parsed.rejected, samples: stored });
     },
   );
