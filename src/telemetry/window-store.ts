@@ -1,6 +1,6 @@
 import { type Budgets, FOLDED, type TenantUsage, unlimitedBudgets } from './budgets.js';
 import { type CapSlot, type CardinalityCaps, OTHER } from './cardinality.js';
-import { Liveness, NEW_ERROR, NEW_SESSION } from './liveness.js';
+import { Liveness, NEW_ERROR, NEW_SESSION, type SessionHandle } from './liveness.js';
 import type { Sample } from './sample-schema.js';
 import { type LiveSketch, ZERO_KEY, mergeInto, newSketch } from './sketch.js';
 import { type SampleKeys, WindowAgg, combine, keysOf } from './window-agg.js';
@@ -107,6 +107,8 @@ export class WindowStore {
   private readonly scratchKeys: SampleKeys = { latency: ZERO_KEY, rtt: ZERO_KEY, startup: ZERO_KEY };
   /** The tenant of the last resolved sample. */
   private scratchUsage: TenantUsage | undefined;
+  /** The live session of the last resolved sample, found once for its route and its counting. */
+  private scratchSession: SessionHandle | undefined;
   /**
    * The last sample's series were resolved afresh, all admitted under its own values (none folded): a route to keep
    * for its session (see `routeOf`).
@@ -142,7 +144,10 @@ export class WindowStore {
 
   /** Where a sample with this timestamp would go (without adding it). */
   pathOf(ts: number): IngestPath {
-    const w = this.windowOf(ts);
+    return this.pathOfWindow(this.windowOf(ts));
+  }
+
+  private pathOfWindow(w: number): IngestPath {
     if (w >= this.closed) return 'open';
     return w >= Math.max(this.closed - this.retention, this.floor) ? 'retained' : 'late';
   }
@@ -158,7 +163,7 @@ export class WindowStore {
 
   ingest(tenant: string, s: Sample, sampleId: number, receivedAt: number): IngestPath {
     const w = this.windowOf(s.ts);
-    const path = this.pathOf(s.ts);
+    const path = this.pathOfWindow(w);
     const targets = this.resolveSeries(tenant, s, receivedAt);
     const usage = this.scratchUsage!;
 
@@ -181,9 +186,10 @@ export class WindowStore {
         agg = acc.agg;
       } else {
         // A window not yet held, or a retained one not yet rewritten in this tick, is one more point to write.
-        const fresh = !series.windows.has(w) || (path === 'retained' && !this.dirty.get(series)?.has(w));
+        const held = series.windows.get(w);
+        const fresh = held === undefined || (path === 'retained' && !this.dirty.get(series)?.has(w));
         if (fresh && !this.newPoint(usage, receivedAt, i)) continue;
-        agg = this.windowFor(series, w);
+        agg = held ?? this.windowFor(series, w);
         if (!series.touched) {
           series.touched = true;
           this.touched.push(series);
@@ -340,7 +346,7 @@ export class WindowStore {
   private observe(tenant: string, s: Sample, w: number, receivedAt: number, live: boolean): number {
     const interval = s.interval_ms ?? DEFAULT_INTERVAL_MS;
     if (s.session !== undefined) {
-      return this.liveness.session(tenant, s.session, this.scratchIds, w, receivedAt, interval, s.error !== undefined, live);
+      return this.liveness.sessionOf(this.scratchSession, tenant, s.session, this.scratchIds, w, receivedAt, interval, s.error !== undefined, live);
     }
     if (s.node !== undefined) {
       if (live) this.liveness.node(tenant, s.node, this.scratchIds, s.ts, receivedAt, interval, s.concurrency);
@@ -386,7 +392,8 @@ export class WindowStore {
     const ids = this.scratchIds;
     out.length = 0;
     ids.length = 0;
-    const route = s.session === undefined ? undefined : this.routeOf(tenant, s, now);
+    this.scratchSession = s.session === undefined ? undefined : this.liveness.find(tenant, s.session);
+    const route = this.scratchSession && this.routeOf(this.scratchSession, s, now);
     if (route) {
       for (const t of route) {
         out.push(t);
@@ -452,8 +459,8 @@ export class WindowStore {
    * still hold: what resolving them again would give (none folded, none released, none forgotten), without its
    * map lookups (five per dimension). Marks the values seen, as admitting them again would.
    */
-  private routeOf(tenant: string, s: Sample, now: number): readonly Series[] | undefined {
-    const route = this.liveness.routeOf(tenant, s.session!) as readonly Series[] | undefined;
+  private routeOf(session: SessionHandle, s: Sample, now: number): readonly Series[] | undefined {
+    const route = this.liveness.routeOf(session) as readonly Series[] | undefined;
     if (!route) return undefined;
     const head = route[0]!;
     if (head.gone || head.slot!.released || head.region !== s.region) return undefined;
