@@ -104,6 +104,9 @@ export class WindowStore {
   private touched: Series[] = [];
   private readonly scratch: Series[] = [];
   private readonly scratchIds: number[] = [];
+  /** The last sample's series and their ids: the scratch lists, or its session's route as it is (no copy). */
+  private targets: readonly Series[] = this.scratch;
+  private targetIds: readonly number[] = this.scratchIds;
   private readonly scratchKeys: SampleKeys = { latency: ZERO_KEY, rtt: ZERO_KEY, startup: ZERO_KEY };
   /** The tenant of the last resolved sample. */
   private scratchUsage: TenantUsage | undefined;
@@ -215,7 +218,7 @@ export class WindowStore {
 
   /** The series the last ingested sample went to (region first), after the cardinality caps. */
   lastSeries(): readonly SeriesKey[] {
-    return this.scratch;
+    return this.targets;
   }
 
   /**
@@ -346,10 +349,10 @@ export class WindowStore {
   private observe(tenant: string, s: Sample, w: number, receivedAt: number, live: boolean): number {
     const interval = s.interval_ms ?? DEFAULT_INTERVAL_MS;
     if (s.session !== undefined) {
-      return this.liveness.sessionOf(this.scratchSession, tenant, s.session, this.scratchIds, w, receivedAt, interval, s.error !== undefined, live);
+      return this.liveness.sessionOf(this.scratchSession, tenant, s.session, this.targetIds, w, receivedAt, interval, s.error !== undefined, live);
     }
     if (s.node !== undefined) {
-      if (live) this.liveness.node(tenant, s.node, this.scratchIds, s.ts, receivedAt, interval, s.concurrency);
+      if (live) this.liveness.node(tenant, s.node, this.targetIds, s.ts, receivedAt, interval, s.concurrency);
       return 0;
     }
     // An anonymous beacon cannot be de-duplicated: it counts as its own session.
@@ -388,21 +391,19 @@ export class WindowStore {
    * dimension value into its dimension's `other` when that series exists, else the sample keeps only its region.
    */
   private resolveSeries(tenant: string, s: Sample, now: number): readonly Series[] {
-    const out = this.scratch;
-    const ids = this.scratchIds;
-    out.length = 0;
-    ids.length = 0;
     this.scratchSession = s.session === undefined ? undefined : this.liveness.find(tenant, s.session);
     const route = this.scratchSession && this.routeOf(this.scratchSession, s, now);
     if (route) {
-      for (const t of route) {
-        out.push(t);
-        ids.push(t.id);
-      }
-      this.scratchUsage = route[0]!.usage;
+      this.targets = route.series;
+      this.targetIds = route.ids;
+      this.scratchUsage = route.series[0]!.usage;
       this.routable = false;
-      return out;
+      return route.series;
     }
+    const out = (this.targets = this.scratch);
+    const ids = (this.targetIds = this.scratchIds);
+    out.length = 0;
+    ids.length = 0;
     let routable = true;
     const usage = (this.scratchUsage = this.budgets.of(tenant));
     const regionSlot = this.caps.admitSlot(tenant, 'region', s.region, now);
@@ -459,9 +460,10 @@ export class WindowStore {
    * still hold: what resolving them again would give (none folded, none released, none forgotten), without its
    * map lookups (five per dimension). Marks the values seen, as admitting them again would.
    */
-  private routeOf(session: SessionHandle, s: Sample, now: number): readonly Series[] | undefined {
-    const route = this.liveness.routeOf(session) as readonly Series[] | undefined;
-    if (!route) return undefined;
+  private routeOf(session: SessionHandle, s: Sample, now: number): Route | undefined {
+    const found = this.liveness.routeOf(session) as Route | undefined;
+    if (!found) return undefined;
+    const route = found.series;
     const head = route[0]!;
     if (head.gone || head.slot!.released || head.region !== s.region) return undefined;
     let i = 1;
@@ -476,12 +478,12 @@ export class WindowStore {
     }
     if (i !== route.length) return undefined;
     for (const t of route) this.caps.seen(t.slot!, now);
-    return route;
+    return found;
   }
 
   /** Attaches the series just resolved afresh to the session's series list, if they make a route and it has none. */
   private keepRoute(tenant: string, s: Sample): void {
-    if (this.routable && s.session !== undefined) this.liveness.attachRoute(tenant, s.session, () => this.scratch.slice());
+    if (this.routable && s.session !== undefined) this.liveness.attachRoute(tenant, s.session, (): Route => ({ series: this.scratch.slice(), ids: this.scratchIds.slice() }));
   }
 
   private create(usage: TenantUsage, tenant: string, region: string, dim?: string, value?: string): Series {
@@ -507,6 +509,12 @@ export class WindowStore {
     }
     if (!node.series && node.dims.size === 0) regions!.delete(s.region);
   }
+}
+
+/** A session's series as last resolved afresh, with their ids (see `routeOf`). */
+interface Route {
+  readonly series: readonly Series[];
+  readonly ids: readonly number[];
 }
 
 interface RegionNode {
