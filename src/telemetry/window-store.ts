@@ -30,6 +30,9 @@ interface MergedRange {
 interface Series extends SeriesKey {
   readonly usage: TenantUsage;
   readonly windows: Map<number, WindowAgg>;
+  /** The window last taken and its aggregate (`windows` has it), or -Infinity: most samples go to the same one. */
+  lastWindow: number;
+  lastAgg: WindowAgg | undefined;
   /** Merges of closed windows read by the rules (`closedSketch`); dropped when a closed window changes. */
   merged: MergedRange[] | undefined;
   /** The cap slot of its region or dimension value, as last admitted (for routes). */
@@ -189,10 +192,10 @@ export class WindowStore {
         agg = acc.agg;
       } else {
         // A window not yet held, or a retained one not yet rewritten in this tick, is one more point to write.
-        const held = series.windows.get(w);
-        const fresh = held === undefined || (path === 'retained' && !this.dirty.get(series)?.has(w));
+        const held = series.lastWindow === w || series.windows.has(w);
+        const fresh = !held || (path === 'retained' && !this.dirty.get(series)?.has(w));
         if (fresh && !this.newPoint(usage, receivedAt, i)) continue;
-        agg = held ?? this.windowFor(series, w);
+        agg = this.windowFor(series, w);
         if (!series.touched) {
           series.touched = true;
           this.touched.push(series);
@@ -365,6 +368,10 @@ export class WindowStore {
       if (w >= below) continue;
       for (const s of list) {
         s.windows.delete(w);
+        if (s.lastWindow === w) {
+          s.lastWindow = -Infinity;
+          s.lastAgg = undefined;
+        }
         s.merged = undefined;
         const gaugeIdle = now - Math.max(s.viewersSeenAt, s.concurrencySeenAt) >= this.horizonMs;
         if (s.windows.size === 0 && gaugeIdle) this.forget(s);
@@ -374,6 +381,7 @@ export class WindowStore {
   }
 
   private windowFor(s: Series, w: number): WindowAgg {
+    if (s.lastWindow === w) return s.lastAgg!;
     let agg = s.windows.get(w);
     if (!agg) {
       s.windows.set(w, (agg = new WindowAgg()));
@@ -381,6 +389,8 @@ export class WindowStore {
       if (!list) this.byWindow.set(w, (list = []));
       list.push(s);
     }
+    s.lastWindow = w;
+    s.lastAgg = agg;
     return agg;
   }
 
@@ -487,7 +497,7 @@ export class WindowStore {
   }
 
   private create(usage: TenantUsage, tenant: string, region: string, dim?: string, value?: string): Series {
-    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), merged: undefined, slot: undefined, gone: false, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), lastWindow: -Infinity, lastAgg: undefined, merged: undefined, slot: undefined, gone: false, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
     this.byId.set(s.id, s);
     this.budgets.seriesAdded(usage);
     return s;
