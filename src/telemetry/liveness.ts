@@ -46,6 +46,12 @@ interface NodeEntry extends Entry {
   value: number | undefined;
 }
 
+declare const handle: unique symbol;
+/** A live session's entry as `find` answered it (opaque). */
+export interface SessionHandle {
+  readonly [handle]: true;
+}
+
 /** The series of a stale entry (counting only, in no gauge). */
 const NONE: Tuple = { ids: [], key: '', refs: 0, route: undefined };
 
@@ -61,32 +67,45 @@ export interface Gauges {
 /** Entries by tenant, then id: nested maps, so the per-sample lookup builds no key string. */
 class ByTenant<E> {
   private readonly tenants = new Map<string, Map<string, E>>();
+  /** The tenant last looked up and its map (kept until `clear`): a batch is one tenant's, so most lookups skip the outer map. */
+  private lastTenant: string | undefined;
+  private lastMap: Map<string, E> | undefined;
   size = 0;
 
   get(tenant: string, id: string): E | undefined {
-    return this.tenants.get(tenant)?.get(id);
+    return this.mapOf(tenant)?.get(id);
   }
 
   set(tenant: string, id: string, e: E): void {
-    let m = this.tenants.get(tenant);
+    let m = this.mapOf(tenant);
     if (!m) this.tenants.set(tenant, (m = new Map()));
     if (!m.has(id)) this.size++;
     m.set(id, e);
   }
 
   delete(tenant: string, id: string): void {
-    const m = this.tenants.get(tenant);
-    if (m?.delete(id)) this.size--;
+    if (this.mapOf(tenant)?.delete(id)) this.size--;
   }
 
   /** The tenant's entry stored first (the oldest still held). */
   first(tenant: string): E | undefined {
-    return this.tenants.get(tenant)?.values().next().value;
+    return this.mapOf(tenant)?.values().next().value;
   }
 
   clear(): void {
     this.tenants.clear();
+    this.lastTenant = this.lastMap = undefined;
     this.size = 0;
+  }
+
+  private mapOf(tenant: string): Map<string, E> | undefined {
+    if (tenant === this.lastTenant) return this.lastMap;
+    const m = this.tenants.get(tenant);
+    if (m) {
+      this.lastTenant = tenant;
+      this.lastMap = m;
+    }
+    return m;
   }
 }
 
@@ -183,7 +202,21 @@ export class Liveness {
    * anything about who is watching now).
    */
   session(tenant: string, id: string, series: readonly number[], window: number, receivedAt: number, intervalMs: number, error: boolean, live: boolean): number {
-    let e = this.sessions.get(tenant, id);
+    return this.sessionOf(this.find(tenant, id), tenant, id, series, window, receivedAt, intervalMs, error, live);
+  }
+
+  /** The live session (tenant, id), as a handle for `routeOf` and `sessionOf`: one lookup serves a whole sample. */
+  find(tenant: string, id: string): SessionHandle | undefined {
+    return this.sessions.get(tenant, id) as SessionHandle | undefined;
+  }
+
+  /**
+   * `session` for the entry `find` answered for (tenant, id). A handle that has expired since (a sweep ran in
+   * between) is looked up again, so it is never counted into.
+   */
+  sessionOf(found: SessionHandle | undefined, tenant: string, id: string, series: readonly number[], window: number, receivedAt: number, intervalMs: number, error: boolean, live: boolean): number {
+    let e = found as SessionEntry | undefined;
+    if (e && !e.live) e = this.sessions.get(tenant, id);
     if (!e && !live) {
       e = this.stale.get(tenant, id);
       if (!e) this.stale.set(tenant, id, (e = sessionEntry(tenant, id, 0, NONE, false)));
@@ -210,8 +243,9 @@ export class Liveness {
   }
 
   /** The route attached to a live session's series list (see `attachRoute`), if any. */
-  routeOf(tenant: string, id: string): unknown {
-    return this.sessions.get(tenant, id)?.series.route;
+  routeOf(found: SessionHandle | undefined): unknown {
+    const e = found as SessionEntry | undefined;
+    return e?.live ? e.series.route : undefined;
   }
 
   /**

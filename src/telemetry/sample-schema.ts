@@ -146,18 +146,25 @@ const FAST: Record<string, FieldSpec> = Object.assign(Object.create(null), SCALA
 const KNOWN_KEYS = new Set<string>([...Object.keys(SCALAR_FIELDS), 'ts', 'error', 'dims']);
 const DIM_SET = new Set<string>(DIMENSIONS);
 
-/** Code points in `s`, as zod measures string length: a surrogate pair counts once, a lone surrogate as one. */
-function codePointLength(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length - 1; i++) {
-    if ((s.charCodeAt(i) & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) { n--; i++; }
-  }
-  return n;
-}
-
+/**
+ * What `tagText(max)` accepts, in one pass over the string (the regex, the well-formedness check and the code point
+ * count each walked it): no control character or backslash, no lone surrogate, 1 to `max` code points as zod counts
+ * them (a surrogate pair once).
+ */
 function fastText(v: unknown, max: number): boolean {
-  // a code point is one or two UTF-16 units, so only a string longer than `max` units needs counting
-  return typeof v === 'string' && v.length >= 1 && (v.length <= max || codePointLength(v) <= max) && TAG_TEXT.test(v) && v.isWellFormed();
+  if (typeof v !== 'string' || v.length === 0) return false;
+  let points = v.length;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || c === 0x5c) return false;
+    if ((c & 0xf800) === 0xd800) {
+      // a high surrogate followed by a low one (past the end, charCodeAt is NaN, which fails the test)
+      if (c >= 0xdc00 || (v.charCodeAt(i + 1) & 0xfc00) !== 0xdc00) return false;
+      i++;
+      points--;
+    }
+  }
+  return points <= max;
 }
 
 /** The hot-path check: true exactly when `sampleSchema` accepts the value (see the property test). */

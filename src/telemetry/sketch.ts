@@ -125,6 +125,14 @@ class BoundedStore extends DenseStore {
     super(CHUNK);
   }
 
+  /** A key inside the range held, as nearly every one is once a window has a few samples, only counts. */
+  override add(key: number, weight = 1): void {
+    if (key >= this.minKey && key <= this.maxKey) {
+      this.bins[key - this.offset]! += weight;
+      this.count += weight;
+    } else super.add(key, weight);
+  }
+
   override _getIndex(key: number): number {
     if (key > this.maxKey) {
       const lowest = key - BIN_LIMIT + 1;

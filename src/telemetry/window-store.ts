@@ -1,6 +1,6 @@
 import { type Budgets, FOLDED, type TenantUsage, unlimitedBudgets } from './budgets.js';
 import { type CapSlot, type CardinalityCaps, OTHER } from './cardinality.js';
-import { Liveness, NEW_ERROR, NEW_SESSION } from './liveness.js';
+import { Liveness, NEW_ERROR, NEW_SESSION, type SessionHandle } from './liveness.js';
 import type { Sample } from './sample-schema.js';
 import { type LiveSketch, ZERO_KEY, mergeInto, newSketch } from './sketch.js';
 import { type SampleKeys, WindowAgg, combine, keysOf } from './window-agg.js';
@@ -30,6 +30,9 @@ interface MergedRange {
 interface Series extends SeriesKey {
   readonly usage: TenantUsage;
   readonly windows: Map<number, WindowAgg>;
+  /** The window last taken and its aggregate (`windows` has it), or -Infinity: most samples go to the same one. */
+  lastWindow: number;
+  lastAgg: WindowAgg | undefined;
   /** Merges of closed windows read by the rules (`closedSketch`); dropped when a closed window changes. */
   merged: MergedRange[] | undefined;
   /** The cap slot of its region or dimension value, as last admitted (for routes). */
@@ -104,9 +107,14 @@ export class WindowStore {
   private touched: Series[] = [];
   private readonly scratch: Series[] = [];
   private readonly scratchIds: number[] = [];
+  /** The last sample's series and their ids: the scratch lists, or its session's route as it is (no copy). */
+  private targets: readonly Series[] = this.scratch;
+  private targetIds: readonly number[] = this.scratchIds;
   private readonly scratchKeys: SampleKeys = { latency: ZERO_KEY, rtt: ZERO_KEY, startup: ZERO_KEY };
   /** The tenant of the last resolved sample. */
   private scratchUsage: TenantUsage | undefined;
+  /** The live session of the last resolved sample, found once for its route and its counting. */
+  private scratchSession: SessionHandle | undefined;
   /**
    * The last sample's series were resolved afresh, all admitted under its own values (none folded): a route to keep
    * for its session (see `routeOf`).
@@ -142,7 +150,10 @@ export class WindowStore {
 
   /** Where a sample with this timestamp would go (without adding it). */
   pathOf(ts: number): IngestPath {
-    const w = this.windowOf(ts);
+    return this.pathOfWindow(this.windowOf(ts));
+  }
+
+  private pathOfWindow(w: number): IngestPath {
     if (w >= this.closed) return 'open';
     return w >= Math.max(this.closed - this.retention, this.floor) ? 'retained' : 'late';
   }
@@ -158,7 +169,7 @@ export class WindowStore {
 
   ingest(tenant: string, s: Sample, sampleId: number, receivedAt: number): IngestPath {
     const w = this.windowOf(s.ts);
-    const path = this.pathOf(s.ts);
+    const path = this.pathOfWindow(w);
     const targets = this.resolveSeries(tenant, s, receivedAt);
     const usage = this.scratchUsage!;
 
@@ -181,7 +192,8 @@ export class WindowStore {
         agg = acc.agg;
       } else {
         // A window not yet held, or a retained one not yet rewritten in this tick, is one more point to write.
-        const fresh = !series.windows.has(w) || (path === 'retained' && !this.dirty.get(series)?.has(w));
+        const held = series.lastWindow === w || series.windows.has(w);
+        const fresh = !held || (path === 'retained' && !this.dirty.get(series)?.has(w));
         if (fresh && !this.newPoint(usage, receivedAt, i)) continue;
         agg = this.windowFor(series, w);
         if (!series.touched) {
@@ -209,7 +221,7 @@ export class WindowStore {
 
   /** The series the last ingested sample went to (region first), after the cardinality caps. */
   lastSeries(): readonly SeriesKey[] {
-    return this.scratch;
+    return this.targets;
   }
 
   /**
@@ -340,10 +352,10 @@ export class WindowStore {
   private observe(tenant: string, s: Sample, w: number, receivedAt: number, live: boolean): number {
     const interval = s.interval_ms ?? DEFAULT_INTERVAL_MS;
     if (s.session !== undefined) {
-      return this.liveness.session(tenant, s.session, this.scratchIds, w, receivedAt, interval, s.error !== undefined, live);
+      return this.liveness.sessionOf(this.scratchSession, tenant, s.session, this.targetIds, w, receivedAt, interval, s.error !== undefined, live);
     }
     if (s.node !== undefined) {
-      if (live) this.liveness.node(tenant, s.node, this.scratchIds, s.ts, receivedAt, interval, s.concurrency);
+      if (live) this.liveness.node(tenant, s.node, this.targetIds, s.ts, receivedAt, interval, s.concurrency);
       return 0;
     }
     // An anonymous beacon cannot be de-duplicated: it counts as its own session.
@@ -356,6 +368,10 @@ export class WindowStore {
       if (w >= below) continue;
       for (const s of list) {
         s.windows.delete(w);
+        if (s.lastWindow === w) {
+          s.lastWindow = -Infinity;
+          s.lastAgg = undefined;
+        }
         s.merged = undefined;
         const gaugeIdle = now - Math.max(s.viewersSeenAt, s.concurrencySeenAt) >= this.horizonMs;
         if (s.windows.size === 0 && gaugeIdle) this.forget(s);
@@ -365,6 +381,7 @@ export class WindowStore {
   }
 
   private windowFor(s: Series, w: number): WindowAgg {
+    if (s.lastWindow === w) return s.lastAgg!;
     let agg = s.windows.get(w);
     if (!agg) {
       s.windows.set(w, (agg = new WindowAgg()));
@@ -372,6 +389,8 @@ export class WindowStore {
       if (!list) this.byWindow.set(w, (list = []));
       list.push(s);
     }
+    s.lastWindow = w;
+    s.lastAgg = agg;
     return agg;
   }
 
@@ -382,20 +401,19 @@ export class WindowStore {
    * dimension value into its dimension's `other` when that series exists, else the sample keeps only its region.
    */
   private resolveSeries(tenant: string, s: Sample, now: number): readonly Series[] {
-    const out = this.scratch;
-    const ids = this.scratchIds;
+    this.scratchSession = s.session === undefined ? undefined : this.liveness.find(tenant, s.session);
+    const route = this.scratchSession && this.routeOf(this.scratchSession, s, now);
+    if (route) {
+      this.targets = route.series;
+      this.targetIds = route.ids;
+      this.scratchUsage = route.series[0]!.usage;
+      this.routable = false;
+      return route.series;
+    }
+    const out = (this.targets = this.scratch);
+    const ids = (this.targetIds = this.scratchIds);
     out.length = 0;
     ids.length = 0;
-    const route = s.session === undefined ? undefined : this.routeOf(tenant, s, now);
-    if (route) {
-      for (const t of route) {
-        out.push(t);
-        ids.push(t.id);
-      }
-      this.scratchUsage = route[0]!.usage;
-      this.routable = false;
-      return out;
-    }
     let routable = true;
     const usage = (this.scratchUsage = this.budgets.of(tenant));
     const regionSlot = this.caps.admitSlot(tenant, 'region', s.region, now);
@@ -452,9 +470,10 @@ export class WindowStore {
    * still hold: what resolving them again would give (none folded, none released, none forgotten), without its
    * map lookups (five per dimension). Marks the values seen, as admitting them again would.
    */
-  private routeOf(tenant: string, s: Sample, now: number): readonly Series[] | undefined {
-    const route = this.liveness.routeOf(tenant, s.session!) as readonly Series[] | undefined;
-    if (!route) return undefined;
+  private routeOf(session: SessionHandle, s: Sample, now: number): Route | undefined {
+    const found = this.liveness.routeOf(session) as Route | undefined;
+    if (!found) return undefined;
+    const route = found.series;
     const head = route[0]!;
     if (head.gone || head.slot!.released || head.region !== s.region) return undefined;
     let i = 1;
@@ -469,16 +488,16 @@ export class WindowStore {
     }
     if (i !== route.length) return undefined;
     for (const t of route) this.caps.seen(t.slot!, now);
-    return route;
+    return found;
   }
 
   /** Attaches the series just resolved afresh to the session's series list, if they make a route and it has none. */
   private keepRoute(tenant: string, s: Sample): void {
-    if (this.routable && s.session !== undefined) this.liveness.attachRoute(tenant, s.session, () => this.scratch.slice());
+    if (this.routable && s.session !== undefined) this.liveness.attachRoute(tenant, s.session, (): Route => ({ series: this.scratch.slice(), ids: this.scratchIds.slice() }));
   }
 
   private create(usage: TenantUsage, tenant: string, region: string, dim?: string, value?: string): Series {
-    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), merged: undefined, slot: undefined, gone: false, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), lastWindow: -Infinity, lastAgg: undefined, merged: undefined, slot: undefined, gone: false, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
     this.byId.set(s.id, s);
     this.budgets.seriesAdded(usage);
     return s;
@@ -500,6 +519,12 @@ export class WindowStore {
     }
     if (!node.series && node.dims.size === 0) regions!.delete(s.region);
   }
+}
+
+/** A session's series as last resolved afresh, with their ids (see `routeOf`). */
+interface Route {
+  readonly series: readonly Series[];
+  readonly ids: readonly number[];
 }
 
 interface RegionNode {

@@ -91,6 +91,50 @@ describe('Liveness: viewers', () => {
   });
 });
 
+describe('Liveness: session handles', () => {
+  it('a handle from find counts into its session as a lookup would', () => {
+    const l = new Liveness();
+    l.session('tn', 's', [1], 5, T, I, false, true);
+    const h = l.find('tn', 's');
+    expect(h).toBeDefined();
+    expect(l.sessionOf(h, 'tn', 's', [1], 5, T + 1, I, false, true)).toBe(0);
+    expect(l.sessionOf(h, 'tn', 's', [2], 6, T + 1, I, false, true)).toBe(NEW_SESSION);
+    expect(l.sessionCount).toBe(1);
+    expect([...l.gauges(T + 2).viewers]).toEqual([[2, 1]]);
+  });
+
+  it('a handle whose session expired is looked up again: never counted into, no route, no viewer lost', () => {
+    const l = new Liveness();
+    l.session('tn', 's', [1], 5, T, I, false, true);
+    const h = l.find('tn', 's');
+    l.attachRoute('tn', 's', () => 'route');
+    expect(l.routeOf(h)).toBe('route');
+    expect(l.gauges(T + 3 * I).viewers.size).toBe(0); // expired
+    expect(l.routeOf(h)).toBeUndefined();
+    // the session comes back: its new entry is the one counted into, through the stale handle too
+    expect(l.session('tn', 's', [1], 5, T + 3 * I, I, false, true)).toBe(NEW_SESSION);
+    expect(l.sessionOf(h, 'tn', 's', [1], 5, T + 3 * I, I, false, true)).toBe(0);
+    expect(l.sessionCount).toBe(1);
+    expect(l.gauges(T + 3 * I + 1).viewers.get(1)).toBe(1);
+    // and with no new entry, a stale handle starts one
+    const h2 = l.find('tn', 's');
+    l.gauges(T + 7 * I);
+    expect(l.sessionOf(h2, 'tn', 's', [1], 9, T + 7 * I, I, false, true)).toBe(NEW_SESSION);
+    expect(l.sessionCount).toBe(1);
+    expect(l.gauges(T + 7 * I + 1).viewers.get(1)).toBe(1);
+  });
+
+  it('keeps tenants apart when their samples interleave', () => {
+    const l = new Liveness();
+    expect(l.session('a', 's', [1], 5, T, I, false, true)).toBe(NEW_SESSION);
+    expect(l.session('b', 's', [2], 5, T, I, false, true)).toBe(NEW_SESSION);
+    expect(l.session('a', 's', [1], 5, T, I, false, true)).toBe(0);
+    expect(l.find('b', 's')).not.toBe(l.find('a', 's'));
+    expect(l.find('c', 's')).toBeUndefined();
+    expect(l.sessionCount).toBe(2);
+  });
+});
+
 describe('Liveness: concurrency', () => {
   it('sums each live node’s latest value by sample ts, ignoring older out-of-order samples', () => {
     const l = new Liveness();
