@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
+import { PRIORITIES } from '../shared/priority.js';
 import { WORKDAYS } from '../tickets/calendar.js';
 import { parseTarget } from '../tickets/sla-policy.js';
 import { rateSchema } from '../util/units.js';
@@ -38,7 +39,7 @@ const slaTarget = z.string().transform((v, ctx) => {
   return t;
 });
 /** SLA overrides: per priority, per target (response, restore, resolve). */
-const slaOverrides = z.partialRecord(z.enum(['P0', 'P1', 'P2', 'P3']), z.strictObject({ response: slaTarget.optional(), restore: slaTarget.optional(), resolve: slaTarget.optional() }));
+const slaOverrides = z.partialRecord(z.enum(PRIORITIES), z.strictObject({ response: slaTarget.optional(), restore: slaTarget.optional(), resolve: slaTarget.optional() }));
 
 const recipients = z.array(z.email()).min(1, 'name at least one recipient').max(100);
 /** Scheduled QoS reports by email, at wall-clock times in the tenant's time zone. */

@@ -3,7 +3,7 @@ import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ConfigError } from '../config/env.js';
 import { formatPath } from '../config/file.js';
-import { PRIORITIES, type Priority } from '../rules/rule-schema.js';
+import { PRIORITIES, type Priority } from '../shared/priority.js';
 import { durationSchema, formatDuration } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from '../notify/registry.js';

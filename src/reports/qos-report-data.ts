@@ -1,7 +1,8 @@
 import { DateTime } from 'luxon';
 import type { Incidents } from '../incidents/incidents.js';
 import { isUpward } from '../rules/comparison.js';
-import { PRIORITIES, type Priority, type Rule, type RuleMetric } from '../rules/rule-schema.js';
+import type { Rule, RuleMetric } from '../rules/rule-schema.js';
+import { PRIORITIES, type Priority } from '../shared/priority.js';
 import { InfluxQL } from '../storage/influx/influxql.js';
 import type { InfluxReader, QueryRow } from '../storage/influx/query.js';
 import { REGION_MEASUREMENT } from '../storage/influx/rollup-points.js';

@@ -5,7 +5,7 @@ import { InfluxQueryError } from '../storage/influx/query.js';
 import { renderQosReport } from './qos-report-email.js';
 import { lastDue } from './report-schedule.js';
 import { timeParam } from '../incidents/schemas.js';
-import { PRIORITIES } from '../rules/rule-schema.js';
+import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
 import { TARGETS, TIERS } from '../tickets/sla-policy.js';

@@ -1,4 +1,4 @@
-import type { Priority } from '../rules/rule-schema.js';
+import type { Priority } from '../shared/priority.js';
 import type { Tier } from '../tickets/sla-policy.js';
 import { TARGETS, type TargetName } from '../tickets/sla-policy.js';
 import type { SlaClock } from '../tickets/tickets.js';

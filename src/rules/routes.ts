@@ -4,7 +4,8 @@ import { valuesSchema } from '../incidents/schemas.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
 import { formatDuration } from '../util/units.js';
-import { PRIORITIES, type Rule } from './rule-schema.js';
+import type { Rule } from './rule-schema.js';
+import { PRIORITIES } from '../shared/priority.js';
 
 const ruleView = z.object({
   id: z.string(),

@@ -1,4 +1,4 @@
-import type { Priority } from '../rules/rule-schema.js';
+import type { Priority } from '../shared/priority.js';
 import { type BusinessHours, type Calendar, businessDayMs } from './calendar.js';
 
 export const TIERS = ['basic', 'enterprise', 'strategic'] as const;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { badRequest, conflict, notFound } from '../errors.js';
-import { type Priority, rank } from '../rules/rule-schema.js';
+import { type Priority, rank } from '../shared/priority.js';
 import type { Db } from '../storage/sqlite.js';
 import type { Tenant } from '../tenants/tenants.js';
 import { type ClockState, clockState } from './clock.js';

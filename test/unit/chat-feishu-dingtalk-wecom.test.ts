@@ -4,7 +4,7 @@ import type { PageMessage } from '../../src/notify/channel.js';
 import { dingtalk } from '../../src/notify/channels/dingtalk/index.js';
 import { feishu } from '../../src/notify/channels/feishu/index.js';
 import { wecom } from '../../src/notify/channels/wecom/index.js';
-import type { Priority } from '../../src/rules/rule-schema.js';
+import type { Priority } from '../../src/shared/priority.js';
 import { describeZodError } from '../../src/errors.js';
 
 const ACK = 'https://qos.example.com/ack/12?sig=a1';

@@ -6,7 +6,7 @@ import { type ClockEvent, clockState } from '../../src/tickets/clock.js';
 import { DEFAULT_SLA, TARGETS, TIERS, mergeSla, parseTarget, resolveTarget } from '../../src/tickets/sla-policy.js';
 import { parseFileConfig } from '../../src/config/file.js';
 import { Tenants } from '../../src/tenants/tenants.js';
-import { PRIORITIES } from '../../src/rules/rule-schema.js';
+import { PRIORITIES } from '../../src/shared/priority.js';
 
 const SH = 'Asia/Shanghai'; // UTC+8, no DST
 const BER = 'Europe/Berlin';
