@@ -1,16 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
+import { DIMENSIONS, type Dimension } from '../shared/labels.js';
 import { PRIORITIES } from '../shared/priority.js';
 import { WORKDAYS } from '../tickets/calendar.js';
 import { parseTarget } from '../tickets/sla-policy.js';
 import { rateSchema } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
 import { ConfigError } from './env.js';
-
-import { DIMENSIONS, type Dimension } from './dimensions.js';
-
-export { DIMENSIONS, type Dimension };
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
 const idSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _ or -');
@@ -82,6 +79,12 @@ export const tenantSchema = z.strictObject({
   /** Tokens that read the tenant's own tickets (/v1/tenant/tickets); ingest keys are public and only ingest. */
   api_tokens: z.array(credentialSchema).default([]),
 });
+
+/**
+ * Caps below QOSWATCH_DIM_CAP for dimensions that are small by nature: a ladder has about ten renditions, and each
+ * value is a series per region, so a hostile key sending 100 made-up heights would only cost series.
+ */
+export const DEFAULT_DIM_CAPS: Partial<Record<Dimension, number>> = { rendition: 16 };
 
 export const fileConfigSchema = z.strictObject({
   default_tenant: idSchema.default('default'),

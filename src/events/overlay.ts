@@ -1,5 +1,5 @@
 import { isUpward } from '../rules/comparison.js';
-import type { Labels } from '../rules/engine.js';
+import type { Labels } from '../shared/labels.js';
 import type { Level, ThresholdRule } from '../rules/rule-schema.js';
 
 /** What the rule engine needs of a planned event. */

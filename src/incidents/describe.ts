@@ -1,5 +1,5 @@
 import type { Values } from '../rules/alert-state.js';
-import type { Labels } from '../rules/engine.js';
+import type { Labels } from '../shared/labels.js';
 import type { Rule } from '../rules/rule-schema.js';
 import { formatDuration } from '../util/units.js';
 

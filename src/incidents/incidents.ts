@@ -1,7 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import { AppError, conflict, notFound } from '../errors.js';
-import type { AlertEvent, Labels } from '../rules/engine.js';
-import type { GroupField } from '../rules/rule-schema.js';
+import type { AlertEvent } from '../rules/engine.js';
+import type { GroupField, Labels } from '../shared/labels.js';
 import { type Priority, rank } from '../shared/priority.js';
 import type { Db } from '../storage/sqlite.js';
 import { alertSummary } from './describe.js';

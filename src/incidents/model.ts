@@ -1,5 +1,5 @@
 import type { Values } from '../rules/alert-state.js';
-import type { Labels } from '../rules/engine.js';
+import type { Labels } from '../shared/labels.js';
 import type { Priority } from '../shared/priority.js';
 
 export const INCIDENT_STATES = ['open', 'acknowledged', 'mitigated', 'resolved'] as const;

@@ -1,6 +1,6 @@
 import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
-import { GROUP_FIELDS } from '../rules/rule-schema.js';
+import { GROUP_FIELDS } from '../shared/labels.js';
 import { durationSchema } from '../util/units.js';
 import { atWallClock } from '../util/wall-clock.js';
 
