@@ -3,13 +3,12 @@ import { z } from 'zod';
 import { IANAZone } from 'luxon';
 import { DIMENSIONS, type Dimension } from '../shared/labels.js';
 import { PRIORITIES } from '../shared/priority.js';
-import { WORKDAYS } from '../tickets/calendar.js';
+import { WEEKDAYS, hhmmSchema } from '../shared/time-of-day.js';
 import { parseTarget } from '../tickets/sla-policy.js';
 import { rateSchema } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
 import { ConfigError } from './env.js';
 
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
 const idSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _ or -');
 
 /** An ingest key or a tenant API token in the config file: by its hash, or read from an environment variable. */
@@ -41,8 +40,8 @@ const slaOverrides = z.partialRecord(z.enum(PRIORITIES), z.strictObject({ respon
 const recipients = z.array(z.email()).min(1, 'name at least one recipient').max(100);
 /** Scheduled QoS reports by email, at wall-clock times in the tenant's time zone. */
 const reportsSchema = z.strictObject({
-  daily: z.strictObject({ at: hhmm.default('08:00'), to: recipients }).optional(),
-  weekly: z.strictObject({ day: z.enum(WORKDAYS).default('mon'), at: hhmm.default('09:00'), to: recipients }).optional(),
+  daily: z.strictObject({ at: hhmmSchema.default('08:00'), to: recipients }).optional(),
+  weekly: z.strictObject({ day: z.enum(WEEKDAYS).default('mon'), at: hhmmSchema.default('09:00'), to: recipients }).optional(),
 });
 
 export const tenantSchema = z.strictObject({
@@ -53,9 +52,9 @@ export const tenantSchema = z.strictObject({
   /** The tenant's business calendar, for SLA targets counted in business hours (default Mon–Fri 09:00–18:00). */
   business_hours: z
     .strictObject({
-      days: z.array(z.enum(WORKDAYS)).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
-      start: hhmm.default('09:00'),
-      end: hhmm.default('18:00'),
+      days: z.array(z.enum(WEEKDAYS)).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+      start: hhmmSchema.default('09:00'),
+      end: hhmmSchema.default('18:00'),
       holidays: z.array(z.iso.date()).default([]),
     })
     .refine((b) => b.start < b.end, { message: 'start must be before end (no overnight business hours)', path: ['end'] })

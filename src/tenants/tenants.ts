@@ -2,7 +2,8 @@ import type { z } from 'zod';
 import { type FileConfig, type TenantConfig, tenantBodySchema } from '../config/file.js';
 import { conflict } from '../errors.js';
 import type { Db } from '../storage/sqlite.js';
-import type { BusinessHours, Workday } from '../tickets/calendar.js';
+import type { Weekday } from '../shared/time-of-day.js';
+import type { BusinessHours } from '../tickets/calendar.js';
 import { DEFAULT_SLA, type SlaMatrix, mergeSla } from '../tickets/sla-policy.js';
 
 export type Tier = TenantConfig['tier'];
@@ -20,7 +21,7 @@ export interface Tenant {
   contacts: readonly { name: string; email: string }[];
   customerChannel: string | undefined;
   /** Scheduled QoS reports (daily, weekly) and who gets them. */
-  reports: { readonly daily?: { at: string; to: readonly string[] }; readonly weekly?: { day: Workday; at: string; to: readonly string[] } };
+  reports: { readonly daily?: { at: string; to: readonly string[] }; readonly weekly?: { day: Weekday; at: string; to: readonly string[] } };
   /** Budgets set for this tenant (series, points per window, live sessions); the others are the environment's. */
   budgets?: Readonly<Partial<Record<'series' | 'points' | 'sessions', number>>>;
 }

@@ -1,13 +1,10 @@
 import { DateTime } from 'luxon';
-import { atWallClock } from '../util/wall-clock.js';
-
-export const WORKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Workday = (typeof WORKDAYS)[number];
+import { type Weekday, atWallClock, weekdayOf } from '../shared/time-of-day.js';
 
 /** Business hours in a tenant's time zone: the same window on each working day, holidays off. */
 export interface BusinessHours {
   readonly timezone: string;
-  readonly days: readonly Workday[];
+  readonly days: readonly Weekday[];
   /** HH:MM, start < end (no overnight windows). */
   readonly start: string;
   readonly end: string;
@@ -31,7 +28,7 @@ function* windows(cal: BusinessHours, t: number): IterableIterator<[number, numb
   const holidays = new Set(cal.holidays);
   let day = DateTime.fromMillis(t, { zone: cal.timezone }).startOf('day');
   for (let i = 0; i < MAX_DAYS; i++, day = day.plus({ days: 1 })) {
-    if (!cal.days.includes(WORKDAYS[day.weekday - 1]!) || holidays.has(day.toISODate()!)) continue;
+    if (!cal.days.includes(weekdayOf(day)) || holidays.has(day.toISODate()!)) continue;
     yield [atWallClock(day, cal.start).toMillis(), atWallClock(day, cal.end).toMillis()];
   }
   throw new Error(`calendar in ${cal.timezone} has no working time in ${MAX_DAYS} days`);
