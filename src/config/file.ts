@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { IANAZone } from 'luxon';
 import { DIMENSIONS, type Dimension } from '../shared/labels.js';
 import { PRIORITIES } from '../shared/priority.js';
+import { TIERS } from '../shared/tenant.js';
 import { WEEKDAYS, hhmmSchema } from '../shared/time-of-day.js';
 import { parseTarget } from '../tickets/sla-policy.js';
 import { rateSchema } from '../util/units.js';
@@ -47,7 +48,7 @@ const reportsSchema = z.strictObject({
 export const tenantSchema = z.strictObject({
   id: idSchema,
   name: z.string().min(1).max(200).optional(),
-  tier: z.enum(['basic', 'enterprise', 'strategic']).default('enterprise'),
+  tier: z.enum(TIERS).default('enterprise'),
   timezone: z.string().refine((tz) => IANAZone.isValidZone(tz), 'is not an IANA time zone (e.g. Asia/Shanghai)').default('UTC'),
   /** The tenant's business calendar, for SLA targets counted in business hours (default Mon–Fri 09:00–18:00). */
   business_hours: z
@@ -89,7 +90,7 @@ export const fileConfigSchema = z.strictObject({
   default_tenant: idSchema.default('default'),
   tenants: z.array(tenantSchema).default([]),
   /** Per-tier changes to PRODUCT.md's default SLA matrix. */
-  sla: z.partialRecord(z.enum(['basic', 'enterprise', 'strategic']), slaOverrides).default({}),
+  sla: z.partialRecord(z.enum(TIERS), slaOverrides).default({}),
   dimensions: z
     .strictObject(Object.fromEntries(DIMENSIONS.map((d) => [d, z.strictObject({ cap: z.number().int().min(1).max(100_000) }).optional()])) as Record<Dimension, z.ZodOptional<z.ZodObject<{ cap: z.ZodNumber }>>>)
     .default({}),

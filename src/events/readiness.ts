@@ -5,7 +5,7 @@ import { MAX_RANGE_MS } from '../oncall/oncall.js';
 import { OVERVIEW_UID, figuresOf, regionFigures } from '../reports/qos-report-data.js';
 import type { Rule, ThresholdRule } from '../rules/rule-schema.js';
 import type { InfluxReader } from '../storage/influx/query.js';
-import type { Tenant } from '../tenants/tenants.js';
+import type { Tenant } from '../shared/tenant.js';
 import type { Events, PlannedEvent } from './events.js';
 import { tightenLevels, tightens } from './overlay.js';
 import { renderReadinessEmail } from './readiness-email.js';

@@ -6,8 +6,7 @@ import { PRIORITIES, type Priority } from '../shared/priority.js';
 import { InfluxQL } from '../storage/influx/influxql.js';
 import type { InfluxReader, QueryRow } from '../storage/influx/query.js';
 import { REGION_MEASUREMENT } from '../storage/influx/rollup-points.js';
-import type { Tenant } from '../tenants/tenants.js';
-import { TARGETS } from '../tickets/sla-policy.js';
+import { TARGETS, type Tenant } from '../shared/tenant.js';
 import type { Tickets } from '../tickets/tickets.js';
 import type { FigureChange, HourFigures, QosReport, RegionFigures, RegionReport, RegionStatus, SlaOutcome } from './qos-report-model.js';
 

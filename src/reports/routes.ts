@@ -8,7 +8,7 @@ import { timeParam } from '../incidents/schemas.js';
 import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
-import { TARGETS, TIERS } from '../tickets/sla-policy.js';
+import { TARGETS, TIERS } from '../shared/tenant.js';
 import { type ReportTicket, reportCsv, slaReport } from './sla-report.js';
 import { toIso } from '../util/units.js';
 

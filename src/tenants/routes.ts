@@ -5,7 +5,7 @@ import { errorBodySchema } from '../telemetry/schemas.js';
 import { rateSchema } from '../util/units.js';
 import { requireAdmin } from './auth.js';
 import { type Credential, KeyError } from './keys.js';
-import type { Tenant } from './tenants.js';
+import type { Tenant } from '../shared/tenant.js';
 
 const keyView = z.object({
   id: z.string(),

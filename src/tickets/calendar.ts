@@ -1,16 +1,6 @@
 import { DateTime } from 'luxon';
-import { type Weekday, atWallClock, weekdayOf } from '../shared/time-of-day.js';
-
-/** Business hours in a tenant's time zone: the same window on each working day, holidays off. */
-export interface BusinessHours {
-  readonly timezone: string;
-  readonly days: readonly Weekday[];
-  /** HH:MM, start < end (no overnight windows). */
-  readonly start: string;
-  readonly end: string;
-  /** Local dates (YYYY-MM-DD) that are not working days. */
-  readonly holidays: readonly string[];
-}
+import type { BusinessHours } from '../shared/tenant.js';
+import { atWallClock, weekdayOf } from '../shared/time-of-day.js';
 
 /** A clock runs round the clock, or only in business hours. */
 export type Calendar = '24x7' | BusinessHours;
