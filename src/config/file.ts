@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
+import { formatPath } from '../shared/field-path.js';
 import { DIMENSIONS, type Dimension } from '../shared/labels.js';
 import { PRIORITIES } from '../shared/priority.js';
 import { TIERS } from '../shared/tenant.js';
@@ -127,8 +128,4 @@ export function loadFileConfig(path: string | undefined): FileConfig {
     throw new ConfigError(`QOSWATCH_CONFIG: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   return parseFileConfig(text, path);
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
 }

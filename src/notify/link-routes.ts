@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
+import { AppError } from '../shared/http-errors.js';
 import { canAct } from '../incidents/incidents.js';
 import type { Incident } from '../incidents/model.js';
 import { type LinkClaim, verifyLink } from './links.js';

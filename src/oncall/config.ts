@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ConfigError } from '../config/env.js';
-import { formatPath } from '../config/file.js';
+import { formatPath } from '../shared/field-path.js';
 import { PRIORITIES, type Priority } from '../shared/priority.js';
 import { WEEKDAYS, hhmmSchema } from '../shared/time-of-day.js';
 import { durationSchema, formatDuration } from '../util/units.js';

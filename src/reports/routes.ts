@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { badRequest, notFound, unavailable } from '../errors.js';
+import { badRequest, notFound, unavailable } from '../shared/http-errors.js';
 import { InfluxQueryError } from '../storage/influx/query.js';
 import { renderQosReport } from './qos-report-email.js';
 import { lastDue } from './report-schedule.js';

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { formatPath } from '../config/file.js';
+import { formatPath } from '../shared/field-path.js';
 import { DIMENSIONS, type Dimension, type GroupField } from '../shared/labels.js';
 import { formatDuration, parseDuration } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';

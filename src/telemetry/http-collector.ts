@@ -6,7 +6,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Env } from '../config/env.js';
-import { AppError, badRequest, tooManyRequests, unauthorized, unsupportedMediaType } from '../errors.js';
+import { AppError, badRequest, tooManyRequests, unauthorized, unsupportedMediaType } from '../shared/http-errors.js';
 import type { Metrics } from '../metrics.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import { cmcdCollector } from './cmcd/collector.js';

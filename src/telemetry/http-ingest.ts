@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError, unavailable } from '../errors.js';
+import { AppError, unavailable } from '../shared/http-errors.js';
 import type { Metrics } from '../metrics.js';
 import type { IngestResult, Transport } from './pipeline.js';
 

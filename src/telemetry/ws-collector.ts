@@ -3,7 +3,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { WebSocket } from 'ws';
 import type { Env } from '../config/env.js';
-import { describeZodError } from '../errors.js';
+import { describeZodError } from '../shared/http-errors.js';
 import type { Metrics } from '../metrics.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import type { IngestKey } from '../tenants/keys.js';

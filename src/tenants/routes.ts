@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../shared/http-errors.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { rateSchema } from '../util/units.js';
 import { requireAdmin } from './auth.js';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { type FileConfig, tenantBodySchema } from '../config/file.js';
-import { conflict } from '../errors.js';
+import { conflict } from '../shared/http-errors.js';
 import type { Tenant } from '../shared/tenant.js';
 import type { Db } from '../storage/sqlite.js';
 import { DEFAULT_SLA, mergeSla } from '../tickets/sla-policy.js';

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
-import { AppError } from '../errors.js';
+import { AppError } from '../shared/http-errors.js';
 import type { IncidentEvent, TimelineKind } from '../incidents/model.js';
 import type { Tickets } from './tickets.js';
 

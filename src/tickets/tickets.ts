@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../shared/http-errors.js';
 import { type Priority, rank } from '../shared/priority.js';
 import type { Db } from '../storage/sqlite.js';
 import { type SlaCell, TARGETS, type TargetName, type Tenant } from '../shared/tenant.js';

@@ -3,7 +3,7 @@ import { CMCD_MIME_TYPE } from '@svta/cml-cmcd';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Env } from '../../config/env.js';
-import { badRequest } from '../../errors.js';
+import { badRequest } from '../../shared/http-errors.js';
 import type { Metrics } from '../../metrics.js';
 import { httpIngest } from '../http-ingest.js';
 import { errorBodySchema, fieldErrorSchema, keyQuerySchema } from '../schemas.js';
