@@ -1,6 +1,6 @@
 import type { Statement } from 'better-sqlite3';
-import { AppError, conflict, notFound } from '../shared/http-errors.js';
 import type { AlertEvent } from '../rules/engine.js';
+import { AppError, conflict, notFound } from '../shared/http-errors.js';
 import type { GroupField, Labels } from '../shared/labels.js';
 import { type Priority, rank } from '../shared/priority.js';
 import type { Db } from '../storage/sqlite.js';

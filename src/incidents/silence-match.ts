@@ -1,8 +1,8 @@
 import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
 import { GROUP_FIELDS } from '../shared/labels.js';
-import { durationSchema } from '../util/units.js';
 import { WEEKDAYS, atWallClock, hhmmSchema, weekdayOf } from '../shared/time-of-day.js';
+import { durationSchema } from '../util/units.js';
 
 const oneOrMany = z.union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).min(1).max(100)]);
 

@@ -3,10 +3,10 @@ import type { Incidents } from '../incidents/incidents.js';
 import { isUpward } from '../rules/comparison.js';
 import type { Rule, RuleMetric } from '../rules/rule-schema.js';
 import { PRIORITIES, type Priority } from '../shared/priority.js';
+import { TARGETS, type Tenant } from '../shared/tenant.js';
 import { InfluxQL } from '../storage/influx/influxql.js';
 import type { InfluxReader, QueryRow } from '../storage/influx/query.js';
 import { REGION_MEASUREMENT } from '../storage/influx/rollup-points.js';
-import { TARGETS, type Tenant } from '../shared/tenant.js';
 import type { Tickets } from '../tickets/tickets.js';
 import type { FigureChange, HourFigures, QosReport, RegionFigures, RegionReport, RegionStatus, SlaOutcome } from './qos-report-model.js';
 

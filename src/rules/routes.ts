@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { valuesSchema } from '../incidents/schemas.js';
+import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
 import { formatDuration } from '../util/units.js';
 import type { Rule } from './rule-schema.js';
-import { PRIORITIES } from '../shared/priority.js';
 
 const ruleView = z.object({
   id: z.string(),
