@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { procStats } from '../bench/machine.js';
-import { DIMENSIONS } from '../src/config/dimensions.js';
+import { DIMENSIONS } from '../src/shared/labels.js';
 import { sha256 } from '../src/tenants/keys.js';
 import { InfluxServer } from '../test/helpers/influxd.js';
 import { metricValue, metricsText } from '../test/helpers/metrics.js';

@@ -5,7 +5,7 @@ import { healthRoutes } from './api/health.js';
 import { loopBusyPlugin } from './api/loop-busy.js';
 import type { Env } from './config/env.js';
 import type { FileConfig } from './config/file.js';
-import { clientErrorHandler, registerErrorHandler } from './errors.js';
+import { clientErrorHandler, registerErrorHandler } from './shared/http-errors.js';
 import { createLogger } from './log.js';
 import { RequestLog } from './request-log.js';
 import type { Logger } from 'pino';

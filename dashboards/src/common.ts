@@ -24,7 +24,8 @@ import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/tabl
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 import { isUpward } from '../../src/rules/comparison.js';
 import { loadRuleDir } from '../../src/rules/load.js';
-import type { Priority, RuleMetric } from '../../src/rules/rule-schema.js';
+import type { RuleMetric } from '../../src/rules/rule-schema.js';
+import type { Priority } from '../../src/shared/priority.js';
 import { INCIDENT_MEASUREMENT } from '../../src/incidents/influx-events.js';
 import { isRegionLevel } from '../../src/reports/qos-report-data.js';
 import { InfluxQL, type Measurement, showTagValues, variable, type TagOf } from '../../src/storage/influx/influxql.js';

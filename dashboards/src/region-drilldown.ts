@@ -1,5 +1,5 @@
 import { CustomVariableBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DIMENSIONS } from '../../src/config/dimensions.js';
+import { DIMENSIONS } from '../../src/shared/labels.js';
 import { DIM_MEASUREMENT, REGION_MEASUREMENT } from '../../src/storage/influx/rollup-points.js';
 import { InfluxQL, variable } from '../../src/storage/influx/influxql.js';
 import { QUALITY_COLUMNS, board, datasourceVariable, incidentAnnotations, levelThresholds, table, tagVariable, timeseries } from './common.js';

@@ -2,8 +2,8 @@ import { type IncomingMessage, type ServerResponse, createServer } from 'node:ht
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Env } from '../config/env.js';
-import { type ErrorBody, unauthorized } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { type ErrorBody, unauthorized } from '../shared/http-errors.js';
 import { bearer } from '../tenants/auth.js';
 import { secretEquals } from '../tenants/keys.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GROUP_FIELDS, type GroupField } from './dimensions.js';
+import { GROUP_FIELDS, type GroupField } from '../shared/labels.js';
 import { type ProxyNet, parseProxyNet } from '../geoip/client-address.js';
 import { durationSchema, rateSchema, sizeSchema } from '../util/units.js';
 

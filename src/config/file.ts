@@ -1,17 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { IANAZone } from 'luxon';
-import { WORKDAYS } from '../tickets/calendar.js';
+import { formatPath } from '../shared/field-path.js';
+import { DIMENSIONS, type Dimension } from '../shared/labels.js';
+import { PRIORITIES } from '../shared/priority.js';
+import { TIERS } from '../shared/tenant.js';
+import { WEEKDAYS, hhmmSchema } from '../shared/time-of-day.js';
 import { parseTarget } from '../tickets/sla-policy.js';
 import { rateSchema } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
 import { ConfigError } from './env.js';
 
-import { DIMENSIONS, type Dimension } from './dimensions.js';
-
-export { DIMENSIONS, type Dimension };
-
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
 const idSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _ or -');
 
 /** An ingest key or a tenant API token in the config file: by its hash, or read from an environment variable. */
@@ -38,26 +37,26 @@ const slaTarget = z.string().transform((v, ctx) => {
   return t;
 });
 /** SLA overrides: per priority, per target (response, restore, resolve). */
-const slaOverrides = z.partialRecord(z.enum(['P0', 'P1', 'P2', 'P3']), z.strictObject({ response: slaTarget.optional(), restore: slaTarget.optional(), resolve: slaTarget.optional() }));
+const slaOverrides = z.partialRecord(z.enum(PRIORITIES), z.strictObject({ response: slaTarget.optional(), restore: slaTarget.optional(), resolve: slaTarget.optional() }));
 
 const recipients = z.array(z.email()).min(1, 'name at least one recipient').max(100);
 /** Scheduled QoS reports by email, at wall-clock times in the tenant's time zone. */
 const reportsSchema = z.strictObject({
-  daily: z.strictObject({ at: hhmm.default('08:00'), to: recipients }).optional(),
-  weekly: z.strictObject({ day: z.enum(WORKDAYS).default('mon'), at: hhmm.default('09:00'), to: recipients }).optional(),
+  daily: z.strictObject({ at: hhmmSchema.default('08:00'), to: recipients }).optional(),
+  weekly: z.strictObject({ day: z.enum(WEEKDAYS).default('mon'), at: hhmmSchema.default('09:00'), to: recipients }).optional(),
 });
 
 export const tenantSchema = z.strictObject({
   id: idSchema,
   name: z.string().min(1).max(200).optional(),
-  tier: z.enum(['basic', 'enterprise', 'strategic']).default('enterprise'),
+  tier: z.enum(TIERS).default('enterprise'),
   timezone: z.string().refine((tz) => IANAZone.isValidZone(tz), 'is not an IANA time zone (e.g. Asia/Shanghai)').default('UTC'),
   /** The tenant's business calendar, for SLA targets counted in business hours (default Mon–Fri 09:00–18:00). */
   business_hours: z
     .strictObject({
-      days: z.array(z.enum(WORKDAYS)).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
-      start: hhmm.default('09:00'),
-      end: hhmm.default('18:00'),
+      days: z.array(z.enum(WEEKDAYS)).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+      start: hhmmSchema.default('09:00'),
+      end: hhmmSchema.default('18:00'),
       holidays: z.array(z.iso.date()).default([]),
     })
     .refine((b) => b.start < b.end, { message: 'start must be before end (no overnight business hours)', path: ['end'] })
@@ -82,11 +81,17 @@ export const tenantSchema = z.strictObject({
   api_tokens: z.array(credentialSchema).default([]),
 });
 
+/**
+ * Caps below QOSWATCH_DIM_CAP for dimensions that are small by nature: a ladder has about ten renditions, and each
+ * value is a series per region, so a hostile key sending 100 made-up heights would only cost series.
+ */
+export const DEFAULT_DIM_CAPS: Partial<Record<Dimension, number>> = { rendition: 16 };
+
 export const fileConfigSchema = z.strictObject({
   default_tenant: idSchema.default('default'),
   tenants: z.array(tenantSchema).default([]),
   /** Per-tier changes to PRODUCT.md's default SLA matrix. */
-  sla: z.partialRecord(z.enum(['basic', 'enterprise', 'strategic']), slaOverrides).default({}),
+  sla: z.partialRecord(z.enum(TIERS), slaOverrides).default({}),
   dimensions: z
     .strictObject(Object.fromEntries(DIMENSIONS.map((d) => [d, z.strictObject({ cap: z.number().int().min(1).max(100_000) }).optional()])) as Record<Dimension, z.ZodOptional<z.ZodObject<{ cap: z.ZodNumber }>>>)
     .default({}),
@@ -123,8 +128,4 @@ export function loadFileConfig(path: string | undefined): FileConfig {
     throw new ConfigError(`QOSWATCH_CONFIG: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   return parseFileConfig(text, path);
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
 }

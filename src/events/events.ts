@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../shared/http-errors.js';
 import type { Db } from '../storage/sqlite.js';
 import { durationSchema } from '../util/units.js';
 import type { EventWindow } from './overlay.js';

@@ -1,6 +1,6 @@
 import { isUpward } from '../rules/comparison.js';
-import type { Labels } from '../rules/engine.js';
 import type { Level, ThresholdRule } from '../rules/rule-schema.js';
+import type { Labels } from '../shared/labels.js';
 
 /** What the rule engine needs of a planned event. */
 export interface EventWindow {

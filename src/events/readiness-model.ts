@@ -1,4 +1,4 @@
-import type { Priority } from '../rules/rule-schema.js';
+import type { Priority } from '../shared/priority.js';
 import type { RegionFigures } from '../reports/qos-report-model.js';
 
 /** A rule's levels in normal times and while the event's overlay applies (comparison texts, e.g. "> 0.05"). */

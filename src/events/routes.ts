@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { badRequest } from '../errors.js';
 import { idParams, timeParam } from '../incidents/schemas.js';
+import { badRequest } from '../shared/http-errors.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
 import { toIso } from '../util/units.js';

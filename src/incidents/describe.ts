@@ -1,6 +1,6 @@
 import type { Values } from '../rules/alert-state.js';
-import type { Labels } from '../rules/engine.js';
 import type { Rule } from '../rules/rule-schema.js';
+import type { Labels } from '../shared/labels.js';
 import { formatDuration } from '../util/units.js';
 
 const RATIOS = new Set(['packet_loss', 'stall_ratio', 'error_rate']);

@@ -1,7 +1,8 @@
 import type { Statement } from 'better-sqlite3';
-import { AppError, conflict, notFound } from '../errors.js';
-import type { AlertEvent, Labels } from '../rules/engine.js';
-import { type GroupField, type Priority, rank } from '../rules/rule-schema.js';
+import type { AlertEvent } from '../rules/engine.js';
+import { AppError, conflict, notFound } from '../shared/http-errors.js';
+import type { GroupField, Labels } from '../shared/labels.js';
+import { type Priority, rank } from '../shared/priority.js';
 import type { Db } from '../storage/sqlite.js';
 import { alertSummary } from './describe.js';
 import { type Incident, type IncidentAlert, type IncidentEvent, type IncidentState, SYSTEM_ACTOR, type TimelineEntry, type TimelineKind } from './model.js';

@@ -1,6 +1,6 @@
 import type { Values } from '../rules/alert-state.js';
-import type { Labels } from '../rules/engine.js';
-import type { Priority } from '../rules/rule-schema.js';
+import type { Labels } from '../shared/labels.js';
+import type { Priority } from '../shared/priority.js';
 
 export const INCIDENT_STATES = ['open', 'acknowledged', 'mitigated', 'resolved'] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];

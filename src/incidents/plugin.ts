@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { Env } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
-import { PRIORITIES } from '../rules/rule-schema.js';
+import { PRIORITIES } from '../shared/priority.js';
 import { EventBus } from './bus.js';
 import { Incidents } from './incidents.js';
 import { incidentEventLine } from './influx-events.js';

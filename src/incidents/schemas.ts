@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PRIORITIES } from '../rules/rule-schema.js';
+import { PRIORITIES } from '../shared/priority.js';
 import { INCIDENT_STATES, TIMELINE_KINDS } from './model.js';
 
 const iso = z.string().describe('RFC 3339 time');

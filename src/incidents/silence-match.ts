@@ -1,10 +1,8 @@
 import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
-import { GROUP_FIELDS } from '../rules/rule-schema.js';
+import { GROUP_FIELDS } from '../shared/labels.js';
+import { WEEKDAYS, atWallClock, hhmmSchema, weekdayOf } from '../shared/time-of-day.js';
 import { durationSchema } from '../util/units.js';
-import { atWallClock } from '../util/wall-clock.js';
-
-export const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
 const oneOrMany = z.union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).min(1).max(100)]);
 
@@ -19,8 +17,8 @@ const isZone = (tz: string) => IANAZone.isValidZone(tz);
 /** A maintenance window that repeats: on these weekdays, from a wall-clock time in an IANA zone, for a duration. */
 export const recurrenceSchema = z.strictObject({
   timezone: z.string().refine(isZone, 'is not an IANA time zone (e.g. Europe/Berlin)'),
-  days: z.array(z.enum(DAYS)).min(1).default([...DAYS]),
-  start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)'),
+  days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]),
+  start: hhmmSchema,
   duration: durationSchema(60_000, 86_400_000),
 });
 export type Recurrence = z.output<typeof recurrenceSchema>;
@@ -58,7 +56,7 @@ export function activeAt(s: SilenceRule, t: number): boolean {
   const local = DateTime.fromMillis(t, { zone: r.timezone });
   for (const back of [0, 1]) {
     const day = local.minus({ days: back });
-    if (!r.days.includes(DAYS[day.weekday - 1]!)) continue;
+    if (!r.days.includes(weekdayOf(day))) continue;
     const start = atWallClock(day, r.start).toMillis();
     if (t >= start && t < start + r.duration) return true;
   }
@@ -79,7 +77,7 @@ export function nextChange(s: SilenceRule, after: number): number | undefined {
     const local = DateTime.fromMillis(Math.max(after, s.startsAt), { zone: r.timezone }).startOf('day');
     for (let back = -1; back <= 8; back++) {
       const day = local.plus({ days: back });
-      if (!r.days.includes(DAYS[day.weekday - 1]!)) continue;
+      if (!r.days.includes(weekdayOf(day))) continue;
       const start = atWallClock(day, r.start).toMillis();
       candidates.push(start, start + r.duration);
     }

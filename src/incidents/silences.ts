@@ -1,4 +1,4 @@
-import { notFound } from '../errors.js';
+import { notFound } from '../shared/http-errors.js';
 import type { Db } from '../storage/sqlite.js';
 import { type AlertSubject, type Matchers, type Recurrence, type SilenceRule, activeAt, matches, nextChange } from './silence-match.js';
 

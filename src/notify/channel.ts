@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Priority } from '../rules/rule-schema.js';
+import type { Priority } from '../shared/priority.js';
 
 /** Why a page is sent (PRODUCT.md §3–§5; SLA warnings come with tickets; a storm is 'updated' as incidents join it). */
 export const PAGE_KINDS = ['opened', 'priority_changed', 'escalated', 'acknowledged', 'mitigated', 'resolved', 'sla_warning', 'updated'] as const;

@@ -1,9 +1,9 @@
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../errors.js';
 import { canAct } from '../incidents/incidents.js';
 import type { Incident } from '../incidents/model.js';
+import { AppError } from '../shared/http-errors.js';
 import { type LinkClaim, verifyLink } from './links.js';
 import { escapeHtml } from './render.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EMAIL } from '../oncall/config.js';
-import type { Priority } from '../rules/rule-schema.js';
+import type { Priority } from '../shared/priority.js';
 import type { Db } from '../storage/sqlite.js';
 import type { PageKind } from './channel.js';
 

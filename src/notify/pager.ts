@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.js';
 import { EMAIL, type EscalationPolicy, policyFor } from '../oncall/config.js';
 import { dueSteps, escalationSteps, recipients } from '../oncall/escalation.js';
 import type { OnCallService } from '../oncall/oncall.js';
-import { rank } from '../rules/rule-schema.js';
+import { rank } from '../shared/priority.js';
 import type { Db } from '../storage/sqlite.js';
 import { type Rate, formatDuration } from '../util/units.js';
 import { TokenBucket } from '../telemetry/token-bucket.js';

@@ -1,5 +1,5 @@
 import type { Incident } from '../incidents/model.js';
-import { type Priority, rank } from '../rules/rule-schema.js';
+import { type Priority, rank } from '../shared/priority.js';
 import type { Db } from '../storage/sqlite.js';
 import type { PageKind } from './channel.js';
 

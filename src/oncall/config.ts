@@ -2,16 +2,16 @@ import { readFileSync } from 'node:fs';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ConfigError } from '../config/env.js';
-import { formatPath } from '../config/file.js';
-import { PRIORITIES, type Priority } from '../rules/rule-schema.js';
+import { formatPath } from '../shared/field-path.js';
+import { PRIORITIES, type Priority } from '../shared/priority.js';
+import { WEEKDAYS, hhmmSchema } from '../shared/time-of-day.js';
 import { durationSchema, formatDuration } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from '../notify/registry.js';
-import { type Layer, type Override, type Schedule, WEEKDAYS, gaps } from './schedule.js';
+import { type Layer, type Override, type Schedule, gaps } from './schedule.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _, . or -');
 const zone = z.string().refine((tz) => IANAZone.isValidZone(tz), 'is not an IANA time zone (e.g. Asia/Shanghai)');
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
 const instant = z.union([z.iso.datetime({ offset: true }), z.date()]).transform((v) => (typeof v === 'string' ? Date.parse(v) : v.getTime()));
 const DAY = 86_400_000;
 
@@ -35,10 +35,10 @@ const layerSchema = z
     timezone: zone,
     rotation: z.enum(['daily', 'weekly', 'custom']),
     length: durationSchema(3_600_000, 90 * DAY).optional().describe('custom rotations: e.g. 12h or 3d'),
-    handoff: hhmm,
+    handoff: hhmmSchema,
     start: z.iso.date().describe('local date of the first handoff; weekly rotations hand off on its weekday'),
     members: z.array(id).min(1),
-    restrictions: z.array(z.strictObject({ from: hhmm, to: hhmm, days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]) })).default([]),
+    restrictions: z.array(z.strictObject({ from: hhmmSchema, to: hhmmSchema, days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]) })).default([]),
   })
   .refine((l) => (l.rotation === 'custom') === (l.length !== undefined), { message: 'give length for a custom rotation, and only then', path: ['length'] });
 

@@ -1,4 +1,4 @@
-import type { Priority } from '../rules/rule-schema.js';
+import type { Priority } from '../shared/priority.js';
 import { type EscalationPolicy, type Target, ackTimeout } from './config.js';
 import { type Schedule, onCallAt } from './schedule.js';
 

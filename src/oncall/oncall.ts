@@ -1,4 +1,4 @@
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, notFound } from '../shared/http-errors.js';
 import type { Db } from '../storage/sqlite.js';
 import type { OnCallConfig, Person } from './config.js';
 import { type OnCall, type Override, type Schedule, type Shift, gaps, onCallAt, shifts } from './schedule.js';

@@ -1,8 +1,5 @@
 import { DateTime } from 'luxon';
-import { atWallClock } from '../util/wall-clock.js';
-
-export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Weekday = (typeof WEEKDAYS)[number];
+import { type Weekday, atWallClock, weekdayOf } from '../shared/time-of-day.js';
 
 /** A rotation: members take turns, handing off at a wall-clock time in an IANA zone. */
 export interface Rotation {
@@ -90,7 +87,7 @@ function restrictionCovers(x: Restriction, zone: string, t: number): boolean {
   const local = DateTime.fromMillis(t, { zone });
   for (const back of [0, 1]) {
     const day = local.minus({ days: back });
-    if (!x.days.includes(WEEKDAYS[day.weekday - 1]!)) continue;
+    if (!x.days.includes(weekdayOf(day))) continue;
     const from = at(day, x.from).toMillis();
     const to = x.to > x.from ? at(day, x.to).toMillis() : at(day.plus({ days: 1 }), x.to).toMillis();
     if (t >= from && t < to) return true;

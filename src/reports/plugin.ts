@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { Env } from '../config/env.js';
 import { createInfluxReader, type InfluxReader } from '../storage/influx/query.js';
-import type { Tenant } from '../tenants/tenants.js';
+import type { Tenant } from '../shared/tenant.js';
 import type { QosReport } from './qos-report-model.js';
 import { collectQosReport, reportThresholds } from './qos-report-data.js';
 import { renderQosReport } from './qos-report-email.js';

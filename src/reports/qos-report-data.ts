@@ -1,12 +1,12 @@
 import { DateTime } from 'luxon';
 import type { Incidents } from '../incidents/incidents.js';
 import { isUpward } from '../rules/comparison.js';
-import { PRIORITIES, type Priority, type Rule, type RuleMetric } from '../rules/rule-schema.js';
+import type { Rule, RuleMetric } from '../rules/rule-schema.js';
+import { PRIORITIES, type Priority } from '../shared/priority.js';
+import { TARGETS, type Tenant } from '../shared/tenant.js';
 import { InfluxQL } from '../storage/influx/influxql.js';
 import type { InfluxReader, QueryRow } from '../storage/influx/query.js';
 import { REGION_MEASUREMENT } from '../storage/influx/rollup-points.js';
-import type { Tenant } from '../tenants/tenants.js';
-import { TARGETS } from '../tickets/sla-policy.js';
 import type { Tickets } from '../tickets/tickets.js';
 import type { FigureChange, HourFigures, QosReport, RegionFigures, RegionReport, RegionStatus, SlaOutcome } from './qos-report-model.js';
 

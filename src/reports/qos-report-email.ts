@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { inert } from '../notify/markup.js';
 import { escapeHtml, truncate } from '../notify/render.js';
-import { PRIORITIES } from '../rules/rule-schema.js';
+import { PRIORITIES } from '../shared/priority.js';
 import { barChartPng, hBarChartPng, hBarChartSize, type Bar } from './png-chart.js';
 import type { FigureChange, HourFigures, QosReport, RegionReport, RegionStatus } from './qos-report-model.js';
 import { H2, MUTED, RULE, TABLE, TD, TEXT, TH, emailDocument, grafanaHtml, isWebUrl, oneLine } from './email-style.js';

@@ -1,4 +1,4 @@
-import type { Priority } from '../rules/rule-schema.js';
+import type { Priority } from '../shared/priority.js';
 
 /** A region's figures over a report period (null: no data for that metric in the period). */
 export interface RegionFigures {

@@ -1,6 +1,5 @@
 import { DateTime } from 'luxon';
-import { WORKDAYS, type Workday } from '../tickets/calendar.js';
-import { atWallClock } from '../util/wall-clock.js';
+import { WEEKDAYS, type Weekday, atWallClock } from '../shared/time-of-day.js';
 
 export type ReportKind = 'daily' | 'weekly';
 
@@ -9,10 +8,10 @@ export interface ReportSchedule {
   readonly kind: ReportKind;
   readonly at: string;
   /** Weekly only. */
-  readonly day?: Workday;
+  readonly day?: Weekday;
 }
 
-const isoWeekday = (d: Workday) => WORKDAYS.indexOf(d) + 1;
+const isoWeekday = (d: Weekday) => WEEKDAYS.indexOf(d) + 1;
 
 /**
  * The latest scheduled instant at or before `now` (pure). Times that fall in a DST gap move forward with the

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cron, { type ScheduledTask } from 'node-cron';
+import type { Tenant } from '../shared/tenant.js';
 import type { Db } from '../storage/sqlite.js';
-import type { Tenant } from '../tenants/tenants.js';
 import { type ReportKind, type ReportSchedule, cronOf, lastDue } from './report-schedule.js';
 
 /** One tenant's schedule and its recipients. */

@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { badRequest, notFound, unavailable } from '../errors.js';
+import { badRequest, notFound, unavailable } from '../shared/http-errors.js';
 import { InfluxQueryError } from '../storage/influx/query.js';
 import { renderQosReport } from './qos-report-email.js';
 import { lastDue } from './report-schedule.js';
 import { timeParam } from '../incidents/schemas.js';
-import { PRIORITIES } from '../rules/rule-schema.js';
+import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
-import { TARGETS, TIERS } from '../tickets/sla-policy.js';
+import { TARGETS, TIERS } from '../shared/tenant.js';
 import { type ReportTicket, reportCsv, slaReport } from './sla-report.js';
 import { toIso } from '../util/units.js';
 

@@ -1,6 +1,5 @@
-import type { Priority } from '../rules/rule-schema.js';
-import type { Tier } from '../tickets/sla-policy.js';
-import { TARGETS, type TargetName } from '../tickets/sla-policy.js';
+import type { Priority } from '../shared/priority.js';
+import { TARGETS, type TargetName, type Tier } from '../shared/tenant.js';
 import type { SlaClock } from '../tickets/tickets.js';
 
 /** One ticket as the report sees it: when it opened, its tier, and its clocks (computed at the report's end). */

@@ -1,4 +1,4 @@
-import { type Priority, rank } from './rule-schema.js';
+import { type Priority, rank } from '../shared/priority.js';
 
 export type AlertStatus = 'inactive' | 'pending' | 'firing' | 'clearing';
 

@@ -1,6 +1,7 @@
+import type { Labels } from '../shared/labels.js';
 import type { Db } from '../storage/sqlite.js';
 import type { AlertState } from './alert-state.js';
-import type { AlertRow, Baseline, Labels } from './engine.js';
+import type { AlertRow, Baseline } from './engine.js';
 
 /** The engine's durable rows in SQLite: pending `for` timers, firing alerts, last-seen times and drop baselines. */
 export class AlertStore {

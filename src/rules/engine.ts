@@ -4,7 +4,9 @@ import type { WindowAgg } from '../telemetry/window-agg.js';
 import { type AlertState, type Observation, type Transition, inactiveState, step } from './alert-state.js';
 import { type SeriesWindows, readMetric, sketchField } from './metric-read.js';
 import { absentObservation, dropObservation, thresholdObservation } from './observe.js';
-import type { AbsentRule, GroupField, Level, Priority, Rule, ThresholdRule } from './rule-schema.js';
+import type { AbsentRule, Level, Rule, ThresholdRule } from './rule-schema.js';
+import type { GroupField, Labels } from '../shared/labels.js';
+import type { Priority } from '../shared/priority.js';
 
 /** What the engine reads from the window store. */
 export interface SeriesReader {
@@ -18,8 +20,6 @@ export interface SeriesReader {
   closedSketch(seriesId: number, field: SketchField, from: number, to: number): LiveSketch | undefined;
   hasSeries(seriesId: number): boolean;
 }
-
-export type Labels = Readonly<Partial<Record<GroupField, string>>>;
 
 export type AlertEvent = Transition & {
   readonly rule: Rule;

@@ -1,11 +1,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { DIMENSIONS, type Dimension, formatPath } from '../config/file.js';
+import { formatPath } from '../shared/field-path.js';
+import { DIMENSIONS, type Dimension, type GroupField } from '../shared/labels.js';
 import { formatDuration, parseDuration } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
 import { inWords } from '../util/zod-words.js';
 import { isUpward } from './comparison.js';
-import { type GroupField, type Rule, type RuleInput, levelsOf, ruleFileSchema, ruleSchema } from './rule-schema.js';
+import { type Rule, type RuleInput, levelsOf, ruleFileSchema, ruleSchema } from './rule-schema.js';
 
 /** What the rules are checked against: the aggregation window and how far back windows stay readable. */
 export interface RuleContext {

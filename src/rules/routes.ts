@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { valuesSchema } from '../incidents/schemas.js';
+import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
 import { formatDuration } from '../util/units.js';
-import { PRIORITIES, type Rule } from './rule-schema.js';
+import type { Rule } from './rule-schema.js';
 
 const ruleView = z.object({
   id: z.string(),

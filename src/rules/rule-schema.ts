@@ -1,12 +1,8 @@
 import { z } from 'zod';
-import { type Dimension, GROUP_FIELDS, type GroupField } from '../config/dimensions.js';
+import { type Dimension, GROUP_FIELDS, type GroupField } from '../shared/labels.js';
+import { PRIORITIES, type Priority, rank } from '../shared/priority.js';
 import { describeValue } from '../util/zod-words.js';
 import { type Comparison, isUpward, parseComparison } from './comparison.js';
-
-export const PRIORITIES = ['P0', 'P1', 'P2', 'P3'] as const;
-export type Priority = (typeof PRIORITIES)[number];
-/** Lower is more severe. */
-export const rank = (p: Priority) => PRIORITIES.indexOf(p);
 
 /** The metrics a rule may watch (PRODUCT.md §2). */
 export const RULE_METRICS = [
@@ -14,8 +10,6 @@ export const RULE_METRICS = [
   'startup_p50', 'startup_p95', 'error_rate', 'concurrency', 'viewers', 'samples', 'sessions',
 ] as const;
 export type RuleMetric = (typeof RULE_METRICS)[number];
-
-export { GROUP_FIELDS, type GroupField };
 
 const DURATION = 'a duration such as 30s, 5m or 1h';
 const durationText = z

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { formatPath } from '../config/file.js';
+import { formatPath } from '../shared/field-path.js';
 import type { Sample } from '../telemetry/sample-schema.js';
 import { formatDuration, parseDuration } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AppError, unavailable } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { AppError, unavailable } from '../shared/http-errors.js';
 import type { IngestResult, Transport } from './pipeline.js';
 
 /** The two steps every HTTP collector route shares around its own parsing: the tenant's budget, then the journal. */

@@ -1,9 +1,9 @@
 import { getHeapStatistics } from 'node:v8';
 import fp from 'fastify-plugin';
 import type { Env } from '../config/env.js';
-import { DEFAULT_DIM_CAPS, type Dimension } from '../config/dimensions.js';
-import type { FileConfig } from '../config/file.js';
+import { DEFAULT_DIM_CAPS, type FileConfig } from '../config/file.js';
 import type { Metrics } from '../metrics.js';
+import type { Dimension } from '../shared/labels.js';
 import type { InfluxSink } from '../storage/influx/sink.js';
 import { autoGlobalLimits } from './budgets.js';
 import { IngestPipeline } from './pipeline.js';

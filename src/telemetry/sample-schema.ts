@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DIMENSIONS, type Dimension } from '../config/file.js';
+import { DIMENSIONS, type Dimension } from '../shared/labels.js';
 
 /**
  * The sample contract of PRODUCT.md §6, written once as a field table. The table builds the zod schema (used for

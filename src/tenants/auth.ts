@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { unauthorized } from '../errors.js';
+import { unauthorized } from '../shared/http-errors.js';
 import type { IngestKey, KeyStore, TenantToken } from './keys.js';
 
 declare module 'fastify' {

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { badRequest, conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../shared/http-errors.js';
+import type { Tenant } from '../shared/tenant.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { rateSchema } from '../util/units.js';
 import { requireAdmin } from './auth.js';
 import { type Credential, KeyError } from './keys.js';
-import type { Tenant } from './tenants.js';
 
 const keyView = z.object({
   id: z.string(),

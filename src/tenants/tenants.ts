@@ -1,29 +1,9 @@
 import type { z } from 'zod';
-import { type FileConfig, type TenantConfig, tenantBodySchema } from '../config/file.js';
-import { conflict } from '../errors.js';
+import { type FileConfig, tenantBodySchema } from '../config/file.js';
+import { conflict } from '../shared/http-errors.js';
+import type { Tenant } from '../shared/tenant.js';
 import type { Db } from '../storage/sqlite.js';
-import type { BusinessHours, Workday } from '../tickets/calendar.js';
-import { DEFAULT_SLA, type SlaMatrix, mergeSla } from '../tickets/sla-policy.js';
-
-export type Tier = TenantConfig['tier'];
-
-export interface Tenant {
-  id: string;
-  name: string;
-  tier: Tier;
-  timezone: string;
-  /** Business calendar in the tenant's zone (SLA targets in business hours). */
-  businessHours: BusinessHours;
-  /** The tenant's SLA targets: the default matrix for its tier with the tier's and its own overrides. */
-  sla: SlaMatrix[Tier];
-  /** Who hears about customer-visible updates: contacts by email, and a customer chat channel. */
-  contacts: readonly { name: string; email: string }[];
-  customerChannel: string | undefined;
-  /** Scheduled QoS reports (daily, weekly) and who gets them. */
-  reports: { readonly daily?: { at: string; to: readonly string[] }; readonly weekly?: { day: Workday; at: string; to: readonly string[] } };
-  /** Budgets set for this tenant (series, points per window, live sessions); the others are the environment's. */
-  budgets?: Readonly<Partial<Record<'series' | 'points' | 'sessions', number>>>;
-}
+import { DEFAULT_SLA, mergeSla } from '../tickets/sla-policy.js';
 
 /** Tenants from the config file; the default tenant exists even when the file does not name it. */
 export class Tenants {

@@ -1,19 +1,6 @@
 import { DateTime } from 'luxon';
-import { atWallClock } from '../util/wall-clock.js';
-
-export const WORKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
-export type Workday = (typeof WORKDAYS)[number];
-
-/** Business hours in a tenant's time zone: the same window on each working day, holidays off. */
-export interface BusinessHours {
-  readonly timezone: string;
-  readonly days: readonly Workday[];
-  /** HH:MM, start < end (no overnight windows). */
-  readonly start: string;
-  readonly end: string;
-  /** Local dates (YYYY-MM-DD) that are not working days. */
-  readonly holidays: readonly string[];
-}
+import type { BusinessHours } from '../shared/tenant.js';
+import { atWallClock, weekdayOf } from '../shared/time-of-day.js';
 
 /** A clock runs round the clock, or only in business hours. */
 export type Calendar = '24x7' | BusinessHours;
@@ -31,7 +18,7 @@ function* windows(cal: BusinessHours, t: number): IterableIterator<[number, numb
   const holidays = new Set(cal.holidays);
   let day = DateTime.fromMillis(t, { zone: cal.timezone }).startOf('day');
   for (let i = 0; i < MAX_DAYS; i++, day = day.plus({ days: 1 })) {
-    if (!cal.days.includes(WORKDAYS[day.weekday - 1]!) || holidays.has(day.toISODate()!)) continue;
+    if (!cal.days.includes(weekdayOf(day)) || holidays.has(day.toISODate()!)) continue;
     yield [atWallClock(day, cal.start).toMillis(), atWallClock(day, cal.end).toMillis()];
   }
   throw new Error(`calendar in ${cal.timezone} has no working time in ${MAX_DAYS} days`);

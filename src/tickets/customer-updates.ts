@@ -3,7 +3,7 @@ import type { PageKind, PageMessage } from '../notify/channel.js';
 import type { OutboxItem } from '../notify/outbox.js';
 import { MAILTO, TEAM } from '../notify/pager.js';
 import { EMAIL } from '../oncall/config.js';
-import type { Tenant } from '../tenants/tenants.js';
+import type { Tenant } from '../shared/tenant.js';
 import type { SlaClock, Ticket, TicketEvent } from './tickets.js';
 
 /** The customer-visible events customers are told about, as page kinds. */

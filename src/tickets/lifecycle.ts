@@ -1,5 +1,5 @@
+import type { TargetName } from '../shared/tenant.js';
 import type { ClockEvent } from './clock.js';
-import type { TargetName } from './sla-policy.js';
 
 export const TICKET_STATES = ['new', 'acknowledged', 'mitigated', 'resolved', 'closed', 'waiting_on_customer'] as const;
 export type TicketState = (typeof TICKET_STATES)[number];

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Env } from '../config/env.js';
-import { notFound, tooManyRequests, unauthorized, unavailable } from '../errors.js';
-import { PRIORITIES } from '../rules/rule-schema.js';
+import { notFound, tooManyRequests, unauthorized, unavailable } from '../shared/http-errors.js';
+import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { TokenBucket } from '../telemetry/token-bucket.js';
 import { READ_MESSAGES, authenticateTenant, requireAdmin } from '../tenants/auth.js';

@@ -1,5 +1,5 @@
+import type { Tenant } from '../shared/tenant.js';
 import { line } from '../storage/influx/line-protocol.js';
-import type { Tenant } from '../tenants/tenants.js';
 import type { SlaClock, Ticket } from './tickets.js';
 
 /** Measurements for the SLA board, documented in the README. */

@@ -1,17 +1,6 @@
-import type { Priority } from '../rules/rule-schema.js';
-import { type BusinessHours, type Calendar, businessDayMs } from './calendar.js';
-
-export const TIERS = ['basic', 'enterprise', 'strategic'] as const;
-export type Tier = (typeof TIERS)[number];
-export const TARGETS = ['response', 'restore', 'resolve'] as const;
-export type TargetName = (typeof TARGETS)[number];
-
-/** One SLA target: a duration on the 24×7 clock, or business hours/days on the tenant's business calendar. */
-export type SlaTarget = { readonly ms: number; readonly calendar: '24x7' | 'business' } | { readonly businessDays: number };
-
-/** A cell of the matrix: a missing target ("—", "scheduled") has no clock. */
-export type SlaCell = Readonly<Partial<Record<TargetName, SlaTarget>>>;
-export type SlaMatrix = Readonly<Record<Tier, Readonly<Record<Priority, SlaCell>>>>;
+import type { Priority } from '../shared/priority.js';
+import type { BusinessHours, SlaCell, SlaMatrix, SlaTarget, TargetName, Tier } from '../shared/tenant.js';
+import { type Calendar, businessDayMs } from './calendar.js';
 
 const M = 60_000;
 const H = 60 * M;

@@ -2,7 +2,8 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Incidents } from '../incidents/incidents.js';
 import type { Pager } from '../notify/pager.js';
 import type { Incident } from '../incidents/model.js';
-import type { Tenant, Tenants } from '../tenants/tenants.js';
+import type { Tenants } from '../tenants/tenants.js';
+import type { Tenant } from '../shared/tenant.js';
 import { DueQueue } from '../util/due-queue.js';
 import type { SlaClock, SlaMark, Ticket, TicketEvent, Tickets } from './tickets.js';
 

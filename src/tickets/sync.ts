@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
-import { AppError } from '../errors.js';
 import type { IncidentEvent, TimelineKind } from '../incidents/model.js';
+import { AppError } from '../shared/http-errors.js';
 import type { Tickets } from './tickets.js';
 
 const SYSTEM = 'qoswatch';

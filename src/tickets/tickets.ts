@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { badRequest, conflict, notFound } from '../errors.js';
-import { type Priority, rank } from '../rules/rule-schema.js';
+import { badRequest, conflict, notFound } from '../shared/http-errors.js';
+import { type Priority, rank } from '../shared/priority.js';
+import { type SlaCell, TARGETS, type TargetName, type Tenant } from '../shared/tenant.js';
 import type { Db } from '../storage/sqlite.js';
-import type { Tenant } from '../tenants/tenants.js';
 import { type ClockState, clockState } from './clock.js';
 import { NEXT, type StateChange, type TicketState, clockEvents } from './lifecycle.js';
-import { type SlaCell, TARGETS, type TargetName, resolveTarget } from './sla-policy.js';
+import { resolveTarget } from './sla-policy.js';
 
 export interface Ticket {
   id: number;

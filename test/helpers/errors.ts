@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { AppError } from '../../src/errors.js';
+import { AppError } from '../../src/shared/http-errors.js';
 
 /** Runs `fn` and expects it to throw the AppError of that status (and message). */
 export function expectAppError(fn: () => unknown, status: number, message?: RegExp): void {

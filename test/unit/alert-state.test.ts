@@ -4,7 +4,8 @@ import { type AlertState, type Observation, type Transition, type Values, inacti
 import { parseComparison } from '../../src/rules/comparison.js';
 import type { MetricReading } from '../../src/rules/metric-read.js';
 import { absentObservation, dropObservation, median, thresholdObservation } from '../../src/rules/observe.js';
-import { type AbsentRule, type DropRule, type Level, PRIORITIES, type Priority, type ThresholdRule } from '../../src/rules/rule-schema.js';
+import type { AbsentRule, DropRule, Level, ThresholdRule } from '../../src/rules/rule-schema.js';
+import { PRIORITIES, type Priority } from '../../src/shared/priority.js';
 
 /** Time is an argument everywhere: every test counts milliseconds from T0. */
 const T0 = 1_700_000_000_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DIMENSIONS } from '../../src/config/dimensions.js';
+import { DIMENSIONS } from '../../src/shared/labels.js';
 import { Budgets, type TenantLimits, autoGlobalLimits } from '../../src/telemetry/budgets.js';
 import { PIPELINE_DEFAULTS, type PipelineHarness, harnessesClosedAfterEach, parseLine } from '../helpers/pipeline.js';
 

@@ -4,8 +4,8 @@ import type { PageMessage } from '../../src/notify/channel.js';
 import { dingtalk } from '../../src/notify/channels/dingtalk/index.js';
 import { feishu } from '../../src/notify/channels/feishu/index.js';
 import { wecom } from '../../src/notify/channels/wecom/index.js';
-import type { Priority } from '../../src/rules/rule-schema.js';
-import { describeZodError } from '../../src/errors.js';
+import type { Priority } from '../../src/shared/priority.js';
+import { describeZodError } from '../../src/shared/http-errors.js';
 
 const ACK = 'https://qos.example.com/ack/12?sig=a1';
 const RESOLVE = 'https://qos.example.com/resolve/12?sig=b2';

@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../../src/config/env.js';
 import { EMPTY_ONCALL, type OnCallConfig, ackTimeout, parseOnCall, policyFor, unreachablePeople } from '../../src/oncall/config.js';
 import { gaps, onCallAt } from '../../src/oncall/schedule.js';
-import type { Priority } from '../../src/rules/rule-schema.js';
+import type { Priority } from '../../src/shared/priority.js';
 import { billionLaughs } from '../helpers/yaml-bombs.js';
 
 const MIN = 60_000;

@@ -1,24 +1,8 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import {
-  type Layer,
-  type Override,
-  type Restriction,
-  type Rotation,
-  type Schedule,
-  type Shift,
-  WEEKDAYS,
-  type Weekday,
-  gaps,
-  handoffAt,
-  layerMember,
-  onCallAt,
-  rotationMember,
-  shifts,
-  turnAt,
-} from '../../src/oncall/schedule.js';
-import { atWallClock } from '../../src/util/wall-clock.js';
+import { type Layer, type Override, type Restriction, type Rotation, type Schedule, type Shift, gaps, handoffAt, layerMember, onCallAt, rotationMember, shifts, turnAt } from '../../src/oncall/schedule.js';
+import { WEEKDAYS, type Weekday, atWallClock } from '../../src/shared/time-of-day.js';
 
 // Every expected instant below is written out in UTC, with the local wall-clock time and offset it stands for.
 // 2026 clock changes: Europe/Berlin +01:00 → +02:00 on 2026-03-29 (01:00Z), back on 2026-10-25 (01:00Z);

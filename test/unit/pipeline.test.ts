@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DIMENSIONS } from '../../src/config/dimensions.js';
+import { DIMENSIONS } from '../../src/shared/labels.js';
 import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PipelineHarness, harnessesClosedAfterEach, influxState, parseLine, windowTotals } from '../helpers/pipeline.js';

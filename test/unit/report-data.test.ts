@@ -5,8 +5,9 @@ import {
 } from '../../src/reports/qos-report-data.js';
 import type { QosReport, RegionReport, SlaOutcome } from '../../src/reports/qos-report-model.js';
 import { compileRuleFiles } from '../../src/rules/load.js';
-import type { Priority, Rule } from '../../src/rules/rule-schema.js';
-import type { Tenant } from '../../src/tenants/tenants.js';
+import type { Rule } from '../../src/rules/rule-schema.js';
+import type { Priority } from '../../src/shared/priority.js';
+import type { Tenant } from '../../src/shared/tenant.js';
 import { DEFAULT_BUSINESS_HOURS } from '../../src/tickets/calendar.js';
 import { DEFAULT_SLA } from '../../src/tickets/sla-policy.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DIMENSIONS } from '../../src/config/file.js';
+import { DIMENSIONS } from '../../src/shared/labels.js';
 import {
   MAX_SAMPLES_PER_BATCH,
   METRIC_FIELDS,

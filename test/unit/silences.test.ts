@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AppError } from '../../src/errors.js';
 import { type AlertSubject, type Matchers, type SilenceRule, activeAt, matches, matchersSchema, nextChange, recurrenceSchema } from '../../src/incidents/silence-match.js';
 import { type SilenceInput, Silences } from '../../src/incidents/silences.js';
+import { AppError } from '../../src/shared/http-errors.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { tempDir } from '../helpers/tmp.js';

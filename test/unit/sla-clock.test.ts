@@ -3,10 +3,11 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_BUSINESS_HOURS, addCalendarTime, businessDayMs, calendarTimeBetween } from '../../src/tickets/calendar.js';
 import { type ClockEvent, clockState } from '../../src/tickets/clock.js';
-import { DEFAULT_SLA, TARGETS, TIERS, mergeSla, parseTarget, resolveTarget } from '../../src/tickets/sla-policy.js';
+import { DEFAULT_SLA, mergeSla, parseTarget, resolveTarget } from '../../src/tickets/sla-policy.js';
+import { TARGETS, TIERS } from '../../src/shared/tenant.js';
 import { parseFileConfig } from '../../src/config/file.js';
 import { Tenants } from '../../src/tenants/tenants.js';
-import { PRIORITIES } from '../../src/rules/rule-schema.js';
+import { PRIORITIES } from '../../src/shared/priority.js';
 
 const SH = 'Asia/Shanghai'; // UTC+8, no DST
 const BER = 'Europe/Berlin';

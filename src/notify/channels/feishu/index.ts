@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import type { Priority } from '../../../rules/rule-schema.js';
+import type { Priority } from '../../../shared/priority.js';
 import { type ChatProvider, type CodeReply, codeCheck, endpointUrl } from '../../channel.js';
 import { inert } from '../../markup.js';
 import { facts, links, runbookUrl, timelineTail, truncate } from '../../render.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Priority } from '../../../rules/rule-schema.js';
+import type { Priority } from '../../../shared/priority.js';
 import { type ChatProvider, type PageMessage, codeCheck, endpointUrl, errcodeReply } from '../../channel.js';
 import { escapeChatMarkdown, inert, markdownLinkTarget } from '../../markup.js';
 import { facts, links, runbookUrl, timelineTail, truncate } from '../../render.js';

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
-import { formatPath } from './config/file.js';
+import { formatPath } from './field-path.js';
 
 /** An error with an HTTP status and a stable machine-readable code; its message is shown to the client. */
 export class AppError extends Error {

@@ -1,4 +1,14 @@
 import { DateTime } from 'luxon';
+import { z } from 'zod';
+
+/** The days of the week in ISO order (Monday first), as schedules, business hours and silences name them. */
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+export const weekdayOf = (day: DateTime): Weekday => WEEKDAYS[day.weekday - 1]!;
+
+/** A wall-clock time as the config files and the API write it. */
+export const hhmmSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
 
 /**
  * The instant a wall-clock time ("HH:MM") happens on the local date of `day` (in its zone). A time inside a skipped
