@@ -58,6 +58,7 @@ export const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   QOSWATCH_DATA_DIR: z.string().min(1).default('./data'),
   QOSWATCH_FSYNC: bool.default(false),
+  QOSWATCH_HEAP_GROWTH: z.coerce.number().int().min(0).max(300).default(50),
   QOSWATCH_CONFIG: optional(z.string()),
   QOSWATCH_INGEST_KEY: optional(secret),
   QOSWATCH_ADMIN_TOKEN: optional(secret),

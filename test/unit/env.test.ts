@@ -16,7 +16,7 @@ describe('environment', () => {
     const env = loadEnv({});
     expect(env).toMatchObject({ PORT: 8080, QOSWATCH_DATA_DIR: './data', INFLUX_API: 'v2', QOSWATCH_WINDOW: 10_000, QOSWATCH_MAX_BODY: 5 * 1024 ** 2 });
     expect(env.INFLUX_URL).toBeUndefined();
-    expect(env).toMatchObject({ QOSWATCH_MAX_SERIES: 'auto', QOSWATCH_MAX_SESSIONS: 'auto', QOSWATCH_TENANT_MAX_SERIES: 12_000, QOSWATCH_MAX_LIVE: 300_000 });
+    expect(env).toMatchObject({ QOSWATCH_MAX_SERIES: 'auto', QOSWATCH_MAX_SESSIONS: 'auto', QOSWATCH_TENANT_MAX_SERIES: 12_000, QOSWATCH_MAX_LIVE: 300_000, QOSWATCH_HEAP_GROWTH: 50 });
     expect(loadEnv({ QOSWATCH_MAX_SERIES: '30000' }).QOSWATCH_MAX_SERIES).toBe(30_000);
     expect(createSink(env)).toBeUndefined();
   });
@@ -34,6 +34,8 @@ describe('environment', () => {
     [{ QOSWATCH_METRICS_LISTEN: '9464' }, 'QOSWATCH_METRICS_LISTEN'],
     [{ QOSWATCH_METRICS_LISTEN: '127.0.0.1:99999' }, 'QOSWATCH_METRICS_LISTEN'],
     [{ QOSWATCH_METRICS_TOKEN: 'short' }, 'QOSWATCH_METRICS_TOKEN'],
+    [{ QOSWATCH_HEAP_GROWTH: '-5' }, 'QOSWATCH_HEAP_GROWTH'],
+    [{ QOSWATCH_HEAP_GROWTH: '1e9' }, 'QOSWATCH_HEAP_GROWTH'],
   ])('%o is refused naming %s', (env, name) => {
     expect(() => loadEnv(env)).toThrow(ConfigError);
     expect(() => loadEnv(env)).toThrow(new RegExp(`\\b${name}\\b`));
