@@ -78,7 +78,7 @@ async function scaleSection(): Promise<{ md: string; rows: ScaleRow[] }> {
   const md =
     '### Scale of state (the built service, shipped rules, no InfluxDB)\n\n' +
     scaleTable(rows) +
-    `\n\nEach run streams samples so that every (region, dimension value) series gets samples in every 10 s window and every session reports every 20 s, for ${fill} s (the shipped rules read 2 minutes back, so every kept window is held) and then 20 s measured. Series = regions × (1 + 5 dimensions × values); RSS and heap at the end, evaluation passes of the last 20 s (mean; p99 as the histogram bucket bound). Two runs share the machine at a time. "V8 heap" is the default (sized by V8 from this machine's memory: it lets garbage build up to several times the live state before collecting) unless NODE_OPTIONS is shown.`;
+    `\n\nEach run streams samples so that every (region, dimension value) series gets samples in every 10 s window and every session reports every 20 s, for ${fill} s (the shipped rules read 2 minutes back, so every kept window is held) and then 20 s measured. Series = regions × (1 + 5 dimensions × values); RSS and heap at the end, evaluation passes of the last 20 s (mean; p99 as the histogram bucket bound). Two runs share the machine at a time. "V8 heap" is the default (its limit sized by V8 from this machine's memory; qoswatch's QOSWATCH_HEAP_GROWTH of 50 % has it collect once the heap is 1.5 × what survived the last collection) unless NODE_OPTIONS is shown.`;
   return { md, rows };
 }
 
