@@ -344,7 +344,7 @@ export class IngestPipeline {
 
   private commit(result: { closedBefore: number; windows: readonly EmittedWindow[] }): void {
     const end = this.deps.metrics.tickDuration.startTimer();
-    // Points by owner: each tenant's spool rows are its own, the service's (incident events, self metrics) too.
+    // Points by owner: each tenant's spool rows are its own, the service's (the points outbox) too.
     let points = this.uncommitted;
     const to = (owner: string) => {
       let l = points.get(owner);
