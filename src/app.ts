@@ -84,7 +84,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR, fsync: env.QOSWATCH_FSYNC });
+  await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR, fsync: env.QOSWATCH_FSYNC, influx: sink !== undefined });
   await app.register(tenantsPlugin, { config, ingestKey: env.QOSWATCH_INGEST_KEY, adminToken: env.QOSWATCH_ADMIN_TOKEN });
   await app.register(geoipPlugin, { env });
   await app.register(pipelinePlugin, { env, config, sink, metrics, clock });

@@ -30,7 +30,7 @@ export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
     const bus = new EventBus<IncidentEvent>((err) => app.log.error({ err }, 'incident event subscriber failed'));
     bus.on((e) => metrics.incidentEvents.inc({ kind: e.type }));
     bus.on((e) => e.type === 'alert_fired' && e.entry.data?.over_budget !== undefined && metrics.alertsOverBudget.inc({ tenant: e.incident.tenant }));
-    bus.on((e) => app.pipeline.enqueueLines([incidentEventLine(e)]));
+    bus.on((e) => app.points.enqueue([incidentEventLine(e)]));
     (metrics.incidentsOpen as unknown as { collect: () => void }).collect = () => {
       // Every tenant × priority, zeros included, so that a board shows 0 rather than a gap.
       for (const t of app.tenants.list()) for (const p of PRIORITIES) metrics.incidentsOpen.set({ tenant: t.id, priority: p }, 0);
@@ -40,5 +40,5 @@ export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
     app.decorate('silences', silences);
     app.decorate('incidentBus', bus);
   },
-  { name: 'qoswatch-incidents', dependencies: ['qoswatch-storage', 'qoswatch-tenants', 'qoswatch-pipeline'] },
+  { name: 'qoswatch-incidents', dependencies: ['qoswatch-storage', 'qoswatch-tenants'] },
 );

@@ -6,6 +6,7 @@ import type { IngestLog } from './ingest-log/types.js';
 import type { Db } from './sqlite.js';
 import { openIngestDb } from './ingest-db.js';
 import { secureDataDir } from './permissions.js';
+import { PointsOutbox } from './points-outbox.js';
 import { openStateDb } from './state-db.js';
 
 declare module 'fastify' {
@@ -13,12 +14,17 @@ declare module 'fastify' {
     stateDb: Db;
     ingestDb: Db;
     ingestLog: IngestLog;
+    /** Points bound for InfluxDB from any domain; the ingest pipeline spools them with each tick. */
+    points: PointsOutbox;
   }
 }
 
-/** Opens the SQLite files and the journal's segments in the data dir; closes them last. */
-export const storagePlugin = fp<{ dataDir: string; fsync: boolean }>(
-  async (app, { dataDir, fsync }) => {
+/**
+ * Opens the SQLite files and the journal's segments in the data dir, closes them last, and holds the points outbox
+ * (which keeps nothing when `influx` is false: no InfluxDB sink is configured).
+ */
+export const storagePlugin = fp<{ dataDir: string; fsync: boolean; influx: boolean }>(
+  async (app, { dataDir, fsync, influx }) => {
     const statePath = join(dataDir, 'state.db');
     const ingestPath = join(dataDir, 'ingest.db');
     secureDataDir(dataDir, [statePath, ingestPath], (message) => app.log.warn(message));
@@ -33,6 +39,7 @@ export const storagePlugin = fp<{ dataDir: string; fsync: boolean }>(
     app.decorate('stateDb', stateDb);
     app.decorate('ingestDb', ingestDb);
     app.decorate('ingestLog', ingestLog);
+    app.decorate('points', new PointsOutbox(influx));
     app.addHook('onClose', async () => {
       await checkpointer.stop();
       ingestLog.close();

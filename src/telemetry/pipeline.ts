@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import type { InfluxSink } from '../storage/influx/sink.js';
+import type { PointsOutbox } from '../storage/points-outbox.js';
 import { rawSampleLine } from '../storage/influx/raw-points.js';
 import { rollupLine } from '../storage/influx/rollup-points.js';
 import { Shipper } from '../storage/influx/shipper.js';
@@ -43,6 +44,8 @@ export interface PipelineDeps {
   ingestLog: IngestLog;
   stateDb: Db;
   sink: InfluxSink | undefined;
+  /** Points from other domains (incident events, SLA clocks, self metrics), committed as the service's with each tick. */
+  points: PointsOutbox;
   metrics: Metrics;
   log: Logger;
   clock: () => number;
@@ -111,8 +114,6 @@ export class IngestPipeline {
   private readonly rawLateIds: RawLateIds | undefined;
   /** Raw sample points by tenant, committed with the next tick. */
   private rawLines = new Map<string, string[]>();
-  /** Points from elsewhere (incident events) committed with the next tick. */
-  private extraLines: string[] = [];
   private readonly appliedListeners: (() => void)[] = [];
   /** Points of a tick whose spool commit failed, by owner; retried with the next tick. */
   private uncommitted = new Map<string, string[]>();
@@ -158,11 +159,6 @@ export class IngestPipeline {
   /** Called after accepted samples reach the window store (the rule engine schedules an evaluation). */
   onApplied(listener: () => void): void {
     this.appliedListeners.push(listener);
-  }
-
-  /** Queues line-protocol points to be spooled (and so written to InfluxDB) with the next tick. */
-  enqueueLines(lines: readonly string[]): void {
-    if (this.deps.sink) this.extraLines.push(...lines);
   }
 
   /** Bytes accepted but not yet committed; over the limit, collectors answer 429 / pause. */
@@ -348,7 +344,7 @@ export class IngestPipeline {
 
   private commit(result: { closedBefore: number; windows: readonly EmittedWindow[] }): void {
     const end = this.deps.metrics.tickDuration.startTimer();
-    // Points by owner: each tenant's spool rows are its own, the service's (incident events, self metrics) too.
+    // Points by owner: each tenant's spool rows are its own, the service's (the points outbox) too.
     let points = this.uncommitted;
     const to = (owner: string) => {
       let l = points.get(owner);
@@ -361,10 +357,12 @@ export class IngestPipeline {
       const out = to(tenant);
       for (const l of lines) out.push(l);
     }
-    const service = this.extraLines.length ? to(SERVICE) : [];
-    for (const l of this.extraLines) service.push(l);
+    const service = this.deps.points.take();
+    if (service.length) {
+      const out = to(SERVICE);
+      for (const l of service) out.push(l);
+    }
     this.rawLines = new Map();
-    this.extraLines = [];
     let count = 0;
     for (const l of points.values()) count += l.length;
     if (!this.deps.sink) {

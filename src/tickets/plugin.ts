@@ -23,10 +23,10 @@ export const ticketsPlugin = fp<{ clock: () => number }>(
       const tenant = app.tenants.get(t.tenant);
       if (!tenant) return;
       const clocks = tickets.clocks(t, tenant, now);
-      if (e.kind === 'state_changed') app.pipeline.enqueueLines(slaStopLines(t, tenant, clocks.filter((c) => c.stoppedAt === e.at)));
+      if (e.kind === 'state_changed') app.points.enqueue(slaStopLines(t, tenant, clocks.filter((c) => c.stoppedAt === e.at)));
       if (e.kind === 'sla_breach') {
         const c = clocks.find((x) => x.target === e.data?.target);
-        if (c?.dueAt !== undefined) app.pipeline.enqueueLines([slaBreachLine(t, tenant, c)]);
+        if (c?.dueAt !== undefined) app.points.enqueue([slaBreachLine(t, tenant, c)]);
       }
       if (e.visibility !== 'customer') return;
       const channel = tenant.customerChannel && app.oncall.config.channels.has(tenant.customerChannel) ? tenant.customerChannel : undefined;
@@ -52,5 +52,5 @@ export const ticketsPlugin = fp<{ clock: () => number }>(
       follower.stop();
     });
   },
-  { name: 'qoswatch-tickets', dependencies: ['qoswatch-incidents', 'qoswatch-tenants', 'qoswatch-pager', 'qoswatch-oncall', 'qoswatch-pipeline'] },
+  { name: 'qoswatch-tickets', dependencies: ['qoswatch-storage', 'qoswatch-incidents', 'qoswatch-tenants', 'qoswatch-pager', 'qoswatch-oncall'] },
 );

@@ -7,6 +7,7 @@ import type { InfluxSink } from '../../src/storage/influx/sink.js';
 import { openIngestDb } from '../../src/storage/ingest-db.js';
 import { openLocalIngestLog } from '../../src/storage/ingest-log/local.js';
 import type { SegmentLog } from '../../src/storage/ingest-log/segment-log.js';
+import { PointsOutbox } from '../../src/storage/points-outbox.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { IngestPipeline, type PipelineDeps, type PipelineOptions } from '../../src/telemetry/pipeline.js';
@@ -38,8 +39,9 @@ export const idleSink: InfluxSink = {
 export class PipelineHarness {
   now: number;
   readonly dir: string;
-  /** Metrics and log lines of the pipeline opened last. */
+  /** Metrics, log lines and points outbox of the pipeline opened last. */
   metrics = new Metrics();
+  points = new PointsOutbox(true);
   logs: { level: number; msg: string; [k: string]: unknown }[] = [];
   private dbs: Db[] = [];
   private ingestLogs: SegmentLog[] = [];
@@ -56,10 +58,11 @@ export class PipelineHarness {
     this.dbs.push(ingestDb, stateDb);
     this.ingestLogs.push(ingestLog);
     this.metrics = new Metrics();
+    this.points = new PointsOutbox(sink !== undefined);
     this.logs = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void this.logs.push(JSON.parse(line)) }) as unknown as FastifyBaseLogger;
     return new IngestPipeline(
-      { ingestDb, ingestLog, stateDb, sink, metrics: this.metrics, log, clock: () => this.now, enrich },
+      { ingestDb, ingestLog, stateDb, sink, points: this.points, metrics: this.metrics, log, clock: () => this.now, enrich },
       { ...PIPELINE_DEFAULTS, ...opts },
     );
   }

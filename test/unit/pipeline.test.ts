@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { SERVICE } from '../../src/storage/spool.js';
 import { DIMENSIONS } from '../../src/shared/labels.js';
 import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -298,6 +299,24 @@ describe('IngestPipeline', () => {
     await ingest(p, [isp(h.now, 'd'), isp(h.now, 'a')]);
     p.tick(h.now + W + 15_000);
     expect(ispsAt(h.now)).toEqual(['a', 'other']);
+  });
+
+  it('spools the points outbox as the service\'s with the next tick; a failed commit keeps them for the one after', async () => {
+    const h = harness();
+    const p = h.open();
+    h.points.enqueue(['incident_events,tenant=t kind="opened" 1']);
+    const commit = vi.spyOn(p.spool, 'commit').mockImplementationOnce(() => {
+      throw new Error('disk full');
+    });
+    p.tick(h.now);
+    expect(h.spoolLines()).toEqual([]);
+    expect(p.readiness()).toMatchObject({ ready: false, detail: 'cannot commit points to the spool' });
+    h.points.enqueue(['sla_breach,tenant=t target="ack" 2']);
+    p.tick(h.now + 1000);
+    expect(commit).toHaveBeenCalledTimes(2);
+    expect(h.spoolLines()).toEqual(['incident_events,tenant=t kind="opened" 1', 'sla_breach,tenant=t target="ack" 2']);
+    expect(p.spool.byOwner().get(SERVICE)).toMatchObject({ lines: 2 });
+    expect(p.readiness().ready).toBe(true);
   });
 
   it('graceful shutdown writes the window that holds now', async () => {

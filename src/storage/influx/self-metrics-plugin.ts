@@ -18,12 +18,12 @@ export const selfMetricsPlugin = fp<{ metrics: Metrics; intervalMs: number; cloc
       busy = true;
       metrics.registry
         .getMetricsAsJSON()
-        .then((snapshot) => app.pipeline.enqueueLines(points.lines(snapshot, instance, clock())))
+        .then((snapshot) => app.points.enqueue(points.lines(snapshot, instance, clock())))
         .catch((err: unknown) => app.log.warn({ err }, 'self metrics: snapshot failed'))
         .finally(() => (busy = false));
     }, intervalMs);
     timer.unref();
     app.addHook('onClose', async () => clearInterval(timer));
   },
-  { name: 'qoswatch-self-metrics', dependencies: ['qoswatch-pipeline'] },
+  { name: 'qoswatch-self-metrics', dependencies: ['qoswatch-storage'] },
 );
