@@ -424,7 +424,7 @@ export class IngestPipeline {
     metrics.journalDamaged.inc(this.journal.stats().damaged);
     set(metrics.spoolDepthPoints, () => this.spool.depth.lines);
     set(metrics.spoolDepthBytes, () => this.spool.depth.bytes);
-    // per owner: a tenant id, or "(service)" for incident events and self metrics
+    // per owner: a tenant id, or "(service)" for incident events, SLA points and self metrics
     const owner = (o: string) => (o === SERVICE ? '(service)' : o);
     onScrape(metrics.tenantSpoolBytes, () => {
       for (const [o, d] of this.spool.byOwner()) metrics.tenantSpoolBytes.set({ tenant: owner(o) }, d.bytes);
