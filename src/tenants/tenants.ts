@@ -1,9 +1,9 @@
 import type { z } from 'zod';
 import { type FileConfig, tenantBodySchema } from '../config/file.js';
 import { conflict } from '../shared/http-errors.js';
+import { DEFAULT_SLA, mergeSla } from '../shared/sla-policy.js';
 import type { Tenant } from '../shared/tenant.js';
 import type { Db } from '../storage/sqlite.js';
-import { DEFAULT_SLA, mergeSla } from '../tickets/sla-policy.js';
 
 /** Tenants from the config file; the default tenant exists even when the file does not name it. */
 export class Tenants {

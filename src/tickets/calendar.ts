@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import type { BusinessHours } from '../shared/tenant.js';
+import type { BusinessHours, SlaTarget } from '../shared/tenant.js';
 import { atWallClock, weekdayOf } from '../shared/time-of-day.js';
 
 /** A clock runs round the clock, or only in business hours. */
@@ -53,4 +53,10 @@ export function calendarTimeBetween(cal: Calendar, from: number, to: number): nu
 export function businessDayMs(cal: BusinessHours): number {
   const day = DateTime.fromISO('2026-01-07', { zone: cal.timezone });
   return atWallClock(day, cal.end).toMillis() - atWallClock(day, cal.start).toMillis();
+}
+
+/** The clock a target runs on and its length on that clock, for a tenant with these business hours. */
+export function resolveTarget(t: SlaTarget, business: BusinessHours): { calendar: Calendar; ms: number } {
+  if ('businessDays' in t) return { calendar: business, ms: t.businessDays * businessDayMs(business) };
+  return { calendar: t.calendar === '24x7' ? '24x7' : business, ms: t.ms };
 }

@@ -3,9 +3,9 @@ import { badRequest, conflict, notFound } from '../shared/http-errors.js';
 import { type Priority, rank } from '../shared/priority.js';
 import { type SlaCell, TARGETS, type TargetName, type Tenant } from '../shared/tenant.js';
 import type { Db } from '../storage/sqlite.js';
+import { resolveTarget } from './calendar.js';
 import { type ClockState, clockState } from './clock.js';
 import { NEXT, type StateChange, type TicketState, clockEvents } from './lifecycle.js';
-import { resolveTarget } from './sla-policy.js';
 
 export interface Ticket {
   id: number;

@@ -7,9 +7,9 @@ import type { QosReport, RegionReport, SlaOutcome } from '../../src/reports/qos-
 import { compileRuleFiles } from '../../src/rules/load.js';
 import type { Rule } from '../../src/rules/rule-schema.js';
 import type { Priority } from '../../src/shared/priority.js';
+import { DEFAULT_SLA } from '../../src/shared/sla-policy.js';
 import type { Tenant } from '../../src/shared/tenant.js';
 import { DEFAULT_BUSINESS_HOURS } from '../../src/tickets/calendar.js';
-import { DEFAULT_SLA } from '../../src/tickets/sla-policy.js';
 
 /**
  * The pure part of the QoS report: figures from InfluxDB sums, week-over-week change, status and reasons, ranking,

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BUSINESS_HOURS, addCalendarTime, businessDayMs, calendarTimeBetween } from '../../src/tickets/calendar.js';
+import { DEFAULT_BUSINESS_HOURS, addCalendarTime, businessDayMs, calendarTimeBetween, resolveTarget } from '../../src/tickets/calendar.js';
 import { type ClockEvent, clockState } from '../../src/tickets/clock.js';
-import { DEFAULT_SLA, mergeSla, parseTarget, resolveTarget } from '../../src/tickets/sla-policy.js';
+import { DEFAULT_SLA, mergeSla, parseTarget } from '../../src/shared/sla-policy.js';
 import { TARGETS, TIERS } from '../../src/shared/tenant.js';
 import { parseFileConfig } from '../../src/config/file.js';
 import { Tenants } from '../../src/tenants/tenants.js';

@@ -1,6 +1,5 @@
-import type { Priority } from '../shared/priority.js';
-import type { BusinessHours, SlaCell, SlaMatrix, SlaTarget, TargetName, Tier } from '../shared/tenant.js';
-import { type Calendar, businessDayMs } from './calendar.js';
+import type { Priority } from './priority.js';
+import type { SlaCell, SlaMatrix, SlaTarget, TargetName, Tier } from './tenant.js';
 
 const M = 60_000;
 const H = 60 * M;
@@ -30,12 +29,6 @@ export const DEFAULT_SLA: SlaMatrix = {
   },
 };
 
-/** The clock a target runs on and its length on that clock, for a tenant with these business hours. */
-export function resolveTarget(t: SlaTarget, business: BusinessHours): { calendar: Calendar; ms: number } {
-  if ('businessDays' in t) return { calendar: business, ms: t.businessDays * businessDayMs(business) };
-  return { calendar: t.calendar === '24x7' ? '24x7' : business, ms: t.ms };
-}
-
 /**
  * A target as written in the config file: "15m", "4h", "3d" (24×7); "8h business" (business hours); "1 business
  * day" / "3 business days"; "none" (no clock). Returns undefined for text it cannot read.
@@ -47,7 +40,7 @@ export function parseTarget(text: string): SlaTarget | null | undefined {
   if (days) return { businessDays: Number(days[1]) };
   const m = /^(\d+(?:\.\d+)?)\s*(m|h|d)(\s+business)?$/.exec(t);
   if (!m) return undefined;
-  const ms = Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'm' | 'h' | 'd'];
+  const ms = Number(m[1]) * { m: M, h: H, d: D }[m[2] as 'm' | 'h' | 'd'];
   return { ms, calendar: m[3] ? 'business' : '24x7' };
 }
 
