@@ -16,6 +16,7 @@ import { selfMetricsPlugin } from './storage/influx/self-metrics-plugin.js';
 import type { InfluxSink } from './storage/influx/sink.js';
 import { collectors } from './telemetry/http-collector.js';
 import { pipelinePlugin } from './telemetry/plugin.js';
+import { coordinationPlugin, leaderDutiesPlugin } from './coordination/plugin.js';
 import { geoipPlugin } from './geoip/plugin.js';
 import { incidentsPlugin } from './incidents/plugin.js';
 import { incidentRoutes } from './incidents/routes.js';
@@ -90,6 +91,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(pipelinePlugin, { env, config, sink, metrics, clock });
   // Without InfluxDB the snapshots would only be discarded.
   await app.register(selfMetricsPlugin, { metrics, intervalMs: sink ? env.QOSWATCH_SELF_METRICS_INTERVAL : 0, clock });
+  await app.register(coordinationPlugin, { metrics });
   await app.register(onCallPlugin, { env, clock });
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(eventsPlugin, { env, clock });
@@ -97,6 +99,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(ticketsPlugin, { clock });
   await app.register(reportsPlugin, { env, clock });
+  await app.register(leaderDutiesPlugin);
   await app.register(loopBusyPlugin, { maxMs: env.QOSWATCH_MAX_EVENT_LOOP_DELAY, metrics });
   await app.register(healthRoutes, { metrics, env });
   await app.register(collectors, { env, metrics, clock });

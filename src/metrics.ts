@@ -113,6 +113,7 @@ export class Metrics {
   readonly incidentsGrouped = this.counter('qoswatch_incidents_grouped_total', "Incidents paged as part of their tenant's storm instead of on their own, by tenant", ['tenant']);
   readonly pagesHeld = this.counter('qoswatch_pages_held_total', 'Pages held back because their tenant was over its page budget (each sent later, counted once), by tenant', ['tenant']);
   readonly alertsOverBudget = this.counter('qoswatch_alerts_over_budget_total', 'Alert groups that fired while their tenant had its most open incidents, collected into one incident, by tenant', ['tenant']);
+  readonly leader = this.gauge('qoswatch_leader', '1 when this process runs the singleton duties (escalations, outbox, SLA watch, reports, readiness reports); always 1 in the embedded mode');
   readonly pointsDiscarded = this.counter('qoswatch_points_discarded_total', 'Points not stored because no InfluxDB is configured');
 
   constructor() {

@@ -39,18 +39,20 @@ export const eventsPlugin = fp<{ env: Env; clock: () => number }>(
       void sendReadiness();
     });
     let timer: NodeJS.Timeout | undefined;
-    app.addHook('onReady', async () => {
-      void sendReadiness(); // catches up a report missed while the service was down
-      timer = setInterval(() => {
-        refresh();
-        void sendReadiness();
-      }, 30_000);
-      timer.unref();
-    });
-    app.addHook('onClose', async () => {
-      clearInterval(timer);
-      await sending;
+    app.leadership.duty('readiness reports', {
+      start: () => {
+        void sendReadiness(); // catches up a report missed while the service was down
+        timer = setInterval(() => {
+          refresh();
+          void sendReadiness();
+        }, 30_000);
+        timer.unref();
+      },
+      stop: async () => {
+        clearInterval(timer);
+        await sending;
+      },
     });
   },
-  { name: 'qoswatch-events', dependencies: ['qoswatch-storage', 'qoswatch-tenants'] },
+  { name: 'qoswatch-events', dependencies: ['qoswatch-coordination', 'qoswatch-storage', 'qoswatch-tenants'] },
 );

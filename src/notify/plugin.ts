@@ -42,11 +42,9 @@ export const pagerPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
     app.decorate('pager', pager);
     app.decorate('linkSecret', secret);
     app.decorate('mailer', email);
-    app.addHook('onReady', async () => pager.start());
-    app.addHook('onClose', async () => {
-      await pager.stop();
-      email?.close();
-    });
+    app.leadership.duty('pager', pager);
+    // After the duties stopped (coordination/plugin.ts): no page, report or readiness report is being sent.
+    app.addHook('onClose', async () => email?.close());
   },
-  { name: 'qoswatch-pager', dependencies: ['qoswatch-incidents', 'qoswatch-oncall', 'qoswatch-rules'] },
+  { name: 'qoswatch-pager', dependencies: ['qoswatch-coordination', 'qoswatch-incidents', 'qoswatch-oncall', 'qoswatch-rules'] },
 );

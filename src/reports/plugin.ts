@@ -44,8 +44,7 @@ export const reportsPlugin = fp<{ env: Env; clock: () => number }>(
     app.decorate('reports', scheduler);
     app.decorate('qosReport', qosReport);
     app.decorate('influxReader', influx);
-    app.addHook('onReady', async () => scheduler.start());
-    app.addHook('onClose', async () => scheduler.stop());
+    app.leadership.duty('reports', scheduler);
   },
-  { name: 'qoswatch-reports', dependencies: ['qoswatch-incidents', 'qoswatch-tickets', 'qoswatch-rules', 'qoswatch-pager', 'qoswatch-tenants'] },
+  { name: 'qoswatch-reports', dependencies: ['qoswatch-coordination', 'qoswatch-incidents', 'qoswatch-tickets', 'qoswatch-rules', 'qoswatch-pager', 'qoswatch-tenants'] },
 );

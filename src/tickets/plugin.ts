@@ -43,14 +43,8 @@ export const ticketsPlugin = fp<{ clock: () => number }>(
     );
     app.decorate('tickets', tickets);
     app.decorate('slaWatch', watch);
-    app.addHook('onReady', async () => {
-      follower.start();
-      watch.start();
-    });
-    app.addHook('onClose', async () => {
-      watch.stop();
-      follower.stop();
-    });
+    app.leadership.duty('tickets follower', follower);
+    app.leadership.duty('SLA watch', watch);
   },
-  { name: 'qoswatch-tickets', dependencies: ['qoswatch-storage', 'qoswatch-incidents', 'qoswatch-tenants', 'qoswatch-pager', 'qoswatch-oncall'] },
+  { name: 'qoswatch-tickets', dependencies: ['qoswatch-coordination', 'qoswatch-storage', 'qoswatch-incidents', 'qoswatch-tenants', 'qoswatch-pager', 'qoswatch-oncall'] },
 );
