@@ -36,7 +36,8 @@ export const eventsPlugin = fp<{ env: Env; clock: () => number }>(
     app.decorate('sendReadiness', sendReadiness);
     app.decorate('eventsChanged', () => {
       refresh();
-      void sendReadiness();
+      // Readiness reports are the leader's duty (below); another node only refreshes its overlay.
+      if (app.leadership.isLeader()) void sendReadiness();
     });
     let timer: NodeJS.Timeout | undefined;
     app.leadership.duty('readiness reports', {

@@ -45,6 +45,8 @@ export class ReportScheduler {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly runner = randomUUID();
+  /** Between start and stop: only then does this node run the schedules (it leads; coordination/leadership.ts). */
+  private started = false;
 
   constructor(
     private readonly deps: SchedulerDeps,
@@ -55,6 +57,7 @@ export class ReportScheduler {
 
   /** Catches up missed runs (in the background; `idle()` waits for them) and schedules the next ones. */
   start(): void {
+    this.started = true;
     const now = this.deps.clock();
     for (const job of this.deps.jobs()) {
       const { tenant, schedule } = job;
@@ -69,8 +72,9 @@ export class ReportScheduler {
     }
   }
 
-  /** Re-reads the schedules (a tenant changed through the API). */
+  /** Re-reads the schedules (a tenant changed through the API), if this node runs them. */
   reschedule(): void {
+    if (!this.started) return;
     for (const t of this.tasks) void t.stop();
     this.tasks = [];
     this.start();
@@ -82,6 +86,7 @@ export class ReportScheduler {
   }
 
   async stop(): Promise<void> {
+    this.started = false;
     for (const t of this.tasks) void t.stop();
     this.tasks = [];
     for (const t of this.timers) clearTimeout(t);

@@ -49,6 +49,22 @@ function gatedSend() {
 const runner = (send: () => Promise<void>, claimMs?: number) => new ReportScheduler({ db, clock: Date.now, log: silent, jobs: () => [job], send }, 60_000, claimMs);
 const runs = () => db.prepare('SELECT status, attempts, error FROM report_runs').all();
 
+describe('ReportScheduler as a singleton duty', () => {
+  const schedules = () => db.prepare('SELECT count(*) FROM report_schedules').pluck().get();
+
+  it('reschedules only between start and stop: a node that does not run the reports starts nothing', async () => {
+    const s = runner(gatedSend().send);
+    s.reschedule(); // a tenant changed before this node ran the schedules
+    expect(schedules()).toBe(0);
+    s.start();
+    expect(schedules()).toBe(1);
+    await s.stop();
+    db.prepare('DELETE FROM report_schedules').run();
+    s.reschedule(); // after its stop (shutdown, or leadership lost)
+    expect(schedules()).toBe(0);
+  });
+});
+
 describe('ReportScheduler with two runners over one state db', () => {
   it('sends a period once when both run it at the same time', async () => {
     const g = gatedSend();
