@@ -30,8 +30,10 @@ describe('WAL checkpointer (worker thread)', () => {
     db.close();
     expect(errors).toEqual([]);
     // Without checkpoints the WAL grows past 450 MB here (it logs the deletes too); with them it stays within tens of
-    // MB of the 4 MiB threshold — the margin allows for a worker starved of CPU on a busy machine.
-    expect(maxWal).toBeLessThan(150 * 1024 ** 2);
+    // MB of the 4 MiB threshold on an idle machine. The writer does not wait for the worker, so a worker starved of
+    // CPU lets it grow meanwhile (201 MB once, on a 2-core machine under a parallel build): the bound tells a
+    // working checkpointer from none, not how fast it runs.
+    expect(maxWal).toBeLessThan(300 * 1024 ** 2);
   });
   it('keeps the process alive while stopping: code after stop() runs even when nothing else is pending', () => {
     // The worker is unref'd while it runs; a host whose only pending work is stop() must not exit in the middle.
