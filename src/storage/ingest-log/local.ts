@@ -4,7 +4,7 @@ import { FILE_MODE } from '../permissions.js';
 import type { Db } from '../sqlite.js';
 import { Quarantine } from './quarantine.js';
 import { SegmentLog } from './segment-log.js';
-import type { LogRecord } from './types.js';
+import type { LogRecord, TextRecord } from './types.js';
 
 /** The pid of the service that has the log open (README, Durability). */
 const OWNER = 'owner.pid';
@@ -57,7 +57,7 @@ export function openLocalIngestLog(dir: string, db: Db, opts: { fsync?: boolean 
   try {
     const rows = db.prepare('SELECT seq, tenant, received_at AS receivedAt, body, max_window AS maxWindow, dims FROM journal WHERE seq > ? ORDER BY seq');
     let chunk: LogRecord[] = [];
-    for (const r of rows.iterate(log.highestStored) as IterableIterator<Omit<LogRecord, 'body'> & { body: string }>) {
+    for (const r of rows.iterate(log.highestStored) as IterableIterator<TextRecord>) {
       chunk.push({ ...r, body: Buffer.from(r.body) });
       if (chunk.length === IMPORT_CHUNK) {
         log.import(chunk);

@@ -1,5 +1,5 @@
 import type { Db } from '../sqlite.js';
-import type { LogRecord } from './types.js';
+import type { LogRecord, TextRecord } from './types.js';
 
 export interface QuarantineEntry {
   seq: number;
@@ -72,7 +72,7 @@ export class Quarantine {
   get(seq: number): LogRecord | undefined {
     const r = this.db
       .prepare('SELECT seq, tenant, received_at AS receivedAt, body, max_window AS maxWindow, dims FROM journal_quarantine WHERE seq = ? AND requeued_as IS NULL')
-      .get(seq) as (Omit<LogRecord, 'body'> & { body: string }) | undefined;
+      .get(seq) as TextRecord | undefined;
     return r && { ...r, body: Buffer.from(r.body) };
   }
 

@@ -16,6 +16,9 @@ export interface LogRecord extends LogEntry {
   seq: number;
 }
 
+/** A record as the SQLite tables keep it (the old journal, the quarantine): the body as text, readable there. */
+export type TextRecord = Omit<LogRecord, 'body'> & { body: string };
+
 /**
  * The durable log of accepted telemetry (README, Durability): segment files in the data dir (segment-log.ts) in
  * the embedded mode; a JetStream stream per partition in the cluster mode (design/SCALE-OUT.md §4.6). A batch is
