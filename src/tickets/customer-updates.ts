@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PageKind, PageMessage } from '../notify/channel.js';
 import type { OutboxItem } from '../notify/outbox.js';
-import { MAILTO, TEAM } from '../notify/pager.js';
+import { MAILTO, TEAM } from '../notify/compose.js';
 import { EMAIL } from '../oncall/config.js';
 import type { Tenant } from '../shared/tenant.js';
 import type { SlaClock, Ticket, TicketEvent } from './tickets.js';
