@@ -4,7 +4,9 @@ import type { OutboxItem, OutboxRow } from '../outbox.js';
 
 /**
  * The fallback stage: a page that failed goes to the person's next channel not tried yet for the same step or
- * event (once per channel). Team channels and plain addresses have no next channel.
+ * event (once per channel). Only the channel tried last brings in another: one that keeps failing on retries after
+ * it brought in the next (which may well have reached the person) pages no further channel. Team channels and
+ * plain addresses have no next channel.
  */
 export function fallbackOf(
   row: OutboxRow,
@@ -17,7 +19,9 @@ export function fallbackOf(
 ): OutboxItem | undefined {
   if (row.recipient.startsWith(TEAM) || row.recipient.startsWith(MAILTO)) return undefined;
   const base = row.key.slice(0, row.key.length - `:${row.recipient}:${row.channel}`.length);
-  const tried = new Set(thread.filter((r) => r.key.startsWith(`${base}:${row.recipient}:`)).map((r) => r.channel));
+  const mine = thread.filter((r) => r.key.startsWith(`${base}:${row.recipient}:`));
+  if (mine.some((r) => r.id > row.id)) return undefined;
+  const tried = new Set(mine.map((r) => r.channel));
   const next = channels.find((c) => !tried.has(c));
   if (next === undefined) return undefined;
   // The same message (who acted, the values at the time), addressed to the next channel.

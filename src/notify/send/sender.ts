@@ -26,7 +26,7 @@ export interface SenderDeps extends DeliveryDeps {
  * Sends what the outbox holds, in stages: dispatch (each idle lane claims its next due page, the tenant's budget
  * permitting) → rate (per channel; over it, the row waits without an attempt counted) → deliver (the channel's
  * provider) → retry (the outcome recorded: delivered, or pending again after a backoff, or failed for good) →
- * fallback (the first failure brings in the person's next channel at once; the failing one keeps retrying).
+ * fallback (the first failure of a channel brings in the person's next one at once; the failing one keeps retrying).
  *
  * Lanes (outbox.laneOf: one per chat endpoint, one per email recipient) send one page at a time, and a pass never
  * waits for a lane: a hung endpoint holds up only the pages behind it on its own lane.

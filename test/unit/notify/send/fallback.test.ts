@@ -43,12 +43,25 @@ describe('fallbackOf', () => {
   });
 
   it('skips channels already tried for the same step, whatever their state', () => {
-    const { row: r, page: p } = failed('7:ack:40', 'email');
     const opsTried = row('7:ack:40:alice:ops-hook', 'alice', 'ops-hook', { state: 'pending' });
-    expect(fallbackOf(r, p, ALICE, [r, opsTried], mention)?.channel).toBe('sre-hook');
+    const { row: r, page: p } = failed('7:ack:40', 'email');
+    expect(fallbackOf(r, p, ALICE, [opsTried, r], mention)?.channel).toBe('sre-hook');
     // A later channel failing goes back to an earlier one not tried yet (the list order, not "after me").
     const { row: sre, page: sp } = failed('7:ack:40', 'sre-hook');
     expect(fallbackOf(sre, sp, ALICE, [sre], mention)?.channel).toBe('email');
+  });
+
+  it('brings in one channel per failing channel: a channel failing again after it brought in the next brings in no other', () => {
+    const { row: email, page: p } = failed('7:ack:40', 'email', { attempts: 1 });
+    const ops = fallbackOf(email, p, ALICE, [email], mention)!;
+    expect(ops.channel).toBe('ops-hook');
+    const opsRow = row(ops.key, 'alice', 'ops-hook', { state: 'delivered' });
+    // The email's retry fails too: alice is reached (or being reached) on ops-hook; sre-hook is not paged as well.
+    const retried = { ...email, attempts: 2 };
+    expect(fallbackOf(retried, p, ALICE, [retried, opsRow], mention)).toBeUndefined();
+    // ops-hook failing is what brings in sre-hook.
+    const opsFailed = { ...opsRow, state: 'failed' as const };
+    expect(fallbackOf(opsFailed, page(ops.key, 'ops-hook'), ALICE, [retried, opsFailed], mention)?.channel).toBe('sre-hook');
   });
 
   it('has nothing left when every channel was tried', () => {
