@@ -42,6 +42,31 @@ async function threeRecords(): Promise<{ dir: string; path: string }> {
 }
 
 describe('SegmentLog', () => {
+  it('writes once 64 KiB are pending at the end of the task that appended them (their samples die young), with fsync at the end of the turn', async () => {
+    const large = `{"samples":[${'1,'.repeat(33 * 1024)}1]}`;
+    for (const fsync of [false, true]) {
+      const l = new SegmentLog(join(tmp(), 'ingest-log'), { fsync });
+      open.push(l);
+      const applied: string[] = [];
+      let turnEnded = false;
+      setImmediate(() => (turnEnded = true));
+      const small = l.append(entry(1, '{"samples":[1]}'), () => applied.push('small'));
+      const big = l.append(entry(1, large), () => applied.push('large'));
+      await null;
+      if (fsync) {
+        expect(applied, 'fsync: group commit at the end of the turn').toEqual([]);
+        expect(l.pendingBytes).toBe(large.length + 15);
+      } else {
+        expect(applied, 'written before the turn ended').toEqual(['small', 'large']);
+        expect(turnEnded).toBe(false);
+        expect(l.pendingBytes).toBe(0);
+      }
+      await Promise.all([small, big]);
+      expect(applied).toEqual(['small', 'large']);
+      expect(seqs(l)).toEqual([1, 2]);
+    }
+  });
+
   it('commits appends of one event-loop turn together, then runs their callbacks in seq order', async () => {
     const l = log(tmp());
     const applied: number[] = [];

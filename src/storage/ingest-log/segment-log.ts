@@ -49,6 +49,14 @@ export interface SegmentLogOptions {
 const SEGMENT = /^w(\d+)\.log$/;
 /** The read size of the scan at open. */
 const SCAN_CHUNK = 4 * 1024 ** 2;
+/**
+ * Without fsync a write is a copy into the page cache, cheap beside the samples of a large body: from this many
+ * bytes pending, the appends are written (and their samples applied) at the end of the current task instead of with
+ * the turn's group commit. Parsed samples then die before the next body is parsed; waiting for the turn's last
+ * body kept every batch of the turn alive through young-generation collections, which promoted them to the old
+ * generation (a full mark-compact every ~0.5 s at 200 k samples/s in batches of 1000).
+ */
+const EAGER_BYTES = 64 * 1024;
 /** The largest encoding buffer kept between turns. */
 const SCRATCH_MAX = 8 * 1024 ** 2;
 const MAGIC_BYTES = Buffer.alloc(4);
@@ -65,6 +73,8 @@ export class SegmentLog implements IngestLog {
   private readonly segments = new Map<number, Segment>();
   private pending: Pending<unknown>[] = [];
   private scheduled = false;
+  /** A flush is queued for the end of this task (EAGER_BYTES). */
+  private eager = false;
   private pendingBytesNow = 0;
   private last: number;
   /** The entries of all segments by seq, built on first read after a change (replay reads many ranges). */
@@ -126,7 +136,15 @@ export class SegmentLog implements IngestLog {
     return new Promise<T>((resolve, reject) => {
       this.pending.push({ record: { ...entry, seq: 0 }, onDurable, resolve, reject } as Pending<unknown>);
       this.pendingBytesNow += entry.body.length;
-      if (!this.scheduled) {
+      if (!this.opts.fsync && this.pendingBytesNow >= EAGER_BYTES) {
+        if (!this.eager) {
+          this.eager = true;
+          queueMicrotask(() => {
+            this.eager = false;
+            this.flush();
+          });
+        }
+      } else if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
       }
