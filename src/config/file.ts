@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { IANAZone } from 'luxon';
 import { formatPath } from '../shared/field-path.js';
 import { DIMENSIONS, type Dimension } from '../shared/labels.js';
 import { PRIORITIES } from '../shared/priority.js';
 import { parseTarget } from '../shared/sla-policy.js';
-import { TIERS } from '../shared/tenant.js';
-import { WEEKDAYS, hhmmSchema } from '../shared/time-of-day.js';
+import { DEFAULT_BUSINESS_HOURS, TIERS } from '../shared/tenant.js';
+import { WEEKDAYS, hhmmSchema, zoneSchema } from '../shared/time-of-day.js';
 import { rateSchema } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
 import { ConfigError } from './env.js';
@@ -50,17 +49,17 @@ export const tenantSchema = z.strictObject({
   id: idSchema,
   name: z.string().min(1).max(200).optional(),
   tier: z.enum(TIERS).default('enterprise'),
-  timezone: z.string().refine((tz) => IANAZone.isValidZone(tz), 'is not an IANA time zone (e.g. Asia/Shanghai)').default('UTC'),
+  timezone: zoneSchema.default('UTC'),
   /** The tenant's business calendar, for SLA targets counted in business hours (default Mon–Fri 09:00–18:00). */
   business_hours: z
     .strictObject({
-      days: z.array(z.enum(WEEKDAYS)).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
-      start: hhmmSchema.default('09:00'),
-      end: hhmmSchema.default('18:00'),
-      holidays: z.array(z.iso.date()).default([]),
+      days: z.array(z.enum(WEEKDAYS)).min(1).default([...DEFAULT_BUSINESS_HOURS.days]),
+      start: hhmmSchema.default(DEFAULT_BUSINESS_HOURS.start),
+      end: hhmmSchema.default(DEFAULT_BUSINESS_HOURS.end),
+      holidays: z.array(z.iso.date()).default([...DEFAULT_BUSINESS_HOURS.holidays]),
     })
     .refine((b) => b.start < b.end, { message: 'start must be before end (no overnight business hours)', path: ['end'] })
-    .default({ days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '18:00', holidays: [] }),
+    .default({ ...DEFAULT_BUSINESS_HOURS, days: [...DEFAULT_BUSINESS_HOURS.days], holidays: [] }),
   /** The customer's people who get customer-visible updates by email. */
   contacts: z.array(z.strictObject({ name: z.string().min(1).max(200), email: z.email() })).default([]),
   /** A chat channel of the on-call file dedicated to this customer (e.g. a shared Feishu/DingTalk/WeCom group). */

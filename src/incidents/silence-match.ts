@@ -1,7 +1,7 @@
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime } from 'luxon';
 import { z } from 'zod';
 import { GROUP_FIELDS } from '../shared/labels.js';
-import { WEEKDAYS, atWallClock, hhmmSchema, weekdayOf } from '../shared/time-of-day.js';
+import { WEEKDAYS, atWallClock, hhmmSchema, weekdayOf, zoneSchema } from '../shared/time-of-day.js';
 import { durationSchema } from '../util/units.js';
 
 const oneOrMany = z.union([z.string().min(1).max(200), z.array(z.string().min(1).max(200)).min(1).max(100)]);
@@ -12,11 +12,9 @@ export const matchersSchema = z
   .refine((m) => Object.values(m).some((v) => v !== undefined), 'give at least one matcher (tenant, region, rule or a dimension)');
 export type Matchers = z.output<typeof matchersSchema>;
 
-const isZone = (tz: string) => IANAZone.isValidZone(tz);
-
 /** A maintenance window that repeats: on these weekdays, from a wall-clock time in an IANA zone, for a duration. */
 export const recurrenceSchema = z.strictObject({
-  timezone: z.string().refine(isZone, 'is not an IANA time zone (e.g. Europe/Berlin)'),
+  timezone: zoneSchema,
   days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]),
   start: hhmmSchema,
   duration: durationSchema(60_000, 86_400_000),

@@ -1,17 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { ConfigError } from '../config/env.js';
 import { formatPath } from '../shared/field-path.js';
 import { PRIORITIES, type Priority } from '../shared/priority.js';
-import { WEEKDAYS, hhmmSchema } from '../shared/time-of-day.js';
+import { WEEKDAYS, hhmmSchema, zoneSchema } from '../shared/time-of-day.js';
 import { durationSchema, formatDuration } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
 import { PROVIDER_IDS, PROVIDERS, type ProviderId } from '../notify/registry.js';
 import { type Layer, type Override, type Schedule, gaps } from './schedule.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _, . or -');
-const zone = z.string().refine((tz) => IANAZone.isValidZone(tz), 'is not an IANA time zone (e.g. Asia/Shanghai)');
 const instant = z.union([z.iso.datetime({ offset: true }), z.date()]).transform((v) => (typeof v === 'string' ? Date.parse(v) : v.getTime()));
 const DAY = 86_400_000;
 
@@ -19,7 +17,7 @@ const personSchema = z.strictObject({
   id,
   name: z.string().min(1).max(200),
   email: z.email().optional(),
-  timezone: zone.default('UTC'),
+  timezone: zoneSchema.default('UTC'),
   /** Handles per chat provider (slack, feishu, dingtalk, wecom, teams, webhook): how a page mentions them. */
   chat: z.partialRecord(z.enum(PROVIDER_IDS), z.string().min(1).max(200)).default({}),
   /** Where this person is paged, in order: "email" and/or channel ids (default: channels of providers they have a handle on, then email). */
@@ -32,7 +30,7 @@ const channelSchema = z.looseObject({ id, provider: z.enum(PROVIDER_IDS) });
 const layerSchema = z
   .strictObject({
     id,
-    timezone: zone,
+    timezone: zoneSchema,
     rotation: z.enum(['daily', 'weekly', 'custom']),
     length: durationSchema(3_600_000, 90 * DAY).optional().describe('custom rotations: e.g. 12h or 3d'),
     handoff: hhmmSchema,

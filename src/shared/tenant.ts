@@ -24,6 +24,9 @@ export interface BusinessHours {
   readonly holidays: readonly string[];
 }
 
+/** PRODUCT.md §3: Mon–Fri 09:00–18:00, no holidays (the tenant's zone added). */
+export const DEFAULT_BUSINESS_HOURS: Omit<BusinessHours, 'timezone'> = { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '18:00', holidays: [] };
+
 /** A tenant as tickets, SLA clocks, reports and notifications read it (tenants/ builds it from the config file and the API). */
 export interface Tenant {
   id: string;

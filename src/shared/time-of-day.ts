@@ -1,4 +1,4 @@
-import { DateTime } from 'luxon';
+import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
 
 /** The days of the week in ISO order (Monday first), as schedules, business hours and silences name them. */
@@ -8,6 +8,9 @@ export type Weekday = (typeof WEEKDAYS)[number];
 export const weekdayOf = (day: DateTime): Weekday => WEEKDAYS[day.weekday - 1]!;
 
 /** A wall-clock time as the config files and the API write it. */
+/** An IANA time zone name (luxon knows it). */
+export const zoneSchema = z.string().refine((tz) => IANAZone.isValidZone(tz), 'is not an IANA time zone (e.g. Asia/Shanghai)');
+
 export const hhmmSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use HH:MM (24 h)');
 
 /**

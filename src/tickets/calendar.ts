@@ -5,11 +5,6 @@ import { atWallClock, weekdayOf } from '../shared/time-of-day.js';
 /** A clock runs round the clock, or only in business hours. */
 export type Calendar = '24x7' | BusinessHours;
 
-/** PRODUCT.md §3: Mon–Fri 09:00–18:00. */
-export const DEFAULT_BUSINESS_HOURS = (timezone: string, holidays: readonly string[] = []): BusinessHours => ({
-  timezone, days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '18:00', holidays,
-});
-
 /** Safety stop for a calendar with no working time at all (every day a holiday). */
 const MAX_DAYS = 3 * 366;
 

@@ -9,7 +9,7 @@ import type { Rule } from '../../src/rules/rule-schema.js';
 import type { Priority } from '../../src/shared/priority.js';
 import { DEFAULT_SLA } from '../../src/shared/sla-policy.js';
 import type { Tenant } from '../../src/shared/tenant.js';
-import { DEFAULT_BUSINESS_HOURS } from '../../src/tickets/calendar.js';
+import { businessHours } from '../helpers/business-hours.js';
 
 /**
  * The pure part of the QoS report: figures from InfluxDB sums, week-over-week change, status and reasons, ranking,
@@ -24,7 +24,7 @@ const at = (iso: string) => Date.parse(iso);
 const NOW = at('2026-11-24T00:30:00Z'); // Tue 24 Nov 08:30 +08, when the daily report goes out
 
 const tenantIn = (timezone: string, id = 'acme'): Tenant => ({
-  id, name: 'Acme Live', tier: 'strategic', timezone, businessHours: DEFAULT_BUSINESS_HOURS(timezone), sla: DEFAULT_SLA.strategic,
+  id, name: 'Acme Live', tier: 'strategic', timezone, businessHours: businessHours(timezone), sla: DEFAULT_SLA.strategic,
   contacts: [], customerChannel: undefined, reports: {},
 });
 const ACME = tenantIn(SH);

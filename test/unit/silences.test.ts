@@ -288,7 +288,7 @@ describe('schemas', () => {
 
   it('recurrenceSchema rejects an unknown time zone', () => {
     expect(problems(recurrenceSchema.safeParse({ timezone: 'Mars/Olympus_Mons', start: '02:00', duration: '1h' })))
-      .toEqual(['timezone: is not an IANA time zone (e.g. Europe/Berlin)']);
+      .toEqual(['timezone: is not an IANA time zone (e.g. Asia/Shanghai)']);
   });
 
   it.each(['9:00', '24:00', '12:60', '12:5', 'noon'])('recurrenceSchema rejects start %j', (start) => {

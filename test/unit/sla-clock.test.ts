@@ -1,13 +1,15 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BUSINESS_HOURS, addCalendarTime, businessDayMs, calendarTimeBetween, resolveTarget } from '../../src/tickets/calendar.js';
+import { addCalendarTime, businessDayMs, calendarTimeBetween, resolveTarget } from '../../src/tickets/calendar.js';
 import { type ClockEvent, clockState } from '../../src/tickets/clock.js';
 import { DEFAULT_SLA, mergeSla, parseTarget } from '../../src/shared/sla-policy.js';
 import { TARGETS, TIERS } from '../../src/shared/tenant.js';
 import { parseFileConfig } from '../../src/config/file.js';
 import { Tenants } from '../../src/tenants/tenants.js';
 import { PRIORITIES } from '../../src/shared/priority.js';
+import { businessHours } from '../helpers/business-hours.js';
+
 
 const SH = 'Asia/Shanghai'; // UTC+8, no DST
 const BER = 'Europe/Berlin';
@@ -15,7 +17,7 @@ const H = 3_600_000;
 const M = 60_000;
 /** A local wall-clock time in a zone, as epoch ms. */
 const local = (iso: string, zone = SH) => DateTime.fromISO(iso, { zone }).toMillis();
-const biz = DEFAULT_BUSINESS_HOURS(SH, ['2026-10-01']); // Mon–Fri 09:00–18:00, National Day off
+const biz = businessHours(SH, ['2026-10-01']); // Mon–Fri 09:00–18:00, National Day off
 const iso = (ms: number, zone = SH) => DateTime.fromMillis(ms, { zone }).toFormat("ccc yyyy-MM-dd HH:mm:ss");
 
 describe('business-hours arithmetic', () => {
@@ -38,7 +40,7 @@ describe('business-hours arithmetic', () => {
   });
 
   it('follows the local clock across DST (Berlin, 2026-03-29): 09:00–18:00 local stays 9 h', () => {
-    const ber = DEFAULT_BUSINESS_HOURS(BER);
+    const ber = businessHours(BER);
     // Fri 2026-03-27 17:00 CET + 2 h → Mon 2026-03-30 10:00 CEST (UTC+2): 08:00Z.
     const at = addCalendarTime(ber, local('2026-03-27T17:00', BER), 2 * H);
     expect(new Date(at).toISOString()).toBe('2026-03-30T08:00:00.000Z');
@@ -54,7 +56,7 @@ describe('business-hours arithmetic', () => {
     const from = local('2026-01-01T00:00');
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 365 * 24 * 60 }), fc.integer({ min: 0, max: 200 * 60 }), fc.constantFrom(SH, BER), (startMin, durMin, zone) => {
-        const cal = DEFAULT_BUSINESS_HOURS(zone, ['2026-05-01']);
+        const cal = businessHours(zone, ['2026-05-01']);
         const start = from + startMin * M;
         const end = addCalendarTime(cal, start, durMin * M);
         return end >= start && calendarTimeBetween(cal, start, end) === durMin * M;

@@ -14,13 +14,14 @@ import type { Priority } from '../../src/shared/priority.js';
 import { DEFAULT_SLA } from '../../src/shared/sla-policy.js';
 import { type Db, openDb } from '../../src/storage/sqlite.js';
 import { MIGRATIONS, openStateDb } from '../../src/storage/state-db.js';
-import type { TargetName, Tenant, Tier } from '../../src/shared/tenant.js';
-import { DEFAULT_BUSINESS_HOURS } from '../../src/tickets/calendar.js';
+import { type TargetName, type Tenant, type Tier } from '../../src/shared/tenant.js';
 import type { TicketState } from '../../src/tickets/lifecycle.js';
 import { syncTicket } from '../../src/tickets/sync.js';
 import { type SlaClock, type Ticket, Tickets } from '../../src/tickets/tickets.js';
 import { tempDir } from '../helpers/tmp.js';
 import { expectAppError } from '../helpers/errors.js';
+import { businessHours } from '../helpers/business-hours.js';
+
 
 /**
  * Tickets on a real SQLite state db with time passed in: lifecycle, SLA clocks per tier and priority (24×7 and the
@@ -38,7 +39,7 @@ const show = (ms: number | undefined) => (ms === undefined ? undefined : DateTim
 const T0 = local('2026-11-23T10:00');
 
 const tenant = (tier: Tier, holidays: string[] = [], id = `${tier}-co`): Tenant => ({
-  id, name: id, tier, timezone: SH, businessHours: DEFAULT_BUSINESS_HOURS(SH, holidays), sla: DEFAULT_SLA[tier], contacts: [], customerChannel: undefined, reports: {},
+  id, name: id, tier, timezone: SH, businessHours: businessHours(SH, holidays), sla: DEFAULT_SLA[tier], contacts: [], customerChannel: undefined, reports: {},
 });
 const STRATEGIC = tenant('strategic');
 const ENTERPRISE = tenant('enterprise');
