@@ -1,9 +1,7 @@
 import { z } from 'zod';
+import type { PageKind } from '../shared/paging.js';
 import type { Priority } from '../shared/priority.js';
 
-/** Why a page is sent (PRODUCT.md §3–§5; SLA warnings come with tickets; a storm is 'updated' as incidents join it). */
-export const PAGE_KINDS = ['opened', 'priority_changed', 'escalated', 'acknowledged', 'mitigated', 'resolved', 'sla_warning', 'updated'] as const;
-export type PageKind = (typeof PAGE_KINDS)[number];
 
 /**
  * Everything a channel needs to render one page; providers turn it into their documented payload. Its strings are

@@ -1,12 +1,14 @@
 import type { Incidents } from '../incidents/incidents.js';
 import { INCIDENT_STATES, type Incident, type IncidentEvent } from '../incidents/model.js';
-import { EMAIL } from '../oncall/config.js';
+import { EMAIL } from '../shared/paging.js';
 import type { OnCallService } from '../oncall/oncall.js';
 import { rank } from '../shared/priority.js';
-import type { PageKind, PageMessage, StormIncident } from './channel.js';
+import type { PageKind } from '../shared/paging.js';
+import type { PageMessage, StormIncident } from './channel.js';
 import { type LinkClaim, signLink } from './links.js';
-import type { OutboxItem } from './outbox.js';
-import { type Storm, stormState, topPriority } from './storms.js';
+import type { OutboxItem } from '../storage/state/outbox.js';
+import type { Storm } from '../storage/state/storms.js';
+import { stormState, topPriority } from './storms.js';
 
 /** Team channels are recipients too, named "#<channel id>". */
 export const TEAM = '#';

@@ -8,21 +8,26 @@ import { type EscalationPolicy, policyFor } from '../oncall/config.js';
 import { dueSteps, escalationSteps, recipients } from '../oncall/escalation.js';
 import type { OnCallService } from '../oncall/oncall.js';
 import { type Priority, rank } from '../shared/priority.js';
+import type { StateRepos } from '../storage/state/index.js';
+import type { EscalationRepo } from '../storage/state/escalations.js';
+import type { OutboxItem } from '../storage/state/outbox.js';
+import type { Storm, StormRepo } from '../storage/state/storms.js';
 import type { Db } from '../storage/sqlite.js';
 import { type Rate, formatDuration } from '../util/units.js';
-import type { PageKind } from './channel.js';
+import type { PageKind } from '../shared/paging.js';
 import { Composer, type Draft, type LinkOptions, TEAM } from './compose.js';
 import type { EmailSender } from './email.js';
-import { Escalations } from './escalations.js';
-import { DEFAULT_RETRY, Outbox, type OutboxItem } from './outbox.js';
+import { DEFAULT_RETRY, Outbox } from './outbox.js';
 import { BudgetStage } from './send/budget.js';
 import { Notes } from './send/notes.js';
 import { RateStage } from './send/rate.js';
 import { PageSender } from './send/sender.js';
-import { type Storm, type StormOptions, Storms, topPriority, updateKind } from './storms.js';
+import { type StormOptions, topPriority, updateKind } from './storms.js';
 
 export interface PagerDeps {
+  /** The state db, for the timeline follower's cursor. */
   db: Db;
+  state: StateRepos;
   incidents: Incidents;
   oncall: OnCallService;
   bus: EventBus<IncidentEvent>;
@@ -57,10 +62,10 @@ const HANDLED = new Set<TimelineKind>(['opened', 'reopened', 'unsilenced', 'prio
  */
 export class Pager {
   readonly outbox: Outbox;
-  readonly storms: Storms;
+  readonly storms: StormRepo;
   private timer: NodeJS.Timeout | undefined;
   private readonly follower: TimelineFollower;
-  private readonly escalations: Escalations;
+  private readonly escalations: EscalationRepo;
   private readonly compose: Composer;
   private readonly notes: Notes;
   private readonly budget: BudgetStage;
@@ -73,9 +78,9 @@ export class Pager {
     private readonly opts: PagerOptions,
   ) {
     // A send takes at most the timeout per phase (an email: connect, greeting, exchange); a claim outlasts that.
-    this.outbox = new Outbox(deps.db, DEFAULT_RETRY, 3 * opts.sendTimeoutMs);
-    this.storms = new Storms(deps.db, opts.storm);
-    this.escalations = new Escalations(deps.db);
+    this.outbox = new Outbox(deps.state.outbox, deps.state.tx, DEFAULT_RETRY, 3 * opts.sendTimeoutMs);
+    this.storms = deps.state.storms;
+    this.escalations = deps.state.escalations;
     this.compose = new Composer(deps, opts);
     this.notes = new Notes(deps.incidents, this.storms);
     this.budget = new BudgetStage({ outbox: this.outbox, metrics: deps.metrics, notes: this.notes }, opts.pageBudget);
@@ -200,12 +205,12 @@ export class Pager {
     let storm = storms.current(inc.tenant, policy.id);
     let reason = `storm #${storm?.id} of tenant ${inc.tenant} is going on`;
     if (!storm) {
-      const recent = storms.recentlyPaged(inc.tenant, policy.id, now - storms.opts.windowMs, inc.id) + 1;
+      const recent = storms.recentlyPaged(inc.tenant, policy.id, now - this.opts.storm.windowMs, inc.id) + 1;
       const over = this.budget.over(inc.tenant, now);
-      if (recent < storms.opts.threshold && !over) return false;
+      if (recent < this.opts.storm.threshold && !over) return false;
       storm = storms.open(inc.tenant, policy.id, now);
       this.deps.metrics.pageStorms.inc({ tenant: inc.tenant });
-      reason = over ? `tenant ${inc.tenant} is over its page budget` : `${recent} incidents of tenant ${inc.tenant} within ${formatDuration(storms.opts.windowMs)}`;
+      reason = over ? `tenant ${inc.tenant} is over its page budget` : `${recent} incidents of tenant ${inc.tenant} within ${formatDuration(this.opts.storm.windowMs)}`;
     }
     if (storms.join(storm.id, inc.id, now)) {
       this.deps.metrics.incidentsGrouped.inc({ tenant: inc.tenant });
@@ -228,7 +233,7 @@ export class Pager {
       if (inc.silenced) continue;
       const due = dueSteps(policy, inc.priority, esc.startedAt, now).filter((s) => s.index >= esc.nextStep);
       if (due.length === 0) continue;
-      this.deps.db.transaction(() => {
+      this.deps.state.tx(() => {
         if (!this.escalations.step(esc, due.at(-1)!.index + 1)) return;
         for (const step of due) {
           const who = recipients(step, (id) => this.deps.oncall.schedule(id));
@@ -237,7 +242,7 @@ export class Pager {
           this.outbox.enqueue(items, now);
           this.notes.incident(inc.id, step.index === 0 ? 'paged' : 'escalated', { step: step.index, round: step.round, level: step.level, people: who.people, channels: who.channels, pages: items.length }, now);
         }
-      })();
+      });
     }
   }
 
@@ -312,7 +317,7 @@ export class Pager {
       const members = this.storms.members(storm.id).flatMap((id) => this.deps.incidents.get(id) ?? []);
       const open = members.filter((m) => m.state === 'open' && !m.silenced);
       const policy = this.deps.oncall.config.policies.get(storm.policy);
-      this.deps.db.transaction(() => {
+      this.deps.state.tx(() => {
         if (storm.closed_at === null && !members.some((m) => m.state === 'open' || m.state === 'acknowledged')) this.storms.close(storm.id, now);
         if (open.length === 0 || !policy) {
           if (storm.started_at !== null) {
@@ -328,12 +333,12 @@ export class Pager {
         const notes = JSON.parse(s.notes) as string[];
         const kind = updateKind(s, members);
         const urgent = kind === 'priority_changed' || kind === 'acknowledged';
-        if (!urgent && s.told_at !== null && now < s.told_at + this.storms.opts.intervalMs) return;
+        if (!urgent && s.told_at !== null && now < s.told_at + this.opts.storm.intervalMs) return;
         const draft = this.compose.storm(s, members, kind, now, notes);
         const items = this.outbox.pagedByStorm(s.id).map((t) => draft.address(t.recipient, t.channel, `storm:${s.id}:v${s.version}`));
         this.outbox.enqueue(items, now);
         this.storms.told(s.id, s.version, topPriority(open.length ? open : members), now);
-      })();
+      });
     }
   }
 

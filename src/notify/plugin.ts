@@ -24,7 +24,7 @@ export const pagerPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
     if (!email) app.log.warn('SMTP_URL is not set: email pages fail over to each person\'s next channel');
     const pager = new Pager(
       {
-        db: app.stateDb, incidents: app.incidents, oncall: app.oncall, bus: app.incidentBus, email, metrics, log: app.log, clock,
+        db: app.stateDb, state: app.state, incidents: app.incidents, oncall: app.oncall, bus: app.incidentBus, email, metrics, log: app.log, clock,
         runbookOf: (id) => app.alerting.engine.ruleList.find((r) => r.id === id)?.runbook,
       },
       {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../config/env.js';
 import { formatPath } from '../shared/field-path.js';
 import { PRIORITIES, type Priority } from '../shared/priority.js';
+import { EMAIL } from '../shared/paging.js';
 import { WEEKDAYS, hhmmSchema, zoneSchema } from '../shared/time-of-day.js';
 import { durationSchema, formatDuration } from '../util/units.js';
 import { readYaml } from '../util/yaml.js';
@@ -104,9 +105,6 @@ export interface Channel {
   readonly provider: ProviderId;
   readonly config: unknown;
 }
-
-/** The pseudo-channel for email (SMTP_URL). */
-export const EMAIL = 'email';
 
 export interface OnCallConfig {
   readonly people: ReadonlyMap<string, Person>;

@@ -8,10 +8,13 @@ import { openIngestDb } from './ingest-db.js';
 import { secureDataDir } from './permissions.js';
 import { PointsOutbox } from './points-outbox.js';
 import { openStateDb } from './state-db.js';
+import { StateRepos } from './state/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     stateDb: Db;
+    /** The state db's repositories (state/index.ts). */
+    state: StateRepos;
     ingestDb: Db;
     ingestLog: IngestLog;
     /** Points bound for InfluxDB from any domain; the ingest pipeline spools them with each tick. */
@@ -37,6 +40,7 @@ export const storagePlugin = fp<{ dataDir: string; fsync: boolean; influx: boole
     if (corruptRecords) app.log.error({ records: corruptRecords, bytes: corruptBytes }, 'skipped damaged journal records (length or CRC wrong): their samples are lost');
     const checkpointer = startCheckpointer(ingestDb, { intervalMs: 100, restartBytes: 256 * 1024 ** 2 }, (message) => app.log.warn(message));
     app.decorate('stateDb', stateDb);
+    app.decorate('state', new StateRepos(stateDb));
     app.decorate('ingestDb', ingestDb);
     app.decorate('ingestLog', ingestLog);
     app.decorate('points', new PointsOutbox(influx));

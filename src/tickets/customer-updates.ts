@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { PageKind, PageMessage } from '../notify/channel.js';
-import type { OutboxItem } from '../notify/outbox.js';
+import type { PageMessage } from '../notify/channel.js';
+import type { PageKind } from '../shared/paging.js';
+import type { OutboxItem } from '../storage/state/outbox.js';
 import { MAILTO, TEAM } from '../notify/compose.js';
-import { EMAIL } from '../oncall/config.js';
+import { EMAIL } from '../shared/paging.js';
 import type { Tenant } from '../shared/tenant.js';
 import type { SlaClock, Ticket, TicketEvent } from './tickets.js';
 

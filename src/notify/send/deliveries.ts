@@ -1,10 +1,10 @@
-import { EMAIL } from '../../oncall/config.js';
+import { EMAIL } from '../../shared/paging.js';
 import type { OnCallService } from '../../oncall/oncall.js';
 import type { PageMessage, Verdict } from '../channel.js';
 import { MAILTO } from '../compose.js';
 import { deliver } from '../deliver.js';
 import type { EmailSender } from '../email.js';
-import type { OutboxRow } from '../outbox.js';
+import type { OutboxRow } from '../../storage/state/outbox.js';
 import { PROVIDERS } from '../registry.js';
 
 /** How one page reaches its recipient on one channel. */

@@ -1,6 +1,6 @@
 import type { PageMessage } from '../channel.js';
 import { MAILTO, TEAM } from '../compose.js';
-import type { OutboxItem, OutboxRow } from '../outbox.js';
+import type { OutboxItem, OutboxRow } from '../../storage/state/outbox.js';
 
 /**
  * The fallback stage: a page that failed goes to the person's next channel not tried yet for the same step or

@@ -1,7 +1,7 @@
 import type { Incidents } from '../../incidents/incidents.js';
 import type { TimelineKind } from '../../incidents/model.js';
-import type { OutboxRow } from '../outbox.js';
-import type { Storms } from '../storms.js';
+import type { OutboxRow } from '../../storage/state/outbox.js';
+import type { StormRepo } from '../../storage/state/storms.js';
 
 const SYSTEM = 'qoswatch';
 
@@ -9,7 +9,7 @@ const SYSTEM = 'qoswatch';
 export class Notes {
   constructor(
     private readonly incidents: Pick<Incidents, 'note'>,
-    private readonly storms: Pick<Storms, 'members'>,
+    private readonly storms: Pick<StormRepo, 'members'>,
   ) {}
 
   /** On an incident's timeline (customer updates of tickets without an incident have none: id 0). */

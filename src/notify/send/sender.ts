@@ -1,8 +1,9 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Metrics } from '../../metrics.js';
-import { EMAIL } from '../../oncall/config.js';
+import { EMAIL } from '../../shared/paging.js';
 import type { PageMessage, Verdict } from '../channel.js';
-import { type Outbox, type OutboxRow, laneOf } from '../outbox.js';
+import { type Outbox } from '../outbox.js';
+import { type OutboxRow, laneOf } from '../../storage/state/outbox.js';
 import type { BudgetStage } from './budget.js';
 import { type DeliveryDeps, deliveryOf } from './deliveries.js';
 import { fallbackOf } from './fallback.js';

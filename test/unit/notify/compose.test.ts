@@ -6,7 +6,7 @@ import type { Incident } from '../../../src/incidents/model.js';
 import type { PageMessage } from '../../../src/notify/channel.js';
 import { Composer, MAILTO, TEAM } from '../../../src/notify/compose.js';
 import { verifyLink } from '../../../src/notify/links.js';
-import { Storms } from '../../../src/notify/storms.js';
+import { StormRepo } from '../../../src/storage/state/storms.js';
 import { parseOnCall } from '../../../src/oncall/config.js';
 import { OnCallService } from '../../../src/oncall/oncall.js';
 import { keyOf } from '../../../src/rules/engine.js';
@@ -118,7 +118,7 @@ describe('Composer: an incident page', () => {
 
 describe('Composer: a storm page', () => {
   it('lists the storm’s incidents, most urgent first, with one acknowledge link for the storm', () => {
-    const storms = new Storms(db, { threshold: 2, windowMs: 60_000, intervalMs: 60_000 });
+    const storms = new StormRepo(db);
     const storm = storms.open('acme', 'main', T0);
     const members = [open('eu-west'), open('us-east', T0 + 1)];
     const draft = compose.storm(storm, members, 'opened', T0, ['more joined']);

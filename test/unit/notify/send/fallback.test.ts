@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PageMessage } from '../../../../src/notify/channel.js';
 import { MAILTO, TEAM } from '../../../../src/notify/compose.js';
-import type { OutboxRow } from '../../../../src/notify/outbox.js';
+import type { OutboxRow } from '../../../../src/storage/state/outbox.js';
 import { fallbackOf } from '../../../../src/notify/send/fallback.js';
 
 /** The fallback stage on its own: a pure function of the failed row, the person's channels and the thread. */

@@ -7,12 +7,14 @@ import { Metrics } from '../../../../src/metrics.js';
 import { parseOnCall } from '../../../../src/oncall/config.js';
 import { OnCallService } from '../../../../src/oncall/oncall.js';
 import type { PageMessage } from '../../../../src/notify/channel.js';
-import { Outbox, type OutboxItem, type OutboxRow } from '../../../../src/notify/outbox.js';
+import type { Outbox } from '../../../../src/notify/outbox.js';
+import type { OutboxItem, OutboxRow } from '../../../../src/storage/state/outbox.js';
+import { outboxOn } from '../../../helpers/state.js';
 import { BudgetStage } from '../../../../src/notify/send/budget.js';
 import { Notes } from '../../../../src/notify/send/notes.js';
 import { RateStage } from '../../../../src/notify/send/rate.js';
 import { PageSender } from '../../../../src/notify/send/sender.js';
-import { Storms } from '../../../../src/notify/storms.js';
+import { StormRepo } from '../../../../src/storage/state/storms.js';
 import type { Db } from '../../../../src/storage/sqlite.js';
 import { openStateDb } from '../../../../src/storage/state-db.js';
 import { waitFor } from '../../../helpers/ports.js';
@@ -50,9 +52,9 @@ beforeEach(() => {
   wakes = 0;
   receiver.reset();
   db = openStateDb(join(tempDir('sender'), 'state.db'));
-  outbox = new Outbox(db, RETRY);
+  outbox = outboxOn(db, RETRY);
   incidents = new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
-  const storms = new Storms(db, { threshold: 3, windowMs: 600_000, intervalMs: 300_000 });
+  const storms = new StormRepo(db);
   metrics = new Metrics();
   const notes = new Notes(incidents, storms);
   // alice is paged on ops-hook, then sre-hook; both endpoints are generic webhooks on the receiver.

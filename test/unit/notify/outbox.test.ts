@@ -1,9 +1,11 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY, Outbox, type OutboxItem, backoffMs, laneOf } from '../../src/notify/outbox.js';
-import type { Db } from '../../src/storage/sqlite.js';
-import { openStateDb } from '../../src/storage/state-db.js';
-import { tempDir } from '../helpers/tmp.js';
+import { DEFAULT_RETRY, type Outbox, backoffMs } from '../../../src/notify/outbox.js';
+import { type OutboxItem, laneOf } from '../../../src/storage/state/outbox.js';
+import { outboxOn } from '../../helpers/state.js';
+import type { Db } from '../../../src/storage/sqlite.js';
+import { openStateDb } from '../../../src/storage/state-db.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12);
 const item = (recipient: string, channel = 'email', over: Partial<OutboxItem> = {}): OutboxItem => ({
@@ -26,7 +28,7 @@ describe('Outbox (real SQLite)', () => {
   let outbox: Outbox;
   beforeEach(() => {
     db = openStateDb(join(tempDir('outbox'), 'state.db'));
-    outbox = new Outbox(db, { baseMs: 1000, capMs: 60_000, maxAttempts: 3 });
+    outbox = outboxOn(db, { baseMs: 1000, capMs: 60_000, maxAttempts: 3 });
   });
   afterEach(() => db.close());
 
@@ -66,14 +68,14 @@ describe('Outbox (real SQLite)', () => {
   });
 
   it('after a crash, a row left sending is claimed again once its claim runs out, not before (same key); delivered ones never', () => {
-    outbox = new Outbox(db, DEFAULT_RETRY, 30_000);
+    outbox = outboxOn(db, DEFAULT_RETRY, 30_000);
     outbox.enqueue([item('alice'), item('bob')], T0);
     const [a] = outbox.claimDue(T0).filter((r) => r.recipient === 'alice');
     outbox.delivered(a!.id, T0 + 1);
     // kill -9 here: bob's row is still "sending". A new process over the same file:
     db.close();
     db = openStateDb(db.name);
-    outbox = new Outbox(db, DEFAULT_RETRY, 30_000);
+    outbox = outboxOn(db, DEFAULT_RETRY, 30_000);
     expect(outbox.inFlight()).toEqual({ rows: 1, until: T0 + 30_000 });
     expect(outbox.claimDue(T0 + 29_999)).toEqual([]);
     expect(outbox.claimDue(T0 + 30_000).map((r) => [r.recipient, r.key, r.attempts, r.claimUntil])).toEqual([['bob', '7:opened:bob:email', 2, T0 + 60_000]]);
@@ -81,8 +83,8 @@ describe('Outbox (real SQLite)', () => {
   });
 
   it('a sender whose claim was taken over cannot record an outcome over the new claim', () => {
-    const first = new Outbox(db, DEFAULT_RETRY, 10_000);
-    const second = new Outbox(db, DEFAULT_RETRY, 10_000);
+    const first = outboxOn(db, DEFAULT_RETRY, 10_000);
+    const second = outboxOn(db, DEFAULT_RETRY, 10_000);
     const [row] = first.enqueue([item('alice')], T0);
     first.claimDue(T0);
     expect(second.claimDue(T0 + 9_999)).toEqual([]);

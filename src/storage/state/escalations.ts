@@ -1,4 +1,4 @@
-import type { Db } from '../storage/sqlite.js';
+import type { Db } from '../sqlite.js';
 
 export interface Escalation {
   incidentId: number;
@@ -19,7 +19,7 @@ interface Row {
 const fromRow = (r: Row): Escalation => ({ incidentId: r.incident_id, policy: r.policy, generation: r.generation, startedAt: r.started_at, nextStep: r.next_step });
 
 /** The escalations table: one row per incident paged on its own, its generation bumped by each reopen. */
-export class Escalations {
+export class EscalationRepo {
   constructor(private readonly db: Db) {}
 
   /**

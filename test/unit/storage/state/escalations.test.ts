@@ -1,21 +1,21 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Escalations } from '../../../src/notify/escalations.js';
-import type { Db } from '../../../src/storage/sqlite.js';
-import { openStateDb } from '../../../src/storage/state-db.js';
-import { tempDir } from '../../helpers/tmp.js';
+import { EscalationRepo } from '../../../../src/storage/state/escalations.js';
+import type { Db } from '../../../../src/storage/sqlite.js';
+import { openStateDb } from '../../../../src/storage/state-db.js';
+import { tempDir } from '../../../helpers/tmp.js';
 
 const T0 = Date.UTC(2026, 4, 4, 12);
 
 let db: Db;
-let escalations: Escalations;
+let escalations: EscalationRepo;
 beforeEach(() => {
   db = openStateDb(join(tempDir('esc'), 'state.db'));
-  escalations = new Escalations(db);
+  escalations = new EscalationRepo(db);
 });
 afterEach(() => db.close());
 
-describe('Escalations (real SQLite)', () => {
+describe('EscalationRepo (real SQLite)', () => {
   it('begins once per triggering timeline entry: the same entry again (a replay) changes nothing, a new one (a reopen) starts the next generation', () => {
     expect(escalations.begin(7, 'main', 100, T0)).toBe(true);
     expect(escalations.running()).toEqual([{ incidentId: 7, policy: 'main', generation: 0, startedAt: T0, nextStep: 0 }]);

@@ -1,0 +1,23 @@
+import type { Db } from '../sqlite.js';
+import { EscalationRepo } from './escalations.js';
+import { OutboxRepo } from './outbox.js';
+import { StormRepo } from './storms.js';
+
+/**
+ * The repositories of the state db, and its transactions: the SQL of the areas above lives here, not in them. With
+ * SQLite they are synchronous; a transaction opened inside another becomes a savepoint of it.
+ */
+export class StateRepos {
+  readonly outbox: OutboxRepo;
+  readonly storms: StormRepo;
+  readonly escalations: EscalationRepo;
+
+  constructor(private readonly db: Db) {
+    this.outbox = new OutboxRepo(db);
+    this.storms = new StormRepo(db);
+    this.escalations = new EscalationRepo(db);
+  }
+
+  /** Runs `fn` in one transaction: all of its writes are stored, or none. */
+  readonly tx = <T>(fn: () => T): T => this.db.transaction(fn)();
+}

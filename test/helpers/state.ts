@@ -1,0 +1,9 @@
+import { DEFAULT_RETRY, Outbox, type RetryPolicy } from '../../src/notify/outbox.js';
+import type { Db } from '../../src/storage/sqlite.js';
+import { StateRepos } from '../../src/storage/state/index.js';
+
+/** An outbox sender over a state db, as the pager makes one. */
+export function outboxOn(db: Db, retry: RetryPolicy = DEFAULT_RETRY, claimMs?: number): Outbox {
+  const state = new StateRepos(db);
+  return new Outbox(state.outbox, state.tx, retry, claimMs);
+}
