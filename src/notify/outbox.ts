@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PageKind } from '../shared/paging.js';
-import { type OutboxHead, type OutboxItem, type OutboxRepo, type OutboxRow, type OutboxState } from '../storage/state/outbox.js';
+import type { OutboxHead, OutboxItem, OutboxRepo, OutboxRow, OutboxState } from '../storage/state/outbox.js';
 
 export interface RetryPolicy {
   readonly baseMs: number;

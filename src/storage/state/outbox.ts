@@ -1,5 +1,4 @@
-import type { PageKind } from '../../shared/paging.js';
-import { EMAIL } from '../../shared/paging.js';
+import { EMAIL, type PageKind } from '../../shared/paging.js';
 import type { Priority } from '../../shared/priority.js';
 import type { Db } from '../sqlite.js';
 
