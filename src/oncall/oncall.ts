@@ -1,30 +1,10 @@
 import { badRequest, notFound } from '../shared/http-errors.js';
-import type { Db } from '../storage/sqlite.js';
+import type { OverrideRecord, OverrideRepo } from '../storage/state/overrides.js';
 import type { OnCallConfig, Person } from './config.js';
 import { type OnCall, type Override, type Schedule, type Shift, gaps, onCallAt, shifts } from './schedule.js';
 
-export interface ApiOverride extends Override {
-  readonly id: number;
-  readonly schedule: string;
-  readonly comment: string | undefined;
-  readonly createdBy: string;
-  readonly createdAt: number;
-}
-
-interface Row {
-  id: number;
-  schedule: string;
-  person: string;
-  start_at: number;
-  end_at: number;
-  comment: string | null;
-  created_by: string;
-  created_at: number;
-}
-
-const fromRow = (r: Row): ApiOverride => ({
-  id: r.id, schedule: r.schedule, person: r.person, start: r.start_at, end: r.end_at, comment: r.comment ?? undefined, createdBy: r.created_by, createdAt: r.created_at,
-});
+/** An override made through the API. */
+export type ApiOverride = OverrideRecord & Override;
 
 /** Maximum span a resolved-shifts query may cover. */
 export const MAX_RANGE_MS = 92 * 86_400_000;
@@ -35,7 +15,7 @@ export const MAX_RANGE_MS = 92 * 86_400_000;
  */
 export class OnCallService {
   constructor(
-    private readonly db: Db,
+    private readonly rows: OverrideRepo,
     readonly config: OnCallConfig,
   ) {}
 
@@ -72,25 +52,17 @@ export class OnCallService {
   }
 
   overrides(scheduleId: string): ApiOverride[] {
-    return (this.db.prepare('SELECT * FROM oncall_overrides WHERE schedule = ? AND deleted_at IS NULL ORDER BY id').all(scheduleId) as Row[]).map(fromRow);
+    return this.rows.live(scheduleId);
   }
 
   addOverride(scheduleId: string, o: { person: string; start: number; end: number; comment?: string }, actor: string, now: number): ApiOverride {
     this.schedule(scheduleId);
     if (!this.config.people.has(o.person)) throw badRequest(`person: unknown person "${o.person}"`);
     if (o.end <= o.start) throw badRequest('end: must be after start');
-    const id = Number(
-      this.db
-        .prepare('INSERT INTO oncall_overrides (schedule, person, start_at, end_at, comment, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(scheduleId, o.person, o.start, o.end, o.comment ?? null, actor, now).lastInsertRowid,
-    );
-    return fromRow(this.db.prepare('SELECT * FROM oncall_overrides WHERE id = ?').get(id) as Row);
+    return this.rows.insert({ schedule: scheduleId, person: o.person, start: o.start, end: o.end, comment: o.comment, createdBy: actor, createdAt: now });
   }
 
   deleteOverride(scheduleId: string, id: number, actor: string, now: number): void {
-    const changed = this.db
-      .prepare('UPDATE oncall_overrides SET deleted_by = ?, deleted_at = ? WHERE id = ? AND schedule = ? AND deleted_at IS NULL')
-      .run(actor, now, id, scheduleId).changes;
-    if (!changed) throw notFound(`no override ${id} on schedule ${scheduleId}`);
+    if (!this.rows.delete(scheduleId, id, actor, now)) throw notFound(`no override ${id} on schedule ${scheduleId}`);
   }
 }

@@ -10,6 +10,7 @@ import { openStateDb } from '../../src/storage/state-db.js';
 import { Tenants } from '../../src/tenants/tenants.js';
 import { SmtpSink } from '../helpers/smtp.js';
 import { tempDir } from '../helpers/tmp.js';
+import { OverrideRepo } from '../../src/storage/state/overrides.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2030, 0, 7, 12, 0, 0);
@@ -27,7 +28,7 @@ function runner(path: string, clock: () => number): ReadinessDeps & { close(): v
   const tenants = new Tenants(fileConfigSchema.parse({ tenants: [{ id: 'default', contacts: [{ name: 'NOC', email: 'noc@acme.example' }] }] }));
   const mailer = new EmailSender(smtp.url, 'qoswatch <qoswatch@localhost>', 10_000);
   return {
-    events: new Events(db), tenant: (id) => tenants.get(id), oncall: new OnCallService(db, EMPTY_ONCALL),
+    events: new Events(db), tenant: (id) => tenants.get(id), oncall: new OnCallService(new OverrideRepo(db), EMPTY_ONCALL),
     incidents: new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 600_000, silenced: () => false }),
     influx: undefined, rules: () => [], mailer, grafanaUrl: undefined, clock, log: quiet,
     close: () => {

@@ -1,6 +1,7 @@
 import type { Db } from '../sqlite.js';
 import { EscalationRepo } from './escalations.js';
 import { OutboxRepo } from './outbox.js';
+import { OverrideRepo } from './overrides.js';
 import { StormRepo } from './storms.js';
 
 /**
@@ -11,11 +12,13 @@ export class StateRepos {
   readonly outbox: OutboxRepo;
   readonly storms: StormRepo;
   readonly escalations: EscalationRepo;
+  readonly overrides: OverrideRepo;
 
   constructor(private readonly db: Db) {
     this.outbox = new OutboxRepo(db);
     this.storms = new StormRepo(db);
     this.escalations = new EscalationRepo(db);
+    this.overrides = new OverrideRepo(db);
   }
 
   /** Runs `fn` in one transaction: all of its writes are stored, or none. */

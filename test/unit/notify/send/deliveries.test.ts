@@ -11,6 +11,7 @@ import { openStateDb } from '../../../../src/storage/state-db.js';
 import { HttpReceiver, header, json, webhookSignatureValid } from '../../../helpers/receiver.js';
 import { SmtpSink } from '../../../helpers/smtp.js';
 import { tempDir } from '../../../helpers/tmp.js';
+import { OverrideRepo } from '../../../../src/storage/state/overrides.js';
 
 /**
  * The deliver stage: which provider sends a row and to which address, against a real SMTP server (smtp-server) and
@@ -40,7 +41,7 @@ const doc = (channels = true) => ({
       ]
     : [],
 });
-const oncall = (channels = true) => new OnCallService(db, parseOnCall(stringify(doc(channels)), 'oncall.yaml', T0));
+const oncall = (channels = true) => new OnCallService(new OverrideRepo(db), parseOnCall(stringify(doc(channels)), 'oncall.yaml', T0));
 const deps = (o: Partial<DeliveryDeps> = {}): DeliveryDeps => ({ oncall: oncall(), email, clock: () => T0, timeoutMs: 5000, ...o });
 
 const page = (key: string, mention?: string): PageMessage => ({

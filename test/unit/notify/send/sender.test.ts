@@ -20,6 +20,7 @@ import { openStateDb } from '../../../../src/storage/state-db.js';
 import { waitFor } from '../../../helpers/ports.js';
 import { HttpReceiver, header, json, webhookSignatureValid } from '../../../helpers/receiver.js';
 import { tempDir } from '../../../helpers/tmp.js';
+import { OverrideRepo } from '../../../../src/storage/state/overrides.js';
 
 /**
  * PageSender over a real outbox in SQLite and a real HTTP receiver on loopback standing in for two generic webhook
@@ -69,7 +70,7 @@ beforeEach(() => {
     'oncall.yaml',
     T0,
   );
-  const oncall = new OnCallService(db, config);
+  const oncall = new OnCallService(new OverrideRepo(db), config);
   rate = new RateStage({ chat: { max: 1, windowMs: 1000 }, email: { max: 20, windowMs: 60_000 } });
   sender = new PageSender({
     oncall, email: undefined, clock: () => now, timeoutMs: 30_000, outbox, notes, metrics, rate,
