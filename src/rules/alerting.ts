@@ -6,9 +6,9 @@ import type { IncidentEvent } from '../incidents/model.js';
 import type { Metrics } from '../metrics.js';
 import type { Db } from '../storage/sqlite.js';
 import type { SeriesKey } from '../telemetry/window-store.js';
-import { AlertStore } from './alert-store.js';
-import { type AlertEvent, type EngineOptions, RuleEngine, type SeriesReader } from './engine.js';
+import { type AlertEvent, type AlertRow, type EngineOptions, RuleEngine, type SeriesReader } from './engine.js';
 import type { Rule } from './rule-schema.js';
+import { AlertRepo } from '../storage/state/alerts.js';
 
 export interface AlertingDeps {
   db: Db;
@@ -40,7 +40,7 @@ export interface AlertingOptions {
  */
 export class Alerting {
   readonly engine: RuleEngine;
-  private readonly alertStore: AlertStore;
+  private readonly alertStore: AlertRepo;
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** When the last sample-triggered pass ran: the coalescing slot (timer passes do not delay samples). */
@@ -56,9 +56,11 @@ export class Alerting {
     rules: readonly Rule[],
     private readonly opts: AlertingOptions,
   ) {
-    this.alertStore = new AlertStore(deps.db);
+    this.alertStore = new AlertRepo(deps.db);
     const startedAt = deps.clock();
-    this.engine = new RuleEngine(deps.store, rules, { startedAt, overlay: deps.overlay, plannedEnd: deps.plannedEnd }, this.alertStore.load());
+    // Rows this engine wrote: their state is its AlertState.
+    const restored = this.alertStore.load() as AlertRow[];
+    this.engine = new RuleEngine(deps.store, rules, { startedAt, overlay: deps.overlay, plannedEnd: deps.plannedEnd }, restored);
     deps.metrics.rulesLoaded.set(rules.length);
     const m = deps.metrics;
     (m.alertGroups as unknown as { collect: () => void }).collect = () => m.alertGroups.set(this.engine.groupCount);

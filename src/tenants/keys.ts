@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/env.js';
 import type { CredentialConfig, FileConfig } from '../config/file.js';
-import type { Db } from '../storage/sqlite.js';
-import { getMeta, setMeta } from '../storage/state-db.js';
+import type { CredentialRepo } from '../storage/state/credentials.js';
+import type { StateRepos } from '../storage/state/index.js';
 import type { Rate } from '../util/units.js';
 
 /** A tenant's credential: an ingest key (public: it only ingests) or a tenant API token (it only reads). */
@@ -72,7 +72,7 @@ export class Credentials {
   private readonly revokeListeners: ((c: Credential) => void)[] = [];
 
   constructor(
-    private readonly db: Db,
+    private readonly rows: CredentialRepo,
     private readonly kind: Kind,
   ) {}
 
@@ -85,11 +85,8 @@ export class Credentials {
         this.add(hash, { id: c.id, tenant: t.id, rateLimit: c.rate_limit, region: c.region, source: 'config' });
       }
     }
-    const rows = this.db.prepare(`SELECT id, tenant, name, sha256, rate_limit, created_at FROM ${this.kind.table} WHERE revoked_at IS NULL`).all() as {
-      id: string; tenant: string; name: string | null; sha256: string; rate_limit: string | null; created_at: number;
-    }[];
-    for (const r of rows) {
-      this.add(r.sha256, { id: r.id, tenant: r.tenant, name: r.name ?? undefined, rateLimit: r.rate_limit ? (JSON.parse(r.rate_limit) as Rate) : undefined, source: 'api', createdAt: r.created_at });
+    for (const r of this.rows.active()) {
+      this.add(r.sha256, { id: r.id, tenant: r.tenant, name: r.name, rateLimit: r.rateLimit as Rate | undefined, source: 'api', createdAt: r.createdAt });
     }
   }
 
@@ -106,9 +103,7 @@ export class Credentials {
     const secret = newSecret(this.kind.secretPrefix);
     const credential: Credential = { id: `${this.kind.idPrefix}_${randomBytes(6).toString('hex')}`, tenant, name: opts.name, rateLimit: opts.rateLimit, source: 'api', createdAt: now };
     const hash = sha256(secret);
-    this.db
-      .prepare(`INSERT INTO ${this.kind.table} (id, tenant, name, sha256, rate_limit, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
-      .run(credential.id, tenant, opts.name ?? null, hash, opts.rateLimit ? JSON.stringify(opts.rateLimit) : null, now);
+    this.rows.insert({ id: credential.id, tenant, name: opts.name, sha256: hash, rateLimit: opts.rateLimit, createdAt: now });
     this.add(hash, credential);
     return { credential, secret };
   }
@@ -123,7 +118,7 @@ export class Credentials {
       const where = credential.source === 'config' ? 'the config file (set revoked: true)' : credential.source === 'env' ? 'QOSWATCH_INGEST_KEY' : 'the environment (set QOSWATCH_INGEST_KEY to replace it)';
       throw new KeyError('conflict', `${noun} ${id} is defined by ${where}, not by the API`);
     }
-    this.db.prepare(`UPDATE ${this.kind.table} SET revoked_at = ? WHERE id = ?`).run(now, id);
+    this.rows.revoke(id, now);
     this.byHash.delete(hash);
     for (const listener of this.revokeListeners) listener(credential);
   }
@@ -147,33 +142,33 @@ export class KeyStore {
   readonly generated: Generated = {};
 
   constructor(
-    db: Db,
+    state: Pick<StateRepos, 'credentials' | 'meta'>,
     config: FileConfig,
     env: { QOSWATCH_INGEST_KEY?: string; QOSWATCH_ADMIN_TOKEN?: string },
     sourceEnv: NodeJS.ProcessEnv = process.env,
   ) {
-    this.ingest = new Credentials(db, INGEST_KEYS);
-    this.tokens = new Credentials(db, TENANT_TOKENS);
+    this.ingest = new Credentials(state.credentials(INGEST_KEYS.table), INGEST_KEYS);
+    this.tokens = new Credentials(state.credentials(TENANT_TOKENS.table), TENANT_TOKENS);
     const defaultTenant = config.default_tenant;
     if (env.QOSWATCH_INGEST_KEY) {
       this.ingest.add(sha256(env.QOSWATCH_INGEST_KEY), { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'env' });
     } else {
-      let hash = getMeta(db, META_INGEST);
+      let hash = state.meta.get(META_INGEST);
       if (!hash) {
         this.generated.ingestKey = newSecret(INGEST_KEYS.secretPrefix);
         hash = sha256(this.generated.ingestKey);
-        setMeta(db, META_INGEST, hash);
+        state.meta.set(META_INGEST, hash);
       }
       this.ingest.add(hash, { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'generated' });
     }
     this.ingest.load(config, 'ingest_keys', sourceEnv);
     this.tokens.load(config, 'api_tokens', sourceEnv);
 
-    let admin = env.QOSWATCH_ADMIN_TOKEN ? sha256(env.QOSWATCH_ADMIN_TOKEN) : getMeta(db, META_ADMIN);
+    let admin = env.QOSWATCH_ADMIN_TOKEN ? sha256(env.QOSWATCH_ADMIN_TOKEN) : state.meta.get(META_ADMIN);
     if (!admin) {
       this.generated.adminToken = newSecret('qwa');
       admin = sha256(this.generated.adminToken);
-      setMeta(db, META_ADMIN, admin);
+      state.meta.set(META_ADMIN, admin);
     }
     this.adminHash = Buffer.from(admin, 'hex');
   }

@@ -3,7 +3,7 @@ import { type FileConfig, tenantBodySchema } from '../config/file.js';
 import { conflict } from '../shared/http-errors.js';
 import { DEFAULT_SLA, mergeSla } from '../shared/sla-policy.js';
 import type { Tenant } from '../shared/tenant.js';
-import type { Db } from '../storage/sqlite.js';
+import type { TenantRepo } from '../storage/state/tenants.js';
 
 /** Tenants from the config file; the default tenant exists even when the file does not name it. */
 export class Tenants {
@@ -15,15 +15,15 @@ export class Tenants {
 
   constructor(
     private readonly config: FileConfig,
-    private readonly db?: Db,
+    private readonly rows?: TenantRepo,
   ) {
     this.defaultId = config.default_tenant;
     for (const t of config.tenants) {
       this.byId.set(t.id, this.build(t));
       this.fromConfig.add(t.id);
     }
-    for (const r of (db?.prepare('SELECT id, spec FROM tenants').all() ?? []) as { id: string; spec: string }[]) {
-      if (!this.byId.has(r.id)) this.byId.set(r.id, this.build(tenantBodySchema.parse(JSON.parse(r.spec))));
+    for (const r of rows?.all() ?? []) {
+      if (!this.byId.has(r.id)) this.byId.set(r.id, this.build(tenantBodySchema.parse(r.spec)));
     }
     // The default tenant exists even when nothing names it: enterprise, UTC, default business hours.
     if (!this.byId.has(this.defaultId)) this.byId.set(this.defaultId, this.build(tenantBodySchema.parse({ id: this.defaultId })));
@@ -34,8 +34,7 @@ export class Tenants {
     const spec = tenantBodySchema.parse(body);
     if (this.fromConfig.has(spec.id)) throw conflict(`tenant ${spec.id} is defined in the config file; change it there`);
     const existed = this.byId.has(spec.id);
-    this.db!.prepare(`INSERT INTO tenants (id, spec, created_by, created_at) VALUES (?, ?, ?, ?)
-      ON CONFLICT (id) DO UPDATE SET spec = excluded.spec, updated_by = excluded.created_by, updated_at = excluded.created_at`).run(spec.id, JSON.stringify(body), actor, now);
+    this.rows!.save(spec.id, body, actor, now);
     const tenant = this.build(spec);
     this.byId.set(spec.id, tenant);
     return { tenant, created: !existed };

@@ -1,8 +1,11 @@
 import type { Db } from '../sqlite.js';
+import { CredentialRepo } from './credentials.js';
 import { EscalationRepo } from './escalations.js';
+import { MetaRepo } from './meta.js';
 import { OutboxRepo } from './outbox.js';
 import { OverrideRepo } from './overrides.js';
 import { StormRepo } from './storms.js';
+import { TenantRepo } from './tenants.js';
 
 /**
  * The repositories of the state db, and its transactions: the SQL of the areas above lives here, not in them. With
@@ -13,12 +16,21 @@ export class StateRepos {
   readonly storms: StormRepo;
   readonly escalations: EscalationRepo;
   readonly overrides: OverrideRepo;
+  readonly tenants: TenantRepo;
+  readonly meta: MetaRepo;
 
   constructor(private readonly db: Db) {
     this.outbox = new OutboxRepo(db);
     this.storms = new StormRepo(db);
     this.escalations = new EscalationRepo(db);
     this.overrides = new OverrideRepo(db);
+    this.tenants = new TenantRepo(db);
+    this.meta = new MetaRepo(db);
+  }
+
+  /** The API-made credentials of one kind: ingest keys or tenant API tokens. */
+  credentials(table: 'ingest_keys' | 'tenant_tokens'): CredentialRepo {
+    return new CredentialRepo(this.db, table);
   }
 
   /** Runs `fn` in one transaction: all of its writes are stored, or none. */

@@ -1,23 +1,34 @@
-import type { Labels } from '../shared/labels.js';
-import type { Db } from '../storage/sqlite.js';
-import type { AlertState } from './alert-state.js';
-import type { AlertRow, Baseline } from './engine.js';
+import type { Labels } from '../../shared/labels.js';
+import type { Db } from '../sqlite.js';
 
-/** The engine's durable rows in SQLite: pending `for` timers, firing alerts, last-seen times and drop baselines. */
-export class AlertStore {
+/**
+ * A rule engine's durable row of one alert group: its state as the engine keeps it (rules/alert-state.ts; opaque
+ * here), when its series were last seen, and a drop or absent rule's baseline of (window index, value) pairs.
+ */
+export interface AlertRecord {
+  rule_id: string;
+  group_key: string;
+  labels: Labels;
+  state: object;
+  last_seen: number | undefined;
+  baseline: { seen: number; values: [window: number, value: number][] };
+}
+
+/** The alerts table: pending `for` timers, firing alerts, last-seen times and drop baselines. */
+export class AlertRepo {
   constructor(private readonly db: Db) {}
 
-  load(): AlertRow[] {
+  load(): AlertRecord[] {
     const rows = this.db.prepare('SELECT rule_id, group_key, labels, state, last_seen, baseline FROM alerts').all() as {
       rule_id: string; group_key: string; labels: string; state: string; last_seen: number | null; baseline: string | null;
     }[];
     return rows.map((r) => {
-      const b = r.baseline ? (JSON.parse(r.baseline) as { seen: number | null; values: Baseline['values'] }) : undefined;
+      const b = r.baseline ? (JSON.parse(r.baseline) as { seen: number | null; values: AlertRecord['baseline']['values'] }) : undefined;
       return {
         rule_id: r.rule_id,
         group_key: r.group_key,
         labels: JSON.parse(r.labels) as Labels,
-        state: nullsToUndefined(JSON.parse(r.state) as Record<string, unknown>) as unknown as AlertState,
+        state: nullsToUndefined(JSON.parse(r.state) as Record<string, unknown>),
         last_seen: r.last_seen ?? undefined,
         // JSON has no -Infinity: a baseline that has seen no window comes back as null.
         baseline: { seen: b?.seen ?? -Infinity, values: b?.values ?? [] },
@@ -25,7 +36,7 @@ export class AlertStore {
     });
   }
 
-  write(changes: { upserts: readonly AlertRow[]; deletes: readonly { rule_id: string; group_key: string }[] }, now: number): void {
+  write(changes: { upserts: readonly AlertRecord[]; deletes: readonly { rule_id: string; group_key: string }[] }, now: number): void {
     if (changes.upserts.length === 0 && changes.deletes.length === 0) return;
     const up = this.db.prepare(`INSERT INTO alerts (rule_id, group_key, labels, state, last_seen, baseline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (rule_id, group_key) DO UPDATE SET labels = excluded.labels, state = excluded.state, last_seen = excluded.last_seen,
