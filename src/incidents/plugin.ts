@@ -20,7 +20,7 @@ declare module 'fastify' {
 /** Incidents, silences and the incident event bus; incident events also go to InfluxDB for Grafana annotations. */
 export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
   async (app, { env, metrics }) => {
-    const silences = new Silences(app.stateDb);
+    const silences = new Silences(app.state.silences);
     const incidents = new Incidents(app.stateDb, {
       groupBy: env.QOSWATCH_INCIDENT_GROUP_BY,
       reopenMs: env.QOSWATCH_REOPEN_WINDOW,

@@ -1,5 +1,5 @@
 import { notFound } from '../shared/http-errors.js';
-import type { Db } from '../storage/sqlite.js';
+import type { SilenceRecord, SilenceRepo } from '../storage/state/silences.js';
 import { type AlertSubject, type Matchers, type Recurrence, type SilenceRule, activeAt, matches, nextChange } from './silence-match.js';
 
 export interface Silence extends SilenceRule {
@@ -21,35 +21,8 @@ export interface SilenceInput {
   comment: string;
 }
 
-interface Row {
-  id: number;
-  matchers: string;
-  starts_at: number;
-  ends_at: number | null;
-  recurrence: string | null;
-  comment: string;
-  created_by: string;
-  created_at: number;
-  updated_by: string | null;
-  updated_at: number | null;
-  deleted_by: string | null;
-  deleted_at: number | null;
-}
-
-const fromRow = (r: Row): Silence => ({
-  id: r.id,
-  matchers: JSON.parse(r.matchers) as Matchers,
-  startsAt: r.starts_at,
-  endsAt: r.ends_at ?? undefined,
-  recurrence: r.recurrence ? (JSON.parse(r.recurrence) as Recurrence) : undefined,
-  comment: r.comment,
-  createdBy: r.created_by,
-  createdAt: r.created_at,
-  updatedBy: r.updated_by ?? undefined,
-  updatedAt: r.updated_at ?? undefined,
-  deletedBy: r.deleted_by ?? undefined,
-  deletedAt: r.deleted_at ?? undefined,
-});
+/** A stored silence: its matchers and recurrence are what this area wrote (validated when made). */
+const fromRecord = (r: SilenceRecord): Silence => ({ ...r, matchers: r.matchers as Matchers, recurrence: r.recurrence as Recurrence | undefined });
 
 /**
  * Silences and maintenance windows (a maintenance window is a silence with a recurrence). Deleting keeps the row
@@ -60,43 +33,34 @@ export class Silences {
   /** When coverage can next change by itself (a start or end instant); -Infinity after an edit: now. */
   private nextCheck = -Infinity;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly rows: SilenceRepo) {
     this.reload();
   }
 
   list(includeDeleted = false): Silence[] {
-    const sql = `SELECT * FROM silences ${includeDeleted ? '' : 'WHERE deleted_at IS NULL'} ORDER BY id DESC`;
-    return (this.db.prepare(sql).all() as Row[]).map(fromRow);
+    return this.rows.list(includeDeleted).map(fromRecord);
   }
 
   get(id: number): Silence {
-    const r = this.db.prepare('SELECT * FROM silences WHERE id = ? AND deleted_at IS NULL').get(id) as Row | undefined;
+    const r = this.rows.get(id);
     if (!r) throw notFound(`no silence ${id}`);
-    return fromRow(r);
+    return fromRecord(r);
   }
 
   create(input: SilenceInput, actor: string, now: number): Silence {
-    const id = Number(
-      this.db
-        .prepare('INSERT INTO silences (matchers, starts_at, ends_at, recurrence, comment, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(JSON.stringify(input.matchers), input.startsAt, input.endsAt ?? null, input.recurrence ? JSON.stringify(input.recurrence) : null, input.comment, actor, now).lastInsertRowid,
-    );
+    const id = this.rows.insert(input, actor, now);
     this.reload();
     return this.get(id);
   }
 
   update(id: number, input: SilenceInput, actor: string, now: number): Silence {
-    const changed = this.db
-      .prepare('UPDATE silences SET matchers = ?, starts_at = ?, ends_at = ?, recurrence = ?, comment = ?, updated_by = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL')
-      .run(JSON.stringify(input.matchers), input.startsAt, input.endsAt ?? null, input.recurrence ? JSON.stringify(input.recurrence) : null, input.comment, actor, now, id).changes;
-    if (!changed) throw notFound(`no silence ${id}`);
+    if (!this.rows.update(id, input, actor, now)) throw notFound(`no silence ${id}`);
     this.reload();
     return this.get(id);
   }
 
   delete(id: number, actor: string, now: number): void {
-    const changed = this.db.prepare('UPDATE silences SET deleted_by = ?, deleted_at = ? WHERE id = ? AND deleted_at IS NULL').run(actor, now, id).changes;
-    if (!changed) throw notFound(`no silence ${id}`);
+    if (!this.rows.delete(id, actor, now)) throw notFound(`no silence ${id}`);
     this.reload();
   }
 

@@ -6,6 +6,7 @@ import { AppError } from '../../src/shared/http-errors.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { tempDir } from '../helpers/tmp.js';
+import { SilenceRepo } from '../../src/storage/state/silences.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -200,7 +201,7 @@ describe('Silences (SQLite)', () => {
   let silences: Silences;
   beforeEach(() => {
     db = openStateDb(join(tempDir('sil'), 'state.db'));
-    silences = new Silences(db);
+    silences = new Silences(new SilenceRepo(db));
   });
   afterEach(() => db.close());
 

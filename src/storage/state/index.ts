@@ -4,6 +4,7 @@ import { EscalationRepo } from './escalations.js';
 import { MetaRepo } from './meta.js';
 import { OutboxRepo } from './outbox.js';
 import { OverrideRepo } from './overrides.js';
+import { SilenceRepo } from './silences.js';
 import { StormRepo } from './storms.js';
 import { TenantRepo } from './tenants.js';
 
@@ -18,6 +19,7 @@ export class StateRepos {
   readonly overrides: OverrideRepo;
   readonly tenants: TenantRepo;
   readonly meta: MetaRepo;
+  readonly silences: SilenceRepo;
 
   constructor(private readonly db: Db) {
     this.outbox = new OutboxRepo(db);
@@ -26,6 +28,7 @@ export class StateRepos {
     this.overrides = new OverrideRepo(db);
     this.tenants = new TenantRepo(db);
     this.meta = new MetaRepo(db);
+    this.silences = new SilenceRepo(db);
   }
 
   /** The API-made credentials of one kind: ingest keys or tenant API tokens. */
