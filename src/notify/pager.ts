@@ -12,7 +12,6 @@ import type { StateRepos } from '../storage/state/index.js';
 import type { EscalationRepo } from '../storage/state/escalations.js';
 import type { OutboxItem } from '../storage/state/outbox.js';
 import type { Storm, StormRepo } from '../storage/state/storms.js';
-import type { Db } from '../storage/sqlite.js';
 import { type Rate, formatDuration } from '../util/units.js';
 import type { PageKind } from '../shared/paging.js';
 import { Composer, type Draft, type LinkOptions, TEAM } from './compose.js';
@@ -25,8 +24,6 @@ import { PageSender } from './send/sender.js';
 import { type StormOptions, topPriority, updateKind } from './storms.js';
 
 export interface PagerDeps {
-  /** The state db, for the timeline follower's cursor. */
-  db: Db;
   state: StateRepos;
   incidents: Incidents;
   oncall: OnCallService;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { Env } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
-import { getMeta, setMeta } from '../storage/state-db.js';
 import { EmailSender } from './email.js';
 import { Pager } from './pager.js';
 
@@ -18,13 +17,13 @@ declare module 'fastify' {
 /** The pager: subscribes to incident events, escalates, and delivers pages through the outbox. */
 export const pagerPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number }>(
   async (app, { env, metrics, clock }) => {
-    let secret = env.QOSWATCH_LINK_SECRET ?? getMeta(app.stateDb, 'link_secret');
-    if (!secret) setMeta(app.stateDb, 'link_secret', (secret = randomBytes(32).toString('base64url')));
+    let secret = env.QOSWATCH_LINK_SECRET ?? app.state.meta.get('link_secret');
+    if (!secret) app.state.meta.set('link_secret', (secret = randomBytes(32).toString('base64url')));
     const email = env.SMTP_URL ? new EmailSender(env.SMTP_URL, env.MAIL_FROM, env.QOSWATCH_PAGE_TIMEOUT) : undefined;
     if (!email) app.log.warn('SMTP_URL is not set: email pages fail over to each person\'s next channel');
     const pager = new Pager(
       {
-        db: app.stateDb, state: app.state, incidents: app.incidents, oncall: app.oncall, bus: app.incidentBus, email, metrics, log: app.log, clock,
+        state: app.state, incidents: app.incidents, oncall: app.oncall, bus: app.incidentBus, email, metrics, log: app.log, clock,
         runbookOf: (id) => app.alerting.engine.ruleList.find((r) => r.id === id)?.runbook,
       },
       {

@@ -38,7 +38,7 @@ export const ticketsPlugin = fp<{ clock: () => number }>(
         app.log.warn({ tenant: t.id, channel: t.customerChannel }, 'customer_channel is not a channel of the on-call file: customer updates go to the contacts only');
       }
     }
-    const follower = new TimelineFollower('tickets', { db: app.stateDb, incidents: app.incidents, bus: app.incidentBus, log: app.log }, TICKET_KINDS, (e) =>
+    const follower = new TimelineFollower('tickets', { state: app.state, incidents: app.incidents, bus: app.incidentBus, log: app.log }, TICKET_KINDS, (e) =>
       syncTicket(tickets, e, app.log),
     );
     app.decorate('tickets', tickets);

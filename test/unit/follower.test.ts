@@ -8,6 +8,7 @@ import type { IncidentEvent, TimelineKind } from '../../src/incidents/model.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { tempDir } from '../helpers/tmp.js';
+import { StateRepos } from '../../src/storage/state/index.js';
 
 /**
  * The follower of the incident timeline (the pager's and the tickets' hand-off) over a real SQLite file. A consumer
@@ -40,7 +41,7 @@ afterEach(() => {
 
 /** A follower whose handler records an effect per event; `dies` makes a call throw after writing its effect. */
 function follower(dies: (e: IncidentEvent) => boolean = () => false): TimelineFollower {
-  const f = new TimelineFollower('test', { db, incidents, bus, log }, KINDS, (e) => {
+  const f = new TimelineFollower('test', { state: new StateRepos(db), incidents, bus, log }, KINDS, (e) => {
     db.prepare('INSERT INTO effects (entry) VALUES (?)').run(e.entry.id);
     if (dies(e)) throw new Error('killed');
   });

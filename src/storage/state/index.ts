@@ -7,6 +7,7 @@ import { OverrideRepo } from './overrides.js';
 import { SilenceRepo } from './silences.js';
 import { StormRepo } from './storms.js';
 import { TenantRepo } from './tenants.js';
+import { TimelineCursors } from './timeline.js';
 
 /**
  * The repositories of the state db, and its transactions: the SQL of the areas above lives here, not in them. With
@@ -20,6 +21,7 @@ export class StateRepos {
   readonly tenants: TenantRepo;
   readonly meta: MetaRepo;
   readonly silences: SilenceRepo;
+  readonly cursors: TimelineCursors;
 
   constructor(private readonly db: Db) {
     this.outbox = new OutboxRepo(db);
@@ -29,6 +31,7 @@ export class StateRepos {
     this.tenants = new TenantRepo(db);
     this.meta = new MetaRepo(db);
     this.silences = new SilenceRepo(db);
+    this.cursors = new TimelineCursors(db);
   }
 
   /** The API-made credentials of one kind: ingest keys or tenant API tokens. */
