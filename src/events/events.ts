@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { badRequest, conflict, notFound } from '../shared/http-errors.js';
-import type { Db } from '../storage/sqlite.js';
+import type { EventRecord, EventRepo } from '../storage/state/events.js';
 import { durationSchema } from '../util/units.js';
 import type { EventWindow } from './overlay.js';
 
@@ -37,19 +37,13 @@ export interface PlannedEvent extends EventWindow {
   readonly cancelledAt: number | undefined;
 }
 
-interface Row {
-  id: number; tenant: string; name: string; regions: string; starts_at: number; ends_at: number; spec: string;
-  readiness_at: number; readiness_sent_at: number | null; readiness_attempts: number; readiness_error: string | null;
-  created_by: string; created_at: number; cancelled_at: number | null;
-}
-
-function fromRow(r: Row): PlannedEvent {
-  const spec = eventSpecSchema.parse(JSON.parse(r.spec));
+/** A stored event: its spec is what this area wrote (validated again on the way back, as before). */
+function fromRecord(r: EventRecord): PlannedEvent {
+  const spec = eventSpecSchema.parse(r.spec);
   return {
-    id: r.id, name: r.name, tenant: r.tenant, regions: JSON.parse(r.regions) as string[], startsAt: r.starts_at, endsAt: r.ends_at,
-    factor: spec.factor, rules: spec.rules ?? null, spec,
-    readinessAt: r.readiness_at, readinessSentAt: r.readiness_sent_at ?? undefined, readinessAttempts: r.readiness_attempts, readinessError: r.readiness_error ?? undefined,
-    createdBy: r.created_by, createdAt: r.created_at, cancelledAt: r.cancelled_at ?? undefined,
+    id: r.id, name: r.name, tenant: r.tenant, regions: r.regions, startsAt: r.startsAt, endsAt: r.endsAt, factor: spec.factor, rules: spec.rules ?? null, spec,
+    readinessAt: r.readinessAt, readinessSentAt: r.readinessSentAt, readinessAttempts: r.readinessAttempts, readinessError: r.readinessError,
+    createdBy: r.createdBy, createdAt: r.createdAt, cancelledAt: r.cancelledAt,
   };
 }
 
@@ -71,7 +65,7 @@ export const READINESS_CLAIM_MS = 5 * 60_000;
 
 /** Planned high-traffic events in the state store. */
 export class Events {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly rows: EventRepo) {}
 
   create(spec: EventSpec, actor: string, now: number): PlannedEvent {
     if (spec.ends_at <= spec.starts_at) throw badRequest('ends_at: must be after starts_at');
@@ -79,15 +73,13 @@ export class Events {
     if (spec.ends_at - spec.starts_at > MAX_EVENT_MS) throw badRequest('ends_at: an event lasts at most 31 days');
     const regions = [...new Set(spec.regions)].sort();
     const readinessAt = Math.min(spec.starts_at - spec.readiness_lead, spec.starts_at);
-    const { lastInsertRowid } = this.db
-      .prepare('INSERT INTO events (tenant, name, regions, starts_at, ends_at, spec, readiness_at, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(spec.tenant, spec.name, JSON.stringify(regions), spec.starts_at, spec.ends_at, JSON.stringify({ ...spec, regions }), readinessAt, actor, now);
-    return this.require(Number(lastInsertRowid));
+    const id = this.rows.insert({ tenant: spec.tenant, name: spec.name, regions, startsAt: spec.starts_at, endsAt: spec.ends_at, spec: { ...spec, regions }, readinessAt, createdBy: actor, createdAt: now });
+    return this.require(id);
   }
 
   get(id: number): PlannedEvent | undefined {
-    const r = this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as Row | undefined;
-    return r && fromRow(r);
+    const r = this.rows.get(id);
+    return r && fromRecord(r);
   }
 
   require(id: number): PlannedEvent {
@@ -98,22 +90,19 @@ export class Events {
 
   /** Newest start first; `tenant` narrows. */
   list(tenant?: string, limit = 200): PlannedEvent[] {
-    const rows = (tenant === undefined
-      ? this.db.prepare('SELECT * FROM events ORDER BY starts_at DESC, id DESC LIMIT ?').all(limit)
-      : this.db.prepare('SELECT * FROM events WHERE tenant = ? ORDER BY starts_at DESC, id DESC LIMIT ?').all(tenant, limit)) as Row[];
-    return rows.map(fromRow);
+    return this.rows.list(tenant, limit).map(fromRecord);
   }
 
   /** Events not cancelled that end after `since` (the engine's overlay: over, or recently ended). */
   endingAfter(since: number): PlannedEvent[] {
-    return (this.db.prepare('SELECT * FROM events WHERE cancelled_at IS NULL AND ends_at > ? ORDER BY starts_at').all(since) as Row[]).map(fromRow);
+    return this.rows.endingAfter(since).map(fromRecord);
   }
 
   cancel(id: number, now: number): PlannedEvent {
     const e = this.require(id);
     if (e.cancelledAt !== undefined) return e;
     if (e.endsAt <= now) throw conflict(`event ${id} is over; it cannot be cancelled`);
-    this.db.prepare('UPDATE events SET cancelled_at = ? WHERE id = ?').run(now, id);
+    this.rows.cancel(id, now);
     return this.require(id);
   }
 
@@ -125,23 +114,18 @@ export class Events {
    */
   claimReadiness(now: number): ReadinessClaim[] {
     const until = now + READINESS_CLAIM_MS;
-    return (this.db
-      .prepare(`UPDATE events SET readiness_claim_until = ?, readiness_attempts = readiness_attempts + 1
-        WHERE readiness_sent_at IS NULL AND readiness_attempts < ? AND cancelled_at IS NULL AND readiness_at <= ? AND ends_at > ?
-          AND (readiness_claim_until IS NULL OR readiness_claim_until <= ?) RETURNING *`)
-      .all(until, READINESS_ATTEMPTS, now, now, now) as Row[])
-      .map((r) => ({ event: fromRow(r), until }))
+    return this.rows
+      .claimReadiness(now, until, READINESS_ATTEMPTS)
+      .map((r) => ({ event: fromRecord(r), until }))
       .sort((x, y) => x.event.readinessAt - y.event.readinessAt || x.event.id - y.event.id);
   }
 
   readinessSent(c: ReadinessClaim, now: number): void {
-    this.db.prepare('UPDATE events SET readiness_sent_at = ?, readiness_error = NULL, readiness_claim_until = NULL WHERE id = ? AND readiness_claim_until = ?').run(now, c.event.id, c.until);
+    this.rows.readinessSent(c.event.id, c.until, now);
   }
 
   /** A failed attempt: recorded, and due again a few minutes later. */
   readinessFailed(c: ReadinessClaim, reason: string, now: number): void {
-    this.db
-      .prepare('UPDATE events SET readiness_error = ?, readiness_at = ?, readiness_claim_until = NULL WHERE id = ? AND readiness_claim_until = ?')
-      .run(reason, now + READINESS_RETRY_MS, c.event.id, c.until);
+    this.rows.readinessFailed(c.event.id, c.until, reason, now + READINESS_RETRY_MS);
   }
 }

@@ -19,7 +19,7 @@ declare module 'fastify' {
 /** Planned events: their store, the threshold overlay the rule engine consults, and the readiness reports. */
 export const eventsPlugin = fp<{ env: Env; clock: () => number }>(
   async (app, { env, clock }) => {
-    const events = new Events(app.stateDb);
+    const events = new Events(app.state.events);
     const overlay = new EventOverlay();
     const refresh = () => overlay.set(events.endingAfter(clock() - ENDED_EVENTS_KEPT_MS));
     refresh();

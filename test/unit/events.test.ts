@@ -11,6 +11,7 @@ import { Tenants } from '../../src/tenants/tenants.js';
 import { SmtpSink } from '../helpers/smtp.js';
 import { tempDir } from '../helpers/tmp.js';
 import { OverrideRepo } from '../../src/storage/state/overrides.js';
+import { EventRepo } from '../../src/storage/state/events.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2030, 0, 7, 12, 0, 0);
@@ -28,7 +29,7 @@ function runner(path: string, clock: () => number): ReadinessDeps & { close(): v
   const tenants = new Tenants(fileConfigSchema.parse({ tenants: [{ id: 'default', contacts: [{ name: 'NOC', email: 'noc@acme.example' }] }] }));
   const mailer = new EmailSender(smtp.url, 'qoswatch <qoswatch@localhost>', 10_000);
   return {
-    events: new Events(db), tenant: (id) => tenants.get(id), oncall: new OnCallService(new OverrideRepo(db), EMPTY_ONCALL),
+    events: new Events(new EventRepo(db)), tenant: (id) => tenants.get(id), oncall: new OnCallService(new OverrideRepo(db), EMPTY_ONCALL),
     incidents: new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 600_000, silenced: () => false }),
     influx: undefined, rules: () => [], mailer, grafanaUrl: undefined, clock, log: quiet,
     close: () => {
@@ -63,7 +64,7 @@ describe('readiness reports over one state db', () => {
 
   it('a report whose runner died mid-send is due again once the claim has run out, not before; each attempt counts', () => {
     const db = openStateDb(':memory:');
-    const events = new Events(db);
+    const events = new Events(new EventRepo(db));
     const e = events.create({ tenant: 'default', name: 'Gala', regions: [], starts_at: T0 + 2 * H, ends_at: T0 + 4 * H, factor: 0.5, readiness_lead: 3 * H }, 'admin', T0);
     expect(events.claimReadiness(T0).map((c) => c.event.id)).toEqual([e.id]); // this runner dies
     expect(events.claimReadiness(T0 + READINESS_CLAIM_MS - 1)).toEqual([]);

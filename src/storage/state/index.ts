@@ -1,6 +1,7 @@
 import type { Db } from '../sqlite.js';
 import { CredentialRepo } from './credentials.js';
 import { EscalationRepo } from './escalations.js';
+import { EventRepo } from './events.js';
 import { MetaRepo } from './meta.js';
 import { OutboxRepo } from './outbox.js';
 import { OverrideRepo } from './overrides.js';
@@ -22,6 +23,7 @@ export class StateRepos {
   readonly meta: MetaRepo;
   readonly silences: SilenceRepo;
   readonly cursors: TimelineCursors;
+  readonly events: EventRepo;
 
   constructor(private readonly db: Db) {
     this.outbox = new OutboxRepo(db);
@@ -32,6 +34,7 @@ export class StateRepos {
     this.meta = new MetaRepo(db);
     this.silences = new SilenceRepo(db);
     this.cursors = new TimelineCursors(db);
+    this.events = new EventRepo(db);
   }
 
   /** The API-made credentials of one kind: ingest keys or tenant API tokens. */
