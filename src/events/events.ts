@@ -26,25 +26,13 @@ export type EventSpec = z.output<typeof eventSpecSchema>;
 /** Longest event: a month (a long-running overlay is a rule change, not an event). */
 export const MAX_EVENT_MS = 31 * 86_400_000;
 
-export interface PlannedEvent extends EventWindow {
-  readonly spec: EventSpec;
-  readonly readinessAt: number;
-  readonly readinessSentAt: number | undefined;
-  readonly readinessAttempts: number;
-  readonly readinessError: string | undefined;
-  readonly createdBy: string;
-  readonly createdAt: number;
-  readonly cancelledAt: number | undefined;
-}
+/** An event with its spec, its readiness report's progress and who registered it. */
+export type PlannedEvent = EventWindow & Omit<EventRecord, keyof EventWindow | 'spec'> & { readonly spec: EventSpec };
 
 /** A stored event: its spec is what this area wrote (validated again on the way back, as before). */
 function fromRecord(r: EventRecord): PlannedEvent {
   const spec = eventSpecSchema.parse(r.spec);
-  return {
-    id: r.id, name: r.name, tenant: r.tenant, regions: r.regions, startsAt: r.startsAt, endsAt: r.endsAt, factor: spec.factor, rules: spec.rules ?? null, spec,
-    readinessAt: r.readinessAt, readinessSentAt: r.readinessSentAt, readinessAttempts: r.readinessAttempts, readinessError: r.readinessError,
-    createdBy: r.createdBy, createdAt: r.createdAt, cancelledAt: r.cancelledAt,
-  };
+  return { ...r, factor: spec.factor, rules: spec.rules ?? null, spec };
 }
 
 export type EventState = 'upcoming' | 'active' | 'ended' | 'cancelled';

@@ -2,16 +2,8 @@ import { notFound } from '../shared/http-errors.js';
 import type { SilenceRecord, SilenceRepo } from '../storage/state/silences.js';
 import { type AlertSubject, type Matchers, type Recurrence, type SilenceRule, activeAt, matches, nextChange } from './silence-match.js';
 
-export interface Silence extends SilenceRule {
-  readonly id: number;
-  readonly comment: string;
-  readonly createdBy: string;
-  readonly createdAt: number;
-  readonly updatedBy: string | undefined;
-  readonly updatedAt: number | undefined;
-  readonly deletedBy: string | undefined;
-  readonly deletedAt: number | undefined;
-}
+/** A silence with who made, edited and deleted it, and when. */
+export type Silence = SilenceRule & Omit<SilenceRecord, keyof SilenceRule>;
 
 export interface SilenceInput {
   matchers: Matchers;
