@@ -16,7 +16,7 @@ declare module 'fastify' {
 /** Tickets, kept in step with incidents through a crash-safe follower of the incident timeline. */
 export const ticketsPlugin = fp<{ clock: () => number }>(
   async (app, { clock }) => {
-    const tickets = new Tickets(app.stateDb);
+    const tickets = new Tickets(app.state.tickets, app.state.tx);
     const watch = new SlaWatch({ tickets, tenants: app.tenants, incidents: app.incidents, pager: app.pager, log: app.log, clock }, 1000);
     tickets.onEvent = (t, e, now) => {
       watch.touch(t.id);

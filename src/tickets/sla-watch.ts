@@ -4,8 +4,9 @@ import type { Pager } from '../notify/pager.js';
 import type { Incident } from '../incidents/model.js';
 import type { Tenants } from '../tenants/tenants.js';
 import type { Tenant } from '../shared/tenant.js';
+import type { SlaMark } from '../storage/state/tickets.js';
 import { DueQueue } from '../util/due-queue.js';
-import type { SlaClock, SlaMark, Ticket, TicketEvent, Tickets } from './tickets.js';
+import type { SlaClock, Ticket, TicketEvent, Tickets } from './tickets.js';
 
 /** Ticket states whose clocks may still run. */
 const OPEN = ['new', 'acknowledged', 'mitigated', 'waiting_on_customer', 'resolved'] as const;

@@ -17,7 +17,8 @@ import { MIGRATIONS, openStateDb } from '../../src/storage/state-db.js';
 import { type TargetName, type Tenant, type Tier } from '../../src/shared/tenant.js';
 import type { TicketState } from '../../src/tickets/lifecycle.js';
 import { syncTicket } from '../../src/tickets/sync.js';
-import { type SlaClock, type Ticket, Tickets } from '../../src/tickets/tickets.js';
+import type { SlaClock, Ticket, Tickets } from '../../src/tickets/tickets.js';
+import { ticketsOn } from '../helpers/state.js';
 import { tempDir } from '../helpers/tmp.js';
 import { expectAppError } from '../helpers/errors.js';
 import { businessHours } from '../helpers/business-hours.js';
@@ -48,7 +49,7 @@ let db: Db;
 let tickets: Tickets;
 beforeEach(() => {
   db = openStateDb(join(tempDir('tickets'), 'state.db'));
-  tickets = new Tickets(db);
+  tickets = ticketsOn(db);
 });
 afterEach(() => db.close());
 
@@ -476,15 +477,15 @@ describe('SLA marks', () => {
   it('upgrading a state db carries over the warnings and breaches older versions recorded as ticket events', () => {
     const path = join(tempDir('tickets-upgrade'), 'state.db');
     const old = openDb(path, MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.includes('sla_marks'))));
-    const before = new Tickets(old);
+    const before = ticketsOn(old);
     // The ticket as an older version wrote it (this version's open() writes columns that came later: public_id).
     const t = { id: Number(old.prepare("INSERT INTO tickets (tenant, title, priority, state, opened_at, updated_at) VALUES ('acme', 't', 'P1', 'new', ?, ?)").run(T0, T0).lastInsertRowid) };
     before.record(t.id, 'sla_warning', { target: 'restore', priority: 'P1' }, T0 + H);
     before.record(t.id, 'sla_breach', { target: 'restore', priority: 'P1' }, T0 + 2 * H);
     old.close();
     const upgraded = openStateDb(path);
-    expect(new Tickets(upgraded).get(t.id)!.publicId, 'the upgrade gives older tickets a public id').toMatch(/^tk_[0-9a-f]{16}$/);
-    expect(new Tickets(upgraded).slaMarks(t.id)).toEqual(
+    expect(ticketsOn(upgraded).get(t.id)!.publicId, 'the upgrade gives older tickets a public id').toMatch(/^tk_[0-9a-f]{16}$/);
+    expect(ticketsOn(upgraded).slaMarks(t.id)).toEqual(
       expect.arrayContaining([
         { kind: 'sla_warning', target: 'restore', priority: 'P1' },
         { kind: 'sla_breach', target: 'restore', priority: 'P1' },

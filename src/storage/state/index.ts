@@ -8,6 +8,7 @@ import { OverrideRepo } from './overrides.js';
 import { SilenceRepo } from './silences.js';
 import { StormRepo } from './storms.js';
 import { TenantRepo } from './tenants.js';
+import { TicketRepo } from './tickets.js';
 import { TimelineCursors } from './timeline.js';
 
 /**
@@ -23,6 +24,7 @@ export class StateRepos {
   readonly meta: MetaRepo;
   readonly silences: SilenceRepo;
   readonly cursors: TimelineCursors;
+  readonly tickets: TicketRepo;
   readonly events: EventRepo;
 
   constructor(private readonly db: Db) {
@@ -34,6 +36,7 @@ export class StateRepos {
     this.meta = new MetaRepo(db);
     this.silences = new SilenceRepo(db);
     this.cursors = new TimelineCursors(db);
+    this.tickets = new TicketRepo(db);
     this.events = new EventRepo(db);
   }
 
