@@ -1,9 +1,8 @@
-import type { Statement } from 'better-sqlite3';
 import type { AlertEvent } from '../rules/engine.js';
 import { AppError, conflict, notFound } from '../shared/http-errors.js';
 import type { GroupField, Labels } from '../shared/labels.js';
 import { type Priority, rank } from '../shared/priority.js';
-import type { Db } from '../storage/sqlite.js';
+import type { IncidentRepo } from '../storage/state/incidents.js';
 import { alertSummary } from './describe.js';
 import { type Incident, type IncidentAlert, type IncidentEvent, type IncidentState, SYSTEM_ACTOR, type TimelineEntry, type TimelineKind } from './model.js';
 import type { AlertSubject } from './silence-match.js';
@@ -47,69 +46,20 @@ export interface IncidentFilter {
   limit: number;
 }
 
-interface IncidentRow extends Omit<Incident, 'silenced' | 'region' | 'acknowledged_at' | 'acknowledged_by' | 'mitigated_at' | 'mitigated_by' | 'resolved_at' | 'resolved_by'> {
-  silenced: number;
-  region: string | null;
-  acknowledged_at: number | null;
-  acknowledged_by: string | null;
-  mitigated_at: number | null;
-  mitigated_by: string | null;
-  resolved_at: number | null;
-  resolved_by: string | null;
-}
-
-const orUndef = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
-
-function toIncident(r: IncidentRow): Incident {
-  return {
-    ...r, silenced: r.silenced === 1, region: orUndef(r.region),
-    acknowledged_at: orUndef(r.acknowledged_at), acknowledged_by: orUndef(r.acknowledged_by),
-    mitigated_at: orUndef(r.mitigated_at), mitigated_by: orUndef(r.mitigated_by),
-    resolved_at: orUndef(r.resolved_at), resolved_by: orUndef(r.resolved_by),
-  };
-}
-
 /**
- * Incidents in SQLite: alerts group into incidents, priorities follow the firing alerts, every change is a timeline
+ * Incidents in the state db (storage/state/incidents.ts, whose rows this class wrote: their states and kinds are
+ * this area's): alerts group into incidents, priorities follow the firing alerts, every change is a timeline
  * entry. Writers return the events to publish; callers publish them after the surrounding transaction commits.
  */
 export class Incidents {
-  private readonly q: Record<string, Statement>;
-
   constructor(
-    private readonly db: Db,
+    private readonly rows: IncidentRepo,
+    private readonly tx: <T>(fn: () => T) => T,
     private readonly opts: IncidentOptions,
-  ) {
-    const p = (sql: string) => db.prepare(sql);
-    this.q = {
-      get: p('SELECT * FROM incidents WHERE id = ?'),
-      active: p("SELECT * FROM incidents WHERE group_key = ? AND state IN ('open', 'acknowledged') ORDER BY id DESC LIMIT 1"),
-      recent: p("SELECT * FROM incidents WHERE group_key = ? AND state = 'mitigated' AND mitigated_at >= ? ORDER BY id DESC LIMIT 1"),
-      openOfTenant: p("SELECT count(*) AS n FROM incidents WHERE tenant = ? AND state IN ('open', 'acknowledged')"),
-      insert: p(`INSERT INTO incidents (group_key, tenant, region, title, state, priority, silenced, opened_at, updated_at)
-                 VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)`),
-      reopen: p("UPDATE incidents SET state = 'open', mitigated_at = NULL, mitigated_by = NULL, reopened = reopened + 1, updated_at = ? WHERE id = ?"),
-      setPriority: p('UPDATE incidents SET priority = ?, updated_at = ? WHERE id = ?'),
-      setSilenced: p('UPDATE incidents SET silenced = ?, updated_at = ? WHERE id = ?'),
-      firingOf: p('SELECT incident_id FROM incident_alerts WHERE rule_id = ? AND group_key = ? AND firing = 1'),
-      upsertAlert: p(`INSERT INTO incident_alerts (incident_id, rule_id, group_key, labels, priority, firing, silenced, fired_at, trigger)
-                      VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
-                      ON CONFLICT (incident_id, rule_id, group_key) DO UPDATE SET priority = excluded.priority, firing = 1,
-                        silenced = excluded.silenced, fired_at = excluded.fired_at, cleared_at = NULL, trigger = excluded.trigger`),
-      alertPriority: p('UPDATE incident_alerts SET priority = ?, trigger = ? WHERE incident_id = ? AND rule_id = ? AND group_key = ?'),
-      clearAlert: p('UPDATE incident_alerts SET firing = 0, cleared_at = ? WHERE incident_id = ? AND rule_id = ? AND group_key = ?'),
-      alertsOf: p('SELECT * FROM incident_alerts WHERE incident_id = ? ORDER BY fired_at, rule_id, group_key'),
-      firingAlertsOf: p('SELECT * FROM incident_alerts WHERE incident_id = ? AND firing = 1'),
-      timeline: p('INSERT INTO timeline (incident_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?)'),
-      timelineOf: p('SELECT id, at, actor, kind, data FROM timeline WHERE incident_id = ? ORDER BY id'),
-      // Only incidents with firing alerts can change silence; the partial index holds just the firing alerts.
-      withFiring: p("SELECT * FROM incidents WHERE state != 'resolved' AND id IN (SELECT incident_id FROM incident_alerts WHERE firing = 1)"),
-    };
-  }
+  ) {}
 
   get(id: number): Incident | undefined {
-    const r = this.q.get!.get(id) as IncidentRow | undefined;
-    return r && toIncident(r);
+    return this.rows.get(id) as Incident | undefined;
   }
 
   require(id: number): Incident {
@@ -119,54 +69,25 @@ export class Incidents {
   }
 
   list(f: IncidentFilter): Incident[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const inList = (col: string, values: readonly string[] | undefined) => {
-      if (!values?.length) return;
-      where.push(`${col} IN (${values.map(() => '?').join(', ')})`);
-      args.push(...values);
-    };
-    inList('state', f.state);
-    inList('priority', f.priority);
-    if (f.tenant !== undefined) (where.push('tenant = ?'), args.push(f.tenant));
-    if (f.region !== undefined) (where.push('region = ?'), args.push(f.region));
-    if (f.from !== undefined) (where.push('opened_at >= ?'), args.push(f.from));
-    if (f.to !== undefined) (where.push('opened_at < ?'), args.push(f.to));
-    if (f.before !== undefined) (where.push('id < ?'), args.push(f.before));
-    const sql = `SELECT * FROM incidents ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, f.limit) as IncidentRow[]).map(toIncident);
+    return this.rows.list(f) as Incident[];
   }
 
   /** Incidents not yet resolved, counted by tenant and priority (the health and SLA boards' gauge). */
   openCounts(): { tenant: string; priority: Priority; n: number }[] {
-    return this.db.prepare("SELECT tenant, priority, COUNT(*) AS n FROM incidents WHERE state != 'resolved' GROUP BY tenant, priority").all() as { tenant: string; priority: Priority; n: number }[];
+    return this.rows.openCounts();
   }
 
   /** Incidents of a tenant opened in [from, to), counted by region and (current) priority — for reports. */
   openedBetween(tenant: string, from: number, to: number): { region: string | null; priority: Priority; n: number }[] {
-    return this.db
-      .prepare('SELECT region, priority, COUNT(*) AS n FROM incidents WHERE tenant = ? AND opened_at >= ? AND opened_at < ? GROUP BY region, priority')
-      .all(tenant, from, to) as { region: string | null; priority: Priority; n: number }[];
+    return this.rows.openedBetween(tenant, from, to);
   }
 
   alerts(id: number): IncidentAlert[] {
-    return (this.q.alertsOf!.all(id) as Record<string, unknown>[]).map((r) => ({
-      rule_id: r.rule_id as string,
-      group_key: r.group_key as string,
-      labels: JSON.parse(r.labels as string) as Labels,
-      priority: r.priority as Priority,
-      firing: r.firing === 1,
-      silenced: r.silenced === 1,
-      fired_at: r.fired_at as number,
-      cleared_at: orUndef(r.cleared_at as number | null),
-      trigger: r.trigger ? JSON.parse(r.trigger as string) : undefined,
-    }));
+    return this.rows.alerts(id) as IncidentAlert[];
   }
 
   timeline(id: number): TimelineEntry[] {
-    return (this.q.timelineOf!.all(id) as { id: number; at: number; actor: string; kind: TimelineKind; data: string | null }[]).map((r) => ({
-      ...r, data: r.data ? JSON.parse(r.data) : undefined,
-    }));
+    return this.rows.timeline(id) as TimelineEntry[];
   }
 
   /** Applies alert transitions (call inside the transaction that stores the alert states). */
@@ -186,23 +107,20 @@ export class Incidents {
    */
   act(id: number, action: Action, actor: string, note: string | undefined, now: number, reopened?: number): IncidentEvent {
     const a = ACTIONS[action];
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const before = this.require(id);
       if (reopened !== undefined && before.reopened !== reopened) throw new AppError(410, 'gone', `incident ${id} has reopened since`);
-      const changed = this.db
-        .prepare(`UPDATE incidents SET state = ?, ${a.column}_at = ?, ${a.column}_by = ?, updated_at = ? WHERE id = ? AND state IN (${a.from.map(() => '?').join(', ')})`)
-        .run(a.to, now, actor, now, id, ...a.from).changes;
-      if (changed === 0) throw conflict(`incident ${id} is ${before.state}: cannot ${action} it`);
+      if (!this.rows.transition(id, a.from, a.to, a.column, actor, now)) throw conflict(`incident ${id} is ${before.state}: cannot ${action} it`);
       return this.record(id, now, actor, a.kind, note ? { note } : undefined);
-    })();
+    });
   }
 
   comment(id: number, actor: string, text: string, now: number): IncidentEvent {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       this.require(id);
-      this.db.prepare('UPDATE incidents SET updated_at = ? WHERE id = ?').run(now, id);
+      this.rows.touch(id, now);
       return this.record(id, now, actor, 'commented', { text });
-    })();
+    });
   }
 
   /** Adds a timeline entry of the system or a person (paging records every attempt here). */
@@ -212,11 +130,11 @@ export class Incidents {
 
   /** Re-checks the silenced flag of every unresolved incident (silences start, end and get edited). */
   refreshSilences(now: number): IncidentEvent[] {
-    return this.db.transaction(() => {
+    return this.tx(() => {
       const out: IncidentEvent[] = [];
-      for (const r of this.q.withFiring!.all() as IncidentRow[]) this.updateSilenced(toIncident(r), now, out);
+      for (const inc of this.rows.withFiring() as Incident[]) this.updateSilenced(inc, now, out);
       return out;
-    })();
+    });
   }
 
   private fired(e: AlertEvent & { type: 'fired' }, out: IncidentEvent[]): void {
@@ -231,16 +149,16 @@ export class Incidents {
     // attached twice; re-firing an alert still attached (reload edge) just refreshes it.
     let inc = this.activeFor(group.key);
     if (!inc) {
-      const flap = this.q.recent!.get(group.key, e.at - this.opts.reopenMs) as IncidentRow | undefined;
+      const flap = this.rows.recentlyMitigated(group.key, e.at - this.opts.reopenMs);
       if (flap) {
-        this.q.reopen!.run(e.at, flap.id);
+        this.rows.reopen(flap.id, e.at);
         inc = this.get(flap.id)!;
         out.push(this.record(inc.id, e.at, SYSTEM_ACTOR, 'reopened', { reason: 'recurred within the reopen window (flapping)', ...alertData }));
       } else {
         // The partial unique index allows one active incident per group: a second writer's insert fails its pass,
         // which is retried and then finds this one.
         const title = overBudget ? `alert groups beyond the tenant's ${this.opts.maxOpenPerTenant} open incidents` : alertData.summary;
-        const id = Number(this.q.insert!.run(group.key, group.tenant, group.region ?? null, title, e.priority, silenced ? 1 : 0, e.at, e.at).lastInsertRowid);
+        const id = this.rows.insert({ groupKey: group.key, tenant: group.tenant, region: group.region, title, priority: e.priority, silenced, at: e.at });
         inc = this.get(id)!;
         out.push(this.record(id, e.at, SYSTEM_ACTOR, 'opened', alertData));
       }
@@ -261,15 +179,15 @@ export class Incidents {
    */
   private attach(id: number, e: AlertEvent & { type: 'fired' | 'priority_changed' }, out: IncidentEvent[], extra?: Record<string, unknown>): void {
     const { data, silenced } = this.firing(e);
-    this.q.upsertAlert!.run(id, e.rule.id, e.key, JSON.stringify(e.labels), e.priority, silenced ? 1 : 0, e.at, JSON.stringify(e.values));
+    this.rows.upsertAlert(id, { ruleId: e.rule.id, groupKey: e.key, labels: e.labels, priority: e.priority, silenced, at: e.at, trigger: e.values });
     out.push(this.record(id, e.at, SYSTEM_ACTOR, 'alert_fired', { ...data, ...extra }));
     this.updatePriority(id, e.at, out);
     this.updateSilenced(this.get(id)!, e.at, out);
   }
 
   private alertChanged(e: AlertEvent & { type: 'priority_changed' }, out: IncidentEvent[]): void {
-    for (const { incident_id } of this.q.firingOf!.all(e.rule.id, e.key) as { incident_id: number }[]) {
-      this.q.alertPriority!.run(e.priority, JSON.stringify(e.values), incident_id, e.rule.id, e.key);
+    for (const incident_id of this.rows.firingIn(e.rule.id, e.key)) {
+      this.rows.setAlertPriority(incident_id, e.rule.id, e.key, e.priority, e.values);
       const inc = this.get(incident_id)!;
       const data = { rule: e.rule.id, group: e.key, priority: e.priority, previous: e.previous, values: e.values, summary: alertSummary(e.rule, e.labels, e.values) };
       out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'alert_priority_changed', data));
@@ -278,12 +196,12 @@ export class Incidents {
       if (inc.state === 'mitigated' && rank(e.priority) < rank(e.previous)) {
         const active = this.activeFor(inc.group_key);
         if (active) {
-          this.q.clearAlert!.run(e.at, incident_id, e.rule.id, e.key);
+          this.rows.clearAlert(incident_id, e.rule.id, e.key, e.at);
           out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'alert_cleared', { rule: e.rule.id, group: e.key, moved_to: active.id, reason: `worse again while incident #${active.id} of the group is active: moved there` }));
           this.attach(active.id, e, out);
           continue;
         }
-        this.q.reopen!.run(e.at, incident_id);
+        this.rows.reopen(incident_id, e.at);
         out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'reopened', { reason: 'priority rose while mitigated', ...data }));
       }
       if (inc.state !== 'resolved') this.updatePriority(incident_id, e.at, out);
@@ -291,8 +209,8 @@ export class Incidents {
   }
 
   private cleared(e: AlertEvent & { type: 'cleared' }, out: IncidentEvent[]): void {
-    for (const { incident_id } of this.q.firingOf!.all(e.rule.id, e.key) as { incident_id: number }[]) {
-      this.q.clearAlert!.run(e.at, incident_id, e.rule.id, e.key);
+    for (const incident_id of this.rows.firingIn(e.rule.id, e.key)) {
+      this.rows.clearAlert(incident_id, e.rule.id, e.key, e.at);
       out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'alert_cleared', { rule: e.rule.id, group: e.key, previous: e.previous, values: e.values }));
       const inc = this.get(incident_id)!;
       if (inc.state !== 'resolved') {
@@ -300,8 +218,8 @@ export class Incidents {
         // The alerts left may all be silenced now.
         this.updateSilenced(inc, e.at, out);
       }
-      if ((inc.state === 'open' || inc.state === 'acknowledged') && this.q.firingAlertsOf!.all(incident_id).length === 0) {
-        this.db.prepare("UPDATE incidents SET state = 'mitigated', mitigated_at = ?, mitigated_by = ?, updated_at = ? WHERE id = ?").run(e.at, SYSTEM_ACTOR, e.at, incident_id);
+      if ((inc.state === 'open' || inc.state === 'acknowledged') && this.rows.firingAlerts(incident_id).length === 0) {
+        this.rows.transition(incident_id, ['open', 'acknowledged'], 'mitigated', 'mitigated', SYSTEM_ACTOR, e.at);
         out.push(this.record(incident_id, e.at, SYSTEM_ACTOR, 'mitigated', { reason: 'every alert cleared (metrics recovered)', auto: true }));
       }
     }
@@ -309,40 +227,39 @@ export class Incidents {
 
   /** Incident priority = the most severe firing alert; a change is a timeline entry. */
   private updatePriority(id: number, now: number, out: IncidentEvent[]): void {
-    const firing = this.q.firingAlertsOf!.all(id) as { priority: Priority }[];
+    const firing = this.rows.firingAlerts(id);
     if (firing.length === 0) return;
     const top = firing.map((a) => a.priority).sort((a, b) => rank(a) - rank(b))[0]!;
     const inc = this.get(id)!;
     if (top === inc.priority) return;
-    this.q.setPriority!.run(top, now, id);
+    this.rows.setPriority(id, top, now);
     out.push(this.record(id, now, SYSTEM_ACTOR, 'priority_changed', { priority: top, previous: inc.priority }));
   }
 
   /** An incident is silenced while every firing alert of it is covered by an active silence. */
   private updateSilenced(inc: Incident, now: number, out: IncidentEvent[]): void {
-    const firing = this.q.firingAlertsOf!.all(inc.id) as { rule_id: string; group_key: string; labels: string; silenced: number }[];
+    const firing = this.rows.firingAlerts(inc.id);
     if (firing.length === 0) return;
     let all = true;
     for (const a of firing) {
-      const s = this.opts.silenced({ rule: a.rule_id, ...(JSON.parse(a.labels) as Labels) }, now);
-      if (s !== (a.silenced === 1)) this.db.prepare('UPDATE incident_alerts SET silenced = ? WHERE incident_id = ? AND rule_id = ? AND group_key = ?').run(s ? 1 : 0, inc.id, a.rule_id, a.group_key);
+      const s = this.opts.silenced({ rule: a.rule_id, ...a.labels }, now);
+      if (s !== a.silenced) this.rows.setAlertSilenced(inc.id, a.rule_id, a.group_key, s);
       all &&= s;
     }
     if (all === inc.silenced) return;
-    this.q.setSilenced!.run(all ? 1 : 0, now, inc.id);
+    this.rows.setSilenced(inc.id, all, now);
     out.push(this.record(inc.id, now, SYSTEM_ACTOR, all ? 'silenced' : 'unsilenced', undefined));
   }
 
   /** Whether this alert group would open a new incident while its tenant already has its most open ones. */
   private overBudget(group: { key: string; tenant: string }, at: number): boolean {
     const max = this.opts.maxOpenPerTenant;
-    if (max === undefined || this.activeFor(group.key) || this.q.recent!.get(group.key, at - this.opts.reopenMs)) return false;
-    return (this.q.openOfTenant!.get(group.tenant) as { n: number }).n >= max;
+    if (max === undefined || this.activeFor(group.key) || this.rows.recentlyMitigated(group.key, at - this.opts.reopenMs)) return false;
+    return this.rows.openOf(group.tenant) >= max;
   }
 
   private activeFor(groupKey: string): Incident | undefined {
-    const r = this.q.active!.get(groupKey) as IncidentRow | undefined;
-    return r && toIncident(r);
+    return this.rows.active(groupKey) as Incident | undefined;
   }
 
   private groupOf(labels: Labels): { key: string; tenant: string; region: string | undefined } {
@@ -352,7 +269,7 @@ export class Incidents {
   }
 
   private record(id: number, at: number, actor: string, kind: TimelineKind, data: Record<string, unknown> | undefined): IncidentEvent {
-    const entryId = Number(this.q.timeline!.run(id, at, actor, kind, data === undefined ? null : JSON.stringify(data)).lastInsertRowid);
+    const entryId = this.rows.addEntry(id, at, actor, kind, data);
     return { type: kind, incident: this.get(id)!, entry: { id: entryId, at, actor, kind, data } };
   }
 }

@@ -1,43 +1,13 @@
 import type { Values } from '../rules/alert-state.js';
-import type { Labels } from '../shared/labels.js';
-import type { Priority } from '../shared/priority.js';
+import type { IncidentAlertRecord, IncidentRecord, TimelineRecord } from '../storage/state/incidents.js';
 
 export const INCIDENT_STATES = ['open', 'acknowledged', 'mitigated', 'resolved'] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];
 
-export interface Incident {
-  id: number;
-  tenant: string;
-  region: string | undefined;
-  group_key: string;
-  title: string;
-  state: IncidentState;
-  priority: Priority;
-  silenced: boolean;
-  opened_at: number;
-  acknowledged_at: number | undefined;
-  acknowledged_by: string | undefined;
-  mitigated_at: number | undefined;
-  mitigated_by: string | undefined;
-  resolved_at: number | undefined;
-  resolved_by: string | undefined;
-  /** How many times a recurrence within the reopen window brought it back (flapping). */
-  reopened: number;
-  updated_at: number;
-}
+export type Incident = Omit<IncidentRecord, 'state'> & { state: IncidentState };
 
-export interface IncidentAlert {
-  rule_id: string;
-  group_key: string;
-  labels: Labels;
-  priority: Priority;
-  firing: boolean;
-  silenced: boolean;
-  fired_at: number;
-  cleared_at: number | undefined;
-  /** The values that fired it (or the latest priority change). */
-  trigger: Values | undefined;
-}
+/** An alert group of an incident, with the values that fired it (or the latest priority change). */
+export type IncidentAlert = Omit<IncidentAlertRecord, 'trigger'> & { trigger: Values | undefined };
 
 export const TIMELINE_KINDS = [
   'opened', 'reopened', 'alert_fired', 'alert_priority_changed', 'alert_cleared', 'priority_changed', 'acknowledged',
@@ -50,13 +20,7 @@ export const TIMELINE_KINDS = [
 ] as const;
 export type TimelineKind = (typeof TIMELINE_KINDS)[number];
 
-export interface TimelineEntry {
-  id: number;
-  at: number;
-  actor: string;
-  kind: TimelineKind;
-  data: Record<string, unknown> | undefined;
-}
+export type TimelineEntry = Omit<TimelineRecord, 'kind'> & { kind: TimelineKind };
 
 /** Published on the event bus after the change is committed; `entry` is the timeline row it wrote. */
 export interface IncidentEvent {

@@ -21,7 +21,7 @@ declare module 'fastify' {
 export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
   async (app, { env, metrics }) => {
     const silences = new Silences(app.state.silences);
-    const incidents = new Incidents(app.stateDb, {
+    const incidents = new Incidents(app.state.incidents, app.state.tx, {
       groupBy: env.QOSWATCH_INCIDENT_GROUP_BY,
       reopenMs: env.QOSWATCH_REOPEN_WINDOW,
       maxOpenPerTenant: env.QOSWATCH_TENANT_MAX_INCIDENTS,

@@ -1,3 +1,4 @@
+import { type IncidentOptions, Incidents } from '../../src/incidents/incidents.js';
 import { DEFAULT_RETRY, Outbox, type RetryPolicy } from '../../src/notify/outbox.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { StateRepos } from '../../src/storage/state/index.js';
@@ -13,4 +14,10 @@ export function outboxOn(db: Db, retry: RetryPolicy = DEFAULT_RETRY, claimMs?: n
 export function ticketsOn(db: Db): Tickets {
   const state = new StateRepos(db);
   return new Tickets(state.tickets, state.tx);
+}
+
+/** Incidents over a state db, as the incidents plugin makes them. */
+export function incidentsOn(db: Db, opts: IncidentOptions): Incidents {
+  const state = new StateRepos(db);
+  return new Incidents(state.incidents, state.tx, opts);
 }

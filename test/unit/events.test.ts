@@ -12,6 +12,7 @@ import { SmtpSink } from '../helpers/smtp.js';
 import { tempDir } from '../helpers/tmp.js';
 import { OverrideRepo } from '../../src/storage/state/overrides.js';
 import { EventRepo } from '../../src/storage/state/events.js';
+import { incidentsOn } from '../helpers/state.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2030, 0, 7, 12, 0, 0);
@@ -30,7 +31,7 @@ function runner(path: string, clock: () => number): ReadinessDeps & { close(): v
   const mailer = new EmailSender(smtp.url, 'qoswatch <qoswatch@localhost>', 10_000);
   return {
     events: new Events(new EventRepo(db)), tenant: (id) => tenants.get(id), oncall: new OnCallService(new OverrideRepo(db), EMPTY_ONCALL),
-    incidents: new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 600_000, silenced: () => false }),
+    incidents: incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 600_000, silenced: () => false }),
     influx: undefined, rules: () => [], mailer, grafanaUrl: undefined, clock, log: quiet,
     close: () => {
       mailer.close();

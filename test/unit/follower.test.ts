@@ -9,6 +9,7 @@ import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { tempDir } from '../helpers/tmp.js';
 import { StateRepos } from '../../src/storage/state/index.js';
+import { incidentsOn } from '../helpers/state.js';
 
 /**
  * The follower of the incident timeline (the pager's and the tickets' hand-off) over a real SQLite file. A consumer
@@ -28,7 +29,7 @@ let followers: TimelineFollower[];
 beforeEach(() => {
   db = openStateDb(join(tempDir('follower'), 'state.db'));
   db.exec('CREATE TABLE effects (entry INTEGER NOT NULL)');
-  incidents = new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
+  incidents = incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
   bus = new EventBus((err) => {
     if (!(err instanceof Error && err.message === 'killed')) throw err;
   });

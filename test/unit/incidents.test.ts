@@ -14,6 +14,7 @@ import { type Db, openDb } from '../../src/storage/sqlite.js';
 import { MIGRATIONS, openStateDb } from '../../src/storage/state-db.js';
 import { tempDir } from '../helpers/tmp.js';
 import { expectAppError } from '../helpers/errors.js';
+import { incidentsOn } from '../helpers/state.js';
 
 const MIN = 60_000;
 const REOPEN_MS = 10 * MIN;
@@ -62,7 +63,7 @@ let incidents: Incidents;
 let silenced: (subject: AlertSubject, now: number) => boolean;
 
 const make = (groupBy: readonly GroupField[] = ['tenant', 'region']) =>
-  new Incidents(db, { groupBy, reopenMs: REOPEN_MS, silenced: (s, now) => silenced(s, now) });
+  incidentsOn(db, { groupBy, reopenMs: REOPEN_MS, silenced: (s, now) => silenced(s, now) });
 
 beforeEach(() => {
   db = openStateDb(join(tempDir('inc'), 'state.db'));
@@ -153,7 +154,7 @@ describe('the open-incident budget of a tenant', () => {
   const region = (r: string, tenant = 'acme'): Labels => ({ tenant, region: r });
 
   it('collects alert groups beyond it into one incident of the tenant that names their regions; other tenants are unaffected', () => {
-    incidents = new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: REOPEN_MS, silenced: () => false, maxOpenPerTenant: 2 });
+    incidents = incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: REOPEN_MS, silenced: () => false, maxOpenPerTenant: 2 });
     const own = ['r-1', 'r-2'].map((r) => fire(STALL, region(r), T0, 'P1'));
     const over = ['r-3', 'r-4', 'r-5'].map((r) => fire(STALL, region(r), T0, r === 'r-5' ? 'P0' : 'P1'));
     expect(new Set(over).size, 'one incident collects them').toBe(1);

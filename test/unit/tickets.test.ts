@@ -18,7 +18,7 @@ import { type TargetName, type Tenant, type Tier } from '../../src/shared/tenant
 import type { TicketState } from '../../src/tickets/lifecycle.js';
 import { syncTicket } from '../../src/tickets/sync.js';
 import type { SlaClock, Ticket, Tickets } from '../../src/tickets/tickets.js';
-import { ticketsOn } from '../helpers/state.js';
+import { incidentsOn, ticketsOn } from '../helpers/state.js';
 import { tempDir } from '../helpers/tmp.js';
 import { expectAppError } from '../helpers/errors.js';
 import { businessHours } from '../helpers/business-hours.js';
@@ -379,7 +379,7 @@ describe('syncTicket: incidents keep their tickets in step', () => {
   let incidents: Incidents;
   let log: FastifyBaseLogger;
   beforeEach(() => {
-    incidents = new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 10 * M, silenced: () => false });
+    incidents = incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 10 * M, silenced: () => false });
     log = pino({ level: 'silent' }) as unknown as FastifyBaseLogger;
     vi.spyOn(log, 'error');
   });

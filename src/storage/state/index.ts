@@ -2,6 +2,7 @@ import type { Db } from '../sqlite.js';
 import { CredentialRepo } from './credentials.js';
 import { EscalationRepo } from './escalations.js';
 import { EventRepo } from './events.js';
+import { IncidentRepo } from './incidents.js';
 import { MetaRepo } from './meta.js';
 import { OutboxRepo } from './outbox.js';
 import { OverrideRepo } from './overrides.js';
@@ -16,6 +17,7 @@ import { TimelineCursors } from './timeline.js';
  * SQLite they are synchronous; a transaction opened inside another becomes a savepoint of it.
  */
 export class StateRepos {
+  readonly incidents: IncidentRepo;
   readonly outbox: OutboxRepo;
   readonly storms: StormRepo;
   readonly escalations: EscalationRepo;
@@ -28,6 +30,7 @@ export class StateRepos {
   readonly events: EventRepo;
 
   constructor(private readonly db: Db) {
+    this.incidents = new IncidentRepo(db);
     this.outbox = new OutboxRepo(db);
     this.storms = new StormRepo(db);
     this.escalations = new EscalationRepo(db);

@@ -16,6 +16,7 @@ import type { Db } from '../../../src/storage/sqlite.js';
 import { openStateDb } from '../../../src/storage/state-db.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { OverrideRepo } from '../../../src/storage/state/overrides.js';
+import { incidentsOn } from '../../helpers/state.js';
 
 const T0 = Date.UTC(2026, 4, 4, 12);
 const SECRET = 'link-secret-0123456789abcdef';
@@ -42,7 +43,7 @@ let compose: Composer;
 
 beforeEach(() => {
   db = openStateDb(join(tempDir('compose'), 'state.db'));
-  incidents = new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
+  incidents = incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
   const oncall = new OnCallService(new OverrideRepo(db), parseOnCall(ONCALL, 'oncall.yaml', T0));
   compose = new Composer({ incidents, oncall, runbookOf: (id) => (id === 'stall' ? STALL.runbook : undefined) }, { publicUrl: 'https://qos.example.test', linkSecret: SECRET, linkTtlMs: TTL });
 });

@@ -4,7 +4,7 @@ import { Incidents } from '../../../../src/incidents/incidents.js';
 import { Metrics } from '../../../../src/metrics.js';
 import type { Outbox } from '../../../../src/notify/outbox.js';
 import type { OutboxItem, OutboxRow } from '../../../../src/storage/state/outbox.js';
-import { outboxOn } from '../../../helpers/state.js';
+import { incidentsOn, outboxOn } from '../../../helpers/state.js';
 import { BudgetStage } from '../../../../src/notify/send/budget.js';
 import { Notes } from '../../../../src/notify/send/notes.js';
 import { StormRepo } from '../../../../src/storage/state/storms.js';
@@ -30,7 +30,7 @@ let budget: BudgetStage;
 beforeEach(() => {
   db = openStateDb(join(tempDir('budget'), 'state.db'));
   outbox = outboxOn(db, { baseMs: 1000, capMs: 60_000, maxAttempts: 5 });
-  incidents = new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
+  incidents = incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
   storms = new StormRepo(db);
   metrics = new Metrics();
   budget = new BudgetStage({ outbox, metrics, notes: new Notes(incidents, storms) }, BUDGET);

@@ -9,7 +9,7 @@ import { OnCallService } from '../../../../src/oncall/oncall.js';
 import type { PageMessage } from '../../../../src/notify/channel.js';
 import type { Outbox } from '../../../../src/notify/outbox.js';
 import type { OutboxItem, OutboxRow } from '../../../../src/storage/state/outbox.js';
-import { outboxOn } from '../../../helpers/state.js';
+import { incidentsOn, outboxOn } from '../../../helpers/state.js';
 import { BudgetStage } from '../../../../src/notify/send/budget.js';
 import { Notes } from '../../../../src/notify/send/notes.js';
 import { RateStage } from '../../../../src/notify/send/rate.js';
@@ -54,7 +54,7 @@ beforeEach(() => {
   receiver.reset();
   db = openStateDb(join(tempDir('sender'), 'state.db'));
   outbox = outboxOn(db, RETRY);
-  incidents = new Incidents(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
+  incidents = incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
   const storms = new StormRepo(db);
   metrics = new Metrics();
   const notes = new Notes(incidents, storms);
