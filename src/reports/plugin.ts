@@ -29,7 +29,7 @@ export const reportsPlugin = fp<{ env: Env; clock: () => number }>(
           )
       : undefined;
     const scheduler = new ReportScheduler({
-      db: app.stateDb,
+      rows: app.state.reports,
       clock,
       log: app.log,
       jobs: () => jobsOf(app.tenants.list()),

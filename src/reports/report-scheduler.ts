@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Tenant } from '../shared/tenant.js';
-import type { Db } from '../storage/sqlite.js';
+import type { ReportRepo, ReportRunKey, ReportRunRecord } from '../storage/state/reports.js';
 import { type ReportKind, type ReportSchedule, cronOf, lastDue } from './report-schedule.js';
 
 /** One tenant's schedule and its recipients. */
@@ -21,14 +21,19 @@ export function jobsOf(tenants: readonly Tenant[]): ReportJob[] {
   });
 }
 
+/** A run as stored: its kind is this area's, as it wrote it. */
+type ReportRun = Omit<ReportRunRecord, 'kind'> & { readonly kind: ReportKind };
+
 export interface SchedulerDeps {
-  db: Db;
+  rows: ReportRepo;
   clock: () => number;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
   jobs: () => ReportJob[];
   /** Builds and sends the report due at `dueAt`; throws on failure. */
   send: (job: ReportJob, dueAt: number) => Promise<void>;
 }
+
+const runKey = (job: ReportJob, dueAt: number): ReportRunKey => ({ tenant: job.tenant.id, kind: job.schedule.kind, dueAt });
 
 /** A failed report is retried this many times in all (across restarts), this far apart. */
 export const MAX_ATTEMPTS = 5;
@@ -61,8 +66,7 @@ export class ReportScheduler {
     const now = this.deps.clock();
     for (const job of this.deps.jobs()) {
       const { tenant, schedule } = job;
-      this.deps.db.prepare('INSERT OR IGNORE INTO report_schedules (tenant, kind, first_seen) VALUES (?, ?, ?)').run(tenant.id, schedule.kind, now);
-      const firstSeen = (this.deps.db.prepare('SELECT first_seen FROM report_schedules WHERE tenant = ? AND kind = ?').get(tenant.id, schedule.kind) as { first_seen: number }).first_seen;
+      const firstSeen = this.deps.rows.firstSeen(tenant.id, schedule.kind, now);
       const due = lastDue(schedule, tenant.timezone, now);
       if (due >= firstSeen && this.pending(job, due)) {
         this.deps.log.info({ tenant: tenant.id, kind: schedule.kind, due_at: new Date(due).toISOString() }, 'report: catching up a run missed while the service was down');
@@ -105,14 +109,12 @@ export class ReportScheduler {
   }
 
   /** What happened to each run of a tenant's schedule, newest first (for the API and tests). */
-  history(tenant: string, kind?: ReportKind): { kind: ReportKind; due_at: number; status: string; attempts: number; error: string | null; sent_at: number | null }[] {
-    return this.deps.db
-      .prepare(`SELECT kind, due_at, status, attempts, error, sent_at FROM report_runs WHERE tenant = ? ${kind ? 'AND kind = ?' : ''} ORDER BY due_at DESC LIMIT 100`)
-      .all(...(kind ? [tenant, kind] : [tenant])) as ReturnType<ReportScheduler['history']>;
+  history(tenant: string, kind?: ReportKind): ReportRun[] {
+    return this.deps.rows.list(tenant, kind, 100) as ReportRun[];
   }
 
   private pending(job: ReportJob, dueAt: number): boolean {
-    const row = this.deps.db.prepare('SELECT status, attempts FROM report_runs WHERE tenant = ? AND kind = ? AND due_at = ?').get(job.tenant.id, job.schedule.kind, dueAt) as { status: string; attempts: number } | undefined;
+    const row = this.deps.rows.get(runKey(job, dueAt));
     return !row || (row.status !== 'sent' && row.attempts < MAX_ATTEMPTS);
   }
 
@@ -121,34 +123,27 @@ export class ReportScheduler {
    * false when it was sent, given up on, or another runner holds it.
    */
   private claim(job: ReportJob, dueAt: number, now: number): boolean {
-    return (
-      this.deps.db
-        .prepare(`INSERT INTO report_runs (tenant, kind, due_at, status, claimed_by, claim_until) VALUES (?, ?, ?, 'pending', ?, ?)
-          ON CONFLICT (tenant, kind, due_at) DO UPDATE SET status = 'pending', claimed_by = excluded.claimed_by, claim_until = excluded.claim_until
-          WHERE report_runs.attempts < ? AND (report_runs.status = 'failed' OR (report_runs.status = 'pending' AND report_runs.claim_until <= ?))`)
-        .run(job.tenant.id, job.schedule.kind, dueAt, this.runner, now + this.claimMs, MAX_ATTEMPTS, now).changes === 1
-    );
+    return this.deps.rows.claim(runKey(job, dueAt), this.runner, now + this.claimMs, MAX_ATTEMPTS, now);
   }
 
   private async attempt(job: ReportJob, dueAt: number): Promise<void> {
-    const { db } = this.deps;
-    const ids = [job.tenant.id, job.schedule.kind, dueAt] as const;
+    const { rows } = this.deps;
+    const key = runKey(job, dueAt);
     const now = this.deps.clock();
     if (!this.claim(job, dueAt, now)) {
       // Held by another runner (or one that died mid-send): look again when its claim runs out.
-      const held = db.prepare("SELECT claim_until FROM report_runs WHERE tenant = ? AND kind = ? AND due_at = ? AND status = 'pending' AND attempts < ?").get(...ids, MAX_ATTEMPTS) as { claim_until: number } | undefined;
-      if (held) this.later(job, dueAt, held.claim_until - now);
+      const heldUntil = rows.claimedUntil(key, MAX_ATTEMPTS);
+      if (heldUntil !== undefined) this.later(job, dueAt, heldUntil - now);
       return;
     }
     // Outcomes are recorded only while this runner still holds the claim.
-    const mine = 'WHERE tenant = ? AND kind = ? AND due_at = ? AND claimed_by = ?';
     try {
       await this.deps.send(job, dueAt);
-      db.prepare(`UPDATE report_runs SET status = 'sent', attempts = attempts + 1, error = NULL, sent_at = ? ${mine}`).run(this.deps.clock(), ...ids, this.runner);
+      rows.sent(key, this.runner, this.deps.clock());
       this.deps.log.info({ tenant: job.tenant.id, kind: job.schedule.kind, to: job.to.length }, 'report sent');
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      db.prepare(`UPDATE report_runs SET status = 'failed', attempts = attempts + 1, error = ? ${mine}`).run(reason, ...ids, this.runner);
+      rows.failed(key, this.runner, reason);
       const left = this.pending(job, dueAt);
       this.deps.log.warn({ tenant: job.tenant.id, kind: job.schedule.kind, reason, retry: left }, left ? 'report failed; retrying later' : 'report failed; giving up on this period');
       if (left) this.later(job, dueAt, this.retryMs);

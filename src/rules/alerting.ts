@@ -4,14 +4,14 @@ import type { Incidents } from '../incidents/incidents.js';
 import type { Silences } from '../incidents/silences.js';
 import type { IncidentEvent } from '../incidents/model.js';
 import type { Metrics } from '../metrics.js';
-import type { Db } from '../storage/sqlite.js';
+import type { StateRepos } from '../storage/state/index.js';
 import type { SeriesKey } from '../telemetry/window-store.js';
 import { type AlertEvent, type AlertRow, type EngineOptions, RuleEngine, type SeriesReader } from './engine.js';
 import type { Rule } from './rule-schema.js';
-import { AlertRepo } from '../storage/state/alerts.js';
 
 export interface AlertingDeps {
-  db: Db;
+  /** The alert rows (state.alerts), stored with their incident changes in one transaction (state.tx). */
+  state: StateRepos;
   store: SeriesReader & { drainTouched(): readonly SeriesKey[] };
   incidents: Incidents;
   /** When silence coverage can have changed (see Silences.checkDue). */
@@ -40,7 +40,6 @@ export interface AlertingOptions {
  */
 export class Alerting {
   readonly engine: RuleEngine;
-  private readonly alertStore: AlertRepo;
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** When the last sample-triggered pass ran: the coalescing slot (timer passes do not delay samples). */
@@ -56,10 +55,9 @@ export class Alerting {
     rules: readonly Rule[],
     private readonly opts: AlertingOptions,
   ) {
-    this.alertStore = new AlertRepo(deps.db);
     const startedAt = deps.clock();
     // Rows this engine wrote: their state is its AlertState.
-    const restored = this.alertStore.load() as AlertRow[];
+    const restored = deps.state.alerts.load() as AlertRow[];
     this.engine = new RuleEngine(deps.store, rules, { startedAt, overlay: deps.overlay, plannedEnd: deps.plannedEnd }, restored);
     deps.metrics.rulesLoaded.set(rules.length);
     const m = deps.metrics;
@@ -122,10 +120,10 @@ export class Alerting {
     try {
       // Most passes change nothing durable: no transaction for them.
       if (events.length || changes.upserts.length || changes.deletes.length) {
-        this.deps.db.transaction(() => {
-          this.alertStore.write(changes, now);
+        this.deps.state.tx(() => {
+          this.deps.state.alerts.write(changes, now);
           published = this.deps.incidents.applyAlertEvents(events);
-        })();
+        });
       }
       this.unsaved = [];
       if (all) this.lastPersist = now;

@@ -47,7 +47,7 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
     else app.log.info({ dir, rules: set.rules.length, files: set.files.length }, 'alert rules loaded');
 
     const alerting = new Alerting(
-      { db: app.stateDb, store: app.pipeline.store, incidents: app.incidents, silences: app.silences, bus: app.incidentBus, metrics, log: app.log, clock, overlay: app.eventOverlay.levelsFor, plannedEnd: app.eventOverlay.plannedEnd },
+      { state: app.state, store: app.pipeline.store, incidents: app.incidents, silences: app.silences, bus: app.incidentBus, metrics, log: app.log, clock, overlay: app.eventOverlay.levelsFor, plannedEnd: app.eventOverlay.plannedEnd },
       set.rules,
       { intervalMs: env.QOSWATCH_EVAL_INTERVAL, persistEveryMs: 5000 },
     );

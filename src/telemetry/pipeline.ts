@@ -11,6 +11,7 @@ import type { IngestLog } from '../storage/ingest-log/types.js';
 import { RawLateIds } from '../storage/raw-late-ids.js';
 import { type Checkpoint, SERVICE, Spool } from '../storage/spool.js';
 import type { Db } from '../storage/sqlite.js';
+import type { DimValueRepo } from '../storage/state/dim-values.js';
 import { type DerivedDims, decodeDerived, encodeDerived, fillDerived } from '../geoip/records.js';
 import { Budgets, type GlobalLimits, type TenantLimits } from './budgets.js';
 import { CardinalityCaps } from './cardinality.js';
@@ -42,7 +43,8 @@ export interface PipelineDeps {
   ingestDb: Db;
   /** The log of accepted batches (the journal); its quarantine and replay marker are in ingestDb. */
   ingestLog: IngestLog;
-  stateDb: Db;
+  /** The admitted dimension values, kept in the state db. */
+  dimValues: DimValueRepo;
   sink: InfluxSink | undefined;
   /** Points from other domains (incident events, SLA clocks, self metrics), committed as the service's with each tick. */
   points: PointsOutbox;
@@ -72,28 +74,21 @@ const SAMPLES_PER_SEQ = 8192;
 const CAP_SWEEP_MS = 60_000;
 
 /** The cardinality caps, with admitted values and their last sighting kept in the state database (dim_values). */
-function persistedCaps(stateDb: Db, opts: PipelineOptions, metrics: Metrics): CardinalityCaps {
-  const save = stateDb.prepare(
-    'INSERT INTO dim_values (tenant, dim, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, dim, value) DO UPDATE SET last_seen = excluded.last_seen',
-  );
-  const seen = stateDb.prepare('UPDATE dim_values SET last_seen = ? WHERE tenant = ? AND dim = ? AND value = ?');
-  const release = stateDb.prepare('DELETE FROM dim_values WHERE tenant = ? AND dim = ? AND value = ?');
+function persistedCaps(dimValues: DimValueRepo, opts: PipelineOptions, metrics: Metrics): CardinalityCaps {
   const caps = new CardinalityCaps(
     opts.capOf,
     {
-      onAdmit: (tenant, dim, value, now) => save.run(tenant, dim, value, now, now),
+      onAdmit: (tenant, dim, value, now) => dimValues.admit(tenant, dim, value, now),
       onFold: (dim) => metrics.dimFolded.inc({ dim }),
-      onSeen: (tenant, dim, value, lastSeen) => seen.run(lastSeen, tenant, dim, value),
+      onSeen: (tenant, dim, value, lastSeen) => dimValues.seen(tenant, dim, value, lastSeen),
       onRelease: (tenant, dim, value) => {
-        release.run(tenant, dim, value);
+        dimValues.release(tenant, dim, value);
         metrics.dimReleased.inc({ dim });
       },
     },
     opts.dimTtlMs,
   );
-  for (const r of stateDb.prepare('SELECT tenant, dim, value, last_seen AS lastSeen FROM dim_values').iterate() as IterableIterator<{ tenant: string; dim: string; value: string; lastSeen: number }>) {
-    caps.restore(r.tenant, r.dim, r.value, r.lastSeen);
-  }
+  for (const r of dimValues.all()) caps.restore(r.tenant, r.dim, r.value, r.lastSeen);
   return caps;
 }
 
@@ -129,7 +124,7 @@ export class IngestPipeline {
     private readonly opts: PipelineOptions,
   ) {
     const { metrics, log } = deps;
-    this.caps = persistedCaps(deps.stateDb, opts, metrics);
+    this.caps = persistedCaps(deps.dimValues, opts, metrics);
     this.lastCapSweep = deps.clock();
     this.budgets = new Budgets(opts.tenantLimits, opts.globalLimits, opts.windowMs);
     this.journal = deps.ingestLog;

@@ -4,6 +4,7 @@ import { fileConfigSchema } from '../../src/config/file.js';
 import { type ReportJob, ReportScheduler, jobsOf } from '../../src/reports/report-scheduler.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
+import { ReportRepo } from '../../src/storage/state/reports.js';
 import { Tenants } from '../../src/tenants/tenants.js';
 import { waitFor } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -46,7 +47,7 @@ function gatedSend() {
   return state;
 }
 
-const runner = (send: () => Promise<void>, claimMs?: number) => new ReportScheduler({ db, clock: Date.now, log: silent, jobs: () => [job], send }, 60_000, claimMs);
+const runner = (send: () => Promise<void>, claimMs?: number) => new ReportScheduler({ rows: new ReportRepo(db), clock: Date.now, log: silent, jobs: () => [job], send }, 60_000, claimMs);
 const runs = () => db.prepare('SELECT status, attempts, error FROM report_runs').all();
 
 describe('ReportScheduler as a singleton duty', () => {

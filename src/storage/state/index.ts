@@ -1,11 +1,14 @@
 import type { Db } from '../sqlite.js';
+import { AlertRepo } from './alerts.js';
 import { CredentialRepo } from './credentials.js';
+import { DimValueRepo } from './dim-values.js';
 import { EscalationRepo } from './escalations.js';
 import { EventRepo } from './events.js';
 import { IncidentRepo } from './incidents.js';
 import { MetaRepo } from './meta.js';
 import { OutboxRepo } from './outbox.js';
 import { OverrideRepo } from './overrides.js';
+import { ReportRepo } from './reports.js';
 import { SilenceRepo } from './silences.js';
 import { StormRepo } from './storms.js';
 import { TenantRepo } from './tenants.js';
@@ -28,6 +31,9 @@ export class StateRepos {
   readonly cursors: TimelineCursors;
   readonly tickets: TicketRepo;
   readonly events: EventRepo;
+  readonly alerts: AlertRepo;
+  readonly reports: ReportRepo;
+  readonly dimValues: DimValueRepo;
 
   constructor(private readonly db: Db) {
     this.incidents = new IncidentRepo(db);
@@ -41,6 +47,9 @@ export class StateRepos {
     this.cursors = new TimelineCursors(db);
     this.tickets = new TicketRepo(db);
     this.events = new EventRepo(db);
+    this.alerts = new AlertRepo(db);
+    this.reports = new ReportRepo(db);
+    this.dimValues = new DimValueRepo(db);
   }
 
   /** The API-made credentials of one kind: ingest keys or tenant API tokens. */
