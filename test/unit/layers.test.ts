@@ -56,6 +56,14 @@ describe('layers', () => {
     expect(outside(STATE, [STATE, ...STORAGE_BASE])).toEqual([]);
   });
 
+  it('SQL lives in src/storage: no other area prepares a statement, opens a transaction or imports better-sqlite3', () => {
+    const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+    const areas = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.startsWith('storage/'));
+    expect(areas.length).toBeGreaterThan(50);
+    const sql = areas.filter((f) => /\.prepare\(|\.transaction\(|\.exec\(\s*['"`]|from 'better-sqlite3'/.test(readFileSync(join(SRC, f), 'utf8')));
+    expect(sql).toEqual([]);
+  });
+
   it('finds an import out of the allowed folders', () => {
     expect(escapes(join(STATE, 'index.ts'), [STATE])).toEqual(['../sqlite.js']);
   });
