@@ -2,7 +2,7 @@ import type { AlertEvent } from '../rules/engine.js';
 import { AppError, conflict, notFound } from '../shared/http-errors.js';
 import type { GroupField, Labels } from '../shared/labels.js';
 import { type Priority, rank } from '../shared/priority.js';
-import type { IncidentRepo } from '../storage/state/incidents.js';
+import type { IncidentQuery, IncidentRepo } from '../storage/state/incidents.js';
 import { alertSummary } from './describe.js';
 import { type Incident, type IncidentAlert, type IncidentEvent, type IncidentState, SYSTEM_ACTOR, type TimelineEntry, type TimelineKind } from './model.js';
 import type { AlertSubject } from './silence-match.js';
@@ -34,17 +34,7 @@ const ACTIONS: Record<Action, { from: readonly IncidentState[]; to: IncidentStat
 /** Whether `action` can be taken on an incident in `state` (a link page offers its button only then). */
 export const canAct = (action: Action, state: IncidentState): boolean => ACTIONS[action].from.includes(state);
 
-export interface IncidentFilter {
-  state?: readonly IncidentState[];
-  priority?: readonly Priority[];
-  tenant?: string;
-  region?: string;
-  from?: number;
-  to?: number;
-  /** Paging: incidents with a smaller id (newest first). */
-  before?: number;
-  limit: number;
-}
+export type IncidentFilter = Omit<IncidentQuery, 'state'> & { state?: readonly IncidentState[] };
 
 /**
  * Incidents in the state db (storage/state/incidents.ts, whose rows this class wrote: their states and kinds are
