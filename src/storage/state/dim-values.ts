@@ -11,19 +11,22 @@ export interface DimValueRecord {
 
 /**
  * The dim_values table: the values the cardinality caps admitted, so they keep their series across restarts. Its
- * writes come from the ingest path, so their statements are prepared once.
+ * writes come from the ingest path, so their statements are prepared once — at first use, not with the repositories:
+ * a state db is opened at older schema versions too (upgrades, and their tests).
  */
 export class DimValueRepo {
-  private readonly upsert: Statement;
-  private readonly touch: Statement;
-  private readonly remove: Statement;
+  private statements: { upsert: Statement; touch: Statement; remove: Statement } | undefined;
 
-  constructor(private readonly db: Db) {
-    this.upsert = db.prepare(
-      'INSERT INTO dim_values (tenant, dim, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, dim, value) DO UPDATE SET last_seen = excluded.last_seen',
-    );
-    this.touch = db.prepare('UPDATE dim_values SET last_seen = ? WHERE tenant = ? AND dim = ? AND value = ?');
-    this.remove = db.prepare('DELETE FROM dim_values WHERE tenant = ? AND dim = ? AND value = ?');
+  constructor(private readonly db: Db) {}
+
+  private get s() {
+    return (this.statements ??= {
+      upsert: this.db.prepare(
+        'INSERT INTO dim_values (tenant, dim, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, dim, value) DO UPDATE SET last_seen = excluded.last_seen',
+      ),
+      touch: this.db.prepare('UPDATE dim_values SET last_seen = ? WHERE tenant = ? AND dim = ? AND value = ?'),
+      remove: this.db.prepare('DELETE FROM dim_values WHERE tenant = ? AND dim = ? AND value = ?'),
+    });
   }
 
   /** Every admitted value, read one row at a time. */
@@ -32,14 +35,14 @@ export class DimValueRepo {
   }
 
   admit(tenant: string, dim: string, value: string, now: number): void {
-    this.upsert.run(tenant, dim, value, now, now);
+    this.s.upsert.run(tenant, dim, value, now, now);
   }
 
   seen(tenant: string, dim: string, value: string, lastSeen: number): void {
-    this.touch.run(lastSeen, tenant, dim, value);
+    this.s.touch.run(lastSeen, tenant, dim, value);
   }
 
   release(tenant: string, dim: string, value: string): void {
-    this.remove.run(tenant, dim, value);
+    this.s.remove.run(tenant, dim, value);
   }
 }

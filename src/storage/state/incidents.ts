@@ -78,11 +78,18 @@ const toAlert = (r: AlertRow): IncidentAlertRecord => ({
 
 /** The incidents, incident_alerts and timeline tables. */
 export class IncidentRepo {
-  private readonly q;
+  private statements: ReturnType<IncidentRepo['prepare']> | undefined;
 
-  constructor(private readonly db: Db) {
-    const p = (sql: string) => db.prepare(sql);
-    this.q = {
+  constructor(private readonly db: Db) {}
+
+  /** Prepared at first use, not with the repositories: a state db is opened at older schema versions too (upgrades). */
+  private get q() {
+    return (this.statements ??= this.prepare());
+  }
+
+  private prepare() {
+    const p = (sql: string) => this.db.prepare(sql);
+    return {
       get: p('SELECT * FROM incidents WHERE id = ?'),
       active: p("SELECT * FROM incidents WHERE group_key = ? AND state IN ('open', 'acknowledged') ORDER BY id DESC LIMIT 1"),
       recent: p("SELECT * FROM incidents WHERE group_key = ? AND state = 'mitigated' AND mitigated_at >= ? ORDER BY id DESC LIMIT 1"),
