@@ -50,11 +50,7 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
   // SIGHUP reloads the alert rules; a bad file keeps the rules in force (the reload logs why).
   // A signal handler that throws would end the process (close-with-grace treats it as a crash): never let it.
   process.on('SIGHUP', () => {
-    try {
-      app.rules.reload();
-    } catch (err) {
-      log.error({ err }, 'rule reload failed; the service keeps running');
-    }
+    app.rules.reload().catch((err: unknown) => log.error({ err }, 'rule reload failed; the service keeps running'));
   });
   try {
     await app.listen({ port: env.PORT, host: env.HOST, backlog: 4096 });

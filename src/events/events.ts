@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { badRequest, conflict, notFound } from '../shared/http-errors.js';
-import type { EventRecord, EventRepo } from '../storage/state/events.js';
+import type { EventRecord } from '../storage/state/events.js';
+import type { StateStore } from '../storage/state/store.js';
 import { durationSchema } from '../util/units.js';
 import type { EventWindow } from './overlay.js';
 
@@ -53,44 +54,44 @@ export const READINESS_CLAIM_MS = 5 * 60_000;
 
 /** Planned high-traffic events in the state store. */
 export class Events {
-  constructor(private readonly rows: EventRepo) {}
+  constructor(private readonly rows: StateStore['events']) {}
 
-  create(spec: EventSpec, actor: string, now: number): PlannedEvent {
+  async create(spec: EventSpec, actor: string, now: number): Promise<PlannedEvent> {
     if (spec.ends_at <= spec.starts_at) throw badRequest('ends_at: must be after starts_at');
     if (spec.ends_at <= now) throw badRequest('ends_at: the event is already over');
     if (spec.ends_at - spec.starts_at > MAX_EVENT_MS) throw badRequest('ends_at: an event lasts at most 31 days');
     const regions = [...new Set(spec.regions)].sort();
     const readinessAt = Math.min(spec.starts_at - spec.readiness_lead, spec.starts_at);
-    const id = this.rows.insert({ tenant: spec.tenant, name: spec.name, regions, startsAt: spec.starts_at, endsAt: spec.ends_at, spec: { ...spec, regions }, readinessAt, createdBy: actor, createdAt: now });
+    const id = await this.rows.insert({ tenant: spec.tenant, name: spec.name, regions, startsAt: spec.starts_at, endsAt: spec.ends_at, spec: { ...spec, regions }, readinessAt, createdBy: actor, createdAt: now });
     return this.require(id);
   }
 
-  get(id: number): PlannedEvent | undefined {
-    const r = this.rows.get(id);
+  async get(id: number): Promise<PlannedEvent | undefined> {
+    const r = await this.rows.get(id);
     return r && fromRecord(r);
   }
 
-  require(id: number): PlannedEvent {
-    const e = this.get(id);
+  async require(id: number): Promise<PlannedEvent> {
+    const e = await this.get(id);
     if (!e) throw notFound(`event ${id} not found`);
     return e;
   }
 
   /** Newest start first; `tenant` narrows. */
-  list(tenant?: string, limit = 200): PlannedEvent[] {
-    return this.rows.list(tenant, limit).map(fromRecord);
+  async list(tenant?: string, limit = 200): Promise<PlannedEvent[]> {
+    return (await this.rows.list(tenant, limit)).map(fromRecord);
   }
 
   /** Events not cancelled that end after `since` (the engine's overlay: over, or recently ended). */
-  endingAfter(since: number): PlannedEvent[] {
-    return this.rows.endingAfter(since).map(fromRecord);
+  async endingAfter(since: number): Promise<PlannedEvent[]> {
+    return (await this.rows.endingAfter(since)).map(fromRecord);
   }
 
-  cancel(id: number, now: number): PlannedEvent {
-    const e = this.require(id);
+  async cancel(id: number, now: number): Promise<PlannedEvent> {
+    const e = await this.require(id);
     if (e.cancelledAt !== undefined) return e;
     if (e.endsAt <= now) throw conflict(`event ${id} is over; it cannot be cancelled`);
-    this.rows.cancel(id, now);
+    await this.rows.cancel(id, now);
     return this.require(id);
   }
 
@@ -100,20 +101,19 @@ export class Events {
    * Another runner over the same state db finds a claimed report not due, and due again only once the claim has run
    * out (its runner died mid-send). Outcomes are recorded only while the claim holds.
    */
-  claimReadiness(now: number): ReadinessClaim[] {
+  async claimReadiness(now: number): Promise<ReadinessClaim[]> {
     const until = now + READINESS_CLAIM_MS;
-    return this.rows
-      .claimReadiness(now, until, READINESS_ATTEMPTS)
+    return (await this.rows.claimReadiness(now, until, READINESS_ATTEMPTS))
       .map((r) => ({ event: fromRecord(r), until }))
       .sort((x, y) => x.event.readinessAt - y.event.readinessAt || x.event.id - y.event.id);
   }
 
-  readinessSent(c: ReadinessClaim, now: number): void {
-    this.rows.readinessSent(c.event.id, c.until, now);
+  readinessSent(c: ReadinessClaim, now: number): Promise<void> {
+    return this.rows.readinessSent(c.event.id, c.until, now);
   }
 
   /** A failed attempt: recorded, and due again a few minutes later. */
-  readinessFailed(c: ReadinessClaim, reason: string, now: number): void {
-    this.rows.readinessFailed(c.event.id, c.until, reason, now + READINESS_RETRY_MS);
+  readinessFailed(c: ReadinessClaim, reason: string, now: number): Promise<void> {
+    return this.rows.readinessFailed(c.event.id, c.until, reason, now + READINESS_RETRY_MS);
   }
 }

@@ -10,7 +10,7 @@ declare module 'fastify' {
     /** The rule engine's view of planned events (tighter thresholds inside their windows, expected ends). */
     eventOverlay: EventOverlay;
     /** Refreshes the overlay and sends any readiness report now due (after a change through the API). */
-    eventsChanged(): void;
+    eventsChanged(): Promise<void>;
     /** Sends the readiness reports that are due; resolves when done (the timer calls it every 30 s). */
     sendReadiness(): Promise<void>;
   }
@@ -21,8 +21,8 @@ export const eventsPlugin = fp<{ env: Env; clock: () => number }>(
   async (app, { env, clock }) => {
     const events = new Events(app.state.events);
     const overlay = new EventOverlay();
-    const refresh = () => overlay.set(events.endingAfter(clock() - ENDED_EVENTS_KEPT_MS));
-    refresh();
+    const refresh = async () => overlay.set(await events.endingAfter(clock() - ENDED_EVENTS_KEPT_MS));
+    await refresh();
     let sending: Promise<void> = Promise.resolve();
     const sendReadiness = () =>
       (sending = sending.then(() =>
@@ -34,8 +34,8 @@ export const eventsPlugin = fp<{ env: Env; clock: () => number }>(
     app.decorate('events', events);
     app.decorate('eventOverlay', overlay);
     app.decorate('sendReadiness', sendReadiness);
-    app.decorate('eventsChanged', () => {
-      refresh();
+    app.decorate('eventsChanged', async () => {
+      await refresh();
       // Readiness reports are the leader's duty (below); another node only refreshes its overlay.
       if (app.leadership.isLeader()) void sendReadiness();
     });
@@ -44,7 +44,7 @@ export const eventsPlugin = fp<{ env: Env; clock: () => number }>(
       start: () => {
         void sendReadiness(); // catches up a report missed while the service was down
         timer = setInterval(() => {
-          refresh();
+          refresh().catch((err: unknown) => app.log.error({ err }, 'cannot read the planned events'));
           void sendReadiness();
         }, 30_000);
         timer.unref();

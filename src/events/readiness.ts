@@ -63,8 +63,7 @@ export async function buildReadiness(d: ReadinessDeps, e: PlannedEvent, tenant: 
       gaps: gaps.map((g) => ({ from: g.start, to: g.end })),
     };
   });
-  const openIncidents = d.incidents
-    .list({ tenant: tenant.id, state: ['open', 'acknowledged', 'mitigated'], limit: 500 })
+  const openIncidents = (await d.incidents.list({ tenant: tenant.id, state: ['open', 'acknowledged', 'mitigated'], limit: 500 }))
     .filter((i) => inEvent(i.region))
     .map((i) => ({ id: i.id, priority: i.priority, region: i.region ?? null, title: i.title, state: i.state, openedAt: i.opened_at }));
   const grafanaUrl = d.grafanaUrl
@@ -91,7 +90,7 @@ export function readinessRecipients(e: PlannedEvent, tenant: Tenant): string[] {
  * first, so runners over one state db never both send it.
  */
 export async function sendDueReadiness(d: ReadinessDeps): Promise<void> {
-  for (const claim of d.events.claimReadiness(d.clock())) {
+  for (const claim of await d.events.claimReadiness(d.clock())) {
     const e = claim.event;
     const now = d.clock();
     try {
@@ -102,11 +101,11 @@ export async function sendDueReadiness(d: ReadinessDeps): Promise<void> {
       if (!d.mailer) throw new Error('readiness reports go by email: set SMTP_URL');
       const report = await buildReadiness(d, e, tenant, now);
       await d.mailer.sendReport(to, { ...renderReadinessEmail(report), attachments: [] }, `readiness.${e.id}`);
-      d.events.readinessSent(claim, d.clock());
+      await d.events.readinessSent(claim, d.clock());
       d.log.info({ event: e.id, tenant: e.tenant, to: to.length }, 'event readiness report sent');
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      d.events.readinessFailed(claim, reason, now);
+      await d.events.readinessFailed(claim, reason, now);
       d.log.warn({ event: e.id, tenant: e.tenant, reason }, 'event readiness report failed; retrying in a few minutes');
     }
   }

@@ -52,8 +52,8 @@ export const eventRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async
       spec.rules?.forEach((id, i) => {
         if (!known.has(id)) throw badRequest(`rules[${i}]: no threshold rule "${id}" is loaded`);
       });
-      const e = app.events.create({ ...spec, tenant }, by ?? 'admin', clock());
-      app.eventsChanged();
+      const e = await app.events.create({ ...spec, tenant }, by ?? 'admin', clock());
+      await app.eventsChanged();
       return reply.code(201).send(out(e));
     },
   );
@@ -69,22 +69,22 @@ export const eventRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async
     },
     async (req) => {
       const now = clock();
-      return { events: app.events.list(req.query.tenant).filter((e) => !req.query.state || stateOf(e, now) === req.query.state).map(out) };
+      return { events: (await app.events.list(req.query.tenant)).filter((e) => !req.query.state || stateOf(e, now) === req.query.state).map(out) };
     },
   );
 
   app.get(
     '/v1/events/:id',
     { schema: { tags: ['events'], summary: 'One event with its thresholds in normal times and during it', params: idParams, response: { 200: eventSchema, 401: errorBodySchema, 404: errorBodySchema } } },
-    async (req) => out(app.events.require(req.params.id)),
+    async (req) => out(await app.events.require(req.params.id)),
   );
 
   app.delete(
     '/v1/events/:id',
     { schema: { tags: ['events'], summary: 'Cancel an event (its overlay stops at once)', params: idParams, response: { 200: eventSchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema } } },
     async (req) => {
-      const e = app.events.cancel(req.params.id, clock());
-      app.eventsChanged();
+      const e = await app.events.cancel(req.params.id, clock());
+      await app.eventsChanged();
       return out(e);
     },
   );

@@ -20,8 +20,8 @@ declare module 'fastify' {
 /** Incidents, silences and the incident event bus; incident events also go to InfluxDB for Grafana annotations. */
 export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
   async (app, { env, metrics }) => {
-    const silences = new Silences(app.state.silences);
-    const incidents = new Incidents(app.state.incidents, app.state.tx, {
+    const silences = await Silences.load(app.state.silences);
+    const incidents = new Incidents(app.state, {
       groupBy: env.QOSWATCH_INCIDENT_GROUP_BY,
       reopenMs: env.QOSWATCH_REOPEN_WINDOW,
       maxOpenPerTenant: env.QOSWATCH_TENANT_MAX_INCIDENTS,
@@ -31,10 +31,11 @@ export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
     bus.on((e) => metrics.incidentEvents.inc({ kind: e.type }));
     bus.on((e) => e.type === 'alert_fired' && e.entry.data?.over_budget !== undefined && metrics.alertsOverBudget.inc({ tenant: e.incident.tenant }));
     bus.on((e) => app.points.enqueue([incidentEventLine(e)]));
-    (metrics.incidentsOpen as unknown as { collect: () => void }).collect = () => {
+    (metrics.incidentsOpen as unknown as { collect: () => Promise<void> }).collect = async () => {
+      const counts = await incidents.openCounts();
       // Every tenant × priority, zeros included, so that a board shows 0 rather than a gap.
       for (const t of app.tenants.list()) for (const p of PRIORITIES) metrics.incidentsOpen.set({ tenant: t.id, priority: p }, 0);
-      for (const r of incidents.openCounts()) metrics.incidentsOpen.set({ tenant: r.tenant, priority: r.priority }, r.n);
+      for (const r of counts) metrics.incidentsOpen.set({ tenant: r.tenant, priority: r.priority }, r.n);
     };
     app.decorate('incidents', incidents);
     app.decorate('silences', silences);

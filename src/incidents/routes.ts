@@ -42,7 +42,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     },
     async (req) => {
       const q = req.query;
-      const list = app.incidents.list({ ...q });
+      const list = await app.incidents.list({ ...q });
       return { incidents: list.map(incidentView), next_before: list.length === q.limit ? list.at(-1)!.id : undefined };
     },
   );
@@ -51,8 +51,8 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     '/v1/incidents/:id',
     { schema: { tags: ['incidents'], summary: 'One incident with its alerts and timeline', params: idParams, response: { 200: detail, ...errors } } },
     async (req) => {
-      const i = app.incidents.require(req.params.id);
-      return { ...incidentView(i), alerts: app.incidents.alerts(i.id).map(alertView), timeline: app.incidents.timeline(i.id).map(entryView) };
+      const i = await app.incidents.require(req.params.id);
+      return { ...incidentView(i), alerts: (await app.incidents.alerts(i.id)).map(alertView), timeline: (await app.incidents.timeline(i.id)).map(entryView) };
     },
   );
 
@@ -67,7 +67,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
         },
       },
       async (req) => {
-        const e = app.incidents.act(req.params.id, action, req.body?.by ?? 'admin', req.body?.note, clock());
+        const e = await app.incidents.act(req.params.id, action, req.body?.by ?? 'admin', req.body?.note, clock());
         app.incidentBus.emit(e);
         return incidentView(e.incident);
       },
@@ -78,7 +78,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     '/v1/incidents/:id/comment',
     { schema: { tags: ['incidents'], summary: 'Add a comment to the timeline', params: idParams, body: commentBodySchema, response: { 201: timelineEntrySchema, ...errors } } },
     async (req, reply) => {
-      const e = app.incidents.comment(req.params.id, req.body.by ?? 'admin', req.body.text, clock());
+      const e = await app.incidents.comment(req.params.id, req.body.by ?? 'admin', req.body.text, clock());
       app.incidentBus.emit(e);
       return reply.code(201).send(entryView(e.entry));
     },

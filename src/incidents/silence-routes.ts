@@ -63,26 +63,26 @@ export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asy
     return { matchers: b.matchers, startsAt, endsAt: b.ends_at, recurrence: b.recurrence, comment: b.comment };
   };
   // Silencing changes who gets paged for incidents already open: re-check them at once.
-  const refresh = () => {
-    for (const e of app.incidents.refreshSilences(clock())) app.incidentBus.emit(e);
+  const refresh = async () => {
+    for (const e of await app.incidents.refreshSilences(clock())) app.incidentBus.emit(e);
   };
 
   app.get(
     '/v1/silences',
     { schema: { tags: ['silences'], summary: 'Silences and maintenance windows', querystring: z.strictObject({ deleted: z.enum(['true', 'false']).default('false') }), response: { 200: z.array(silenceView), ...errors } } },
-    async (req) => app.silences.list(req.query.deleted === 'true').map(view),
+    async (req) => (await app.silences.list(req.query.deleted === 'true')).map(view),
   );
   app.get(
     '/v1/silences/:id',
     { schema: { tags: ['silences'], summary: 'One silence', params: idParams, response: { 200: silenceView, ...errors } } },
-    async (req) => view(app.silences.get(req.params.id)),
+    async (req) => view(await app.silences.get(req.params.id)),
   );
   app.post(
     '/v1/silences',
     { schema: { tags: ['silences'], summary: 'Create a silence or maintenance window', body: silenceBody, response: { 201: silenceView, ...errors } } },
     async (req, reply) => {
-      const s = app.silences.create(input(req.body), req.body.by ?? 'admin', clock());
-      refresh();
+      const s = await app.silences.create(input(req.body), req.body.by ?? 'admin', clock());
+      await refresh();
       return reply.code(201).send(view(s));
     },
   );
@@ -90,8 +90,8 @@ export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asy
     '/v1/silences/:id',
     { schema: { tags: ['silences'], summary: 'Replace a silence', params: idParams, body: silenceBody, response: { 200: silenceView, ...errors } } },
     async (req) => {
-      const s = app.silences.update(req.params.id, input(req.body), req.body.by ?? 'admin', clock());
-      refresh();
+      const s = await app.silences.update(req.params.id, input(req.body), req.body.by ?? 'admin', clock());
+      await refresh();
       return view(s);
     },
   );
@@ -99,8 +99,8 @@ export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asy
     '/v1/silences/:id',
     { schema: { tags: ['silences'], summary: 'End a silence (kept, marked deleted, for the record)', params: idParams, querystring: z.strictObject({ by: z.string().min(1).max(200).optional() }), response: { 204: z.undefined(), ...errors } } },
     async (req, reply) => {
-      app.silences.delete(req.params.id, req.query.by ?? 'admin', clock());
-      refresh();
+      await app.silences.delete(req.params.id, req.query.by ?? 'admin', clock());
+      await refresh();
       return reply.code(204).send();
     },
   );

@@ -1,5 +1,6 @@
 import { notFound } from '../shared/http-errors.js';
-import type { SilenceRecord, SilenceRepo } from '../storage/state/silences.js';
+import type { SilenceRecord } from '../storage/state/silences.js';
+import type { StateStore } from '../storage/state/store.js';
 import { type AlertSubject, type Matchers, type Recurrence, type SilenceRule, activeAt, matches, nextChange } from './silence-match.js';
 
 /** A silence with who made, edited and deleted it, and when. */
@@ -25,35 +26,39 @@ export class Silences {
   /** When coverage can next change by itself (a start or end instant); -Infinity after an edit: now. */
   private nextCheck = -Infinity;
 
-  constructor(private readonly rows: SilenceRepo) {
-    this.reload();
+  static async load(rows: StateStore['silences']): Promise<Silences> {
+    const s = new Silences(rows);
+    await s.reload();
+    return s;
   }
 
-  list(includeDeleted = false): Silence[] {
-    return this.rows.list(includeDeleted).map(fromRecord);
+  private constructor(private readonly rows: StateStore['silences']) {}
+
+  async list(includeDeleted = false): Promise<Silence[]> {
+    return (await this.rows.list(includeDeleted)).map(fromRecord);
   }
 
-  get(id: number): Silence {
-    const r = this.rows.get(id);
+  async get(id: number): Promise<Silence> {
+    const r = await this.rows.get(id);
     if (!r) throw notFound(`no silence ${id}`);
     return fromRecord(r);
   }
 
-  create(input: SilenceInput, actor: string, now: number): Silence {
-    const id = this.rows.insert(input, actor, now);
-    this.reload();
+  async create(input: SilenceInput, actor: string, now: number): Promise<Silence> {
+    const id = await this.rows.insert(input, actor, now);
+    await this.reload();
     return this.get(id);
   }
 
-  update(id: number, input: SilenceInput, actor: string, now: number): Silence {
-    if (!this.rows.update(id, input, actor, now)) throw notFound(`no silence ${id}`);
-    this.reload();
+  async update(id: number, input: SilenceInput, actor: string, now: number): Promise<Silence> {
+    if (!(await this.rows.update(id, input, actor, now))) throw notFound(`no silence ${id}`);
+    await this.reload();
     return this.get(id);
   }
 
-  delete(id: number, actor: string, now: number): void {
-    if (!this.rows.delete(id, actor, now)) throw notFound(`no silence ${id}`);
-    this.reload();
+  async delete(id: number, actor: string, now: number): Promise<void> {
+    if (!(await this.rows.delete(id, actor, now))) throw notFound(`no silence ${id}`);
+    await this.reload();
   }
 
   /** The silences covering this alert at `now`. */
@@ -78,8 +83,8 @@ export class Silences {
     this.nextCheck = Math.min(...this.live.map((s) => nextChange(s, now) ?? Infinity));
   }
 
-  private reload(): void {
-    this.live = this.list();
+  private async reload(): Promise<void> {
+    this.live = await this.list();
     this.nextCheck = -Infinity;
   }
 }

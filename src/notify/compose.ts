@@ -1,5 +1,5 @@
 import type { Incidents } from '../incidents/incidents.js';
-import { INCIDENT_STATES, type Incident, type IncidentEvent } from '../incidents/model.js';
+import { INCIDENT_STATES, type Incident, type IncidentAlert, type IncidentEvent } from '../incidents/model.js';
 import { EMAIL } from '../shared/paging.js';
 import type { OnCallService } from '../oncall/oncall.js';
 import { rank } from '../shared/priority.js';
@@ -7,6 +7,7 @@ import type { PageKind } from '../shared/paging.js';
 import type { PageMessage, StormIncident } from './channel.js';
 import { type LinkClaim, signLink } from './links.js';
 import type { OutboxItem } from '../storage/state/outbox.js';
+import type { StateStore } from '../storage/state/store.js';
 import type { Storm } from '../storage/state/storms.js';
 import { stormState, topPriority } from './storms.js';
 
@@ -56,6 +57,9 @@ export class Draft {
   }
 }
 
+/** Where a page's reads go: the state store, or the transaction the page is enqueued in. */
+type Reads = Pick<StateStore, 'incidents'>;
+
 /**
  * Renders pages: an incident's (what fired, the values, who acted, the latest timeline entries) and a storm's (its
  * incidents, most urgent first, one link acknowledging every open one).
@@ -67,13 +71,12 @@ export class Composer {
   ) {}
 
   /** An incident's page; `e` is the event it reports (who acted), or a headline of its own (SLA warnings). */
-  incident(inc: Incident, kind: PageKind, now: number, e?: IncidentEvent | string): Draft {
-    const alerts = this.deps.incidents.alerts(inc.id);
+  async incident(t: Reads, inc: Incident, kind: PageKind, now: number, e?: IncidentEvent | string): Promise<Draft> {
+    const alerts = await this.deps.incidents.alerts(inc.id, t);
     const firing = alerts.filter((a) => a.firing);
     const lines = (firing.length ? firing : alerts).map((a) => `${a.rule_id}: ${a.trigger ? `${a.trigger.metric} ${+a.trigger.value.toFixed(4)} (${a.trigger.threshold ?? ''}, window ${a.trigger.window_ms ?? '-'} ms, ${a.trigger.samples ?? '-'} samples, ${a.trigger.sessions ?? '-'} sessions)` : 'no values'}`);
     const by = typeof e === 'string' ? [e] : e && kind !== 'priority_changed' ? [`${kind[0]!.toUpperCase()}${kind.slice(1)} by ${e.entry.actor}${e.entry.data?.note ? `: ${String(e.entry.data.note)}` : ''}`] : [];
-    const timeline = this.deps.incidents
-      .timeline(inc.id)
+    const timeline = (await this.deps.incidents.timeline(inc.id, t))
       .filter((t) => !t.kind.startsWith('page_') && t.kind !== 'paged' && t.kind !== 'not_paged')
       .slice(-5)
       .map((t) => `${new Date(t.at).toISOString().slice(11, 19)} ${t.actor} ${t.kind}${typeof t.data?.summary === 'string' ? `: ${t.data.summary}` : ''}`);
@@ -95,11 +98,13 @@ export class Composer {
   }
 
   /** A storm's page: `headlines` first (what changed), then its incidents by state and priority. */
-  storm(storm: Storm, members: readonly Incident[], kind: PageKind, now: number, headlines: readonly string[] = []): Draft {
+  async storm(t: Reads, storm: Storm, members: readonly Incident[], kind: PageKind, now: number, headlines: readonly string[] = []): Promise<Draft> {
     const active = members.filter((m) => m.state === 'open' || m.state === 'acknowledged');
     const priority = topPriority(active.length ? active : members);
     const order = (m: Incident) => INCIDENT_STATES.indexOf(m.state) * 10 + rank(m.priority);
-    const listed = [...members].sort((a, b) => order(a) - order(b) || a.id - b.id).map((m) => this.stormIncident(m));
+    const firing = new Map<number, IncidentAlert[]>();
+    for (const m of members) firing.set(m.id, (await this.deps.incidents.alerts(m.id, t)).filter((a) => a.firing));
+    const listed = [...members].sort((a, b) => order(a) - order(b) || a.id - b.id).map((m) => this.stormIncident(m, firing.get(m.id)!));
     const counts = INCIDENT_STATES.map((s) => [s, members.filter((m) => m.state === s).length] as const).filter(([, n]) => n > 0);
     const anyOpen = members.some((m) => m.state === 'open');
     const body: Body = {
@@ -110,7 +115,7 @@ export class Composer {
         `${counts.map(([s, n]) => `${n} ${s}`).join(', ')}.`,
         ...listed.map((i) => `#${i.id} ${i.priority} ${i.state}: ${i.title}${i.regions.length > 1 ? ` — ${i.regions.length} regions: ${i.regions.join(', ')}` : ''}`),
       ].join('\n'),
-      runbook: members.flatMap((m) => this.deps.incidents.alerts(m.id).filter((a) => a.firing)).map((a) => this.deps.runbookOf(a.rule_id)).find((r) => r !== undefined),
+      runbook: members.flatMap((m) => firing.get(m.id)!).map((a) => this.deps.runbookOf(a.rule_id)).find((r) => r !== undefined),
       timeline: [],
       storm: { id: storm.id, incidents: listed },
     };
@@ -136,8 +141,8 @@ export class Composer {
     return `${this.opts.publicUrl}/v1/links/${signLink(this.opts.linkSecret, claim)}`;
   }
 
-  private stormIncident(m: Incident): StormIncident {
-    const regions = m.region !== undefined ? [m.region] : [...new Set(this.deps.incidents.alerts(m.id).filter((a) => a.firing).flatMap((a) => a.labels.region ?? []))];
+  private stormIncident(m: Incident, firing: readonly IncidentAlert[]): StormIncident {
+    const regions = m.region !== undefined ? [m.region] : [...new Set(firing.flatMap((a) => a.labels.region ?? []))];
     return { id: m.id, priority: m.priority, state: `${m.state}${m.silenced ? ' (silenced)' : ''}`, title: m.title, regions };
   }
 }

@@ -85,7 +85,7 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
   app.get('/v1/links/:token', { schema: { tags: ['paging'], summary: 'Confirmation page of a signed ack/resolve link', params } }, async (req, reply) => {
     const claim = req.linkClaim!;
     if (claim.storm !== undefined) return stormPage(claim.storm, claim.recipient, reply);
-    const inc = app.incidents.get(claim.incident);
+    const inc = await app.incidents.get(claim.incident);
     if (!inc) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
     if (inc.reopened !== claim.reopened) return reply.code(410).send(stale(inc));
     const summary = `<p><strong>${esc(inc.priority)} ${esc(inc.region ?? inc.tenant)}</strong>: ${esc(inc.title)}</p>`;
@@ -102,18 +102,18 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
     const claim = req.linkClaim!;
     const token = (req.params as { token: string }).token;
     if (claim.storm !== undefined) {
-      const events = app.pager.ackStorm(claim.storm, claim.recipient, 'via storm link', clock());
+      const events = await app.pager.ackStorm(claim.storm, claim.recipient, 'via storm link', clock());
       for (const e of events) app.incidentBus.emit(e);
       return back(reply, token, events.length ? `${events.length} incident${events.length === 1 ? '' : 's'} acknowledged` : `Nothing to do: no incident of storm #${claim.storm} is open`);
     }
     let result: string;
     try {
-      const e = app.incidents.act(claim.incident, claim.action, claim.recipient, 'via signed link', clock(), claim.reopened);
+      const e = await app.incidents.act(claim.incident, claim.action, claim.recipient, 'via signed link', clock(), claim.reopened);
       app.incidentBus.emit(e);
       result = `Incident #${claim.incident} ${e.incident.state}`;
     } catch (err) {
       if (err instanceof AppError && err.status === 404) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
-      if (err instanceof AppError && err.status === 410) return reply.code(410).send(stale(app.incidents.require(claim.incident)));
+      if (err instanceof AppError && err.status === 410) return reply.code(410).send(stale(await app.incidents.require(claim.incident)));
       // Already acknowledged or resolved (by this link a moment ago, or by someone else): the page says by whom.
       if (!(err instanceof AppError && err.status === 409)) throw err;
       result = `Nothing to do: ${err.message}`;
@@ -127,8 +127,8 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
   }
 
   /** A storm link's page: every incident of the storm, and one button acknowledging the open ones. */
-  function stormPage(id: number, recipient: string, reply: FastifyReply) {
-    const found = app.pager.storm(id);
+  async function stormPage(id: number, recipient: string, reply: FastifyReply) {
+    const found = await app.pager.storm(id);
     if (!found) return reply.code(404).send(page('Storm not found', `<p>Storm #${id} does not exist.</p>`));
     const open = found.incidents.filter((i) => i.state === 'open').length;
     const rows = found.incidents

@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { PageKind } from '../shared/paging.js';
-import type { OutboxHead, OutboxItem, OutboxRepo, OutboxRow, OutboxState } from '../storage/state/outbox.js';
+import { type OutboxHead, type OutboxItem, type OutboxRow, type OutboxState, laneOf } from '../storage/state/outbox.js';
+import type { StateStore } from '../storage/state/store.js';
+
+/** The outbox's rows: in the state store, or in the transaction a caller writes in. */
+type Rows = Pick<StateStore, 'outbox'>;
 
 export interface RetryPolicy {
   readonly baseMs: number;
@@ -26,7 +30,7 @@ export interface ClaimOptions {
    * Whether a tenant may send one more page now (its page budget): asked once for each page about to be claimed, the
    * most urgent first; a page refused waits and its lane takes its next candidate. Customer updates are not asked.
    */
-  readonly admit?: (tenant: string) => boolean;
+  readonly admit?: (tenant: string) => Promise<boolean>;
 }
 
 /**
@@ -41,8 +45,7 @@ export class Outbox {
   private turn = 0;
 
   constructor(
-    private readonly rows: OutboxRepo,
-    private readonly tx: <T>(fn: () => T) => T,
+    private readonly state: Pick<StateStore, 'outbox' | 'tx'>,
     private readonly retry: RetryPolicy = DEFAULT_RETRY,
     /** How long a claim holds: longer than any send takes. */
     private readonly claimMs = 60_000,
@@ -54,8 +57,8 @@ export class Outbox {
    * priority, so that lanes sending the most urgent first still send one incident's pages in the order they fell
    * due ('mitigated' never overtakes 'opened').
    */
-  enqueue(items: readonly OutboxItem[], now: number): OutboxRow[] {
-    return this.rows.insert(items, now);
+  enqueue(items: readonly OutboxItem[], now: number, t: Rows = this.state): Promise<OutboxRow[]> {
+    return t.outbox.insert(items, now);
   }
 
   /**
@@ -64,22 +67,36 @@ export class Outbox {
    * the most urgent priority first; within a priority, tenants take turns (the one served longest ago on that lane
    * goes next), so one tenant's flood never queues another tenant's page behind it; then the order they fell due.
    */
-  claimDue(now: number, o: ClaimOptions = {}): OutboxRow[] {
+  async claimDue(now: number, o: ClaimOptions = {}): Promise<OutboxRow[]> {
     const lanes = new Map<string, OutboxHead[]>();
-    for (const h of this.rows.heads(now)) if (!o.busy?.has(h.lane)) lanes.set(h.lane, [...(lanes.get(h.lane) ?? []), h]);
+    for (const h of await this.state.outbox.heads(now)) if (!o.busy?.has(h.lane)) lanes.set(h.lane, [...(lanes.get(h.lane) ?? []), h]);
     const order = (a: OutboxHead, b: OutboxHead) => (this.before(a, b) ? -1 : 1);
     const queues = [...lanes.values()].map((q) => q.sort(order)).sort((a, b) => order(a[0]!, b[0]!));
-    return this.tx(() =>
-      // Lanes whose best page is the most urgent claim first: they get a tenant's last pages of its budget.
-      queues.flatMap((queue) => {
-        const h = queue.find((c) => c.customer || !o.admit || o.admit(c.tenant));
-        const r = h && this.rows.claim(h.id, this.sender, now + this.claimMs, now);
-        if (!h || !r) return [];
-        const turns = this.turns.get(h.lane) ?? new Map<string, number>();
-        this.turns.set(h.lane, turns.set(h.tenant, ++this.turn));
-        return [r];
-      }),
-    );
+    const chosen: OutboxHead[] = [];
+    // Lanes whose best page is the most urgent choose first: they get a tenant's last pages of its budget.
+    for (const queue of queues) {
+      for (const c of queue) {
+        if (c.customer || !o.admit || (await o.admit(c.tenant))) {
+          chosen.push(c);
+          break;
+        }
+      }
+    }
+    if (chosen.length === 0) return [];
+    const claimed = await this.state.tx(async (t) => {
+      const out: OutboxRow[] = [];
+      for (const h of chosen) {
+        const r = await t.outbox.claim(h.id, this.sender, now + this.claimMs, now);
+        if (r) out.push(r);
+      }
+      return out;
+    });
+    for (const r of claimed) {
+      const lane = laneOf(r.channel, r.recipient);
+      const turns = this.turns.get(lane) ?? new Map<string, number>();
+      this.turns.set(lane, turns.set(r.tenant, ++this.turn));
+    }
+    return claimed;
   }
 
   /** Whether head `a` goes before head `b` (on one lane; across lanes, for who gets a budget's last pages). */
@@ -92,77 +109,77 @@ export class Outbox {
   }
 
   /** Pages of a tenant delivered after `since` or being sent now (customer updates are not pages). */
-  sentBy(tenant: string, since: number): number {
-    return this.rows.sentBy(tenant, since);
+  sentBy(tenant: string, since: number, t: Rows = this.state): Promise<number> {
+    return t.outbox.sentBy(tenant, since);
   }
 
   /** A tenant's due pages that are waiting (customer updates are not pages). */
-  pendingOf(tenant: string, now: number): OutboxRow[] {
-    return this.rows.pendingOf(tenant, now);
+  pendingOf(tenant: string, now: number): Promise<OutboxRow[]> {
+    return this.state.outbox.pendingOf(tenant, now);
   }
 
   /** Outcomes below are recorded only on a row this sender still has claimed (another may have taken it over). */
-  delivered(id: number, now: number): void {
-    this.rows.delivered(id, this.sender, now);
+  delivered(id: number, now: number, t: Rows = this.state): Promise<void> {
+    return t.outbox.delivered(id, this.sender, now);
   }
 
   /**
    * Records a failed attempt: retryable and attempts left → pending again after a backoff; otherwise failed for
    * good. Returns the new state.
    */
-  failed(id: number, reason: string, retryable: boolean, now: number, random: () => number = Math.random): OutboxState {
-    return this.rows.failed(id, this.sender, reason, now, (attempts) =>
+  failed(id: number, reason: string, retryable: boolean, now: number, random: () => number = Math.random, t: Rows = this.state): Promise<OutboxState> {
+    return t.outbox.failed(id, this.sender, reason, now, (attempts) =>
       retryable && attempts < this.retry.maxAttempts ? { retryAt: now + backoffMs(attempts, this.retry, random) } : undefined,
     );
   }
 
   /** Puts a claimed row back without counting the attempt (a rate limit said "not yet"). */
-  defer(id: number, until: number, now: number): void {
-    this.rows.defer(id, this.sender, until, now);
+  defer(id: number, until: number, now: number): Promise<void> {
+    return this.state.outbox.defer(id, this.sender, until, now);
   }
 
   /** Distinct (recipient, channel) pairs that received a page for an incident: who hears about its ack/resolve. */
-  deliveredTo(incidentId: number): { recipient: string; channel: string }[] {
-    return this.rows.deliveredTo(incidentId);
+  deliveredTo(incidentId: number, t: Rows = this.state): Promise<{ recipient: string; channel: string }[]> {
+    return t.outbox.deliveredTo(incidentId);
   }
 
   /**
    * Rows being sent by other senders (at start: by a run that was killed mid-request): how many, and when the last
    * claim runs out. They are sent again then, with the same idempotency key (receivers that honour it see one delivery).
    */
-  inFlight(): { rows: number; until: number | undefined } {
-    return this.rows.inFlight(this.sender);
+  inFlight(): Promise<{ rows: number; until: number | undefined }> {
+    return this.state.outbox.inFlight(this.sender);
   }
 
   /** Cancels pending rows of an incident of the given kinds (an ack stops escalation at once). */
-  cancel(incidentId: number, kinds: readonly PageKind[], now: number): number {
-    return this.rows.cancel(incidentId, kinds, now);
+  cancel(incidentId: number, kinds: readonly PageKind[], now: number, t: Rows = this.state): Promise<number> {
+    return t.outbox.cancel(incidentId, kinds, now);
   }
 
-  get(id: number): OutboxRow | undefined {
-    return this.rows.get(id);
+  get(id: number, t: Rows = this.state): Promise<OutboxRow | undefined> {
+    return t.outbox.get(id);
   }
 
-  ofIncident(incidentId: number): OutboxRow[] {
-    return this.rows.ofIncident(incidentId);
+  ofIncident(incidentId: number): Promise<OutboxRow[]> {
+    return this.state.outbox.ofIncident(incidentId);
   }
 
-  ofStorm(stormId: number): OutboxRow[] {
-    return this.rows.ofStorm(stormId);
+  ofStorm(stormId: number): Promise<OutboxRow[]> {
+    return this.state.outbox.ofStorm(stormId);
   }
 
   /** Who a storm has paged (sent, or still on its way): they hear what changes in it. */
-  pagedByStorm(stormId: number): { recipient: string; channel: string }[] {
-    return this.rows.pagedByStorm(stormId);
+  pagedByStorm(stormId: number, t: Rows = this.state): Promise<{ recipient: string; channel: string }[]> {
+    return t.outbox.pagedByStorm(stormId);
   }
 
   /** Cancels pending rows of a storm of the given kinds (its escalation stopped). */
-  cancelStorm(stormId: number, kinds: readonly PageKind[], now: number): number {
-    return this.rows.cancelStorm(stormId, kinds, now);
+  cancelStorm(stormId: number, kinds: readonly PageKind[], now: number, t: Rows = this.state): Promise<number> {
+    return t.outbox.cancelStorm(stormId, kinds, now);
   }
 
   /** Rows waiting to be sent (pending or in flight), for /metrics and readiness. */
-  backlog(): number {
-    return this.rows.backlog();
+  backlog(): Promise<number> {
+    return this.state.outbox.backlog();
   }
 }

@@ -8,10 +8,9 @@ import { type EscalationPolicy, policyFor } from '../oncall/config.js';
 import { dueSteps, escalationSteps, recipients } from '../oncall/escalation.js';
 import type { OnCallService } from '../oncall/oncall.js';
 import { type Priority, rank } from '../shared/priority.js';
-import type { StateRepos } from '../storage/state/index.js';
-import type { EscalationRepo } from '../storage/state/escalations.js';
 import type { OutboxItem } from '../storage/state/outbox.js';
-import type { Storm, StormRepo } from '../storage/state/storms.js';
+import type { StateStore } from '../storage/state/store.js';
+import type { Storm } from '../storage/state/storms.js';
 import { type Rate, formatDuration } from '../util/units.js';
 import type { PageKind } from '../shared/paging.js';
 import { Composer, type Draft, type LinkOptions, TEAM } from './compose.js';
@@ -24,7 +23,7 @@ import { PageSender } from './send/sender.js';
 import { type StormOptions, topPriority, updateKind } from './storms.js';
 
 export interface PagerDeps {
-  state: StateRepos;
+  state: StateStore;
   incidents: Incidents;
   oncall: OnCallService;
   bus: EventBus<IncidentEvent>;
@@ -59,27 +58,27 @@ const HANDLED = new Set<TimelineKind>(['opened', 'reopened', 'unsilenced', 'prio
  */
 export class Pager {
   readonly outbox: Outbox;
-  readonly storms: StormRepo;
   private timer: NodeJS.Timeout | undefined;
   private readonly follower: TimelineFollower;
-  private readonly escalations: EscalationRepo;
   private readonly compose: Composer;
   private readonly notes: Notes;
   private readonly budget: BudgetStage;
   private readonly sender: PageSender;
   private stopped = true;
   private nudged = false;
+  /** The pass running, if any: passes never overlap (a lane must not be claimed twice). */
+  private passing: Promise<void> | undefined;
+  /** A pass was asked for while one ran: run another after it. */
+  private again = false;
 
   constructor(
     private readonly deps: PagerDeps,
     private readonly opts: PagerOptions,
   ) {
     // A send takes at most the timeout per phase (an email: connect, greeting, exchange); a claim outlasts that.
-    this.outbox = new Outbox(deps.state.outbox, deps.state.tx, DEFAULT_RETRY, 3 * opts.sendTimeoutMs);
-    this.storms = deps.state.storms;
-    this.escalations = deps.state.escalations;
+    this.outbox = new Outbox(deps.state, DEFAULT_RETRY, 3 * opts.sendTimeoutMs);
     this.compose = new Composer(deps, opts);
-    this.notes = new Notes(deps.incidents, this.storms);
+    this.notes = new Notes(deps.incidents, deps.state);
     this.budget = new BudgetStage({ outbox: this.outbox, metrics: deps.metrics, notes: this.notes }, opts.pageBudget);
     this.sender = new PageSender({
       ...deps, timeoutMs: opts.sendTimeoutMs, outbox: this.outbox, budget: this.budget, notes: this.notes,
@@ -87,93 +86,112 @@ export class Pager {
       mention: (recipient, channel) => this.compose.mention(recipient, channel),
       wake: () => this.nudge(),
     });
-    this.follower = new TimelineFollower('pager', deps, HANDLED, (e) => this.handle(e));
+    this.follower = new TimelineFollower('pager', deps, HANDLED, (e, t) => this.handle(e, t));
     const m = deps.metrics;
-    (m.outboxBacklog as unknown as { collect: () => void }).collect = () => m.outboxBacklog.set(this.outbox.backlog());
+    (m.outboxBacklog as unknown as { collect: () => Promise<void> }).collect = async () => m.outboxBacklog.set(await this.outbox.backlog());
   }
 
-  start(): void {
-    const cut = this.outbox.inFlight();
+  async start(): Promise<void> {
+    const cut = await this.outbox.inFlight();
     if (cut.rows) {
       this.deps.log.warn({ pages: cut.rows, claimed_until: new Date(cut.until!).toISOString() }, 'pages interrupted by a restart are sent again (same idempotency keys) once their claim runs out');
     }
     this.stopped = false;
-    this.follower.start();
-    this.timer = setInterval(() => this.pass(), this.opts.tickMs);
-    this.pass();
+    await this.follower.start();
+    this.timer = setInterval(() => void this.pass(), this.opts.tickMs);
+    void this.pass();
   }
 
-  /** Stops taking events and waits for the sends in flight (their rows are retried after the next start if cut). */
+  /** Stops taking events and waits for the pass and the sends in flight (their rows are retried after the next start if cut). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.follower.stop();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.follower.stop();
+    await this.passing;
     await Promise.allSettled(this.sender.inFlight());
   }
 
   /**
-   * One pass, then until every send it started (and the passes those bring on: fallbacks, next pages of a lane) is
-   * done. Tests call it with an injected clock; the service's loop only runs passes.
+   * Handles the incident events published so far, runs one pass, then waits until every send it started (and the
+   * passes those bring on: fallbacks, next pages of a lane) is done. Tests call it with an injected clock; the
+   * service's loop only runs passes.
    */
   async tick(): Promise<void> {
-    this.pass();
-    for (let sending = this.sender.inFlight(); sending.length || this.nudged; sending = this.sender.inFlight()) {
+    await this.follower.idle();
+    await this.pass();
+    for (let sending = this.sender.inFlight(); sending.length || this.nudged || this.passing; sending = this.sender.inFlight()) {
       if (sending.length) await Promise.allSettled(sending);
+      else if (this.passing) await this.passing;
       else await new Promise((r) => setImmediate(r));
     }
   }
 
-  /** Advances escalations and storms, then gives each idle lane its next due page. Never waits for a send. */
-  private pass(): void {
+  /**
+   * Advances escalations and storms, then gives each idle lane its next due page. Never waits for a send; a pass
+   * asked for while one runs follows it.
+   */
+  private pass(): Promise<void> {
     this.nudged = false;
-    const now = this.deps.clock();
-    try {
-      this.advance(now);
-      this.advanceStorms(now);
-      this.sender.dispatch(now);
-    } catch (err) {
-      this.deps.log.error({ err }, 'paging pass failed');
+    if (this.passing) {
+      this.again = true;
+      return this.passing;
     }
+    const run = async () => {
+      do {
+        this.again = false;
+        const now = this.deps.clock();
+        try {
+          await this.advance(now);
+          await this.advanceStorms(now);
+          await this.sender.dispatch(now);
+        } catch (err) {
+          this.deps.log.error({ err }, 'paging pass failed');
+        }
+      } while (this.again && !this.stopped);
+    };
+    this.passing = run().finally(() => (this.passing = undefined));
+    return this.passing;
   }
 
-  /** Handles one incident event (tests call it directly). */
-  onEvent(e: IncidentEvent): void {
-    this.handle(e);
+  /** Handles one incident event in a transaction of its own (tests call it directly). */
+  onEvent(e: IncidentEvent): Promise<void> {
+    return this.deps.state.tx((t) => this.handle(e, t));
   }
 
-  private handle(e: IncidentEvent): void {
+  /** Handles one incident event; its writes go to `t`, the transaction that moves the follower's cursor past it. */
+  private async handle(e: IncidentEvent, t: StateStore): Promise<void> {
     const inc = e.incident;
     const now = e.entry.at;
     switch (e.type) {
       case 'opened':
       case 'reopened':
-        this.begin(inc, e.entry.id, now);
+        await this.begin(t, inc, e.entry.id, now);
         break;
       case 'unsilenced':
-        if (inc.state === 'open' && !this.escalations.running(inc.id).length) this.begin(inc, e.entry.id, now);
+        if (inc.state === 'open' && !(await t.escalations.running(inc.id)).length) await this.begin(t, inc, e.entry.id, now);
         break;
       case 'priority_changed': {
         const previous = e.entry.data?.previous as Incident['priority'] | undefined;
         if (previous && rank(inc.priority) < rank(previous)) {
-          if (!this.escalations.running(inc.id).length && inc.state === 'open') this.begin(inc, e.entry.id, now);
-          else this.notifyPaged(inc, 'priority_changed', e, now);
+          if (!(await t.escalations.running(inc.id)).length && inc.state === 'open') await this.begin(t, inc, e.entry.id, now);
+          else await this.notifyPaged(t, inc, 'priority_changed', e, now);
         }
         break;
       }
       case 'acknowledged':
       case 'mitigated':
       case 'resolved':
-        this.escalations.stop(inc.id, now);
-        this.outbox.cancel(inc.id, ['opened', 'escalated', 'priority_changed'], now);
-        this.notifyPaged(inc, e.type, e, now);
+        await t.escalations.stop(inc.id, now);
+        await this.outbox.cancel(inc.id, ['opened', 'escalated', 'priority_changed'], now, t);
+        await this.notifyPaged(t, inc, e.type, e, now);
         break;
       default:
         return;
     }
     // A storm's member changed: the people the storm paged hear of it in the storm's next update.
-    const storm = this.storms.of(inc.id);
-    if (storm) this.storms.changed(storm.id);
+    const storm = await t.storms.of(inc.id);
+    if (storm) await t.storms.changed(storm.id);
     this.nudge();
   }
 
@@ -181,15 +199,15 @@ export class Pager {
    * Starts (or, after a reopen, restarts) the escalation of an incident, unless it must not page. Idempotent per
    * triggering timeline entry: the same entry handled again (a replay) neither bumps the generation nor pages anew.
    */
-  private begin(inc: Incident, entry: number, now: number): void {
+  private async begin(t: StateStore, inc: Incident, entry: number, now: number): Promise<void> {
     const policy = policyFor(this.deps.oncall.config, inc);
     const why = inc.silenced ? 'silenced: recorded, not paged' : inc.priority === 'P3' ? 'P3 pages nobody (ticket only)' : !policy ? 'no escalation policy matches' : undefined;
     if (why || !policy) {
-      this.notes.incident(inc.id, 'not_paged', { reason: why }, now);
+      await this.notes.incident(inc.id, 'not_paged', { reason: why }, now, t);
       return;
     }
-    if (this.grouped(inc, policy, now)) return;
-    if (this.escalations.begin(inc.id, policy.id, entry, now)) this.advance(now, inc.id);
+    if (await this.grouped(t, inc, policy, now)) return;
+    if (await t.escalations.begin(inc.id, policy.id, entry, now)) await this.advance(now, inc.id, t);
   }
 
   /**
@@ -197,47 +215,50 @@ export class Pager {
    * threshold-th incident of the tenant (and policy) within the storm window, or the tenant is over its page
    * budget — rather than with an escalation of its own. The storm's page goes out in the next pass.
    */
-  private grouped(inc: Incident, policy: EscalationPolicy, now: number): boolean {
-    const { storms } = this;
-    let storm = storms.current(inc.tenant, policy.id);
+  private async grouped(t: StateStore, inc: Incident, policy: EscalationPolicy, now: number): Promise<boolean> {
+    const { storms } = t;
+    let storm = await storms.current(inc.tenant, policy.id);
     let reason = `storm #${storm?.id} of tenant ${inc.tenant} is going on`;
     if (!storm) {
-      const recent = storms.recentlyPaged(inc.tenant, policy.id, now - this.opts.storm.windowMs, inc.id) + 1;
-      const over = this.budget.over(inc.tenant, now);
+      const recent = (await storms.recentlyPaged(inc.tenant, policy.id, now - this.opts.storm.windowMs, inc.id)) + 1;
+      const over = await this.budget.over(inc.tenant, now, t);
       if (recent < this.opts.storm.threshold && !over) return false;
-      storm = storms.open(inc.tenant, policy.id, now);
+      storm = await storms.open(inc.tenant, policy.id, now);
       this.deps.metrics.pageStorms.inc({ tenant: inc.tenant });
       reason = over ? `tenant ${inc.tenant} is over its page budget` : `${recent} incidents of tenant ${inc.tenant} within ${formatDuration(this.opts.storm.windowMs)}`;
     }
-    if (storms.join(storm.id, inc.id, now)) {
+    if (await storms.join(storm.id, inc.id, now)) {
       this.deps.metrics.incidentsGrouped.inc({ tenant: inc.tenant });
-      this.notes.incident(inc.id, 'grouped', { storm: storm.id, policy: policy.id, reason }, now);
+      await this.notes.incident(inc.id, 'grouped', { storm: storm.id, policy: policy.id, reason }, now, t);
     }
     // A reopened incident paged on its own before is now the storm's to escalate.
-    this.escalations.stop(inc.id, now);
+    await t.escalations.stop(inc.id, now);
     return true;
   }
 
-  /** Enqueues the escalation steps that have come due (all running escalations, or one incident's). */
-  private advance(now: number, only?: number): void {
-    for (const esc of this.escalations.running(only)) {
-      const inc = this.deps.incidents.get(esc.incidentId);
+  /**
+   * Enqueues the escalation steps that have come due (all running escalations, or one incident's in `outer`, the
+   * transaction that began it); each escalation's steps are written in one transaction.
+   */
+  private async advance(now: number, only?: number, outer: StateStore = this.deps.state): Promise<void> {
+    for (const esc of await outer.escalations.running(only)) {
+      const inc = await this.deps.incidents.get(esc.incidentId, outer);
       const policy = this.deps.oncall.config.policies.get(esc.policy);
       if (!inc || inc.state !== 'open' || !policy) {
-        this.escalations.stop(esc.incidentId, now);
+        await outer.escalations.stop(esc.incidentId, now);
         continue;
       }
       if (inc.silenced) continue;
       const due = dueSteps(policy, inc.priority, esc.startedAt, now).filter((s) => s.index >= esc.nextStep);
       if (due.length === 0) continue;
-      this.deps.state.tx(() => {
-        if (!this.escalations.step(esc, due.at(-1)!.index + 1)) return;
+      await outer.tx(async (t) => {
+        if (!(await t.escalations.step(esc, due.at(-1)!.index + 1))) return;
         for (const step of due) {
           const who = recipients(step, (id) => this.deps.oncall.schedule(id));
-          const draft = this.compose.incident(inc, step.index === 0 ? 'opened' : 'escalated', now);
+          const draft = await this.compose.incident(t, inc, step.index === 0 ? 'opened' : 'escalated', now);
           const items = this.addressed(draft, inc.priority, who.people, who.channels, `${inc.id}:g${esc.generation}:s${step.index}`);
-          this.outbox.enqueue(items, now);
-          this.notes.incident(inc.id, step.index === 0 ? 'paged' : 'escalated', { step: step.index, round: step.round, level: step.level, people: who.people, channels: who.channels, pages: items.length }, now);
+          await this.outbox.enqueue(items, now, t);
+          await this.notes.incident(inc.id, step.index === 0 ? 'paged' : 'escalated', { step: step.index, round: step.round, level: step.level, people: who.people, channels: who.channels, pages: items.length }, now, t);
         }
       });
     }
@@ -261,25 +282,25 @@ export class Pager {
    * An SLA warning (80 %) or breach (100 %) of a ticket of this incident: the next escalation level is paged (the
    * level after the last one paged; the last level when all were), once per ticket, target, priority and kind.
    */
-  slaAlert(inc: Incident, o: { ticket: number; target: string; breach: boolean; dueAt: number }, now: number): void {
+  async slaAlert(inc: Incident, o: { ticket: number; target: string; breach: boolean; dueAt: number }, now: number, t: StateStore = this.deps.state): Promise<void> {
     const policy = policyFor(this.deps.oncall.config, inc);
     if (!policy || inc.silenced) return;
     const steps = escalationSteps(policy, inc.priority, now);
     if (steps.length === 0) return;
     const headline = `SLA ${o.breach ? 'BREACHED' : 'warning (80 %)'}: ${o.target} for ticket #${o.ticket} ${o.breach ? 'was' : 'is'} due ${new Date(o.dueAt).toISOString()}`;
     // A storm's incident: its people hear of it in the storm's next update, not in a page per ticket.
-    const storm = this.storms.of(inc.id);
+    const storm = await t.storms.of(inc.id);
     if (storm) {
-      this.storms.changed(storm.id, `#${inc.id} ${headline}`);
-      this.notes.incident(inc.id, 'paged', { sla: o.breach ? 'breach' : 'warning', ticket: o.ticket, target: o.target, storm: storm.id }, now);
+      await t.storms.changed(storm.id, `#${inc.id} ${headline}`);
+      await this.notes.incident(inc.id, 'paged', { sla: o.breach ? 'breach' : 'warning', ticket: o.ticket, target: o.target, storm: storm.id }, now, t);
       this.nudge();
       return;
     }
-    const step = steps[Math.min(this.escalations.nextStep(inc.id), steps.length - 1)]!;
+    const step = steps[Math.min(await t.escalations.nextStep(inc.id), steps.length - 1)]!;
     const who = recipients(step, (id) => this.deps.oncall.schedule(id));
     const base = `${inc.id}:sla:${o.ticket}:${o.target}:${inc.priority}:${o.breach ? 'breach' : 'warn'}`;
-    const items = this.addressed(this.compose.incident(inc, 'sla_warning', now, headline), inc.priority, who.people, who.channels, base);
-    if (this.outbox.enqueue(items, now).length) this.notes.incident(inc.id, 'paged', { sla: o.breach ? 'breach' : 'warning', ticket: o.ticket, target: o.target, level: step.level, people: who.people, channels: who.channels }, now);
+    const items = this.addressed(await this.compose.incident(t, inc, 'sla_warning', now, headline), inc.priority, who.people, who.channels, base);
+    if ((await this.outbox.enqueue(items, now, t)).length) await this.notes.incident(inc.id, 'paged', { sla: o.breach ? 'breach' : 'warning', ticket: o.ticket, target: o.target, level: step.level, people: who.people, channels: who.channels }, now, t);
     this.nudge();
   }
 
@@ -287,21 +308,21 @@ export class Pager {
    * Tells everyone already paged about an ack, mitigation, resolution, or a rise in priority — which reaches each
    * person on the channels the new priority pages (a P2 that becomes P1 now goes to every channel of theirs).
    */
-  private notifyPaged(inc: Incident, kind: PageKind, e: IncidentEvent, now: number): void {
+  private async notifyPaged(t: StateStore, inc: Incident, kind: PageKind, e: IncidentEvent, now: number): Promise<void> {
     const base = `${inc.id}:${kind}:${e.entry.id}`;
     // A rise before the last one's notices went out: only the latest is sent.
-    if (kind === 'priority_changed') this.outbox.cancel(inc.id, ['priority_changed'], now);
-    const paged = this.outbox.deliveredTo(inc.id);
+    if (kind === 'priority_changed') await this.outbox.cancel(inc.id, ['priority_changed'], now, t);
+    const paged = await this.outbox.deliveredTo(inc.id, t);
     if (paged.length === 0) return;
-    const draft = this.compose.incident(inc, kind, now, e);
+    const draft = await this.compose.incident(t, inc, kind, now, e);
     let items: OutboxItem[];
     if (kind === 'priority_changed') {
-      const people = [...new Map(paged.map((t) => [t.recipient, t])).values()];
-      items = people.flatMap((t) => (t.recipient.startsWith(TEAM) ? [draft.address(t.recipient, t.channel, base)] : this.channelsOf(t.recipient, inc.priority).map((c) => draft.address(t.recipient, c, base))));
+      const people = [...new Map(paged.map((p) => [p.recipient, p])).values()];
+      items = people.flatMap((p) => (p.recipient.startsWith(TEAM) ? [draft.address(p.recipient, p.channel, base)] : this.channelsOf(p.recipient, inc.priority).map((c) => draft.address(p.recipient, c, base))));
     } else {
-      items = paged.map((t) => draft.address(t.recipient, t.channel, base));
+      items = paged.map((p) => draft.address(p.recipient, p.channel, base));
     }
-    this.outbox.enqueue(items, now);
+    await this.outbox.enqueue(items, now, t);
   }
 
   /**
@@ -309,67 +330,78 @@ export class Pager {
    * update to the people it paged once something changed: at once when it got more urgent or everyone is on it,
    * else at most once per storm interval. A storm ends when none of its incidents is open or acknowledged.
    */
-  private advanceStorms(now: number): void {
-    for (const storm of this.storms.active()) {
-      const members = this.storms.members(storm.id).flatMap((id) => this.deps.incidents.get(id) ?? []);
-      const open = members.filter((m) => m.state === 'open' && !m.silenced);
-      const policy = this.deps.oncall.config.policies.get(storm.policy);
-      this.deps.state.tx(() => {
-        if (storm.closed_at === null && !members.some((m) => m.state === 'open' || m.state === 'acknowledged')) this.storms.close(storm.id, now);
+  private async advanceStorms(now: number): Promise<void> {
+    const { state } = this.deps;
+    for (const storm of await state.storms.active()) {
+      await state.tx(async (t) => {
+        const members = await this.members(t, storm.id);
+        const open = members.filter((m) => m.state === 'open' && !m.silenced);
+        const policy = this.deps.oncall.config.policies.get(storm.policy);
+        if (storm.closed_at === null && !members.some((m) => m.state === 'open' || m.state === 'acknowledged')) await t.storms.close(storm.id, now);
         if (open.length === 0 || !policy) {
           if (storm.started_at !== null) {
-            this.storms.stopEscalation(storm.id);
-            this.outbox.cancelStorm(storm.id, ['opened', 'escalated'], now);
+            await t.storms.stopEscalation(storm.id);
+            await this.outbox.cancelStorm(storm.id, ['opened', 'escalated'], now, t);
           }
         } else {
-          if (storm.started_at === null) this.storms.startEscalation(storm.id, now);
-          this.stormSteps(this.storms.get(storm.id)!, policy, members, open, now);
+          if (storm.started_at === null) await t.storms.startEscalation(storm.id, now);
+          await this.stormSteps(t, (await t.storms.get(storm.id))!, policy, members, open, now);
         }
-        const s = this.storms.get(storm.id)!;
+        const s = (await t.storms.get(storm.id))!;
         if (s.version <= s.told_version) return;
         const notes = JSON.parse(s.notes) as string[];
         const kind = updateKind(s, members);
         const urgent = kind === 'priority_changed' || kind === 'acknowledged';
         if (!urgent && s.told_at !== null && now < s.told_at + this.opts.storm.intervalMs) return;
-        const draft = this.compose.storm(s, members, kind, now, notes);
-        const items = this.outbox.pagedByStorm(s.id).map((t) => draft.address(t.recipient, t.channel, `storm:${s.id}:v${s.version}`));
-        this.outbox.enqueue(items, now);
-        this.storms.told(s.id, s.version, topPriority(open.length ? open : members), now);
+        const draft = await this.compose.storm(t, s, members, kind, now, notes);
+        const items = (await this.outbox.pagedByStorm(s.id, t)).map((p) => draft.address(p.recipient, p.channel, `storm:${s.id}:v${s.version}`));
+        await this.outbox.enqueue(items, now, t);
+        await t.storms.told(s.id, s.version, topPriority(open.length ? open : members), now);
       });
     }
   }
 
   /** Enqueues the storm's escalation steps that have come due; each open incident records the step. */
-  private stormSteps(storm: Storm, policy: EscalationPolicy, members: readonly Incident[], open: readonly Incident[], now: number): void {
+  private async stormSteps(t: StateStore, storm: Storm, policy: EscalationPolicy, members: readonly Incident[], open: readonly Incident[], now: number): Promise<void> {
     const priority = topPriority(open);
     const due = dueSteps(policy, priority, storm.started_at!, now).filter((s) => s.index >= storm.next_step);
     if (due.length === 0) return;
     for (const step of due) {
       const who = recipients(step, (id) => this.deps.oncall.schedule(id));
-      const draft = this.compose.storm(storm, members, step.index === 0 ? 'opened' : 'escalated', now);
+      const draft = await this.compose.storm(t, storm, members, step.index === 0 ? 'opened' : 'escalated', now);
       const items = this.addressed(draft, priority, who.people, who.channels, `storm:${storm.id}:g${storm.generation}:s${step.index}`);
-      this.outbox.enqueue(items, now);
-      for (const m of open) this.notes.incident(m.id, step.index === 0 ? 'paged' : 'escalated', { storm: storm.id, step: step.index, round: step.round, level: step.level, people: who.people, channels: who.channels, pages: items.length }, now);
+      await this.outbox.enqueue(items, now, t);
+      for (const m of open) await this.notes.incident(m.id, step.index === 0 ? 'paged' : 'escalated', { storm: storm.id, step: step.index, round: step.round, level: step.level, people: who.people, channels: who.channels, pages: items.length }, now, t);
     }
-    this.storms.stepped(storm.id, due.at(-1)!.index + 1);
-    this.storms.told(storm.id, storm.version, priority, now);
+    await t.storms.stepped(storm.id, due.at(-1)!.index + 1);
+    await t.storms.told(storm.id, storm.version, priority, now);
+  }
+
+  private async members(t: StateStore, stormId: number): Promise<Incident[]> {
+    const out: Incident[] = [];
+    for (const id of await t.storms.members(stormId)) {
+      const inc = await this.deps.incidents.get(id, t);
+      if (inc) out.push(inc);
+    }
+    return out;
   }
 
   /** A storm and its incidents (for its link's page). */
-  storm(id: number): { storm: Storm; incidents: Incident[] } | undefined {
-    const storm = this.storms.get(id);
-    return storm && { storm, incidents: this.storms.members(id).flatMap((m) => this.deps.incidents.get(m) ?? []) };
+  async storm(id: number): Promise<{ storm: Storm; incidents: Incident[] } | undefined> {
+    const storm = await this.deps.state.storms.get(id);
+    return storm && { storm, incidents: await this.members(this.deps.state, id) };
   }
 
   /**
    * Acknowledges every open incident of a storm as `actor` (its signed link); returns the events to publish. The
    * storm's next update says who did it.
    */
-  ackStorm(id: number, actor: string, note: string, now: number): IncidentEvent[] {
-    const found = this.storm(id);
+  async ackStorm(id: number, actor: string, note: string, now: number): Promise<IncidentEvent[]> {
+    const found = await this.storm(id);
     if (!found) return [];
-    const events = found.incidents.filter((i) => i.state === 'open').map((i) => this.deps.incidents.act(i.id, 'ack', actor, note, now));
-    if (events.length) this.storms.changed(id, `Acknowledged by ${actor}: ${events.length} incident${events.length === 1 ? '' : 's'}`);
+    const events: IncidentEvent[] = [];
+    for (const i of found.incidents) if (i.state === 'open') events.push(await this.deps.incidents.act(i.id, 'ack', actor, note, now));
+    if (events.length) await this.deps.state.storms.changed(id, `Acknowledged by ${actor}: ${events.length} incident${events.length === 1 ? '' : 's'}`);
     return events;
   }
 
@@ -381,6 +413,6 @@ export class Pager {
   private nudge(): void {
     if (this.nudged || this.stopped) return;
     this.nudged = true;
-    setImmediate(() => this.pass());
+    setImmediate(() => void this.pass());
   }
 }

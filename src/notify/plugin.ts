@@ -17,8 +17,8 @@ declare module 'fastify' {
 /** The pager: subscribes to incident events, escalates, and delivers pages through the outbox. */
 export const pagerPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number }>(
   async (app, { env, metrics, clock }) => {
-    let secret = env.QOSWATCH_LINK_SECRET ?? app.state.meta.get('link_secret');
-    if (!secret) app.state.meta.set('link_secret', (secret = randomBytes(32).toString('base64url')));
+    let secret = env.QOSWATCH_LINK_SECRET ?? (await app.state.meta.get('link_secret'));
+    if (!secret) await app.state.meta.set('link_secret', (secret = randomBytes(32).toString('base64url')));
     const email = env.SMTP_URL ? new EmailSender(env.SMTP_URL, env.MAIL_FROM, env.QOSWATCH_PAGE_TIMEOUT) : undefined;
     if (!email) app.log.warn('SMTP_URL is not set: email pages fail over to each person\'s next channel');
     const pager = new Pager(

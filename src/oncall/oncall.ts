@@ -1,5 +1,6 @@
 import { badRequest, notFound } from '../shared/http-errors.js';
-import type { OverrideRecord, OverrideRepo } from '../storage/state/overrides.js';
+import type { OverrideRecord } from '../storage/state/overrides.js';
+import type { StateStore } from '../storage/state/store.js';
 import type { OnCallConfig, Person } from './config.js';
 import { type OnCall, type Override, type Schedule, type Shift, gaps, onCallAt, shifts } from './schedule.js';
 
@@ -11,13 +12,23 @@ export const MAX_RANGE_MS = 92 * 86_400_000;
 
 /**
  * Who is on call: the on-call file's schedules with the overrides made through the API on top (API overrides win
- * over the file's, later ones over earlier ones). Deleting an override keeps the row for the record.
+ * over the file's, later ones over earlier ones). Deleting an override keeps the row for the record. The live
+ * overrides are held in memory (every change goes through here), so paging asks who is on call without a read.
  */
 export class OnCallService {
-  constructor(
-    private readonly rows: OverrideRepo,
+  private readonly live = new Map<string, ApiOverride[]>();
+
+  static async load(rows: StateStore['overrides'], config: OnCallConfig): Promise<OnCallService> {
+    return new OnCallService(rows, config, await rows.live());
+  }
+
+  private constructor(
+    private readonly rows: StateStore['overrides'],
     readonly config: OnCallConfig,
-  ) {}
+    stored: readonly ApiOverride[],
+  ) {
+    for (const o of stored) this.cached(o.schedule).push(o);
+  }
 
   person(id: string): Person | undefined {
     return this.config.people.get(id);
@@ -52,17 +63,26 @@ export class OnCallService {
   }
 
   overrides(scheduleId: string): ApiOverride[] {
-    return this.rows.live(scheduleId);
+    return [...(this.live.get(scheduleId) ?? [])];
   }
 
-  addOverride(scheduleId: string, o: { person: string; start: number; end: number; comment?: string }, actor: string, now: number): ApiOverride {
+  async addOverride(scheduleId: string, o: { person: string; start: number; end: number; comment?: string }, actor: string, now: number): Promise<ApiOverride> {
     this.schedule(scheduleId);
     if (!this.config.people.has(o.person)) throw badRequest(`person: unknown person "${o.person}"`);
     if (o.end <= o.start) throw badRequest('end: must be after start');
-    return this.rows.insert({ schedule: scheduleId, person: o.person, start: o.start, end: o.end, comment: o.comment, createdBy: actor, createdAt: now });
+    const added = await this.rows.insert({ schedule: scheduleId, person: o.person, start: o.start, end: o.end, comment: o.comment, createdBy: actor, createdAt: now });
+    this.cached(scheduleId).push(added);
+    return added;
   }
 
-  deleteOverride(scheduleId: string, id: number, actor: string, now: number): void {
-    if (!this.rows.delete(scheduleId, id, actor, now)) throw notFound(`no override ${id} on schedule ${scheduleId}`);
+  async deleteOverride(scheduleId: string, id: number, actor: string, now: number): Promise<void> {
+    if (!(await this.rows.delete(scheduleId, id, actor, now))) throw notFound(`no override ${id} on schedule ${scheduleId}`);
+    this.live.set(scheduleId, this.cached(scheduleId).filter((o) => o.id !== id));
+  }
+
+  private cached(scheduleId: string): ApiOverride[] {
+    let list = this.live.get(scheduleId);
+    if (!list) this.live.set(scheduleId, (list = []));
+    return list;
   }
 }

@@ -26,7 +26,7 @@ export const onCallPlugin = fp<{ env: Env; clock: () => number }>(
     else app.log.info({ file: path, people: config.people.size, schedules: config.schedules.size, policies: config.policies.size }, 'on-call configuration loaded');
     const unreachable = unreachablePeople(config);
     if (unreachable.length) app.log.warn({ people: unreachable }, 'people on P0/P1 escalations have no email and no chat channel: they cannot be paged');
-    app.decorate('oncall', new OnCallService(app.state.overrides, config));
+    app.decorate('oncall', await OnCallService.load(app.state.overrides, config));
   },
   { name: 'qoswatch-oncall', dependencies: ['qoswatch-storage'] },
 );

@@ -87,7 +87,7 @@ export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     },
     async (req, reply) => {
       const { by, ...o } = req.body;
-      return reply.code(201).send(overrideOut(app.oncall.addOverride(req.params.id, o, by ?? 'admin', clock())));
+      return reply.code(201).send(overrideOut(await app.oncall.addOverride(req.params.id, o, by ?? 'admin', clock())));
     },
   );
 
@@ -102,7 +102,7 @@ export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
       },
     },
     async (req, reply) => {
-      app.oncall.deleteOverride(req.params.id, req.params.override, req.query.by ?? 'admin', clock());
+      await app.oncall.deleteOverride(req.params.id, req.params.override, req.query.by ?? 'admin', clock());
       return reply.code(204).send();
     },
   );

@@ -7,7 +7,7 @@ import { TARGETS, type Tenant } from '../shared/tenant.js';
 import { InfluxQL } from '../storage/influx/influxql.js';
 import type { InfluxReader, QueryRow } from '../storage/influx/query.js';
 import { REGION_MEASUREMENT } from '../storage/influx/rollup-points.js';
-import type { Tickets } from '../tickets/tickets.js';
+import type { SlaClock, Tickets } from '../tickets/tickets.js';
 import type { FigureChange, HourFigures, QosReport, RegionFigures, RegionReport, RegionStatus, SlaOutcome } from './qos-report-model.js';
 
 /** The uid of the QoS overview board (dashboards/src/qos-overview.ts), for links from reports. */
@@ -182,9 +182,10 @@ export async function regionFigures(influx: InfluxReader, tenant: string, from: 
 }
 
 /** SLA clocks of the tenant's tickets opened in [from, to), as they stand at `now`. */
-export function slaOutcome(tickets: Tickets, tenant: Tenant, from: number, to: number, now: number): SlaOutcome {
-  const list = tickets.openedBetween(from, to, tenant.id);
-  const clocks = list.flatMap((t) => tickets.clocks(t, tenant, now).map((c) => ({ c, openedAt: t.openedAt })));
+export async function slaOutcome(tickets: Tickets, tenant: Tenant, from: number, to: number, now: number): Promise<SlaOutcome> {
+  const list = await tickets.openedBetween(from, to, tenant.id);
+  const clocks: { c: SlaClock; openedAt: number }[] = [];
+  for (const t of list) for (const c of tickets.clocks(t, tenant, now, await tickets.events(t.id))) clocks.push({ c, openedAt: t.openedAt });
   return {
     tickets: list.length,
     targets: TARGETS.map((target) => {
@@ -221,14 +222,14 @@ export async function collectQosReport(
     hourly.get(region)!.set(Number(r.time), rawOf(r));
   }
   const incidents = new Map<string, Record<Priority, number>>();
-  for (const row of src.incidents.openedBetween(tenant.id, period.from, period.to)) {
+  for (const row of await src.incidents.openedBetween(tenant.id, period.from, period.to)) {
     const region = row.region ?? '*';
     if (!incidents.has(region)) incidents.set(region, noIncidents());
     incidents.get(region)![row.priority] += row.n;
   }
   return assembleQosReport({
     kind: o.kind, tenant, period, current, previous, hourly, incidents,
-    sla: slaOutcome(src.tickets, tenant, period.from, period.to, o.now),
+    sla: await slaOutcome(src.tickets, tenant, period.from, period.to, o.now),
     thresholds: o.thresholds, grafanaUrl: o.grafanaUrl, now: o.now,
   });
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Tenant } from '../shared/tenant.js';
-import type { ReportRepo, ReportRunKey, ReportRunRecord } from '../storage/state/reports.js';
+import type { ReportRunKey, ReportRunRecord } from '../storage/state/reports.js';
+import type { StateStore } from '../storage/state/store.js';
 import { type ReportKind, type ReportSchedule, cronOf, lastDue } from './report-schedule.js';
 
 /** One tenant's schedule and its recipients. */
@@ -25,7 +26,7 @@ export function jobsOf(tenants: readonly Tenant[]): ReportJob[] {
 type ReportRun = Omit<ReportRunRecord, 'kind'> & { readonly kind: ReportKind };
 
 export interface SchedulerDeps {
-  rows: ReportRepo;
+  rows: StateStore['reports'];
   clock: () => number;
   log: { info(o: object, m: string): void; warn(o: object, m: string): void };
   jobs: () => ReportJob[];
@@ -61,14 +62,14 @@ export class ReportScheduler {
   ) {}
 
   /** Catches up missed runs (in the background; `idle()` waits for them) and schedules the next ones. */
-  start(): void {
+  async start(): Promise<void> {
     this.started = true;
     const now = this.deps.clock();
     for (const job of this.deps.jobs()) {
       const { tenant, schedule } = job;
-      const firstSeen = this.deps.rows.firstSeen(tenant.id, schedule.kind, now);
+      const firstSeen = await this.deps.rows.firstSeen(tenant.id, schedule.kind, now);
       const due = lastDue(schedule, tenant.timezone, now);
-      if (due >= firstSeen && this.pending(job, due)) {
+      if (due >= firstSeen && (await this.pending(job, due))) {
         this.deps.log.info({ tenant: tenant.id, kind: schedule.kind, due_at: new Date(due).toISOString() }, 'report: catching up a run missed while the service was down');
         void this.run(job, due);
       }
@@ -77,11 +78,11 @@ export class ReportScheduler {
   }
 
   /** Re-reads the schedules (a tenant changed through the API), if this node runs them. */
-  reschedule(): void {
+  async reschedule(): Promise<void> {
     if (!this.started) return;
     for (const t of this.tasks) void t.stop();
     this.tasks = [];
-    this.start();
+    await this.start();
   }
 
   /** Resolves when no report is being built or sent. */
@@ -109,12 +110,12 @@ export class ReportScheduler {
   }
 
   /** What happened to each run of a tenant's schedule, newest first (for the API and tests). */
-  history(tenant: string, kind?: ReportKind): ReportRun[] {
-    return this.deps.rows.list(tenant, kind, 100) as ReportRun[];
+  async history(tenant: string, kind?: ReportKind): Promise<ReportRun[]> {
+    return (await this.deps.rows.list(tenant, kind, 100)) as ReportRun[];
   }
 
-  private pending(job: ReportJob, dueAt: number): boolean {
-    const row = this.deps.rows.get(runKey(job, dueAt));
+  private async pending(job: ReportJob, dueAt: number): Promise<boolean> {
+    const row = await this.deps.rows.get(runKey(job, dueAt));
     return !row || (row.status !== 'sent' && row.attempts < MAX_ATTEMPTS);
   }
 
@@ -122,7 +123,7 @@ export class ReportScheduler {
    * Claims the run for this runner: new, failed with attempts left, or pending under a claim that ran out. Returns
    * false when it was sent, given up on, or another runner holds it.
    */
-  private claim(job: ReportJob, dueAt: number, now: number): boolean {
+  private claim(job: ReportJob, dueAt: number, now: number): Promise<boolean> {
     return this.deps.rows.claim(runKey(job, dueAt), this.runner, now + this.claimMs, MAX_ATTEMPTS, now);
   }
 
@@ -130,21 +131,21 @@ export class ReportScheduler {
     const { rows } = this.deps;
     const key = runKey(job, dueAt);
     const now = this.deps.clock();
-    if (!this.claim(job, dueAt, now)) {
+    if (!(await this.claim(job, dueAt, now))) {
       // Held by another runner (or one that died mid-send): look again when its claim runs out.
-      const heldUntil = rows.claimedUntil(key, MAX_ATTEMPTS);
+      const heldUntil = await rows.claimedUntil(key, MAX_ATTEMPTS);
       if (heldUntil !== undefined) this.later(job, dueAt, heldUntil - now);
       return;
     }
     // Outcomes are recorded only while this runner still holds the claim.
     try {
       await this.deps.send(job, dueAt);
-      rows.sent(key, this.runner, this.deps.clock());
+      await rows.sent(key, this.runner, this.deps.clock());
       this.deps.log.info({ tenant: job.tenant.id, kind: job.schedule.kind, to: job.to.length }, 'report sent');
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      rows.failed(key, this.runner, reason);
-      const left = this.pending(job, dueAt);
+      await rows.failed(key, this.runner, reason);
+      const left = await this.pending(job, dueAt);
       this.deps.log.warn({ tenant: job.tenant.id, kind: job.schedule.kind, reason, retry: left }, left ? 'report failed; retrying later' : 'report failed; giving up on this period');
       if (left) this.later(job, dueAt, this.retryMs);
     }

@@ -41,11 +41,12 @@ export const reportRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
       const { from, to, tenant, tier, format } = req.query;
       if (to <= from) throw badRequest('to: must be after from');
       const now = clock();
-      const rows: ReportTicket[] = app.tickets.openedBetween(from, to, tenant).flatMap((t) => {
+      const rows: ReportTicket[] = [];
+      for (const t of await app.tickets.openedBetween(from, to, tenant)) {
         const ten = app.tenants.get(t.tenant);
-        if (!ten || (tier && ten.tier !== tier)) return [];
-        return [{ id: t.id, tenant: t.tenant, tier: ten.tier, priority: t.priority, openedAt: t.openedAt, clocks: app.tickets.clocks(t, ten, now) }];
-      });
+        if (!ten || (tier && ten.tier !== tier)) continue;
+        rows.push({ id: t.id, tenant: t.tenant, tier: ten.tier, priority: t.priority, openedAt: t.openedAt, clocks: app.tickets.clocks(t, ten, now, await app.tickets.events(t.id)) });
+      }
       const r = slaReport(rows);
       if (format === 'csv') return reply.type('text/csv; charset=utf-8').send(reportCsv(r.groups));
       const iso = toIso;
@@ -98,7 +99,7 @@ export const reportRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
       },
     },
     async (req) => ({
-      runs: app.reports.history(req.query.tenant ?? app.tenants.defaultId).map((r) => ({ ...r, due_at: toIso(r.due_at)!, sent_at: toIso(r.sent_at ?? undefined) ?? null })),
+      runs: (await app.reports.history(req.query.tenant ?? app.tenants.defaultId)).map((r) => ({ ...r, due_at: toIso(r.due_at)!, sent_at: toIso(r.sent_at ?? undefined) ?? null })),
     }),
   );
 };

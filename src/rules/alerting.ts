@@ -4,14 +4,14 @@ import type { Incidents } from '../incidents/incidents.js';
 import type { Silences } from '../incidents/silences.js';
 import type { IncidentEvent } from '../incidents/model.js';
 import type { Metrics } from '../metrics.js';
-import type { StateRepos } from '../storage/state/index.js';
+import type { StateStore } from '../storage/state/store.js';
 import type { SeriesKey } from '../telemetry/window-store.js';
 import { type AlertEvent, type AlertRow, type EngineOptions, RuleEngine, type SeriesReader } from './engine.js';
 import type { Rule } from './rule-schema.js';
 
 export interface AlertingDeps {
   /** The alert rows (state.alerts), stored with their incident changes in one transaction (state.tx). */
-  state: StateRepos;
+  state: Pick<StateStore, 'alerts' | 'tx'>;
   store: SeriesReader & { drainTouched(): readonly SeriesKey[] };
   incidents: Incidents;
   /** When silence coverage can have changed (see Silences.checkDue). */
@@ -35,8 +35,8 @@ export interface AlertingOptions {
 /**
  * Runs the rule engine in the stream: the first batch after a quiet spell is evaluated at once (setImmediate), later
  * ones are coalesced to one evaluation per interval; a timer keeps `for`, `clear_for`, absent and drop moving when no
- * samples arrive. Each pass stores the alert transitions and their incident changes in one SQLite transaction, then
- * publishes the incident events.
+ * samples arrive. Each pass stores the alert transitions and their incident changes in one transaction, then
+ * publishes the incident events. Passes run one at a time.
  */
 export class Alerting {
   readonly engine: RuleEngine;
@@ -49,15 +49,22 @@ export class Alerting {
   /** Transitions whose commit failed, retried with the next pass. */
   private unsaved: AlertEvent[] = [];
   private stopped = false;
+  /** The pass running, if any: the next one starts after it. */
+  private passes: Promise<unknown> = Promise.resolve();
 
-  constructor(
+  /** An evaluation over the alert rows stored before (a restart resumes pending and firing alerts). */
+  static async open(deps: AlertingDeps, rules: readonly Rule[], opts: AlertingOptions): Promise<Alerting> {
+    // Rows this engine wrote: their state is its AlertState.
+    return new Alerting(deps, rules, opts, (await deps.state.alerts.load()) as AlertRow[]);
+  }
+
+  private constructor(
     private readonly deps: AlertingDeps,
     rules: readonly Rule[],
     private readonly opts: AlertingOptions,
+    restored: AlertRow[],
   ) {
     const startedAt = deps.clock();
-    // Rows this engine wrote: their state is its AlertState.
-    const restored = deps.state.alerts.load() as AlertRow[];
     this.engine = new RuleEngine(deps.store, rules, { startedAt, overlay: deps.overlay, plannedEnd: deps.plannedEnd }, restored);
     deps.metrics.rulesLoaded.set(rules.length);
     const m = deps.metrics;
@@ -73,7 +80,8 @@ export class Alerting {
     this.timer ??= setInterval(() => this.run(), Math.max(this.opts.intervalMs, 100));
   }
 
-  stop(): void {
+  /** Stops the timers and runs a last pass that stores every alert row. */
+  stop(): Promise<IncidentEvent[]> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.scheduled) {
@@ -81,7 +89,7 @@ export class Alerting {
       clearImmediate(this.scheduled as NodeJS.Immediate);
     }
     this.timer = this.scheduled = undefined;
-    this.tick(this.deps.clock(), true);
+    return this.tick(this.deps.clock(), true);
   }
 
   /** Samples reached the window store: evaluate now if the last pass was long enough ago, else at the next slot. */
@@ -97,15 +105,21 @@ export class Alerting {
   }
 
   /** Swaps the rule set; alerts of removed rules clear (and may mitigate their incidents). */
-  setRules(rules: readonly Rule[]): void {
+  setRules(rules: readonly Rule[]): Promise<IncidentEvent[]> {
     const now = this.deps.clock();
     this.unsaved.push(...this.engine.setRules(rules, now));
     this.deps.metrics.rulesLoaded.set(rules.length);
-    this.tick(now);
+    return this.tick(now);
   }
 
-  /** One evaluation pass at `now` (tests call it directly with an injected clock). */
-  tick(now: number, persistAll = false): IncidentEvent[] {
+  /** One evaluation pass at `now`, after the one running (tests call it directly with an injected clock). */
+  tick(now: number, persistAll = false): Promise<IncidentEvent[]> {
+    const pass = this.passes.then(() => this.pass(now, persistAll));
+    this.passes = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async pass(now: number, persistAll: boolean): Promise<IncidentEvent[]> {
     const { metrics, log } = this.deps;
     const end = metrics.evalDuration.startTimer();
     if (this.appliedAt !== undefined) {
@@ -120,22 +134,22 @@ export class Alerting {
     try {
       // Most passes change nothing durable: no transaction for them.
       if (events.length || changes.upserts.length || changes.deletes.length) {
-        this.deps.state.tx(() => {
-          this.deps.state.alerts.write(changes, now);
-          published = this.deps.incidents.applyAlertEvents(events);
+        published = await this.deps.state.tx(async (t) => {
+          await t.alerts.write(changes, now);
+          return this.deps.incidents.applyAlertEvents(events, t);
         });
       }
       this.unsaved = [];
       if (all) this.lastPersist = now;
     } catch (err) {
-      // The engine moved on but SQLite did not: keep the transitions and retry with the next pass.
+      // The engine moved on but the store did not: keep the transitions and retry with the next pass.
       this.unsaved = events;
       this.engine.requeue(changes);
       log.error({ err, transitions: events.length }, 'cannot store alert state; retrying');
     }
     // Only when a silence can have started or ended: not a read of every incident on every pass.
     if (this.deps.silences.checkDue(now)) {
-      published.push(...this.deps.incidents.refreshSilences(now));
+      published.push(...(await this.deps.incidents.refreshSilences(now)));
       this.deps.silences.checked(now);
     }
     metrics.evaluations.inc();
@@ -147,10 +161,6 @@ export class Alerting {
 
   private run(): void {
     this.scheduled = undefined;
-    try {
-      this.tick(this.deps.clock());
-    } catch (err) {
-      this.deps.log.error({ err }, 'rule evaluation failed');
-    }
+    this.tick(this.deps.clock()).catch((err: unknown) => this.deps.log.error({ err }, 'rule evaluation failed'));
   }
 }

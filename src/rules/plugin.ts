@@ -21,7 +21,7 @@ export type ReloadResult = { ok: true; rules: number; files: readonly string[] }
 export interface RuleDir {
   readonly dir: string | undefined;
   readonly files: readonly string[];
-  reload(): ReloadResult;
+  reload(): Promise<ReloadResult>;
 }
 
 /**
@@ -46,7 +46,7 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
     if (!dir) app.log.warn(`no ${DEFAULT_RULES_DIR} directory and QOSWATCH_RULES_DIR is not set: no alert rules are evaluated`);
     else app.log.info({ dir, rules: set.rules.length, files: set.files.length }, 'alert rules loaded');
 
-    const alerting = new Alerting(
+    const alerting = await Alerting.open(
       { state: app.state, store: app.pipeline.store, incidents: app.incidents, silences: app.silences, bus: app.incidentBus, metrics, log: app.log, clock, overlay: app.eventOverlay.levelsFor, plannedEnd: app.eventOverlay.plannedEnd },
       set.rules,
       { intervalMs: env.QOSWATCH_EVAL_INTERVAL, persistEveryMs: 5000 },
@@ -56,7 +56,7 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
       get files() {
         return set.files;
       },
-      reload() {
+      async reload() {
         // Whatever goes wrong (a bad file, or a fault of ours), the rules in force stay and the process runs on.
         let next: RuleSet;
         try {
@@ -70,7 +70,7 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
         }
         set = next;
         retain(set);
-        alerting.setRules(set.rules);
+        await alerting.setRules(set.rules);
         metrics.ruleReloads.inc({ outcome: 'ok' });
         app.log.info({ rules: set.rules.length }, 'alert rules reloaded');
         return { ok: true, rules: set.rules.length, files: set.files };

@@ -86,7 +86,7 @@ export const ruleRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (_req, reply) => {
-      const r = app.rules.reload();
+      const r = await app.rules.reload();
       if (r.ok) return { reloaded: true as const, rules: r.rules, files: [...r.files] };
       return reply.code(422).send({ error: 'invalid_rules' as const, message: `rules not reloaded; the previous rules stay in force: ${r.problems.length} problem(s)`, problems: [...r.problems] });
     },

@@ -8,13 +8,14 @@ import { openIngestDb } from './ingest-db.js';
 import { secureDataDir } from './permissions.js';
 import { PointsOutbox } from './points-outbox.js';
 import { openStateDb } from './state-db.js';
-import { StateRepos } from './state/index.js';
+import { SqliteStateStore } from './state/sqlite-store.js';
+import type { StateStore } from './state/store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     stateDb: Db;
-    /** The state db's repositories (state/index.ts). */
-    state: StateRepos;
+    /** The state db's repositories and transactions (state/store.ts). */
+    state: StateStore;
     ingestDb: Db;
     ingestLog: IngestLog;
     /** Points bound for InfluxDB from any domain; the ingest pipeline spools them with each tick. */
@@ -40,7 +41,7 @@ export const storagePlugin = fp<{ dataDir: string; fsync: boolean; influx: boole
     if (corruptRecords) app.log.error({ records: corruptRecords, bytes: corruptBytes }, 'skipped damaged journal records (length or CRC wrong): their samples are lost');
     const checkpointer = startCheckpointer(ingestDb, { intervalMs: 100, restartBytes: 256 * 1024 ** 2 }, (message) => app.log.warn(message));
     app.decorate('stateDb', stateDb);
-    app.decorate('state', new StateRepos(stateDb));
+    app.decorate('state', new SqliteStateStore(stateDb));
     app.decorate('ingestDb', ingestDb);
     app.decorate('ingestLog', ingestLog);
     app.decorate('points', new PointsOutbox(influx));

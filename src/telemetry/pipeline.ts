@@ -11,7 +11,8 @@ import type { IngestLog } from '../storage/ingest-log/types.js';
 import { RawLateIds } from '../storage/raw-late-ids.js';
 import { type Checkpoint, SERVICE, Spool } from '../storage/spool.js';
 import type { Db } from '../storage/sqlite.js';
-import type { DimValueRepo } from '../storage/state/dim-values.js';
+import type { DimValueRecord } from '../storage/state/dim-values.js';
+import type { StateStore } from '../storage/state/store.js';
 import { type DerivedDims, decodeDerived, encodeDerived, fillDerived } from '../geoip/records.js';
 import { Budgets, type GlobalLimits, type TenantLimits } from './budgets.js';
 import { CardinalityCaps } from './cardinality.js';
@@ -43,8 +44,10 @@ export interface PipelineDeps {
   ingestDb: Db;
   /** The log of accepted batches (the journal); its quarantine and replay marker are in ingestDb. */
   ingestLog: IngestLog;
-  /** The admitted dimension values, kept in the state db. */
-  dimValues: DimValueRepo;
+  /** The admitted dimension values, kept in the state store: written as they change, in order, without waiting. */
+  dimValues: StateStore['dimValues'];
+  /** The values admitted before (read at start). */
+  admittedDims: readonly DimValueRecord[];
   sink: InfluxSink | undefined;
   /** Points from other domains (incident events, SLA clocks, self metrics), committed as the service's with each tick. */
   points: PointsOutbox;
@@ -74,21 +77,24 @@ const SAMPLES_PER_SEQ = 8192;
 const CAP_SWEEP_MS = 60_000;
 
 /** The cardinality caps, with admitted values and their last sighting kept in the state database (dim_values). */
-function persistedCaps(dimValues: DimValueRepo, opts: PipelineOptions, metrics: Metrics): CardinalityCaps {
+function persistedCaps(deps: PipelineDeps, opts: PipelineOptions): CardinalityCaps {
+  const { dimValues, metrics, log } = deps;
+  // The caps in memory decide; the store keeps them for the next start, so a failed write is only logged.
+  const kept = (write: Promise<void>) => write.catch((err: unknown) => log.error({ err }, 'cannot store an admitted dimension value'));
   const caps = new CardinalityCaps(
     opts.capOf,
     {
-      onAdmit: (tenant, dim, value, now) => dimValues.admit(tenant, dim, value, now),
+      onAdmit: (tenant, dim, value, now) => void kept(dimValues.admit(tenant, dim, value, now)),
       onFold: (dim) => metrics.dimFolded.inc({ dim }),
-      onSeen: (tenant, dim, value, lastSeen) => dimValues.seen(tenant, dim, value, lastSeen),
+      onSeen: (tenant, dim, value, lastSeen) => void kept(dimValues.seen(tenant, dim, value, lastSeen)),
       onRelease: (tenant, dim, value) => {
-        dimValues.release(tenant, dim, value);
+        void kept(dimValues.release(tenant, dim, value));
         metrics.dimReleased.inc({ dim });
       },
     },
     opts.dimTtlMs,
   );
-  for (const r of dimValues.all()) caps.restore(r.tenant, r.dim, r.value, r.lastSeen);
+  for (const r of deps.admittedDims) caps.restore(r.tenant, r.dim, r.value, r.lastSeen);
   return caps;
 }
 
@@ -124,7 +130,7 @@ export class IngestPipeline {
     private readonly opts: PipelineOptions,
   ) {
     const { metrics, log } = deps;
-    this.caps = persistedCaps(deps.dimValues, opts, metrics);
+    this.caps = persistedCaps(deps, opts);
     this.lastCapSweep = deps.clock();
     this.budgets = new Budgets(opts.tenantLimits, opts.globalLimits, opts.windowMs);
     this.journal = deps.ingestLog;

@@ -27,7 +27,7 @@ export const pipelinePlugin = fp<TelemetryPluginOptions>(
   async (app, { env, config, sink, metrics, clock }) => {
     const auto = autoGlobalLimits(getHeapStatistics().heap_size_limit);
     const pipeline = new IngestPipeline(
-      { ingestDb: app.ingestDb, ingestLog: app.ingestLog, dimValues: app.state.dimValues, sink, points: app.points, metrics, log: app.log, clock, enrich: app.geoip.enabled ? (ip) => app.geoip.lookup(ip) : undefined },
+      { ingestDb: app.ingestDb, ingestLog: app.ingestLog, dimValues: app.state.dimValues, admittedDims: await app.state.dimValues.all(), sink, points: app.points, metrics, log: app.log, clock, enrich: app.geoip.enabled ? (ip) => app.geoip.lookup(ip) : undefined },
       {
         windowMs: env.QOSWATCH_WINDOW,
         graceMs: env.QOSWATCH_WINDOW_GRACE,

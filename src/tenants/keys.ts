@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/env.js';
 import type { CredentialConfig, FileConfig } from '../config/file.js';
-import type { CredentialRepo } from '../storage/state/credentials.js';
-import type { StateRepos } from '../storage/state/index.js';
+import type { CredentialRecord } from '../storage/state/credentials.js';
+import type { CredentialTable, StateStore } from '../storage/state/store.js';
 import type { Rate } from '../util/units.js';
 
 /** A tenant's credential: an ingest key (public: it only ingests) or a tenant API token (it only reads). */
@@ -54,7 +54,7 @@ export class KeyError extends Error {
 
 /** What tells the two kinds of credential apart: their table, their words, their id and secret prefixes. */
 interface Kind {
-  table: 'ingest_keys' | 'tenant_tokens';
+  table: CredentialTable;
   noun: string;
   idPrefix: string;
   secretPrefix: string;
@@ -72,12 +72,12 @@ export class Credentials {
   private readonly revokeListeners: ((c: Credential) => void)[] = [];
 
   constructor(
-    private readonly rows: CredentialRepo,
+    private readonly rows: ReturnType<StateStore['credentials']>,
     private readonly kind: Kind,
   ) {}
 
-  /** The config file's credentials of every tenant, then those created through the API. */
-  load(config: FileConfig, field: 'ingest_keys' | 'api_tokens', env: NodeJS.ProcessEnv): void {
+  /** The config file's credentials of every tenant, then those created through the API (`stored`). */
+  load(config: FileConfig, field: 'ingest_keys' | 'api_tokens', env: NodeJS.ProcessEnv, stored: readonly CredentialRecord[]): void {
     for (const t of config.tenants) {
       for (const c of t[field] as CredentialConfig[]) {
         if (c.revoked) continue;
@@ -85,7 +85,7 @@ export class Credentials {
         this.add(hash, { id: c.id, tenant: t.id, rateLimit: c.rate_limit, region: c.region, source: 'config' });
       }
     }
-    for (const r of this.rows.active()) {
+    for (const r of stored) {
       this.add(r.sha256, { id: r.id, tenant: r.tenant, name: r.name, rateLimit: r.rateLimit as Rate | undefined, source: 'api', createdAt: r.createdAt });
     }
   }
@@ -99,17 +99,17 @@ export class Credentials {
     return [...this.byHash.values()].filter((k) => k.tenant === tenant).sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  create(tenant: string, opts: { name?: string; rateLimit?: Rate }, now: number): { credential: Credential; secret: string } {
+  async create(tenant: string, opts: { name?: string; rateLimit?: Rate }, now: number): Promise<{ credential: Credential; secret: string }> {
     const secret = newSecret(this.kind.secretPrefix);
     const credential: Credential = { id: `${this.kind.idPrefix}_${randomBytes(6).toString('hex')}`, tenant, name: opts.name, rateLimit: opts.rateLimit, source: 'api', createdAt: now };
     const hash = sha256(secret);
-    this.rows.insert({ id: credential.id, tenant, name: opts.name, sha256: hash, rateLimit: opts.rateLimit, createdAt: now });
+    await this.rows.insert({ id: credential.id, tenant, name: opts.name, sha256: hash, rateLimit: opts.rateLimit, createdAt: now });
     this.add(hash, credential);
     return { credential, secret };
   }
 
   /** Revokes a credential created through the API; listeners hear of it at once (open WebSockets close). */
-  revoke(tenant: string, id: string, now: number): void {
+  async revoke(tenant: string, id: string, now: number): Promise<void> {
     const { noun } = this.kind;
     const entry = [...this.byHash.entries()].find(([, k]) => k.tenant === tenant && k.id === id);
     if (!entry) throw new KeyError('not_found', `tenant ${tenant} has no active ${noun} ${id}`);
@@ -118,7 +118,7 @@ export class Credentials {
       const where = credential.source === 'config' ? 'the config file (set revoked: true)' : credential.source === 'env' ? 'QOSWATCH_INGEST_KEY' : 'the environment (set QOSWATCH_INGEST_KEY to replace it)';
       throw new KeyError('conflict', `${noun} ${id} is defined by ${where}, not by the API`);
     }
-    this.rows.revoke(id, now);
+    await this.rows.revoke(id, now);
     this.byHash.delete(hash);
     for (const listener of this.revokeListeners) listener(credential);
   }
@@ -138,39 +138,43 @@ export class Credentials {
 export class KeyStore {
   readonly ingest: Credentials;
   readonly tokens: Credentials;
-  private adminHash: Buffer;
-  readonly generated: Generated = {};
 
-  constructor(
-    state: Pick<StateRepos, 'credentials' | 'meta'>,
+  /** Loads the stored credentials and, at first start, generates and stores the default ingest key and admin token. */
+  static async open(
+    state: Pick<StateStore, 'credentials' | 'meta'>,
     config: FileConfig,
     env: { QOSWATCH_INGEST_KEY?: string; QOSWATCH_ADMIN_TOKEN?: string },
     sourceEnv: NodeJS.ProcessEnv = process.env,
+  ): Promise<KeyStore> {
+    const generated: Generated = {};
+    let ingestHash = env.QOSWATCH_INGEST_KEY ? undefined : await state.meta.get(META_INGEST);
+    if (!env.QOSWATCH_INGEST_KEY && !ingestHash) {
+      generated.ingestKey = newSecret(INGEST_KEYS.secretPrefix);
+      ingestHash = sha256(generated.ingestKey);
+      await state.meta.set(META_INGEST, ingestHash);
+    }
+    let admin = env.QOSWATCH_ADMIN_TOKEN ? sha256(env.QOSWATCH_ADMIN_TOKEN) : await state.meta.get(META_ADMIN);
+    if (!admin) {
+      generated.adminToken = newSecret('qwa');
+      admin = sha256(generated.adminToken);
+      await state.meta.set(META_ADMIN, admin);
+    }
+    const keys = new KeyStore(state, Buffer.from(admin, 'hex'), generated);
+    const defaultTenant = config.default_tenant;
+    if (env.QOSWATCH_INGEST_KEY) keys.ingest.add(sha256(env.QOSWATCH_INGEST_KEY), { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'env' });
+    else keys.ingest.add(ingestHash!, { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'generated' });
+    keys.ingest.load(config, 'ingest_keys', sourceEnv, await state.credentials(INGEST_KEYS.table).active());
+    keys.tokens.load(config, 'api_tokens', sourceEnv, await state.credentials(TENANT_TOKENS.table).active());
+    return keys;
+  }
+
+  private constructor(
+    state: Pick<StateStore, 'credentials'>,
+    private readonly adminHash: Buffer,
+    readonly generated: Generated,
   ) {
     this.ingest = new Credentials(state.credentials(INGEST_KEYS.table), INGEST_KEYS);
     this.tokens = new Credentials(state.credentials(TENANT_TOKENS.table), TENANT_TOKENS);
-    const defaultTenant = config.default_tenant;
-    if (env.QOSWATCH_INGEST_KEY) {
-      this.ingest.add(sha256(env.QOSWATCH_INGEST_KEY), { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'env' });
-    } else {
-      let hash = state.meta.get(META_INGEST);
-      if (!hash) {
-        this.generated.ingestKey = newSecret(INGEST_KEYS.secretPrefix);
-        hash = sha256(this.generated.ingestKey);
-        state.meta.set(META_INGEST, hash);
-      }
-      this.ingest.add(hash, { id: DEFAULT_KEY_ID, tenant: defaultTenant, source: 'generated' });
-    }
-    this.ingest.load(config, 'ingest_keys', sourceEnv);
-    this.tokens.load(config, 'api_tokens', sourceEnv);
-
-    let admin = env.QOSWATCH_ADMIN_TOKEN ? sha256(env.QOSWATCH_ADMIN_TOKEN) : state.meta.get(META_ADMIN);
-    if (!admin) {
-      this.generated.adminToken = newSecret('qwa');
-      admin = sha256(this.generated.adminToken);
-      state.meta.set(META_ADMIN, admin);
-    }
-    this.adminHash = Buffer.from(admin, 'hex');
   }
 
   isAdmin(presented: string): boolean {

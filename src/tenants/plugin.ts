@@ -12,8 +12,8 @@ declare module 'fastify' {
 
 export const tenantsPlugin = fp<{ config: FileConfig; ingestKey?: string; adminToken?: string }>(
   async (app, opts) => {
-    app.decorate('tenants', new Tenants(opts.config, app.state.tenants));
-    app.decorate('keys', new KeyStore(app.state, opts.config, { QOSWATCH_INGEST_KEY: opts.ingestKey, QOSWATCH_ADMIN_TOKEN: opts.adminToken }));
+    app.decorate('tenants', await Tenants.load(opts.config, app.state.tenants));
+    app.decorate('keys', await KeyStore.open(app.state, opts.config, { QOSWATCH_INGEST_KEY: opts.ingestKey, QOSWATCH_ADMIN_TOKEN: opts.adminToken }));
   },
   { name: 'qoswatch-tenants', dependencies: ['qoswatch-storage'] },
 );

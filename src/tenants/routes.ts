@@ -83,7 +83,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
       },
       async (req, reply) => {
         const t = tenantOf(req.params.tenant);
-        const made = set.create(t.id, { name: req.body.name, rateLimit: req.body.rate_limit }, clock());
+        const made = await set.create(t.id, { name: req.body.name, rateLimit: req.body.rate_limit }, clock());
         return reply.code(201).send({ ...view(made.credential), ...reveal(made.secret) });
       },
     );
@@ -94,7 +94,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
       async (req, reply) => {
         const t = tenantOf(req.params.tenant);
         try {
-          set.revoke(t.id, req.params.id, clock());
+          await set.revoke(t.id, req.params.id, clock());
         } catch (err) {
           if (err instanceof KeyError) throw err.kind === 'not_found' ? notFound(err.message) : conflict(err.message);
           throw err;
@@ -119,8 +119,8 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
     },
     async (req, reply) => {
       if (req.body.id !== undefined && req.body.id !== req.params.tenant) throw badRequest('id: must match the tenant in the path');
-      const { tenant, created } = app.tenants.save({ ...req.body, id: req.params.tenant }, req.query.by ?? 'admin', clock());
-      app.reports.reschedule();
+      const { tenant, created } = await app.tenants.save({ ...req.body, id: req.params.tenant }, req.query.by ?? 'admin', clock());
+      await app.reports.reschedule();
       return reply.code(created ? 201 : 200).send(tenantOut(tenant));
     },
   );

@@ -3,7 +3,8 @@ import { type FileConfig, tenantBodySchema } from '../config/file.js';
 import { conflict } from '../shared/http-errors.js';
 import { DEFAULT_SLA, mergeSla } from '../shared/sla-policy.js';
 import type { Tenant } from '../shared/tenant.js';
-import type { TenantRepo } from '../storage/state/tenants.js';
+import type { StateStore } from '../storage/state/store.js';
+import type { TenantRecord } from '../storage/state/tenants.js';
 
 /** Tenants from the config file; the default tenant exists even when the file does not name it. */
 export class Tenants {
@@ -13,16 +14,23 @@ export class Tenants {
   /** Ids defined in the config file: the API cannot change those. */
   private readonly fromConfig = new Set<string>();
 
+  /** The config file's tenants and those the API stored. */
+  static async load(config: FileConfig, rows: StateStore['tenants']): Promise<Tenants> {
+    return new Tenants(config, rows, await rows.all());
+  }
+
+  /** Without `rows`, only the config file's tenants (the API cannot add any). */
   constructor(
     private readonly config: FileConfig,
-    private readonly rows?: TenantRepo,
+    private readonly rows?: StateStore['tenants'],
+    stored: readonly TenantRecord[] = [],
   ) {
     this.defaultId = config.default_tenant;
     for (const t of config.tenants) {
       this.byId.set(t.id, this.build(t));
       this.fromConfig.add(t.id);
     }
-    for (const r of rows?.all() ?? []) {
+    for (const r of stored) {
       if (!this.byId.has(r.id)) this.byId.set(r.id, this.build(tenantBodySchema.parse(r.spec)));
     }
     // The default tenant exists even when nothing names it: enterprise, UTC, default business hours.
@@ -30,11 +38,11 @@ export class Tenants {
   }
 
   /** Creates (201) or replaces (200) a tenant through the API; tenants of the config file are refused (409). */
-  save(body: unknown, actor: string, now: number): { tenant: Tenant; created: boolean } {
+  async save(body: unknown, actor: string, now: number): Promise<{ tenant: Tenant; created: boolean }> {
     const spec = tenantBodySchema.parse(body);
     if (this.fromConfig.has(spec.id)) throw conflict(`tenant ${spec.id} is defined in the config file; change it there`);
     const existed = this.byId.has(spec.id);
-    this.rows!.save(spec.id, body, actor, now);
+    await this.rows!.save(spec.id, body, actor, now);
     const tenant = this.build(spec);
     this.byId.set(spec.id, tenant);
     return { tenant, created: !existed };

@@ -50,9 +50,9 @@ const by = z.string().min(1).max(200).optional().describe('who (recorded on the 
 /** Tickets API: the support team's (admin token) and each tenant's read-only view (its tenant API tokens). */
 export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number }> = async (app, { env, clock }) => {
   const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
-  const view = (t: Ticket, now: number) => {
+  const view = async (t: Ticket, now: number) => {
     const tenant = app.tenants.get(t.tenant);
-    const clocks = tenant ? app.tickets.clocks(t, tenant, now) : [];
+    const clocks = tenant ? app.tickets.clocks(t, tenant, now, await app.tickets.events(t.id)) : [];
     return {
       id: t.id, public_id: t.publicId, tenant: t.tenant, incident_id: t.incidentId, title: t.title, priority: t.priority, state: t.state, assignee: t.assignee,
       root_cause: t.rootCause, opened_at: iso(t.openedAt)!, updated_at: iso(t.updatedAt)!,
@@ -69,21 +69,22 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
     admin.addHook('onRequest', requireAdmin(app.keys));
     const a = admin.withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
     a.get('/v1/tickets', { schema: { tags: ['tickets'], summary: 'Tickets, newest first', querystring: listQuery.extend({ tenant: z.string().optional() }), response: { 200: z.object({ tickets: z.array(ticketView), next_before: z.number().int().optional() }), ...errors } } }, async (req) => {
-      const list = app.tickets.list(req.query);
+      const list = await app.tickets.list(req.query);
       const now = clock();
-      return { tickets: list.map((t) => view(t, now)), next_before: list.length === req.query.limit ? list.at(-1)!.id : undefined };
+      return { tickets: await Promise.all(list.map((t) => view(t, now))), next_before: list.length === req.query.limit ? list.at(-1)!.id : undefined };
     });
     a.get('/v1/tickets/:id', { schema: { tags: ['tickets'], summary: 'A ticket with its SLA clocks and every event', params: idParams, response: { 200: ticketView.extend({ events: z.array(eventView) }), ...errors } } }, async (req) => {
-      const t = app.tickets.require(req.params.id);
-      return { ...view(t, clock()), events: app.tickets.events(t.id).map(eventOut) };
+      const t = await app.tickets.require(req.params.id);
+      return { ...(await view(t, clock())), events: (await app.tickets.events(t.id)).map(eventOut) };
     });
     a.get('/v1/tickets/:id/postmortem', { schema: { tags: ['tickets'], summary: 'The postmortem as Markdown (timeline, impact, SLA outcome, root cause)', params: idParams, response: { 200: z.string(), ...errors } } }, async (req, reply) => {
-      const t = app.tickets.require(req.params.id);
+      const t = await app.tickets.require(req.params.id);
       const tenant = app.tenants.get(t.tenant);
-      const inc = t.incidentId === undefined ? undefined : app.incidents.get(t.incidentId);
+      const inc = t.incidentId === undefined ? undefined : await app.incidents.get(t.incidentId);
+      const events = await app.tickets.events(t.id);
       const md = renderPostmortem({
-        ticket: t, tier: tenant?.tier ?? 'unknown', events: app.tickets.events(t.id), clocks: tenant ? app.tickets.clocks(t, tenant, clock()) : [],
-        incident: inc, alerts: inc ? app.incidents.alerts(inc.id) : [], timeline: inc ? app.incidents.timeline(inc.id).filter((e) => !/^(paged|page_|not_paged)/.test(e.kind)) : [],
+        ticket: t, tier: tenant?.tier ?? 'unknown', events, clocks: tenant ? app.tickets.clocks(t, tenant, clock(), events) : [],
+        incident: inc, alerts: inc ? await app.incidents.alerts(inc.id) : [], timeline: inc ? (await app.incidents.timeline(inc.id)).filter((e) => !/^(paged|page_|not_paged)/.test(e.kind)) : [],
       });
       return reply.type('text/markdown; charset=utf-8').send(md);
     });
@@ -99,8 +100,8 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       async (req, reply) => {
         if (!app.tenants.get(req.body.tenant)) throw notFound(`no tenant ${req.body.tenant}`);
         const now = clock();
-        const { ticket } = app.tickets.open({ tenant: req.body.tenant, title: req.body.title, priority: req.body.priority, note: req.body.note, actor: req.body.by ?? 'admin' }, now);
-        return reply.code(201).send(view(ticket, now));
+        const { ticket } = await app.tickets.open({ tenant: req.body.tenant, title: req.body.title, priority: req.body.priority, note: req.body.note, actor: req.body.by ?? 'admin' }, now);
+        return reply.code(201).send(await view(ticket, now));
       },
     );
     a.post(
@@ -115,21 +116,21 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       },
       async (req) => {
         const now = clock();
-        return view(app.tickets.move(req.params.id, req.body.to, req.body.by ?? 'admin', { note: req.body.note, rootCause: req.body.root_cause }, now), now);
+        return view(await app.tickets.move(req.params.id, req.body.to, req.body.by ?? 'admin', { note: req.body.note, rootCause: req.body.root_cause }, now), now);
       },
     );
     a.post('/v1/tickets/:id/priority', { schema: { tags: ['tickets'], summary: 'Change the priority: clocks follow the new targets', params: idParams, body: z.strictObject({ priority: z.enum(PRIORITIES), by }), response: { 200: ticketView, ...errors } } }, async (req) => {
       const now = clock();
-      return view(app.tickets.setPriority(req.params.id, req.body.priority, req.body.by ?? 'admin', now), now);
+      return view(await app.tickets.setPriority(req.params.id, req.body.priority, req.body.by ?? 'admin', now), now);
     });
     a.post('/v1/tickets/:id/assign', { schema: { tags: ['tickets'], summary: 'Assign a ticket', params: idParams, body: z.strictObject({ assignee: z.string().min(1).max(200), by }), response: { 200: ticketView, ...errors } } }, async (req) => {
       const now = clock();
-      return view(app.tickets.assign(req.params.id, req.body.assignee, req.body.by ?? 'admin', now), now);
+      return view(await app.tickets.assign(req.params.id, req.body.assignee, req.body.by ?? 'admin', now), now);
     });
     a.post(
       '/v1/tickets/:id/comment',
       { schema: { tags: ['tickets'], summary: 'Comment: internal, or visible to the customer', params: idParams, body: z.strictObject({ text: z.string().min(1).max(10_000), visibility: z.enum(['internal', 'customer']).default('internal'), by }), response: { 201: eventView, ...errors } } },
-      async (req, reply) => reply.code(201).send(eventOut(app.tickets.comment(req.params.id, req.body.by ?? 'admin', req.body.text, req.body.visibility as Visibility, clock()))),
+      async (req, reply) => reply.code(201).send(eventOut(await app.tickets.comment(req.params.id, req.body.by ?? 'admin', req.body.text, req.body.visibility as Visibility, clock()))),
     );
   });
 
@@ -153,8 +154,8 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       }
       req.tenantToken = tok;
     });
-    const tenantView = (t: Ticket, now: number) => {
-      const { id: _id, public_id: publicId, incident_id: _incident, assignee: _assignee, ...rest } = view(t, now);
+    const tenantView = async (t: Ticket, now: number) => {
+      const { id: _id, public_id: publicId, incident_id: _incident, assignee: _assignee, ...rest } = await view(t, now);
       return { ...rest, id: publicId };
     };
     // Event data as the customer reads it: no incident numbers.
@@ -170,17 +171,17 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       async (req) => {
         const tenant = req.tenantToken!.tenant;
         const { before, ...query } = req.query;
-        const list = app.tickets.list({ ...query, tenant, before: before === undefined ? undefined : app.tickets.requirePublic(before, tenant).id });
+        const list = await app.tickets.list({ ...query, tenant, before: before === undefined ? undefined : (await app.tickets.requirePublic(before, tenant)).id });
         const now = clock();
-        return { tickets: list.map((t) => tenantView(t, now)), next_before: list.length === req.query.limit ? list.at(-1)!.publicId : undefined };
+        return { tickets: await Promise.all(list.map((t) => tenantView(t, now))), next_before: list.length === req.query.limit ? list.at(-1)!.publicId : undefined };
       },
     );
     a.get(
       '/v1/tenant/tickets/:id',
       { schema: { tags: ['tickets'], summary: "One of the tenant's tickets with its customer-visible updates (tenant API token)", params: z.object({ id: z.string().max(64) }), response: { 200: tenantTicketView.extend({ events: z.array(tenantEventView) }), ...errors } } },
       async (req) => {
-        const t = app.tickets.requirePublic(req.params.id, req.tenantToken!.tenant);
-        return { ...tenantView(t, clock()), events: app.tickets.events(t.id, 'customer').map(tenantEvent) };
+        const t = await app.tickets.requirePublic(req.params.id, req.tenantToken!.tenant);
+        return { ...(await tenantView(t, clock())), events: (await app.tickets.events(t.id, 'customer')).map(tenantEvent) };
       },
     );
   });

@@ -27,6 +27,8 @@ export class SlaWatch {
   private readonly changed = new Set<number>();
   /** Each tenant as its tickets were indexed with: the API replaces a tenant it edits. */
   private readonly indexedTenants = new Map<string, Tenant>();
+  /** The check running, if any: a check never starts while one runs. */
+  private checking: Promise<void> | undefined;
 
   constructor(
     private readonly deps: { tickets: Tickets; tenants: Tenants; incidents: Incidents; pager: Pager | undefined; log: Logger; clock: () => number },
@@ -34,22 +36,23 @@ export class SlaWatch {
   ) {}
 
   /** Reads every open ticket once (raising what fell due while the service was down) and starts the checks. */
-  start(): void {
+  async start(): Promise<void> {
     const now = this.deps.clock();
     for (const t of this.deps.tenants.list()) this.indexedTenants.set(t.id, t);
-    for (const { ticket, changes, marks } of this.deps.tickets.slaInputs(OPEN)) this.guarded(ticket.id, () => this.evaluate(ticket, marks, now, changes));
+    for (const { ticket, changes, marks } of await this.deps.tickets.slaInputs(OPEN)) await this.guarded(ticket.id, () => this.evaluate(ticket, marks, now, changes));
     this.timer ??= setInterval(() => {
-      try {
-        this.tick(this.deps.clock());
-      } catch (err) {
-        this.deps.log.error({ err }, 'SLA check failed');
-      }
+      if (this.checking) return;
+      this.checking = this.tick(this.deps.clock())
+        .catch((err: unknown) => this.deps.log.error({ err }, 'SLA check failed'))
+        .finally(() => (this.checking = undefined));
     }, this.intervalMs);
   }
 
-  stop(): void {
+  /** Stops the checks and waits for the one running. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    await this.checking;
   }
 
   /** A ticket changed (an event of it was written): its clocks are read again at the next check. */
@@ -57,16 +60,16 @@ export class SlaWatch {
     this.changed.add(id);
   }
 
-  tick(now: number): void {
-    this.retarget();
+  async tick(now: number): Promise<void> {
+    await this.retarget();
     const ids = new Set([...this.changed, ...this.due.takeDue(now)]);
     this.changed.clear();
-    for (const id of ids) this.guarded(id, () => this.check(id, now));
+    for (const id of ids) await this.guarded(id, () => this.check(id, now));
   }
 
-  private guarded(id: number, fn: () => void): void {
+  private async guarded(id: number, fn: () => Promise<void>): Promise<void> {
     try {
-      fn();
+      await fn();
     } catch (err) {
       // Nothing of it was written (one transaction): the next check tries again.
       this.changed.add(id);
@@ -75,23 +78,23 @@ export class SlaWatch {
   }
 
   /** The tickets of a tenant edited since they were indexed get their targets (tier, hours, overrides) read again. */
-  private retarget(): void {
+  private async retarget(): Promise<void> {
     for (const t of this.deps.tenants.list()) {
       if (this.indexedTenants.get(t.id) === t) continue;
       this.indexedTenants.set(t.id, t);
-      for (const id of this.deps.tickets.idsIn(OPEN, t.id)) this.changed.add(id);
+      for (const id of await this.deps.tickets.idsIn(OPEN, t.id)) this.changed.add(id);
     }
   }
 
   /** Reads one ticket again. */
-  private check(id: number, now: number): void {
-    const t = this.deps.tickets.get(id);
-    if (t) this.evaluate(t, this.deps.tickets.slaMarks(id), now);
+  private async check(id: number, now: number): Promise<void> {
+    const t = await this.deps.tickets.get(id);
+    if (t) await this.evaluate(t, await this.deps.tickets.slaMarks(id), now);
     else this.due.set(id, undefined);
   }
 
   /** Raises what has come due on a ticket, and queues it for its next warning or breach. */
-  private evaluate(t: Ticket, marks: readonly SlaMark[], now: number, changes?: readonly TicketEvent[]): void {
+  private async evaluate(t: Ticket, marks: readonly SlaMark[], now: number, changes?: readonly TicketEvent[]): Promise<void> {
     const tenant = (OPEN as readonly string[]).includes(t.state) ? this.deps.tenants.get(t.tenant) : undefined;
     if (!tenant) {
       this.due.set(t.id, undefined);
@@ -99,12 +102,12 @@ export class SlaWatch {
     }
     const raised = new Set(marks.filter((m) => m.priority === t.priority).map((m) => `${m.kind} ${m.target}`));
     let next: number | undefined;
-    for (const c of this.deps.tickets.clocks(t, tenant, now, changes)) {
+    for (const c of this.deps.tickets.clocks(t, tenant, now, changes ?? (await this.deps.tickets.events(t.id)))) {
       for (const breach of [false, true]) {
         if (raised.has(`${breach ? 'sla_breach' : 'sla_warning'} ${c.target}`)) continue;
         const at = breach ? c.dueAt : c.warnAt;
         const reached = breach ? c.breached : c.running && at !== undefined && now >= at;
-        if (reached) this.raise(t, tenant, c, breach, now);
+        if (reached) await this.raise(t, tenant, c, breach, now);
         else if (c.running && at !== undefined) next = Math.min(next ?? at, at);
       }
     }
@@ -114,16 +117,16 @@ export class SlaWatch {
   }
 
   /** The mark, the ticket event, the incident's timeline entry and the page commit together, or none of them. */
-  private raise(t: Ticket, tenant: Tenant, c: SlaClock, breach: boolean, now: number): void {
+  private async raise(t: Ticket, tenant: Tenant, c: SlaClock, breach: boolean, now: number): Promise<void> {
     const { tickets, incidents, pager } = this.deps;
     const kind = breach ? 'sla_breach' : 'sla_warning';
-    tickets.atomically(() => {
-      if (!tickets.markSla(t.id, kind, c.target, t.priority, now)) return;
+    await tickets.atomically(async (tx) => {
+      if (!(await tickets.markSla(t.id, kind, c.target, t.priority, now, tx))) return;
       const data = { target: c.target, priority: t.priority, due_at: c.dueAt, target_ms: c.targetMs, tier: tenant.tier };
-      tickets.record(t.id, kind, data, now);
-      const inc = t.incidentId === undefined ? undefined : incidents.get(t.incidentId);
-      if (inc) incidents.note(inc.id, kind, 'qoswatch', { ticket: t.id, ...data }, now);
-      pager?.slaAlert(inc ?? handOpened(t), { ticket: t.id, target: c.target, breach, dueAt: c.dueAt! }, now);
+      await tickets.record(t.id, kind, data, now, tx);
+      const inc = t.incidentId === undefined ? undefined : await incidents.get(t.incidentId, tx);
+      if (inc) await incidents.note(inc.id, kind, 'qoswatch', { ticket: t.id, ...data }, now, tx);
+      await pager?.slaAlert(inc ?? handOpened(t), { ticket: t.id, target: c.target, breach, dueAt: c.dueAt! }, now, tx);
     });
   }
 }

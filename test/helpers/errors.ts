@@ -1,14 +1,12 @@
 import { expect } from 'vitest';
 import { AppError } from '../../src/shared/http-errors.js';
 
-/** Runs `fn` and expects it to throw the AppError of that status (and message). */
-export function expectAppError(fn: () => unknown, status: number, message?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
+/** Awaits `p` and expects it to reject with the AppError of that status (and message). */
+export async function expectAppRejection(p: Promise<unknown>, status: number, message?: RegExp): Promise<void> {
+  const caught = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(caught).toBeInstanceOf(AppError);
   expect((caught as AppError).status).toBe(status);
   if (message) expect((caught as AppError).message).toMatch(message);

@@ -35,7 +35,7 @@ async function at(t: TestApp, offset: number, regions: Record<string, number> = 
     await send(t.url, batch);
     sent.push(...batch);
   }
-  t.app.alerting.tick(now);
+  await t.app.alerting.tick(now);
 }
 
 const detail = async (t: TestApp, id: number) => {
@@ -105,7 +105,7 @@ describe('threshold rules open and mitigate incidents', () => {
       now = T0 + s * S;
       await send(t.url, viewers('eu-west', now, 0.08));
       await send(t.url, viewers('ap-east', now, 0.08, 6));
-      t.app.alerting.tick(now);
+      await t.app.alerting.tick(now);
     }
     const list = await incidents(t.url);
     expect(list.map((i) => i.region), 'only eu-west has enough viewers to judge').toEqual(['eu-west']);
@@ -269,7 +269,7 @@ describe('silences', () => {
       const before = refreshes.mock.calls.length;
       for (let s = from; s <= to; s++) {
         if (s % 10 === 0) await at(t, s * S, { 'eu-west': 0.08 });
-        else t.app.alerting.tick((now = T0 + s * S));
+        else await t.app.alerting.tick((now = T0 + s * S));
       }
       return refreshes.mock.calls.length - before;
     };

@@ -24,7 +24,7 @@ describe('customer transparency: customer-visible updates reach the tenant’s c
       env: { QOSWATCH_RULES_DIR: writeRules([stallRule({ for: '0s', min_sessions: 0 })]), QOSWATCH_ONCALL: writeOnCall(oncall), SMTP_URL: smtp.url, QOSWATCH_PUBLIC_URL: PUBLIC_URL },
     });
     await send(t.url, viewers('eu-west', now, 0.1)); // P1
-    t.app.alerting.tick(now);
+    await t.app.alerting.tick(now);
     await t.app.pager.tick();
     const [inc] = await incidents(t.url);
     const ticket = (await api(t.url, 'GET', '/v1/tickets')).body.tickets[0];

@@ -22,7 +22,7 @@ const rules = () => writeRules([stallRule({ thresholds: { P1: '> 0.1' }, for: '0
 async function at(t: TestApp, offset: number, regions: Record<string, number>): Promise<void> {
   now = T0 + offset;
   for (const [region, ratio] of Object.entries(regions)) await send(t.url, viewers(region, now, ratio));
-  t.app.alerting.tick(now);
+  await t.app.alerting.tick(now);
 }
 
 describe('planned events: a rule overlay with tighter thresholds', () => {
@@ -75,14 +75,14 @@ describe('planned events: a rule overlay with tighter thresholds', () => {
     for (let s = 0; s <= 5 * M; s += 10 * S) {
       now = T0 + s;
       for (const region of ['eu-west', 'us-east']) await send(t.url, viewers(region, now, 0, 150));
-      t.app.alerting.tick(now);
+      await t.app.alerting.tick(now);
     }
     // Another event registered later refreshes the overlay: the ended one must stay with it.
     now = T0 + 6 * M;
     expect((await api(t.url, 'POST', '/v1/events', { name: 'Later', regions: ['ap-south'], starts_at: iso(T0 + 60 * M), ends_at: iso(T0 + 90 * M) })).status).toBe(201);
     for (const offset of [6 * M, 7 * M, 10 * M]) {
       now = T0 + offset;
-      t.app.alerting.tick(now);
+      await t.app.alerting.tick(now);
     }
     expect(await incidents(t.url)).toEqual([expect.objectContaining({ region: 'us-east', priority: 'P0', state: 'open' })]);
   });

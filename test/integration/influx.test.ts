@@ -225,7 +225,7 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
       const post = (path: string, body: unknown) => fetch(`${t.url}${path}`, { method: 'POST', headers: h, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ id: number }>);
       const ticket = await post('/v1/tickets', { tenant: 'acme', title: 'viewers report stalls', priority: 'P0' });
       now = opened + 16 * 60_000;
-      t.app.slaWatch.tick(now); // response (15 min) breached
+      await t.app.slaWatch.tick(now); // response (15 min) breached
       now = opened + 20 * 60_000;
       await post(`/v1/tickets/${ticket.id}/state`, { to: 'acknowledged' });
       const stops = await waitFor('the SLA points', async () => {

@@ -39,7 +39,7 @@ async function stormed(): Promise<{ t: TestApp; id: number }> {
     },
   });
   await send(t.url, viewers('eu-west', now, 0.3));
-  t.app.alerting.tick(now);
+  await t.app.alerting.tick(now);
   await t.app.pager.tick();
   const [inc] = await incidents(t.url);
   expect(inc).toMatchObject({ state: 'open', priority: 'P1' });

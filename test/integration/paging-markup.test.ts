@@ -125,7 +125,7 @@ function start(env: Record<string, string> = {}) {
 /** One incident per hostile region (with the hostile ISP), from one request: one evaluation pass opens them all. */
 async function hostileIncidents(t: Awaited<ReturnType<typeof start>>): Promise<void> {
   await send(t.url, REGIONS.flatMap((region) => viewers(region, now, 0.3).map((s) => ({ ...s, dims: { isp: ISP } }))));
-  t.app.alerting.tick(now);
+  await t.app.alerting.tick(now);
   await t.app.pager.tick();
 }
 

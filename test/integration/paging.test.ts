@@ -64,7 +64,7 @@ function start(edit: (doc: OnCallDoc) => void = () => {}, o: Pick<StartOptions, 
 async function at(t: TestApp, offset: number, regions: Record<string, number> = {}): Promise<void> {
   now = T0 + offset;
   for (const [region, ratio] of Object.entries(regions)) await send(t.url, viewers(region, now, ratio));
-  t.app.alerting.tick(now);
+  await t.app.alerting.tick(now);
   await t.app.pager.tick();
 }
 
@@ -613,14 +613,14 @@ describe('crash safety of the hand-off from incidents to the pager', () => {
     const t = await start();
     const inc = await storm(t, P1);
     const paged = received();
-    const keys = t.app.pager.outbox.ofIncident(inc.id).map((r) => r.key);
+    const keys = (await t.app.pager.outbox.ofIncident(inc.id)).map((r) => r.key);
     const generation = () => (t.app.stateDb.prepare('SELECT generation FROM escalations WHERE incident_id = ?').get(inc.id) as { generation: number }).generation;
     expect(generation()).toBe(0);
-    const entry = t.app.incidents.timeline(inc.id).find((e) => e.kind === 'opened')!;
-    t.app.pager.onEvent({ type: 'opened', incident: t.app.incidents.get(inc.id)!, entry });
+    const entry = (await t.app.incidents.timeline(inc.id)).find((e) => e.kind === 'opened')!;
+    await t.app.pager.onEvent({ type: 'opened', incident: (await t.app.incidents.get(inc.id))!, entry });
     await t.app.pager.tick();
     expect(generation()).toBe(0);
-    expect(t.app.pager.outbox.ofIncident(inc.id).map((r) => r.key)).toEqual(keys);
+    expect((await t.app.pager.outbox.ofIncident(inc.id)).map((r) => r.key)).toEqual(keys);
     expect(received()).toEqual(paged);
     expect(withData(await pagingEntries(t.url, inc.id), 'paged')).toHaveLength(1);
   });
@@ -632,7 +632,7 @@ describe('crash safety of the hand-off from incidents to the pager', () => {
     const env = { QOSWATCH_PAGE_TIMEOUT: '10s' };
     const a = await start(undefined, { keepData: true, env });
     await send(a.url, viewers('eu-west', now, P1));
-    a.app.alerting.tick(now);
+    await a.app.alerting.tick(now);
     const sending = a.app.pager.tick();
     await waitFor('A`s webhook request, held open', () => hooks()[0]);
     const [inc] = await incidents(a.url);
@@ -645,13 +645,13 @@ describe('crash safety of the hand-off from incidents to the pager', () => {
     const [first, again] = hooks() as [ReceivedRequest, ReceivedRequest];
     expect(header(again, 'idempotency-key')).toBe(header(first, 'idempotency-key'));
     expect(again.body).toBe(first.body);
-    const row = () => b.app.pager.outbox.ofIncident(inc.id).find((r) => r.channel === 'ops-hook')!;
-    expect(row()).toMatchObject({ state: 'delivered', attempts: 2 });
+    const row = async () => (await b.app.pager.outbox.ofIncident(inc.id)).find((r) => r.channel === 'ops-hook')!;
+    expect(await row()).toMatchObject({ state: 'delivered', attempts: 2 });
 
     // A's request is answered at last (an error): A lost its claim, so its outcome does not overwrite B's.
     receiver.release({ status: 500, body: 'late' });
     await sending;
-    expect(row()).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(await row()).toMatchObject({ state: 'delivered', attempts: 2 });
     expect(acceptedOnce(hooks()).map((r) => json(r).mention)).toEqual(['U-alice']);
   });
 
@@ -806,7 +806,7 @@ describe('the page budget of a tenant', () => {
     now = T0 + 20 * S;
     const r = await postTelemetry(t.url, { samples: viewers('ap-south', now, P1) }, { authorization: `Bearer ${BETA_KEY}` });
     expect(r.status).toBe(202);
-    t.app.alerting.tick(now);
+    await t.app.alerting.tick(now);
     await t.app.pager.tick();
     expect(hooks().map((h) => json(h).incident.tenant)).toEqual(['default', 'beta']);
 

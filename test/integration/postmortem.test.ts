@@ -16,7 +16,7 @@ describe('postmortem', () => {
       env: { QOSWATCH_RULES_DIR: writeRules([stallRule({ for: '0s' })]) },
     });
     await send(t.url, viewers('eu-west', now, 0.3)); // P0: above 20 %
-    t.app.alerting.tick(now);
+    await t.app.alerting.tick(now);
     const [inc] = await incidents(t.url);
     const ticket = (await api(t.url, 'GET', '/v1/tickets')).body.tickets[0];
     now = T0 + 10 * M;
@@ -62,7 +62,7 @@ describe('postmortem of hostile telemetry and people’s text (issue 14 item 11)
       env: { QOSWATCH_RULES_DIR: writeRules([stallRule({ for: '0s', group_by: ['tenant', 'region', 'isp'] })]) },
     });
     await send(t.url, viewers(REGION, now, 0.3).map((s) => ({ ...s, dims: { isp: ISP } })));
-    t.app.alerting.tick(now);
+    await t.app.alerting.tick(now);
     const [inc] = await incidents(t.url);
     expect(inc.region).toBe(REGION);
     const ticket = (await api(t.url, 'GET', '/v1/tickets')).body.tickets[0];

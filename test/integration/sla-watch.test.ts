@@ -32,7 +32,7 @@ const start = (rules = [pagingRule()]) =>
 /** Moves the clock, checks the SLA clocks and delivers what that paged. */
 async function slaAt(t: TestApp, time: number): Promise<void> {
   now = time;
-  t.app.slaWatch.tick(now);
+  await t.app.slaWatch.tick(now);
   await t.app.pager.tick();
 }
 
@@ -45,7 +45,7 @@ describe('SLA warnings and breaches go through the paging outbox (strategic P1: 
   it('warns the next escalation level at exactly 80 % and escalates at 100 %, once each', async () => {
     const t = await start();
     await send(t.url, viewers('eu-west', now, 0.3));
-    t.app.alerting.tick(now);
+    await t.app.alerting.tick(now);
     await t.app.pager.tick();
     const [inc] = await incidents(t.url);
     expect(inc.priority).toBe('P1');
@@ -85,7 +85,7 @@ describe('SLA warnings and breaches go through the paging outbox (strategic P1: 
   it('a clock stopped in time never warns', async () => {
     const t = await start();
     await send(t.url, viewers('eu-west', now, 0.3));
-    t.app.alerting.tick(now);
+    await t.app.alerting.tick(now);
     const [inc] = await incidents(t.url);
     now = T0 + M;
     await api(t.url, 'POST', `/v1/incidents/${inc.id}/mitigate`, { by: 'alice' });
@@ -97,7 +97,7 @@ describe('SLA warnings and breaches go through the paging outbox (strategic P1: 
   it('strategic P0 with no ack: the warning at exactly 12 min and the breach at exactly 15 min are delivered through the outbox', async () => {
     const t = await start([pagingRule({ thresholds: { P0: '> 0.2', P1: '> 0.05' } })]);
     await send(t.url, viewers('eu-west', now, 0.3));
-    t.app.alerting.tick(now);
+    await t.app.alerting.tick(now);
     await t.app.pager.tick();
     const [inc] = await incidents(t.url);
     expect(inc.priority).toBe('P0');
@@ -110,7 +110,7 @@ describe('SLA warnings and breaches go through the paging outbox (strategic P1: 
     expect(slaPages().some((p) => p.includes('BREACHED'))).toBe(false);
     await slaAt(t, T0 + 15 * M);
     expect(slaPages().filter((p) => p.includes('BREACHED: response'))).toHaveLength(1);
-    const rows = t.app.pager.outbox.ofIncident(inc.id).filter((r) => r.kind === 'sla_warning');
+    const rows = (await t.app.pager.outbox.ofIncident(inc.id)).filter((r) => r.kind === 'sla_warning');
     expect(rows.length).toBeGreaterThanOrEqual(4); // warning and breach, email and chat
     expect(rows.every((r) => r.state === 'delivered')).toBe(true);
   });
@@ -130,25 +130,23 @@ describe('SLA warnings and breaches go through the paging outbox (strategic P1: 
 describe('the SLA watch under crashes, two runners and many tickets', () => {
   /** A strategic P0 ticket opened by hand at T0: its response warning is due at exactly 12 min. */
   const p0 = async (t: TestApp) => (await api(t.url, 'POST', '/v1/tickets', { tenant: 'default', title: 'black screens', priority: 'P0' })).body.id as number;
-  const warnings = (t: TestApp, id: number) => t.app.tickets.events(id).filter((e) => e.kind === 'sla_warning');
+  const warnings = async (t: TestApp, id: number) => (await t.app.tickets.events(id)).filter((e) => e.kind === 'sla_warning');
 
   it('marks a warning and pages it in one transaction: a crash between the two leaves neither, and the next check pages once', async () => {
     const t = await start();
     const id = await p0(t);
     await slaAt(t, T0 + M);
     // The page cannot be written (the process dies there): whatever the check wrote before it must not stay.
-    vi.spyOn(t.app.pager, 'slaAlert').mockImplementationOnce(() => {
-      throw new Error('killed');
-    });
+    vi.spyOn(t.app.pager, 'slaAlert').mockImplementationOnce(() => Promise.reject(new Error('killed')));
     now = T0 + 12 * M;
     try {
-      t.app.slaWatch.tick(now);
+      await t.app.slaWatch.tick(now);
     } catch {
       // the old watch let it through; the new one logs it
     }
-    expect(warnings(t, id), 'no warning recorded without its page').toEqual([]);
+    expect(await warnings(t, id), 'no warning recorded without its page').toEqual([]);
     await slaAt(t, T0 + 12 * M + 1000);
-    expect(warnings(t, id)).toHaveLength(1);
+    expect(await warnings(t, id)).toHaveLength(1);
     expect(slaPages().sort()).toEqual([
       `email alice@example.com [P0] default: black screens (SLA warning)`,
       `hook U-alice SLA warning (80 %): response for ticket #${id} is due ${new Date(T0 + 15 * M).toISOString()}`,
@@ -159,17 +157,17 @@ describe('the SLA watch under crashes, two runners and many tickets', () => {
     const t = await start();
     const id = await p0(t);
     const other = new SlaWatch({ tickets: t.app.tickets, tenants: t.app.tenants, incidents: t.app.incidents, pager: t.app.pager, log: t.app.log, clock: () => now }, 1000);
-    other.start();
+    await other.start();
     try {
       await slaAt(t, T0 + M);
-      other.tick(now);
+      await other.tick(now);
       now = T0 + 12 * M;
-      other.tick(now);
+      await other.tick(now);
       await slaAt(t, now);
-      expect(warnings(t, id)).toHaveLength(1);
+      expect(await warnings(t, id)).toHaveLength(1);
       expect(slaPages()).toHaveLength(2); // email and chat, once each
     } finally {
-      other.stop();
+      await other.stop();
     }
   });
 
@@ -180,41 +178,41 @@ describe('the SLA watch under crashes, two runners and many tickets', () => {
     await slaAt(t, T0 + M); // enterprise P0: response within 30 min, warned at 24 min
     expect((await api(t.url, 'PUT', '/v1/admin/tenants/acme', { tier: 'strategic' })).status).toBe(200);
     await slaAt(t, T0 + 12 * M - 1);
-    expect(warnings(t, id)).toEqual([]);
+    expect(await warnings(t, id)).toEqual([]);
     await slaAt(t, T0 + 12 * M); // strategic P0: within 15 min, warned at 12 min
-    expect(warnings(t, id)).toEqual([expect.objectContaining({ at: T0 + 12 * M, data: expect.objectContaining({ target: 'response', tier: 'strategic' }) })]);
+    expect(await warnings(t, id)).toEqual([expect.objectContaining({ at: T0 + 12 * M, data: expect.objectContaining({ target: 'response', tier: 'strategic' }) })]);
   });
 
   it('a check reads only the tickets that changed or came due: none while nothing is due, however many are open', async () => {
     const t = await start();
-    t.app.slaWatch.stop(); // only the checks below run (its timer would take changed tickets in between)
+    await t.app.slaWatch.stop(); // only the checks below run (its timer would take changed tickets in between)
     /** `n` tickets opened at T0 (whatever the clock says now), so that they all come due together. */
-    const open = (n: number) => {
-      for (let i = 0; i < n; i++) t.app.tickets.open({ tenant: 'default', title: `ticket ${i}`, priority: 'P3', actor: 'test' }, T0);
+    const open = async (n: number) => {
+      for (let i = 0; i < n; i++) await t.app.tickets.open({ tenant: 'default', title: `ticket ${i}`, priority: 'P3', actor: 'test' }, T0);
     };
     const reads = vi.spyOn(t.app.tickets, 'events');
     /** Tickets whose events one check read. */
-    const check = (time: number) => {
+    const check = async (time: number) => {
       reads.mockClear();
-      t.app.slaWatch.tick((now = time));
+      await t.app.slaWatch.tick((now = time));
       return new Set(reads.mock.calls.map(([id]) => id)).size;
     };
-    open(100);
-    expect(check(T0 + 1000), 'the new tickets are indexed once').toBe(100);
-    expect(check(T0 + 2000)).toBe(0);
-    open(1000);
-    expect(check(T0 + 3000)).toBe(1000);
-    for (const s of [4, 5, 60, 600]) expect(check(T0 + s * 1000), `${s} s: nothing due`).toBe(0);
+    await open(100);
+    expect(await check(T0 + 1000), 'the new tickets are indexed once').toBe(100);
+    expect(await check(T0 + 2000)).toBe(0);
+    await open(1000);
+    expect(await check(T0 + 3000)).toBe(1000);
+    for (const s of [4, 5, 60, 600]) expect(await check(T0 + s * 1000), `${s} s: nothing due`).toBe(0);
     // Strategic P3: response within 1 business day (9 h, 09:00–18:00 UTC on weekdays) from Mon 12:00: 80 % is
     // reached on Tue at 10:12 by every one of them, in one check (P3 pages nobody).
     const warnAt = Date.parse('2030-01-08T10:12:00Z');
-    expect(check(warnAt - 1)).toBe(0);
-    expect(check(warnAt)).toBe(1100);
-    expect(check(warnAt + 1000)).toBe(0);
+    expect(await check(warnAt - 1)).toBe(0);
+    expect(await check(warnAt)).toBe(1100);
+    expect(await check(warnAt + 1000)).toBe(0);
     const id = await p0(t);
-    expect(check(warnAt + 2000)).toBe(1);
-    expect(check(warnAt + 12 * M - 1), 'the P0 warns at 12 min').toBe(0);
-    expect(check(warnAt + 12 * M + 1000)).toBe(1);
-    expect(warnings(t, id)).toHaveLength(1);
+    expect(await check(warnAt + 2000)).toBe(1);
+    expect(await check(warnAt + 12 * M - 1), 'the P0 warns at 12 min').toBe(0);
+    expect(await check(warnAt + 12 * M + 1000)).toBe(1);
+    expect(await warnings(t, id)).toHaveLength(1);
   });
 });

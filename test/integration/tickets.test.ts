@@ -49,7 +49,7 @@ async function storm(t: TestApp, offset: number, ratio = 0.25): Promise<void> {
   now = T0 + offset;
   const r = await postTelemetry(t.url, { samples: viewers('eu-west', now, ratio) }, { authorization: `Bearer ${ACME_KEY}` });
   expect(r.status).toBe(202);
-  t.app.alerting.tick(now);
+  await t.app.alerting.tick(now);
 }
 
 /** An admin call that must answer `status`; returns the body. */
@@ -393,7 +393,7 @@ describe("a tenant's read-only view", () => {
 
   it('sheds reads with 503 and Retry-After once a saturated loop has a long turn, and recovers', async () => {
     const t = await startWithTokens({ QOSWATCH_MAX_EVENT_LOOP_DELAY: '5ms', QOSWATCH_TENANT_API_RATE: '1000/1s' });
-    for (let i = 0; i < 500; i++) t.app.tickets.open({ tenant: 'acme', title: `report ${i}`, priority: 'P2', actor: 'admin' }, now);
+    for (let i = 0; i < 500; i++) await t.app.tickets.open({ tenant: 'acme', title: `report ${i}`, priority: 'P2', actor: 'admin' }, now);
     // Connections opened beforehand (the server accepts one new connection per turn of its loop), then, in a loop
     // whose every turn has lasted over 5 ms for over a second, a burst on them: one turn reads the requests together, and once it has spent 5 ms
     // (500 tickets with their clocks take longer), the rest are shed.

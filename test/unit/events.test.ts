@@ -10,9 +10,7 @@ import { openStateDb } from '../../src/storage/state-db.js';
 import { Tenants } from '../../src/tenants/tenants.js';
 import { SmtpSink } from '../helpers/smtp.js';
 import { tempDir } from '../helpers/tmp.js';
-import { OverrideRepo } from '../../src/storage/state/overrides.js';
-import { EventRepo } from '../../src/storage/state/events.js';
-import { incidentsOn } from '../helpers/state.js';
+import { incidentsOn, stateOn } from '../helpers/state.js';
 
 const H = 3_600_000;
 const T0 = Date.UTC(2030, 0, 7, 12, 0, 0);
@@ -25,12 +23,12 @@ afterEach(async () => {
 });
 
 /** One runner of readiness reports over the state db at `path` (another process would be another such runner). */
-function runner(path: string, clock: () => number): ReadinessDeps & { close(): void } {
+async function runner(path: string, clock: () => number): Promise<ReadinessDeps & { close(): void }> {
   const db = openStateDb(path);
   const tenants = new Tenants(fileConfigSchema.parse({ tenants: [{ id: 'default', contacts: [{ name: 'NOC', email: 'noc@acme.example' }] }] }));
   const mailer = new EmailSender(smtp.url, 'qoswatch <qoswatch@localhost>', 10_000);
   return {
-    events: new Events(new EventRepo(db)), tenant: (id) => tenants.get(id), oncall: new OnCallService(new OverrideRepo(db), EMPTY_ONCALL),
+    events: new Events(stateOn(db).events), tenant: (id) => tenants.get(id), oncall: await OnCallService.load(stateOn(db).overrides, EMPTY_ONCALL),
     incidents: incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 600_000, silenced: () => false }),
     influx: undefined, rules: () => [], mailer, grafanaUrl: undefined, clock, log: quiet,
     close: () => {
@@ -45,9 +43,9 @@ describe('readiness reports over one state db', () => {
     await smtp.start();
     const path = `${tempDir('qoswatch-events')}/state.db`;
     let now = T0;
-    const a = runner(path, () => now);
-    const b = runner(path, () => now);
-    a.events.create({ tenant: 'default', name: 'Gala', regions: [], starts_at: T0 + 2 * H, ends_at: T0 + 4 * H, factor: 0.5, readiness_lead: 3 * H }, 'admin', now);
+    const a = await runner(path, () => now);
+    const b = await runner(path, () => now);
+    await a.events.create({ tenant: 'default', name: 'Gala', regions: [], starts_at: T0 + 2 * H, ends_at: T0 + 4 * H, factor: 0.5, readiness_lead: 3 * H }, 'admin', now);
     let release!: () => void;
     smtp.hold = new Promise<void>((r) => (release = r));
     const sends = [sendDueReadiness(a), sendDueReadiness(b)];
@@ -55,7 +53,7 @@ describe('readiness reports over one state db', () => {
     release();
     await Promise.all(sends);
     expect(smtp.mails.map((m) => m.subject)).toEqual([expect.stringContaining('Gala')]);
-    expect(a.events.get(1)).toMatchObject({ readinessSentAt: T0, readinessAttempts: 1 });
+    expect(await a.events.get(1)).toMatchObject({ readinessSentAt: T0, readinessAttempts: 1 });
     now += 24 * H;
     await sendDueReadiness(b);
     expect(smtp.mails).toHaveLength(1);
@@ -63,22 +61,22 @@ describe('readiness reports over one state db', () => {
     b.close();
   });
 
-  it('a report whose runner died mid-send is due again once the claim has run out, not before; each attempt counts', () => {
+  it('a report whose runner died mid-send is due again once the claim has run out, not before; each attempt counts', async () => {
     const db = openStateDb(':memory:');
-    const events = new Events(new EventRepo(db));
-    const e = events.create({ tenant: 'default', name: 'Gala', regions: [], starts_at: T0 + 2 * H, ends_at: T0 + 4 * H, factor: 0.5, readiness_lead: 3 * H }, 'admin', T0);
-    expect(events.claimReadiness(T0).map((c) => c.event.id)).toEqual([e.id]); // this runner dies
-    expect(events.claimReadiness(T0 + READINESS_CLAIM_MS - 1)).toEqual([]);
-    const [again] = events.claimReadiness(T0 + READINESS_CLAIM_MS);
+    const events = new Events(stateOn(db).events);
+    const e = await events.create({ tenant: 'default', name: 'Gala', regions: [], starts_at: T0 + 2 * H, ends_at: T0 + 4 * H, factor: 0.5, readiness_lead: 3 * H }, 'admin', T0);
+    expect((await events.claimReadiness(T0)).map((c) => c.event.id)).toEqual([e.id]); // this runner dies
+    expect(await events.claimReadiness(T0 + READINESS_CLAIM_MS - 1)).toEqual([]);
+    const [again] = await events.claimReadiness(T0 + READINESS_CLAIM_MS);
     expect(again!.event).toMatchObject({ id: e.id, readinessAttempts: 2, readinessAt: T0 - H });
-    events.readinessFailed(again!, 'SMTP 451', T0 + READINESS_CLAIM_MS);
-    expect(events.claimReadiness(T0 + READINESS_CLAIM_MS + READINESS_RETRY_MS - 1)).toEqual([]);
-    const [third] = events.claimReadiness(T0 + READINESS_CLAIM_MS + READINESS_RETRY_MS);
-    events.readinessSent(third!, T0 + H);
-    expect(events.get(e.id)).toMatchObject({ readinessSentAt: T0 + H, readinessAttempts: 3, readinessError: undefined });
+    await events.readinessFailed(again!, 'SMTP 451', T0 + READINESS_CLAIM_MS);
+    expect(await events.claimReadiness(T0 + READINESS_CLAIM_MS + READINESS_RETRY_MS - 1)).toEqual([]);
+    const [third] = await events.claimReadiness(T0 + READINESS_CLAIM_MS + READINESS_RETRY_MS);
+    await events.readinessSent(third!, T0 + H);
+    expect(await events.get(e.id)).toMatchObject({ readinessSentAt: T0 + H, readinessAttempts: 3, readinessError: undefined });
     // the dead runner's late outcome changes nothing: its claim is gone
-    events.readinessFailed({ event: e, until: T0 + READINESS_CLAIM_MS }, 'late', T0 + 2 * H);
-    expect(events.get(e.id)).toMatchObject({ readinessSentAt: T0 + H, readinessError: undefined });
-    expect(events.claimReadiness(T0 + 3 * H)).toEqual([]);
+    await events.readinessFailed({ event: e, until: T0 + READINESS_CLAIM_MS }, 'late', T0 + 2 * H);
+    expect(await events.get(e.id)).toMatchObject({ readinessSentAt: T0 + H, readinessError: undefined });
+    expect(await events.claimReadiness(T0 + 3 * H)).toEqual([]);
   });
 });

@@ -8,8 +8,8 @@ import type { IncidentEvent, TimelineKind } from '../../src/incidents/model.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { tempDir } from '../helpers/tmp.js';
-import { StateRepos } from '../../src/storage/state/index.js';
-import { incidentsOn } from '../helpers/state.js';
+import { waitFor } from '../helpers/ports.js';
+import { incidentsOn, stateOn } from '../helpers/state.js';
 
 /**
  * The follower of the incident timeline (the pager's and the tickets' hand-off) over a real SQLite file. A consumer
@@ -35,55 +35,63 @@ beforeEach(() => {
   });
   followers = [];
 });
-afterEach(() => {
-  for (const f of followers) f.stop();
+afterEach(async () => {
+  for (const f of followers) await f.stop();
   db.close();
 });
 
-/** A follower whose handler records an effect per event; `dies` makes a call throw after writing its effect. */
-function follower(dies: (e: IncidentEvent) => boolean = () => false): TimelineFollower {
-  const f = new TimelineFollower('test', { state: new StateRepos(db), incidents, bus, log }, KINDS, (e) => {
+/**
+ * A started follower (caught up) whose handler records an effect per event; `dies` makes a call throw after writing
+ * its effect. The effect is written on the state db's one connection inside the transaction the follower handles the
+ * event in (the effects table is the test's, no repository of the store), so it commits or rolls back with the cursor.
+ */
+async function follower(dies: (e: IncidentEvent) => boolean = () => false): Promise<TimelineFollower> {
+  const f = new TimelineFollower('test', { state: stateOn(db), incidents, bus, log }, KINDS, async (e) => {
     db.prepare('INSERT INTO effects (entry) VALUES (?)').run(e.entry.id);
     if (dies(e)) throw new Error('killed');
   });
-  f.start();
   followers.push(f);
+  await f.start();
   return f;
 }
+
+/** Waits until the running follower's cursor is at entry `id` or past it: it handles events after their publisher returns. */
+const passed = (id: number) => waitFor(`the follower past entry ${id}`, async () => ((await stateOn(db).cursors.get('test')) ?? 0) >= id || undefined);
 
 const effects = () => (db.prepare('SELECT entry FROM effects ORDER BY rowid').all() as { entry: number }[]).map((r) => r.entry);
 
 /** An incident of its own and a comment on it, committed and published as the API does. */
-function comment(text: string): number {
+async function comment(text: string): Promise<number> {
   const id = Number(db.prepare("INSERT INTO incidents (group_key, tenant, title, state, priority, opened_at, updated_at) VALUES (?, 'acme', 't', 'open', 'P1', ?, ?)").run(`g-${text}`, T0, T0).lastInsertRowid);
-  const e = incidents.comment(id, 'alice', text, T0);
+  const e = await incidents.comment(id, 'alice', text, T0);
   bus.emit(e);
   return e.entry.id;
 }
 
 describe('TimelineFollower', () => {
-  it('handles each event once across a death between its effects and the cursor: both commit together or neither', () => {
-    const first = follower((e) => e.entry.data?.text === 'second');
-    const a = comment('first');
-    const b = comment('second'); // the consumer dies handling this one
-    first.stop();
+  it('handles each event once across a death between its effects and the cursor: both commit together or neither', async () => {
+    const first = await follower((e) => e.entry.data?.text === 'second');
+    const a = await comment('first');
+    const b = await comment('second'); // the consumer dies handling this one
+    await first.stop(); // waits for the events it took
     expect(effects(), 'the effects of the event it died on are not on disk').toEqual([a]);
 
-    follower(); // the restart
+    await follower(); // the restart
     expect(effects(), 'after the restart every event has been handled exactly once').toEqual([a, b]);
-    const c = comment('third');
+    const c = await comment('third');
+    await passed(c);
     expect(effects()).toEqual([a, b, c]);
   });
 
-  it('replays after a restart only what was committed after the cursor, and nothing when it was all handled', () => {
-    const first = follower();
-    const a = comment('first');
-    first.stop();
-    const missed = comment('while down'); // committed, never delivered to a follower
-    follower();
+  it('replays after a restart only what was committed after the cursor, and nothing when it was all handled', async () => {
+    const first = await follower();
+    const a = await comment('first');
+    await first.stop();
+    const missed = await comment('while down'); // committed, never delivered to a follower
+    await follower();
     expect(effects()).toEqual([a, missed]);
-    followers.at(-1)!.stop();
-    follower();
+    await followers.at(-1)!.stop();
+    await follower();
     expect(effects()).toEqual([a, missed]);
   });
 });

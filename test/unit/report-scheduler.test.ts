@@ -4,9 +4,9 @@ import { fileConfigSchema } from '../../src/config/file.js';
 import { type ReportJob, ReportScheduler, jobsOf } from '../../src/reports/report-scheduler.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
-import { ReportRepo } from '../../src/storage/state/reports.js';
 import { Tenants } from '../../src/tenants/tenants.js';
 import { waitFor } from '../helpers/ports.js';
+import { stateOn } from '../helpers/state.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /**
@@ -47,7 +47,7 @@ function gatedSend() {
   return state;
 }
 
-const runner = (send: () => Promise<void>, claimMs?: number) => new ReportScheduler({ rows: new ReportRepo(db), clock: Date.now, log: silent, jobs: () => [job], send }, 60_000, claimMs);
+const runner = (send: () => Promise<void>, claimMs?: number) => new ReportScheduler({ rows: stateOn(db).reports, clock: Date.now, log: silent, jobs: () => [job], send }, 60_000, claimMs);
 const runs = () => db.prepare('SELECT status, attempts, error FROM report_runs').all();
 
 describe('ReportScheduler as a singleton duty', () => {
@@ -55,13 +55,13 @@ describe('ReportScheduler as a singleton duty', () => {
 
   it('reschedules only between start and stop: a node that does not run the reports starts nothing', async () => {
     const s = runner(gatedSend().send);
-    s.reschedule(); // a tenant changed before this node ran the schedules
+    await s.reschedule(); // a tenant changed before this node ran the schedules
     expect(schedules()).toBe(0);
-    s.start();
+    await s.start();
     expect(schedules()).toBe(1);
     await s.stop();
     db.prepare('DELETE FROM report_schedules').run();
-    s.reschedule(); // after its stop (shutdown, or leadership lost)
+    await s.reschedule(); // after its stop (shutdown, or leadership lost)
     expect(schedules()).toBe(0);
   });
 });

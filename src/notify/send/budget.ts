@@ -1,4 +1,5 @@
 import type { Metrics } from '../../metrics.js';
+import type { StateStore } from '../../storage/state/store.js';
 import { type Rate, formatDuration } from '../../util/units.js';
 import type { Outbox } from '../outbox.js';
 import type { Notes } from './notes.js';
@@ -17,24 +18,24 @@ export class BudgetStage {
   ) {}
 
   /** Whether a tenant has sent its budget within the budget's period. */
-  over(tenant: string, now: number): boolean {
-    return this.deps.outbox.sentBy(tenant, now - this.budget.windowMs) >= this.budget.max;
+  async over(tenant: string, now: number, t?: Pick<StateStore, 'outbox'>): Promise<boolean> {
+    return (await this.deps.outbox.sentBy(tenant, now - this.budget.windowMs, t)) >= this.budget.max;
   }
 
   /**
    * One dispatch pass: `admit` is asked once per page about to be claimed and counts it; `end` records what the
    * budget holds back of the tenants it ran out for.
    */
-  pass(now: number): { admit: (tenant: string) => boolean; end: () => void } {
+  pass(now: number): { admit: (tenant: string) => Promise<boolean>; end: () => Promise<void> } {
     const left = new Map<string, number>();
     return {
-      admit: (tenant) => {
-        const n = left.get(tenant) ?? this.budget.max - this.deps.outbox.sentBy(tenant, now - this.budget.windowMs);
+      admit: async (tenant) => {
+        const n = left.get(tenant) ?? this.budget.max - (await this.deps.outbox.sentBy(tenant, now - this.budget.windowMs));
         left.set(tenant, Math.max(0, n - 1));
         return n > 0;
       },
-      end: () => {
-        for (const [tenant, n] of left) if (n === 0 && this.over(tenant, now)) this.recordHeld(tenant, now);
+      end: async () => {
+        for (const [tenant, n] of left) if (n === 0 && (await this.over(tenant, now))) await this.recordHeld(tenant, now);
       },
     };
   }
@@ -44,8 +45,8 @@ export class BudgetStage {
     this.held.delete(id);
   }
 
-  private recordHeld(tenant: string, now: number): void {
-    const pending = this.deps.outbox.pendingOf(tenant, now);
+  private async recordHeld(tenant: string, now: number): Promise<void> {
+    const pending = await this.deps.outbox.pendingOf(tenant, now);
     const ids = new Set(pending.map((r) => r.id));
     for (const [id, t] of this.held) if (t === tenant && !ids.has(id)) this.held.delete(id);
     for (const row of pending) {
@@ -53,7 +54,7 @@ export class BudgetStage {
       this.held.set(row.id, tenant);
       this.deps.metrics.pagesHeld.inc({ tenant });
       const budget = `${this.budget.max} per ${formatDuration(this.budget.windowMs)}`;
-      this.deps.notes.row(row, 'page_held', { recipient: row.recipient, channel: row.channel, kind: row.kind, reason: `tenant ${tenant} has sent its page budget (${budget}); sent as the budget allows` }, now);
+      await this.deps.notes.row(row, 'page_held', { recipient: row.recipient, channel: row.channel, kind: row.kind, reason: `tenant ${tenant} has sent its page budget (${budget}); sent as the budget allows` }, now);
     }
   }
 }

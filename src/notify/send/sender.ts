@@ -43,9 +43,9 @@ export class PageSender {
   }
 
   /** The dispatch stage: claims and starts each idle lane's next page without waiting for it. */
-  dispatch(now: number): void {
+  async dispatch(now: number): Promise<void> {
     const budget = this.deps.budget.pass(now);
-    for (const row of this.deps.outbox.claimDue(now, { busy: new Set(this.lanes.keys()), admit: budget.admit })) {
+    for (const row of await this.deps.outbox.claimDue(now, { busy: new Set(this.lanes.keys()), admit: budget.admit })) {
       const lane = laneOf(row.channel, row.recipient);
       this.deps.budget.claimed(row.id);
       const sending = this.send(row, now)
@@ -56,44 +56,45 @@ export class PageSender {
         });
       this.lanes.set(lane, sending);
     }
-    budget.end();
+    await budget.end();
   }
 
   private async send(row: OutboxRow, now: number): Promise<void> {
     const delivery = deliveryOf(row, this.deps);
     const wait = this.deps.rate.wait(row.channel, row.channel === EMAIL ? 'email' : 'chat', now);
     if (wait > 0) {
-      this.deps.outbox.defer(row.id, now + wait, now);
+      await this.deps.outbox.defer(row.id, now + wait, now);
       return;
     }
     const page = JSON.parse(row.payload) as PageMessage;
     const verdict = await delivery.send(page);
     const at = this.deps.clock();
-    if (this.record(row, delivery.provider, verdict, at) === 'delivered') return;
-    const next = fallbackOf(row, page, this.deps.oncall.config.notify.get(row.recipient) ?? [], this.thread(row), this.deps.mention);
+    if ((await this.record(row, delivery.provider, verdict, at)) === 'delivered') return;
+    const next = fallbackOf(row, page, this.deps.oncall.config.notify.get(row.recipient) ?? [], await this.thread(row), this.deps.mention);
     if (!next) return;
-    this.deps.outbox.enqueue([next], at);
-    this.deps.notes.row(row, 'page_fallback', { recipient: row.recipient, from: row.channel, to: next.channel, kind: page.kind }, at);
+    await this.deps.outbox.enqueue([next], at);
+    await this.deps.notes.row(row, 'page_fallback', { recipient: row.recipient, from: row.channel, to: next.channel, kind: page.kind }, at);
     this.deps.wake();
   }
 
   /** The retry stage: the outcome on the row (a retryable failure goes back to pending after a backoff), in /metrics and on the timeline. */
-  private record(row: OutboxRow, provider: string, verdict: Verdict, at: number): 'delivered' | 'pending' | 'failed' {
+  private async record(row: OutboxRow, provider: string, verdict: Verdict, at: number): Promise<'delivered' | 'pending' | 'failed'> {
     const { outbox, metrics, notes } = this.deps;
     const who = { recipient: row.recipient, channel: row.channel, kind: row.kind, attempt: row.attempts };
     if (verdict.ok) {
-      outbox.delivered(row.id, at);
+      await outbox.delivered(row.id, at);
       metrics.pages.inc({ channel: provider, outcome: 'delivered' });
-      notes.row(row, 'page_delivered', who, at);
+      await notes.row(row, 'page_delivered', who, at);
       return 'delivered';
     }
-    const state = outbox.failed(row.id, verdict.reason, verdict.retryable, at) === 'pending' ? 'pending' : 'failed';
+    const state = (await outbox.failed(row.id, verdict.reason, verdict.retryable, at)) === 'pending' ? 'pending' : 'failed';
     metrics.pages.inc({ channel: provider, outcome: state === 'pending' ? 'retry' : 'failed' });
-    notes.row(row, 'page_failed', { ...who, reason: verdict.reason, retrying: state === 'pending', next_at: state === 'pending' ? outbox.get(row.id)?.nextAt : undefined }, at);
+    const nextAt = state === 'pending' ? (await outbox.get(row.id))?.nextAt : undefined;
+    await notes.row(row, 'page_failed', { ...who, reason: verdict.reason, retrying: state === 'pending', next_at: nextAt }, at);
     return state;
   }
 
-  private thread(row: OutboxRow): OutboxRow[] {
+  private thread(row: OutboxRow): Promise<OutboxRow[]> {
     return row.stormId === undefined ? this.deps.outbox.ofIncident(row.incidentId) : this.deps.outbox.ofStorm(row.stormId);
   }
 }

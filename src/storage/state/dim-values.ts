@@ -29,9 +29,9 @@ export class DimValueRepo {
     });
   }
 
-  /** Every admitted value, read one row at a time. */
-  all(): IterableIterator<DimValueRecord> {
-    return this.db.prepare('SELECT tenant, dim, value, last_seen AS lastSeen FROM dim_values').iterate() as IterableIterator<DimValueRecord>;
+  /** Every admitted value (bounded by the caps). */
+  all(): DimValueRecord[] {
+    return this.db.prepare('SELECT tenant, dim, value, last_seen AS lastSeen FROM dim_values').all() as DimValueRecord[];
   }
 
   admit(tenant: string, dim: string, value: string, now: number): void {

@@ -15,10 +15,7 @@ import { TenantRepo } from './tenants.js';
 import { TicketRepo } from './tickets.js';
 import { TimelineCursors } from './timeline.js';
 
-/**
- * The repositories of the state db, and its transactions: the SQL of the areas above lives here, not in them. With
- * SQLite they are synchronous; a transaction opened inside another becomes a savepoint of it.
- */
+/** The SQLite repositories of the state db, synchronous: the state store (sqlite-store.ts) runs them. */
 export class StateRepos {
   readonly incidents: IncidentRepo;
   readonly outbox: OutboxRepo;
@@ -56,7 +53,4 @@ export class StateRepos {
   credentials(table: 'ingest_keys' | 'tenant_tokens'): CredentialRepo {
     return new CredentialRepo(this.db, table);
   }
-
-  /** Runs `fn` in one transaction: all of its writes are stored, or none. */
-  readonly tx = <T>(fn: () => T): T => this.db.transaction(fn)();
 }

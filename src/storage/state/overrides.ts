@@ -31,8 +31,9 @@ const fromRow = (r: Row): OverrideRecord => ({
 export class OverrideRepo {
   constructor(private readonly db: Db) {}
 
-  live(schedule: string): OverrideRecord[] {
-    return (this.db.prepare('SELECT * FROM oncall_overrides WHERE schedule = ? AND deleted_at IS NULL ORDER BY id').all(schedule) as Row[]).map(fromRow);
+  /** Every override not deleted, oldest first. */
+  live(): OverrideRecord[] {
+    return (this.db.prepare('SELECT * FROM oncall_overrides WHERE deleted_at IS NULL ORDER BY id').all() as Row[]).map(fromRow);
   }
 
   insert(o: Omit<OverrideRecord, 'id'>): OverrideRecord {

@@ -1,10 +1,16 @@
 import type { Db } from '../sqlite.js';
 
 /** The tenants table: tenants created through the API, each its spec as it was posted (JSON). */
+/** A tenant the API stored: its id and the body it was saved with. */
+export interface TenantRecord {
+  readonly id: string;
+  readonly spec: unknown;
+}
+
 export class TenantRepo {
   constructor(private readonly db: Db) {}
 
-  all(): { id: string; spec: unknown }[] {
+  all(): TenantRecord[] {
     return (this.db.prepare('SELECT id, spec FROM tenants').all() as { id: string; spec: string }[]).map((r) => ({ id: r.id, spec: JSON.parse(r.spec) as unknown }));
   }
 

@@ -4,12 +4,12 @@ import { Incidents } from '../../../../src/incidents/incidents.js';
 import { Metrics } from '../../../../src/metrics.js';
 import type { Outbox } from '../../../../src/notify/outbox.js';
 import type { OutboxItem, OutboxRow } from '../../../../src/storage/state/outbox.js';
-import { incidentsOn, outboxOn } from '../../../helpers/state.js';
+import { incidentsOn, outboxOn, stateOn } from '../../../helpers/state.js';
 import { BudgetStage } from '../../../../src/notify/send/budget.js';
 import { Notes } from '../../../../src/notify/send/notes.js';
-import { StormRepo } from '../../../../src/storage/state/storms.js';
 import type { Priority } from '../../../../src/shared/priority.js';
 import type { Db } from '../../../../src/storage/sqlite.js';
+import type { StateStore } from '../../../../src/storage/state/store.js';
 import { openStateDb } from '../../../../src/storage/state-db.js';
 import { tempDir } from '../../../helpers/tmp.js';
 
@@ -23,7 +23,7 @@ const BUDGET = { max: 2, windowMs: H };
 let db: Db;
 let outbox: Outbox;
 let incidents: Incidents;
-let storms: StormRepo;
+let storms: StateStore['storms'];
 let metrics: Metrics;
 let budget: BudgetStage;
 
@@ -31,9 +31,9 @@ beforeEach(() => {
   db = openStateDb(join(tempDir('budget'), 'state.db'));
   outbox = outboxOn(db, { baseMs: 1000, capMs: 60_000, maxAttempts: 5 });
   incidents = incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
-  storms = new StormRepo(db);
+  storms = stateOn(db).storms;
   metrics = new Metrics();
-  budget = new BudgetStage({ outbox, metrics, notes: new Notes(incidents, storms) }, BUDGET);
+  budget = new BudgetStage({ outbox, metrics, notes: new Notes(incidents, stateOn(db)) }, BUDGET);
 });
 afterEach(() => db.close());
 
@@ -54,76 +54,76 @@ const update = (n: number, tenant = 'acme'): OutboxItem => ({
 });
 
 /** Enqueues and sends an item at `at` (claimed then delivered), outside any pass. */
-function sent(i: OutboxItem, at: number): OutboxRow {
-  const [r] = outbox.enqueue([i], at);
-  expect(outbox.claimDue(at, { busy: new Set() }).map((c) => c.id)).toEqual([r!.id]);
-  outbox.delivered(r!.id, at);
+async function sent(i: OutboxItem, at: number): Promise<OutboxRow> {
+  const [r] = await outbox.enqueue([i], at);
+  expect((await outbox.claimDue(at, { busy: new Set() })).map((c) => c.id)).toEqual([r!.id]);
+  await outbox.delivered(r!.id, at);
   return r!;
 }
 
 /** One dispatch pass as the sender runs it: claim what the budget admits, then record what it holds. */
-function pass(now: number): OutboxRow[] {
+async function pass(now: number): Promise<OutboxRow[]> {
   const p = budget.pass(now);
-  const claimed = outbox.claimDue(now, { admit: p.admit });
+  const claimed = await outbox.claimDue(now, { admit: p.admit });
   for (const r of claimed) budget.claimed(r.id);
-  p.end();
+  await p.end();
   return claimed;
 }
 
-const heldNotes = (inc: number) => incidents.timeline(inc).filter((e) => e.kind === 'page_held');
+const heldNotes = async (inc: number) => (await incidents.timeline(inc)).filter((e) => e.kind === 'page_held');
 async function heldMetric(tenant: string): Promise<number> {
   return (await metrics.pagesHeld.get()).values.find((v) => v.labels.tenant === tenant)?.value ?? 0;
 }
 
 describe('BudgetStage: admit', () => {
-  it('admits within one pass the budget minus the pages sent in the period, counting pages being sent', () => {
+  it('admits within one pass the budget minus the pages sent in the period, counting pages being sent', async () => {
     const inc = incident();
-    sent(item(inc, 'old-hook', { key: 'old' }), T0 - H); // out of the period (sent_at must be after now - 1 h)
-    const s = sent(item(inc, 'a-hook'), T0 - 10 * 60_000); // within it
+    await sent(item(inc, 'old-hook', { key: 'old' }), T0 - H); // out of the period (sent_at must be after now - 1 h)
+    const s = await sent(item(inc, 'a-hook'), T0 - 10 * 60_000); // within it
     expect(s.tenant).toBe('acme');
     const p = budget.pass(T0);
-    expect([p.admit('acme'), p.admit('acme'), p.admit('acme')]).toEqual([true, false, false]);
-    expect(p.admit('globex'), "another tenant's budget is its own").toBe(true);
+    expect([await p.admit('acme'), await p.admit('acme'), await p.admit('acme')]).toEqual([true, false, false]);
+    expect(await p.admit('globex'), "another tenant's budget is its own").toBe(true);
 
     // A page being sent counts as much as a delivered one.
-    outbox.enqueue([item(inc, 'b-hook')], T0);
-    expect(outbox.claimDue(T0)).toHaveLength(1);
+    await outbox.enqueue([item(inc, 'b-hook')], T0);
+    expect(await outbox.claimDue(T0)).toHaveLength(1);
     const q = budget.pass(T0);
-    expect(q.admit('acme')).toBe(false);
-    expect(budget.over('acme', T0)).toBe(true);
+    expect(await q.admit('acme')).toBe(false);
+    expect(await budget.over('acme', T0)).toBe(true);
     // An hour after the first was sent, it no longer counts (the one being sent still does).
-    expect(budget.pass(T0 + 50 * 60_000).admit('acme')).toBe(true);
+    expect(await budget.pass(T0 + 50 * 60_000).admit('acme')).toBe(true);
   });
 
-  it('each pass counts afresh from the outbox', () => {
+  it('each pass counts afresh from the outbox', async () => {
     const p = budget.pass(T0);
-    expect([p.admit('acme'), p.admit('acme'), p.admit('acme')]).toEqual([true, true, false]);
+    expect([await p.admit('acme'), await p.admit('acme'), await p.admit('acme')]).toEqual([true, true, false]);
     // Nothing was claimed: the next pass has the whole budget again.
     const q = budget.pass(T0);
-    expect([q.admit('acme'), q.admit('acme')]).toEqual([true, true]);
+    expect([await q.admit('acme'), await q.admit('acme')]).toEqual([true, true]);
   });
 
-  it('the outbox claims only what admit allows, most urgent first', () => {
+  it('the outbox claims only what admit allows, most urgent first', async () => {
     const inc = incident();
-    outbox.enqueue([item(inc, 'a-hook', { priority: 'P2' }), item(inc, 'b-hook', { priority: 'P0' }), item(inc, 'c-hook', { priority: 'P1' })], T0);
-    expect(pass(T0).map((r) => r.channel).sort()).toEqual(['b-hook', 'c-hook']);
-    expect(outbox.ofIncident(inc).find((r) => r.channel === 'a-hook')?.state).toBe('pending');
+    await outbox.enqueue([item(inc, 'a-hook', { priority: 'P2' }), item(inc, 'b-hook', { priority: 'P0' }), item(inc, 'c-hook', { priority: 'P1' })], T0);
+    expect((await pass(T0)).map((r) => r.channel).sort()).toEqual(['b-hook', 'c-hook']);
+    expect((await outbox.ofIncident(inc)).find((r) => r.channel === 'a-hook')?.state).toBe('pending');
   });
 
   it('customer updates (ticket:… keys) are not pages: neither counted nor held', async () => {
     const inc = incident();
-    sent(update(1), T0 - 60_000);
-    sent(update(2), T0 - 60_000);
-    expect(budget.over('acme', T0)).toBe(false);
+    await sent(update(1), T0 - 60_000);
+    await sent(update(2), T0 - 60_000);
+    expect(await budget.over('acme', T0)).toBe(false);
     const p = budget.pass(T0);
-    expect([p.admit('acme'), p.admit('acme')]).toEqual([true, true]);
+    expect([await p.admit('acme'), await p.admit('acme')]).toEqual([true, true]);
 
     // Over budget, a customer update still goes and is not recorded as held.
-    sent(item(inc, 'a-hook'), T0 - 60_000);
-    sent(item(inc, 'b-hook'), T0 - 60_000);
-    outbox.enqueue([update(3), item(inc, 'c-hook')], T0);
-    expect(pass(T0).map((r) => r.recipient)).toEqual(['mailto:noc3@customer.example']);
-    expect(heldNotes(inc).map((e) => e.data?.channel)).toEqual(['c-hook']);
+    await sent(item(inc, 'a-hook'), T0 - 60_000);
+    await sent(item(inc, 'b-hook'), T0 - 60_000);
+    await outbox.enqueue([update(3), item(inc, 'c-hook')], T0);
+    expect((await pass(T0)).map((r) => r.recipient)).toEqual(['mailto:noc3@customer.example']);
+    expect((await heldNotes(inc)).map((e) => e.data?.channel)).toEqual(['c-hook']);
     expect(await heldMetric('acme')).toBe(1);
   });
 });
@@ -132,68 +132,68 @@ describe('BudgetStage: held pages are recorded once', () => {
   it('end() notes each held row on its timeline and in the metric once, across passes', async () => {
     const inc = incident();
     const other = incident('globex');
-    outbox.enqueue([item(inc, 'a-hook'), item(inc, 'b-hook'), item(inc, 'c-hook'), item(inc, 'd-hook'), item(other, 'e-hook', { tenant: 'globex' })], T0);
-    const first = pass(T0);
+    await outbox.enqueue([item(inc, 'a-hook'), item(inc, 'b-hook'), item(inc, 'c-hook'), item(inc, 'd-hook'), item(other, 'e-hook', { tenant: 'globex' })], T0);
+    const first = await pass(T0);
     expect(first.map((r) => r.channel).sort()).toEqual(['a-hook', 'b-hook', 'e-hook']);
-    expect(heldNotes(inc).map((e) => [e.actor, e.at, e.data])).toEqual(
+    expect((await heldNotes(inc)).map((e) => [e.actor, e.at, e.data])).toEqual(
       ['c-hook', 'd-hook'].map((c) => ['qoswatch', T0, { recipient: `#${c}`, channel: c, kind: 'opened', reason: 'tenant acme has sent its page budget (2 per 1h); sent as the budget allows' }]),
     );
     expect(await heldMetric('acme')).toBe(2);
     expect(await heldMetric('globex')).toBe(0);
-    expect(heldNotes(other)).toEqual([]);
+    expect(await heldNotes(other)).toEqual([]);
 
     // Later passes (the two pages still being sent, then delivered): no second note, no second count.
-    expect(pass(T0 + 1000)).toEqual([]);
-    for (const r of first) outbox.delivered(r.id, T0 + 2000);
-    expect(pass(T0 + 3000)).toEqual([]);
-    expect(heldNotes(inc)).toHaveLength(2);
+    expect(await pass(T0 + 1000)).toEqual([]);
+    for (const r of first) await outbox.delivered(r.id, T0 + 2000);
+    expect(await pass(T0 + 3000)).toEqual([]);
+    expect(await heldNotes(inc)).toHaveLength(2);
     expect(await heldMetric('acme')).toBe(2);
 
     // A new page held: only it is added.
-    outbox.enqueue([item(inc, 'f-hook')], T0 + 4000);
-    expect(pass(T0 + 4000)).toEqual([]);
-    expect(heldNotes(inc).map((e) => e.data?.channel)).toEqual(['c-hook', 'd-hook', 'f-hook']);
+    await outbox.enqueue([item(inc, 'f-hook')], T0 + 4000);
+    expect(await pass(T0 + 4000)).toEqual([]);
+    expect((await heldNotes(inc)).map((e) => e.data?.channel)).toEqual(['c-hook', 'd-hook', 'f-hook']);
     expect(await heldMetric('acme')).toBe(3);
   });
 
   it('nothing is recorded when the budget is used up without holding anything back', async () => {
     const inc = incident();
-    outbox.enqueue([item(inc, 'a-hook'), item(inc, 'b-hook')], T0);
-    expect(pass(T0)).toHaveLength(2);
-    expect(heldNotes(inc)).toEqual([]);
+    await outbox.enqueue([item(inc, 'a-hook'), item(inc, 'b-hook')], T0);
+    expect(await pass(T0)).toHaveLength(2);
+    expect(await heldNotes(inc)).toEqual([]);
     expect(await heldMetric('acme')).toBe(0);
   });
 
   it('a held storm page is noted on every incident of the storm', async () => {
     const [a, b] = [incident(), incident()];
-    const storm = storms.open('acme', 'main', T0);
-    storms.join(storm.id, a, T0);
-    storms.join(storm.id, b, T0);
-    sent(item(a, 'x-hook'), T0 - 60_000);
-    sent(item(a, 'y-hook'), T0 - 60_000);
-    outbox.enqueue([item(0, 'a-hook', { key: `storm:${storm.id}:g1:s0:#a-hook:a-hook`, stormId: storm.id })], T0);
-    expect(pass(T0)).toEqual([]);
-    for (const inc of [a, b]) expect(heldNotes(inc).map((e) => e.data)).toEqual([expect.objectContaining({ channel: 'a-hook', storm: storm.id })]);
+    const storm = await storms.open('acme', 'main', T0);
+    await storms.join(storm.id, a, T0);
+    await storms.join(storm.id, b, T0);
+    await sent(item(a, 'x-hook'), T0 - 60_000);
+    await sent(item(a, 'y-hook'), T0 - 60_000);
+    await outbox.enqueue([item(0, 'a-hook', { key: `storm:${storm.id}:g1:s0:#a-hook:a-hook`, stormId: storm.id })], T0);
+    expect(await pass(T0)).toEqual([]);
+    for (const inc of [a, b]) expect((await heldNotes(inc)).map((e) => e.data)).toEqual([expect.objectContaining({ channel: 'a-hook', storm: storm.id })]);
     expect(await heldMetric('acme'), 'one page held, counted once').toBe(1);
   });
 
   it('a held row that was claimed since is recorded anew when the budget holds it again', async () => {
     const inc = incident();
-    const [, , c] = outbox.enqueue([item(inc, 'a-hook'), item(inc, 'b-hook'), item(inc, 'c-hook')], T0);
-    for (const r of pass(T0)) outbox.delivered(r.id, T0);
-    expect(heldNotes(inc).map((e) => e.data?.channel)).toEqual(['c-hook']);
+    const [, , c] = await outbox.enqueue([item(inc, 'a-hook'), item(inc, 'b-hook'), item(inc, 'c-hook')], T0);
+    for (const r of await pass(T0)) await outbox.delivered(r.id, T0);
+    expect((await heldNotes(inc)).map((e) => e.data?.channel)).toEqual(['c-hook']);
 
     // An hour on, the budget is free again: c goes (the pass does not use the budget up), then fails to be retried.
     const T1 = T0 + H + 1;
-    expect(pass(T1).map((r) => r.id)).toEqual([c!.id]);
-    expect(outbox.failed(c!.id, 'HTTP 503', true, T1, () => 0)).toBe('pending');
-    const retryAt = outbox.get(c!.id)!.nextAt;
+    expect((await pass(T1)).map((r) => r.id)).toEqual([c!.id]);
+    expect(await outbox.failed(c!.id, 'HTTP 503', true, T1, () => 0)).toBe('pending');
+    const retryAt = (await outbox.get(c!.id))!.nextAt;
     expect(retryAt).toBe(T1 + 500);
 
     // Two more urgent pages use the budget in the pass where c is due again: c is held again, and that is recorded.
-    outbox.enqueue([item(inc, 'a-hook', { key: 'p0-a', priority: 'P0' }), item(inc, 'b-hook', { key: 'p0-b', priority: 'P0' })], T1);
-    expect(pass(retryAt).map((r) => r.key).sort()).toEqual(['p0-a', 'p0-b']);
-    expect(heldNotes(inc).map((e) => [e.data?.channel, e.at])).toEqual([['c-hook', T0], ['c-hook', retryAt]]);
+    await outbox.enqueue([item(inc, 'a-hook', { key: 'p0-a', priority: 'P0' }), item(inc, 'b-hook', { key: 'p0-b', priority: 'P0' })], T1);
+    expect((await pass(retryAt)).map((r) => r.key).sort()).toEqual(['p0-a', 'p0-b']);
+    expect((await heldNotes(inc)).map((e) => [e.data?.channel, e.at])).toEqual([['c-hook', T0], ['c-hook', retryAt]]);
     expect(await heldMetric('acme')).toBe(2);
   });
 });

@@ -10,8 +10,8 @@ import type { Db } from '../../../../src/storage/sqlite.js';
 import { openStateDb } from '../../../../src/storage/state-db.js';
 import { HttpReceiver, header, json, webhookSignatureValid } from '../../../helpers/receiver.js';
 import { SmtpSink } from '../../../helpers/smtp.js';
+import { stateOn } from '../../../helpers/state.js';
 import { tempDir } from '../../../helpers/tmp.js';
-import { OverrideRepo } from '../../../../src/storage/state/overrides.js';
 
 /**
  * The deliver stage: which provider sends a row and to which address, against a real SMTP server (smtp-server) and
@@ -41,8 +41,8 @@ const doc = (channels = true) => ({
       ]
     : [],
 });
-const oncall = (channels = true) => new OnCallService(new OverrideRepo(db), parseOnCall(stringify(doc(channels)), 'oncall.yaml', T0));
-const deps = (o: Partial<DeliveryDeps> = {}): DeliveryDeps => ({ oncall: oncall(), email, clock: () => T0, timeoutMs: 5000, ...o });
+const oncall = (channels = true) => OnCallService.load(stateOn(db).overrides, parseOnCall(stringify(doc(channels)), 'oncall.yaml', T0));
+const deps = async (o: Partial<DeliveryDeps> = {}): Promise<DeliveryDeps> => ({ oncall: await oncall(), email, clock: () => T0, timeoutMs: 5000, ...o });
 
 const page = (key: string, mention?: string): PageMessage => ({
   kind: 'opened', incidentId: 7, priority: 'P1', tenant: 'acme', region: 'eu-west', state: 'open', title: 'P1 eu-west: stall ratio 30%',
@@ -69,14 +69,14 @@ const to = (i: number) => [smtp.mails[i]?.to].flat().map((a) => a?.text).join(',
 
 describe('deliveryOf: refusals are permanent failures with a reason', () => {
   it('email without SMTP configured', async () => {
-    const d = deliveryOf({ recipient: 'alice', channel: 'email' }, deps({ email: undefined }));
+    const d = deliveryOf({ recipient: 'alice', channel: 'email' }, await deps({ email: undefined }));
     expect(d.provider).toBe('email');
     expect(await d.send(page('7:g1:s0:alice:email'))).toEqual({ ok: false, retryable: false, reason: 'email is not configured (SMTP_URL)' });
   });
 
   it('email to a person without an address (or no longer in the file): nothing is sent', async () => {
     for (const who of ['bob', 'carol']) {
-      const d = deliveryOf({ recipient: who, channel: 'email' }, deps());
+      const d = deliveryOf({ recipient: who, channel: 'email' }, await deps());
       expect(d.provider).toBe('email');
       expect(await d.send(page(`7:g1:s0:${who}:email`))).toEqual({ ok: false, retryable: false, reason: `${who} has no email address` });
     }
@@ -84,7 +84,7 @@ describe('deliveryOf: refusals are permanent failures with a reason', () => {
   });
 
   it("a channel removed from the on-call file: provider 'unknown', nothing is sent", async () => {
-    const d = deliveryOf({ recipient: 'bob', channel: 'ops-hook' }, deps({ oncall: oncall(false) }));
+    const d = deliveryOf({ recipient: 'bob', channel: 'ops-hook' }, await deps({ oncall: await oncall(false) }));
     expect(d.provider).toBe('unknown');
     expect(await d.send(page('7:g1:s0:bob:ops-hook', 'U-bob'))).toEqual({ ok: false, retryable: false, reason: 'channel ops-hook is no longer configured' });
     expect(receiver.requests).toEqual([]);
@@ -93,7 +93,7 @@ describe('deliveryOf: refusals are permanent failures with a reason', () => {
 
 describe('deliveryOf: sending', () => {
   it("email goes to the person's address over SMTP", async () => {
-    const d = deliveryOf({ recipient: 'alice', channel: 'email' }, deps());
+    const d = deliveryOf({ recipient: 'alice', channel: 'email' }, await deps());
     expect(d.provider).toBe('email');
     expect(await d.send(page('7:g1:s0:alice:email'))).toEqual({ ok: true });
     expect(smtp.mails).toHaveLength(1);
@@ -103,7 +103,7 @@ describe('deliveryOf: sending', () => {
   });
 
   it('a mailto: recipient is sent to that address (not looked up as a person)', async () => {
-    const d = deliveryOf({ recipient: 'mailto:noc@customer.example', channel: 'email' }, deps());
+    const d = deliveryOf({ recipient: 'mailto:noc@customer.example', channel: 'email' }, await deps());
     expect(d.provider).toBe('email');
     expect(await d.send(page('ticket:T-1:update:1:mailto:noc@customer.example:email'))).toEqual({ ok: true });
     expect(smtp.mails.map((_, i) => to(i))).toEqual(['noc@customer.example']);
@@ -112,7 +112,7 @@ describe('deliveryOf: sending', () => {
   it('an SMTP refusal (550) comes back as a permanent failure', async () => {
     smtp.refuse = { code: 550, message: 'no such user' };
     try {
-      const v = await deliveryOf({ recipient: 'alice', channel: 'email' }, deps()).send(page('7:g1:s0:alice:email'));
+      const v = await deliveryOf({ recipient: 'alice', channel: 'email' }, await deps()).send(page('7:g1:s0:alice:email'));
       expect(v).toMatchObject({ ok: false, retryable: false });
       expect(smtp.mails).toEqual([]);
     } finally {
@@ -121,8 +121,8 @@ describe('deliveryOf: sending', () => {
   });
 
   it("a chat channel reports its provider id and the page reaches the endpoint, signed, with the row's key", async () => {
-    expect(deliveryOf({ recipient: '#team-wecom', channel: 'team-wecom' }, deps()).provider).toBe('wecom');
-    const d = deliveryOf({ recipient: 'alice', channel: 'ops-hook' }, deps());
+    expect(deliveryOf({ recipient: '#team-wecom', channel: 'team-wecom' }, await deps()).provider).toBe('wecom');
+    const d = deliveryOf({ recipient: 'alice', channel: 'ops-hook' }, await deps());
     expect(d.provider).toBe('webhook');
     expect(await d.send(page('7:g1:s0:alice:ops-hook', 'U-alice'))).toEqual({ ok: true });
     const [r, ...more] = receiver.to(OPS);
@@ -135,7 +135,7 @@ describe('deliveryOf: sending', () => {
 
   it("the endpoint's answer is the verdict: 500 retryable, 400 not", async () => {
     receiver.answer(OPS, { status: 500, body: 'boom' }, { status: 400, body: 'bad' });
-    const d = deliveryOf({ recipient: 'alice', channel: 'ops-hook' }, deps());
+    const d = deliveryOf({ recipient: 'alice', channel: 'ops-hook' }, await deps());
     expect(await d.send(page('k1'))).toEqual({ ok: false, retryable: true, reason: 'HTTP 500: boom' });
     expect(await d.send(page('k2'))).toEqual({ ok: false, retryable: false, reason: 'HTTP 400: bad' });
     expect(receiver.to(OPS)).toHaveLength(2);
