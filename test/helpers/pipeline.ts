@@ -11,7 +11,7 @@ import { PointsOutbox } from '../../src/storage/points-outbox.js';
 import type { Db } from '../../src/storage/sqlite.js';
 import { openStateDb } from '../../src/storage/state-db.js';
 import { stateOn } from './state.js';
-import { DimValueRepo } from '../../src/storage/state/dim-values.js';
+import type { DimValueRecord } from '../../src/storage/state/dim-values.js';
 import { IngestPipeline, type PipelineDeps, type PipelineOptions } from '../../src/telemetry/pipeline.js';
 import { tempDir } from './tmp.js';
 
@@ -64,7 +64,7 @@ export class PipelineHarness {
     this.logs = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void this.logs.push(JSON.parse(line)) }) as unknown as FastifyBaseLogger;
     return new IngestPipeline(
-      { ingestDb, ingestLog, dimValues: stateOn(stateDb).dimValues, admittedDims: new DimValueRepo(stateDb).all(), sink, points: this.points, metrics: this.metrics, log, clock: () => this.now, enrich },
+      { ingestDb, ingestLog, dimValues: stateOn(stateDb).dimValues, admittedDims: stateDb.prepare('SELECT tenant, dim, value, last_seen AS lastSeen FROM dim_values').all() as DimValueRecord[], sink, points: this.points, metrics: this.metrics, log, clock: () => this.now, enrich },
       { ...PIPELINE_DEFAULTS, ...opts },
     );
   }

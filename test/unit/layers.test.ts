@@ -65,6 +65,6 @@ describe('layers', () => {
   });
 
   it('finds an import out of the allowed folders', () => {
-    expect(escapes(join(STATE, 'index.ts'), [STATE])).toEqual(['../sqlite.js']);
+    expect(escapes(join(STATE, 'sqlite-sql.ts'), [STATE])).toEqual(['../sqlite.js']);
   });
 });

@@ -1,5 +1,5 @@
 import type { Labels } from '../../shared/labels.js';
-import type { Db } from '../sqlite.js';
+import type { Sql } from './sql.js';
 
 /**
  * A rule engine's durable row of one alert group: its state as the engine keeps it (rules/alert-state.ts; opaque
@@ -16,12 +16,12 @@ export interface AlertRecord {
 
 /** The alerts table: pending `for` timers, firing alerts, last-seen times and drop baselines. */
 export class AlertRepo {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  load(): AlertRecord[] {
-    const rows = this.db.prepare('SELECT rule_id, group_key, labels, state, last_seen, baseline FROM alerts').all() as {
+  async load(): Promise<AlertRecord[]> {
+    const rows = await this.sql.all<{
       rule_id: string; group_key: string; labels: string; state: string; last_seen: number | null; baseline: string | null;
-    }[];
+    }>('SELECT rule_id, group_key, labels, state, last_seen, baseline FROM alerts');
     return rows.map((r) => {
       const b = r.baseline ? (JSON.parse(r.baseline) as { seen: number | null; values: AlertRecord['baseline']['values'] }) : undefined;
       return {
@@ -36,16 +36,21 @@ export class AlertRepo {
     });
   }
 
-  write(changes: { upserts: readonly AlertRecord[]; deletes: readonly { rule_id: string; group_key: string }[] }, now: number): void {
+  /**
+   * Deletes and upserts rows, one statement each: callers that need it atomic run it in a transaction (the rule
+   * engine's pass does, with the incidents its events change: rules/alerting.ts).
+   */
+  async write(changes: { upserts: readonly AlertRecord[]; deletes: readonly { rule_id: string; group_key: string }[] }, now: number): Promise<void> {
     if (changes.upserts.length === 0 && changes.deletes.length === 0) return;
-    const up = this.db.prepare(`INSERT INTO alerts (rule_id, group_key, labels, state, last_seen, baseline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (rule_id, group_key) DO UPDATE SET labels = excluded.labels, state = excluded.state, last_seen = excluded.last_seen,
-        baseline = excluded.baseline, updated_at = excluded.updated_at`);
-    const del = this.db.prepare('DELETE FROM alerts WHERE rule_id = ? AND group_key = ?');
-    for (const d of changes.deletes) del.run(d.rule_id, d.group_key);
+    for (const d of changes.deletes) await this.sql.run('DELETE FROM alerts WHERE rule_id = ? AND group_key = ?', d.rule_id, d.group_key);
     for (const r of changes.upserts) {
       const baseline = r.baseline.values.length || Number.isFinite(r.baseline.seen) ? JSON.stringify(r.baseline) : null;
-      up.run(r.rule_id, r.group_key, JSON.stringify(r.labels), JSON.stringify(r.state), r.last_seen ?? null, baseline, now);
+      await this.sql.run(
+        `INSERT INTO alerts (rule_id, group_key, labels, state, last_seen, baseline, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (rule_id, group_key) DO UPDATE SET labels = excluded.labels, state = excluded.state, last_seen = excluded.last_seen,
+           baseline = excluded.baseline, updated_at = excluded.updated_at`,
+        r.rule_id, r.group_key, JSON.stringify(r.labels), JSON.stringify(r.state), r.last_seen ?? null, baseline, now,
+      );
     }
   }
 }

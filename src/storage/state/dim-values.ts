@@ -1,5 +1,4 @@
-import type { Statement } from 'better-sqlite3';
-import type { Db } from '../sqlite.js';
+import type { Sql } from './sql.js';
 
 /** A dimension value admitted under a tenant's cardinality cap, and when it was last seen. */
 export interface DimValueRecord {
@@ -11,38 +10,28 @@ export interface DimValueRecord {
 
 /**
  * The dim_values table: the values the cardinality caps admitted, so they keep their series across restarts. Its
- * writes come from the ingest path, so their statements are prepared once — at first use, not with the repositories:
- * a state db is opened at older schema versions too (upgrades, and their tests).
+ * writes come from the ingest path (the executor keeps their statements prepared).
  */
 export class DimValueRepo {
-  private statements: { upsert: Statement; touch: Statement; remove: Statement } | undefined;
-
-  constructor(private readonly db: Db) {}
-
-  private get s() {
-    return (this.statements ??= {
-      upsert: this.db.prepare(
-        'INSERT INTO dim_values (tenant, dim, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, dim, value) DO UPDATE SET last_seen = excluded.last_seen',
-      ),
-      touch: this.db.prepare('UPDATE dim_values SET last_seen = ? WHERE tenant = ? AND dim = ? AND value = ?'),
-      remove: this.db.prepare('DELETE FROM dim_values WHERE tenant = ? AND dim = ? AND value = ?'),
-    });
-  }
+  constructor(private readonly sql: Sql) {}
 
   /** Every admitted value (bounded by the caps). */
-  all(): DimValueRecord[] {
-    return this.db.prepare('SELECT tenant, dim, value, last_seen AS lastSeen FROM dim_values').all() as DimValueRecord[];
+  async all(): Promise<DimValueRecord[]> {
+    return this.sql.all<DimValueRecord>('SELECT tenant, dim, value, last_seen AS "lastSeen" FROM dim_values');
   }
 
-  admit(tenant: string, dim: string, value: string, now: number): void {
-    this.s.upsert.run(tenant, dim, value, now, now);
+  async admit(tenant: string, dim: string, value: string, now: number): Promise<void> {
+    await this.sql.run(
+      'INSERT INTO dim_values (tenant, dim, value, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, dim, value) DO UPDATE SET last_seen = excluded.last_seen',
+      tenant, dim, value, now, now,
+    );
   }
 
-  seen(tenant: string, dim: string, value: string, lastSeen: number): void {
-    this.s.touch.run(lastSeen, tenant, dim, value);
+  async seen(tenant: string, dim: string, value: string, lastSeen: number): Promise<void> {
+    await this.sql.run('UPDATE dim_values SET last_seen = ? WHERE tenant = ? AND dim = ? AND value = ?', lastSeen, tenant, dim, value);
   }
 
-  release(tenant: string, dim: string, value: string): void {
-    this.s.remove.run(tenant, dim, value);
+  async release(tenant: string, dim: string, value: string): Promise<void> {
+    await this.sql.run('DELETE FROM dim_values WHERE tenant = ? AND dim = ? AND value = ?', tenant, dim, value);
   }
 }

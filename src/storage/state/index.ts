@@ -1,4 +1,3 @@
-import type { Db } from '../sqlite.js';
 import { AlertRepo } from './alerts.js';
 import { CredentialRepo } from './credentials.js';
 import { DimValueRepo } from './dim-values.js';
@@ -10,47 +9,55 @@ import { OutboxRepo } from './outbox.js';
 import { OverrideRepo } from './overrides.js';
 import { ReportRepo } from './reports.js';
 import { SilenceRepo } from './silences.js';
+import type { Sql } from './sql.js';
 import { StormRepo } from './storms.js';
+import type { CredentialTable } from './store.js';
 import { TenantRepo } from './tenants.js';
 import { TicketRepo } from './tickets.js';
 import { TimelineCursors } from './timeline.js';
 
-/** The SQLite repositories of the state db, synchronous: the state store (sqlite-store.ts) runs them. */
-export class StateRepos {
+/**
+ * The repositories over one executor: the state store's outside calls, or one transaction's. The SQL of the areas
+ * lives in them, written once for SQLite and PostgreSQL.
+ */
+export class Repos {
   readonly incidents: IncidentRepo;
+  readonly alerts: AlertRepo;
+  readonly cursors: TimelineCursors;
   readonly outbox: OutboxRepo;
   readonly storms: StormRepo;
   readonly escalations: EscalationRepo;
+  readonly tickets: TicketRepo;
+  readonly silences: SilenceRepo;
   readonly overrides: OverrideRepo;
   readonly tenants: TenantRepo;
   readonly meta: MetaRepo;
-  readonly silences: SilenceRepo;
-  readonly cursors: TimelineCursors;
-  readonly tickets: TicketRepo;
   readonly events: EventRepo;
-  readonly alerts: AlertRepo;
   readonly reports: ReportRepo;
   readonly dimValues: DimValueRepo;
+  private readonly creds = new Map<CredentialTable, CredentialRepo>();
 
-  constructor(private readonly db: Db) {
-    this.incidents = new IncidentRepo(db);
-    this.outbox = new OutboxRepo(db);
-    this.storms = new StormRepo(db);
-    this.escalations = new EscalationRepo(db);
-    this.overrides = new OverrideRepo(db);
-    this.tenants = new TenantRepo(db);
-    this.meta = new MetaRepo(db);
-    this.silences = new SilenceRepo(db);
-    this.cursors = new TimelineCursors(db);
-    this.tickets = new TicketRepo(db);
-    this.events = new EventRepo(db);
-    this.alerts = new AlertRepo(db);
-    this.reports = new ReportRepo(db);
-    this.dimValues = new DimValueRepo(db);
+  constructor(private readonly sql: Sql) {
+    this.incidents = new IncidentRepo(sql);
+    this.alerts = new AlertRepo(sql);
+    this.cursors = new TimelineCursors(sql);
+    this.outbox = new OutboxRepo(sql);
+    this.storms = new StormRepo(sql);
+    this.escalations = new EscalationRepo(sql);
+    this.tickets = new TicketRepo(sql);
+    this.silences = new SilenceRepo(sql);
+    this.overrides = new OverrideRepo(sql);
+    this.tenants = new TenantRepo(sql);
+    this.meta = new MetaRepo(sql);
+    this.events = new EventRepo(sql);
+    this.reports = new ReportRepo(sql);
+    this.dimValues = new DimValueRepo(sql);
   }
 
   /** The API-made credentials of one kind: ingest keys or tenant API tokens. */
-  credentials(table: 'ingest_keys' | 'tenant_tokens'): CredentialRepo {
-    return new CredentialRepo(this.db, table);
+  credentials(table: CredentialTable): CredentialRepo {
+    let c = this.creds.get(table);
+    if (!c) this.creds.set(table, (c = new CredentialRepo(this.sql, table)));
+    return c;
   }
 }

@@ -1,15 +1,14 @@
-import type { Db } from '../sqlite.js';
-import { getMeta, setMeta } from '../state-db.js';
+import type { Sql } from './sql.js';
 
-/** The meta table: single values the service keeps (generated secrets' hashes, cursors, the link secret). */
+/** The meta table: named values of the service (hashes of generated secrets, the link secret, cursors). */
 export class MetaRepo {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  get(key: string): string | undefined {
-    return getMeta(this.db, key);
+  async get(key: string): Promise<string | undefined> {
+    return (await this.sql.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', key))?.value;
   }
 
-  set(key: string, value: string): void {
-    setMeta(this.db, key, value);
+  async set(key: string, value: string): Promise<void> {
+    await this.sql.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', key, value);
   }
 }

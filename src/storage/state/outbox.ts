@@ -1,6 +1,6 @@
 import { EMAIL, type PageKind } from '../../shared/paging.js';
 import type { Priority } from '../../shared/priority.js';
-import type { Db } from '../sqlite.js';
+import { type Sql, marks } from './sql.js';
 
 /**
  * pending → sending → delivered; a retryable failure goes back to pending with a later `next_at`; a permanent one
@@ -84,132 +84,155 @@ const CUSTOMER_SQL = "key LIKE 'ticket:%'";
 
 /** The outbox table: pages and customer updates, written before anything is sent. */
 export class OutboxRepo {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
   /**
    * Inserts the items whose key is new (returned); earlier pending rows of the same incident (or storm) to the same
-   * recipient and channel are raised to the new row's priority.
+   * recipient and channel are raised to the new row's priority. The statements run one after the other: a caller
+   * that needs them all stored or none (a page and the raise of its earlier pages) runs this in a transaction.
    */
-  insert(items: readonly OutboxItem[], now: number): OutboxRow[] {
-    const insert = this.db.prepare(`INSERT INTO outbox (key, incident_id, kind, recipient, channel, payload, priority, tenant, storm_id, state, next_at, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *`);
-    const raise = this.db.prepare(`UPDATE outbox SET priority = ? WHERE state = 'pending' AND incident_id = ? AND storm_id IS ? AND recipient = ? AND channel = ? AND priority > ? AND id < ?`);
-    return this.db.transaction(() =>
-      items.flatMap((i) => {
-        const r = insert.get(i.key, i.incidentId, i.kind, i.recipient, i.channel, i.payload, i.priority, i.tenant, i.stormId ?? null, now, now, now) as Row | undefined;
-        if (!r) return [];
-        raise.run(i.priority, i.incidentId, i.stormId ?? null, i.recipient, i.channel, i.priority, r.id);
-        return [fromRow(r)];
-      }),
-    )();
+  async insert(items: readonly OutboxItem[], now: number): Promise<OutboxRow[]> {
+    const out: OutboxRow[] = [];
+    for (const i of items) {
+      const r = await this.sql.get<Row>(
+        `INSERT INTO outbox (key, incident_id, kind, recipient, channel, payload, priority, tenant, storm_id, state, next_at, created_at, updated_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING *`,
+        i.key, i.incidentId, i.kind, i.recipient, i.channel, i.payload, i.priority, i.tenant, i.stormId ?? null, now, now, now,
+      );
+      if (!r) continue;
+      // IS NOT DISTINCT FROM: an incident's pages (no storm) match each other, as SQLite's `storm_id IS ?` did.
+      await this.sql.run(
+        `UPDATE outbox SET priority = ? WHERE state = 'pending' AND incident_id = ? AND storm_id IS NOT DISTINCT FROM ? AND recipient = ? AND channel = ? AND priority > ? AND id < ?`,
+        i.priority, i.incidentId, i.stormId ?? null, i.recipient, i.channel, i.priority, r.id,
+      );
+      out.push(fromRow(r));
+    }
+    return out;
   }
 
   /** The head of each (lane, tenant, customer update or not) among the rows due now and the claims run out. */
-  heads(now: number): OutboxHead[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY lane, tenant, customer ORDER BY priority, next_at, id) AS rn
-          FROM (SELECT *, ${LANE_SQL} AS lane, ${CUSTOMER_SQL} AS customer FROM outbox WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?)))
-        WHERE rn = 1`)
-      .all(now, now) as (Row & { lane: string; customer: number })[];
+  async heads(now: number): Promise<OutboxHead[]> {
+    const rows = await this.sql.all<Row & { lane: string; customer: number }>(
+      `SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY lane, tenant, customer ORDER BY priority, next_at, id) AS rn
+          FROM (SELECT *, ${LANE_SQL} AS lane, CASE WHEN ${CUSTOMER_SQL} THEN 1 ELSE 0 END AS customer FROM outbox
+            WHERE (state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?)) AS due) AS ranked
+        WHERE rn = 1`,
+      now, now,
+    );
     return rows.map((r) => ({ ...fromRow(r), lane: r.lane, customer: r.customer !== 0 }));
   }
 
-  /** Claims a row still claimable for `sender` until `until` (state sending, one more attempt). */
-  claim(id: number, sender: string, until: number, now: number): OutboxRow | undefined {
-    const r = this.db
-      .prepare(`UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, claim_until = ?, updated_at = ?
-        WHERE id = ? AND ((state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?)) RETURNING *`)
-      .get(sender, until, now, id, now, now) as Row | undefined;
+  /**
+   * Claims a row still claimable for `sender` until `until` (state sending, one more attempt). One conditional
+   * UPDATE: of two senders claiming the same row, one changes it and the other gets nothing back.
+   */
+  async claim(id: number, sender: string, until: number, now: number): Promise<OutboxRow | undefined> {
+    const r = await this.sql.get<Row>(
+      `UPDATE outbox SET state = 'sending', attempts = attempts + 1, claimed_by = ?, claim_until = ?, updated_at = ?
+        WHERE id = ? AND ((state = 'pending' AND next_at <= ?) OR (state = 'sending' AND claim_until <= ?)) RETURNING *`,
+      sender, until, now, id, now, now,
+    );
     return r && fromRow(r);
   }
 
   /** Pages of a tenant delivered after `since` or being sent now (customer updates are not pages). */
-  sentBy(tenant: string, since: number): number {
+  async sentBy(tenant: string, since: number): Promise<number> {
     // Two counts, so each reads its index (outbox_tenant_sent, outbox_due) instead of the whole outbox.
-    return (this.db
-      .prepare(`SELECT (SELECT count(*) FROM outbox WHERE tenant = ? AND state = 'delivered' AND sent_at > ? AND NOT ${CUSTOMER_SQL})
-          + (SELECT count(*) FROM outbox WHERE state = 'sending' AND tenant = ? AND NOT ${CUSTOMER_SQL}) AS n`)
-      .get(tenant, since, tenant) as { n: number }).n;
+    const r = await this.sql.get<{ n: number }>(
+      `SELECT (SELECT count(*) FROM outbox WHERE tenant = ? AND state = 'delivered' AND sent_at > ? AND NOT ${CUSTOMER_SQL})
+          + (SELECT count(*) FROM outbox WHERE state = 'sending' AND tenant = ? AND NOT ${CUSTOMER_SQL}) AS n`,
+      tenant, since, tenant,
+    );
+    return r?.n ?? 0;
   }
 
   /** A tenant's due pages that are waiting (customer updates are not pages). */
-  pendingOf(tenant: string, now: number): OutboxRow[] {
-    return (this.db.prepare(`SELECT * FROM outbox WHERE tenant = ? AND state = 'pending' AND next_at <= ? AND NOT ${CUSTOMER_SQL} ORDER BY priority, next_at, id`).all(tenant, now) as Row[]).map(fromRow);
+  async pendingOf(tenant: string, now: number): Promise<OutboxRow[]> {
+    const rows = await this.sql.all<Row>(`SELECT * FROM outbox WHERE tenant = ? AND state = 'pending' AND next_at <= ? AND NOT ${CUSTOMER_SQL} ORDER BY priority, next_at, id`, tenant, now);
+    return rows.map(fromRow);
   }
 
   /** Outcomes are recorded only on a row `sender` still has claimed (another may have taken it over). */
-  delivered(id: number, sender: string, now: number): void {
-    this.db.prepare("UPDATE outbox SET state = 'delivered', sent_at = ?, last_error = NULL, updated_at = ? WHERE id = ? AND state = 'sending' AND claimed_by = ?").run(now, now, id, sender);
+  async delivered(id: number, sender: string, now: number): Promise<void> {
+    await this.sql.run("UPDATE outbox SET state = 'delivered', sent_at = ?, last_error = NULL, updated_at = ? WHERE id = ? AND state = 'sending' AND claimed_by = ?", now, now, id, sender);
   }
 
   /**
    * A failed attempt of a row `sender` has claimed: `next` decides from its attempts so far whether it is pending
    * again (and from when) or failed. Returns the row's state afterwards.
    */
-  failed(id: number, sender: string, reason: string, now: number, next: (attempts: number) => { retryAt: number } | undefined): OutboxState {
-    const row = this.db.prepare('SELECT * FROM outbox WHERE id = ?').get(id) as Row | undefined;
+  async failed(id: number, sender: string, reason: string, now: number, next: (attempts: number) => { retryAt: number } | undefined): Promise<OutboxState> {
+    const row = await this.sql.get<Row>('SELECT * FROM outbox WHERE id = ?', id);
     if (!row || row.state !== 'sending' || row.claimed_by !== sender) return row?.state ?? 'failed';
     const again = next(row.attempts);
-    this.db.prepare('UPDATE outbox SET state = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ?').run(again ? 'pending' : 'failed', again ? again.retryAt : row.next_at, reason, now, id);
+    // The read and the update are two statements (callers need not hold a transaction): the update applies only if
+    // the row is still this sender's claim of that attempt — another sender may have taken over a claim that ran
+    // out in between, and its attempt is not this one's to record.
+    const changed = await this.sql.run(
+      "UPDATE outbox SET state = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'sending' AND claimed_by = ? AND attempts = ?",
+      again ? 'pending' : 'failed', again ? again.retryAt : row.next_at, reason, now, id, sender, row.attempts,
+    );
+    if (changed === 0) return (await this.sql.get<{ state: OutboxState }>('SELECT state FROM outbox WHERE id = ?', id))?.state ?? 'failed';
     return again ? 'pending' : 'failed';
   }
 
   /** Puts a claimed row back without counting the attempt. */
-  defer(id: number, sender: string, until: number, now: number): void {
-    this.db.prepare("UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_at = ?, updated_at = ? WHERE id = ? AND state = 'sending' AND claimed_by = ?").run(until, now, id, sender);
+  async defer(id: number, sender: string, until: number, now: number): Promise<void> {
+    await this.sql.run("UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_at = ?, updated_at = ? WHERE id = ? AND state = 'sending' AND claimed_by = ?", until, now, id, sender);
   }
 
   /** Distinct (recipient, channel) pairs that received a page for an incident: who hears about its ack/resolve. */
-  deliveredTo(incidentId: number): { recipient: string; channel: string }[] {
-    return this.db
+  deliveredTo(incidentId: number): Promise<{ recipient: string; channel: string }[]> {
+    return this.sql.all(
       // Customer updates (keys "ticket:…") are not pages: customers are told by the ticket, not the incident.
-      .prepare("SELECT DISTINCT recipient, channel FROM outbox WHERE incident_id = ? AND state = 'delivered' AND kind IN ('opened', 'escalated') AND key NOT LIKE 'ticket:%' ORDER BY recipient, channel")
-      .all(incidentId) as { recipient: string; channel: string }[];
+      "SELECT DISTINCT recipient, channel FROM outbox WHERE incident_id = ? AND state = 'delivered' AND kind IN ('opened', 'escalated') AND key NOT LIKE 'ticket:%' ORDER BY recipient, channel",
+      incidentId,
+    );
   }
 
   /** Rows being sent by senders other than `sender`: how many, and when the last claim runs out. */
-  inFlight(sender: string): { rows: number; until: number | undefined } {
-    const r = this.db.prepare("SELECT count(*) AS n, max(claim_until) AS until FROM outbox WHERE state = 'sending' AND claimed_by IS NOT ?").get(sender) as { n: number; until: number | null };
-    return { rows: r.n, until: r.until ?? undefined };
+  async inFlight(sender: string): Promise<{ rows: number; until: number | undefined }> {
+    // IS DISTINCT FROM: rows left sending by an older version have no claimed_by, and count as another sender's.
+    const r = await this.sql.get<{ n: number; until: number | null }>("SELECT count(*) AS n, max(claim_until) AS until FROM outbox WHERE state = 'sending' AND claimed_by IS DISTINCT FROM ?", sender);
+    return { rows: r?.n ?? 0, until: r?.until ?? undefined };
   }
 
   /** Cancels pending rows of an incident of the given kinds. */
-  cancel(incidentId: number, kinds: readonly PageKind[], now: number): number {
+  async cancel(incidentId: number, kinds: readonly PageKind[], now: number): Promise<number> {
     if (kinds.length === 0) return 0;
-    return this.db
-      .prepare(`UPDATE outbox SET state = 'cancelled', updated_at = ? WHERE incident_id = ? AND state = 'pending' AND kind IN (${kinds.map(() => '?').join(', ')})`)
-      .run(now, incidentId, ...kinds).changes;
+    return this.sql.run(`UPDATE outbox SET state = 'cancelled', updated_at = ? WHERE incident_id = ? AND state = 'pending' AND kind IN (${marks(kinds)})`, now, incidentId, ...kinds);
   }
 
-  get(id: number): OutboxRow | undefined {
-    const r = this.db.prepare('SELECT * FROM outbox WHERE id = ?').get(id) as Row | undefined;
+  async get(id: number): Promise<OutboxRow | undefined> {
+    const r = await this.sql.get<Row>('SELECT * FROM outbox WHERE id = ?', id);
     return r && fromRow(r);
   }
 
-  ofIncident(incidentId: number): OutboxRow[] {
-    return (this.db.prepare('SELECT * FROM outbox WHERE incident_id = ? ORDER BY id').all(incidentId) as Row[]).map(fromRow);
+  async ofIncident(incidentId: number): Promise<OutboxRow[]> {
+    return (await this.sql.all<Row>('SELECT * FROM outbox WHERE incident_id = ? ORDER BY id', incidentId)).map(fromRow);
   }
 
-  ofStorm(stormId: number): OutboxRow[] {
-    return (this.db.prepare('SELECT * FROM outbox WHERE storm_id = ? ORDER BY id').all(stormId) as Row[]).map(fromRow);
+  async ofStorm(stormId: number): Promise<OutboxRow[]> {
+    return (await this.sql.all<Row>('SELECT * FROM outbox WHERE storm_id = ? ORDER BY id', stormId)).map(fromRow);
   }
 
   /** Who a storm has paged (sent, or still on its way): they hear what changes in it. */
-  pagedByStorm(stormId: number): { recipient: string; channel: string }[] {
-    return this.db
-      .prepare("SELECT DISTINCT recipient, channel FROM outbox WHERE storm_id = ? AND kind IN ('opened', 'escalated') AND state IN ('pending', 'sending', 'delivered') ORDER BY recipient, channel")
-      .all(stormId) as { recipient: string; channel: string }[];
+  pagedByStorm(stormId: number): Promise<{ recipient: string; channel: string }[]> {
+    return this.sql.all(
+      "SELECT DISTINCT recipient, channel FROM outbox WHERE storm_id = ? AND kind IN ('opened', 'escalated') AND state IN ('pending', 'sending', 'delivered') ORDER BY recipient, channel",
+      stormId,
+    );
   }
 
   /** Cancels pending rows of a storm of the given kinds. */
-  cancelStorm(stormId: number, kinds: readonly PageKind[], now: number): number {
-    return this.db
-      .prepare(`UPDATE outbox SET state = 'cancelled', updated_at = ? WHERE storm_id = ? AND state = 'pending' AND kind IN (${kinds.map(() => '?').join(', ')})`)
-      .run(now, stormId, ...kinds).changes;
+  async cancelStorm(stormId: number, kinds: readonly PageKind[], now: number): Promise<number> {
+    // An empty IN () is SQLite's (nothing matches), not PostgreSQL's.
+    if (kinds.length === 0) return 0;
+    return this.sql.run(`UPDATE outbox SET state = 'cancelled', updated_at = ? WHERE storm_id = ? AND state = 'pending' AND kind IN (${marks(kinds)})`, now, stormId, ...kinds);
   }
 
   /** Rows waiting to be sent (pending or in flight), for /metrics and readiness. */
-  backlog(): number {
-    return (this.db.prepare("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'sending')").get() as { n: number }).n;
+  async backlog(): Promise<number> {
+    return (await this.sql.get<{ n: number }>("SELECT count(*) AS n FROM outbox WHERE state IN ('pending', 'sending')"))?.n ?? 0;
   }
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../sqlite.js';
+import type { Sql } from './sql.js';
 
 /** An on-call override made through the API: `person` covers `schedule` from `start` to `end`. */
 export interface OverrideRecord {
@@ -29,24 +29,24 @@ const fromRow = (r: Row): OverrideRecord => ({
 
 /** The oncall_overrides table; a deleted override keeps its row (who and when) for the record. */
 export class OverrideRepo {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
   /** Every override not deleted, oldest first. */
-  live(): OverrideRecord[] {
-    return (this.db.prepare('SELECT * FROM oncall_overrides WHERE deleted_at IS NULL ORDER BY id').all() as Row[]).map(fromRow);
+  async live(): Promise<OverrideRecord[]> {
+    return (await this.sql.all<Row>('SELECT * FROM oncall_overrides WHERE deleted_at IS NULL ORDER BY id')).map(fromRow);
   }
 
-  insert(o: Omit<OverrideRecord, 'id'>): OverrideRecord {
-    const id = Number(
-      this.db
-        .prepare('INSERT INTO oncall_overrides (schedule, person, start_at, end_at, comment, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(o.schedule, o.person, o.start, o.end, o.comment ?? null, o.createdBy, o.createdAt).lastInsertRowid,
+  /** The override as stored (its id given by the table). */
+  async insert(o: Omit<OverrideRecord, 'id'>): Promise<OverrideRecord> {
+    const r = await this.sql.get<Row>(
+      'INSERT INTO oncall_overrides (schedule, person, start_at, end_at, comment, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *',
+      o.schedule, o.person, o.start, o.end, o.comment ?? null, o.createdBy, o.createdAt,
     );
-    return fromRow(this.db.prepare('SELECT * FROM oncall_overrides WHERE id = ?').get(id) as Row);
+    return fromRow(r!);
   }
 
   /** False when the schedule has no live override `id`. */
-  delete(schedule: string, id: number, actor: string, now: number): boolean {
-    return this.db.prepare('UPDATE oncall_overrides SET deleted_by = ?, deleted_at = ? WHERE id = ? AND schedule = ? AND deleted_at IS NULL').run(actor, now, id, schedule).changes > 0;
+  async delete(schedule: string, id: number, actor: string, now: number): Promise<boolean> {
+    return (await this.sql.run('UPDATE oncall_overrides SET deleted_by = ?, deleted_at = ? WHERE id = ? AND schedule = ? AND deleted_at IS NULL', actor, now, id, schedule)) > 0;
   }
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../sqlite.js';
+import type { Sql } from './sql.js';
 
 /**
  * A silence or maintenance window as stored: matchers and recurrence are the incidents area's (silence-match.ts),
@@ -62,39 +62,40 @@ const recurrenceJson = (f: SilenceFields) => (f.recurrence === undefined ? null 
 
 /** The silences table; a deleted silence keeps its row (who and when), so why nobody was paged stays readable. */
 export class SilenceRepo {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
   /** Newest first. */
-  list(includeDeleted: boolean): SilenceRecord[] {
-    const sql = `SELECT * FROM silences ${includeDeleted ? '' : 'WHERE deleted_at IS NULL'} ORDER BY id DESC`;
-    return (this.db.prepare(sql).all() as Row[]).map(fromRow);
+  async list(includeDeleted: boolean): Promise<SilenceRecord[]> {
+    const rows = await this.sql.all<Row>(`SELECT * FROM silences ${includeDeleted ? '' : 'WHERE deleted_at IS NULL'} ORDER BY id DESC`);
+    return rows.map(fromRow);
   }
 
   /** A silence not deleted. */
-  get(id: number): SilenceRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM silences WHERE id = ? AND deleted_at IS NULL').get(id) as Row | undefined;
+  async get(id: number): Promise<SilenceRecord | undefined> {
+    const r = await this.sql.get<Row>('SELECT * FROM silences WHERE id = ? AND deleted_at IS NULL', id);
     return r && fromRow(r);
   }
 
-  insert(f: SilenceFields, actor: string, now: number): number {
-    return Number(
-      this.db
-        .prepare('INSERT INTO silences (matchers, starts_at, ends_at, recurrence, comment, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .run(JSON.stringify(f.matchers), f.startsAt, f.endsAt ?? null, recurrenceJson(f), f.comment, actor, now).lastInsertRowid,
+  async insert(f: SilenceFields, actor: string, now: number): Promise<number> {
+    const r = await this.sql.get<{ id: number }>(
+      'INSERT INTO silences (matchers, starts_at, ends_at, recurrence, comment, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      JSON.stringify(f.matchers), f.startsAt, f.endsAt ?? null, recurrenceJson(f), f.comment, actor, now,
     );
+    return r!.id;
   }
 
   /** False when there is no silence `id` (or it was deleted). */
-  update(id: number, f: SilenceFields, actor: string, now: number): boolean {
+  async update(id: number, f: SilenceFields, actor: string, now: number): Promise<boolean> {
     return (
-      this.db
-        .prepare('UPDATE silences SET matchers = ?, starts_at = ?, ends_at = ?, recurrence = ?, comment = ?, updated_by = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL')
-        .run(JSON.stringify(f.matchers), f.startsAt, f.endsAt ?? null, recurrenceJson(f), f.comment, actor, now, id).changes > 0
+      (await this.sql.run(
+        'UPDATE silences SET matchers = ?, starts_at = ?, ends_at = ?, recurrence = ?, comment = ?, updated_by = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL',
+        JSON.stringify(f.matchers), f.startsAt, f.endsAt ?? null, recurrenceJson(f), f.comment, actor, now, id,
+      )) > 0
     );
   }
 
   /** False when there is no silence `id` (or it was deleted already). */
-  delete(id: number, actor: string, now: number): boolean {
-    return this.db.prepare('UPDATE silences SET deleted_by = ?, deleted_at = ? WHERE id = ? AND deleted_at IS NULL').run(actor, now, id).changes > 0;
+  async delete(id: number, actor: string, now: number): Promise<boolean> {
+    return (await this.sql.run('UPDATE silences SET deleted_by = ?, deleted_at = ? WHERE id = ? AND deleted_at IS NULL', actor, now, id)) > 0;
   }
 }

@@ -1,5 +1,5 @@
 import type { Priority } from '../../shared/priority.js';
-import type { Db } from '../sqlite.js';
+import type { Sql } from './sql.js';
 
 export interface Storm {
   readonly id: number;
@@ -22,27 +22,28 @@ export interface Storm {
 
 /** The storms and their members (notify/storms.ts says what a storm is). */
 export class StormRepo {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  get(id: number): Storm | undefined {
-    return this.db.prepare('SELECT * FROM storms WHERE id = ?').get(id) as Storm | undefined;
+  get(id: number): Promise<Storm | undefined> {
+    return this.sql.get<Storm>('SELECT * FROM storms WHERE id = ?', id);
   }
 
   /** The storm of a tenant and policy still going on, if any. */
-  current(tenant: string, policy: string): Storm | undefined {
-    return this.db.prepare('SELECT * FROM storms WHERE tenant = ? AND policy = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1').get(tenant, policy) as Storm | undefined;
+  current(tenant: string, policy: string): Promise<Storm | undefined> {
+    return this.sql.get<Storm>('SELECT * FROM storms WHERE tenant = ? AND policy = ? AND closed_at IS NULL ORDER BY id DESC LIMIT 1', tenant, policy);
   }
 
   /** The storm still going on that an incident belongs to, if any. */
-  of(incidentId: number): Storm | undefined {
-    return this.db
-      .prepare('SELECT s.* FROM storms s JOIN storm_members m ON m.storm_id = s.id WHERE m.incident_id = ? AND s.closed_at IS NULL ORDER BY s.id DESC LIMIT 1')
-      .get(incidentId) as Storm | undefined;
+  of(incidentId: number): Promise<Storm | undefined> {
+    return this.sql.get<Storm>(
+      'SELECT s.* FROM storms s JOIN storm_members m ON m.storm_id = s.id WHERE m.incident_id = ? AND s.closed_at IS NULL ORDER BY s.id DESC LIMIT 1',
+      incidentId,
+    );
   }
 
-  /** Storms going on, or ended with something left to tell. */
-  active(): Storm[] {
-    return this.db.prepare('SELECT * FROM storms WHERE closed_at IS NULL OR version > told_version').all() as Storm[];
+  /** Storms going on, or ended with something left to tell, oldest first. */
+  active(): Promise<Storm[]> {
+    return this.sql.all<Storm>('SELECT * FROM storms WHERE closed_at IS NULL OR version > told_version ORDER BY id');
   }
 
   /**
@@ -50,56 +51,65 @@ export class StormRepo {
    * `since`: their own escalation started, or they joined a storm (a storm that just ended does not hand its
    * flapping incidents back one by one).
    */
-  recentlyPaged(tenant: string, policy: string, since: number, except: number): number {
+  async recentlyPaged(tenant: string, policy: string, since: number, except: number): Promise<number> {
     // From the tenant's open incidents (few: its open-incident budget), each looked up by key.
-    return (this.db
-      .prepare(`SELECT count(*) AS n FROM incidents i WHERE i.tenant = ? AND i.state IN ('open', 'acknowledged') AND i.id != ? AND (
+    const r = await this.sql.get<{ n: number }>(
+      `SELECT count(*) AS n FROM incidents i WHERE i.tenant = ? AND i.state IN ('open', 'acknowledged') AND i.id != ? AND (
           EXISTS (SELECT 1 FROM escalations e WHERE e.incident_id = i.id AND e.policy = ? AND e.started_at >= ?)
-          OR EXISTS (SELECT 1 FROM storm_members m JOIN storms s ON s.id = m.storm_id WHERE m.incident_id = i.id AND s.policy = ? AND m.joined_at >= ?))`)
-      .get(tenant, except, policy, since, policy, since) as { n: number }).n;
+          OR EXISTS (SELECT 1 FROM storm_members m JOIN storms s ON s.id = m.storm_id WHERE m.incident_id = i.id AND s.policy = ? AND m.joined_at >= ?))`,
+      tenant, except, policy, since, policy, since,
+    );
+    return r!.n;
   }
 
-  open(tenant: string, policy: string, now: number): Storm {
-    const id = Number(this.db.prepare('INSERT INTO storms (tenant, policy, opened_at) VALUES (?, ?, ?)').run(tenant, policy, now).lastInsertRowid);
-    return this.get(id)!;
+  async open(tenant: string, policy: string, now: number): Promise<Storm> {
+    return (await this.sql.get<Storm>('INSERT INTO storms (tenant, policy, opened_at) VALUES (?, ?, ?) RETURNING *', tenant, policy, now))!;
   }
 
-  /** Adds an incident; false when it was a member already. Either way the storm has news. */
-  join(id: number, incidentId: number, now: number): boolean {
-    const added = this.db.prepare('INSERT INTO storm_members (storm_id, incident_id, joined_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(id, incidentId, now).changes > 0;
-    this.changed(id);
+  /**
+   * Adds an incident; false when it was a member already. Either way the storm has news. Two statements: callers
+   * that need it atomic run it in a transaction (the pager's grouping does, in the transaction of the event it
+   * handles: notify/pager.ts).
+   */
+  async join(id: number, incidentId: number, now: number): Promise<boolean> {
+    const added = (await this.sql.run('INSERT INTO storm_members (storm_id, incident_id, joined_at) VALUES (?, ?, ?) ON CONFLICT (storm_id, incident_id) DO NOTHING', id, incidentId, now)) > 0;
+    await this.changed(id);
     return added;
   }
 
-  members(id: number): number[] {
-    return (this.db.prepare('SELECT incident_id FROM storm_members WHERE storm_id = ? ORDER BY incident_id').all(id) as { incident_id: number }[]).map((r) => r.incident_id);
+  async members(id: number): Promise<number[]> {
+    return (await this.sql.all<{ incident_id: number }>('SELECT incident_id FROM storm_members WHERE storm_id = ? ORDER BY incident_id', id)).map((r) => r.incident_id);
   }
 
   /** Something people should hear about happened in the storm. */
-  changed(id: number, note?: string): void {
-    if (note === undefined) this.db.prepare('UPDATE storms SET version = version + 1 WHERE id = ?').run(id);
-    else this.db.prepare('UPDATE storms SET version = version + 1, notes = json_insert(notes, \'$[#]\', ?) WHERE id = ?').run(note, id);
+  async changed(id: number, note?: string): Promise<void> {
+    if (note === undefined) {
+      await this.sql.run('UPDATE storms SET version = version + 1 WHERE id = ?', id);
+      return;
+    }
+    // Appends the note to the JSON array of notes: the dialects spell it differently.
+    const append = this.sql.dialect === 'postgres' ? '(notes::jsonb || to_jsonb(?::text))::text' : "json_insert(notes, '$[#]', ?)";
+    await this.sql.run(`UPDATE storms SET version = version + 1, notes = ${append} WHERE id = ?`, note, id);
   }
 
-  startEscalation(id: number, now: number): void {
-    this.db.prepare('UPDATE storms SET generation = generation + 1, started_at = ?, next_step = 0 WHERE id = ?').run(now, id);
+  async startEscalation(id: number, now: number): Promise<void> {
+    await this.sql.run('UPDATE storms SET generation = generation + 1, started_at = ?, next_step = 0 WHERE id = ?', now, id);
   }
 
-  stopEscalation(id: number): void {
-    this.db.prepare('UPDATE storms SET started_at = NULL WHERE id = ?').run(id);
+  async stopEscalation(id: number): Promise<void> {
+    await this.sql.run('UPDATE storms SET started_at = NULL WHERE id = ?', id);
   }
 
-  stepped(id: number, nextStep: number): void {
-    this.db.prepare('UPDATE storms SET next_step = ? WHERE id = ?').run(nextStep, id);
+  async stepped(id: number, nextStep: number): Promise<void> {
+    await this.sql.run('UPDATE storms SET next_step = ? WHERE id = ?', nextStep, id);
   }
 
   /** People were told the storm as of `version`. */
-  told(id: number, version: number, priority: Priority, now: number): void {
-    this.db.prepare("UPDATE storms SET told_version = ?, told_at = ?, told_priority = ?, notes = '[]' WHERE id = ?").run(version, now, priority, id);
+  async told(id: number, version: number, priority: Priority, now: number): Promise<void> {
+    await this.sql.run("UPDATE storms SET told_version = ?, told_at = ?, told_priority = ?, notes = '[]' WHERE id = ?", version, now, priority, id);
   }
 
-  close(id: number, now: number): void {
-    this.db.prepare('UPDATE storms SET closed_at = ?, started_at = NULL, version = version + 1 WHERE id = ?').run(now, id);
+  async close(id: number, now: number): Promise<void> {
+    await this.sql.run('UPDATE storms SET closed_at = ?, started_at = NULL, version = version + 1 WHERE id = ?', now, id);
   }
 }
-

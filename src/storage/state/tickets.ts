@@ -1,6 +1,6 @@
 import type { Priority } from '../../shared/priority.js';
 import type { TargetName } from '../../shared/tenant.js';
-import type { Db } from '../sqlite.js';
+import { type Sql, marks } from './sql.js';
 
 /** A ticket as stored: its state is the tickets area's (tickets/lifecycle.ts), kept here as the name it was given. */
 export interface TicketRecord {
@@ -66,132 +66,136 @@ const fromRow = (r: Row): TicketRecord => ({
   assignee: r.assignee ?? undefined, rootCause: r.root_cause ?? undefined, openedAt: r.opened_at, updatedAt: r.updated_at,
 });
 
-const placeholders = (values: readonly unknown[]) => values.map(() => '?').join(', ');
-
 /**
  * The tickets table with the rows that hang off a ticket: its events (ticket_events, append-only: the history the
  * SLA clocks are computed from) and its SLA marks (sla_marks, unique per ticket, kind, target and priority).
  */
 export class TicketRepo {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly sql: Sql) {}
 
-  get(id: number): TicketRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM tickets WHERE id = ?').get(id) as Row | undefined;
+  async get(id: number): Promise<TicketRecord | undefined> {
+    const r = await this.sql.get<Row>('SELECT * FROM tickets WHERE id = ?', id);
     return r && fromRow(r);
   }
 
-  byPublicId(publicId: string, tenant: string): TicketRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM tickets WHERE public_id = ? AND tenant = ?').get(publicId, tenant) as Row | undefined;
+  async byPublicId(publicId: string, tenant: string): Promise<TicketRecord | undefined> {
+    const r = await this.sql.get<Row>('SELECT * FROM tickets WHERE public_id = ? AND tenant = ?', publicId, tenant);
     return r && fromRow(r);
   }
 
   /** The ticket of an incident for one tenant. */
-  byIncident(incidentId: number, tenant: string): TicketRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM tickets WHERE incident_id = ? AND tenant = ?').get(incidentId, tenant) as Row | undefined;
+  async byIncident(incidentId: number, tenant: string): Promise<TicketRecord | undefined> {
+    const r = await this.sql.get<Row>('SELECT * FROM tickets WHERE incident_id = ? AND tenant = ?', incidentId, tenant);
     return r && fromRow(r);
   }
 
   /** Every tenant's ticket of an incident, oldest first. */
-  forIncident(incidentId: number): TicketRecord[] {
-    return (this.db.prepare('SELECT * FROM tickets WHERE incident_id = ? ORDER BY id').all(incidentId) as Row[]).map(fromRow);
+  async forIncident(incidentId: number): Promise<TicketRecord[]> {
+    return (await this.sql.all<Row>('SELECT * FROM tickets WHERE incident_id = ? ORDER BY id', incidentId)).map(fromRow);
   }
 
   /** Newest first; `before` is an id (paging). */
-  list(f: { tenant?: string; state?: readonly string[]; priority?: readonly Priority[]; before?: number; limit: number }): TicketRecord[] {
+  async list(f: { tenant?: string; state?: readonly string[]; priority?: readonly Priority[]; before?: number; limit: number }): Promise<TicketRecord[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (f.tenant !== undefined) (where.push('tenant = ?'), args.push(f.tenant));
-    if (f.state?.length) (where.push(`state IN (${placeholders(f.state)})`), args.push(...f.state));
-    if (f.priority?.length) (where.push(`priority IN (${placeholders(f.priority)})`), args.push(...f.priority));
+    if (f.state?.length) (where.push(`state IN (${marks(f.state)})`), args.push(...f.state));
+    if (f.priority?.length) (where.push(`priority IN (${marks(f.priority)})`), args.push(...f.priority));
     if (f.before !== undefined) (where.push('id < ?'), args.push(f.before));
     const sql = `SELECT * FROM tickets ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, f.limit) as Row[]).map(fromRow);
+    return (await this.sql.all<Row>(sql, ...args, f.limit)).map(fromRow);
   }
 
   /** Ids of the tickets of a tenant in these states, oldest first. */
-  idsIn(states: readonly string[], tenant: string): number[] {
-    const sql = `SELECT id FROM tickets WHERE state IN (${placeholders(states)}) AND tenant = ? ORDER BY id`;
-    return (this.db.prepare(sql).all(...states, tenant) as { id: number }[]).map((r) => r.id);
+  async idsIn(states: readonly string[], tenant: string): Promise<number[]> {
+    // An empty IN () is SQLite's (nothing matches), not PostgreSQL's.
+    if (states.length === 0) return [];
+    const sql = `SELECT id FROM tickets WHERE state IN (${marks(states)}) AND tenant = ? ORDER BY id`;
+    return (await this.sql.all<{ id: number }>(sql, ...states, tenant)).map((r) => r.id);
   }
 
   /** Tickets opened in [from, to), oldest first. */
-  openedBetween(from: number, to: number, tenant?: string): TicketRecord[] {
+  async openedBetween(from: number, to: number, tenant?: string): Promise<TicketRecord[]> {
     const sql = `SELECT * FROM tickets WHERE opened_at >= ? AND opened_at < ? ${tenant === undefined ? '' : 'AND tenant = ?'} ORDER BY opened_at, id`;
-    return (this.db.prepare(sql).all(...(tenant === undefined ? [from, to] : [from, to, tenant])) as Row[]).map(fromRow);
+    return (await this.sql.all<Row>(sql, ...(tenant === undefined ? [from, to] : [from, to, tenant]))).map(fromRow);
   }
 
   /**
    * Every ticket in these states with its state-change events and its SLA marks, in three queries, not three per
-   * ticket.
+   * ticket. Outside a transaction a ticket may change state between them: events and marks of tickets not in the
+   * first answer are left out, and a ticket that left these states in between keeps its ticket row.
    */
-  slaInputs(states: readonly string[]): SlaInputRecord[] {
-    const inStates = `SELECT id FROM tickets WHERE state IN (${placeholders(states)})`;
+  async slaInputs(states: readonly string[]): Promise<SlaInputRecord[]> {
+    // An empty IN () is SQLite's (nothing matches), not PostgreSQL's.
+    if (states.length === 0) return [];
+    const inStates = `SELECT id FROM tickets WHERE state IN (${marks(states)})`;
     const out = new Map<number, SlaInputRecord>();
-    for (const r of this.db.prepare(`SELECT * FROM tickets WHERE id IN (${inStates}) ORDER BY id`).all(...states) as Row[]) out.set(r.id, { ticket: fromRow(r), changes: [], marks: [] });
-    const changes = this.db.prepare(`SELECT * FROM ticket_events WHERE kind = 'state_changed' AND ticket_id IN (${inStates}) ORDER BY id`).all(...states) as EventRow[];
+    for (const r of await this.sql.all<Row>(`SELECT * FROM tickets WHERE id IN (${inStates}) ORDER BY id`, ...states)) out.set(r.id, { ticket: fromRow(r), changes: [], marks: [] });
+    const changes = await this.sql.all<EventRow>(`SELECT * FROM ticket_events WHERE kind = 'state_changed' AND ticket_id IN (${inStates}) ORDER BY id`, ...states);
     for (const e of changes) out.get(e.ticket_id)?.changes.push(fromEventRow(e));
-    const marks = this.db.prepare(`SELECT ticket_id, kind, target, priority FROM sla_marks WHERE ticket_id IN (${inStates})`).all(...states) as (SlaMark & { ticket_id: number })[];
-    for (const { ticket_id, ...m } of marks) out.get(ticket_id)?.marks.push(m);
+    const slaMarks = await this.sql.all<SlaMark & { ticket_id: number }>(`SELECT ticket_id, kind, target, priority FROM sla_marks WHERE ticket_id IN (${inStates})`, ...states);
+    for (const { ticket_id, ...m } of slaMarks) out.get(ticket_id)?.marks.push(m);
     return [...out.values()];
   }
 
   /** The state a ticket waiting on the customer paused (none otherwise). */
-  resumeState(id: number): string | undefined {
-    const r = this.db.prepare('SELECT resume_state FROM tickets WHERE id = ?').get(id) as { resume_state: string | null } | undefined;
+  async resumeState(id: number): Promise<string | undefined> {
+    const r = await this.sql.get<{ resume_state: string | null }>('SELECT resume_state FROM tickets WHERE id = ?', id);
     return r?.resume_state ?? undefined;
   }
 
-  insert(t: { publicId: string; tenant: string; incidentId: number | undefined; title: string; priority: Priority; state: string }, now: number): number {
-    return Number(
-      this.db
-        .prepare('INSERT INTO tickets (public_id, tenant, incident_id, title, priority, state, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(t.publicId, t.tenant, t.incidentId ?? null, t.title, t.priority, t.state, now, now).lastInsertRowid,
+  async insert(t: { publicId: string; tenant: string; incidentId: number | undefined; title: string; priority: Priority; state: string }, now: number): Promise<number> {
+    const r = await this.sql.get<{ id: number }>(
+      'INSERT INTO tickets (public_id, tenant, incident_id, title, priority, state, opened_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id',
+      t.publicId, t.tenant, t.incidentId ?? null, t.title, t.priority, t.state, now, now,
     );
+    return r!.id;
   }
 
   /** Moves a ticket that is still in state `from`. */
-  setState(id: number, from: string, to: string, resumeState: string | undefined, rootCause: string | undefined, now: number): void {
-    this.db
-      .prepare('UPDATE tickets SET state = ?, resume_state = ?, root_cause = ?, updated_at = ? WHERE id = ? AND state = ?')
-      .run(to, resumeState ?? null, rootCause ?? null, now, id, from);
+  async setState(id: number, from: string, to: string, resumeState: string | undefined, rootCause: string | undefined, now: number): Promise<void> {
+    await this.sql.run('UPDATE tickets SET state = ?, resume_state = ?, root_cause = ?, updated_at = ? WHERE id = ? AND state = ?', to, resumeState ?? null, rootCause ?? null, now, id, from);
   }
 
-  setPriority(id: number, priority: Priority, now: number): void {
-    this.db.prepare('UPDATE tickets SET priority = ?, updated_at = ? WHERE id = ?').run(priority, now, id);
+  async setPriority(id: number, priority: Priority, now: number): Promise<void> {
+    await this.sql.run('UPDATE tickets SET priority = ?, updated_at = ? WHERE id = ?', priority, now, id);
   }
 
-  setAssignee(id: number, assignee: string, now: number): void {
-    this.db.prepare('UPDATE tickets SET assignee = ?, updated_at = ? WHERE id = ?').run(assignee, now, id);
+  async setAssignee(id: number, assignee: string, now: number): Promise<void> {
+    await this.sql.run('UPDATE tickets SET assignee = ?, updated_at = ? WHERE id = ?', assignee, now, id);
   }
 
   /** The ticket changed without a column of its own changing (a comment). */
-  touch(id: number, now: number): void {
-    this.db.prepare('UPDATE tickets SET updated_at = ? WHERE id = ?').run(now, id);
+  async touch(id: number, now: number): Promise<void> {
+    await this.sql.run('UPDATE tickets SET updated_at = ? WHERE id = ?', now, id);
   }
 
   /** A ticket's events, oldest first; only those of one visibility if given. */
-  events(id: number, visibility?: string): TicketEventRecord[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM ticket_events WHERE ticket_id = ? ${visibility ? 'AND visibility = ?' : ''} ORDER BY id`)
-      .all(...(visibility ? [id, visibility] : [id])) as EventRow[];
+  async events(id: number, visibility?: string): Promise<TicketEventRecord[]> {
+    const rows = await this.sql.all<EventRow>(`SELECT * FROM ticket_events WHERE ticket_id = ? ${visibility ? 'AND visibility = ?' : ''} ORDER BY id`, ...(visibility ? [id, visibility] : [id]));
     return rows.map(fromEventRow);
   }
 
   /** Appends an event to a ticket's history; returns its id. */
-  insertEvent(id: number, e: Omit<TicketEventRecord, 'id'>): number {
-    return Number(
-      this.db
-        .prepare('INSERT INTO ticket_events (ticket_id, at, actor, kind, visibility, data) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(id, e.at, e.actor, e.kind, e.visibility, e.data ? JSON.stringify(e.data) : null).lastInsertRowid,
+  async insertEvent(id: number, e: Omit<TicketEventRecord, 'id'>): Promise<number> {
+    const r = await this.sql.get<{ id: number }>(
+      'INSERT INTO ticket_events (ticket_id, at, actor, kind, visibility, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+      id, e.at, e.actor, e.kind, e.visibility, e.data ? JSON.stringify(e.data) : null,
     );
+    return r!.id;
   }
 
   /** False when the mark was there already (the schema keeps each mark unique). */
-  mark(id: number, m: SlaMark, now: number): boolean {
-    return this.db.prepare('INSERT INTO sla_marks (ticket_id, kind, target, priority, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING').run(id, m.kind, m.target, m.priority, now).changes === 1;
+  async mark(id: number, m: SlaMark, now: number): Promise<boolean> {
+    return (
+      (await this.sql.run(
+        'INSERT INTO sla_marks (ticket_id, kind, target, priority, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (ticket_id, kind, target, priority) DO NOTHING',
+        id, m.kind, m.target, m.priority, now,
+      )) === 1
+    );
   }
 
-  marks(id: number): SlaMark[] {
-    return this.db.prepare('SELECT kind, target, priority FROM sla_marks WHERE ticket_id = ?').all(id) as SlaMark[];
+  marks(id: number): Promise<SlaMark[]> {
+    return this.sql.all<SlaMark>('SELECT kind, target, priority FROM sla_marks WHERE ticket_id = ?', id);
   }
 }

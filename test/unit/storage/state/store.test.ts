@@ -1,38 +1,20 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../../../src/storage/sqlite.js';
-import { SqliteStateStore } from '../../../../src/storage/state/sqlite-store.js';
 import type { StateStore } from '../../../../src/storage/state/store.js';
-import { openStateDb } from '../../../../src/storage/state-db.js';
-import { tempDir } from '../../../helpers/tmp.js';
-
-/** A store over a fresh database, and how to close it: each implementation of StateStore passes the same suite. */
-interface Backend {
-  name: string;
-  open(): { store: StateStore; close(): void };
-}
-
-const sqlite: Backend = {
-  name: 'SQLite',
-  open() {
-    const db: Db = openStateDb(join(tempDir('state-store'), 'state.db'));
-    return { store: new SqliteStateStore(db), close: () => db.close() };
-  },
-};
+import { BACKENDS, SQLITE } from '../../../helpers/backends.js';
 
 /** A turn of the event loop: what a transaction waits on while other callers come in. */
 const turn = () => new Promise((r) => setImmediate(r));
 
-describe.each([sqlite])('StateStore on $name', (backend) => {
+describe.each(BACKENDS)('StateStore on $name', (backend) => {
   let store: StateStore;
-  let close = () => {};
-  const fresh = () => {
-    ({ store, close } = backend.open());
+  let close = async () => {};
+  const fresh = async () => {
+    ({ store, close } = await backend.open());
   };
   afterEach(() => close());
 
   it('stores all writes of a transaction, or none when it throws', async () => {
-    fresh();
+    await fresh();
     await store.tx(async (t) => {
       await t.meta.set('a', '1');
       await t.meta.set('b', '2');
@@ -48,7 +30,7 @@ describe.each([sqlite])('StateStore on $name', (backend) => {
   });
 
   it('a call from outside waits for an open transaction and sees what it committed, never what it rolled back', async () => {
-    fresh();
+    await fresh();
     await store.meta.set('n', '0');
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -68,8 +50,9 @@ describe.each([sqlite])('StateStore on $name', (backend) => {
     expect(await store.meta.get('other'), 'a write from outside is not part of the transaction that rolled back').toBe('x');
   });
 
-  it('runs transactions one after the other, in the order they were asked for', async () => {
-    fresh();
+  // One connection: SQLite's transactions take turns (PostgreSQL's run side by side, each on its own connection).
+  it.runIf(backend === SQLITE)('runs transactions one after the other, in the order they were asked for', async () => {
+    await fresh();
     const order: string[] = [];
     const one = (name: string) =>
       store.tx(async (t) => {
@@ -84,7 +67,7 @@ describe.each([sqlite])('StateStore on $name', (backend) => {
   });
 
   it('a transaction inside one is a savepoint: its failure undoes its own writes only', async () => {
-    fresh();
+    await fresh();
     await store.tx(async (t) => {
       await t.meta.set('outer', 'kept');
       await expect(
@@ -98,14 +81,16 @@ describe.each([sqlite])('StateStore on $name', (backend) => {
     expect([await store.meta.get('outer'), await store.meta.get('inner'), await store.meta.get('second')]).toEqual(['kept', undefined, 'kept']);
   });
 
-  it('the outer store called from inside a transaction throws (it would wait for that transaction forever)', async () => {
-    fresh();
+  it.runIf(backend === SQLITE)('the outer store called from inside a transaction throws (it would wait for that transaction forever)', async () => {
+    await fresh();
     await expect(store.tx(async () => store.meta.get('x'))).rejects.toThrow(/inside a transaction/);
     // Work a transaction only schedules runs after it ended: that is not a call from inside.
     let later: Promise<string | undefined> | undefined;
     await store.tx(async (t) => {
       await t.meta.set('x', 'committed');
-      setImmediate(() => (later = store.meta.get('x')));
+      setImmediate(() => {
+        later = store.meta.get('x');
+      });
     });
     await turn();
     expect(await later).toBe('committed');
