@@ -30,14 +30,15 @@ interface Entry {
 }
 
 /**
- * The embedded mode: the only node, so always the leader. Starts the duties in registration order, each after the
- * previous one, and stops them in reverse, awaiting each — the order the plugins' own hooks had.
+ * The duties handed to a leadership, run in registration order (each start after the previous one) and stopped in
+ * reverse, awaiting each — the order the plugins' own hooks had. They can start again after a stop (a node that
+ * lost the lead and wins it back).
  */
-export class LocalLeadership implements LeadershipRun {
+export class Duties {
   private readonly entries: Entry[] = [];
   private state: 'idle' | 'starting' | 'started' | 'stopped' = 'idle';
 
-  constructor(private readonly log: { error(o: object, m: string): void }) {}
+  constructor(protected readonly log: { error(o: object, m: string): void }) {}
 
   duty(name: string, d: Duty): void {
     const entry: Entry = { name, d };
@@ -47,10 +48,6 @@ export class LocalLeadership implements LeadershipRun {
       entry.started = call(() => d.start());
       entry.started.catch((err: unknown) => this.log.error({ err, duty: name }, 'a singleton duty failed to start'));
     }
-  }
-
-  isLeader(): boolean {
-    return true;
   }
 
   /** Rejects with the first failing start (as a failing onReady hook fails the app's start); later duties stay idle. */
@@ -71,6 +68,7 @@ export class LocalLeadership implements LeadershipRun {
       if (!entry.started) continue;
       try {
         await entry.started.catch(() => {});
+        entry.started = undefined;
         await entry.d.stop();
       } catch (err) {
         this.log.error({ err, duty: entry.name }, 'a singleton duty failed to stop');
@@ -78,6 +76,13 @@ export class LocalLeadership implements LeadershipRun {
       }
     }
     if (first !== undefined) throw first;
+  }
+}
+
+/** The embedded mode: the only node, so always the leader; the duties run from the app's start to its close. */
+export class LocalLeadership extends Duties implements LeadershipRun {
+  isLeader(): boolean {
+    return true;
   }
 }
 

@@ -291,6 +291,9 @@ export const MIGRATIONS = [
   // A readiness report is claimed by the runner sending it (events.ts claimReadiness), so that runners over one
   // state db never both send it; a claim that runs out (its runner died mid-send) makes it due again.
   `ALTER TABLE events ADD COLUMN readiness_claim_until INTEGER;`,
+  // Fencing tokens of partition owners (cluster mode; storage/state/fences.ts): kept here too, so the state store's
+  // contract is the same on both databases.
+  `CREATE TABLE fences (kind TEXT NOT NULL, partition INTEGER NOT NULL, epoch INTEGER NOT NULL, PRIMARY KEY (kind, partition)) WITHOUT ROWID;`,
 ];
 
 export function openStateDb(path: string): Db {

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE } from './browser.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from './influxd.js';
-import { NO_POSTGRES_MESSAGE, preparePostgres } from './postgres.js';
+import { NO_POSTGRES_MESSAGE, dropTestSchemas, preparePostgres } from './postgres.js';
 
 /**
  * Makes one temp root for the run (removed at the end), prepares the PostgreSQL tests' database, and says loudly
  * when InfluxDB, PostgreSQL or browser tests will be skipped; CI (QOSWATCH_REQUIRE_INFLUXD=1,
  * QOSWATCH_REQUIRE_CHROMIUM=1, QOSWATCH_REQUIRE_POSTGRES=1) fails instead.
  */
-export default async function setup(): Promise<() => void> {
+export default async function setup(): Promise<() => Promise<void>> {
   const missing = (have: boolean, required: string, message: string) => {
     if (have) return;
     if (process.env[required] === '1') throw new Error(`${required}=1 but ${message}`);
@@ -20,8 +20,14 @@ export default async function setup(): Promise<() => void> {
   missing(HAVE_CHROMIUM, 'QOSWATCH_REQUIRE_CHROMIUM', NO_CHROMIUM_MESSAGE);
   const pgUrl = await preparePostgres();
   missing(pgUrl !== undefined, 'QOSWATCH_REQUIRE_POSTGRES', NO_POSTGRES_MESSAGE);
-  if (pgUrl) process.env.QOSWATCH_TEST_PG_URL = pgUrl;
+  if (pgUrl) {
+    process.env.QOSWATCH_TEST_PG_URL = pgUrl;
+    await dropTestSchemas(pgUrl);
+  }
   const root = mkdtempSync(join(tmpdir(), 'qoswatch-tests-'));
   process.env.QOSWATCH_TEST_TMP = root;
-  return () => rmSync(root, { recursive: true, force: true });
+  return async () => {
+    rmSync(root, { recursive: true, force: true });
+    if (pgUrl) await dropTestSchemas(pgUrl);
+  };
 }

@@ -32,19 +32,33 @@ export async function preparePostgres(): Promise<string | undefined> {
 /** The tests' database, when the global setup reached it. */
 export const PG_URL = process.env.QOSWATCH_TEST_PG_URL;
 
-/** A schema of its own for one test (tests run in parallel over one database), and its removal. */
+/** Test schemas are named so: the global teardown drops them all. */
+const PREFIX = 't_';
+
+/** A schema of its own for a test or a test file (tests run in parallel over one database), and its removal. */
 export function freshSchema(): { schema: string; drop(): Promise<void> } {
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  return {
-    schema,
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
+  const schema = `${PREFIX}${randomBytes(6).toString('hex')}`;
+  return { schema, drop: () => dropSchemas(PG_URL!, [schema]) };
+}
+
+/** Drops every test schema (at the end of a run; and at its start, what a killed run left). */
+export async function dropTestSchemas(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const found = await c.query<{ name: string }>('SELECT nspname AS name FROM pg_namespace WHERE starts_with(nspname, $1)', [PREFIX]);
+    for (const { name } of found.rows) await c.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+  } finally {
+    await c.end();
+  }
+}
+
+async function dropSchemas(url: string, schemas: readonly string[]): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+  } finally {
+    await c.end();
+  }
 }

@@ -1,86 +1,91 @@
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../src/incidents/bus.js';
 import { TimelineFollower } from '../../src/incidents/follower.js';
 import { Incidents } from '../../src/incidents/incidents.js';
 import type { IncidentEvent, TimelineKind } from '../../src/incidents/model.js';
-import type { Db } from '../../src/storage/sqlite.js';
-import { openStateDb } from '../../src/storage/state-db.js';
-import { tempDir } from '../helpers/tmp.js';
+import type { Sql } from '../../src/storage/state/sql.js';
+import type { StateStore } from '../../src/storage/state/store.js';
+import { BACKENDS } from '../helpers/backends.js';
 import { waitFor } from '../helpers/ports.js';
-import { incidentsOn, stateOn } from '../helpers/state.js';
 
 /**
- * The follower of the incident timeline (the pager's and the tickets' hand-off) over a real SQLite file. A consumer
- * "dying" mid-handle is a handler that throws after its writes: in one transaction with the cursor, that is what a
- * kill -9 before the commit leaves on disk (nothing of either); without one, its writes stay and the cursor does not.
+ * The follower of the incident timeline (the pager's and the tickets' hand-off) over a real database (SQLite,
+ * PostgreSQL). A consumer "dying" mid-handle is a handler that throws after its writes: in one transaction with the
+ * cursor, that is what a kill -9 before the commit leaves on disk (nothing of either); without one, its writes stay
+ * and the cursor does not.
  */
 
 const T0 = Date.UTC(2030, 0, 7, 12);
 const KINDS = new Set<TimelineKind>(['commented']);
 const log = pino({ level: 'silent' });
 
-let db: Db;
-let incidents: Incidents;
-let bus: EventBus<IncidentEvent>;
-let followers: TimelineFollower[];
+describe.each(BACKENDS)('TimelineFollower on $name', (backend) => {
+  let store: StateStore;
+  let sql: Sql;
+  let close: () => Promise<void>;
+  let incidents: Incidents;
+  let bus: EventBus<IncidentEvent>;
+  let followers: TimelineFollower[];
+  /** How many times a handler was called so far: the effects' order. */
+  let calls: number;
 
-beforeEach(() => {
-  db = openStateDb(join(tempDir('follower'), 'state.db'));
-  db.exec('CREATE TABLE effects (entry INTEGER NOT NULL)');
-  incidents = incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
-  bus = new EventBus((err) => {
-    if (!(err instanceof Error && err.message === 'killed')) throw err;
+  beforeEach(async () => {
+    ({ store, sql, close } = await backend.open());
+    incidents = new Incidents(store, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
+    bus = new EventBus((err) => {
+      if (!(err instanceof Error && err.message === 'killed')) throw err;
+    });
+    followers = [];
+    calls = 0;
   });
-  followers = [];
-});
-afterEach(async () => {
-  for (const f of followers) await f.stop();
-  db.close();
-});
-
-/**
- * A started follower (caught up) whose handler records an effect per event; `dies` makes a call throw after writing
- * its effect. The effect is written on the state db's one connection inside the transaction the follower handles the
- * event in (the effects table is the test's, no repository of the store), so it commits or rolls back with the cursor.
- */
-async function follower(dies: (e: IncidentEvent) => boolean = () => false): Promise<TimelineFollower> {
-  const f = new TimelineFollower('test', { state: stateOn(db), incidents, bus, log }, KINDS, async (e) => {
-    db.prepare('INSERT INTO effects (entry) VALUES (?)').run(e.entry.id);
-    if (dies(e)) throw new Error('killed');
+  afterEach(async () => {
+    for (const f of followers) await f.stop();
+    await close();
   });
-  followers.push(f);
-  await f.start();
-  return f;
-}
 
-/** Waits until the running follower's cursor is at entry `id` or past it: it handles events after their publisher returns. */
-const passed = (id: number) => waitFor(`the follower past entry ${id}`, async () => ((await stateOn(db).cursors.get('test')) ?? 0) >= id || undefined);
+  /**
+   * A started follower (caught up) whose handler records an effect per event; `dies` makes a call throw after writing
+   * its effect. The effect is written through the store of the transaction the follower handles the event in (a meta
+   * row of its own per call: on PostgreSQL that transaction has a connection of its own, which only that store
+   * reaches), so it commits or rolls back with the cursor.
+   */
+  async function follower(dies: (e: IncidentEvent) => boolean = () => false): Promise<TimelineFollower> {
+    const f = new TimelineFollower('test', { state: store, incidents, bus, log }, KINDS, async (e, t) => {
+      await t.meta.set(`effect:${String(++calls).padStart(6, '0')}`, String(e.entry.id));
+      if (dies(e)) throw new Error('killed');
+    });
+    followers.push(f);
+    await f.start();
+    return f;
+  }
 
-const effects = () => (db.prepare('SELECT entry FROM effects ORDER BY rowid').all() as { entry: number }[]).map((r) => r.entry);
+  /** Waits until the running follower's cursor is at entry `id` or past it: it handles events after their publisher returns. */
+  const passed = (id: number) => waitFor(`the follower past entry ${id}`, async () => ((await store.cursors.get('test')) ?? 0) >= id || undefined);
 
-/** An incident of its own and a comment on it, committed and published as the API does. */
-async function comment(text: string): Promise<number> {
-  const id = Number(db.prepare("INSERT INTO incidents (group_key, tenant, title, state, priority, opened_at, updated_at) VALUES (?, 'acme', 't', 'open', 'P1', ?, ?)").run(`g-${text}`, T0, T0).lastInsertRowid);
-  const e = await incidents.comment(id, 'alice', text, T0);
-  bus.emit(e);
-  return e.entry.id;
-}
+  /** The entries of the effects on disk, in the order they were written. */
+  const effects = async () => (await sql.all<{ value: string }>("SELECT value FROM meta WHERE key LIKE 'effect:%' ORDER BY key")).map((r) => Number(r.value));
 
-describe('TimelineFollower', () => {
+  /** An incident of its own and a comment on it, committed and published as the API does. */
+  async function comment(text: string): Promise<number> {
+    const { id } = (await sql.get<{ id: number }>("INSERT INTO incidents (group_key, tenant, title, state, priority, opened_at, updated_at) VALUES (?, 'acme', 't', 'open', 'P1', ?, ?) RETURNING id", `g-${text}`, T0, T0))!;
+    const e = await incidents.comment(id, 'alice', text, T0);
+    bus.emit(e);
+    return e.entry.id;
+  }
+
   it('handles each event once across a death between its effects and the cursor: both commit together or neither', async () => {
     const first = await follower((e) => e.entry.data?.text === 'second');
     const a = await comment('first');
     const b = await comment('second'); // the consumer dies handling this one
     await first.stop(); // waits for the events it took
-    expect(effects(), 'the effects of the event it died on are not on disk').toEqual([a]);
+    expect(await effects(), 'the effects of the event it died on are not on disk').toEqual([a]);
 
     await follower(); // the restart
-    expect(effects(), 'after the restart every event has been handled exactly once').toEqual([a, b]);
+    expect(await effects(), 'after the restart every event has been handled exactly once').toEqual([a, b]);
     const c = await comment('third');
     await passed(c);
-    expect(effects()).toEqual([a, b, c]);
+    expect(await effects()).toEqual([a, b, c]);
   });
 
   it('replays after a restart only what was committed after the cursor, and nothing when it was all handled', async () => {
@@ -89,9 +94,9 @@ describe('TimelineFollower', () => {
     await first.stop();
     const missed = await comment('while down'); // committed, never delivered to a follower
     await follower();
-    expect(effects()).toEqual([a, missed]);
+    expect(await effects()).toEqual([a, missed]);
     await followers.at(-1)!.stop();
     await follower();
-    expect(effects()).toEqual([a, missed]);
+    expect(await effects()).toEqual([a, missed]);
   });
 });

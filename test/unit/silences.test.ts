@@ -1,12 +1,8 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type AlertSubject, type Matchers, type SilenceRule, activeAt, matches, matchersSchema, nextChange, recurrenceSchema } from '../../src/incidents/silence-match.js';
 import { type SilenceInput, Silences } from '../../src/incidents/silences.js';
 import { AppError } from '../../src/shared/http-errors.js';
-import type { Db } from '../../src/storage/sqlite.js';
-import { openStateDb } from '../../src/storage/state-db.js';
-import { tempDir } from '../helpers/tmp.js';
-import { stateOn } from '../helpers/state.js';
+import { BACKENDS } from '../helpers/backends.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -144,7 +140,7 @@ describe('activeAt: recurring windows', () => {
     expect(activeSpans(s, from, iso(utc(from) + 7 * HOUR))[0]?.[0]).toBe(first);
   });
 
-  // BUG (src/incidents/silence-match.ts, activeAt): because each instant resolves the start with its own offset, the
+  // A fixed bug this test caught (src/incidents/silence-match.ts, activeAt): because each instant resolves the start with its own offset, the
   // window switches off when the clocks go back (Berlin 01:00Z, New York 06:00Z) and on again at the second occurrence:
   // actual Berlin [00:30Z, 01:00Z) + [01:30Z, 02:30Z), New York [05:30Z, 06:00Z) + [06:30Z, 07:30Z) — 90 minutes in
   // two pieces with a 30-minute hole in the middle of a maintenance window. Expected: one occurrence of 1h, from the
@@ -190,20 +186,21 @@ describe('nextChange: the next instant a silence can start or stop being in forc
   });
 });
 
-describe('Silences (SQLite)', () => {
+describe.each(BACKENDS)('Silences on $name', (backend) => {
   const T0 = utc('2026-05-04T10:00:00Z');
   const ACME: AlertSubject = { rule: 'stall', tenant: 'acme', region: 'eu-west' };
   const BETA: AlertSubject = { ...ACME, tenant: 'beta' };
   const input = (over: Partial<SilenceInput> = {}): SilenceInput =>
     ({ matchers: { tenant: 'acme' }, startsAt: T0, endsAt: T0 + HOUR, recurrence: undefined, comment: 'CDN migration', ...over });
 
-  let db: Db;
   let silences: Silences;
+  let close: () => Promise<void>;
   beforeEach(async () => {
-    db = openStateDb(join(tempDir('sil'), 'state.db'));
-    silences = await Silences.load(stateOn(db).silences);
+    const opened = await backend.open();
+    ({ close } = opened);
+    silences = await Silences.load(opened.store.silences);
   });
-  afterEach(() => db.close());
+  afterEach(() => close());
 
   async function expectNotFound(fn: () => Promise<unknown>): Promise<void> {
     await expect(fn()).rejects.toThrow(AppError);
@@ -249,7 +246,7 @@ describe('Silences (SQLite)', () => {
     expect(silences.matching(ACME, T0)).toEqual([]);
   });
 
-  // BUG (src/incidents/silences.ts, fromRow / Silence): deleted_by and deleted_at are stored but never read, so
+  // A fixed bug this test caught (src/incidents/silences.ts, fromRow / Silence): deleted_by and deleted_at are stored but never read, so
   // list(true) returns deleted and live silences indistinguishably (and GET /v1/silences?deleted=true even shows a
   // deleted one as active: true), although the class promises the who and when of a deletion stays readable.
   it('tells deleted silences apart in list(true), with who deleted them and when', async () => {

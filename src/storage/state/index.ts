@@ -3,6 +3,7 @@ import { CredentialRepo } from './credentials.js';
 import { DimValueRepo } from './dim-values.js';
 import { EscalationRepo } from './escalations.js';
 import { EventRepo } from './events.js';
+import { FenceRepo } from './fences.js';
 import { IncidentRepo } from './incidents.js';
 import { MetaRepo } from './meta.js';
 import { OutboxRepo } from './outbox.js';
@@ -35,6 +36,7 @@ export class Repos {
   readonly events: EventRepo;
   readonly reports: ReportRepo;
   readonly dimValues: DimValueRepo;
+  readonly fences: FenceRepo;
   private readonly creds = new Map<CredentialTable, CredentialRepo>();
 
   constructor(private readonly sql: Sql) {
@@ -52,6 +54,7 @@ export class Repos {
     this.events = new EventRepo(sql);
     this.reports = new ReportRepo(sql);
     this.dimValues = new DimValueRepo(sql);
+    this.fences = new FenceRepo(sql);
   }
 
   /** The API-made credentials of one kind: ingest keys or tenant API tokens. */

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Db } from '../sqlite.js';
 import { Repos } from './index.js';
 import { type StatementCache, now, sqliteSql } from './sqlite-sql.js';
-import type { StateStore } from './store.js';
+import { type StateStore, type TxOptions, begin } from './store.js';
 
 /**
  * Who has the connection: nobody (calls run at once), or a transaction (calls from outside it wait their turn, in
@@ -70,17 +70,18 @@ export class SqliteStateStore extends Repos implements StateStore {
     const cache: StatementCache = new Map();
     super(sqliteSql(db, gate.turn, cache));
     this.gate = gate;
-    this.txStore = Object.assign(new Repos(sqliteSql(db, now, cache)), { tx: <T>(fn: (t: StateStore) => Promise<T>) => this.savepoint(fn) });
+    this.txStore = Object.assign(new Repos(sqliteSql(db, now, cache)), { tx: <T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions) => this.savepoint(fn, opts) });
   }
 
-  tx<T>(fn: (t: StateStore) => Promise<T>): Promise<T> {
-    return this.gate.exclusive(() => this.transaction(fn));
+  tx<T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T> {
+    return this.gate.exclusive(() => this.transaction(fn, opts));
   }
 
-  private async transaction<T>(fn: (t: StateStore) => Promise<T>): Promise<T> {
+  private async transaction<T>(fn: (t: StateStore) => Promise<T>, opts: TxOptions | undefined): Promise<T> {
     this.db.prepare('BEGIN').run();
     let result: T;
     try {
+      await begin(this.txStore, opts);
       result = await fn(this.txStore);
     } catch (err) {
       this.db.prepare('ROLLBACK').run();
@@ -95,10 +96,11 @@ export class SqliteStateStore extends Repos implements StateStore {
     return result;
   }
 
-  private async savepoint<T>(fn: (t: StateStore) => Promise<T>): Promise<T> {
+  private async savepoint<T>(fn: (t: StateStore) => Promise<T>, opts: TxOptions | undefined): Promise<T> {
     const name = `sp${++this.savepoints}`;
     this.db.prepare(`SAVEPOINT ${name}`).run();
     try {
+      await begin(this.txStore, opts);
       const result = await fn(this.txStore);
       this.db.prepare(`RELEASE ${name}`).run();
       return result;

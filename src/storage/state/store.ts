@@ -1,3 +1,4 @@
+import { type Fence, StaleEpochError } from './fences.js';
 import type { Repos } from './index.js';
 
 /** The API-made credentials' tables. */
@@ -13,5 +14,18 @@ export type CredentialTable = 'ingest_keys' | 'tenant_tokens';
  * A `tx` on a transaction's store is a savepoint of it.
  */
 export interface StateStore extends Pick<Repos, keyof Repos> {
-  tx<T>(fn: (t: StateStore) => Promise<T>): Promise<T>;
+  tx<T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T>;
+}
+
+export interface TxOptions {
+  /**
+   * Write as the owner holding this epoch: the transaction first raises the fence and fails with StaleEpochError
+   * (writing nothing) when a newer owner has written already.
+   */
+  fence?: Fence;
+}
+
+/** The first statement of a transaction opened with `opts`. */
+export async function begin(t: StateStore, opts: TxOptions | undefined): Promise<void> {
+  if (opts?.fence && !(await t.fences.hold(opts.fence))) throw new StaleEpochError(opts.fence);
 }

@@ -1,11 +1,8 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY, type Outbox, backoffMs } from '../../../src/notify/outbox.js';
+import { DEFAULT_RETRY, Outbox, backoffMs } from '../../../src/notify/outbox.js';
 import { type OutboxItem, laneOf } from '../../../src/storage/state/outbox.js';
-import { outboxOn } from '../../helpers/state.js';
-import type { Db } from '../../../src/storage/sqlite.js';
-import { openStateDb } from '../../../src/storage/state-db.js';
-import { tempDir } from '../../helpers/tmp.js';
+import type { StateStore } from '../../../src/storage/state/store.js';
+import { BACKENDS } from '../../helpers/backends.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12);
 const item = (recipient: string, channel = 'email', over: Partial<OutboxItem> = {}): OutboxItem => ({
@@ -23,14 +20,15 @@ describe('backoffMs', () => {
   });
 });
 
-describe('Outbox (real SQLite)', () => {
-  let db: Db;
+describe.each(BACKENDS)('Outbox on $name', (backend) => {
+  let store: StateStore;
+  let close: () => Promise<void>;
   let outbox: Outbox;
-  beforeEach(() => {
-    db = openStateDb(join(tempDir('outbox'), 'state.db'));
-    outbox = outboxOn(db, { baseMs: 1000, capMs: 60_000, maxAttempts: 3 });
+  beforeEach(async () => {
+    ({ store, close } = await backend.open());
+    outbox = new Outbox(store, { baseMs: 1000, capMs: 60_000, maxAttempts: 3 });
   });
-  afterEach(() => db.close());
+  afterEach(() => close());
 
   it('enqueues each idempotency key once', async () => {
     expect(await outbox.enqueue([item('alice'), item('bob')], T0)).toHaveLength(2);
@@ -68,14 +66,12 @@ describe('Outbox (real SQLite)', () => {
   });
 
   it('after a crash, a row left sending is claimed again once its claim runs out, not before (same key); delivered ones never', async () => {
-    outbox = outboxOn(db, DEFAULT_RETRY, 30_000);
+    outbox = new Outbox(store, DEFAULT_RETRY, 30_000);
     await outbox.enqueue([item('alice'), item('bob')], T0);
     const [a] = (await outbox.claimDue(T0)).filter((r) => r.recipient === 'alice');
     await outbox.delivered(a!.id, T0 + 1);
-    // kill -9 here: bob's row is still "sending". A new process over the same file:
-    db.close();
-    db = openStateDb(db.name);
-    outbox = outboxOn(db, DEFAULT_RETRY, 30_000);
+    // kill -9 here: bob's row is still "sending". A new process (a sender of its own) over the same database:
+    outbox = new Outbox(store, DEFAULT_RETRY, 30_000);
     expect(await outbox.inFlight()).toEqual({ rows: 1, until: T0 + 30_000 });
     expect(await outbox.claimDue(T0 + 29_999)).toEqual([]);
     expect((await outbox.claimDue(T0 + 30_000)).map((r) => [r.recipient, r.key, r.attempts, r.claimUntil])).toEqual([['bob', '7:opened:bob:email', 2, T0 + 60_000]]);
@@ -83,8 +79,8 @@ describe('Outbox (real SQLite)', () => {
   });
 
   it('a sender whose claim was taken over cannot record an outcome over the new claim', async () => {
-    const first = outboxOn(db, DEFAULT_RETRY, 10_000);
-    const second = outboxOn(db, DEFAULT_RETRY, 10_000);
+    const first = new Outbox(store, DEFAULT_RETRY, 10_000);
+    const second = new Outbox(store, DEFAULT_RETRY, 10_000);
     const [row] = await first.enqueue([item('alice')], T0);
     await first.claimDue(T0);
     expect(await second.claimDue(T0 + 9_999)).toEqual([]);

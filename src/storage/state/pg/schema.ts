@@ -129,5 +129,6 @@ export const PG_MIGRATIONS: readonly string[] = [
      storm_id BIGINT NOT NULL REFERENCES storms (id), incident_id BIGINT NOT NULL, joined_at BIGINT NOT NULL,
      PRIMARY KEY (storm_id, incident_id)
    );
-   CREATE INDEX storm_members_incident ON storm_members (incident_id);`,
+   CREATE INDEX storm_members_incident ON storm_members (incident_id);
+   CREATE TABLE fences (kind TEXT NOT NULL, partition BIGINT NOT NULL, epoch BIGINT NOT NULL, PRIMARY KEY (kind, partition));`,
 ];

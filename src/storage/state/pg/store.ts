@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { Repos } from '../index.js';
-import type { StateStore } from '../store.js';
+import { type StateStore, type TxOptions, begin } from '../store.js';
 import { PG_MIGRATIONS } from './schema.js';
 import { type Queryable, pgSql } from './sql.js';
 
@@ -52,13 +52,15 @@ export class PgStateStore extends Repos implements StateStore {
     return new PgStateStore(pool);
   }
 
-  async tx<T>(fn: (t: StateStore) => Promise<T>): Promise<T> {
+  async tx<T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       try {
-        const result = await fn(transactionStore(client));
+        const t = transactionStore(client);
+        await begin(t, opts);
+        const result = await fn(t);
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -79,10 +81,11 @@ export class PgStateStore extends Repos implements StateStore {
 /** A store bound to one connection inside a transaction: its `tx` is a savepoint. */
 function transactionStore(client: Queryable): StateStore {
   let depth = 0;
-  const savepoint = async <T>(fn: (t: StateStore) => Promise<T>): Promise<T> => {
+  const savepoint = async <T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T> => {
     const name = `sp${++depth}`;
     await client.query(`SAVEPOINT ${name}`);
     try {
+      await begin(store, opts);
       const result = await fn(store);
       await client.query(`RELEASE SAVEPOINT ${name}`);
       return result;

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -7,22 +6,20 @@ import { Metrics } from '../../../../src/metrics.js';
 import { parseOnCall } from '../../../../src/oncall/config.js';
 import { OnCallService } from '../../../../src/oncall/oncall.js';
 import type { PageMessage } from '../../../../src/notify/channel.js';
-import type { Outbox } from '../../../../src/notify/outbox.js';
+import { Outbox } from '../../../../src/notify/outbox.js';
 import type { OutboxItem, OutboxRow } from '../../../../src/storage/state/outbox.js';
-import { incidentsOn, outboxOn, stateOn } from '../../../helpers/state.js';
 import { BudgetStage } from '../../../../src/notify/send/budget.js';
 import { Notes } from '../../../../src/notify/send/notes.js';
 import { RateStage } from '../../../../src/notify/send/rate.js';
 import { PageSender } from '../../../../src/notify/send/sender.js';
-import type { Db } from '../../../../src/storage/sqlite.js';
-import { openStateDb } from '../../../../src/storage/state-db.js';
+import { BACKENDS } from '../../../helpers/backends.js';
 import { waitFor } from '../../../helpers/ports.js';
 import { HttpReceiver, header, json, webhookSignatureValid } from '../../../helpers/receiver.js';
-import { tempDir } from '../../../helpers/tmp.js';
 
 /**
- * PageSender over a real outbox in SQLite and a real HTTP receiver on loopback standing in for two generic webhook
- * endpoints. Time is `now`, moved by the tests: a pass is dispatch(now), then waiting for the sends it started.
+ * PageSender over a real outbox (on each state store backend) and a real HTTP receiver on loopback standing in for
+ * two generic webhook endpoints. Time is `now`, moved by the tests: a pass is dispatch(now), then waiting for the
+ * sends it started.
  */
 
 const T0 = Date.UTC(2030, 0, 7, 12);
@@ -33,92 +30,95 @@ const SRE = '/hooks/sre';
 const RETRY = { baseMs: 1000, capMs: 60_000, maxAttempts: 5 };
 
 const receiver = new HttpReceiver();
-let now = T0;
-let db: Db;
-let outbox: Outbox;
-let incidents: Incidents;
-let metrics: Metrics;
-let rate: RateStage;
-let sender: PageSender;
-let wakes = 0;
-let inc: number;
 
 beforeAll(() => receiver.start());
 afterAll(() => receiver.stop());
 
-beforeEach(async () => {
-  now = T0;
-  wakes = 0;
-  receiver.reset();
-  db = openStateDb(join(tempDir('sender'), 'state.db'));
-  outbox = outboxOn(db, RETRY);
-  incidents = incidentsOn(db, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
-  metrics = new Metrics();
-  const notes = new Notes(incidents, stateOn(db));
-  // alice is paged on ops-hook, then sre-hook; both endpoints are generic webhooks on the receiver.
-  const config = parseOnCall(
-    stringify({
-      people: [{ id: 'alice', name: 'Alice', chat: { webhook: 'U-alice' }, notify: ['ops-hook', 'sre-hook'] }],
-      channels: [
-        { id: 'ops-hook', provider: 'webhook', url: receiver.url(OPS), secret: SECRET },
-        { id: 'sre-hook', provider: 'webhook', url: receiver.url(SRE), secret: SECRET },
-      ],
-    }),
-    'oncall.yaml',
-    T0,
-  );
-  const oncall = await OnCallService.load(stateOn(db).overrides, config);
-  rate = new RateStage({ chat: { max: 1, windowMs: 1000 }, email: { max: 20, windowMs: 60_000 } });
-  sender = new PageSender({
-    oncall, email: undefined, clock: () => now, timeoutMs: 30_000, outbox, notes, metrics, rate,
-    budget: new BudgetStage({ outbox, metrics, notes }, { max: 1000, windowMs: 3_600_000 }),
-    log: pino({ level: 'silent' }),
-    mention: (recipient, channel) => {
-      const provider = config.channels.get(channel)?.provider;
-      return provider && oncall.person(recipient)?.chat[provider];
-    },
-    wake: () => wakes++,
+describe.each(BACKENDS)('PageSender on $name', (backend) => {
+  let now = T0;
+  let close = async () => {};
+  let outbox: Outbox;
+  let incidents: Incidents;
+  let metrics: Metrics;
+  let rate: RateStage;
+  let sender: PageSender;
+  let wakes = 0;
+  let inc: number;
+
+  beforeEach(async () => {
+    now = T0;
+    wakes = 0;
+    receiver.reset();
+    const opened = await backend.open();
+    const { store, sql } = opened;
+    close = opened.close;
+    outbox = new Outbox(store, RETRY);
+    incidents = new Incidents(store, { groupBy: ['tenant', 'region'], reopenMs: 0, silenced: () => false });
+    metrics = new Metrics();
+    const notes = new Notes(incidents, store);
+    // alice is paged on ops-hook, then sre-hook; both endpoints are generic webhooks on the receiver.
+    const config = parseOnCall(
+      stringify({
+        people: [{ id: 'alice', name: 'Alice', chat: { webhook: 'U-alice' }, notify: ['ops-hook', 'sre-hook'] }],
+        channels: [
+          { id: 'ops-hook', provider: 'webhook', url: receiver.url(OPS), secret: SECRET },
+          { id: 'sre-hook', provider: 'webhook', url: receiver.url(SRE), secret: SECRET },
+        ],
+      }),
+      'oncall.yaml',
+      T0,
+    );
+    const oncall = await OnCallService.load(store.overrides, config);
+    rate = new RateStage({ chat: { max: 1, windowMs: 1000 }, email: { max: 20, windowMs: 60_000 } });
+    sender = new PageSender({
+      oncall, email: undefined, clock: () => now, timeoutMs: 30_000, outbox, notes, metrics, rate,
+      budget: new BudgetStage({ outbox, metrics, notes }, { max: 1000, windowMs: 3_600_000 }),
+      log: pino({ level: 'silent' }),
+      mention: (recipient, channel) => {
+        const provider = config.channels.get(channel)?.provider;
+        return provider && oncall.person(recipient)?.chat[provider];
+      },
+      wake: () => wakes++,
+    });
+    inc = (await sql.get<{ id: number }>("INSERT INTO incidents (group_key, tenant, title, state, priority, opened_at, updated_at) VALUES ('g', 'acme', 't', 'open', 'P2', ?, ?) RETURNING id", T0, T0))!.id;
   });
-  inc = Number(db.prepare("INSERT INTO incidents (group_key, tenant, title, state, priority, opened_at, updated_at) VALUES ('g', 'acme', 't', 'open', 'P2', ?, ?)").run(T0, T0).lastInsertRowid);
-});
 
-afterEach(async () => {
-  receiver.release({ status: 200, body: 'ok' });
-  await Promise.allSettled(sender.inFlight());
-  db.close();
-});
+  afterEach(async () => {
+    receiver.release({ status: 200, body: 'ok' });
+    await Promise.allSettled(sender.inFlight());
+    await close();
+  });
 
-/** A page of the incident to `recipient` on `channel` for step base `base`. */
-function item(recipient: string, channel: string, base = `${inc}:g1:s0`): OutboxItem {
-  const key = `${base}:${recipient}:${channel}`;
-  const page: PageMessage = {
-    kind: 'opened', incidentId: inc, priority: 'P2', tenant: 'acme', region: 'eu-west', state: 'open', title: 'P2 eu-west: stall ratio 8%',
-    text: 'stall_ratio: 0.08', runbook: undefined, timeline: [], ackUrl: undefined, resolveUrl: undefined, incidentUrl: undefined,
-    mention: recipient === 'alice' ? 'U-alice' : undefined, key,
-  };
-  return { key, incidentId: inc, kind: 'opened', recipient, channel, priority: 'P2', tenant: 'acme', payload: JSON.stringify(page) };
-}
+  /** A page of the incident to `recipient` on `channel` for step base `base`. */
+  function item(recipient: string, channel: string, base = `${inc}:g1:s0`): OutboxItem {
+    const key = `${base}:${recipient}:${channel}`;
+    const page: PageMessage = {
+      kind: 'opened', incidentId: inc, priority: 'P2', tenant: 'acme', region: 'eu-west', state: 'open', title: 'P2 eu-west: stall ratio 8%',
+      text: 'stall_ratio: 0.08', runbook: undefined, timeline: [], ackUrl: undefined, resolveUrl: undefined, incidentUrl: undefined,
+      mention: recipient === 'alice' ? 'U-alice' : undefined, key,
+    };
+    return { key, incidentId: inc, kind: 'opened', recipient, channel, priority: 'P2', tenant: 'acme', payload: JSON.stringify(page) };
+  }
 
-async function enqueue(...items: OutboxItem[]): Promise<OutboxRow[]> {
-  const rows = await outbox.enqueue(items, now);
-  expect(rows).toHaveLength(items.length);
-  return rows;
-}
+  async function enqueue(...items: OutboxItem[]): Promise<OutboxRow[]> {
+    const rows = await outbox.enqueue(items, now);
+    expect(rows).toHaveLength(items.length);
+    return rows;
+  }
 
-/** One pass at `at`, and every send it started finished. */
-async function pass(at: number): Promise<void> {
-  now = at;
-  await sender.dispatch(at);
-  await Promise.allSettled(sender.inFlight());
-}
+  /** One pass at `at`, and every send it started finished. */
+  async function pass(at: number): Promise<void> {
+    now = at;
+    await sender.dispatch(at);
+    await Promise.allSettled(sender.inFlight());
+  }
 
-const row = async (id: number) => (await outbox.get(id))!;
-const entries = async (kind: string) => (await incidents.timeline(inc)).filter((e) => e.kind === kind).map((e) => e.data);
-async function pages(channel: string, outcome: string): Promise<number> {
-  return (await metrics.pages.get()).values.find((v) => v.labels.channel === channel && v.labels.outcome === outcome)?.value ?? 0;
-}
+  const row = async (id: number) => (await outbox.get(id))!;
+  const entries = async (kind: string) => (await incidents.timeline(inc)).filter((e) => e.kind === kind).map((e) => e.data);
+  async function pages(channel: string, outcome: string): Promise<number> {
+    return (await metrics.pages.get()).values.find((v) => v.labels.channel === channel && v.labels.outcome === outcome)?.value ?? 0;
+  }
 
-describe('PageSender', () => {
   it('delivers a due page: the row is delivered, the request signed with its key, the outcome on the timeline and in /metrics', async () => {
     const [r] = await enqueue(item('#ops-hook', 'ops-hook'));
     await pass(T0);

@@ -1,22 +1,19 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EscalationRepo } from '../../../../src/storage/state/escalations.js';
-import { sqliteSql } from '../../../../src/storage/state/sqlite-sql.js';
-import type { Db } from '../../../../src/storage/sqlite.js';
-import { openStateDb } from '../../../../src/storage/state-db.js';
-import { tempDir } from '../../../helpers/tmp.js';
+import type { EscalationRepo } from '../../../../src/storage/state/escalations.js';
+import { BACKENDS } from '../../../helpers/backends.js';
 
 const T0 = Date.UTC(2026, 4, 4, 12);
 
-let db: Db;
-let escalations: EscalationRepo;
-beforeEach(() => {
-  db = openStateDb(join(tempDir('esc'), 'state.db'));
-  escalations = new EscalationRepo(sqliteSql(db));
-});
-afterEach(() => db.close());
+describe.each(BACKENDS)('EscalationRepo on $name', (backend) => {
+  let escalations: EscalationRepo;
+  let close: () => Promise<void>;
+  beforeEach(async () => {
+    const opened = await backend.open();
+    ({ close } = opened);
+    escalations = opened.store.escalations;
+  });
+  afterEach(() => close());
 
-describe('EscalationRepo (real SQLite)', () => {
   it('begins once per triggering timeline entry: the same entry again (a replay) changes nothing, a new one (a reopen) starts the next generation', async () => {
     expect(await escalations.begin(7, 'main', 100, T0)).toBe(true);
     expect(await escalations.running()).toEqual([{ incidentId: 7, policy: 'main', generation: 0, startedAt: T0, nextStep: 0 }]);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { StaleEpochError } from '../../../../src/storage/state/fences.js';
 import type { StateStore } from '../../../../src/storage/state/store.js';
 import { BACKENDS, SQLITE } from '../../../helpers/backends.js';
 
@@ -48,6 +49,44 @@ describe.each(BACKENDS)('StateStore on $name', (backend) => {
     expect(await read, 'the read waited: it did not see the write that was rolled back').toBe('0');
     await write;
     expect(await store.meta.get('other'), 'a write from outside is not part of the transaction that rolled back').toBe('x');
+  });
+
+  it('a transaction fenced by a stale epoch writes nothing; the newer owner writes on', async () => {
+    await fresh();
+    const fence = (epoch: number) => ({ fence: { kind: 'p', partition: 3, epoch } });
+    await store.tx((t) => t.meta.set('owner', 'epoch 1'), fence(1));
+    await store.tx((t) => t.meta.set('owner', 'epoch 2'), fence(2));
+    await expect(store.tx((t) => t.meta.set('owner', 'zombie'), fence(1))).rejects.toBeInstanceOf(StaleEpochError);
+    await store.tx((t) => t.meta.set('owner', 'epoch 2 again'), fence(2));
+    expect(await store.meta.get('owner')).toBe('epoch 2 again');
+    expect(await store.fences.epoch('p', 3)).toBe(2);
+    // Fences are per partition: another one's owner is not affected.
+    await store.tx((t) => t.meta.set('other', 'epoch 1'), { fence: { kind: 'p', partition: 4, epoch: 1 } });
+    expect(await store.meta.get('other')).toBe('epoch 1');
+  });
+
+  it("an old owner's transaction open when the new owner raises the fence ends first; the old owner's next is refused", async () => {
+    await fresh();
+    const fence = (epoch: number) => ({ fence: { kind: 'p', partition: 0, epoch } });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const order: string[] = [];
+    const old = store.tx(async (t) => {
+      await gate;
+      await t.meta.set('n', 'old');
+      order.push('old commits');
+    }, fence(1));
+    await turn();
+    const taking = store.tx(async (t) => {
+      order.push('new writes');
+      await t.meta.set('n', 'new');
+    }, fence(2));
+    await turn();
+    release();
+    await Promise.all([old, taking]);
+    expect(order, 'the fence row serialises the two owners').toEqual(['old commits', 'new writes']);
+    expect(await store.meta.get('n')).toBe('new');
+    await expect(store.tx((t) => t.meta.set('n', 'late'), fence(1))).rejects.toBeInstanceOf(StaleEpochError);
   });
 
   // One connection: SQLite's transactions take turns (PostgreSQL's run side by side, each on its own connection).
