@@ -2,86 +2,134 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { StateStore } from '../storage/state/store.js';
 import type { EventBus } from './bus.js';
 import type { Incidents } from './incidents.js';
-import type { IncidentEvent, TimelineKind } from './model.js';
+import type { IncidentEvent, TimelineEntry, TimelineKind } from './model.js';
+
+export interface FollowerDeps {
+  state: Pick<StateStore, 'cursors' | 'tx' | 'listen'>;
+  incidents: Incidents;
+  /** Events of this process: they wake the follower at once. */
+  bus: EventBus<IncidentEvent>;
+  log: Logger;
+  /** How often it looks for entries nobody woke it for (other nodes' writes, a lost notification). */
+  pollMs?: number;
+}
+
+/** Entries read per query. */
+const PAGE = 200;
+/** A handler failing on one entry this many times in a row passes over it: later entries must not wait forever. */
+const ATTEMPTS = 3;
 
 /**
- * Follows incident events for a consumer (the pager, tickets) without losing any to a crash: events are committed
- * before they are published, so the follower keeps the id of the last timeline entry it handled (in the state
- * store) and, at start, handles the entries committed after it before taking live events. The cursor moves in the
- * same transaction as the handler's writes (the handler writes through the store it is given), so a crash leaves
- * an event handled and passed, or neither: it is never handled twice. Events are handled one at a time, in the
- * order they were published. The first start begins at the end of the timeline (history is not replayed).
+ * Follows the incident timeline for a consumer (the pager, tickets) without losing or repeating an entry: it keeps
+ * the id of the last entry it handled (its cursor, in the state store) and handles the entries committed after it,
+ * in id order, each in one transaction with the cursor's move — so a crash leaves an entry handled and passed, or
+ * neither. The handler writes through the store it is given and sees the incident as it is when handled.
+ *
+ * It reads when woken — by an event of this process, by the store (another node's write, in cluster mode), or by
+ * its poll — so it does not matter which node wrote an entry. The first start begins at the end of the timeline
+ * (history is not replayed); a restart handles what was committed while it was down.
  */
 export class TimelineFollower {
-  private unsubscribe: (() => void) | undefined;
-  /** The events handled so far, and those waiting behind them. */
-  private queue: Promise<void> = Promise.resolve();
-  /** Entries up to here were committed before the start: the catch-up handled them, so live copies are skipped. */
-  private caughtUp = Infinity;
+  private cursor = 0;
+  private draining: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+  private subscriptions: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** The entry whose handler failed last, and how many times in a row. */
+  private failing = { id: 0, times: 0 };
 
   constructor(
     private readonly name: string,
-    private readonly deps: { state: Pick<StateStore, 'cursors' | 'tx'>; incidents: Incidents; bus: EventBus<IncidentEvent>; log: Logger },
+    private readonly deps: FollowerDeps,
     private readonly kinds: ReadonlySet<TimelineKind>,
     private readonly handle: (e: IncidentEvent, t: StateStore) => Promise<void>,
   ) {}
 
-  /** Subscribes at once (events published meanwhile wait), then catches up from the saved cursor. */
-  start(): Promise<void> {
-    this.unsubscribe = this.deps.bus.on((e) => {
-      if (e.entry.id > this.caughtUp) this.enqueue(() => this.step(e));
-    });
-    const catchUp = this.catchUp();
-    this.enqueue(() => catchUp);
-    return catchUp;
+  /** Reads its cursor (the first start: the end of the timeline) and handles what came after it. */
+  async start(): Promise<void> {
+    const { state } = this.deps;
+    const saved = await state.cursors.get(this.name);
+    if (saved === undefined) await state.cursors.set(this.name, (this.cursor = await state.cursors.lastId()));
+    else this.cursor = saved;
+    this.stopped = false;
+    const wake = () => void this.wake();
+    this.subscriptions = [this.deps.bus.on(wake), state.listen('timeline', wake)];
+    this.timer = setInterval(wake, this.deps.pollMs ?? 1000);
+    const handled = await this.wake();
+    if (saved !== undefined && handled) this.deps.log.warn({ consumer: this.name, events: handled }, 'handled incident events committed before a restart');
   }
 
-  /** Resolves once the events published so far are handled. */
+  /** Resolves once the entries committed so far are handled. */
   async idle(): Promise<void> {
-    for (let q = this.queue; ; q = this.queue) {
-      await q;
-      if (q === this.queue) return;
-    }
+    await this.wake();
+    while (this.draining) await this.draining;
   }
 
-  /** Stops taking events and waits for those taken. */
+  /** Stops reading and waits for the entry being handled. */
   async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
-    await this.queue;
+    this.stopped = true;
+    for (const unsubscribe of this.subscriptions) unsubscribe();
+    this.subscriptions = [];
+    clearInterval(this.timer);
+    while (this.draining) await this.draining;
   }
 
-  private async catchUp(): Promise<void> {
-    const { state, incidents } = this.deps;
-    // One snapshot: the newest entry and those after the cursor.
-    const { last, missed } = await state.tx(async (t) => {
-      const saved = await t.cursors.get(this.name);
-      return { last: await t.cursors.lastId(), missed: saved === undefined ? [] : await t.cursors.after(saved) };
-    });
-    this.caughtUp = last;
-    let replayed = 0;
-    for (const r of missed) {
-      const entry = (await incidents.timeline(r.incidentId)).find((x) => x.id === r.id);
-      const incident = await incidents.get(r.incidentId);
-      if (!entry || !incident || !this.kinds.has(entry.kind)) continue;
-      await this.step({ type: entry.kind, incident, entry });
-      replayed++;
+  /** Reads and handles what is new; a wake while reading reads again after. Resolves with how many were handled. */
+  private wake(): Promise<number> {
+    if (this.stopped) return Promise.resolve(0);
+    if (this.draining) {
+      this.again = true;
+      return this.draining.then(() => 0);
     }
-    if (replayed) this.deps.log.warn({ consumer: this.name, events: replayed }, 'handled incident events committed before a restart');
-    // Set even at 0 (an empty timeline): a cursor saved is what tells a restart from the first start.
-    await state.cursors.set(this.name, last);
+    let handled = 0;
+    const drain = async () => {
+      do {
+        this.again = false;
+        try {
+          handled += await this.drain();
+        } catch (err) {
+          this.deps.log.error({ err, consumer: this.name }, 'incident event handler failed');
+        }
+      } while (this.again && !this.stopped);
+    };
+    this.draining = drain().finally(() => (this.draining = undefined));
+    return this.draining.then(() => handled);
   }
 
-  private enqueue(work: () => Promise<void>): void {
-    this.queue = this.queue.then(work).catch((err: unknown) => this.deps.log.error({ err, consumer: this.name }, 'incident event handler failed'));
-  }
-
-  /** Handles one event and moves the cursor past it, in one transaction. */
-  private step(e: IncidentEvent): Promise<void> {
-    return this.deps.state.tx(async (t) => {
-      if (this.kinds.has(e.type)) await this.handle(e, t);
-      // The cursor only moves forward.
-      await t.cursors.advance(this.name, e.entry.id);
-    });
+  private async drain(): Promise<number> {
+    const { state } = this.deps;
+    let handled = 0;
+    for (;;) {
+      const entries = await state.cursors.entriesAfter(this.cursor, PAGE);
+      if (entries.length === 0) return handled;
+      // Entries of other kinds only move the cursor, with the next handled one or at the end of the page.
+      let passed = this.cursor;
+      for (const { incidentId, ...entry } of entries) {
+        if (this.stopped) return handled;
+        if (!this.kinds.has(entry.kind as TimelineKind)) {
+          passed = entry.id;
+          continue;
+        }
+        try {
+          await state.tx(async (t) => {
+            const incident = await this.deps.incidents.get(incidentId, t);
+            if (incident) await this.handle({ type: entry.kind as TimelineKind, incident, entry: entry as TimelineEntry }, t);
+            await t.cursors.advance(this.name, entry.id);
+          });
+          handled++;
+        } catch (err) {
+          this.failing = { id: entry.id, times: this.failing.id === entry.id ? this.failing.times + 1 : 1 };
+          if (this.failing.times < ATTEMPTS) throw err;
+          this.deps.log.error({ err, consumer: this.name, entry: entry.id, incident: incidentId, kind: entry.kind }, `incident event handler failed ${ATTEMPTS} times on this entry: passing over it`);
+          await state.cursors.advance(this.name, entry.id);
+        }
+        this.cursor = passed = entry.id;
+      }
+      if (passed > this.cursor) {
+        await state.cursors.advance(this.name, passed);
+        this.cursor = passed;
+      }
+    }
   }
 }

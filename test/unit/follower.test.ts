@@ -50,8 +50,8 @@ describe.each(BACKENDS)('TimelineFollower on $name', (backend) => {
    * row of its own per call: on PostgreSQL that transaction has a connection of its own, which only that store
    * reaches), so it commits or rolls back with the cursor.
    */
-  async function follower(dies: (e: IncidentEvent) => boolean = () => false): Promise<TimelineFollower> {
-    const f = new TimelineFollower('test', { state: store, incidents, bus, log }, KINDS, async (e, t) => {
+  async function follower(dies: (e: IncidentEvent) => boolean = () => false, pollMs?: number): Promise<TimelineFollower> {
+    const f = new TimelineFollower('test', { state: store, incidents, bus, log, pollMs }, KINDS, async (e, t) => {
       await t.meta.set(`effect:${String(++calls).padStart(6, '0')}`, String(e.entry.id));
       if (dies(e)) throw new Error('killed');
     });
@@ -66,13 +66,32 @@ describe.each(BACKENDS)('TimelineFollower on $name', (backend) => {
   /** The entries of the effects on disk, in the order they were written. */
   const effects = async () => (await sql.all<{ value: string }>("SELECT value FROM meta WHERE key LIKE 'effect:%' ORDER BY key")).map((r) => Number(r.value));
 
-  /** An incident of its own and a comment on it, committed and published as the API does. */
-  async function comment(text: string): Promise<number> {
+  /** An incident of its own and a comment on it, committed and published as the API does (unless `publish` is false: another node's write). */
+  async function comment(text: string, publish = true): Promise<number> {
     const { id } = (await sql.get<{ id: number }>("INSERT INTO incidents (group_key, tenant, title, state, priority, opened_at, updated_at) VALUES (?, 'acme', 't', 'open', 'P1', ?, ?) RETURNING id", `g-${text}`, T0, T0))!;
     const e = await incidents.comment(id, 'alice', text, T0);
-    bus.emit(e);
+    if (publish) bus.emit(e);
     return e.entry.id;
   }
+
+  it('handles an entry another node committed (no event on this bus): woken by the store on PostgreSQL, by its poll on SQLite', async () => {
+    // PostgreSQL's notification must do it: its poll is far longer than the wait below.
+    await follower(undefined, backend.name === 'PostgreSQL' ? 600_000 : 50);
+    const a = await comment('elsewhere', false);
+    await waitFor('the follower past the entry', async () => ((await store.cursors.get('test')) ?? 0) >= a || undefined, 5000);
+    expect(await effects()).toEqual([a]);
+  });
+
+  it('retries an entry whose handler fails, then passes over it (logged): later entries are not held up forever', async () => {
+    const f = await follower((e) => e.entry.data?.text === 'poison', 20);
+    const bad = await comment('poison');
+    const good = await comment('after it');
+    await passed(good);
+    await f.idle();
+    expect(await effects(), 'the poison entry was never handled (its effects rolled back each time); the next one was').toEqual([good]);
+    expect(calls, 'three attempts at the poison entry, one at the next').toBe(4);
+    expect(bad).toBeLessThan(good);
+  });
 
   it('handles each event once across a death between its effects and the cursor: both commit together or neither', async () => {
     const first = await follower((e) => e.entry.data?.text === 'second');

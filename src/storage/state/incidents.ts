@@ -79,6 +79,9 @@ const toAlert = (r: AlertRow): IncidentAlertRecord => ({
 /** A value as JSON text; null for undefined (JSON.stringify(undefined) is undefined, not a value to bind). */
 const jsonOrNull = (v: unknown): string | null => JSON.stringify(v) ?? null;
 
+/** The advisory lock that orders timeline writers on PostgreSQL (any fixed number of ours). */
+const TIMELINE_LOCK = 7_301_424_213;
+
 /** The incidents, incident_alerts and timeline tables. */
 export class IncidentRepo {
   constructor(private readonly sql: Sql) {}
@@ -224,12 +227,22 @@ export class IncidentRepo {
     return rows.map((r) => ({ ...r, data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : undefined }));
   }
 
-  /** Appends a timeline entry; its id. */
+  /**
+   * Appends a timeline entry; its id. Followers read the timeline in id order from a cursor, so ids must become
+   * visible in order: on PostgreSQL two transactions could take ids 10 and 11 and commit 11 first, and a follower
+   * reading then would move past 10 for good. The insert takes a transaction-scoped advisory lock first (in the same
+   * statement), so writers of the timeline commit one after the other. SQLite has one writer.
+   */
   async addEntry(id: number, at: number, actor: string, kind: string, data: Record<string, unknown> | undefined): Promise<number> {
-    const r = await this.sql.get<{ id: number }>(
-      'INSERT INTO timeline (incident_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?) RETURNING id',
-      id, at, actor, kind, data === undefined ? null : JSON.stringify(data),
-    );
+    const json = data === undefined ? null : JSON.stringify(data);
+    const r =
+      this.sql.dialect === 'postgres'
+        ? await this.sql.get<{ id: number }>(
+            `WITH ordered AS (SELECT pg_advisory_xact_lock(${TIMELINE_LOCK}))
+             INSERT INTO timeline (incident_id, at, actor, kind, data) SELECT ?, ?, ?, ?, ? FROM ordered RETURNING id`,
+            id, at, actor, kind, json,
+          )
+        : await this.sql.get<{ id: number }>('INSERT INTO timeline (incident_id, at, actor, kind, data) VALUES (?, ?, ?, ?, ?) RETURNING id', id, at, actor, kind, json);
     return r!.id;
   }
 }

@@ -70,8 +70,14 @@ export class SqliteStateStore extends Repos implements StateStore {
     const cache: StatementCache = new Map();
     super(sqliteSql(db, gate.turn, cache));
     this.gate = gate;
-    this.txStore = Object.assign(new Repos(sqliteSql(db, now, cache)), { tx: <T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions) => this.savepoint(fn, opts) });
+    this.txStore = Object.assign(new Repos(sqliteSql(db, now, cache)), {
+      tx: <T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions) => this.savepoint(fn, opts),
+      listen: this.listen,
+    });
   }
+
+  /** One process: its writers publish on the event bus, so there is nothing to listen to here. */
+  readonly listen = (): (() => void) => () => {};
 
   tx<T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T> {
     return this.gate.exclusive(() => this.transaction(fn, opts));

@@ -15,6 +15,11 @@ export type CredentialTable = 'ingest_keys' | 'tenant_tokens';
  */
 export interface StateStore extends Pick<Repos, keyof Repos> {
   tx<T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T>;
+  /**
+   * Calls `fn` soon after a timeline entry is committed by any node; returns the unsubscribe. PostgreSQL: NOTIFY
+   * (best effort: followers poll as well). SQLite: nothing (one process: its writers publish on the event bus).
+   */
+  listen(channel: 'timeline', fn: () => void): () => void;
 }
 
 export interface TxOptions {

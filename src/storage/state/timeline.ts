@@ -1,9 +1,10 @@
+import type { TimelineRecord } from './incidents.js';
 import { MetaRepo } from './meta.js';
 import type { Sql } from './sql.js';
 
 /**
  * Where the followers of the incident timeline are (a cursor per consumer: the id of the last entry it handled,
- * kept in meta), and the timeline's ids they read to catch up.
+ * kept in meta), and the entries they read after it.
  */
 export class TimelineCursors {
   private readonly meta: MetaRepo;
@@ -17,9 +18,13 @@ export class TimelineCursors {
     return (await this.sql.get<{ id: number | null }>('SELECT max(id) AS id FROM timeline'))?.id ?? 0;
   }
 
-  /** The entries after `id`, oldest first. */
-  async after(id: number): Promise<{ id: number; incidentId: number }[]> {
-    return this.sql.all('SELECT id, incident_id AS "incidentId" FROM timeline WHERE id > ? ORDER BY id', id);
+  /** Up to `limit` entries after `id`, oldest first, with their incident. */
+  async entriesAfter(id: number, limit: number): Promise<(TimelineRecord & { incidentId: number })[]> {
+    const rows = await this.sql.all<{ id: number; incidentId: number; at: number; actor: string; kind: string; data: string | null }>(
+      'SELECT id, incident_id AS "incidentId", at, actor, kind, data FROM timeline WHERE id > ? ORDER BY id LIMIT ?',
+      id, limit,
+    );
+    return rows.map((r) => ({ ...r, data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : undefined }));
   }
 
   /** A consumer's cursor, undefined before its first start. */

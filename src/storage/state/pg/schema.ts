@@ -130,5 +130,9 @@ export const PG_MIGRATIONS: readonly string[] = [
      PRIMARY KEY (storm_id, incident_id)
    );
    CREATE INDEX storm_members_incident ON storm_members (incident_id);
-   CREATE TABLE fences (kind TEXT NOT NULL, partition BIGINT NOT NULL, epoch BIGINT NOT NULL, PRIMARY KEY (kind, partition));`,
+   CREATE TABLE fences (kind TEXT NOT NULL, partition BIGINT NOT NULL, epoch BIGINT NOT NULL, PRIMARY KEY (kind, partition));
+   -- A committed timeline entry wakes the followers (on the leader) at once; they poll as well (pg/store.ts listen).
+   CREATE FUNCTION timeline_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN PERFORM pg_notify('qoswatch_timeline_' || current_schema(), ''); RETURN NULL; END $$;
+   CREATE TRIGGER timeline_notify AFTER INSERT ON timeline FOR EACH STATEMENT EXECUTE FUNCTION timeline_notify();`,
 ];

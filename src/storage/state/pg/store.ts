@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { Repos } from '../index.js';
 import { type StateStore, type TxOptions, begin } from '../store.js';
+import { Notifications } from './listen.js';
 import { PG_MIGRATIONS } from './schema.js';
 import { type Queryable, pgSql } from './sql.js';
 
@@ -32,8 +33,15 @@ const MIGRATION_LOCK = 7_301_424_211;
  * connection of the pool, a transaction on one connection of its own (a `tx` inside it is a savepoint).
  */
 export class PgStateStore extends Repos implements StateStore {
-  private constructor(private readonly pool: pg.Pool) {
+  private readonly notifications: Notifications;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    url: string,
+    schema: string,
+  ) {
     super(pgSql(pool));
+    this.notifications = new Notifications(url, `qoswatch_timeline_${schema}`);
   }
 
   /** Connects and brings the schema to this version (creating `schema` if needed). */
@@ -49,7 +57,7 @@ export class PgStateStore extends Repos implements StateStore {
       await pool.end();
       throw err;
     }
-    return new PgStateStore(pool);
+    return new PgStateStore(pool, o.url, schema);
   }
 
   async tx<T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T> {
@@ -58,7 +66,7 @@ export class PgStateStore extends Repos implements StateStore {
     try {
       await client.query('BEGIN');
       try {
-        const t = transactionStore(client);
+        const t = transactionStore(client, this.listen);
         await begin(t, opts);
         const result = await fn(t);
         await client.query('COMMIT');
@@ -73,13 +81,16 @@ export class PgStateStore extends Repos implements StateStore {
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.end();
+  readonly listen = (_channel: 'timeline', fn: () => void): (() => void) => this.notifications.on(fn);
+
+  async close(): Promise<void> {
+    await this.notifications.close();
+    await this.pool.end();
   }
 }
 
 /** A store bound to one connection inside a transaction: its `tx` is a savepoint. */
-function transactionStore(client: Queryable): StateStore {
+function transactionStore(client: Queryable, listen: StateStore['listen']): StateStore {
   let depth = 0;
   const savepoint = async <T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T> => {
     const name = `sp${++depth}`;
@@ -96,7 +107,7 @@ function transactionStore(client: Queryable): StateStore {
       depth--;
     }
   };
-  const store: StateStore = Object.assign(new Repos(pgSql(client)), { tx: savepoint });
+  const store: StateStore = Object.assign(new Repos(pgSql(client)), { tx: savepoint, listen });
   return store;
 }
 
