@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE } from './browser.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from './influxd.js';
+import { NO_NATS_MESSAGE, prepareNats, removeTestStreams } from './nats.js';
 import { NO_POSTGRES_MESSAGE, dropTestSchemas, preparePostgres } from './postgres.js';
 
 /**
- * Makes one temp root for the run (removed at the end), prepares the PostgreSQL tests' database, and says loudly
- * when InfluxDB, PostgreSQL or browser tests will be skipped; CI (QOSWATCH_REQUIRE_INFLUXD=1,
- * QOSWATCH_REQUIRE_CHROMIUM=1, QOSWATCH_REQUIRE_POSTGRES=1) fails instead.
+ * Makes one temp root for the run (removed at the end), prepares the PostgreSQL tests' database and finds NATS, and
+ * says loudly when InfluxDB, PostgreSQL, NATS or browser tests will be skipped; CI (QOSWATCH_REQUIRE_INFLUXD=1,
+ * QOSWATCH_REQUIRE_CHROMIUM=1, QOSWATCH_REQUIRE_POSTGRES=1, QOSWATCH_REQUIRE_NATS=1) fails instead.
  */
 export default async function setup(): Promise<() => Promise<void>> {
   const missing = (have: boolean, required: string, message: string) => {
@@ -24,10 +25,17 @@ export default async function setup(): Promise<() => Promise<void>> {
     process.env.QOSWATCH_TEST_PG_URL = pgUrl;
     await dropTestSchemas(pgUrl);
   }
+  const natsUrl = await prepareNats();
+  missing(natsUrl !== undefined, 'QOSWATCH_REQUIRE_NATS', NO_NATS_MESSAGE);
+  if (natsUrl) {
+    process.env.QOSWATCH_TEST_NATS_URL = natsUrl;
+    await removeTestStreams(natsUrl);
+  }
   const root = mkdtempSync(join(tmpdir(), 'qoswatch-tests-'));
   process.env.QOSWATCH_TEST_TMP = root;
   return async () => {
     rmSync(root, { recursive: true, force: true });
     if (pgUrl) await dropTestSchemas(pgUrl);
+    if (natsUrl) await removeTestStreams(natsUrl);
   };
 }
