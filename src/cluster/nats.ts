@@ -32,6 +32,8 @@ export interface Nats {
   readonly windowStream: string;
   windowSubjectOf(partition: number): string;
   readonly leases: KV;
+  /** The live members: each node renews its entry; a node that stops is gone once it ages out. */
+  readonly members: KV;
   readonly checkpoints: KV;
   close(): Promise<void>;
 }
@@ -82,8 +84,9 @@ export async function openNats(opts: NatsOptions): Promise<Nats> {
     }
     const kvm = new Kvm(js);
     const leases = await kvm.create(`${opts.prefix}leases`, { ttl: opts.leaseTtlMs, history: 1, replicas: opts.replicas });
+    const members = await kvm.create(`${opts.prefix}members`, { ttl: opts.leaseTtlMs, history: 1, replicas: opts.replicas });
     const checkpoints = await kvm.create(`${opts.prefix}ckpt`, { history: 1, replicas: opts.replicas });
-    return { nc, js, jsm, opts, streamOf, subjectOf, windowStream, windowSubjectOf, leases, checkpoints, close: () => nc.drain() };
+    return { nc, js, jsm, opts, streamOf, subjectOf, windowStream, windowSubjectOf, leases, members, checkpoints, close: () => nc.drain() };
   } catch (err) {
     await nc.close();
     throw err;

@@ -56,6 +56,11 @@ describe('layers', () => {
     expect(outside(STATE, [STATE, ...STORAGE_BASE])).toEqual([]);
   });
 
+  it('src/cluster (NATS: partitions, logs, leases, ownership) imports itself only: the areas build on it, not it on them', () => {
+    const CLUSTER = fileURLToPath(new URL('../../src/cluster/', import.meta.url));
+    expect(outside(CLUSTER, [CLUSTER])).toEqual([]);
+  });
+
   it('SQL lives in src/storage: no other area prepares a statement, opens a transaction or imports better-sqlite3', () => {
     const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
     const areas = readdirSync(SRC, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.startsWith('storage/'));

@@ -1,0 +1,141 @@
+import type { KV } from '@nats-io/kv';
+import type { Lease, Leases } from './leases.js';
+import { desiredPartitions } from './partitions.js';
+
+/**
+ * Which partitions this node evaluates, and since which epoch (the fencing token of its writes). Listeners hear of
+ * each change: a worker starts a partition on `acquired` (restore, replay from its checkpoint, go live) and drops it
+ * on `lost` (stop writing at once: another node may own it already).
+ */
+export interface Ownership {
+  owned(): ReadonlyMap<number, Lease>;
+  /** Listeners may be async: the ownership waits for them (a worker flushes a partition before its lease goes). */
+  on(event: 'acquired' | 'lost', fn: Listener): void;
+  start(): Promise<void>;
+  /** Releases every partition (after the caller flushed and checkpointed them), so others take them at once. */
+  stop(): Promise<void>;
+}
+
+type Listener = (l: Lease) => void | Promise<void>;
+
+/** The embedded mode: one node owns the one partition, for ever, at epoch 1. */
+export class StaticOwnership implements Ownership {
+  private readonly lease: Lease = { partition: 0, epoch: 1, revision: 1 };
+  private readonly listeners: Listener[] = [];
+  private started = false;
+
+  owned(): ReadonlyMap<number, Lease> {
+    return new Map(this.started ? [[0, this.lease]] : []);
+  }
+
+  on(event: 'acquired' | 'lost', fn: Listener): void {
+    if (event === 'acquired') this.listeners.push(fn);
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    for (const fn of this.listeners) await fn(this.lease);
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+  }
+}
+
+export interface LeaseOwnershipOptions {
+  self: string;
+  partitions: number;
+  /** How often the node renews its leases and membership, and reconsiders what it should own. */
+  everyMs: number;
+}
+
+/**
+ * Cluster mode (SCALE-OUT.md §4.3): members announce themselves in a key-value bucket whose entries age out; each
+ * node wants the partitions rendezvous hashing gives it among the live members, takes those that are free, renews
+ * what it holds, and gives up what another member should have now (a join) — so ownership follows membership, one
+ * owner at a time, each with a higher epoch than the last.
+ */
+export class LeaseOwnership implements Ownership {
+  private readonly held = new Map<number, Lease>();
+  private readonly listeners = { acquired: [] as Listener[], lost: [] as Listener[] };
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> = Promise.resolve();
+  private memberRevision: number | undefined;
+
+  constructor(
+    private readonly leases: Leases,
+    private readonly members: KV,
+    private readonly opts: LeaseOwnershipOptions,
+  ) {}
+
+  owned(): ReadonlyMap<number, Lease> {
+    return this.held;
+  }
+
+  on(event: 'acquired' | 'lost', fn: Listener): void {
+    this.listeners[event].push(fn);
+  }
+
+  async start(): Promise<void> {
+    await this.next();
+    this.timer = setInterval(() => void this.next(), this.opts.everyMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.round;
+    for (const l of [...this.held.values()]) await this.drop(l);
+    await this.members.delete(this.opts.self).catch(() => {});
+  }
+
+  private next(): Promise<void> {
+    this.round = this.round.then(() => this.reconsider()).catch(() => {});
+    return this.round;
+  }
+
+  /** One round: announce, renew, give up what moved, take what is free. */
+  private async reconsider(): Promise<void> {
+    await this.announce();
+    for (const l of [...this.held.values()]) {
+      const renewed = await this.leases.renew(l);
+      if (renewed) this.held.set(l.partition, renewed);
+      else await this.lose(l);
+    }
+    const desired = new Set(desiredPartitions(this.opts.self, await this.liveMembers(), this.opts.partitions));
+    for (const l of [...this.held.values()]) if (!desired.has(l.partition)) await this.drop(l);
+    for (const p of desired) {
+      if (this.held.has(p)) continue;
+      const l = await this.leases.acquire(p);
+      if (!l) continue;
+      this.held.set(p, l);
+      for (const fn of this.listeners.acquired) await fn(l);
+    }
+  }
+
+  private async announce(): Promise<void> {
+    try {
+      this.memberRevision = this.memberRevision === undefined ? await this.members.create(this.opts.self, '') : await this.members.update(this.opts.self, '', this.memberRevision);
+    } catch {
+      // Aged out (this node stalled) or left over from an earlier run: announce anew.
+      this.memberRevision = await this.members.put(this.opts.self, '');
+    }
+  }
+
+  private async liveMembers(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await this.members.keys()) out.push(k);
+    return out;
+  }
+
+  /** Gives a partition up: listeners first (the worker flushes and checkpoints), then the lease, for the next owner. */
+  private async drop(l: Lease): Promise<void> {
+    await this.lose(l);
+    await this.leases.release(l);
+  }
+
+  private async lose(l: Lease): Promise<void> {
+    if (!this.held.delete(l.partition)) return;
+    for (const fn of this.listeners.lost) await fn(l);
+  }
+}
