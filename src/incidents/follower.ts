@@ -16,7 +16,10 @@ export interface FollowerDeps {
 
 /** Entries read per query. */
 const PAGE = 200;
-/** A handler failing on one entry this many times in a row passes over it: later entries must not wait forever. */
+/**
+ * A handler failing on one entry this many times in a row, a poll apart, passes over it: later entries must not wait
+ * forever, and a passing fault (the database failing over) has a few seconds to heal.
+ */
 const ATTEMPTS = 3;
 
 /**
@@ -36,8 +39,8 @@ export class TimelineFollower {
   private stopped = true;
   private subscriptions: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** The entry whose handler failed last, and how many times in a row. */
-  private failing = { id: 0, times: 0 };
+  /** The entry whose handler failed last, how many times in a row, and when it may be tried again. */
+  private failing = { id: 0, times: 0, retryAt: 0 };
 
   constructor(
     private readonly name: string,
@@ -111,6 +114,11 @@ export class TimelineFollower {
           passed = entry.id;
           continue;
         }
+        // Other wakes (events, notifications) do not count as retries: only the poll's do.
+        if (entry.id === this.failing.id && Date.now() < this.failing.retryAt) {
+          await this.pass(passed);
+          return handled;
+        }
         try {
           await state.tx(async (t) => {
             const incident = await this.deps.incidents.get(incidentId, t);
@@ -119,17 +127,22 @@ export class TimelineFollower {
           });
           handled++;
         } catch (err) {
-          this.failing = { id: entry.id, times: this.failing.id === entry.id ? this.failing.times + 1 : 1 };
+          const times = this.failing.id === entry.id ? this.failing.times + 1 : 1;
+          this.failing = { id: entry.id, times, retryAt: Date.now() + (this.deps.pollMs ?? 1000) - 50 };
           if (this.failing.times < ATTEMPTS) throw err;
           this.deps.log.error({ err, consumer: this.name, entry: entry.id, incident: incidentId, kind: entry.kind }, `incident event handler failed ${ATTEMPTS} times on this entry: passing over it`);
           await state.cursors.advance(this.name, entry.id);
         }
         this.cursor = passed = entry.id;
       }
-      if (passed > this.cursor) {
-        await state.cursors.advance(this.name, passed);
-        this.cursor = passed;
-      }
+      await this.pass(passed);
     }
+  }
+
+  /** Moves the cursor over entries of other kinds, up to `id`. */
+  private async pass(id: number): Promise<void> {
+    if (id <= this.cursor) return;
+    await this.deps.state.cursors.advance(this.name, id);
+    this.cursor = id;
   }
 }

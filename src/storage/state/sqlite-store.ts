@@ -76,7 +76,7 @@ export class SqliteStateStore extends Repos implements StateStore {
     });
   }
 
-  /** One process: its writers publish on the event bus, so there is nothing to listen to here. */
+  /** One process: its writers tell its areas themselves, so there is nothing to listen to here. */
   readonly listen = (): (() => void) => () => {};
 
   tx<T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T> {

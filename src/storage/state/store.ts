@@ -16,11 +16,15 @@ export type CredentialTable = 'ingest_keys' | 'tenant_tokens';
 export interface StateStore extends Pick<Repos, keyof Repos> {
   tx<T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T>;
   /**
-   * Calls `fn` soon after a timeline entry is committed by any node; returns the unsubscribe. PostgreSQL: NOTIFY
-   * (best effort: followers poll as well). SQLite: nothing (one process: its writers publish on the event bus).
+   * Calls `fn` soon after any node commits a change of `channel` ('timeline': an entry; 'config': the table of a
+   * silence, override, tenant, key, token or planned event changed, its name as the detail); returns the unsubscribe.
+   * PostgreSQL: NOTIFY (best effort: listeners poll as well). SQLite: nothing (one process, whose writers tell its
+   * areas themselves).
    */
-  listen(channel: 'timeline', fn: () => void): () => void;
+  listen(channel: Channel, fn: (detail: string) => void): () => void;
 }
+
+export type Channel = 'timeline' | 'config';
 
 export interface TxOptions {
   /**

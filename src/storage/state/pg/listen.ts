@@ -1,26 +1,33 @@
 import pg from 'pg';
 
 /**
- * LISTEN on a connection of its own for the notifications of one schema's triggers. Best effort by design: a lost
- * connection is opened again a second later, and notifications sent meanwhile are lost — the followers they wake
- * poll as well.
+ * LISTEN on a connection of its own for the notifications of one schema's triggers (channel `qoswatch_<name>_<schema>`,
+ * the payload a detail such as a table name). Best effort by design: a lost connection is opened again a second
+ * later, and notifications sent meanwhile are lost — whoever they wake also polls.
  */
 export class Notifications {
   private client: pg.Client | undefined;
   private connecting: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Map<string, Set<(detail: string) => void>>();
 
   constructor(
     private readonly url: string,
-    private readonly channel: string,
+    private readonly schema: string,
+    private readonly names: readonly string[],
   ) {}
 
-  on(fn: () => void): () => void {
-    this.listeners.add(fn);
+  on(name: string, fn: (detail: string) => void): () => void {
+    let set = this.listeners.get(this.channel(name));
+    if (!set) this.listeners.set(this.channel(name), (set = new Set()));
+    set.add(fn);
     void this.connect();
-    return () => this.listeners.delete(fn);
+    return () => set.delete(fn);
+  }
+
+  private channel(name: string): string {
+    return `qoswatch_${name}_${this.schema}`;
   }
 
   async close(): Promise<void> {
@@ -47,12 +54,12 @@ export class Notifications {
     };
     client.on('error', lost);
     client.on('end', lost);
-    client.on('notification', () => {
-      for (const fn of this.listeners) fn();
+    client.on('notification', (n) => {
+      for (const fn of this.listeners.get(n.channel) ?? []) fn(n.payload ?? '');
     });
     try {
       await client.connect();
-      await client.query(`LISTEN "${this.channel}"`);
+      for (const name of this.names) await client.query(`LISTEN "${this.channel(name)}"`);
       this.client = client;
       if (this.closed) await client.end();
     } catch {

@@ -134,5 +134,14 @@ export const PG_MIGRATIONS: readonly string[] = [
    -- A committed timeline entry wakes the followers (on the leader) at once; they poll as well (pg/store.ts listen).
    CREATE FUNCTION timeline_notify() RETURNS trigger LANGUAGE plpgsql AS $$
      BEGIN PERFORM pg_notify('qoswatch_timeline_' || current_schema(), ''); RETURN NULL; END $$;
-   CREATE TRIGGER timeline_notify AFTER INSERT ON timeline FOR EACH STATEMENT EXECUTE FUNCTION timeline_notify();`,
+   CREATE TRIGGER timeline_notify AFTER INSERT ON timeline FOR EACH STATEMENT EXECUTE FUNCTION timeline_notify();
+   -- What every node holds in memory changed on one of them: the others read it again (they poll as well).
+   CREATE FUNCTION config_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN PERFORM pg_notify('qoswatch_config_' || current_schema(), TG_TABLE_NAME); RETURN NULL; END $$;
+   CREATE TRIGGER silences_notify AFTER INSERT OR UPDATE OR DELETE ON silences FOR EACH STATEMENT EXECUTE FUNCTION config_notify();
+   CREATE TRIGGER overrides_notify AFTER INSERT OR UPDATE OR DELETE ON oncall_overrides FOR EACH STATEMENT EXECUTE FUNCTION config_notify();
+   CREATE TRIGGER tenants_notify AFTER INSERT OR UPDATE OR DELETE ON tenants FOR EACH STATEMENT EXECUTE FUNCTION config_notify();
+   CREATE TRIGGER ingest_keys_notify AFTER INSERT OR UPDATE OR DELETE ON ingest_keys FOR EACH STATEMENT EXECUTE FUNCTION config_notify();
+   CREATE TRIGGER tenant_tokens_notify AFTER INSERT OR UPDATE OR DELETE ON tenant_tokens FOR EACH STATEMENT EXECUTE FUNCTION config_notify();
+   CREATE TRIGGER events_notify AFTER INSERT OR UPDATE OR DELETE ON events FOR EACH STATEMENT EXECUTE FUNCTION config_notify();`,
 ];

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { Repos } from '../index.js';
-import { type StateStore, type TxOptions, begin } from '../store.js';
+import { type Channel, type StateStore, type TxOptions, begin } from '../store.js';
 import { Notifications } from './listen.js';
 import { PG_MIGRATIONS } from './schema.js';
 import { type Queryable, pgSql } from './sql.js';
@@ -25,6 +25,8 @@ export interface PgOptions {
 /** Takes effect on every connection, so the repositories' unqualified table names resolve in `schema`. */
 const searchPath = (schema: string) => `-c search_path=${schema}`;
 
+const CHANNELS: readonly Channel[] = ['timeline', 'config'];
+
 /** Any key of ours, held while the schema is migrated: nodes starting together migrate one after the other. */
 const MIGRATION_LOCK = 7_301_424_211;
 
@@ -41,7 +43,7 @@ export class PgStateStore extends Repos implements StateStore {
     schema: string,
   ) {
     super(pgSql(pool));
-    this.notifications = new Notifications(url, `qoswatch_timeline_${schema}`);
+    this.notifications = new Notifications(url, schema, CHANNELS);
   }
 
   /** Connects and brings the schema to this version (creating `schema` if needed). */
@@ -81,7 +83,7 @@ export class PgStateStore extends Repos implements StateStore {
     }
   }
 
-  readonly listen = (_channel: 'timeline', fn: () => void): (() => void) => this.notifications.on(fn);
+  readonly listen = (channel: Channel, fn: (detail: string) => void): (() => void) => this.notifications.on(channel, fn);
 
   async close(): Promise<void> {
     await this.notifications.close();

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { StaleEpochError } from '../../../../src/storage/state/fences.js';
 import type { StateStore } from '../../../../src/storage/state/store.js';
-import { BACKENDS, SQLITE } from '../../../helpers/backends.js';
+import { BACKENDS, POSTGRES, SQLITE } from '../../../helpers/backends.js';
+import { waitFor } from '../../../helpers/ports.js';
 
 /** A turn of the event loop: what a transaction waits on while other callers come in. */
 const turn = () => new Promise((r) => setImmediate(r));
@@ -87,6 +88,30 @@ describe.each(BACKENDS)('StateStore on $name', (backend) => {
     expect(order, 'the fence row serialises the two owners').toEqual(['old commits', 'new writes']);
     expect(await store.meta.get('n')).toBe('new');
     await expect(store.tx((t) => t.meta.set('n', 'late'), fence(1))).rejects.toBeInstanceOf(StaleEpochError);
+  });
+
+  // Other nodes hear of a change through PostgreSQL (their caches and followers); SQLite has one process.
+  it.runIf(backend === POSTGRES)('tells listeners of a committed timeline entry and of a changed silence, override, tenant or key table', async () => {
+    await fresh();
+    const heard: string[] = [];
+    store.listen('timeline', () => void heard.push('timeline'));
+    store.listen('config', (table) => void heard.push(`config ${table}`));
+    // The listening connection comes up in the background: notify until it hears.
+    await waitFor('the listener to be up', async () => {
+      await store.tenants.save('probe', { id: 'probe' }, 'admin', 0);
+      return heard.includes('config tenants') || undefined;
+    });
+    heard.length = 0;
+    const id = await store.silences.insert({ matchers: {}, startsAt: 0, endsAt: 1, recurrence: undefined, comment: 'c' }, 'admin', 0);
+    await store.tx(async (t) => {
+      const inc = await t.incidents.insert({ groupKey: 'g', tenant: 'acme', region: 'eu', title: 't', priority: 'P1', silenced: false, at: 0 });
+      await t.incidents.addEntry(inc, 0, 'qoswatch', 'opened', undefined);
+      await t.silences.delete(id, 'admin', 1);
+    });
+    // A probe's notification may still come in late: the tenants table is not what this checks.
+    const changes = () => heard.filter((h) => h !== 'config tenants').sort();
+    await waitFor('both notifications', () => (changes().length >= 3 ? true : undefined));
+    expect(changes()).toEqual(['config silences', 'config silences', 'timeline']);
   });
 
   // One connection: SQLite's transactions take turns (PostgreSQL's run side by side, each on its own connection).
