@@ -16,6 +16,7 @@ import { selfMetricsPlugin } from './storage/influx/self-metrics-plugin.js';
 import type { InfluxSink } from './storage/influx/sink.js';
 import { collectors } from './telemetry/http-collector.js';
 import { pipelinePlugin } from './telemetry/plugin.js';
+import { configSyncPlugin } from './coordination/config-sync.js';
 import { coordinationPlugin, leaderDutiesPlugin } from './coordination/plugin.js';
 import { geoipPlugin } from './geoip/plugin.js';
 import { incidentsPlugin } from './incidents/plugin.js';
@@ -85,13 +86,14 @@ export async function buildApp(opts: AppOptions): Promise<App> {
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR, fsync: env.QOSWATCH_FSYNC, influx: sink !== undefined });
+  const postgres = env.QOSWATCH_MODE === 'cluster' ? { url: env.DATABASE_URL!, schema: env.DATABASE_SCHEMA } : undefined;
+  await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR, fsync: env.QOSWATCH_FSYNC, influx: sink !== undefined, postgres });
   await app.register(tenantsPlugin, { config, ingestKey: env.QOSWATCH_INGEST_KEY, adminToken: env.QOSWATCH_ADMIN_TOKEN });
   await app.register(geoipPlugin, { env });
   await app.register(pipelinePlugin, { env, config, sink, metrics, clock });
   // Without InfluxDB the snapshots would only be discarded.
   await app.register(selfMetricsPlugin, { metrics, intervalMs: sink ? env.QOSWATCH_SELF_METRICS_INTERVAL : 0, clock });
-  await app.register(coordinationPlugin, { metrics });
+  await app.register(coordinationPlugin, { metrics, env });
   await app.register(onCallPlugin, { env, clock });
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(eventsPlugin, { env, clock });
@@ -99,6 +101,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(ticketsPlugin, { clock });
   await app.register(reportsPlugin, { env, clock });
+  await app.register(configSyncPlugin, { env });
   await app.register(leaderDutiesPlugin);
   await app.register(loopBusyPlugin, { maxMs: env.QOSWATCH_MAX_EVENT_LOOP_DELAY, metrics });
   await app.register(healthRoutes, { metrics, env });

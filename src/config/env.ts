@@ -150,6 +150,23 @@ export const envSchema = z.object({
   INFLUX_PASSWORD: optional(z.string()),
   INFLUX_BATCH_LINES: z.coerce.number().int().min(1).max(100_000).default(5000),
   INFLUX_TIMEOUT: durationSchema(100, 600_000).default(10_000),
+  // Cluster mode (README, Running a cluster): shared state in PostgreSQL, one leader for the singleton duties.
+  QOSWATCH_MODE: z.enum(['embedded', 'cluster']).default('embedded'),
+  DATABASE_URL: optional(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and _ only').max(63).default('public'),
+  QOSWATCH_ROLES: z
+    .string()
+    .default('worker,leader')
+    .transform((v, ctx) => {
+      const roles = [...new Set(v.split(',').map((r) => r.trim()).filter(Boolean))];
+      const unknown = roles.filter((r) => r !== 'worker' && r !== 'leader');
+      if (unknown.length || roles.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `a comma-separated list of worker, leader (got ${JSON.stringify(v.slice(0, 60))})` });
+        return z.NEVER;
+      }
+      return roles as ('worker' | 'leader')[];
+    }),
+  QOSWATCH_LEADER_CHECK: durationSchema(100, 60_000).default(1000),
 });
 
 export type Env = z.output<typeof envSchema>;
@@ -168,5 +185,6 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
   }
+  if (parsed.data.QOSWATCH_MODE === 'cluster' && !parsed.data.DATABASE_URL) throw new ConfigError('invalid environment:\n  DATABASE_URL: required with QOSWATCH_MODE=cluster');
   return parsed.data;
 }

@@ -86,6 +86,17 @@ export class LocalLeadership extends Duties implements LeadershipRun {
   }
 }
 
+/** A cluster node without the leader role: it never runs the singleton duties. */
+export class NoLeadership extends Duties implements LeadershipRun {
+  isLeader(): boolean {
+    return false;
+  }
+
+  override async start(): Promise<void> {}
+
+  override async stop(): Promise<void> {}
+}
+
 /** Runs `fn`, turning a synchronous throw into a rejection. */
 function call(fn: () => void | Promise<void>): Promise<void> {
   return new Promise<void>((resolve) => resolve(fn()));

@@ -1,20 +1,43 @@
 import fp from 'fastify-plugin';
+import type { Env } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
-import { type LeadershipRun, LocalLeadership } from './leadership.js';
+import { type LeadershipRun, LocalLeadership, NoLeadership } from './leadership.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Where the plugins that own singleton duties hand them over (they run while this node leads). */
     leadership: LeadershipRun;
+    /** Whether this node takes telemetry and evaluates the rules (always, in the embedded mode). */
+    isWorker: boolean;
   }
 }
 
-/** The leadership of the embedded mode, for the plugins registered after it to hand their duties to. */
-export const coordinationPlugin = fp<{ metrics: Metrics }>(
-  async (app, { metrics }) => {
-    const leadership = new LocalLeadership(app.log);
+/**
+ * Who leads and who works: the embedded mode's one process does both; in a cluster, a node with the leader role
+ * campaigns for a PostgreSQL advisory lock (PgLeadership, loaded only then), and the node with the worker role holds
+ * the worker lock for its life.
+ */
+export const coordinationPlugin = fp<{ metrics: Metrics; env: Env }>(
+  async (app, { metrics, env }) => {
+    const cluster = env.QOSWATCH_MODE === 'cluster';
+    const roles = cluster ? env.QOSWATCH_ROLES : ['worker', 'leader'];
+    let leadership: LeadershipRun = new LocalLeadership(app.log);
+    if (cluster) {
+      const pgl = await import('./pg-leadership.js');
+      leadership = roles.includes('leader')
+        ? new pgl.PgLeadership({ url: env.DATABASE_URL!, lockKey: pgl.lockKeyOf(env.DATABASE_SCHEMA, 'leader'), checkMs: env.QOSWATCH_LEADER_CHECK, timeoutMs: 3 * env.QOSWATCH_LEADER_CHECK }, app.log)
+        : new NoLeadership(app.log);
+      if (roles.includes('worker')) {
+        const lock = await pgl.holdWorkerLock(env.DATABASE_URL!, pgl.lockKeyOf(env.DATABASE_SCHEMA, 'worker'), (err) => {
+          app.log.fatal({ err: err.message }, 'the worker lock session was lost: shutting down rather than evaluate beside another worker');
+          process.kill(process.pid, 'SIGTERM');
+        });
+        app.addHook('onClose', () => lock.release());
+      }
+    }
     (metrics.leader as unknown as { collect: () => void }).collect = () => metrics.leader.set(leadership.isLeader() ? 1 : 0);
     app.decorate('leadership', leadership);
+    app.decorate('isWorker', roles.includes('worker'));
   },
   { name: 'qoswatch-coordination' },
 );

@@ -83,7 +83,8 @@ export class Silences {
     this.nextCheck = Math.min(...this.live.map((s) => nextChange(s, now) ?? Infinity));
   }
 
-  private async reload(): Promise<void> {
+  /** Reads the silences again (after a change here, or on another node of a cluster). */
+  async reload(): Promise<void> {
     this.live = await this.list();
     this.nextCheck = -Infinity;
   }

@@ -27,6 +27,16 @@ export class OnCallService {
     readonly config: OnCallConfig,
     stored: readonly ApiOverride[],
   ) {
+    this.hold(stored);
+  }
+
+  /** Reads the live overrides again (another node of a cluster changed them). */
+  async reload(): Promise<void> {
+    this.hold(await this.rows.live());
+  }
+
+  private hold(stored: readonly ApiOverride[]): void {
+    this.live.clear();
     for (const o of stored) this.cached(o.schedule).push(o);
   }
 

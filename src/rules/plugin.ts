@@ -70,7 +70,9 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
         }
         set = next;
         retain(set);
-        await alerting.setRules(set.rules);
+        // The worker's engine takes them at once; another node only keeps them for reading (runbooks, the API).
+        if (app.isWorker) await alerting.setRules(set.rules);
+        else alerting.engine.setRules(set.rules, clock());
         metrics.ruleReloads.inc({ outcome: 'ok' });
         app.log.info({ rules: set.rules.length }, 'alert rules reloaded');
         return { ok: true, rules: set.rules.length, files: set.files };
@@ -79,9 +81,10 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
     app.pipeline.onApplied(() => alerting.samplesApplied());
     app.decorate('alerting', alerting);
     app.decorate('rules', rules);
-    app.addHook('onReady', async () => alerting.start());
+    // Only the worker evaluates (a cluster node without the role holds no windows; its engine must not clear alerts).
+    if (app.isWorker) app.addHook('onReady', async () => alerting.start());
     // Registered after the pipeline, so this runs before its shutdown: the last pass's events reach its final tick.
-    app.addHook('onClose', async () => alerting.stop());
+    if (app.isWorker) app.addHook('onClose', async () => alerting.stop());
   },
-  { name: 'qoswatch-rules', dependencies: ['qoswatch-pipeline', 'qoswatch-incidents', 'qoswatch-events'] },
+  { name: 'qoswatch-rules', dependencies: ['qoswatch-coordination', 'qoswatch-pipeline', 'qoswatch-incidents', 'qoswatch-events'] },
 );

@@ -13,7 +13,8 @@ import type { StateStore } from './state/store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    stateDb: Db;
+    /** The SQLite state db (the embedded mode; undefined in a cluster, whose state is in PostgreSQL). */
+    stateDb: Db | undefined;
     /** The state db's repositories and transactions (state/store.ts). */
     state: StateStore;
     ingestDb: Db;
@@ -27,12 +28,14 @@ declare module 'fastify' {
  * Opens the SQLite files and the journal's segments in the data dir, closes them last, and holds the points outbox
  * (which keeps nothing when `influx` is false: no InfluxDB sink is configured).
  */
-export const storagePlugin = fp<{ dataDir: string; fsync: boolean; influx: boolean }>(
-  async (app, { dataDir, fsync, influx }) => {
+export const storagePlugin = fp<{ dataDir: string; fsync: boolean; influx: boolean; postgres?: { url: string; schema: string } }>(
+  async (app, { dataDir, fsync, influx, postgres }) => {
     const statePath = join(dataDir, 'state.db');
     const ingestPath = join(dataDir, 'ingest.db');
     secureDataDir(dataDir, [statePath, ingestPath], (message) => app.log.warn(message));
-    const stateDb = openStateDb(statePath);
+    // The cluster mode's state is in PostgreSQL; its client is loaded only then.
+    const shared = postgres && (await (await import('./state/pg/store.js')).PgStateStore.open(postgres));
+    const stateDb = shared ? undefined : openStateDb(statePath);
     const ingestDb = openIngestDb(ingestPath, { fsync });
     const ingestLog = openLocalIngestLog(join(dataDir, 'ingest-log'), ingestDb, { fsync });
     const release = claimLog(ingestLog.dir);
@@ -41,7 +44,7 @@ export const storagePlugin = fp<{ dataDir: string; fsync: boolean; influx: boole
     if (corruptRecords) app.log.error({ records: corruptRecords, bytes: corruptBytes }, 'skipped damaged journal records (length or CRC wrong): their samples are lost');
     const checkpointer = startCheckpointer(ingestDb, { intervalMs: 100, restartBytes: 256 * 1024 ** 2 }, (message) => app.log.warn(message));
     app.decorate('stateDb', stateDb);
-    app.decorate('state', new SqliteStateStore(stateDb));
+    app.decorate<StateStore>('state', shared ?? new SqliteStateStore(stateDb!));
     app.decorate('ingestDb', ingestDb);
     app.decorate('ingestLog', ingestLog);
     app.decorate('points', new PointsOutbox(influx));
@@ -51,7 +54,8 @@ export const storagePlugin = fp<{ dataDir: string; fsync: boolean; influx: boole
       release();
       ingestDb.pragma('wal_checkpoint(TRUNCATE)');
       ingestDb.close();
-      stateDb.close();
+      stateDb?.close();
+      await shared?.close();
     });
   },
   { name: 'qoswatch-storage' },

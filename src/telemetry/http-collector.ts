@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Env } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
-import { AppError, badRequest, tooManyRequests, unauthorized, unsupportedMediaType } from '../shared/http-errors.js';
+import { AppError, badRequest, tooManyRequests, unauthorized, unavailable, unsupportedMediaType } from '../shared/http-errors.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import { cmcdCollector } from './cmcd/collector.js';
 import { parseBody } from './body-json.js';
@@ -72,6 +72,12 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   // unseen by the in-flight cap, and accepts new connections only between turns: the loop probe (api/loop-busy.ts)
   // refuses the rest of a long turn in a loop that has been busy all along, so that an overload is shed instead of
   // queued and turns stay short.
+  // A cluster node without the worker role keeps no windows: what it accepted would never be evaluated.
+  if (!app.isWorker) {
+    app.addHook('onRequest', async (req) => {
+      if (req.method !== 'OPTIONS') throw unavailable('this node does not take telemetry (QOSWATCH_ROLES has no worker): send it to the worker of the cluster', 5);
+    });
+  }
   app.addHook('onRequest', async (req) => {
     if (!isCollectorRequest(req)) return;
     const busy = app.loopBusy();

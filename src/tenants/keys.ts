@@ -85,6 +85,25 @@ export class Credentials {
         this.add(hash, { id: c.id, tenant: t.id, rateLimit: c.rate_limit, region: c.region, source: 'config' });
       }
     }
+    this.holdStored(stored);
+  }
+
+  /**
+   * Reads those created through the API again (another node of a cluster created or revoked one): new ones are
+   * taken in; revoked ones go, and listeners hear of it as of a revocation here.
+   */
+  async reload(): Promise<void> {
+    const stored = await this.rows.active();
+    const live = new Set(stored.map((r) => r.sha256));
+    for (const [hash, c] of [...this.byHash]) {
+      if (c.source !== 'api' || live.has(hash)) continue;
+      this.byHash.delete(hash);
+      for (const listener of this.revokeListeners) listener(c);
+    }
+    this.holdStored(stored.filter((r) => !this.byHash.has(r.sha256)));
+  }
+
+  private holdStored(stored: readonly CredentialRecord[]): void {
     for (const r of stored) {
       this.add(r.sha256, { id: r.id, tenant: r.tenant, name: r.name, rateLimit: r.rateLimit as Rate | undefined, source: 'api', createdAt: r.createdAt });
     }
@@ -175,6 +194,12 @@ export class KeyStore {
   ) {
     this.ingest = new Credentials(state.credentials(INGEST_KEYS.table), INGEST_KEYS);
     this.tokens = new Credentials(state.credentials(TENANT_TOKENS.table), TENANT_TOKENS);
+  }
+
+  /** Reads the API's keys and tokens again (another node of a cluster changed them). */
+  async reload(): Promise<void> {
+    await this.ingest.reload();
+    await this.tokens.reload();
   }
 
   isAdmin(presented: string): boolean {

@@ -11,6 +11,9 @@ export class Tenants {
   private readonly byId = new Map<string, Tenant>();
   readonly defaultId: string;
 
+  /** The stored spec of each tenant the API made, as last taken in. */
+  private readonly specs = new Map<string, string>();
+
   /** Ids defined in the config file: the API cannot change those. */
   private readonly fromConfig = new Set<string>();
 
@@ -30,11 +33,27 @@ export class Tenants {
       this.byId.set(t.id, this.build(t));
       this.fromConfig.add(t.id);
     }
-    for (const r of stored) {
-      if (!this.byId.has(r.id)) this.byId.set(r.id, this.build(tenantBodySchema.parse(r.spec)));
-    }
+    this.hold(stored);
     // The default tenant exists even when nothing names it: enterprise, UTC, default business hours.
     if (!this.byId.has(this.defaultId)) this.byId.set(this.defaultId, this.build(tenantBodySchema.parse({ id: this.defaultId })));
+  }
+
+  /** Reads the tenants the API stored again (another node of a cluster saved one). */
+  async reload(): Promise<void> {
+    if (this.rows) this.hold(await this.rows.all());
+  }
+
+  /**
+   * Takes the stored tenants in (the config file's win: the API cannot store one of theirs). A tenant whose spec did
+   * not change keeps its object: the SLA watch re-reads the tickets of a tenant whose object changed.
+   */
+  private hold(stored: readonly TenantRecord[]): void {
+    for (const r of stored) {
+      const spec = JSON.stringify(r.spec);
+      if (this.fromConfig.has(r.id) || this.specs.get(r.id) === spec) continue;
+      this.specs.set(r.id, spec);
+      this.byId.set(r.id, this.build(tenantBodySchema.parse(r.spec)));
+    }
   }
 
   /** Creates (201) or replaces (200) a tenant through the API; tenants of the config file are refused (409). */
@@ -43,6 +62,7 @@ export class Tenants {
     if (this.fromConfig.has(spec.id)) throw conflict(`tenant ${spec.id} is defined in the config file; change it there`);
     const existed = this.byId.has(spec.id);
     await this.rows!.save(spec.id, body, actor, now);
+    this.specs.set(spec.id, JSON.stringify(body));
     const tenant = this.build(spec);
     this.byId.set(spec.id, tenant);
     return { tenant, created: !existed };

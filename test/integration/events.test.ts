@@ -146,7 +146,7 @@ describe.skipIf(!HAVE_INFLUXD)('planned events: the readiness report (real Influ
         name: 'Double 11 Gala', regions: ['eu-west'], starts_at: iso(T + 3 * 3600_000), ends_at: iso(T + 5 * 3600_000), readiness_lead: '2h', notify: ['noc@acme.example'],
       });
       expect(e.body.readiness.due_at).toBe(iso(T + 3600_000));
-      t.app.stateDb
+      t.app.stateDb!
         .prepare("INSERT INTO incidents (group_key, tenant, region, title, state, priority, opened_at, updated_at) VALUES ('g', 'acme', 'eu-west', 'latency creeping up on isp-a', 'acknowledged', 'P2', ?, ?)")
         .run(T - 600_000, T);
       await t.app.sendReadiness();

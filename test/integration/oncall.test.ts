@@ -340,7 +340,7 @@ describe('overrides API', () => {
     expect(await whoAt(t, z('03-10 03:30'))).toEqual(['ana', 'apac', z('03-10 08:00')]);
     expect(await overrideIds(t)).toEqual([]);
     // Kept for the record, with who deleted it and when.
-    const rows = t.app.stateDb.prepare('SELECT id, deleted_by, deleted_at FROM oncall_overrides ORDER BY id').all();
+    const rows = t.app.stateDb!.prepare('SELECT id, deleted_by, deleted_at FROM oncall_overrides ORDER BY id').all();
     expect(rows).toEqual([
       { id: first.id, deleted_by: 'admin', deleted_at: T0 },
       { id: second.id, deleted_by: 'lead', deleted_at: T0 },

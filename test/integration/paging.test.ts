@@ -614,7 +614,7 @@ describe('crash safety of the hand-off from incidents to the pager', () => {
     const inc = await storm(t, P1);
     const paged = received();
     const keys = (await t.app.pager.outbox.ofIncident(inc.id)).map((r) => r.key);
-    const generation = () => (t.app.stateDb.prepare('SELECT generation FROM escalations WHERE incident_id = ?').get(inc.id) as { generation: number }).generation;
+    const generation = () => (t.app.stateDb!.prepare('SELECT generation FROM escalations WHERE incident_id = ?').get(inc.id) as { generation: number }).generation;
     expect(generation()).toBe(0);
     const entry = (await t.app.incidents.timeline(inc.id)).find((e) => e.kind === 'opened')!;
     await t.app.pager.onEvent({ type: 'opened', incident: (await t.app.incidents.get(inc.id))!, entry });

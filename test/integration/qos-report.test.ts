@@ -56,7 +56,7 @@ describe.skipIf(!HAVE_INFLUXD)('scheduled QoS reports (real InfluxDB 1.x, real S
     // First start (the schedule is first seen now): an incident and a ticket during the day, nothing to catch up.
     let t = await start();
     try {
-      const insert = t.app.stateDb.prepare("INSERT INTO incidents (group_key, tenant, region, title, state, priority, opened_at, updated_at) VALUES (?, 'acme', 'cn-east', 'stall', 'resolved', ?, ?, ?)");
+      const insert = t.app.stateDb!.prepare("INSERT INTO incidents (group_key, tenant, region, title, state, priority, opened_at, updated_at) VALUES (?, 'acme', 'cn-east', 'stall', 'resolved', ?, ?, ?)");
       insert.run('g1', 'P1', now, now);
       insert.run('g2', 'P0', Date.parse('2026-11-23T17:00:00Z'), now); // the next day: not in the report
       const ticket = await api(t.url, 'POST', '/v1/tickets', { tenant: 'acme', title: 'viewers stall in cn-east', priority: 'P1' });
