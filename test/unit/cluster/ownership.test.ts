@@ -36,15 +36,20 @@ describe.runIf(NATS_URL)('LeaseOwnership (on the machine\'s NATS server)', () =>
     return { o, log, owned: () => [...o.owned().keys()].sort((a, b) => a - b) };
   }
 
-  it('a lone node owns every partition; a second one takes what rendezvous hashing gives it; when it dies, the first takes them back with higher epochs', async () => {
-    const n1 = await testNats({ partitions: P, leaseTtlMs: 1000 });
+  /** Two nodes on their own connections to one cluster's streams and buckets (node-b's connection returned too). */
+  async function twoNodes(leaseTtlMs: number) {
+    const n1 = await testNats({ partitions: P, leaseTtlMs });
     cleanup.push(() => n1.remove());
     const n2 = await openNats({ ...n1.opts });
     cleanup.push(() => n2.close());
     const a = node(n1, 'node-a');
     const b = node(n2, 'node-b');
     cleanup.push(() => a.o.stop());
+    return { a, b, n2 };
+  }
 
+  it('a lone node owns every partition; a second one takes what rendezvous hashing gives it; when it dies, the first takes them back with higher epochs', async () => {
+    const { a, b, n2 } = await twoNodes(1000);
     await a.o.start();
     expect(a.owned()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     const firstEpochs = new Map(a.log.acquired.map((x) => [x.p, x.epoch]));
@@ -67,13 +72,7 @@ describe.runIf(NATS_URL)('LeaseOwnership (on the machine\'s NATS server)', () =>
   });
 
   it('a node that stops releases its partitions: the other takes them without waiting for them to age out', async () => {
-    const n1 = await testNats({ partitions: P, leaseTtlMs: 30_000 });
-    cleanup.push(() => n1.remove());
-    const n2 = await openNats({ ...n1.opts });
-    cleanup.push(() => n2.close());
-    const a = node(n1, 'node-a');
-    const b = node(n2, 'node-b');
-    cleanup.push(() => a.o.stop());
+    const { a, b } = await twoNodes(30_000);
     await a.o.start();
     await b.o.start();
     await waitFor('node-b to own its share', () => (b.owned().length > 0 && a.owned().length + b.owned().length === P ? true : undefined), 5000);

@@ -42,7 +42,8 @@ describe.runIf(PG_URL)('PgLeadership (PostgreSQL advisory lock)', () => {
     for (const n of nodes.splice(0)) await n.stop();
   });
 
-  it('one node of two leads; stopping it hands the lead to the other, whose duties then start', async () => {
+  /** Two nodes of a cluster of their own, started a then b; what their duties did. */
+  async function twoStarted() {
     const key = 900_000_000 + Math.floor(Math.random() * 1e6);
     const log: string[] = [];
     const a = node('a', key, log);
@@ -50,6 +51,11 @@ describe.runIf(PG_URL)('PgLeadership (PostgreSQL advisory lock)', () => {
     nodes.push(a, b);
     await a.start();
     await b.start();
+    return { key, log, a, b };
+  }
+
+  it('one node of two leads; stopping it hands the lead to the other, whose duties then start', async () => {
+    const { log, a, b } = await twoStarted();
     expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
     expect(log).toEqual(['a starts']);
     await a.stop();
@@ -58,13 +64,7 @@ describe.runIf(PG_URL)('PgLeadership (PostgreSQL advisory lock)', () => {
   });
 
   it('a leader whose lock session dies (terminated by the server) stops its duties; the other node takes over', async () => {
-    const key = 900_000_000 + Math.floor(Math.random() * 1e6);
-    const log: string[] = [];
-    const a = node('a', key, log);
-    const b = node('b', key, log);
-    nodes.push(a, b);
-    await a.start();
-    await b.start();
+    const { key, log, a, b } = await twoStarted();
     const pid = await holder(key);
     expect(pid, 'the lock is held by a session').toBeDefined();
     await terminate(pid!);
