@@ -12,7 +12,11 @@ const readySchema = z.object({
   storage: z.enum(['ok', 'spooling', 'disabled']).describe('InfluxDB: written, unreachable (points kept in the spool), or not configured'),
   detail: z.string().optional(),
   spool: z.object({ points: z.number(), bytes: z.number() }),
+  node: z.object({ mode: z.enum(['embedded', 'cluster']), roles: z.array(z.enum(['worker', 'leader'])), leader: z.boolean() }),
 });
+
+/** How long the state store may take to answer a readiness probe. */
+const STATE_PROBE_MS = 2000;
 
 const METRICS_AUTH = '/metrics needs "Authorization: Bearer <token>" with QOSWATCH_METRICS_TOKEN or the admin token';
 
@@ -29,14 +33,44 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
 
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
+  const roles = env.QOSWATCH_MODE === 'cluster' ? env.QOSWATCH_ROLES : (['worker', 'leader'] as const);
+  /** Why this node is not ready for `role`, or undefined when it is. */
+  const notReady = async (role: 'telemetry' | 'leader' | 'api', telemetry: { ready: boolean; detail?: string }): Promise<string | undefined> => {
+    if (closing) return 'shutting down';
+    if (role === 'leader') return app.leadership.isLeader() ? undefined : 'this node does not lead now (a standby, or QOSWATCH_ROLES has no leader)';
+    if (role === 'api') {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${STATE_PROBE_MS} ms`)), STATE_PROBE_MS)));
+      try {
+        await Promise.race([app.state.meta.get('readiness-probe'), timeout]);
+        return undefined;
+      } catch (err) {
+        return `the state store does not answer: ${err instanceof Error ? err.message : String(err)}`;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    if (!app.isWorker) return 'this node takes no telemetry (QOSWATCH_ROLES has no worker)';
+    return telemetry.ready ? undefined : telemetry.detail;
+  };
+
   app.get(
     '/readyz',
-    { schema: { tags: ['operations'], summary: 'Ready to accept telemetry: storage reachable, or spooling', response: { 200: readySchema, 503: readySchema } } },
-    async (_req, reply) => {
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Ready for a role: telemetry (default: storage reachable, or spooling), leader (runs paging now), or api (the state store answers)',
+        querystring: z.strictObject({ role: z.enum(['telemetry', 'leader', 'api']).default('telemetry') }),
+        response: { 200: readySchema, 503: readySchema },
+      },
+    },
+    async (req, reply) => {
       const r = app.pipeline.readiness();
       const depth = app.pipeline.spool.depth;
-      const body = { ...r, ready: r.ready && !closing, spool: { points: depth.lines, bytes: depth.bytes } };
-      if (closing) body.detail = 'shutting down';
+      const why = await notReady(req.query.role, r);
+      const node = { mode: env.QOSWATCH_MODE, roles: [...roles], leader: app.leadership.isLeader() };
+      const detail = req.query.role === 'telemetry' ? (why ?? r.detail) : why;
+      const body = { storage: r.storage, ready: why === undefined, detail, spool: { points: depth.lines, bytes: depth.bytes }, node };
       return reply.code(body.ready ? 200 : 503).send(body);
     },
   );

@@ -20,6 +20,7 @@ const { receiver } = useLoopbackServers();
 const service = servicesKilledAfterEach();
 
 const leader = async (url: string) => metricValue(await metricsText(url), 'qoswatch_leader');
+const ready = async (url: string, role: string) => (await fetch(`${url}/readyz?role=${role}`)).status;
 
 describe.runIf(PG_URL)('cluster mode: two nodes sharing PostgreSQL', () => {
   it('one leads and pages; the other refuses telemetry, shares the API and its silences reach the worker; killed, the leader hands a failing page to the other, which delivers it with the same key', async () => {
@@ -42,6 +43,10 @@ describe.runIf(PG_URL)('cluster mode: two nodes sharing PostgreSQL', () => {
       const a = await service({ ...common, QOSWATCH_ROLES: 'worker,leader' });
       const b = await service({ ...common, QOSWATCH_ROLES: 'leader' });
       expect([await leader(a.url), await leader(b.url)], 'the node that started first leads').toEqual([1, 0]);
+      // Readiness per role, for load balancers: telemetry to the worker, paging on the leader, the API on both.
+      expect([await ready(a.url, 'telemetry'), await ready(b.url, 'telemetry')]).toEqual([200, 503]);
+      expect([await ready(a.url, 'leader'), await ready(b.url, 'leader')]).toEqual([200, 503]);
+      expect([await ready(a.url, 'api'), await ready(b.url, 'api')]).toEqual([200, 200]);
 
       // One worker per cluster: a second one is refused at start.
       await expect(service({ ...common, QOSWATCH_ROLES: 'worker' })).rejects.toThrow(/another node of this cluster is the worker/);
@@ -71,6 +76,7 @@ describe.runIf(PG_URL)('cluster mode: two nodes sharing PostgreSQL', () => {
       expect(await a.stop('SIGKILL')).toBe('SIGKILL');
       receiver.otherwise = { status: 200, body: 'ok' };
       await waitFor('the other node to lead', async () => ((await leader(b.url)) === 1 ? true : undefined), 10_000);
+      expect(await ready(b.url, 'leader')).toBe(200);
       await waitFor('the page delivered by the new leader', () => (receiver.to(OPS_HOOK).some((r) => r.answered?.status === 200) ? true : undefined), 30_000);
 
       const requests = receiver.to(OPS_HOOK);

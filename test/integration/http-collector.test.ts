@@ -627,6 +627,10 @@ describe('operational endpoints', () => {
     const ready = await send(t.url, 'GET', '/readyz');
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ ready: true, storage: 'disabled', spool: { points: expect.any(Number), bytes: expect.any(Number) } });
+    // The embedded mode's one process is every role.
+    expect(ready.body.node).toEqual({ mode: 'embedded', roles: ['worker', 'leader'], leader: true });
+    for (const role of ['leader', 'api', 'telemetry']) expect((await send(t.url, 'GET', `/readyz?role=${role}`)).status, role).toBe(200);
+    expect((await send(t.url, 'GET', '/readyz?role=nope')).status).toBe(400);
     // Neither needs a key.
     expect(health.headers['www-authenticate']).toBeUndefined();
   });
