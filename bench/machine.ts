@@ -93,7 +93,8 @@ export function replaceInLatest(body: string): void {
     const [heading, ...rest] = part.split('\n');
     const stamped = `${heading}\n\nMeasured again: ${machineLine()}\n${rest.join('\n')}`;
     const old = parts(latest).find((p) => headingKey(p) === headingKey(heading!));
-    latest = old ? latest.replace(old, stamped.trim() + '\n\n') : `${latest.trim()}\n\n${stamped.trim()}`;
+    // The part keeps the blank lines that followed it: each partial run added one more before.
+    latest = old ? latest.replace(old, stamped.trim() + /\s*$/.exec(old)![0]) : `${latest.trim()}\n\n${stamped.trim()}`;
   }
   writeDoc({ ...d, latest });
 }
