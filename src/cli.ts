@@ -141,6 +141,28 @@ ${HELP_LINE}`,
     },
   },
   {
+    name: 'cluster init',
+    synopsis: '',
+    summary: 'create or migrate the state schema in PostgreSQL (DATABASE_URL, DATABASE_SCHEMA)',
+    details: HELP_LINE,
+    maxArgs: 0,
+    async run() {
+      const { clusterCommand } = await import('./coordination/cluster-cli.js');
+      return clusterCommand('init');
+    },
+  },
+  {
+    name: 'cluster status',
+    synopsis: '',
+    summary: 'print who leads and who works, the followers\' lag and the paging backlog, as JSON (DATABASE_URL)',
+    details: HELP_LINE,
+    maxArgs: 0,
+    async run() {
+      const { clusterCommand } = await import('./coordination/cluster-cli.js');
+      return clusterCommand('status');
+    },
+  },
+  {
     name: 'version',
     synopsis: '',
     summary: 'print the version (also --version, -V)',
@@ -153,7 +175,7 @@ ${HELP_LINE}`,
   },
 ];
 
-const GROUPS = ['keys', 'rules', 'oncall', 'journal'] as const;
+const GROUPS = ['keys', 'rules', 'oncall', 'journal', 'cluster'] as const;
 
 const usageLine = (c: Command) => `qoswatch ${c.name}${c.synopsis ? ` ${c.synopsis}` : ''}`;
 const commandHelp = (c: Command) => `Usage: ${usageLine(c)}\n\n${c.summary[0]!.toUpperCase()}${c.summary.slice(1)}.\n\n${c.details}\n`;

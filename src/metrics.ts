@@ -114,6 +114,8 @@ export class Metrics {
   readonly pagesHeld = this.counter('qoswatch_pages_held_total', 'Pages held back because their tenant was over its page budget (each sent later, counted once), by tenant', ['tenant']);
   readonly alertsOverBudget = this.counter('qoswatch_alerts_over_budget_total', 'Alert groups that fired while their tenant had its most open incidents, collected into one incident, by tenant', ['tenant']);
   readonly leader = this.gauge('qoswatch_leader', '1 when this process runs the singleton duties (escalations, outbox, SLA watch, reports, readiness reports); always 1 in the embedded mode');
+  readonly leaderChanges = this.counter('qoswatch_leader_changes_total', 'Times this process gained (to="leader") or lost (to="standby") the lead of a cluster', ['to']);
+  readonly followerLag = this.gauge('qoswatch_timeline_follower_lag', 'Incident timeline entries a follower (pager, tickets) has not handled yet', ['consumer']);
   readonly pointsDiscarded = this.counter('qoswatch_points_discarded_total', 'Points not stored because no InfluxDB is configured');
 
   constructor() {

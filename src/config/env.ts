@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { GROUP_FIELDS, type GroupField } from '../shared/labels.js';
 import { type ProxyNet, parseProxyNet } from '../geoip/client-address.js';
@@ -167,6 +168,7 @@ export const envSchema = z.object({
       return roles as ('worker' | 'leader')[];
     }),
   QOSWATCH_LEADER_CHECK: durationSchema(100, 60_000).default(1000),
+  QOSWATCH_NODE_ID: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'letters, digits and _ . : - only (at most 100)').default(`${hostname()}-${process.pid}`),
 });
 
 export type Env = z.output<typeof envSchema>;

@@ -11,6 +11,8 @@ export interface PgLeadershipOptions {
   checkMs: number;
   /** A check that takes longer than this counts as a lost session. */
   timeoutMs: number;
+  /** Hears each gain (true) and loss (false) of the lead. */
+  onChange?: (leading: boolean) => void;
 }
 
 /** A cluster's advisory lock for a role: clusters sharing a database (each in its own schema) lock apart. */
@@ -85,6 +87,7 @@ export class PgLeadership extends Duties implements LeadershipRun {
     }
     this.leading = true;
     this.changes++;
+    this.opts.onChange?.(true);
     this.events.info({}, 'this node leads: starting the singleton duties');
     try {
       await super.start();
@@ -107,6 +110,7 @@ export class PgLeadership extends Duties implements LeadershipRun {
     if (this.leading) {
       this.leading = false;
       this.changes++;
+      this.opts.onChange?.(false);
       this.events.warn({ reason: why }, 'this node no longer leads: stopping the singleton duties');
       this.quietUntil = Date.now() + 3 * this.opts.checkMs;
       await super.stop().catch(() => {});

@@ -25,15 +25,26 @@ export const coordinationPlugin = fp<{ metrics: Metrics; env: Env }>(
     if (cluster) {
       const pgl = await import('./pg-leadership.js');
       leadership = roles.includes('leader')
-        ? new pgl.PgLeadership({ url: env.DATABASE_URL!, lockKey: pgl.lockKeyOf(env.DATABASE_SCHEMA, 'leader'), checkMs: env.QOSWATCH_LEADER_CHECK, timeoutMs: 3 * env.QOSWATCH_LEADER_CHECK }, app.log)
+        ? new pgl.PgLeadership(
+            {
+              url: env.DATABASE_URL!, lockKey: pgl.lockKeyOf(env.DATABASE_SCHEMA, 'leader'), checkMs: env.QOSWATCH_LEADER_CHECK, timeoutMs: 3 * env.QOSWATCH_LEADER_CHECK,
+              onChange: (leading) => metrics.leaderChanges.inc({ to: leading ? 'leader' : 'standby' }),
+            },
+            app.log,
+          )
         : new NoLeadership(app.log);
+      const { LEADER_KEY, WORKER_KEY } = await import('./cluster-cli.js');
+      // Who holds a role, for `qoswatch cluster status` (the lock says whether it still does).
+      const record = (key: string) => app.state.meta.set(key, JSON.stringify({ node: env.QOSWATCH_NODE_ID, since: Date.now() }));
       if (roles.includes('worker')) {
         const lock = await pgl.holdWorkerLock(env.DATABASE_URL!, pgl.lockKeyOf(env.DATABASE_SCHEMA, 'worker'), (err) => {
           app.log.fatal({ err: err.message }, 'the worker lock session was lost: shutting down rather than evaluate beside another worker');
           process.kill(process.pid, 'SIGTERM');
         });
         app.addHook('onClose', () => lock.release());
+        await record(WORKER_KEY);
       }
+      leadership.duty('leader record', { start: () => record(LEADER_KEY), stop: () => {} });
     }
     (metrics.leader as unknown as { collect: () => void }).collect = () => metrics.leader.set(leadership.isLeader() ? 1 : 0);
     app.decorate('leadership', leadership);

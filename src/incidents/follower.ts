@@ -14,6 +14,9 @@ export interface FollowerDeps {
   pollMs?: number;
 }
 
+/** The service's followers of the timeline, by the name their cursor is kept under (their lag is a metric). */
+export const FOLLOWERS = ['pager', 'tickets'] as const;
+
 /** Entries read per query. */
 const PAGE = 200;
 /**

@@ -3,6 +3,7 @@ import type { Env } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
 import { PRIORITIES } from '../shared/priority.js';
 import { EventBus } from './bus.js';
+import { FOLLOWERS } from './follower.js';
 import { Incidents } from './incidents.js';
 import { incidentEventLine } from './influx-events.js';
 import type { IncidentEvent } from './model.js';
@@ -31,6 +32,10 @@ export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
     bus.on((e) => metrics.incidentEvents.inc({ kind: e.type }));
     bus.on((e) => e.type === 'alert_fired' && e.entry.data?.over_budget !== undefined && metrics.alertsOverBudget.inc({ tenant: e.incident.tenant }));
     bus.on((e) => app.points.enqueue([incidentEventLine(e)]));
+    (metrics.followerLag as unknown as { collect: () => Promise<void> }).collect = async () => {
+      const last = await app.state.cursors.lastId();
+      for (const consumer of FOLLOWERS) metrics.followerLag.set({ consumer }, last - ((await app.state.cursors.get(consumer)) ?? last));
+    };
     (metrics.incidentsOpen as unknown as { collect: () => Promise<void> }).collect = async () => {
       const counts = await incidents.openCounts();
       // Every tenant × priority, zeros included, so that a board shows 0 rather than a gap.

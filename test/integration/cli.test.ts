@@ -27,6 +27,7 @@ describe('versions and help', () => {
     [['rules', '--help'], 'qoswatch rules'], [['rules', 'check', '--help'], 'qoswatch rules check'],
     [['oncall', '--help'], 'qoswatch oncall'], [['oncall', 'check', '--help'], 'qoswatch oncall check'], [['oncall', 'who', '--help'], 'qoswatch oncall who'],
     [['journal', '--help'], 'qoswatch journal'], [['journal', 'requeue', '--help'], 'qoswatch journal requeue'],
+    [['cluster', '--help'], 'qoswatch cluster'], [['cluster', 'status', '--help'], 'qoswatch cluster status'],
     [['simulate', '--help'], 'qoswatch simulate'], [['version', '--help'], 'qoswatch version'],
   ])('%j prints the usage of %s on stdout, exit 0', async (args, usage) => {
     const r = await runCliStreams(args, {});
@@ -114,5 +115,19 @@ describe('keys hash', () => {
       expect(r.stderr).toMatch(/^qoswatch keys hash: give one key on stdin/);
       expect(r.code).toBe(2);
     }
+  });
+});
+
+describe('qoswatch cluster', () => {
+  it('init and status need DATABASE_URL: exit 2 naming it, and never echo the URL given', async () => {
+    for (const sub of ['init', 'status']) {
+      const r = await runCliStreams(['cluster', sub], {});
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/DATABASE_URL: required by qoswatch cluster/);
+    }
+    const bad = await runCliStreams(['cluster', 'status'], { DATABASE_URL: 'mysql://root:hunter2@db/x' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/DATABASE_URL: must be a postgres:\/\/ URL/);
+    expect(bad.stderr).not.toContain('hunter2');
   });
 });

@@ -7,7 +7,7 @@ import { LINK_SECRET, OPS_HOOK, PUBLIC_URL, pagingEntries, pagingOnCall, pagingR
 import { waitFor } from '../helpers/ports.js';
 import { PG_URL, freshSchema } from '../helpers/postgres.js';
 import { header, json } from '../helpers/receiver.js';
-import { CLI, servicesKilledAfterEach } from '../helpers/service.js';
+import { CLI, runCliStreams, servicesKilledAfterEach } from '../helpers/service.js';
 
 /**
  * The cluster mode as far as it goes today (issue 17): nodes of the built service, as real processes, sharing their
@@ -40,8 +40,14 @@ describe.runIf(PG_URL)('cluster mode: two nodes sharing PostgreSQL', () => {
       QOSWATCH_SHUTDOWN_TIMEOUT: '1s',
     };
     try {
-      const a = await service({ ...common, QOSWATCH_ROLES: 'worker,leader' });
-      const b = await service({ ...common, QOSWATCH_ROLES: 'leader' });
+      const a = await service({ ...common, QOSWATCH_ROLES: 'worker,leader', QOSWATCH_NODE_ID: 'node-a' });
+      const b = await service({ ...common, QOSWATCH_ROLES: 'leader', QOSWATCH_NODE_ID: 'node-b' });
+      const status = async () => {
+        const r = await runCliStreams(['cluster', 'status'], { DATABASE_URL: PG_URL!, DATABASE_SCHEMA: schema });
+        expect(r.code, r.stderr).toBe(0);
+        return JSON.parse(r.stdout);
+      };
+      expect(await status()).toMatchObject({ schema, leader: { held: true, node: 'node-a' }, worker: { held: true, node: 'node-a' }, outbox: { waiting: 0 }, incidents: { open: 0 } });
       expect([await leader(a.url), await leader(b.url)], 'the node that started first leads').toEqual([1, 0]);
       // Readiness per role, for load balancers: telemetry to the worker, paging on the leader, the API on both.
       expect([await ready(a.url, 'telemetry'), await ready(b.url, 'telemetry')]).toEqual([200, 503]);
@@ -77,6 +83,8 @@ describe.runIf(PG_URL)('cluster mode: two nodes sharing PostgreSQL', () => {
       receiver.otherwise = { status: 200, body: 'ok' };
       await waitFor('the other node to lead', async () => ((await leader(b.url)) === 1 ? true : undefined), 10_000);
       expect(await ready(b.url, 'leader')).toBe(200);
+      expect(metricValue(await metricsText(b.url), 'qoswatch_leader_changes_total{to="leader"}'), 'one failover').toBe(1);
+      expect(await status(), 'the dead worker\'s lock went with its session').toMatchObject({ leader: { held: true, node: 'node-b' }, worker: { held: false, node: 'node-a' }, incidents: { open: 2 } });
       await waitFor('the page delivered by the new leader', () => (receiver.to(OPS_HOOK).some((r) => r.answered?.status === 200) ? true : undefined), 30_000);
 
       const requests = receiver.to(OPS_HOOK);

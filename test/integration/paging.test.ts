@@ -3,7 +3,7 @@ import type { ParsedMail } from 'mailparser';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { api, incidents, send, viewers, writeRules } from '../helpers/alerting.js';
 import { type StartOptions, type TestApp, appsClosedAfterEach, postTelemetry } from '../helpers/app.js';
-import { metricsText } from '../helpers/metrics.js';
+import { metricValue, metricsText } from '../helpers/metrics.js';
 import {
   type Entry, type OnCallDoc, LINK_SECRET, OPS_HOOK, PUBLIC_URL, RUNBOOK, WEBHOOK_SECRET, WECOM,
   mailLinks, pagingEntries, pagingOnCall, pagingRule, personIn, timeline, useLoopbackServers, writeOnCall,
@@ -664,10 +664,14 @@ describe('crash safety of the hand-off from incidents to the pager', () => {
     const inc = await storm(first, P1);
     expect(inc).toMatchObject({ state: 'open', silenced: false });
     expect(received()).toEqual([]);
+    const lag = async (t: TestApp) => metricValue(await metricsText(t.url), 'qoswatch_timeline_follower_lag{consumer="pager"}');
+    expect(await lag(first), 'the stopped pager is behind the timeline').toBeGreaterThan(0);
     await first.close();
 
     const again = await start(undefined, { dataDir: first.dataDir });
     await again.app.pager.tick();
+    // Its own notes (paged, page_delivered) come after what it handled: its next wake (a poll at most) passes them.
+    await waitFor('the pager caught up after the restart', async () => ((await lag(again)) === 0 ? true : undefined), 5000);
     await at(again, S);
     expect(received(), 'pending pages are sent after a restart: nothing is lost').toEqual(pages('email alice@example.com opened', `${OPS_HOOK} U-alice opened`));
   });

@@ -85,6 +85,11 @@ export class PgStateStore extends Repos implements StateStore {
 
   readonly listen = (channel: Channel, fn: (detail: string) => void): (() => void) => this.notifications.on(channel, fn);
 
+  /** The schema version of the state tables. */
+  async version(): Promise<number> {
+    return (await this.pool.query<{ version: number }>('SELECT version FROM qoswatch_schema')).rows[0]!.version;
+  }
+
   async close(): Promise<void> {
     await this.notifications.close();
     await this.pool.end();
