@@ -221,6 +221,17 @@ describe.each(BACKENDS)('Silences on $name', (backend) => {
     await expectNotFound(() => silences.get(999));
   });
 
+  it('makes a coverage check due when the silences changed, and not when a reload found them the same', async () => {
+    await silences.create(input(), 'alice', T0);
+    expect(silences.checkDue(T0)).toBe(true);
+    silences.checked(T0);
+    expect(silences.checkDue(T0 + MIN)).toBe(false);
+    await silences.reload(); // a cluster node's periodic read: nothing changed
+    expect(silences.checkDue(T0 + MIN)).toBe(false);
+    await silences.create(input({ matchers: { tenant: 'beta' } }), 'bob', T0 + MIN);
+    expect(silences.checkDue(T0 + MIN)).toBe(true);
+  });
+
   it('updates a silence, and matching follows at once', async () => {
     const s = await silences.create(input(), 'alice', T0);
     expect(silences.isSilenced(ACME, T0)).toBe(true);
