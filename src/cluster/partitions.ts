@@ -21,6 +21,16 @@ export function partitionOf(tenant: string, region: string, partitions: number):
   return fnv1a(`${tenant}\u0000${region}`) % partitions;
 }
 
+/** MurmurHash3's finalizer: FNV-1a of names that differ in a character or two is too alike to rank them by. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /**
  * Rendezvous (highest random weight) assignment: each partition goes to the live member with the highest score for
  * it. A member joining or leaving moves only the partitions it wins or held, about 1/N of them.
@@ -29,7 +39,7 @@ export function ownerOf(partition: number, members: readonly string[]): string |
   let best: string | undefined;
   let score = -1;
   for (const m of members) {
-    const s = fnv1a(`${m}/${partition}`);
+    const s = mix(fnv1a(`${m}/${partition}`));
     if (s > score || (s === score && best !== undefined && m < best)) [best, score] = [m, s];
   }
   return best;

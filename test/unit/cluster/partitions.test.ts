@@ -36,4 +36,13 @@ describe('partitions', () => {
     expect(moved).toBeGreaterThan(1024 * 0.15);
     expect(moved).toBeLessThan(1024 * 0.35);
   });
+
+  it('shares the partitions between members whose names differ in one character (node-a, node-b: each gets some of 4)', () => {
+    // Plain FNV-1a scores of such names rank alike on every partition: one member got all of them.
+    for (const members of [['node-a', 'node-b'], ['worker-1', 'worker-2', 'worker-3']]) {
+      const counts = members.map((m) => desiredPartitions(m, members, 16).length);
+      expect(Math.min(...counts), `${members.join(', ')} over 16 partitions: ${counts.join(', ')}`).toBeGreaterThanOrEqual(2);
+    }
+    expect(desiredPartitions('node-b', ['node-a', 'node-b'], 4).length).toBeGreaterThan(0);
+  });
 });
