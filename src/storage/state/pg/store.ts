@@ -66,7 +66,11 @@ export class PgStateStore extends Repos implements StateStore {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
+      // A connection the server cut while it sat in the pool fails here: it must not go back to the pool.
+      await client.query('BEGIN').catch((e: Error) => {
+        broken = e;
+        throw e;
+      });
       try {
         const t = transactionStore(client, this.listen);
         await begin(t, opts);
