@@ -24,6 +24,7 @@ import { incidentRoutes } from './incidents/routes.js';
 import { silenceRoutes } from './incidents/silence-routes.js';
 import { rulesPlugin } from './rules/plugin.js';
 import { ruleRoutes } from './rules/routes.js';
+import { workersPlugin } from './worker/plugin.js';
 import { onCallPlugin } from './oncall/plugin.js';
 import { onCallRoutes } from './oncall/routes.js';
 import { linkRoutes } from './notify/link-routes.js';
@@ -90,14 +91,15 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR, fsync: env.QOSWATCH_FSYNC, influx: sink !== undefined, postgres });
   await app.register(tenantsPlugin, { config, ingestKey: env.QOSWATCH_INGEST_KEY, adminToken: env.QOSWATCH_ADMIN_TOKEN });
   await app.register(geoipPlugin, { env });
+  await app.register(coordinationPlugin, { metrics, env });
   await app.register(pipelinePlugin, { env, config, sink, metrics, clock });
   // Without InfluxDB the snapshots would only be discarded.
   await app.register(selfMetricsPlugin, { metrics, intervalMs: sink ? env.QOSWATCH_SELF_METRICS_INTERVAL : 0, clock });
-  await app.register(coordinationPlugin, { metrics, env });
   await app.register(onCallPlugin, { env, clock });
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(eventsPlugin, { env, clock });
   await app.register(rulesPlugin, { env, metrics, clock });
+  await app.register(workersPlugin, { env, config, sink, metrics, clock });
   await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(ticketsPlugin, { clock });
   await app.register(reportsPlugin, { env, clock });

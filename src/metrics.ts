@@ -117,6 +117,14 @@ export class Metrics {
   readonly leaderChanges = this.counter('qoswatch_leader_changes_total', 'Times this process gained (to="leader") or lost (to="standby") the lead of a cluster', ['to']);
   readonly followerLag = this.gauge('qoswatch_timeline_follower_lag', 'Incident timeline entries a follower (pager, tickets) has not handled yet', ['consumer']);
   readonly pointsDiscarded = this.counter('qoswatch_points_discarded_total', 'Points not stored because no InfluxDB is configured');
+  readonly partitionsOwned = this.gauge('qoswatch_partitions_owned', 'Partitions of the raw log this cluster node owns now (evaluates)');
+  readonly partitionEpoch = this.gauge('qoswatch_partition_epoch', "The lease epoch (fencing token) of each partition this node owns", ['partition']);
+  readonly partitionLag = this.gauge('qoswatch_partition_lag_seconds', 'How long the last batch a partition owner applied had waited since its collector stored it (ingest to evaluation)', ['partition']);
+  readonly partitionTakeovers = this.counter('qoswatch_partition_takeovers_total', 'Partitions this node took over (acquired) and gave up (released: handed over; lost: its lease went first)', ['event']);
+  readonly partitionReplayed = this.counter('qoswatch_partition_replayed_batches_total', 'Raw-log batches a partition owner read again from its checkpoint at a takeover');
+  readonly fenceRejections = this.counter('qoswatch_fence_rejections_total', "Writes of a partition owner refused because a newer owner's epoch had written: a stale owner stopped");
+  readonly rawBatchesDamaged = this.counter('qoswatch_raw_batches_damaged_total', 'Raw-log messages a partition owner could not read (skipped: their samples are lost)');
+  readonly partitionPointsDropped = this.counter('qoswatch_partition_points_dropped_total', "Points a partition owner dropped because InfluxDB was away longer than its backlog holds (the oldest first)");
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });

@@ -1,7 +1,7 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Env } from '../config/env.js';
+import { type Env, ROLES } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
 import { type ErrorBody, unauthorized } from '../shared/http-errors.js';
 import { bearer } from '../tenants/auth.js';
@@ -12,7 +12,7 @@ const readySchema = z.object({
   storage: z.enum(['ok', 'spooling', 'disabled']).describe('InfluxDB: written, unreachable (points kept in the spool), or not configured'),
   detail: z.string().optional(),
   spool: z.object({ points: z.number(), bytes: z.number() }),
-  node: z.object({ mode: z.enum(['embedded', 'cluster']), roles: z.array(z.enum(['worker', 'leader'])), leader: z.boolean() }),
+  node: z.object({ mode: z.enum(['embedded', 'cluster']), roles: z.array(z.enum(ROLES)), leader: z.boolean() }),
 });
 
 /** How long the state store may take to answer a readiness probe. */
@@ -33,7 +33,6 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
 
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
-  const roles = env.QOSWATCH_MODE === 'cluster' ? env.QOSWATCH_ROLES : (['worker', 'leader'] as const);
   /** Why this node is not ready for `role`, or undefined when it is. */
   const notReady = async (role: 'telemetry' | 'leader' | 'api', telemetry: { ready: boolean; detail?: string }): Promise<string | undefined> => {
     if (closing) return 'shutting down';
@@ -50,7 +49,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
         clearTimeout(timer);
       }
     }
-    if (!app.isWorker) return 'this node takes no telemetry (QOSWATCH_ROLES has no worker)';
+    if (!app.roles.includes('collector')) return 'this node takes no telemetry (QOSWATCH_ROLES has no collector)';
+    if (app.nats?.nc.isClosed()) return 'the connection to NATS is closed: telemetry cannot be stored';
     return telemetry.ready ? undefined : telemetry.detail;
   };
 
@@ -68,7 +68,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
       const r = app.pipeline.readiness();
       const depth = app.pipeline.spool.depth;
       const why = await notReady(req.query.role, r);
-      const node = { mode: env.QOSWATCH_MODE, roles: [...roles], leader: app.leadership.isLeader() };
+      const node = { mode: env.QOSWATCH_MODE, roles: [...app.roles], leader: app.leadership.isLeader() };
       const detail = req.query.role === 'telemetry' ? (why ?? r.detail) : why;
       const body = { storage: r.storage, ready: why === undefined, detail, spool: { points: depth.lines, bytes: depth.bytes }, node };
       return reply.code(body.ready ? 200 : 503).send(body);

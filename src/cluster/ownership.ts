@@ -16,7 +16,8 @@ export interface Ownership {
   stop(): Promise<void>;
 }
 
-type Listener = (l: Lease) => void | Promise<void>;
+/** `handover` on `lost`: this node gives the partition up itself (flush and checkpoint first); else its lease went. */
+type Listener = (l: Lease, handover: boolean) => void | Promise<void>;
 
 /** The embedded mode: one node owns the one partition, for ever, at epoch 1. */
 export class StaticOwnership implements Ownership {
@@ -34,7 +35,7 @@ export class StaticOwnership implements Ownership {
 
   async start(): Promise<void> {
     this.started = true;
-    for (const fn of this.listeners) await fn(this.lease);
+    for (const fn of this.listeners) await fn(this.lease, false);
   }
 
   async stop(): Promise<void> {
@@ -100,7 +101,7 @@ export class LeaseOwnership implements Ownership {
     for (const l of [...this.held.values()]) {
       const renewed = await this.leases.renew(l);
       if (renewed) this.held.set(l.partition, renewed);
-      else await this.lose(l);
+      else await this.lose(l, false);
     }
     const desired = new Set(desiredPartitions(this.opts.self, await this.liveMembers(), this.opts.partitions));
     for (const l of [...this.held.values()]) if (!desired.has(l.partition)) await this.drop(l);
@@ -109,7 +110,7 @@ export class LeaseOwnership implements Ownership {
       const l = await this.leases.acquire(p);
       if (!l) continue;
       this.held.set(p, l);
-      for (const fn of this.listeners.acquired) await fn(l);
+      for (const fn of this.listeners.acquired) await fn(l, false);
     }
   }
 
@@ -130,12 +131,12 @@ export class LeaseOwnership implements Ownership {
 
   /** Gives a partition up: listeners first (the worker flushes and checkpoints), then the lease, for the next owner. */
   private async drop(l: Lease): Promise<void> {
-    await this.lose(l);
+    await this.lose(l, true);
     await this.leases.release(l);
   }
 
-  private async lose(l: Lease): Promise<void> {
+  private async lose(l: Lease, handover: boolean): Promise<void> {
     if (!this.held.delete(l.partition)) return;
-    for (const fn of this.listeners.lost) await fn(l);
+    for (const fn of this.listeners.lost) await fn(l, handover);
   }
 }

@@ -43,6 +43,16 @@ export class RawLog {
     }
   }
 
+  /** The seq of partition `p`'s last stored batch, 0 when it has none: how far a new owner replays before going live. */
+  async last(p: number): Promise<number> {
+    try {
+      return (await this.n.jsm.streams.getMessage(this.n.streamOf(p), { last_by_subj: this.n.subjectOf(p) }))?.seq ?? 0;
+    } catch (err) {
+      if (err instanceof Error && /no message found/i.test(err.message)) return 0;
+      throw err;
+    }
+  }
+
   /** Drops partition `p`'s batches below seq `below` (its checkpoint covers them). */
   async trim(p: number, below: number): Promise<number> {
     return (await this.n.jsm.streams.purge(this.n.streamOf(p), { filter: this.n.subjectOf(p), seq: below })).purged;

@@ -54,6 +54,10 @@ const proxyList = z
  * Every environment variable the service reads. The README's configuration table documents the same list;
  * test/unit/env.test.ts keeps the two in step.
  */
+/** What a cluster node does (README, Running a cluster); the embedded mode's one process does all of it. */
+export const ROLES = ['collector', 'worker', 'leader'] as const;
+export type Role = (typeof ROLES)[number];
+
 export const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -157,16 +161,23 @@ export const envSchema = z.object({
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'lower-case letters, digits and _ only').max(63).default('public'),
   QOSWATCH_ROLES: z
     .string()
-    .default('worker,leader')
+    .default('collector,worker,leader')
     .transform((v, ctx) => {
       const roles = [...new Set(v.split(',').map((r) => r.trim()).filter(Boolean))];
-      const unknown = roles.filter((r) => r !== 'worker' && r !== 'leader');
+      const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
       if (unknown.length || roles.length === 0) {
-        ctx.addIssue({ code: 'custom', message: `a comma-separated list of worker, leader (got ${JSON.stringify(v.slice(0, 60))})` });
+        ctx.addIssue({ code: 'custom', message: `a comma-separated list of ${ROLES.join(', ')} (got ${JSON.stringify(v.slice(0, 60))})` });
         return z.NEVER;
       }
-      return roles as ('worker' | 'leader')[];
+      return roles as Role[];
     }),
+  NATS_URL: optional(z.string().regex(/^(nats|tls):\/\/[^,\s]+(,(nats|tls):\/\/[^,\s]+)*$/, 'nats://host:port, comma-separated for several servers')),
+  /** Name prefix of the cluster's streams and buckets: two clusters (or tests) can share a NATS. */
+  QOSWATCH_NATS_PREFIX: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,30}$/, 'a letter, then letters, digits and _ (at most 31)').default('QOS_'),
+  QOSWATCH_NATS_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /** Fixed for the life of the data: changing it moves every region to another partition. */
+  QOSWATCH_PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
+  QOSWATCH_LEASE_TTL: durationSchema(1000, 60_000).default(3000),
   QOSWATCH_LEADER_CHECK: durationSchema(100, 60_000).default(1000),
   QOSWATCH_NODE_ID: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'letters, digits and _ . : - only (at most 100)').default(`${hostname()}-${process.pid}`),
 });
@@ -187,6 +198,11 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
   }
-  if (parsed.data.QOSWATCH_MODE === 'cluster' && !parsed.data.DATABASE_URL) throw new ConfigError('invalid environment:\n  DATABASE_URL: required with QOSWATCH_MODE=cluster');
+  const d = parsed.data;
+  if (d.QOSWATCH_MODE === 'cluster' && !d.DATABASE_URL) throw new ConfigError('invalid environment:\n  DATABASE_URL: required with QOSWATCH_MODE=cluster');
+  if (d.QOSWATCH_MODE === 'cluster' && d.QOSWATCH_RAW_SAMPLES) throw new ConfigError('invalid environment:\n  QOSWATCH_RAW_SAMPLES: not supported with QOSWATCH_MODE=cluster (rollups only)');
+  if (d.QOSWATCH_MODE === 'cluster' && !d.NATS_URL && (d.QOSWATCH_ROLES.includes('collector') || d.QOSWATCH_ROLES.includes('worker'))) {
+    throw new ConfigError('invalid environment:\n  NATS_URL: required with QOSWATCH_MODE=cluster on a node with the collector or worker role');
+  }
   return parsed.data;
 }

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { ConfigError, type Env, loadEnv } from '../config/env.js';
 import { PgStateStore } from '../storage/state/pg/store.js';
+import { natsOptions } from './nats-options.js';
 import { lockKeyOf } from './pg-leadership.js';
 
-/** Where the leader and the worker say who they are (meta keys of the state store). */
+/** Where the leader says who it is (a meta key of the state store). */
 export const LEADER_KEY = 'cluster:leader';
-export const WORKER_KEY = 'cluster:worker';
 
 /** A role's holder as recorded, and whether its lock is held now. */
 interface Holder {
@@ -16,8 +16,8 @@ interface Holder {
 
 /**
  * `qoswatch cluster init` creates or migrates the state schema in PostgreSQL (nodes also do it at start; this is for
- * a deployment step before them). `qoswatch cluster status` prints, as JSON, who leads and who works (and whether
- * their locks are held now), how far the timeline followers are behind, and the paging backlog.
+ * a deployment step before them). `qoswatch cluster status` prints, as JSON, who leads (and whether its lock is held
+ * now), which node owns each partition (with NATS_URL), how far the timeline followers are behind, and the paging backlog.
  */
 export async function clusterCommand(sub: 'init' | 'status'): Promise<number> {
   let env: Env;
@@ -41,7 +41,7 @@ export async function clusterCommand(sub: 'init' | 'status'): Promise<number> {
       schema: env.DATABASE_SCHEMA,
       version: await store.version(),
       leader: await holder(env, store, LEADER_KEY, 'leader'),
-      worker: await holder(env, store, WORKER_KEY, 'worker'),
+      ...(env.NATS_URL && { partitions: await partitionOwners(env) }),
       timeline: { last, behind: { pager: await lag('pager'), tickets: await lag('tickets') } },
       outbox: { waiting: await store.outbox.backlog() },
       incidents: { open: (await store.incidents.openCounts()).reduce((n, r) => n + r.n, 0) },
@@ -53,7 +53,7 @@ export async function clusterCommand(sub: 'init' | 'status'): Promise<number> {
   }
 }
 
-async function holder(env: Env, store: PgStateStore, key: string, role: 'leader' | 'worker'): Promise<Holder> {
+async function holder(env: Env, store: PgStateStore, key: string, role: 'leader'): Promise<Holder> {
   const client = new pg.Client({ connectionString: env.DATABASE_URL });
   await client.connect();
   try {
@@ -67,5 +67,25 @@ async function holder(env: Env, store: PgStateStore, key: string, role: 'leader'
     return { held: Number(r.rows[0]!.n) > 0, ...(who && { node: who.node, since: new Date(who.since).toISOString() }) };
   } finally {
     await client.end();
+  }
+}
+
+/** The partitions each node holds a lease on now, and those nobody holds. */
+async function partitionOwners(env: Env): Promise<{ owners: Record<string, number[]>; unowned: number[] }> {
+  const { openNats } = await import('../cluster/nats.js');
+  const { Leases } = await import('../cluster/leases.js');
+  const n = await openNats(natsOptions(env));
+  try {
+    const leases = new Leases(n.leases, '');
+    const owners: Record<string, number[]> = {};
+    const unowned: number[] = [];
+    for (let p = 0; p < env.QOSWATCH_PARTITIONS; p++) {
+      const node = await leases.holder(p);
+      if (node === undefined) unowned.push(p);
+      else (owners[node] ??= []).push(p);
+    }
+    return { owners, unowned };
+  } finally {
+    await n.close();
   }
 }

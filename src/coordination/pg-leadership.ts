@@ -16,7 +16,7 @@ export interface PgLeadershipOptions {
 }
 
 /** A cluster's advisory lock for a role: clusters sharing a database (each in its own schema) lock apart. */
-export function lockKeyOf(schema: string, role: 'leader' | 'worker'): number {
+export function lockKeyOf(schema: string, role: 'leader'): number {
   return createHash('sha256').update(`qoswatch/${schema}/${role}`).digest().readUIntBE(0, 6);
 }
 
@@ -154,28 +154,3 @@ export class PgLeadership extends Duties implements LeadershipRun {
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-/**
- * The one worker of a cluster (until telemetry is partitioned over workers, SCALE-OUT.md §4.1): a session-level
- * advisory lock held for the life of the process. A second worker cannot start; a worker whose lock session dies
- * calls `lost` (the service shuts down rather than evaluate beside another worker).
- */
-export async function holdWorkerLock(url: string, lockKey: number, lost: (err: Error) => void): Promise<{ release(): Promise<void> }> {
-  const session = new pg.Client({ connectionString: url });
-  await session.connect();
-  let releasing = false;
-  session.on('error', (err) => {
-    if (!releasing) lost(err);
-  });
-  const held = (await session.query<{ held: boolean }>('SELECT pg_try_advisory_lock($1) AS held', [lockKey])).rows[0]!.held;
-  if (!held) {
-    await session.end();
-    throw new Error('another node of this cluster is the worker (QOSWATCH_ROLES=worker): run one worker per cluster for now');
-  }
-  return {
-    async release() {
-      releasing = true;
-      await session.end().catch(() => {});
-    },
-  };
-}

@@ -1,27 +1,34 @@
 import fp from 'fastify-plugin';
-import type { Env } from '../config/env.js';
+import type { Nats } from '../cluster/nats.js';
+import type { Env, Role } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
 import { type LeadershipRun, LocalLeadership, NoLeadership } from './leadership.js';
+import { natsOptions } from './nats-options.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Where the plugins that own singleton duties hand them over (they run while this node leads). */
     leadership: LeadershipRun;
-    /** Whether this node takes telemetry and evaluates the rules (always, in the embedded mode). */
-    isWorker: boolean;
+    /** What this node does: every role in the embedded mode; QOSWATCH_ROLES in a cluster. */
+    roles: readonly Role[];
+    /** The embedded mode: this process's own pipeline takes the telemetry and its rule engine evaluates it. */
+    embedded: boolean;
+    /** A cluster node's NATS connection, streams and buckets (collectors and workers; undefined otherwise). */
+    nats: Nats | undefined;
   }
 }
 
 /**
- * Who leads and who works: the embedded mode's one process does both; in a cluster, a node with the leader role
- * campaigns for a PostgreSQL advisory lock (PgLeadership, loaded only then), and the node with the worker role holds
- * the worker lock for its life.
+ * Who leads and who works: the embedded mode's one process does everything; in a cluster, a node with the leader role
+ * campaigns for a PostgreSQL advisory lock (PgLeadership, loaded only then), and collectors and workers connect to
+ * NATS, where the raw log and the partition leases are (cluster/, loaded only then).
  */
 export const coordinationPlugin = fp<{ metrics: Metrics; env: Env }>(
   async (app, { metrics, env }) => {
     const cluster = env.QOSWATCH_MODE === 'cluster';
-    const roles = cluster ? env.QOSWATCH_ROLES : ['worker', 'leader'];
+    const roles: readonly Role[] = cluster ? env.QOSWATCH_ROLES : ['collector', 'worker', 'leader'];
     let leadership: LeadershipRun = new LocalLeadership(app.log);
+    let nats: Nats | undefined;
     if (cluster) {
       const pgl = await import('./pg-leadership.js');
       leadership = roles.includes('leader')
@@ -33,22 +40,22 @@ export const coordinationPlugin = fp<{ metrics: Metrics; env: Env }>(
             app.log,
           )
         : new NoLeadership(app.log);
-      const { LEADER_KEY, WORKER_KEY } = await import('./cluster-cli.js');
-      // Who holds a role, for `qoswatch cluster status` (the lock says whether it still does).
-      const record = (key: string) => app.state.meta.set(key, JSON.stringify({ node: env.QOSWATCH_NODE_ID, since: Date.now() }));
-      if (roles.includes('worker')) {
-        const lock = await pgl.holdWorkerLock(env.DATABASE_URL!, pgl.lockKeyOf(env.DATABASE_SCHEMA, 'worker'), (err) => {
-          app.log.fatal({ err: err.message }, 'the worker lock session was lost: shutting down rather than evaluate beside another worker');
-          process.kill(process.pid, 'SIGTERM');
-        });
-        app.addHook('onClose', () => lock.release());
-        await record(WORKER_KEY);
+      const { LEADER_KEY } = await import('./cluster-cli.js');
+      // Who leads, for `qoswatch cluster status` (the lock says whether it still does).
+      const record = () => app.state.meta.set(LEADER_KEY, JSON.stringify({ node: env.QOSWATCH_NODE_ID, since: Date.now() }));
+      leadership.duty('leader record', { start: record, stop: () => {} });
+      if (roles.includes('collector') || roles.includes('worker')) {
+        const { openNats } = await import('../cluster/nats.js');
+        nats = await openNats(natsOptions(env));
+        // Closed last (hooks run in reverse): the workers release their leases through it first.
+        app.addHook('onClose', () => nats!.close());
       }
-      leadership.duty('leader record', { start: () => record(LEADER_KEY), stop: () => {} });
     }
     (metrics.leader as unknown as { collect: () => void }).collect = () => metrics.leader.set(leadership.isLeader() ? 1 : 0);
     app.decorate('leadership', leadership);
-    app.decorate('isWorker', roles.includes('worker'));
+    app.decorate('roles', roles);
+    app.decorate('embedded', !cluster);
+    app.decorate('nats', nats);
   },
   { name: 'qoswatch-coordination' },
 );

@@ -7,6 +7,7 @@ import type { StateStore } from '../storage/state/store.js';
 import { alertSummary } from './describe.js';
 import { type Incident, type IncidentAlert, type IncidentEvent, type IncidentState, SYSTEM_ACTOR, type TimelineEntry, type TimelineKind } from './model.js';
 import type { AlertSubject } from './silence-match.js';
+import type { Silences } from './silences.js';
 
 export interface IncidentOptions {
   /** Alert labels that make an incident's group (default tenant, region). */
@@ -120,6 +121,14 @@ export class Incidents {
   /** Adds a timeline entry of the system or a person (paging records every attempt here), in `t` when given. */
   note(id: number, kind: TimelineKind, actor: string, data: Record<string, unknown> | undefined, now: number, t: Pick<StateStore, 'incidents'> = this.state): Promise<IncidentEvent> {
     return this.record(t.incidents, id, now, actor, kind, data);
+  }
+
+  /** Re-checks the silenced flags only when a silence can have started or ended: not a read of every incident each time. */
+  async refreshSilencesIfDue(silences: Pick<Silences, 'checkDue' | 'checked'>, now: number): Promise<IncidentEvent[]> {
+    if (!silences.checkDue(now)) return [];
+    const events = await this.refreshSilences(now);
+    silences.checked(now);
+    return events;
   }
 
   /** Re-checks the silenced flag of every unresolved incident (silences start, end and get edited). */

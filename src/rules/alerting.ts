@@ -4,6 +4,7 @@ import type { Incidents } from '../incidents/incidents.js';
 import type { Silences } from '../incidents/silences.js';
 import type { IncidentEvent } from '../incidents/model.js';
 import type { Metrics } from '../metrics.js';
+import { StaleEpochError } from '../storage/state/fences.js';
 import type { StateStore } from '../storage/state/store.js';
 import type { SeriesKey } from '../telemetry/window-store.js';
 import { type AlertEvent, type AlertRow, type EngineOptions, RuleEngine, type SeriesReader } from './engine.js';
@@ -14,8 +15,11 @@ export interface AlertingDeps {
   state: Pick<StateStore, 'alerts' | 'tx'>;
   store: SeriesReader & { drainTouched(): readonly SeriesKey[] };
   incidents: Incidents;
-  /** When silence coverage can have changed (see Silences.checkDue). */
-  silences: Pick<Silences, 'checkDue' | 'checked'>;
+  /**
+   * When silence coverage can have changed (see Silences.checkDue); absent where another duty re-checks it (a
+   * cluster's partition owners: the leader does, once for all of them).
+   */
+  silences?: Pick<Silences, 'checkDue' | 'checked'>;
   bus: EventBus<IncidentEvent>;
   metrics: Metrics;
   log: Logger;
@@ -52,10 +56,14 @@ export class Alerting {
   /** The pass running, if any: the next one starts after it. */
   private passes: Promise<unknown> = Promise.resolve();
 
-  /** An evaluation over the alert rows stored before (a restart resumes pending and firing alerts). */
-  static async open(deps: AlertingDeps, rules: readonly Rule[], opts: AlertingOptions): Promise<Alerting> {
+  /**
+   * An evaluation over the alert rows stored before (a restart resumes pending and firing alerts); `owns` picks the
+   * rows of the groups this evaluation covers (a cluster's partition owner: its partition's), by default all.
+   */
+  static async open(deps: AlertingDeps, rules: readonly Rule[], opts: AlertingOptions, owns?: (labels: AlertRow['labels']) => boolean): Promise<Alerting> {
     // Rows this engine wrote: their state is its AlertState.
-    return new Alerting(deps, rules, opts, (await deps.state.alerts.load()) as AlertRow[]);
+    const rows = (await deps.state.alerts.load()) as AlertRow[];
+    return new Alerting(deps, rules, opts, owns ? rows.filter((r) => owns(r.labels)) : rows);
   }
 
   private constructor(
@@ -67,11 +75,18 @@ export class Alerting {
     const startedAt = deps.clock();
     this.engine = new RuleEngine(deps.store, rules, { startedAt, overlay: deps.overlay, plannedEnd: deps.plannedEnd }, restored);
     deps.metrics.rulesLoaded.set(rules.length);
-    const m = deps.metrics;
-    (m.alertGroups as unknown as { collect: () => void }).collect = () => m.alertGroups.set(this.engine.groupCount);
+  }
+
+  /** Reports the alert groups and active alerts of these engines on each scrape (one, or a node's partitions'). */
+  static bindMetrics(m: Metrics, engines: () => Iterable<RuleEngine>): void {
+    (m.alertGroups as unknown as { collect: () => void }).collect = () => {
+      let n = 0;
+      for (const e of engines()) n += e.groupCount;
+      m.alertGroups.set(n);
+    };
     (m.alertsActive as unknown as { collect: () => void }).collect = () => {
       const counts: Record<string, number> = { pending: 0, firing: 0, clearing: 0 };
-      for (const a of this.engine.alerts()) counts[a.state.status] = (counts[a.state.status] ?? 0) + 1;
+      for (const e of engines()) for (const a of e.alerts()) counts[a.state.status] = (counts[a.state.status] ?? 0) + 1;
       for (const [status, n] of Object.entries(counts)) m.alertsActive.set({ status }, n);
     };
   }
@@ -82,6 +97,15 @@ export class Alerting {
 
   /** Stops the timers and runs a last pass that stores every alert row. */
   stop(): Promise<IncidentEvent[]> {
+    this.abandon();
+    return this.tick(this.deps.clock(), true);
+  }
+
+  /**
+   * Stops at once, without a last pass: this evaluation's groups belong to another node now (a lost partition), whose
+   * writes would refuse this one's anyway.
+   */
+  abandon(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.scheduled) {
@@ -89,7 +113,6 @@ export class Alerting {
       clearImmediate(this.scheduled as NodeJS.Immediate);
     }
     this.timer = this.scheduled = undefined;
-    return this.tick(this.deps.clock(), true);
   }
 
   /** Samples reached the window store: evaluate now if the last pass was long enough ago, else at the next slot. */
@@ -142,16 +165,19 @@ export class Alerting {
       this.unsaved = [];
       if (all) this.lastPersist = now;
     } catch (err) {
+      if (err instanceof StaleEpochError) {
+        // Another node owns these groups now (a cluster partition moved): it evaluates them; stop here.
+        log.warn({ fence: err.fence, transitions: events.length }, 'alert state not stored: another node owns these alerts now');
+        this.abandon();
+        return [];
+      }
       // The engine moved on but the store did not: keep the transitions and retry with the next pass.
       this.unsaved = events;
       this.engine.requeue(changes);
       log.error({ err, transitions: events.length }, 'cannot store alert state; retrying');
     }
     // Only when a silence can have started or ended: not a read of every incident on every pass.
-    if (this.deps.silences.checkDue(now)) {
-      published.push(...(await this.deps.incidents.refreshSilences(now)));
-      this.deps.silences.checked(now);
-    }
+    if (this.deps.silences) published.push(...(await this.deps.incidents.refreshSilencesIfDue(this.deps.silences, now)));
     metrics.evaluations.inc();
     for (const e of events) metrics.alertTransitions.inc({ type: e.type });
     for (const e of published) this.deps.bus.emit(e);

@@ -1,10 +1,13 @@
 import { existsSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Duty } from '../coordination/leadership.js';
 import { ConfigError, type Env } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
 import { windowsRead } from './windows-read.js';
 import { Alerting } from './alerting.js';
 import { RuleError, type RuleSet, loadRuleDir } from './load.js';
+import type { Rule } from './rule-schema.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,7 +24,11 @@ export type ReloadResult = { ok: true; rules: number; files: readonly string[] }
 export interface RuleDir {
   readonly dir: string | undefined;
   readonly files: readonly string[];
+  /** The rules in force. */
+  readonly current: readonly Rule[];
   reload(): Promise<ReloadResult>;
+  /** Called with the new rules after each successful reload (a cluster's partition owners swap theirs). */
+  onReload(fn: (rules: readonly Rule[]) => Promise<void>): void;
 }
 
 /**
@@ -32,7 +39,15 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
   async (app, { env, metrics, clock }) => {
     const dir = env.QOSWATCH_RULES_DIR ?? (existsSync(DEFAULT_RULES_DIR) ? DEFAULT_RULES_DIR : undefined);
     const ctx = { windowMs: env.QOSWATCH_WINDOW, horizonMs: env.QOSWATCH_EVAL_HORIZON };
-    const load = (): RuleSet => (dir ? loadRuleDir(dir, ctx) : { rules: [], files: [] });
+    const cluster = env.QOSWATCH_MODE === 'cluster';
+    const load = (): RuleSet => {
+      const loaded = dir ? loadRuleDir(dir, ctx) : { rules: [], files: [] };
+      // A cluster evaluates each (tenant, region) on the node owning its partition: a group spanning regions or
+      // tenants would be split between nodes, each seeing part of it.
+      const split = cluster ? loaded.rules.filter((r) => !r.groupBy.includes('tenant') || !r.groupBy.includes('region')) : [];
+      if (split.length) throw new RuleError(split.map((r) => `rule ${r.id}: group_by must include tenant and region in a cluster (QOSWATCH_MODE=cluster evaluates each region on one node)`));
+      return loaded;
+    };
     let set: RuleSet;
     try {
       set = load();
@@ -51,10 +66,17 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
       set.rules,
       { intervalMs: env.QOSWATCH_EVAL_INTERVAL, persistEveryMs: 5000 },
     );
+    const listeners: ((rules: readonly Rule[]) => Promise<void>)[] = [];
     const rules: RuleDir = {
       dir,
       get files() {
         return set.files;
+      },
+      get current() {
+        return set.rules;
+      },
+      onReload(fn) {
+        listeners.push(fn);
       },
       async reload() {
         // Whatever goes wrong (a bad file, or a fault of ours), the rules in force stay and the process runs on.
@@ -70,9 +92,11 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
         }
         set = next;
         retain(set);
-        // The worker's engine takes them at once; another node only keeps them for reading (runbooks, the API).
-        if (app.isWorker) await alerting.setRules(set.rules);
+        // The embedded engine takes them at once; a cluster node's keeps them for reading (runbooks, the API), and its
+        // partition owners take them from the listeners.
+        if (app.embedded) await alerting.setRules(set.rules);
         else alerting.engine.setRules(set.rules, clock());
+        for (const fn of listeners) await fn(set.rules);
         metrics.ruleReloads.inc({ outcome: 'ok' });
         app.log.info({ rules: set.rules.length }, 'alert rules reloaded');
         return { ok: true, rules: set.rules.length, files: set.files };
@@ -81,10 +105,41 @@ export const rulesPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
     app.pipeline.onApplied(() => alerting.samplesApplied());
     app.decorate('alerting', alerting);
     app.decorate('rules', rules);
-    // Only the worker evaluates (a cluster node without the role holds no windows; its engine must not clear alerts).
-    if (app.isWorker) app.addHook('onReady', async () => alerting.start());
-    // Registered after the pipeline, so this runs before its shutdown: the last pass's events reach its final tick.
-    if (app.isWorker) app.addHook('onClose', async () => alerting.stop());
+    // Only the embedded pipeline's engine evaluates (a cluster's windows are on the partition owners: worker/), and
+    // re-checks silence coverage on its passes; in a cluster the leader does that, once for every partition.
+    if (!app.embedded) app.leadership.duty('silence coverage', silenceCoverage(app, clock));
+    if (app.embedded) {
+      Alerting.bindMetrics(metrics, () => [alerting.engine]);
+      app.addHook('onReady', async () => alerting.start());
+      // Registered after the pipeline, so this runs before its shutdown: the last pass's events reach its final tick.
+      app.addHook('onClose', async () => alerting.stop());
+    }
   },
   { name: 'qoswatch-rules', dependencies: ['qoswatch-coordination', 'qoswatch-pipeline', 'qoswatch-incidents', 'qoswatch-events'] },
 );
+
+/** How often a cluster's leader looks whether a silence started or ended (the embedded engine does on each pass). */
+const SILENCE_CHECK_MS = 1000;
+
+/** The leader's re-check of the silenced flags, when a silence can have started or ended. */
+function silenceCoverage(app: FastifyInstance, clock: () => number): Duty {
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  const check = async () => {
+    if (running) return;
+    running = true;
+    try {
+      for (const e of await app.incidents.refreshSilencesIfDue(app.silences, clock())) app.incidentBus.emit(e);
+    } catch (err) {
+      app.log.error({ err }, 'cannot re-check silence coverage; retrying');
+    } finally {
+      running = false;
+    }
+  };
+  return {
+    start: () => {
+      timer = setInterval(() => void check(), SILENCE_CHECK_MS);
+    },
+    stop: () => clearInterval(timer),
+  };
+}

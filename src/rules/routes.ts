@@ -1,10 +1,13 @@
+import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { valuesSchema } from '../incidents/schemas.js';
+import type { Labels } from '../shared/labels.js';
 import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { requireAdmin } from '../tenants/auth.js';
 import { formatDuration } from '../util/units.js';
+import type { AlertState } from './alert-state.js';
 import type { Rule } from './rule-schema.js';
 
 const ruleView = z.object({
@@ -66,12 +69,11 @@ export const ruleRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/v1/alerts',
     { schema: { tags: ['rules'], summary: 'Alerts that are pending, firing or clearing', response: { 200: z.array(alertView), ...errors } } },
-    async () =>
-      [...app.alerting.engine.alerts()].map((a) => ({
-        rule: a.rule.id, group: a.key, labels: a.labels as Record<string, string>, status: a.state.status as 'pending' | 'firing' | 'clearing',
-        priority: a.state.priority, since: new Date(a.state.since).toISOString(),
-        fired_at: a.state.firedAt === undefined ? undefined : new Date(a.state.firedAt).toISOString(), values: a.state.values,
-      })),
+    async () => (await currentAlerts(app)).map(({ rule, key, labels, state }) => ({
+      rule, group: key, labels: labels as Record<string, string>, status: state.status as 'pending' | 'firing' | 'clearing',
+      priority: state.priority, since: new Date(state.since).toISOString(),
+      fired_at: state.firedAt === undefined ? undefined : new Date(state.firedAt).toISOString(), values: state.values,
+    })),
   );
   app.post(
     '/v1/admin/rules/reload',
@@ -92,3 +94,15 @@ export const ruleRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 };
+
+/**
+ * The alerts that are not inactive: the embedded engine's, as they are now; in a cluster, every partition owner's as
+ * it last stored them in PostgreSQL (transitions at once, the rest every few seconds), whichever node answers.
+ */
+async function currentAlerts(app: FastifyInstance): Promise<{ rule: string; key: string; labels: Labels; state: AlertState }[]> {
+  if (app.embedded) return [...app.alerting.engine.alerts()].map((a) => ({ rule: a.rule.id, key: a.key, labels: a.labels, state: a.state }));
+  const rows = await app.state.alerts.load();
+  return rows
+    .map((r) => ({ rule: r.rule_id, key: r.group_key, labels: r.labels, state: r.state as AlertState }))
+    .filter((a) => a.state.status !== 'inactive');
+}

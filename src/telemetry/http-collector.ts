@@ -7,13 +7,13 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Env } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
-import { AppError, badRequest, tooManyRequests, unauthorized, unavailable, unsupportedMediaType } from '../shared/http-errors.js';
+import { AppError, badRequest, describeZodError, tooManyRequests, unauthorized, unavailable, unsupportedMediaType } from '../shared/http-errors.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import { cmcdCollector } from './cmcd/collector.js';
 import { parseBody } from './body-json.js';
 import { httpIngest } from './http-ingest.js';
 import { batchSchema, envelopeSchema } from './sample-schema.js';
-import { errorBodySchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
+import { errorBodySchema, idempotencyHeaderSchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
 import { wsCollector } from './ws-collector.js';
 
 declare module 'fastify' {
@@ -61,7 +61,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   };
   // Queued work: requests whose body has arrived, and accepted bytes the journal has not committed yet.
   const refuseIfFull = (req: FastifyRequest) => {
-    const cause = inflight >= env.QOSWATCH_MAX_INFLIGHT ? 'inflight' : app.pipeline.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES ? 'pending_bytes' : undefined;
+    const cause = inflight >= env.QOSWATCH_MAX_INFLIGHT ? 'inflight' : app.intake.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES ? 'pending_bytes' : undefined;
     if (!cause) return;
     metrics.shed.inc({ cause });
     throw refuseOverloaded(req, cause === 'inflight' ? 'too many requests in process' : 'journal backlog');
@@ -72,10 +72,10 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   // unseen by the in-flight cap, and accepts new connections only between turns: the loop probe (api/loop-busy.ts)
   // refuses the rest of a long turn in a loop that has been busy all along, so that an overload is shed instead of
   // queued and turns stay short.
-  // A cluster node without the worker role keeps no windows: what it accepted would never be evaluated.
-  if (!app.isWorker) {
+  // A cluster node without the collector role is not where telemetry goes (a load balancer sends it elsewhere).
+  if (!app.roles.includes('collector')) {
     app.addHook('onRequest', async (req) => {
-      if (req.method !== 'OPTIONS') throw unavailable('this node does not take telemetry (QOSWATCH_ROLES has no worker): send it to the worker of the cluster', 5);
+      if (req.method !== 'OPTIONS') throw unavailable('this node does not take telemetry (QOSWATCH_ROLES has no collector): send it to a collector of the cluster', 5);
     });
   }
   app.addHook('onRequest', async (req) => {
@@ -168,6 +168,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
         description: 'Bearer ingest key or ?key=. JSON or text/plain (sendBeacon), optionally gzip. Valid samples are kept even when others are rejected.',
         tags: ['telemetry'],
         querystring: keyQuerySchema,
+        headers: idempotencyHeaderSchema,
         body: batchSchema,
         response: { 202: ingestResultSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema, 415: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema },
       },
@@ -182,8 +183,10 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     async (req, reply) => {
       const key = req.ingestKey!;
       const { samples } = req.body as unknown as { samples: unknown[] };
+      const idempotency = idempotencyHeaderSchema.safeParse(req.headers);
+      if (!idempotency.success) throw badRequest(describeZodError(idempotency.error));
       ingest.checkBudget(key.tenant, samples.length);
-      return reply.code(202).send(await ingest.journal(req, key.tenant, req.bodyBytes!, samples));
+      return reply.code(202).send(await ingest.journal(req, key.tenant, req.bodyBytes!, samples, idempotency.data['idempotency-key']));
     },
   );
 

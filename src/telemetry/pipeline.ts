@@ -13,12 +13,13 @@ import { type Checkpoint, SERVICE, Spool } from '../storage/spool.js';
 import type { Db } from '../storage/sqlite.js';
 import type { DimValueRecord } from '../storage/state/dim-values.js';
 import type { StateStore } from '../storage/state/store.js';
-import { type DerivedDims, decodeDerived, encodeDerived, fillDerived } from '../geoip/records.js';
+import type { DerivedDims } from '../geoip/records.js';
 import { Budgets, type GlobalLimits, type TenantLimits } from './budgets.js';
 import { CardinalityCaps } from './cardinality.js';
 import type { Sample } from './sample-schema.js';
 import { parseBody } from './body-json.js';
-import { type Rejection, validateSamples } from './validate.js';
+import { RecentBatches } from './idempotency.js';
+import { type BudgetRefusal, type IngestResult, type Intake, type Transport, revalidate, screen } from './intake.js';
 import { type EmittedWindow, type IngestPath, WindowStore } from './window-store.js';
 
 export interface PipelineOptions {
@@ -58,26 +59,13 @@ export interface PipelineDeps {
   enrich?: (clientAddress: string) => DerivedDims | undefined;
 }
 
-export interface IngestResult {
-  accepted: number;
-  rejected: Rejection[];
-}
-
-/** A batch refused before it is journaled because its tenant has spent a budget (answered 429). */
-export interface BudgetRefusal {
-  message: string;
-  retryAfterMs: number;
-}
-
-export type Transport = 'http' | 'ws' | 'cmcd';
-
 /** Journal seq and sample index make a sample id; 8192 > the 5000 samples a batch may hold. */
-const SAMPLES_PER_SEQ = 8192;
+export const SAMPLES_PER_SEQ = 8192;
 /** How often dimension values are checked for release and their sightings persisted. */
-const CAP_SWEEP_MS = 60_000;
+export const CAP_SWEEP_MS = 60_000;
 
 /** The cardinality caps, with admitted values and their last sighting kept in the state database (dim_values). */
-function persistedCaps(deps: PipelineDeps, opts: PipelineOptions): CardinalityCaps {
+export function persistedCaps(deps: Pick<PipelineDeps, 'dimValues' | 'admittedDims' | 'metrics' | 'log'>, opts: Pick<PipelineOptions, 'capOf' | 'dimTtlMs'>): CardinalityCaps {
   const { dimValues, metrics, log } = deps;
   // The caps in memory decide; the store keeps them for the next start, so a failed write is only logged.
   const kept = (write: Promise<void>) => write.catch((err: unknown) => log.error({ err }, 'cannot store an admitted dimension value'));
@@ -103,7 +91,7 @@ function persistedCaps(deps: PipelineDeps, opts: PipelineOptions): CardinalityCa
  * as points into the spool together with the checkpoint → shipper → InfluxDB. After a crash, `start` replays the
  * journal rows the checkpoint does not cover, so nothing accepted is lost or counted twice.
  */
-export class IngestPipeline {
+export class IngestPipeline implements Intake {
   readonly store: WindowStore;
   readonly journal: IngestLog;
   readonly quarantine: Quarantine;
@@ -116,6 +104,7 @@ export class IngestPipeline {
   /** Raw sample points by tenant, committed with the next tick. */
   private rawLines = new Map<string, string[]>();
   private readonly appliedListeners: (() => void)[] = [];
+  private readonly recent = new RecentBatches();
   /** Points of a tick whose spool commit failed, by owner; retried with the next tick. */
   private uncommitted = new Map<string, string[]>();
   private timer: NodeJS.Timeout | undefined;
@@ -189,35 +178,27 @@ export class IngestPipeline {
    * those the samples lack, and are journaled beside the body, so a replay after a crash applies the same values
    * whatever the GeoIP databases hold by then.
    */
-  async ingest(tenant: string, body: Buffer, samples: readonly unknown[], transport: Transport, clientAddress: string | undefined): Promise<IngestResult> {
+  ingest(tenant: string, body: Buffer, samples: readonly unknown[], transport: Transport, clientAddress: string | undefined, idempotencyKey?: string): Promise<IngestResult> {
+    if (idempotencyKey === undefined) return this.journalBatch(tenant, body, samples, transport, clientAddress);
+    return this.recent.once(tenant, idempotencyKey, this.deps.clock(), () => this.journalBatch(tenant, body, samples, transport, clientAddress));
+  }
+
+  private async journalBatch(tenant: string, body: Buffer, samples: readonly unknown[], transport: Transport, clientAddress: string | undefined): Promise<IngestResult> {
     const now = this.deps.clock();
-    const v = validateSamples(samples, now, this.opts.maxSampleAgeMs);
+    const { batch: v, outcome, dims } = screen(this.deps, samples, now, this.opts.maxSampleAgeMs, clientAddress);
     const { metrics } = this.deps;
-    for (const reason of v.reasons) metrics.samplesRejected.inc({ reason });
-    const outcome = v.accepted.length === 0 ? 'rejected' : v.rejected.length ? 'partial' : 'accepted';
     if (v.accepted.length === 0) {
       metrics.batches.inc({ transport, outcome });
       return { accepted: 0, rejected: v.rejected };
     }
-    const derived = this.derive(clientAddress);
-    fillDerived(v.accepted, derived);
     let maxWindow = -Infinity;
     for (const a of v.accepted) maxWindow = Math.max(maxWindow, this.store.windowOf(a.sample.ts));
-    return this.journal.append({ tenant, receivedAt: now, body, maxWindow, dims: encodeDerived(derived) }, (seq) => {
+    return this.journal.append({ tenant, receivedAt: now, body, maxWindow, dims }, (seq) => {
       this.apply(tenant, seq, v.accepted, now);
       metrics.samplesAccepted.inc({ transport }, v.accepted.length);
       metrics.batches.inc({ transport, outcome });
       return { accepted: v.accepted.length, rejected: v.rejected };
     });
-  }
-
-  /** The dimensions derived from the client's address, counted by outcome when enrichment is configured. */
-  private derive(clientAddress: string | undefined): DerivedDims | undefined {
-    const { enrich, metrics } = this.deps;
-    if (!enrich) return undefined;
-    const derived = clientAddress === undefined ? undefined : enrich(clientAddress);
-    metrics.geoipLookups.inc({ result: clientAddress === undefined ? 'no_address' : derived ? 'found' : 'not_found' });
-    return derived;
   }
 
   /** Closes due windows and commits their points with the checkpoint. Time is an argument for tests. */
@@ -318,9 +299,7 @@ export class IngestPipeline {
       }
       const batch = body?.samples;
       if (!Array.isArray(batch)) return;
-      const v = validateSamples(batch, row.receivedAt, this.opts.maxSampleAgeMs);
-      fillDerived(v.accepted, decodeDerived(row.dims));
-      const pending = v.accepted.filter(({ sample }) => {
+      const pending = revalidate(batch, row.receivedAt, this.opts.maxSampleAgeMs, row.dims).filter(({ sample }) => {
         const covered = row.seq <= coveredSeq && this.store.windowOf(sample.ts) < coveredBefore;
         if (covered) this.store.restoreLiveness(row.tenant, sample, row.receivedAt);
         return !covered;

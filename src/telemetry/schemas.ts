@@ -16,6 +16,15 @@ export const keyQuerySchema = z.object({
   key: z.string().optional().describe('ingest key, for clients that cannot set headers (sendBeacon, browser WebSocket)'),
 });
 
+/** The optional header that makes a resent batch count once (JetStream deduplicates on it in a cluster). */
+export const idempotencyHeaderSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,200}$/, 'Idempotency-Key: 1 to 200 visible ASCII characters (e.g. a UUID)')
+    .optional()
+    .describe('send the same value with a resend of the same batch (after a timeout or a lost answer): it is counted once if the first arrived within 2 minutes'),
+});
+
 /** A WebSocket client frame; the server answers each with `{seq, accepted, rejected}` or `{seq, error, message}`. */
 export const wsFrameSchema = z.strictObject({
   seq: z.number().int().nonnegative(),

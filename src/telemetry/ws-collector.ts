@@ -8,7 +8,7 @@ import { describeZodError } from '../shared/http-errors.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import type { IngestKey } from '../tenants/keys.js';
 import { parseBody } from './body-json.js';
-import type { IngestPipeline } from './pipeline.js';
+import type { Intake } from './intake.js';
 import { errorBodySchema, keyQuerySchema, wsFrameSchema } from './schemas.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -91,7 +91,7 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
       const open = sessions.get(id) ?? new Set<WsSession>();
       const max = env.QOSWATCH_WS_MAX_PER_KEY;
       if (open.size >= max) return refuse('too_many_connections', `this ingest key has at most ${max} open WebSockets (QOSWATCH_WS_MAX_PER_KEY)`);
-      const session = new WsSession(socket, key, app.clientAddress(req), app.pipeline, env, metrics, bucketFor(key));
+      const session = new WsSession(socket, key, app.clientAddress(req), app.intake, env, metrics, bucketFor(key));
       open.add(session);
       sessions.set(id, open);
       socket.on('close', () => {
@@ -128,7 +128,7 @@ class WsSession {
     private readonly key: IngestKey,
     /** The client's address, resolved once at the upgrade (geoip/plugin.ts). */
     private readonly clientAddress: string | undefined,
-    private readonly pipeline: IngestPipeline,
+    private readonly intake: Intake,
     private readonly env: Env,
     private readonly metrics: Metrics,
     private readonly bucket: TokenBucket,
@@ -191,7 +191,7 @@ class WsSession {
       return;
     }
     const { seq, samples } = parsed.data;
-    const refusal = this.pipeline.budgetRefusal(this.key.tenant, samples.length);
+    const refusal = this.intake.budgetRefusal(this.key.tenant, samples.length);
     if (refusal) {
       this.metrics.refused.inc({ transport: 'ws', reason: 'over_budget' });
       this.send({ seq, error: 'over_budget', message: refusal.message, retry_after_ms: refusal.retryAfterMs });
@@ -199,7 +199,7 @@ class WsSession {
     }
     this.unacked++;
     this.checkFlow();
-    this.pipeline.ingest(this.key.tenant, data, samples, 'ws', this.clientAddress).then(
+    this.intake.ingest(this.key.tenant, data, samples, 'ws', this.clientAddress).then(
       (r) => this.send({ seq, accepted: r.accepted, rejected: r.rejected }),
       () => {
         this.metrics.batches.inc({ transport: 'ws', outcome: 'error' });
@@ -215,7 +215,7 @@ class WsSession {
   private checkFlow(): void {
     const { socket, env } = this;
     if (socket.readyState !== socket.OPEN) return;
-    const overloaded = this.pipeline.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES;
+    const overloaded = this.intake.pendingBytes >= env.QOSWATCH_MAX_PENDING_BYTES;
     const hold = overloaded || this.unacked >= env.QOSWATCH_WS_MAX_UNACKED || socket.bufferedAmount > ACK_BUFFER_HIGH;
     if (overloaded) {
       this.overloadedSince ??= Date.now();

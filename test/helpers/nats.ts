@@ -28,11 +28,24 @@ export const NATS_URL = process.env.QOSWATCH_TEST_NATS_URL;
 /** Test streams and buckets start so: the global setup and teardown remove them. */
 const PREFIX = 'T';
 
+/** A name prefix of streams and buckets of their own (for a cluster of processes: QOSWATCH_NATS_PREFIX). */
+export const testPrefix = () => `${PREFIX}${randomBytes(5).toString('hex')}_`;
+
 /** A cluster's streams and buckets of its own on the test server (`close` removes them). */
 export async function testNats(o: Partial<NatsOptions> = {}): Promise<Nats & { remove(): Promise<void> }> {
-  const prefix = `${PREFIX}${randomBytes(5).toString('hex')}_`;
+  const prefix = testPrefix();
   const n = await openNats({ url: NATS_URL!, prefix, partitions: 8, streams: 2, replicas: 1, leaseTtlMs: 1000, ...o });
   return Object.assign(n, { remove: () => removeStreams(n.nc, prefix).then(() => n.close()) });
+}
+
+/** Removes the streams and buckets of one prefix (a drill's cluster). */
+export async function removePrefix(url: string, prefix: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    await removeStreams(nc, prefix);
+  } finally {
+    await nc.close();
+  }
 }
 
 async function removeStreams(nc: Nats['nc'], prefix: string): Promise<void> {

@@ -353,6 +353,26 @@ describe('POST /v1/telemetry: validation', () => {
     expect(metricValue(text, 'qoswatch_batches_total{transport="http",outcome="rejected"}')).toBe(1);
   });
 
+  it('counts a batch resent with the same Idempotency-Key once, answering the resend as the first; another key is another batch; a bad key is a 400 naming the header', async () => {
+    const t = await start();
+    const body = json(batch(3));
+    const first = await post(t, body, { 'idempotency-key': 'batch-0001' });
+    const resent = await post(t, body, { 'idempotency-key': 'batch-0001' });
+    expect([first.status, resent.status]).toEqual([202, 202]);
+    expect(resent.body).toEqual(first.body);
+    let text = await metricsText(t.url);
+    expect(metricValue(text, 'qoswatch_samples_accepted_total{transport="http"}'), 'the resend stored nothing').toBe(3);
+    expect((await post(t, body, { 'idempotency-key': 'batch-0002' })).status).toBe(202);
+    expect((await post(t, body)).status).toBe(202);
+    text = await metricsText(t.url);
+    expect(metricValue(text, 'qoswatch_samples_accepted_total{transport="http"}'), 'other keys, and none, are batches of their own').toBe(9);
+    for (const bad of ['has space', 'x'.repeat(201), 'tab\there']) {
+      const r = await post(t, body, { 'idempotency-key': bad });
+      expect(r.status, bad).toBe(400);
+      expect(r.body).toMatchObject({ error: 'bad_request', message: expect.stringContaining('Idempotency-Key') });
+    }
+  });
+
   it('answers 400 naming `samples` for a bad envelope', async () => {
     const t = await start();
     const cases: [string, unknown][] = [
@@ -628,7 +648,7 @@ describe('operational endpoints', () => {
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ ready: true, storage: 'disabled', spool: { points: expect.any(Number), bytes: expect.any(Number) } });
     // The embedded mode's one process is every role.
-    expect(ready.body.node).toEqual({ mode: 'embedded', roles: ['worker', 'leader'], leader: true });
+    expect(ready.body.node).toEqual({ mode: 'embedded', roles: ['collector', 'worker', 'leader'], leader: true });
     for (const role of ['leader', 'api', 'telemetry']) expect((await send(t.url, 'GET', `/readyz?role=${role}`)).status, role).toBe(200);
     expect((await send(t.url, 'GET', '/readyz?role=nope')).status).toBe(400);
     // Neither needs a key.

@@ -419,3 +419,62 @@ describe('Dockerfile', () => {
     }
   });
 });
+
+describe('docker-compose.cluster.yml', () => {
+  const text = read('docker-compose.cluster.yml');
+  // YAML merge keys (<<: *qoswatch) are how the three nodes share their settings; compose resolves them too.
+  const cluster = parse(text, { merge: true }) as Compose;
+  const all = cluster.services;
+  const nats = Object.keys(all).filter((n) => /^nats-\d$/.test(n));
+  const nodes = Object.keys(all).filter((n) => /^qoswatch-\d$/.test(n));
+
+  it('has three NATS servers routed to each other with JetStream, PostgreSQL, InfluxDB and three qoswatch nodes', () => {
+    expect(nats).toHaveLength(3);
+    expect(nodes).toHaveLength(3);
+    for (const n of nats) {
+      const command = (all[n] as Service & { command: string[] }).command;
+      expect(command).toContain('-js');
+      const routes = command[command.indexOf('--routes') + 1]!.split(',').map((r) => new URL(r).hostname);
+      expect(routes.sort(), n).toEqual(nats.filter((o) => o !== n));
+      expect(all[n]!.healthcheck?.test).toBeDefined();
+    }
+    expect(all.postgres!.image).toMatch(/^postgres:15/);
+    expect(all.influxdb!.image).toMatch(/^influxdb:2\.7/);
+  });
+
+  it('configures each node with variables it knows, for the cluster it is in: its PostgreSQL, every NATS, three replicas', () => {
+    const pg = envOf(all.postgres!);
+    const ids = new Set<string>();
+    for (const n of nodes) {
+      const env = envOf(all[n]!);
+      for (const name of Object.keys(env)) expect(KNOWN_ENV.has(name), `${n}: ${name}`).toBe(true);
+      const parsed = loadEnv(env);
+      expect(parsed.QOSWATCH_MODE).toBe('cluster');
+      const db = new URL(parsed.DATABASE_URL!);
+      expect([db.hostname, db.username, decodeURIComponent(db.password), db.pathname]).toEqual(['postgres', pg.POSTGRES_USER, pg.POSTGRES_PASSWORD, `/${pg.POSTGRES_DB}`]);
+      expect(parsed.NATS_URL!.split(',').map((u) => new URL(u).hostname).sort()).toEqual(nats);
+      expect(parsed.QOSWATCH_NATS_REPLICAS).toBe(nats.length);
+      expect(parsed.INFLUX_URL).toBe('http://influxdb:8086');
+      expect(parsed.INFLUX_TOKEN).toBe(envOf(all.influxdb!).DOCKER_INFLUXDB_INIT_ADMIN_TOKEN);
+      // Keys and tokens generated at start would differ between nodes: all three share fixed ones.
+      expect(parsed.QOSWATCH_INGEST_KEY).toBe(envOf(all[nodes[0]!]!).QOSWATCH_INGEST_KEY);
+      ids.add(parsed.QOSWATCH_NODE_ID);
+      expect(dependsOn(all[n]!).filter(([, c]) => c === 'service_healthy').map(([d]) => d).sort()).toEqual(['influxdb', ...nats, 'postgres'].sort());
+      expect(JSON.stringify(all[n]!.healthcheck?.test)).toContain('/readyz');
+    }
+    expect(ids.size, 'every node has a name of its own').toBe(3);
+  });
+
+  it('publishes ports on loopback only, mounts paths that exist, restarts what stops and limits memory', () => {
+    for (const [name, s] of Object.entries(all)) {
+      for (const p of s.ports ?? []) expect(String(p), name).toMatch(/^127\.0\.0\.1:/);
+      for (const m of mountsOf(s).filter((x) => x.bind)) expect(existsSync(resolve(root, m.source)), `${name}: ${m.source}`).toBe(true);
+      const x = s as Service & { restart?: string; mem_limit?: string };
+      expect(x.restart, name).toBe('unless-stopped');
+      expect(x.mem_limit, name).toBeDefined();
+    }
+    expect(new Set(nodes.map((n) => hostPortFor(all[n]!, 8080))).size).toBe(3);
+    const declared = Object.keys(cluster.volumes ?? {});
+    for (const s of Object.values(all)) for (const m of mountsOf(s).filter((x) => !x.bind)) expect(declared).toContain(m.source);
+  });
+});

@@ -59,6 +59,19 @@ describe('environment', () => {
     expect(createSink(loadEnv({ INFLUX_URL: 'http://127.0.0.1:8086', INFLUX_API: 'v1', INFLUX_DB: 'q', INFLUX_PASSWORD: 'pw-secret' }))!.target).not.toContain('pw-secret');
   });
 
+  it('a cluster needs PostgreSQL, and NATS where telemetry is taken or evaluated; roles are known ones; raw samples are refused', () => {
+    const pg = { QOSWATCH_MODE: 'cluster', DATABASE_URL: 'postgres://db/q' };
+    expect(() => loadEnv({ QOSWATCH_MODE: 'cluster' })).toThrow(/DATABASE_URL: required/);
+    expect(() => loadEnv(pg)).toThrow(/NATS_URL: required .* collector or worker role/);
+    expect(loadEnv({ ...pg, QOSWATCH_ROLES: 'leader' }).QOSWATCH_ROLES, 'a leader-only node needs no NATS').toEqual(['leader']);
+    const env = loadEnv({ ...pg, NATS_URL: 'nats://a:4222,nats://b:4222' });
+    expect(env).toMatchObject({ QOSWATCH_ROLES: ['collector', 'worker', 'leader'], QOSWATCH_PARTITIONS: 16, QOSWATCH_LEASE_TTL: 3000, QOSWATCH_NATS_PREFIX: 'QOS_' });
+    expect(() => loadEnv({ ...pg, QOSWATCH_ROLES: 'worker,janitor' })).toThrow(/QOSWATCH_ROLES: a comma-separated list of collector, worker, leader/);
+    expect(() => loadEnv({ ...pg, NATS_URL: 'http://a' })).toThrow(/NATS_URL/);
+    expect(() => loadEnv({ ...pg, NATS_URL: 'nats://a:4222', QOSWATCH_RAW_SAMPLES: 'true' })).toThrow(/QOSWATCH_RAW_SAMPLES: not supported/);
+    expect(() => loadEnv({ ...pg, NATS_URL: 'nats://a:4222', QOSWATCH_NATS_PREFIX: 'bad-prefix' })).toThrow(/QOSWATCH_NATS_PREFIX/);
+  });
+
   it('the README documents every variable, and nothing else', () => {
     const documented = [...readme.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual([...ENV_VARS].sort());

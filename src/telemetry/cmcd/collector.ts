@@ -43,8 +43,8 @@ export const cmcdCollector: FastifyPluginAsyncZod<CmcdCollectorOptions> = async 
   const sessions = new CmcdSessions({
     windowMs: env.QOSWATCH_WINDOW,
     ttlMs: env.QOSWATCH_MAX_LIVE,
-    maxPerTenant: (tenant) => app.pipeline.budgets.of(tenant).limits.sessions,
-    maxTotal: app.pipeline.budgets.global.sessions,
+    maxPerTenant: (tenant) => app.intake.budgets.of(tenant).limits.sessions,
+    maxTotal: app.intake.budgets.global.sessions,
   });
   // read on scrape, expiring first: between requests nothing else would
   (metrics.cmcdSessions as unknown as { collect: () => void }).collect = () => {
