@@ -9,7 +9,7 @@ import {
 } from './common.js';
 import { Loader } from './loader.js';
 import {
-  Fleet, INGEST_KEY, PAGING_ENV, allIncidents, countMails, countPages, fastStallRule, incidentTimeline, onCallFile, opsHookOpened, reportRestarts, rulesDir,
+  Fleet, INGEST_KEY, PAGING_ENV, allIncidents, fastStallRule, incidentTimeline, onCallFile, reportAlicePages, reportRestarts, reportStorm, rulesDir,
 } from './services.js';
 
 export interface Kill9Options {
@@ -112,7 +112,6 @@ export async function drillKill9(opts: Partial<Kill9Options> = {}): Promise<Dril
       report.check(drainMs !== undefined, 'the spool did not drain within 2 min of the last start');
       const incidents = await allIncidents(fleet.url!);
       const storm = incidents.filter((i) => i.region === STORM_REGION);
-      const others = incidents.filter((i) => i.region !== STORM_REGION);
       const timeline = storm[0] ? await incidentTimeline(fleet.url!, storm[0].id) : [];
       const spoolDropped = await metric(fleet.url!, 'qoswatch_spool_dropped_points_total');
       const rejectedPoints = await metric(fleet.url!, 'qoswatch_influx_points_rejected_total');
@@ -133,23 +132,10 @@ export async function drillKill9(opts: Partial<Kill9Options> = {}): Promise<Dril
       report.figure('spool points dropped / refused by InfluxDB', `${fmt(spoolDropped)} / ${fmt(rejectedPoints)}`);
       report.check(spoolDropped === 0 && rejectedPoints === 0, `points lost on the way to InfluxDB: ${spoolDropped} dropped from the spool, ${rejectedPoints} refused`);
 
-      report.figure(`incidents in ${STORM_REGION} (stall storm) / elsewhere`, `${storm.length} / ${others.length}`);
+      reportStorm(report, STORM_REGION, incidents, timeline);
       report.figure('kills after the incident opened', incidentSeenBeforeKill < 0 ? '0 (it opened after the last kill)' : `${o.kills - incidentSeenBeforeKill + 1}`);
-      report.check(storm.length === 1, `expected exactly one incident in ${STORM_REGION}, found ${storm.length}: ${JSON.stringify(storm.map((i) => ({ id: i.id, state: i.state, opened_at: i.opened_at })))}`);
-      report.check(others.length === 0, `incidents in healthy regions: ${JSON.stringify(others.map((i) => ({ id: i.id, region: i.region })))}`);
-      const kinds = timeline.map((e) => e.kind);
-      const opened = kinds.filter((k) => k === 'opened').length;
-      const reopened = kinds.filter((k) => k === 'reopened').length;
-      report.figure('timeline: opened / reopened / mitigated entries', `${opened} / ${reopened} / ${kinds.filter((k) => k === 'mitigated').length}`);
-      if (storm.length) report.check(opened === 1 && reopened === 0, `the incident's timeline has ${opened} opened and ${reopened} reopened entries (expected 1 and 0)`);
-
-      const hook = countPages(opsHookOpened(receiver.requests, 'U-alice'));
-      const mail = countMails(smtp, 'alice@example.com', 'opened');
-      report.figure('opened page to alice on ops-hook: requests / cut by a kill / answered 2xx / idempotency keys / delivered (key-deduplicated)', `${hook.requests} / ${hook.cut} / ${hook.answered2xx} / ${hook.keys} / ${hook.deliveredOnce}`);
-      report.figure('opened page to alice by email: messages / Message-IDs', `${mail.messages} / ${mail.messageIds}`);
+      const { hook, mail } = reportAlicePages(report, receiver.requests, smtp);
       report.figure('pages re-sent after a restart (service log)', fleet.pagesResent);
-      report.check(hook.deliveredOnce === 1 && hook.keys === 1, `ops-hook: expected exactly one opened page to alice (one key, delivered once), got ${JSON.stringify(hook)}`);
-      report.check(mail.messageIds === 1, `email: expected exactly one opened page to alice (one Message-ID), got ${JSON.stringify(mail)}`);
       if (hook.answered2xx > 1 || mail.messages > 1) {
         report.note(`an opened page reached a receiver more than once with the same idempotency key (ops-hook ${hook.answered2xx}×, email ${mail.messages}×): a kill between the delivery and its record; receivers honouring Idempotency-Key / Message-ID see it once (README, Paging)`);
       }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Agent } from 'node:http';
 import { type Fault, apply } from '../src/simulator/faults.js';
 import { Population } from '../src/simulator/model.js';
@@ -39,6 +40,8 @@ export interface LoaderOptions {
   windowMs: number;
   /** Queued samples above which a tick's beacons are not generated (counted as shed: never sent, never accepted). */
   maxQueued?: number;
+  /** Send each batch with an Idempotency-Key of its own, the same on every resend. */
+  idempotent?: boolean;
 }
 
 interface Batch {
@@ -48,6 +51,8 @@ interface Batch {
   keys: string[];
   notBefore: number;
   attempts: number;
+  /** Its Idempotency-Key, set when stamped (with `idempotent`). */
+  id?: string;
 }
 
 export class Loader {
@@ -175,13 +180,16 @@ export class Loader {
       for (const s of b.samples) s.ts = Math.round(now - (s.interval_ms ?? this.o.intervalMs));
       b.keys = b.samples.map((s) => this.ledger.key(s.region, s.ts));
       b.body = JSON.stringify({ sdk: SDK, samples: b.samples });
+      if (this.o.idempotent) b.id = randomUUID();
     }
     b.attempts++;
     this.inflight++;
     this.requests++;
     let out: PostOutcome;
     try {
-      out = await post(`${url}/v1/telemetry`, b.body, { 'content-type': 'application/json', authorization: `Bearer ${this.o.key}` }, this.agent, 30_000);
+      const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${this.o.key}` };
+      if (b.id) headers['idempotency-key'] = b.id;
+      out = await post(`${url}/v1/telemetry`, b.body, headers, this.agent, 30_000);
     } finally {
       this.inflight--;
     }

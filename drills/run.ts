@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { machineLine } from '../bench/machine.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from '../test/helpers/influxd.js';
 import { drillCardinality } from './cardinality.js';
+import { drillCluster } from './cluster.js';
 import { type DrillResult, type Log, figuresTable, ms } from './common.js';
 import { drillFuzz } from './fuzz.js';
 import { drillKill9 } from './kill9.js';
@@ -45,6 +46,9 @@ export const PARAMS = {
   lorisSeconds: num('DRILL_LORIS_SECONDS', 70),
   cardinalityAttackers: num('DRILL_CARDINALITY_ATTACKERS', 3),
   cardinalityRounds: num('DRILL_CARDINALITY_ROUNDS', 4),
+  clusterNodes: num('DRILL_CLUSTER_NODES', 3),
+  clusterSessions: num('DRILL_CLUSTER_SESSIONS', 6000),
+  clusterGapMs: num('DRILL_CLUSTER_GAP_MS', 6000),
   seed: num('DRILL_SEED', 20),
 };
 
@@ -74,6 +78,7 @@ cardinality drill uses the default 10 s windows: the memory a series costs is it
 | \`overload\` | measures the maximum ingest of the simulator's beacons (closed loop, 64 requests in flight, batches of 500, shipped rules evaluated, per-key rate limit lifted so the overload guards are what sheds), then offers \`factor\` × that in open loop (requests start on a fixed schedule) over up to 4096 client connections, as many SDKs would | statuses only 202 / 429 / 503 and some 429/503 at all, every 429 with Retry-After, no connection reset, RSS under baseline + \`QOSWATCH_MAX_PENDING_BYTES\` + \`QOSWATCH_MAX_INFLIGHT\` × 4 × body size (raw body, its string and the parsed samples of every request in flight), process alive, lost = 0 | \`DRILL_OVERLOAD_FACTOR\` (3), \`DRILL_OVERLOAD_SECONDS\` (30) |
 | \`cardinality\` | three hostile tenants (their public keys) send the cardinality product of issue 14 at once — every one of 500 regions × 100 values in every dimension (50 k samples a round, values new each round, + 20 % late samples spread over the past hour), each sample a new session claiming a 1 h interval, refused batches resent after Retry-After — against the Docker image's heap (\`--max-old-space-size=512\`), at the service's default 10 s windows, while an honest tenant beacons and InfluxDB is down with a 16 MiB spool; then \`kill -9\` and a restart (the journal replay takes the attack again) | the service stays up through the attack and the restart; each hostile tenant holds at most its series budget (+ its region \`other\`) and its sessions budget, all tenants at most the global ceiling; the excess is counted per tenant in \`/metrics\`; the honest tenant: no budget excess, no spool point dropped, no sample rejected, lost = 0; the attack gets only 202 and 429 | \`DRILL_CARDINALITY_ATTACKERS\` (3), \`DRILL_CARDINALITY_ROUNDS\` (4) |
 | \`fuzz\` | fast-check bodies over HTTP (mutated samples, wrong types, huge numbers, NaN strings, nesting up to 10 k, long strings, unknown fields, bad UTF-8, random bytes, wrong content types and encodings, gzip bombs, truncated gzip), WebSocket frames (garbage, oversized, bad JSON, bad UTF-8), slow-loris connections (half dribbling headers, half a body), then \`QOSWATCH_MAX_INFLIGHT\` + 8 connections dribbling a body with a valid key | no 5xx and no dropped connection, every 4xx a JSON \`{error, message}\`, every 202 a well-formed verdict (accepted + rejected = sent, each rejection with path and message), the status the contract gives each case; WebSocket: an ack or \`bad_request\` per frame, closes only with 1007/1009; the service stays up and keeps answering probes (\`/healthz\` and a telemetry POST every 500 ms) while slow clients are connected; every accepted sample reaches InfluxDB, none refused | \`DRILL_FUZZ_CASES\` (100000), \`DRILL_LORIS_CONNECTIONS\` (50), \`DRILL_LORIS_SECONDS\` (70: past Node's 60 s header timeout) |
+| \`cluster\` | 3 qoswatch processes (every role) over the machine's PostgreSQL and NATS JetStream (a schema and streams of their own), 8 partitions, lease TTL 2 s; the simulator's load round-robin over the live nodes, each batch with an Idempotency-Key, and a stall storm in one region; then, a gap apart: \`kill -9\` the storm region's partition owner, the leader and a random node (each restarted after the gap), SIGSTOP the storm region's owner for 2 × TTL then SIGCONT (a zombie), every PostgreSQL connection of the nodes cut, InfluxDB stopped for 5 s | lost = 0 and nothing stored twice (a resent batch is deduplicated by its key); exactly one incident in the storm region, none elsewhere, one \`opened\` entry; alice one \`opened\` page per channel (key, Message-ID); the zombie's stale writes refused by the fence (counted); every partition owned by exactly one live node at the end; each killed node's partitions taken over within TTL + 5 s; every SIGTERM exits 0 | \`DRILL_CLUSTER_NODES\` (3), \`DRILL_CLUSTER_SESSIONS\` (6000), \`DRILL_CLUSTER_GAP_MS\` (6000) |
 
 The \`cardinality\` drill checks the [tenant budgets](README.md#tenant-budgets): per tenant, series (12 k), points per
 window (24 k) and live sessions (120 k), under global ceilings sized from the heap (22 k series and 268 k sessions
@@ -112,6 +117,7 @@ const DRILLS: Record<string, Runner> = {
   overload: (log) => drillOverload({ factor: PARAMS.overloadFactor, seconds: PARAMS.overloadSeconds, log }),
   cardinality: (log) => drillCardinality({ attackers: PARAMS.cardinalityAttackers, rounds: PARAMS.cardinalityRounds, seed: PARAMS.seed, log }),
   fuzz: (log) => drillFuzz({ cases: PARAMS.fuzzCases, lorisConnections: PARAMS.lorisConnections, lorisMs: PARAMS.lorisSeconds * 1000, seed: PARAMS.seed, log }),
+  cluster: (log) => drillCluster({ nodes: PARAMS.clusterNodes, sessions: PARAMS.clusterSessions, gapMs: PARAMS.clusterGapMs, seed: PARAMS.seed, log }),
 };
 
 /** A result as markdown: title, verdict, figures, failures, notes. */

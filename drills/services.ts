@@ -201,3 +201,28 @@ export function reportRestarts(report: Report, fleet: Fleet): void {
 }
 
 export { sleep };
+
+/** The storm checks every drill with a stall storm makes: one incident there, none elsewhere, opened once. */
+export function reportStorm(report: Report, region: string, incidents: readonly any[], timeline: readonly { kind: string }[]): void {
+  const storm = incidents.filter((i) => i.region === region);
+  const others = incidents.filter((i) => i.region !== region);
+  report.figure(`incidents in ${region} (stall storm) / elsewhere`, `${storm.length} / ${others.length}`);
+  report.check(storm.length === 1, `expected exactly one incident in ${region}, found ${storm.length}: ${JSON.stringify(storm.map((i) => ({ id: i.id, state: i.state, opened_at: i.opened_at })))}`);
+  report.check(others.length === 0, `incidents in healthy regions: ${JSON.stringify(others.map((i) => ({ id: i.id, region: i.region })))}`);
+  const kinds = timeline.map((e) => e.kind);
+  const opened = kinds.filter((k) => k === 'opened').length;
+  const reopened = kinds.filter((k) => k === 'reopened').length;
+  report.figure('timeline: opened / reopened / mitigated entries', `${opened} / ${reopened} / ${kinds.filter((k) => k === 'mitigated').length}`);
+  if (storm.length) report.check(opened === 1 && reopened === 0, `the incident's timeline has ${opened} opened and ${reopened} reopened entries (expected 1 and 0)`);
+}
+
+/** alice's opened page, counted per channel: exactly one delivery by key (ops-hook) and by Message-ID (email). */
+export function reportAlicePages(report: Report, requests: readonly ReceivedRequest[], smtp: SmtpSink): { hook: PageCount; mail: { messages: number; messageIds: number } } {
+  const hook = countPages(opsHookOpened(requests, 'U-alice'));
+  const mail = countMails(smtp, 'alice@example.com', 'opened');
+  report.figure('opened page to alice on ops-hook: requests / cut by a kill / answered 2xx / idempotency keys / delivered (key-deduplicated)', `${hook.requests} / ${hook.cut} / ${hook.answered2xx} / ${hook.keys} / ${hook.deliveredOnce}`);
+  report.figure('opened page to alice by email: messages / Message-IDs', `${mail.messages} / ${mail.messageIds}`);
+  report.check(hook.deliveredOnce === 1 && hook.keys === 1, `ops-hook: expected exactly one opened page to alice (one key, delivered once), got ${JSON.stringify(hook)}`);
+  report.check(mail.messageIds === 1, `email: expected exactly one opened page to alice (one Message-ID), got ${JSON.stringify(mail)}`);
+  return { hook, mail };
+}

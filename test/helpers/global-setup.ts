@@ -7,11 +7,13 @@ import { NO_NATS_MESSAGE, prepareNats, removeTestStreams } from './nats.js';
 import { NO_POSTGRES_MESSAGE, dropTestSchemas, preparePostgres } from './postgres.js';
 
 /**
- * Makes one temp root for the run (removed at the end), prepares the PostgreSQL tests' database and finds NATS, and
+ * Makes one temp root for the run (removed at the end, by the teardown of the first call), prepares the PostgreSQL tests' database and finds NATS, and
  * says loudly when InfluxDB, PostgreSQL, NATS or browser tests will be skipped; CI (QOSWATCH_REQUIRE_INFLUXD=1,
  * QOSWATCH_REQUIRE_CHROMIUM=1, QOSWATCH_REQUIRE_POSTGRES=1, QOSWATCH_REQUIRE_NATS=1) fails instead.
  */
 export default async function setup(): Promise<() => Promise<void>> {
+  // vitest runs the global setup once per project (vitest.config.ts) in one process: the first prepares the run.
+  if (process.env.QOSWATCH_TEST_TMP) return async () => {};
   const missing = (have: boolean, required: string, message: string) => {
     if (have) return;
     if (process.env[required] === '1') throw new Error(`${required}=1 but ${message}`);

@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { drillCardinality } from '../../drills/cardinality.js';
+import { drillCluster } from '../../drills/cluster.js';
 import type { DrillResult } from '../../drills/common.js';
 import { drillFuzz } from '../../drills/fuzz.js';
 import { drillKill9 } from '../../drills/kill9.js';
 import { drillOutage } from '../../drills/outage.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from '../helpers/influxd.js';
+import { NATS_URL } from '../helpers/nats.js';
+import { PG_URL } from '../helpers/postgres.js';
 import { CLI } from '../helpers/service.js';
 
 /**
@@ -57,5 +60,16 @@ describe.skipIf(!HAVE_INFLUXD)('reliability drills (short)', () => {
     expect(figure(r, 'service alive after the attack')).toBe('yes / yes');
     expect(figure(r, '**lost**')).toBe('0');
     expect(Number(figure(r, 'samples acknowledged')?.replace(/,/g, ''))).toBeGreaterThan(500);
+  }, 180_000);
+
+  it.runIf(PG_URL && NATS_URL)('a cluster of 3 under load: kill -9 the storm\'s owner, the leader and a node, pause an owner, cut PostgreSQL, stop InfluxDB — nothing lost, one incident, one page, the zombie fenced off', async () => {
+    const r = await drillCluster({ sessions: 600, gapMs: 3000, influxOutageMs: 3000 });
+    expect(r.failures).toEqual([]);
+    expect(figure(r, '**lost**')).toBe('0');
+    expect(Number(figure(r, 'samples acknowledged')?.replace(/,/g, ''))).toBeGreaterThan(1000);
+    expect(figure(r, 'incidents in us-east')).toBe('1 / 0');
+    expect(figure(r, 'opened page to alice by email')).toBe('1 / 1');
+    expect(Number(figure(r, 'stale writes refused by the fence'))).toBeGreaterThan(0);
+    expect(figure(r, 'partitions at the end')).toBe('8 of 8 / 8');
   }, 180_000);
 });
