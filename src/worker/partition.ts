@@ -37,7 +37,7 @@ export interface PartitionWorkerDeps {
   metrics: Metrics;
   log: Logger;
   clock: () => number;
-  /** Which partition a group of alert labels is in: the rows this owner resumes. */
+  /** Which partition a group of alert labels (or a sample's tenant and region) is in. */
   partitionOfLabels(labels: Readonly<Record<string, string | undefined>>): number;
   /** A write of `worker` was fenced off: another node owns its partition now; the caller stops it. */
   onStale(worker: PartitionWorker): void;
@@ -207,6 +207,9 @@ export class PartitionWorker {
     let maxWindow = -Infinity;
     let open = 0, retained = 0, late = 0;
     for (const { index, sample } of revalidate(batch.samples, batch.receivedAt, this.opts.maxSampleAgeMs, batch.dims)) {
+      // A body stored whole holds only this partition's valid samples, unless nodes validate differently (another
+      // QOSWATCH_MAX_SAMPLE_AGE): another partition's are its owner's.
+      if (this.deps.partitionOfLabels({ tenant: batch.tenant, region: sample.region }) !== this.partition) continue;
       const w = this.store.windowOf(sample.ts);
       maxWindow = Math.max(maxWindow, w);
       // Stored before the takeover: it only says who is live.

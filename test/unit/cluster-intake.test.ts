@@ -62,6 +62,19 @@ describe('a cluster collector', () => {
     expect(metricValue(text, 'qoswatch_batches_total{transport="http",outcome="partial"}')).toBe(1);
   });
 
+  it('stores a batch whose valid samples are in one partition as its body was received (not encoded again)', async () => {
+    const t = intake();
+    const samples = [s('eu-west', 'a'), s('eu-west', 'b'), { region: 'elsewhere', latency_ms: -1 }];
+    const body = Buffer.from(JSON.stringify({ sdk: 'web/1', samples }));
+    await t.intake.ingest('acme', body, samples, 'http', '192.0.2.1');
+    expect(t.log.stored).toHaveLength(1);
+    const m = t.log.stored[0]!;
+    expect(m.p).toBe(partitionOf('acme', 'eu-west', PARTITIONS));
+    expect(Buffer.from(m.data).subarray(-body.length).equals(body), 'the body, byte for byte').toBe(true);
+    // The owner reads every sample back and validates them again: the invalid one is refused again there.
+    expect(decodeRawBatch(m.data)).toEqual({ tenant: 'acme', receivedAt: NOW, dims: JSON.stringify({ isp: 'Example ISP' }), samples: JSON.parse(String(body)).samples });
+  });
+
   it('stores a batch resent with the same Idempotency-Key once (the same message ids), and one without a key each time', async () => {
     const t = intake();
     const batch = [s('eu-west', 'a'), s('us-east', 'b')];
@@ -87,6 +100,8 @@ describe('a cluster collector', () => {
   it('refuses a message that is not a raw batch', () => {
     const ok = encodeRawBatch({ tenant: 't', receivedAt: 1, dims: undefined, samples: [] });
     expect(decodeRawBatch(ok)).toEqual({ tenant: 't', receivedAt: 1, dims: undefined, samples: [] });
-    for (const bad of ['{}', 'null', '[1]', '{"t":"x","r":"1","s":[]}', '{"t":"x","r":1,"s":{}}', 'not json']) expect(() => decodeRawBatch(Buffer.from(bad)), bad).toThrow();
+    for (const bad of ['{}', 'null', '[1]', '{"t":"x","r":"1","s":[]}', '{"t":"x","r":1,"s":{}}', 'not json', '{"t":"x","r":1,"d":null}\n{"samples":{}}', '{"t":"x","r":1,"d":null}\nnot json']) {
+      expect(() => decodeRawBatch(Buffer.from(bad)), bad).toThrow();
+    }
   });
 });
