@@ -1,11 +1,15 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, type Socket, createServer } from 'node:net';
 import { join } from 'node:path';
 import { type ParsedMail, simpleParser } from 'mailparser';
+import pg from 'pg';
 import { INGEST_KEY } from '../test/helpers/app.js';
+import { prepareNats, removePrefix, testPrefix } from '../test/helpers/nats.js';
 import { type OnCallDoc, writeOnCall } from '../test/helpers/paging.js';
 import { freePort, waitFor } from '../test/helpers/ports.js';
+import { preparePostgres } from '../test/helpers/postgres.js';
 import { HttpReceiver, type ReceivedRequest } from '../test/helpers/receiver.js';
 import { CLI, ServiceProcess } from '../test/helpers/service.js';
 import { tempDir } from '../test/helpers/tmp.js';
@@ -136,8 +140,8 @@ export interface PeerDetectionRow {
 export interface PeerDetectionOptions {
   /** Concurrent trials of the peer with its defaults (default: `trials`). */
   defaultsTrials?: number;
-  /** Which systems to run (default all three). */
-  runs?: readonly ('qoswatch' | PeerMode)[];
+  /** Which systems to run (default all three; `cluster`: qoswatch as 3 nodes over PostgreSQL and NATS). */
+  runs?: readonly ('qoswatch' | 'cluster' | PeerMode)[];
   /** Progress lines (default console.log). */
   log?: (line: string) => void;
 }
@@ -332,18 +336,27 @@ function oncallDoc(hookUrl: string): OnCallDoc {
   };
 }
 
-async function startQoswatch(rx: Receivers): Promise<System> {
+/**
+ * qoswatch as one process, or (`cluster`) as three processes with every role over the machine's PostgreSQL and NATS
+ * (a schema and streams of their own), the beacons sent to them in turn.
+ */
+async function startQoswatch(rx: Receivers, cluster?: { pgUrl: string; natsUrl: string }): Promise<System> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm run bench does)`);
   const rules = tempDir('bench-peer-rules');
   writeFileSync(join(rules, 'rules.yaml'), QOSWATCH_RULE);
   const oncall = writeOnCall(oncallDoc(rx.http.url(QW_HOOK)));
-  const svc = new ServiceProcess({ ...QOSWATCH_ENV, QOSWATCH_RULES_DIR: rules, QOSWATCH_ONCALL: oncall, SMTP_URL: `smtp://127.0.0.1:${rx.smtp.port}` });
-  await svc.start();
-  const url = `${svc.url}/v1/telemetry`;
+  const env = { ...QOSWATCH_ENV, QOSWATCH_RULES_DIR: rules, QOSWATCH_ONCALL: oncall, SMTP_URL: `smtp://127.0.0.1:${rx.smtp.port}` };
+  const schema = `bench_${randomBytes(5).toString('hex')}`;
+  const prefix = testPrefix();
+  const nodes = cluster
+    ? [1, 2, 3].map((i) => new ServiceProcess({ ...env, QOSWATCH_MODE: 'cluster', DATABASE_URL: cluster.pgUrl, DATABASE_SCHEMA: schema, NATS_URL: cluster.natsUrl, QOSWATCH_NATS_PREFIX: prefix, QOSWATCH_NODE_ID: `node-${i}` }))
+    : [new ServiceProcess(env)];
+  for (const n of nodes) await n.start();
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${INGEST_KEY}` };
+  let turn = 0;
   return {
-    label: 'qoswatch',
-    send: (beacons) => post(url, JSON.stringify({ samples: beacons }), headers),
+    label: cluster ? 'qoswatch cluster (3 nodes)' : 'qoswatch',
+    send: (beacons) => post(`${nodes[turn++ % nodes.length]!.url}/v1/telemetry`, JSON.stringify({ samples: beacons }), headers),
     hookRegion(r) {
       const b = r.path === QW_HOOK ? parseJson(r.body) : undefined;
       return b?.kind === 'opened' ? (b.incident?.region ?? undefined) : undefined;
@@ -351,9 +364,17 @@ async function startQoswatch(rx: Receivers): Promise<System> {
     // "[P1] <region>: stall_ratio … (incident #12 opened)"
     mailRegion: (m) => /^\[P\d\] (\S+): .*\bopened\)$/.exec(m.subject ?? '')?.[1],
     async stop() {
-      await svc.stop('SIGTERM');
-      svc.cleanup();
+      for (const n of nodes) {
+        await n.stop('SIGTERM');
+        n.cleanup();
+      }
       for (const d of [rules, join(oncall, '..')]) rmSync(d, { recursive: true, force: true });
+      if (cluster) {
+        await removePrefix(cluster.natsUrl, prefix).catch(() => {});
+        const c = new pg.Client({ connectionString: cluster.pgUrl });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => c.end());
+      }
     },
   };
 }
@@ -609,6 +630,15 @@ export async function benchPeerDetection(trials: number, o: PeerDetectionOptions
           log(`detection to page: qoswatch, ${trials} trials…`);
           sys = await startQoswatch(rx);
           rows.push(...(await runTrials(sys, rx, 'qw', trials, quickSchedule(6), log)));
+        } else if (run === 'cluster') {
+          const [pgUrl, natsUrl] = [await preparePostgres(), await prepareNats()];
+          if (!pgUrl || !natsUrl) {
+            skip('qoswatch cluster (3 nodes)', 'PostgreSQL or NATS with JetStream is not running here');
+            continue;
+          }
+          log(`detection to page: qoswatch cluster (3 nodes), ${trials} trials…`);
+          sys = await startQoswatch(rx, { pgUrl, natsUrl });
+          rows.push(...(await runTrials(sys, rx, 'qc', trials, quickSchedule(6), log)));
         } else {
           const label = `VictoriaMetrics + vmalert + Alertmanager, ${run}`;
           const missing = peerMissing();

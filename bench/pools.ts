@@ -56,6 +56,16 @@ const jsonPool = (texts: readonly string[], batch: number) =>
 /** The small state: bench/samples.ts beacons (8 regions × 5 ISPs × 3 CDNs × 3 platforms: 96 series; ≤ 32 × `batch` sessions). */
 export const smallState = (batch: number) => jsonPool(bodies(32, batch, MARK), batch);
 
+/**
+ * Beacons like the small state's over `regions` regions (r0, r1, …), so a cluster's partitions all get some: each
+ * body's from every region (`mixed`), or each from one region (as a player's or a regional edge's batch is).
+ */
+export function manyRegions(batch: number, regions: number, mixed: boolean): StampedPool {
+  const names = Array.from({ length: regions }, (_, i) => `r${i}`);
+  const texts = mixed ? bodies(64, batch, MARK, names) : names.flatMap((r) => bodies(1, batch, MARK, [r]));
+  return jsonPool(texts, batch);
+}
+
 /** The realistic state of the memory row (bench/scale.ts): ≈ 10 k series, 100 k sessions, all live in every pass over the pool. */
 export const REALISTIC = { series: 10_000, sessions: 100_000 };
 export function realisticState(batch: number): StampedPool {

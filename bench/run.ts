@@ -1,3 +1,4 @@
+import { clusterSection } from './cluster.js';
 import { benchDetection, detectionTable } from './detection.js';
 import { ingestSection } from './ingest-section.js';
 import { type Headline, fmt, replaceInLatest, writeReport } from './machine.js';
@@ -11,7 +12,7 @@ import type { PeerDetectionRow } from './peer-detection.js';
  * built service (one process, so one core for its JavaScript) beside InfluxDB, VictoriaMetrics and the bare stack's
  * ceiling, in interleaved rounds (bench/ingest-section.ts); the scale of state. A full run replaces the latest run in
  * BENCHMARKS.md and adds its headline figures to the History table; BENCH_ONLY=detection|peers|ingest|scale
- * measures one part again and replaces that part of the latest run.
+ * measures one part again and replaces that part of the latest run (cluster: the scaling of the cluster mode).
  */
 const ONLY = process.env.BENCH_ONLY;
 
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
   if (ONLY === 'peers') return replaceInLatest((await peerDetectionSection()).md);
   if (ONLY === 'scale') return replaceInLatest((await scaleSection()).md);
   if (ONLY === 'ingest') return replaceInLatest((await ingestSection()).md);
+  if (ONLY === 'cluster') return replaceInLatest((await clusterSection()).md);
   const sections: string[] = [];
   console.log('validation…');
   sections.push('### Sample validation (per sample)\n\n' + benchValidation());
@@ -34,7 +36,8 @@ async function main(): Promise<void> {
   const peers = await peerDetectionSection();
   const ingest = await ingestSection();
   const scale = await scaleSection();
-  sections.push(peers.md, ingest.md, scale.md);
+  const cluster = await clusterSection();
+  sections.push(peers.md, ingest.md, scale.md, cluster.md);
   writeReport('Validation, detection, ingest and scale (evaluation on, shipped rules)', sections.join('\n\n'), headline(peers.rows, ingest, scale.rows));
   console.log('written to BENCHMARKS.md');
 }

@@ -15,12 +15,12 @@ function rnd(): number {
 const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
 const logNormal = (median: number, sigma: number) => median * Math.exp(sigma * Math.sqrt(-2 * Math.log(rnd() + 1e-9)) * Math.cos(2 * Math.PI * rnd()));
 
-export function beacon(ts: number): Record<string, unknown> {
+export function beacon(ts: number, regions: readonly string[] = REGIONS): Record<string, unknown> {
   const stall = rnd() < 0.05 ? Math.round(rnd() * 3000) : 0;
   return {
     ts,
     interval_ms: 10_000,
-    region: pick(REGIONS),
+    region: pick(regions),
     session: `s${Math.floor(rnd() * 100_000)}`,
     dims: { isp: pick(ISPS), cdn: pick(CDNS), platform: pick(PLATFORMS) },
     latency_ms: Math.round(logNormal(1800, 0.4)),
@@ -33,7 +33,7 @@ export function beacon(ts: number): Record<string, unknown> {
   };
 }
 
-/** JSON bodies of `size` beacons stamped `ts`. */
-export function bodies(count: number, size: number, ts: number): string[] {
-  return Array.from({ length: count }, () => JSON.stringify({ samples: Array.from({ length: size }, () => beacon(ts)) }));
+/** JSON bodies of `size` beacons stamped `ts` (from the 8 regions, or those given). */
+export function bodies(count: number, size: number, ts: number, regions?: readonly string[]): string[] {
+  return Array.from({ length: count }, () => JSON.stringify({ samples: Array.from({ length: size }, () => beacon(ts, regions)) }));
 }
