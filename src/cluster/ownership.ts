@@ -9,6 +9,12 @@ import { desiredPartitions } from './partitions.js';
  */
 export interface Ownership {
   owned(): ReadonlyMap<number, Lease>;
+  /**
+   * Whether this node's hold on `partition` is surely still valid: held, and renewed (or taken) less than a lease's
+   * life ago on this process's monotonic clock. A process that was paused longer than that may have lost it without
+   * knowing yet; it must not write as the owner until a renewal says so.
+   */
+  fresh(partition: number): boolean;
   /** Listeners may be async: the ownership waits for them (a worker flushes a partition before its lease goes). */
   on(event: 'acquired' | 'lost', fn: Listener): void;
   start(): Promise<void>;
@@ -27,6 +33,10 @@ export class StaticOwnership implements Ownership {
 
   owned(): ReadonlyMap<number, Lease> {
     return new Map(this.started ? [[0, this.lease]] : []);
+  }
+
+  fresh(partition: number): boolean {
+    return this.started && partition === 0;
   }
 
   on(event: 'acquired' | 'lost', fn: Listener): void {
@@ -48,6 +58,8 @@ export interface LeaseOwnershipOptions {
   partitions: number;
   /** How often the node renews its leases and membership, and reconsiders what it should own. */
   everyMs: number;
+  /** How long a lease lives without renewal (the bucket's TTL). */
+  ttlMs: number;
 }
 
 /**
@@ -58,6 +70,8 @@ export interface LeaseOwnershipOptions {
  */
 export class LeaseOwnership implements Ownership {
   private readonly held = new Map<number, Lease>();
+  /** When each held lease was last taken or renewed (performance.now()). */
+  private readonly renewedAt = new Map<number, number>();
   private readonly listeners = { acquired: [] as Listener[], lost: [] as Listener[] };
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> = Promise.resolve();
@@ -71,6 +85,12 @@ export class LeaseOwnership implements Ownership {
 
   owned(): ReadonlyMap<number, Lease> {
     return this.held;
+  }
+
+  fresh(partition: number): boolean {
+    const at = this.renewedAt.get(partition);
+    // Counted from when the renewal was asked for, and only half a lease: the server's clock started before ours.
+    return this.held.has(partition) && at !== undefined && performance.now() - at < this.opts.ttlMs / 2;
   }
 
   on(event: 'acquired' | 'lost', fn: Listener): void {
@@ -99,17 +119,24 @@ export class LeaseOwnership implements Ownership {
   private async reconsider(): Promise<void> {
     await this.announce();
     for (const l of [...this.held.values()]) {
+      const asked = performance.now();
       const renewed = await this.leases.renew(l);
-      if (renewed) this.held.set(l.partition, renewed);
-      else await this.lose(l, false);
+      if (renewed) {
+        this.held.set(l.partition, renewed);
+        this.renewedAt.set(l.partition, asked);
+      } else {
+        await this.lose(l, false);
+      }
     }
     const desired = new Set(desiredPartitions(this.opts.self, await this.liveMembers(), this.opts.partitions));
     for (const l of [...this.held.values()]) if (!desired.has(l.partition)) await this.drop(l);
     for (const p of desired) {
       if (this.held.has(p)) continue;
+      const asked = performance.now();
       const l = await this.leases.acquire(p);
       if (!l) continue;
       this.held.set(p, l);
+      this.renewedAt.set(p, asked);
       for (const fn of this.listeners.acquired) await fn(l, false);
     }
   }
@@ -136,7 +163,14 @@ export class LeaseOwnership implements Ownership {
   }
 
   private async lose(l: Lease, handover: boolean): Promise<void> {
-    if (!this.held.delete(l.partition)) return;
+    if (!this.held.has(l.partition)) return;
+    const gone = () => {
+      this.held.delete(l.partition);
+      this.renewedAt.delete(l.partition);
+    };
+    // A lease that went is no longer ours at once; one handed over stays ours (fresh) while its worker flushes.
+    if (!handover) gone();
     for (const fn of this.listeners.lost) await fn(l, handover);
+    gone();
   }
 }

@@ -39,6 +39,8 @@ export interface PartitionWorkerDeps {
   clock: () => number;
   /** Which partition a group of alert labels (or a sample's tenant and region) is in. */
   partitionOfLabels(labels: Readonly<Record<string, string | undefined>>): number;
+  /** Whether this node's lease on the partition is surely still valid (Ownership.fresh): else it writes nothing. */
+  leaseFresh(partition: number): boolean;
   /** A write of `worker` was fenced off: another node owns its partition now; the caller stops it. */
   onStale(worker: PartitionWorker): void;
 }
@@ -53,6 +55,8 @@ export type PartitionWorkerOptions = Pick<PipelineOptions, 'windowMs' | 'graceMs
 
 /** How often the raw log is trimmed below the checkpoint (each trim is a purge request to JetStream). */
 const TRIM_EVERY_MS = 10_000;
+/** The longest a partition's reader works before it lets the event loop run timers and I/O. */
+const YIELD_EVERY_MS = 10;
 /** The wait before the raw log is read again after a read failed (NATS away). */
 const READ_RETRY_MS = 1000;
 
@@ -117,12 +121,19 @@ export class PartitionWorker {
   }
 
   /** Takes the partition over (see the class comment); resolves once it evaluates live. */
-  static async start(lease: Lease, deps: PartitionWorkerDeps, opts: PartitionWorkerOptions, rules: readonly Rule[]): Promise<PartitionWorker> {
+  static async start(lease: Lease, deps: PartitionWorkerDeps, opts: PartitionWorkerOptions, rules: readonly Rule[], signal?: AbortSignal): Promise<PartitionWorker> {
     const fence: Fence = { kind: 'p', partition: lease.partition, epoch: lease.epoch };
     // First of all: from here on, the previous owner (if it still runs) can store nothing more.
     const text = await deps.state.tx((t) => t.meta.get(checkpointKey(lease.partition)), { fence });
     const w = new PartitionWorker(lease, deps, opts, text ? (JSON.parse(text) as PartitionCheckpoint) : undefined);
-    await w.resume(rules);
+    // Lost while replaying: the replay ends at once (the caller stops the worker).
+    const abort = () => w.abort.abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      if (!signal?.aborted) await w.resume(rules);
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
     return w;
   }
 
@@ -178,12 +189,19 @@ export class PartitionWorker {
   private async read(from: number, onApplied: (seq: number) => void): Promise<void> {
     const { raw, log } = this.deps;
     let next = from;
+    let turn = performance.now();
     while (!this.abort.signal.aborted) {
       try {
         for await (const rec of raw.read(this.partition, next, this.abort.signal)) {
           this.apply(rec.seq, rec.data);
           next = rec.seq + 1;
           onApplied(rec.seq);
+          // Buffered messages come as microtasks, which never let timers run: a backlog would starve the lease
+          // renewals (and lose the partitions it is catching up on). Give the loop a turn every few milliseconds.
+          if (performance.now() - turn > YIELD_EVERY_MS) {
+            await new Promise((r) => setImmediate(r));
+            turn = performance.now();
+          }
         }
       } catch (err) {
         if (this.abort.signal.aborted) return;
@@ -278,7 +296,8 @@ export class PartitionWorker {
    * lease passed on does not overwrite the new owner's points); false when some are left for the next tick.
    */
   private async writePoints(): Promise<boolean> {
-    const { sink, metrics, log } = this.deps;
+    const { deps } = this;
+    const { sink, metrics, log } = deps;
     if (!this.unwritten.length) return true;
     if (!sink) {
       metrics.pointsDiscarded.inc(this.unwritten.length);
@@ -288,6 +307,9 @@ export class PartitionWorker {
     await this.fencedState().tx(async () => {});
     while (this.unwritten.length) {
       const batch = this.unwritten.slice(0, this.opts.batchLines);
+      // Checked again right before each write: a process paused after the fence check may have lost the lease, and
+      // a new owner may have written these windows already (whole, where this one's may miss what it had not read).
+      if (!deps.leaseFresh(this.partition)) return false;
       try {
         await sink.write(batch);
       } catch (err) {

@@ -39,7 +39,7 @@ export const workersPlugin = fp<{ env: Env; config: FileConfig; sink: InfluxSink
       maxPendingPoints: Math.max(10_000, Math.floor(env.QOSWATCH_SPOOL_MAX / POINT_BYTES / partitions)),
     };
     const slots: PartitionSlots<PartitionWorker> = new PartitionSlots<PartitionWorker>({
-      start: (lease) => PartitionWorker.start(lease, deps, opts, app.rules.current),
+      start: (lease, signal) => PartitionWorker.start(lease, deps, opts, app.rules.current, signal),
       // While the lease is held nobody else evaluates the partition: try again until it works (PostgreSQL or NATS
       // back), unless a newer owner has written already.
       retry: async (err, lease, tries) => {
@@ -62,12 +62,15 @@ export const workersPlugin = fp<{ env: Env; config: FileConfig; sink: InfluxSink
       log: app.log,
       clock,
       partitionOfLabels: (labels) => partitionOf(labels.tenant ?? '', labels.region ?? '', partitions),
+      leaseFresh: (p) => ownership.fresh(p),
       onStale: (w) => {
         app.log.warn({ partition: w.partition, epoch: w.fence.epoch }, 'fenced off: another node owns this partition now; stopped evaluating it');
         void slots.stale(w);
       },
     };
-    const ownership = new LeaseOwnership(new Leases(nats.leases, env.QOSWATCH_NODE_ID), nats.members, { self: env.QOSWATCH_NODE_ID, partitions, everyMs: Math.max(250, Math.floor(env.QOSWATCH_LEASE_TTL / 3)) });
+    const ownership = new LeaseOwnership(new Leases(nats.leases, env.QOSWATCH_NODE_ID), nats.members, {
+      self: env.QOSWATCH_NODE_ID, partitions, everyMs: Math.max(250, Math.floor(env.QOSWATCH_LEASE_TTL / 3)), ttlMs: env.QOSWATCH_LEASE_TTL,
+    });
     ownership.on('acquired', (lease) => {
       metrics.partitionTakeovers.inc({ event: 'acquired' });
       void slots.acquired(lease);
@@ -75,7 +78,14 @@ export const workersPlugin = fp<{ env: Env; config: FileConfig; sink: InfluxSink
     ownership.on('lost', (lease, handover) => {
       metrics.partitionTakeovers.inc({ event: handover ? 'released' : 'lost' });
       app.log.info({ partition: lease.partition, epoch: lease.epoch }, handover ? 'partition handed over to the node that should own it' : 'partition lost: its lease ran out or another node holds it');
-      return slots.lost(lease.partition, handover);
+      // A handover waits for the flush (the next owner reads the checkpoint); a lost lease only stops the worker,
+      // without holding up the renewal of the others.
+      if (!handover) return void slots.lost(lease.partition, false);
+      // A flush that takes long (InfluxDB slow to refuse) must not outlive this node's other leases: past a third of
+      // a lease the partition is released anyway; its next owner replays what the flush did not checkpoint.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((r) => (timer = setTimeout(r, env.QOSWATCH_LEASE_TTL / 3)));
+      return Promise.race([slots.lost(lease.partition, true), bound]).finally(() => clearTimeout(timer));
     });
     app.rules.onReload(async (rules) => {
       for (const w of slots.values()) await w.setRules(rules, retention(rules));

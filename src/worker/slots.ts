@@ -7,8 +7,8 @@ export interface SlotWorker {
 }
 
 export interface SlotHooks<W extends SlotWorker> {
-  /** Takes the partition over; throws when it cannot (yet). */
-  start(lease: Lease): Promise<W>;
+  /** Takes the partition over (ending at once when `signal` aborts: it was lost meanwhile); throws when it cannot (yet). */
+  start(lease: Lease, signal: AbortSignal): Promise<W>;
   /** A takeover failed: whether to try again (after a wait), or give up (`false`: a newer owner exists). */
   retry(err: unknown, lease: Lease, tries: number): Promise<boolean>;
   onStarted?(w: W, lease: Lease): void;
@@ -16,14 +16,14 @@ export interface SlotHooks<W extends SlotWorker> {
 }
 
 interface Attempt<W> {
-  cancelled: boolean;
+  readonly abort: AbortController;
   done: Promise<W | undefined>;
 }
 
 /**
  * The partitions a node evaluates, one worker per partition at most: takeovers run in the background (a replay
  * must not hold up lease renewals) and are retried while they fail, since the lease is held and nobody else evaluates
- * the partition meanwhile; a partition lost during its takeover is stopped once the takeover settled; a worker
+ * the partition meanwhile; a partition lost during its takeover aborts it (the worker it made is stopped); a worker
  * fenced off stops alone — never a newer takeover of the same partition by this node.
  */
 export class PartitionSlots<W extends SlotWorker> {
@@ -43,9 +43,9 @@ export class PartitionSlots<W extends SlotWorker> {
   /** Starts taking `lease`'s partition over; resolves when the takeover settled (tests wait for it). */
   acquired(lease: Lease): Promise<W | undefined> {
     const p = lease.partition;
-    const attempt: Attempt<W> = { cancelled: false, done: Promise.resolve(undefined) };
+    const attempt: Attempt<W> = { abort: new AbortController(), done: Promise.resolve(undefined) };
     attempt.done = this.takeOver(lease, attempt).then(async (w) => {
-      if (w && attempt.cancelled) {
+      if (w && attempt.abort.signal.aborted) {
         // Lost while taking over: the stop that cancelled it found no worker yet.
         await w.stop(true);
         return undefined;
@@ -63,14 +63,17 @@ export class PartitionSlots<W extends SlotWorker> {
     return attempt.done;
   }
 
-  /** The partition is gone (`handover`: given up by this node, flushed first; else its lease went). */
+  /**
+   * The partition is gone (`handover`: given up by this node, flushed first; else its lease went). A takeover under
+   * way is aborted, not waited for: its replay can be long, and the caller's other leases must be renewed meanwhile.
+   */
   async lost(partition: number, handover: boolean): Promise<void> {
-    const pending = this.starting.get(partition);
-    if (pending) pending.cancelled = true;
-    const w = this.workers.get(partition) ?? (await pending?.done);
-    if (this.workers.get(partition) === w) this.workers.delete(partition);
-    if (w) this.hooks.onStopped?.(partition);
-    await w?.stop(!handover);
+    this.starting.get(partition)?.abort.abort();
+    const w = this.workers.get(partition);
+    if (!w) return;
+    this.workers.delete(partition);
+    this.hooks.onStopped?.(partition);
+    await w.stop(!handover);
   }
 
   /** `w` was fenced off: it stops; the partition's slot is freed only if it still holds `w`. */
@@ -83,9 +86,9 @@ export class PartitionSlots<W extends SlotWorker> {
   }
 
   private async takeOver(lease: Lease, attempt: Attempt<W>): Promise<W | undefined> {
-    for (let tries = 1; !attempt.cancelled; tries++) {
+    for (let tries = 1; !attempt.abort.signal.aborted; tries++) {
       try {
-        return await this.hooks.start(lease);
+        return await this.hooks.start(lease, attempt.abort.signal);
       } catch (err) {
         if (!(await this.hooks.retry(err, lease, tries))) return undefined;
       }

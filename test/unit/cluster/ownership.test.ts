@@ -29,7 +29,7 @@ describe.runIf(NATS_URL)('LeaseOwnership (on the machine\'s NATS server)', () =>
 
   /** A node of the cluster on its own connection, recording what it gains and loses. */
   function node(n: Nats, self: string) {
-    const o = new LeaseOwnership(new Leases(n.leases, self), n.members, { self, partitions: P, everyMs: 100 });
+    const o = new LeaseOwnership(new Leases(n.leases, self), n.members, { self, partitions: P, everyMs: 100, ttlMs: n.opts.leaseTtlMs });
     const log = { acquired: [] as { p: number; epoch: number }[], lost: [] as number[] };
     o.on('acquired', (l) => void log.acquired.push({ p: l.partition, epoch: l.epoch }));
     o.on('lost', (l) => void log.lost.push(l.partition));
@@ -79,5 +79,19 @@ describe.runIf(NATS_URL)('LeaseOwnership (on the machine\'s NATS server)', () =>
     await b.o.stop();
     // Leases would live 30 s: only the release (and the removed membership) can hand them over this fast.
     await waitFor('node-a to own every partition', () => (a.owned().length === P ? true : undefined), 3000);
+  });
+
+  it('calls a lease fresh only within half its life of the last renewal: a node that did not renew (paused) stops writing before it could lose it', async () => {
+    const n = await testNats({ partitions: P, leaseTtlMs: 600 });
+    cleanup.push(() => n.remove());
+    // Rounds an hour apart: after the start, nothing renews.
+    const o = new LeaseOwnership(new Leases(n.leases, 'node-a'), n.members, { self: 'node-a', partitions: P, everyMs: 3_600_000, ttlMs: 600 });
+    cleanup.push(() => o.stop());
+    await o.start();
+    expect(o.fresh(0)).toBe(true);
+    expect(o.fresh(P), 'a partition not held').toBe(false);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(o.owned().has(0), 'still held as far as this node knows').toBe(true);
+    expect(o.fresh(0), 'past half a lease without renewal').toBe(false);
   });
 });

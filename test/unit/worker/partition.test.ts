@@ -12,9 +12,9 @@ import { Metrics } from '../../../src/metrics.js';
 import { compileRuleFiles } from '../../../src/rules/load.js';
 import type { InfluxSink } from '../../../src/storage/influx/sink.js';
 import { Budgets } from '../../../src/telemetry/budgets.js';
-import { ClusterIntake } from '../../../src/telemetry/cluster-intake.js';
+import { ClusterIntake, encodeRawBatch } from '../../../src/telemetry/cluster-intake.js';
 import { PartitionWorker, type PartitionWorkerDeps, type PartitionWorkerOptions, checkpointKey } from '../../../src/worker/partition.js';
-import { type OpenedBackend, POSTGRES } from '../../helpers/backends.js';
+import { type OpenedBackend, POSTGRES, SQLITE } from '../../helpers/backends.js';
 import { metricValue } from '../../helpers/metrics.js';
 import { NATS_URL, testNats } from '../../helpers/nats.js';
 import { PIPELINE_DEFAULTS } from '../../helpers/pipeline.js';
@@ -73,6 +73,7 @@ describe.runIf(PG_URL && NATS_URL)('a partition owner (on the machine\'s NATS an
     const written: string[] = [];
     const sink: InfluxSink = { target: 'test', write: async (lines) => void written.push(...lines) };
     const stale: number[] = [];
+    let fresh = true;
     const bus = new EventBus<IncidentEvent>((err) => {
       throw err;
     });
@@ -89,6 +90,7 @@ describe.runIf(PG_URL && NATS_URL)('a partition owner (on the machine\'s NATS an
       log: pino({ level: process.env.DEBUG_WORKER ? 'debug' : 'silent' }) as unknown as FastifyBaseLogger,
       clock,
       partitionOfLabels: (l) => partitionOf(l.tenant ?? '', l.region ?? '', PARTITIONS),
+      leaseFresh: () => fresh,
       onStale: (w) => stale.push(w.partition),
     };
     const send = async (samples: unknown[]) => {
@@ -104,7 +106,7 @@ describe.runIf(PG_URL && NATS_URL)('a partition owner (on the machine\'s NATS an
     /** Waits until the owner's window starting at `start` holds `n` samples. */
     const seen = (w: PartitionWorker, start: number, n: number) =>
       waitFor(`${n} samples in the owner's window`, async () => ((w.store.window(1, start / W)?.samples ?? 0) === n ? true : undefined));
-    return { raw, send, take, seen, written, stale, events, metrics, set: (t: number) => (now = t), clock };
+    return { raw, send, take, seen, written, stale, events, metrics, set: (t: number) => (now = t), clock, freshLease: (v: boolean) => (fresh = v) };
   }
 
   it('a new owner replays from the checkpoint: the windows the old one stored are not written again, the one it held open is written whole', async () => {
@@ -159,5 +161,65 @@ describe.runIf(PG_URL && NATS_URL)('a partition owner (on the machine\'s NATS an
     await new Promise((r) => setTimeout(r, 200));
     expect(open.map((i) => [i.region, i.state])).toEqual([[REGION, 'open']]);
     expect(t.events.filter((e) => e.type === 'opened')).toHaveLength(1);
+  });
+
+  it('writes nothing while its lease is not surely fresh (a paused process), and the checkpoint waits for the points', async () => {
+    const t = await setup();
+    const a = await t.take(3);
+    await t.send(viewers(T0 + 1000, 12));
+    await t.seen(a, T0, 12);
+    t.set(T0 + W + PIPELINE_DEFAULTS.graceMs);
+    t.freshLease(false);
+    await a.tick(t.clock());
+    expect(t.written).toEqual([]);
+    expect(await db!.store.meta.get(checkpointKey(P)), 'no checkpoint past points not written').toBeUndefined();
+    t.freshLease(true);
+    await a.tick(t.clock());
+    expect(samplesOf(t.written, T0)).toEqual([12]);
+    expect(JSON.parse((await db!.store.meta.get(checkpointKey(P)))!)).toMatchObject({ closedBefore: T0 / W + 1 });
+  });
+});
+
+describe('a partition owner catching up', () => {
+  it('lets timers run while it replays a backlog that arrives all at once (lease renewals must not starve)', async () => {
+    // Under load the raw log hands over batches already buffered: without a turn of the event loop now and then, the
+    // renewal timer could not fire before the replay ended, and the node lost every lease it was catching up on.
+    const db = await SQLITE.open();
+    try {
+      const batches = 3000;
+      const data = encodeRawBatch({ tenant: TENANT, receivedAt: T0, dims: undefined, samples: viewers(T0 + 1000, 50) });
+      let yielded = 0;
+      let atTimer: number | undefined;
+      const raw = {
+        last: async () => batches,
+        trim: async () => 0,
+        async *read(_p: number, from: number) {
+          for (let seq = from; seq <= batches; seq++) {
+            yielded = seq;
+            yield { seq, data };
+          }
+        },
+      };
+      const bus = new EventBus<IncidentEvent>((err) => {
+        throw err;
+      });
+      const deps: PartitionWorkerDeps = {
+        state: db.store, raw, sink: undefined, dimValues: db.store.dimValues, admittedDims: [], metrics: new Metrics(),
+        alerting: { incidents: new Incidents(db.store, { groupBy: ['tenant', 'region'], reopenMs: 600_000, silenced: () => false }), bus },
+        log: pino({ level: 'silent' }) as unknown as FastifyBaseLogger, clock: () => T0 + 2000,
+        partitionOfLabels: (l) => partitionOf(l.tenant ?? '', l.region ?? '', PARTITIONS), leaseFresh: () => true, onStale: () => {},
+      };
+      setTimeout(() => (atTimer = yielded), 0);
+      const w = await PartitionWorker.start({ partition: P, epoch: 1, revision: 1 }, deps, OPTS, RULES);
+      try {
+        expect(yielded).toBe(batches);
+        expect(atTimer, 'a timer ran during the replay').toBeDefined();
+        expect(atTimer!).toBeLessThan(batches);
+      } finally {
+        await w.stop(true);
+      }
+    } finally {
+      await db.close();
+    }
   });
 });

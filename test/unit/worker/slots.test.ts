@@ -78,6 +78,24 @@ describe('partition slots', () => {
     expect(w.stopped, 'a handover stops it with a flush (lost = false)').toBe(false);
   });
 
+  it('does not wait for a takeover under way when its partition is lost: the takeover is aborted', async () => {
+    let signalled: AbortSignal | undefined;
+    const s = new PartitionSlots<FakeWorker>({
+      // A replay that would go on for ever, but ends when aborted.
+      start: (l, signal) => new Promise((resolve) => {
+        signalled = signal;
+        signal.addEventListener('abort', () => resolve(new FakeWorker(l.partition, l.epoch)));
+      }),
+      retry: async () => true,
+    });
+    const starting = s.acquired(lease(5, 1));
+    await s.lost(5, false);
+    expect(signalled?.aborted).toBe(true);
+    const w = await starting;
+    expect(w, 'the aborted takeover leaves no worker').toBeUndefined();
+    expect(s.size).toBe(0);
+  });
+
   it('gives a takeover up when told to (a newer owner wrote already)', async () => {
     const s = new PartitionSlots<FakeWorker>({ start: () => Promise.reject(new Error('stale')), retry: async () => false });
     expect(await s.acquired(lease(3, 1))).toBeUndefined();
