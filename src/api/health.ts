@@ -34,7 +34,7 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
   app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
 
   /** Why this node is not ready for `role`, or undefined when it is. */
-  const notReady = async (role: 'telemetry' | 'leader' | 'api', telemetry: { ready: boolean; detail?: string }): Promise<string | undefined> => {
+  const notReady = async (role: 'telemetry' | 'worker' | 'leader' | 'api', telemetry: { ready: boolean; detail?: string }): Promise<string | undefined> => {
     if (closing) return 'shutting down';
     if (role === 'leader') return app.leadership.isLeader() ? undefined : 'this node does not lead now (a standby, or QOSWATCH_ROLES has no leader)';
     if (role === 'api') {
@@ -49,6 +49,10 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
         clearTimeout(timer);
       }
     }
+    if (role === 'worker') {
+      if (!app.roles.includes('worker')) return 'this node evaluates no partition (QOSWATCH_ROLES has no worker)';
+      return app.nats?.nc.isClosed() ? 'the connection to NATS is closed: no partition can be read' : undefined;
+    }
     if (!app.roles.includes('collector')) return 'this node takes no telemetry (QOSWATCH_ROLES has no collector)';
     if (app.nats?.nc.isClosed()) return 'the connection to NATS is closed: telemetry cannot be stored';
     return telemetry.ready ? undefined : telemetry.detail;
@@ -59,8 +63,8 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
     {
       schema: {
         tags: ['operations'],
-        summary: 'Ready for a role: telemetry (default: storage reachable, or spooling), leader (runs paging now), or api (the state store answers)',
-        querystring: z.strictObject({ role: z.enum(['telemetry', 'leader', 'api']).default('telemetry') }),
+        summary: 'Ready for a role: telemetry (default: takes telemetry; storage reachable, or spooling), worker (can own partitions), leader (runs paging now), or api (the state store answers)',
+        querystring: z.strictObject({ role: z.enum(['telemetry', 'worker', 'leader', 'api']).default('telemetry') }),
         response: { 200: readySchema, 503: readySchema },
       },
     },

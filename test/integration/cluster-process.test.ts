@@ -59,6 +59,7 @@ describe.runIf(PG_URL && NATS_URL)('cluster mode: nodes sharing PostgreSQL and N
       expect([await ready(a.url, 'telemetry'), await ready(b.url, 'telemetry')]).toEqual([200, 503]);
       expect([await ready(a.url, 'leader'), await ready(b.url, 'leader')]).toEqual([200, 503]);
       expect([await ready(a.url, 'api'), await ready(b.url, 'api')]).toEqual([200, 200]);
+      expect([await ready(a.url, 'worker'), await ready(b.url, 'worker')], 'a worker can own partitions; a leader-only node cannot').toEqual([200, 503]);
 
       // A node without the collector role refuses telemetry, saying where to send it.
       const refused = await postTelemetry(b.url, { samples: viewers('eu-west', Date.now(), 0.3) });
