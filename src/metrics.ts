@@ -109,6 +109,7 @@ export class Metrics {
   readonly ruleReloads = this.counter('qoswatch_rule_reloads_total', 'Rule reloads, by outcome', ['outcome']);
   readonly pages = this.counter('qoswatch_pages_total', 'Page delivery attempts, by channel type (email or chat provider) and outcome (delivered, retry, failed)', ['channel', 'outcome']);
   readonly outboxBacklog = this.gauge('qoswatch_outbox_backlog', 'Pages waiting in the outbox (pending or being sent)');
+  readonly outboxClaims = this.counter('qoswatch_outbox_claims_total', 'Pages this node claimed to send: due ones, and ones whose earlier sender\'s claim had run out (it died or hung mid-send; sent again with the same key)', ['claim']);
   readonly pageStorms = this.counter('qoswatch_page_storms_total', 'Storms: many incidents of one tenant at once, paged as one, by tenant', ['tenant']);
   readonly incidentsGrouped = this.counter('qoswatch_incidents_grouped_total', "Incidents paged as part of their tenant's storm instead of on their own, by tenant", ['tenant']);
   readonly pagesHeld = this.counter('qoswatch_pages_held_total', 'Pages held back because their tenant was over its page budget (each sent later, counted once), by tenant', ['tenant']);

@@ -67,6 +67,9 @@ export class Outbox {
    * the most urgent priority first; within a priority, tenants take turns (the one served longest ago on that lane
    * goes next), so one tenant's flood never queues another tenant's page behind it; then the order they fell due.
    */
+  /** Rows this sender claimed since it started: due ones, and ones whose earlier sender's claim had run out. */
+  readonly claims = { fresh: 0, expired: 0 };
+
   async claimDue(now: number, o: ClaimOptions = {}): Promise<OutboxRow[]> {
     const lanes = new Map<string, OutboxHead[]>();
     for (const h of await this.state.outbox.heads(now)) if (!o.busy?.has(h.lane)) lanes.set(h.lane, [...(lanes.get(h.lane) ?? []), h]);
@@ -91,6 +94,9 @@ export class Outbox {
       }
       return out;
     });
+    // A row still sending when claimed: its earlier sender's claim ran out (it died, or hung, mid-send).
+    const wasSending = new Set(chosen.filter((h) => h.state === 'sending').map((h) => h.id));
+    for (const r of claimed) this.claims[wasSending.has(r.id) ? 'expired' : 'fresh']++;
     for (const r of claimed) {
       const lane = laneOf(r.channel, r.recipient);
       const turns = this.turns.get(lane) ?? new Map<string, number>();

@@ -89,6 +89,11 @@ export class Pager {
     this.follower = new TimelineFollower('pager', deps, HANDLED, (e, t) => this.handle(e, t));
     const m = deps.metrics;
     (m.outboxBacklog as unknown as { collect: () => Promise<void> }).collect = async () => m.outboxBacklog.set(await this.outbox.backlog());
+    (m.outboxClaims as unknown as { collect: () => void }).collect = () => {
+      m.outboxClaims.reset();
+      m.outboxClaims.inc({ claim: 'due' }, this.outbox.claims.fresh);
+      m.outboxClaims.inc({ claim: 'expired' }, this.outbox.claims.expired);
+    };
   }
 
   async start(): Promise<void> {

@@ -76,6 +76,7 @@ describe.each(BACKENDS)('Outbox on $name', (backend) => {
     expect(await outbox.claimDue(T0 + 29_999)).toEqual([]);
     expect((await outbox.claimDue(T0 + 30_000)).map((r) => [r.recipient, r.key, r.attempts, r.claimUntil])).toEqual([['bob', '7:opened:bob:email', 2, T0 + 60_000]]);
     expect(await outbox.inFlight(), 'its own claims are not in flight elsewhere').toEqual({ rows: 0, until: undefined });
+    expect(outbox.claims, 'counted as a claim taken over (qoswatch_outbox_claims_total{claim="expired"})').toEqual({ fresh: 0, expired: 1 });
   });
 
   it('a sender whose claim was taken over cannot record an outcome over the new claim', async () => {
@@ -83,6 +84,7 @@ describe.each(BACKENDS)('Outbox on $name', (backend) => {
     const second = new Outbox(store, DEFAULT_RETRY, 10_000);
     const [row] = await first.enqueue([item('alice')], T0);
     await first.claimDue(T0);
+    expect(first.claims).toEqual({ fresh: 1, expired: 0 });
     expect(await second.claimDue(T0 + 9_999)).toEqual([]);
     expect(await second.claimDue(T0 + 10_000)).toHaveLength(1);
     expect(await first.failed(row!.id, 'HTTP 503', true, T0 + 10_001)).toBe('sending');
