@@ -28,13 +28,9 @@ export interface Nats {
   streamOf(partition: number): string;
   /** The subject a partition's raw batches are published on. */
   subjectOf(partition: number): string;
-  /** The stream of the partition owners' window output, and a partition's subject in it. */
-  readonly windowStream: string;
-  windowSubjectOf(partition: number): string;
   readonly leases: KV;
   /** The live members: each node renews its entry; a node that stops is gone once it ages out. */
   readonly members: KV;
-  readonly checkpoints: KV;
   close(): Promise<void>;
 }
 
@@ -46,7 +42,8 @@ const RAW_MAX_AGE_MS = 3_600_000;
 const ms = (n: number) => n * 1_000_000;
 
 /**
- * Connects and creates (or checks) the raw-sample streams and the lease and checkpoint buckets. Works on NATS 2.9:
+ * Connects and creates (or checks) the raw-sample streams and the lease and membership buckets (partition
+ * checkpoints are kept in the state store, fenced by the owner's epoch: worker/partition.ts). Works on NATS 2.9:
  * leases expire by the bucket's max age, not per-key TTLs (2.11).
  */
 export async function openNats(opts: NatsOptions): Promise<Nats> {
@@ -73,20 +70,10 @@ export async function openNats(opts: NatsOptions): Promise<Nats> {
         await jsm.streams.add(config);
       }
     }
-    const windowStream = `${opts.prefix}WINDOWS`;
-    const windowSubjectOf = (p: number) => `${subjectPrefix}.win.${p}`;
-    const windows = { name: windowStream, subjects: [`${subjectPrefix}.win.*`], num_replicas: opts.replicas, max_age: ms(RAW_MAX_AGE_MS) };
-    try {
-      await jsm.streams.info(windowStream);
-      await jsm.streams.update(windowStream, windows);
-    } catch {
-      await jsm.streams.add(windows);
-    }
     const kvm = new Kvm(js);
     const leases = await kvm.create(`${opts.prefix}leases`, { ttl: opts.leaseTtlMs, history: 1, replicas: opts.replicas });
     const members = await kvm.create(`${opts.prefix}members`, { ttl: opts.leaseTtlMs, history: 1, replicas: opts.replicas });
-    const checkpoints = await kvm.create(`${opts.prefix}ckpt`, { history: 1, replicas: opts.replicas });
-    return { nc, js, jsm, opts, streamOf, subjectOf, windowStream, windowSubjectOf, leases, members, checkpoints, close: () => nc.drain() };
+    return { nc, js, jsm, opts, streamOf, subjectOf, leases, members, close: () => nc.drain() };
   } catch (err) {
     await nc.close();
     throw err;

@@ -58,38 +58,3 @@ export class RawLog {
     return (await this.n.jsm.streams.purge(this.n.streamOf(p), { filter: this.n.subjectOf(p), seq: below })).purged;
   }
 }
-
-/** A publish of a partition's window output refused: another owner has written since (this one lost the lease). */
-export class ChainBrokenError extends Error {
-  constructor(readonly partition: number) {
-    super(`partition ${partition}: another owner has published windows since; this node no longer owns it`);
-  }
-}
-
-/**
- * A partition owner's output (closed windows, for takeover and InfluxDB), chained: each publish names the seq of
- * the partition's last message, so a zombie — an old owner still running after its lease passed on — cannot add to
- * what the new owner continues (SCALE-OUT.md §4.3).
- */
-export class WindowLog {
-  constructor(private readonly n: Nats) {}
-
-  /** The seq of partition `p`'s last message, 0 when it has none: where a new owner's chain starts. */
-  async last(p: number): Promise<number> {
-    try {
-      return (await this.n.jsm.streams.getMessage(this.n.windowStream, { last_by_subj: this.n.windowSubjectOf(p) }))?.seq ?? 0;
-    } catch {
-      return 0;
-    }
-  }
-
-  /** Appends after `after` (the seq this owner last saw); the new seq, or ChainBrokenError. */
-  async append(p: number, data: Uint8Array, after: number): Promise<number> {
-    try {
-      return (await this.n.js.publish(this.n.windowSubjectOf(p), data, { expect: { lastSubjectSequence: after } })).seq;
-    } catch (err) {
-      if (err instanceof Error && /wrong last sequence/i.test(err.message)) throw new ChainBrokenError(p);
-      throw err;
-    }
-  }
-}
