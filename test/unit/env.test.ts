@@ -77,6 +77,13 @@ describe('environment', () => {
     expect(documented.sort()).toEqual([...ENV_VARS].sort());
   });
 
+  it('the README has each top-level section once', () => {
+    // An edit that pasted a section over the wrong range once repeated a third of the README.
+    const sections = [...readme.matchAll(/^## (.+)$/gm)].map((m) => m[1]!);
+    expect(sections.filter((h, i) => sections.indexOf(h) !== i)).toEqual([]);
+    expect(sections).toContain('Running a cluster');
+  });
+
   it('refuses a 100 KB duration, size or rate at once, naming the variable, without echoing the value', () => {
     // Built to make the old patterns backtrack: digits, then 100 000 spaces, then a character that fails the match.
     const long = (head: string) => `${head}${' '.repeat(100_000)}x`;
