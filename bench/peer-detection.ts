@@ -356,7 +356,16 @@ async function startQoswatch(rx: Receivers, cluster?: { pgUrl: string; natsUrl: 
   let turn = 0;
   return {
     label: cluster ? 'qoswatch cluster (3 nodes)' : 'qoswatch',
-    send: (beacons) => post(`${nodes[turn++ % nodes.length]!.url}/v1/telemetry`, JSON.stringify({ samples: beacons }), headers),
+    send: async (beacons) => {
+      const node = nodes[turn++ % nodes.length]!;
+      try {
+        await post(`${node.url}/v1/telemetry`, JSON.stringify({ samples: beacons }), headers);
+      } catch (err) {
+        // What the node logged about it, for the failure's message.
+        const logged = node.output.split('\n').filter((l) => /"level":(40|50|60)/.test(l)).slice(-3).join('\n');
+        throw new Error(`${err instanceof Error ? err.message : String(err)}\n${logged}`);
+      }
+    },
     hookRegion(r) {
       const b = r.path === QW_HOOK ? parseJson(r.body) : undefined;
       return b?.kind === 'opened' ? (b.incident?.region ?? undefined) : undefined;
