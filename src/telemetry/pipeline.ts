@@ -176,7 +176,8 @@ export class IngestPipeline implements Intake {
    * body (a JSON object with a `samples` array) before aggregating them. Resolves once the batch is durable.
    * Every collector passes the client's address (the app's clientAddress): the dimensions derived from it fill
    * those the samples lack, and are journaled beside the body, so a replay after a crash applies the same values
-   * whatever the GeoIP databases hold by then.
+   * whatever the GeoIP databases hold by then. A batch sent again with the same `idempotencyKey` within 2 minutes
+   * gets the first one's answer and is not journaled again (idempotency.ts).
    */
   ingest(tenant: string, body: Buffer, samples: readonly unknown[], transport: Transport, clientAddress: string | undefined, idempotencyKey?: string): Promise<IngestResult> {
     if (idempotencyKey === undefined) return this.journalBatch(tenant, body, samples, transport, clientAddress);
