@@ -65,6 +65,10 @@ export class PgStateStore extends Repos implements StateStore {
   async tx<T>(fn: (t: StateStore) => Promise<T>, opts?: TxOptions): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A connection the server cuts between two statements of the transaction emits 'error' on the client, which the
+    // pool listens for only while it is idle: unheard, it would crash the process. The next statement fails instead.
+    const cut = (e: Error) => (broken = e);
+    client.on('error', cut);
     try {
       // A connection the server cut while it sat in the pool fails here: it must not go back to the pool.
       await client.query('BEGIN').catch((e: Error) => {
@@ -83,6 +87,7 @@ export class PgStateStore extends Repos implements StateStore {
       }
     } finally {
       // A connection that failed to roll back is closed rather than handed to the next caller mid-transaction.
+      client.off('error', cut);
       client.release(broken);
     }
   }

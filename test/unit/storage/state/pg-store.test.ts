@@ -24,4 +24,27 @@ describe.runIf(PG_URL)('PgStateStore', () => {
       await drop();
     }
   });
+
+  it('a connection the server cuts in the middle of a transaction fails that transaction, and does not crash the process', async () => {
+    const { schema, drop } = freshSchema();
+    const app = `qoswatch-test-mid-${schema}`;
+    const store = await PgStateStore.open({ url: `${PG_URL}?application_name=${app}`, schema, max: 1 });
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      const tx = store.tx(async (t) => {
+        await t.meta.set('k', 'v');
+        // Between two statements (the client checked out, no query running), the server ends the session.
+        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [app]);
+        await new Promise((r) => setTimeout(r, 200));
+        return t.meta.get('k');
+      });
+      await expect(tx).rejects.toThrow();
+      await expect(store.tx((t) => t.meta.get('k')), 'the cut transaction stored nothing; the next works').resolves.toBeUndefined();
+    } finally {
+      await admin.end();
+      await store.close();
+      await drop();
+    }
+  });
 });
