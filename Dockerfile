@@ -8,7 +8,9 @@ COPY sdk/web/package.json ./sdk/web/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build:server && npm prune --omit=dev
+# The console's pages (lit-html bundled by esbuild, both dev dependencies) are built here, before the prune.
+COPY console ./console
+RUN npm run build:server && npm run build:console && npm prune --omit=dev
 
 # Runtime stage: no compilers, non-root, data in a volume.
 FROM node:20-bookworm-slim

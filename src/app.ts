@@ -37,6 +37,9 @@ import { tenantsPlugin } from './tenants/plugin.js';
 import { ticketsPlugin } from './tickets/plugin.js';
 import { ticketRoutes } from './tickets/routes.js';
 import { keyRoutes } from './tenants/routes.js';
+import { accountsPlugin } from './accounts/plugin.js';
+import { accountRoutes } from './accounts/routes.js';
+import { consoleRoutes } from './console/routes.js';
 
 export interface AppOptions {
   env: Env;
@@ -96,6 +99,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   // Without InfluxDB the snapshots would only be discarded.
   await app.register(selfMetricsPlugin, { metrics, intervalMs: sink ? env.QOSWATCH_SELF_METRICS_INTERVAL : 0, clock });
   await app.register(onCallPlugin, { env, clock });
+  await app.register(accountsPlugin, { env, clock });
   await app.register(incidentsPlugin, { env, metrics });
   await app.register(eventsPlugin, { env, clock });
   await app.register(rulesPlugin, { env, metrics, clock });
@@ -108,6 +112,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(loopBusyPlugin, { maxMs: env.QOSWATCH_MAX_EVENT_LOOP_DELAY, metrics });
   await app.register(healthRoutes, { metrics, env });
   await app.register(collectors, { env, metrics, clock });
+  await app.register(accountRoutes, { env, clock });
   await app.register(keyRoutes, { clock });
   await app.register(incidentRoutes, { clock });
   await app.register(silenceRoutes, { clock });
@@ -117,6 +122,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(ticketRoutes, { env, clock });
   await app.register(reportRoutes, { clock });
   await app.register(eventRoutes, { clock });
+  await app.register(consoleRoutes);
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -64,6 +64,12 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
   return app;
 }
 
+/** Where a browser on this host finds the console. */
+function consoleUrl(env: Env): string {
+  const host = env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
+  return `http://${host}:${env.PORT}/console/`;
+}
+
 /** Why a listen failed, in words, with what to do about it. */
 const LISTEN_ERRORS: Record<string, string> = {
   EADDRINUSE: 'the port is in use by another process (choose another with --port or PORT)',
@@ -73,12 +79,14 @@ const LISTEN_ERRORS: Record<string, string> = {
 
 function announce(app: App, env: Env): void {
   const g = app.keys.generated;
-  if (g.ingestKey || g.adminToken) {
+  const password = app.generatedAdminPassword;
+  if (g.ingestKey || g.adminToken || password) {
     // Printed once, to the terminal rather than the log: only their hashes are kept.
     const lines = ['', 'qoswatch generated credentials for this data dir (shown only now; only their hashes are stored):'];
     if (g.ingestKey) lines.push(`  ingest key (tenant ${app.tenants.defaultId}): ${g.ingestKey}`);
     if (g.adminToken) lines.push(`  admin token:                ${g.adminToken}`);
-    lines.push('  Set QOSWATCH_INGEST_KEY / QOSWATCH_ADMIN_TOKEN to choose your own.', '');
+    if (password) lines.push(`  console:                    ${consoleUrl(env)}  user admin, password ${password}`);
+    lines.push('  Set QOSWATCH_INGEST_KEY / QOSWATCH_ADMIN_TOKEN / QOSWATCH_ADMIN_PASSWORD to choose your own.', '');
     process.stderr.write(`${lines.join('\n')}\n`);
   }
   if (!env.INFLUX_URL) {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { idParams, timeParam } from '../incidents/schemas.js';
 import { badRequest } from '../shared/http-errors.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
-import { requireAdmin } from '../tenants/auth.js';
+import { actorOf } from '../accounts/access.js';
 import { toIso } from '../util/units.js';
 import { type PlannedEvent, eventSpecSchema, stateOf } from './events.js';
 import { overlaidRules } from './readiness.js';
@@ -23,9 +23,9 @@ const eventSchema = z.object({
   created_by: z.string(), created_at: z.string(), cancelled_at: z.string().nullable(),
 });
 
-/** Planned high-traffic events (admin token): register, list, show, cancel. */
+/** Planned high-traffic events: register, list, show, cancel. */
 export const eventRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
-  app.addHook('onRequest', requireAdmin(app.keys));
+  app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'responder' }));
   const out = (e: PlannedEvent) => ({
     id: e.id, tenant: e.tenant, name: e.name, regions: [...e.regions], starts_at: toIso(e.startsAt)!, ends_at: toIso(e.endsAt)!,
     factor: e.factor, rules: e.rules && [...e.rules], state: stateOf(e, clock()),
@@ -52,9 +52,11 @@ export const eventRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async
       spec.rules?.forEach((id, i) => {
         if (!known.has(id)) throw badRequest(`rules[${i}]: no threshold rule "${id}" is loaded`);
       });
-      const e = await app.events.create({ ...spec, tenant }, by ?? 'admin', clock());
+      const actor = actorOf(req, by);
+      const e = out(await app.events.create({ ...spec, tenant }, actor, clock()));
+      await app.audit.record(actor, 'event.create', `event:${e.id}`, { after: e }, clock());
       await app.eventsChanged();
-      return reply.code(201).send(out(e));
+      return reply.code(201).send(e);
     },
   );
 
@@ -83,9 +85,11 @@ export const eventRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async
     '/v1/events/:id',
     { schema: { tags: ['events'], summary: 'Cancel an event (its overlay stops at once)', params: idParams, response: { 200: eventSchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema } } },
     async (req) => {
-      const e = await app.events.cancel(req.params.id, clock());
+      const before = out(await app.events.require(req.params.id));
+      const e = out(await app.events.cancel(req.params.id, clock()));
+      await app.audit.record(actorOf(req), 'event.cancel', `event:${e.id}`, { before, after: e }, clock());
       await app.eventsChanged();
-      return out(e);
+      return e;
     },
   );
 };

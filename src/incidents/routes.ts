@@ -1,13 +1,18 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorBodySchema } from '../telemetry/schemas.js';
-import { requireAdmin } from '../tenants/auth.js';
+import { actorOf } from '../accounts/access.js';
 import type { Action } from './incidents.js';
 import type { Incident, IncidentAlert, TimelineEntry } from './model.js';
 import { actorBodySchema, commentBodySchema, idParams, incidentAlertSchema, incidentSchema, listQuerySchema, timelineEntrySchema } from './schemas.js';
 import { toIso } from '../util/units.js';
+import { unavailable } from '../shared/http-errors.js';
+import { LiveFeed } from './live.js';
 
 const iso = toIso;
+
+/** Open live streams per process: each holds a connection and a subscriber. */
+const MAX_STREAMS = 500;
 
 export const incidentView = (i: Incident) => ({
   ...i,
@@ -27,8 +32,8 @@ const entryView = (e: TimelineEntry) => ({ ...e, at: iso(e.at)! });
 
 /** Incidents API (admin token). State changes are conditional: acting on an incident in the wrong state is a 409. */
 export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
-  app.addHook('onRequest', requireAdmin(app.keys));
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'responder' }));
+  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
   const detail = incidentSchema.extend({ alerts: z.array(incidentAlertSchema), timeline: z.array(timelineEntrySchema) });
 
   app.get(
@@ -44,6 +49,44 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
       const q = req.query;
       const list = await app.incidents.list({ ...q });
       return { incidents: list.map(incidentView), next_before: list.length === q.limit ? list.at(-1)!.id : undefined };
+    },
+  );
+
+  // Server-sent events: one `timeline` event per new timeline entry of any incident (a console then reads it).
+  const feed = new LiveFeed({ state: app.state, bus: app.incidentBus, pollMs: 2000, onError: (err) => app.log.error({ err }, 'live incident feed failed') });
+  const streams = new Set<() => void>();
+  // A stream never goes idle: shutting down closes them, or closing the server would wait for the clients.
+  app.addHook('preClose', async () => {
+    for (const end of streams) end();
+  });
+  app.get(
+    '/v1/incidents/live',
+    {
+      schema: {
+        tags: ['incidents'], summary: 'Server-sent events: a `timeline` event (id, incident_id, kind, at) for every new timeline entry; comments every 25 s keep it open',
+        produces: ['text/event-stream'], response: { 200: z.string().describe('text/event-stream'), ...errors, 503: errorBodySchema },
+      },
+    },
+    async (req, reply) => {
+      if (streams.size >= MAX_STREAMS) throw unavailable(`too many live streams open (${MAX_STREAMS}); retry later`, 10);
+      const res = reply.hijack().raw;
+      // Kept: by the time the response says 'close' it may have let go of its socket, which must close too.
+      const socket = res.socket;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+      res.write('retry: 3000\n\n');
+      let unsubscribe: (() => void) | undefined;
+      const ping = setInterval(() => res.write(': ping\n\n'), 25_000);
+      const end = () => {
+        clearInterval(ping);
+        unsubscribe?.();
+        streams.delete(end);
+        socket?.destroy();
+      };
+      streams.add(end);
+      res.once('close', end);
+      unsubscribe = await feed.subscribe((e) => res.write(`id: ${e.id}\nevent: timeline\ndata: ${JSON.stringify(e)}\n\n`));
+      if (!streams.has(end)) unsubscribe();
+      else res.write(': following\n\n');
     },
   );
 
@@ -67,7 +110,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
         },
       },
       async (req) => {
-        const e = await app.incidents.act(req.params.id, action, req.body?.by ?? 'admin', req.body?.note, clock());
+        const e = await app.incidents.act(req.params.id, action, actorOf(req, req.body?.by), req.body?.note, clock());
         app.incidentBus.emit(e);
         return incidentView(e.incident);
       },
@@ -78,7 +121,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     '/v1/incidents/:id/comment',
     { schema: { tags: ['incidents'], summary: 'Add a comment to the timeline', params: idParams, body: commentBodySchema, response: { 201: timelineEntrySchema, ...errors } } },
     async (req, reply) => {
-      const e = await app.incidents.comment(req.params.id, req.body.by ?? 'admin', req.body.text, clock());
+      const e = await app.incidents.comment(req.params.id, actorOf(req, req.body.by), req.body.text, clock());
       app.incidentBus.emit(e);
       return reply.code(201).send(entryView(e.entry));
     },

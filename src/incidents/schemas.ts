@@ -84,7 +84,7 @@ export const listQuerySchema = z.strictObject({
 });
 
 export const actorBodySchema = z.strictObject({
-  by: z.string().min(1).max(200).optional().describe('who is doing this (recorded on the timeline); defaults to "admin"'),
+  by: z.string().min(1).max(200).optional().describe('admin token only: on whose behalf (recorded on the timeline; default "admin"); people are recorded as themselves'),
   note: z.string().max(10_000).optional(),
 });
 

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { badRequest } from '../shared/http-errors.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
-import { requireAdmin } from '../tenants/auth.js';
+import { actorOf } from '../accounts/access.js';
 import { idParams, timeParam } from './schemas.js';
 import { matchersSchema, recurrenceSchema } from './silence-match.js';
 import type { Silence, SilenceInput } from './silences.js';
@@ -15,7 +15,7 @@ const silenceBody = z.strictObject({
   ends_at: timeParam.optional().describe('exclusive; omit for open-ended (a recurring window usually is)'),
   recurrence: recurrenceSchema.optional().describe('a maintenance window: weekdays, start HH:MM and duration in an IANA time zone'),
   comment: z.string().min(1).max(2000).describe('why'),
-  by: z.string().min(1).max(200).optional().describe('who (default "admin")'),
+  by: z.string().min(1).max(200).optional().describe('admin token only: on whose behalf (default "admin"); people are recorded as themselves'),
 });
 
 const silenceView = z
@@ -40,8 +40,8 @@ const iso = toIso;
 
 /** Silences and maintenance windows: they stop paging for matching alerts, never the recording of incidents. */
 export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
-  app.addHook('onRequest', requireAdmin(app.keys));
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
+  app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'responder' }));
+  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
   const view = (s: Silence) => ({
     id: s.id,
     matchers: s.matchers as Record<string, string | string[]>,
@@ -81,25 +81,33 @@ export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asy
     '/v1/silences',
     { schema: { tags: ['silences'], summary: 'Create a silence or maintenance window', body: silenceBody, response: { 201: silenceView, ...errors } } },
     async (req, reply) => {
-      const s = await app.silences.create(input(req.body), req.body.by ?? 'admin', clock());
+      const actor = actorOf(req, req.body.by);
+      const s = view(await app.silences.create(input(req.body), actor, clock()));
+      await app.audit.record(actor, 'silence.create', `silence:${s.id}`, { after: s }, clock());
       await refresh();
-      return reply.code(201).send(view(s));
+      return reply.code(201).send(s);
     },
   );
   app.put(
     '/v1/silences/:id',
     { schema: { tags: ['silences'], summary: 'Replace a silence', params: idParams, body: silenceBody, response: { 200: silenceView, ...errors } } },
     async (req) => {
-      const s = await app.silences.update(req.params.id, input(req.body), req.body.by ?? 'admin', clock());
+      const actor = actorOf(req, req.body.by);
+      const before = view(await app.silences.get(req.params.id));
+      const s = view(await app.silences.update(req.params.id, input(req.body), actor, clock()));
+      await app.audit.record(actor, 'silence.update', `silence:${s.id}`, { before, after: s }, clock());
       await refresh();
-      return view(s);
+      return s;
     },
   );
   app.delete(
     '/v1/silences/:id',
     { schema: { tags: ['silences'], summary: 'End a silence (kept, marked deleted, for the record)', params: idParams, querystring: z.strictObject({ by: z.string().min(1).max(200).optional() }), response: { 204: z.undefined(), ...errors } } },
     async (req, reply) => {
-      await app.silences.delete(req.params.id, req.query.by ?? 'admin', clock());
+      const actor = actorOf(req, req.query.by);
+      const before = view(await app.silences.get(req.params.id));
+      await app.silences.delete(req.params.id, actor, clock());
+      await app.audit.record(actor, 'silence.delete', `silence:${req.params.id}`, { before }, clock());
       await refresh();
       return reply.code(204).send();
     },

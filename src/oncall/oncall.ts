@@ -40,6 +40,10 @@ export class OnCallService {
     for (const o of stored) this.cached(o.schedule).push(o);
   }
 
+  people(): Person[] {
+    return [...this.config.people.values()];
+  }
+
   person(id: string): Person | undefined {
     return this.config.people.get(id);
   }

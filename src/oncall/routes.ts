@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { timeParam } from '../incidents/schemas.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
-import { requireAdmin } from '../tenants/auth.js';
+import { actorOf } from '../accounts/access.js';
 import type { ApiOverride } from './oncall.js';
 import { toIso } from '../util/units.js';
 
@@ -14,10 +14,10 @@ const overrideView = z
   .meta({ id: 'OnCallOverride' });
 const scheduleParams = z.object({ id: z.string().min(1) });
 
-/** On-call API (admin token): who is on call now, resolved shifts, overrides. */
+/** On-call API: who is on call now, resolved shifts, overrides. */
 export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
-  app.addHook('onRequest', requireAdmin(app.keys));
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema };
+  app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'responder' }));
+  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
   const person = (id: string) => {
     const p = app.oncall.person(id);
     return { id, name: p?.name ?? id, email: p?.email, timezone: p?.timezone ?? 'UTC' };
@@ -87,7 +87,10 @@ export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     },
     async (req, reply) => {
       const { by, ...o } = req.body;
-      return reply.code(201).send(overrideOut(await app.oncall.addOverride(req.params.id, o, by ?? 'admin', clock())));
+      const actor = actorOf(req, by);
+      const created = overrideOut(await app.oncall.addOverride(req.params.id, o, actor, clock()));
+      await app.audit.record(actor, 'override.create', `override:${created.id}`, { after: created }, clock());
+      return reply.code(201).send(created);
     },
   );
 
@@ -102,7 +105,10 @@ export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
       },
     },
     async (req, reply) => {
-      await app.oncall.deleteOverride(req.params.id, req.params.override, req.query.by ?? 'admin', clock());
+      const actor = actorOf(req, req.query.by);
+      const before = app.oncall.overrides(req.params.id).find((o) => o.id === req.params.override);
+      await app.oncall.deleteOverride(req.params.id, req.params.override, actor, clock());
+      await app.audit.record(actor, 'override.delete', `override:${req.params.override}`, { before: before && overrideOut(before) }, clock());
       return reply.code(204).send();
     },
   );

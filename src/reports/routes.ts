@@ -7,7 +7,6 @@ import { lastDue } from './report-schedule.js';
 import { timeParam } from '../incidents/schemas.js';
 import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
-import { requireAdmin } from '../tenants/auth.js';
 import { TARGETS, TIERS } from '../shared/tenant.js';
 import { type ReportTicket, reportCsv, slaReport } from './sla-report.js';
 import { toIso } from '../util/units.js';
@@ -27,7 +26,7 @@ const TENANT_ID = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a tenant i
 
 /** GET /v1/sla/report: SLA attainment of the tickets opened in a range, as JSON or CSV (admin token). */
 export const reportRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
-  app.addHook('onRequest', requireAdmin(app.keys));
+  app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'admin' }));
   app.get(
     '/v1/sla/report',
     {

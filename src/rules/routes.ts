@@ -5,7 +5,7 @@ import { valuesSchema } from '../incidents/schemas.js';
 import type { Labels } from '../shared/labels.js';
 import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
-import { requireAdmin } from '../tenants/auth.js';
+import { actorOf } from '../accounts/access.js';
 import { formatDuration } from '../util/units.js';
 import type { AlertState } from './alert-state.js';
 import type { Rule } from './rule-schema.js';
@@ -57,10 +57,10 @@ function describeRule(r: Rule): z.input<typeof ruleView> {
   };
 }
 
-/** Rules in force, current alerts, and reloading the rules directory (admin token). */
+/** Rules in force, current alerts, and reloading the rules directory (admins). */
 export const ruleRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.addHook('onRequest', requireAdmin(app.keys));
-  const errors = { 401: errorBodySchema };
+  app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'admin' }));
+  const errors = { 401: errorBodySchema, 403: errorBodySchema };
   app.get(
     '/v1/rules',
     { schema: { tags: ['rules'], summary: 'The alert rules in force', response: { 200: z.object({ dir: z.string().optional(), files: z.array(z.string()), rules: z.array(ruleView) }), ...errors } } },
@@ -87,8 +87,11 @@ export const ruleRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async (_req, reply) => {
+    async (req, reply) => {
+      const inForce = () => ({ files: [...app.rules.files], rules: app.alerting.engine.ruleList.map(describeRule) });
+      const before = inForce();
       const r = await app.rules.reload();
+      await app.audit.record(actorOf(req), r.ok ? 'rules.reload' : 'rules.reload_failed', 'rules', r.ok ? { before, after: inForce() } : { before, after: { problems: [...r.problems] } }, Date.now());
       if (r.ok) return { reloaded: true as const, rules: r.rules, files: [...r.files] };
       return reply.code(422).send({ error: 'invalid_rules' as const, message: `rules not reloaded; the previous rules stay in force: ${r.problems.length} problem(s)`, problems: [...r.problems] });
     },

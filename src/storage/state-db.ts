@@ -294,6 +294,58 @@ export const MIGRATIONS = [
   // Fencing tokens of partition owners (cluster mode; storage/state/fences.ts): kept here too, so the state store's
   // contract is the same on both databases.
   `CREATE TABLE fences (kind TEXT NOT NULL, partition INTEGER NOT NULL, epoch INTEGER NOT NULL, PRIMARY KEY (kind, partition)) WITHOUT ROWID;`,
+  // Accounts (accounts/): people who sign in to the console, their sessions (only the cookie's SHA-256) and personal
+  // API tokens (only their SHA-256), tenants' status page share links (only their SHA-256), and the audit log of
+  // configuration changes with before and after.
+  `CREATE TABLE users (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     email TEXT,
+     role TEXT NOT NULL,
+     tenant TEXT,
+     password TEXT,
+     source TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     disabled_at INTEGER
+   );
+   CREATE TABLE user_sessions (
+     sha256 TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL,
+     csrf TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     seen_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE INDEX user_sessions_user ON user_sessions (user_id);
+   CREATE TABLE user_tokens (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL,
+     name TEXT,
+     sha256 TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     used_at INTEGER,
+     revoked_at INTEGER
+   );
+   CREATE TABLE share_links (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     name TEXT,
+     sha256 TEXT NOT NULL UNIQUE,
+     summary_only INTEGER NOT NULL,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );
+   CREATE TABLE audit_log (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     target TEXT NOT NULL,
+     before TEXT,
+     after TEXT
+   );`,
 ];
 
 export function openStateDb(path: string): Db {

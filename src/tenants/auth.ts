@@ -1,5 +1,4 @@
 import type { FastifyRequest } from 'fastify';
-import { unauthorized } from '../shared/http-errors.js';
 import type { IngestKey, KeyStore, TenantToken } from './keys.js';
 
 declare module 'fastify' {
@@ -56,12 +55,3 @@ export const READ_MESSAGES: Record<ReadFailure, string> = {
   ingest_key: 'ingest keys only ingest (every player carries one, so they are public): read with a tenant API token in "Authorization: Bearer <token>"',
   in_query: 'a tenant API token is taken only from "Authorization: Bearer <token>", not from the query string',
 };
-
-/** preHandler-style guard for admin routes. */
-export function requireAdmin(keys: KeyStore) {
-  return async (req: FastifyRequest) => {
-    const token = bearer(req.headers.authorization);
-    if (!token) throw unauthorized('missing admin token: send "Authorization: Bearer <token>"');
-    if (!keys.isAdmin(token)) throw unauthorized('invalid admin token');
-  };
-}

@@ -4,7 +4,7 @@ import { badRequest, conflict, notFound } from '../shared/http-errors.js';
 import type { Tenant } from '../shared/tenant.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { rateSchema } from '../util/units.js';
-import { requireAdmin } from './auth.js';
+import { actorOf } from '../accounts/access.js';
 import { type Credential, KeyError } from './keys.js';
 
 const keyView = z.object({
@@ -31,8 +31,8 @@ const tenantView = z.object({
  * (`/tokens`: they only read the tenant's tickets). The secret of a new one is returned once and never stored.
  */
 export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
-  app.addHook('onRequest', requireAdmin(app.keys));
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  app.addHook('onRequest', app.requireRole({ read: 'admin', write: 'admin' }));
+  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
   const tenantOf = (id: string) => {
     const t = app.tenants.get(id);
     if (!t) throw notFound(`no tenant ${id}`);
@@ -84,6 +84,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
       async (req, reply) => {
         const t = tenantOf(req.params.tenant);
         const made = await set.create(t.id, { name: req.body.name, rateLimit: req.body.rate_limit }, clock());
+        await app.audit.record(actorOf(req), `${path === 'keys' ? 'key' : 'tenant_token'}.create`, `tenant:${t.id}`, { after: view(made.credential) }, clock());
         return reply.code(201).send({ ...view(made.credential), ...reveal(made.secret) });
       },
     );
@@ -93,12 +94,14 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
       { schema: { tags: ['admin'], summary: `Revoke ${noun} created through the API`, params: tenantParams.extend({ id: z.string() }), response: { 204: z.undefined(), ...errors } } },
       async (req, reply) => {
         const t = tenantOf(req.params.tenant);
+        const before = set.list(t.id).find((k) => k.id === req.params.id);
         try {
           await set.revoke(t.id, req.params.id, clock());
         } catch (err) {
           if (err instanceof KeyError) throw err.kind === 'not_found' ? notFound(err.message) : conflict(err.message);
           throw err;
         }
+        await app.audit.record(actorOf(req), `${path === 'keys' ? 'key' : 'tenant_token'}.revoke`, `tenant:${t.id}`, { before: before && view(before) }, clock());
         return reply.code(204).send();
       },
     );
@@ -119,7 +122,11 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
     },
     async (req, reply) => {
       if (req.body.id !== undefined && req.body.id !== req.params.tenant) throw badRequest('id: must match the tenant in the path');
-      const { tenant, created } = await app.tenants.save({ ...req.body, id: req.params.tenant }, req.query.by ?? 'admin', clock());
+      const actor = actorOf(req, req.query.by);
+      const previous = app.tenants.get(req.params.tenant);
+      const before = previous && tenantOut(previous);
+      const { tenant, created } = await app.tenants.save({ ...req.body, id: req.params.tenant }, actor, clock());
+      await app.audit.record(actor, created ? 'tenant.create' : 'tenant.update', `tenant:${tenant.id}`, { before, after: tenantOut(tenant) }, clock());
       await app.reports.reschedule();
       return reply.code(created ? 201 : 200).send(tenantOut(tenant));
     },

@@ -5,7 +5,8 @@ import { notFound, tooManyRequests, unauthorized, unavailable } from '../shared/
 import { PRIORITIES } from '../shared/priority.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { TokenBucket } from '../telemetry/token-bucket.js';
-import { READ_MESSAGES, authenticateTenant, requireAdmin } from '../tenants/auth.js';
+import { READ_MESSAGES, authenticateTenant } from '../tenants/auth.js';
+import { actorOf } from '../accounts/access.js';
 import { isIncidentNote } from './customer-updates.js';
 import { TICKET_STATES } from './lifecycle.js';
 import { renderPostmortem } from './postmortem.js';
@@ -45,7 +46,7 @@ const idParams = z.object({ id: z.coerce.number().int().positive() });
 const filters = { state: csv(TICKET_STATES).optional(), priority: csv(PRIORITIES).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) };
 const listQuery = z.strictObject({ ...filters, before: z.coerce.number().int().positive().optional() });
 const tenantListQuery = z.strictObject({ ...filters, before: z.string().max(64).optional().describe('a public id: tickets opened before it') });
-const by = z.string().min(1).max(200).optional().describe('who (recorded on the ticket; default "admin")');
+const by = z.string().min(1).max(200).optional().describe('admin token only: on whose behalf (default "admin"); people are recorded as themselves');
 
 /** Tickets API: the support team's (admin token) and each tenant's read-only view (its tenant API tokens). */
 export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number }> = async (app, { env, clock }) => {
@@ -66,7 +67,7 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
 
   // The support team's API.
   await app.register(async (admin) => {
-    admin.addHook('onRequest', requireAdmin(app.keys));
+    admin.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'responder' }));
     const a = admin.withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
     a.get('/v1/tickets', { schema: { tags: ['tickets'], summary: 'Tickets, newest first', querystring: listQuery.extend({ tenant: z.string().optional() }), response: { 200: z.object({ tickets: z.array(ticketView), next_before: z.number().int().optional() }), ...errors } } }, async (req) => {
       const list = await app.tickets.list(req.query);
@@ -100,7 +101,7 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       async (req, reply) => {
         if (!app.tenants.get(req.body.tenant)) throw notFound(`no tenant ${req.body.tenant}`);
         const now = clock();
-        const { ticket } = await app.tickets.open({ tenant: req.body.tenant, title: req.body.title, priority: req.body.priority, note: req.body.note, actor: req.body.by ?? 'admin' }, now);
+        const { ticket } = await app.tickets.open({ tenant: req.body.tenant, title: req.body.title, priority: req.body.priority, note: req.body.note, actor: actorOf(req, req.body.by) }, now);
         return reply.code(201).send(await view(ticket, now));
       },
     );
@@ -116,21 +117,21 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       },
       async (req) => {
         const now = clock();
-        return view(await app.tickets.move(req.params.id, req.body.to, req.body.by ?? 'admin', { note: req.body.note, rootCause: req.body.root_cause }, now), now);
+        return view(await app.tickets.move(req.params.id, req.body.to, actorOf(req, req.body.by), { note: req.body.note, rootCause: req.body.root_cause }, now), now);
       },
     );
     a.post('/v1/tickets/:id/priority', { schema: { tags: ['tickets'], summary: 'Change the priority: clocks follow the new targets', params: idParams, body: z.strictObject({ priority: z.enum(PRIORITIES), by }), response: { 200: ticketView, ...errors } } }, async (req) => {
       const now = clock();
-      return view(await app.tickets.setPriority(req.params.id, req.body.priority, req.body.by ?? 'admin', now), now);
+      return view(await app.tickets.setPriority(req.params.id, req.body.priority, actorOf(req, req.body.by), now), now);
     });
     a.post('/v1/tickets/:id/assign', { schema: { tags: ['tickets'], summary: 'Assign a ticket', params: idParams, body: z.strictObject({ assignee: z.string().min(1).max(200), by }), response: { 200: ticketView, ...errors } } }, async (req) => {
       const now = clock();
-      return view(await app.tickets.assign(req.params.id, req.body.assignee, req.body.by ?? 'admin', now), now);
+      return view(await app.tickets.assign(req.params.id, req.body.assignee, actorOf(req, req.body.by), now), now);
     });
     a.post(
       '/v1/tickets/:id/comment',
       { schema: { tags: ['tickets'], summary: 'Comment: internal, or visible to the customer', params: idParams, body: z.strictObject({ text: z.string().min(1).max(10_000), visibility: z.enum(['internal', 'customer']).default('internal'), by }), response: { 201: eventView, ...errors } } },
-      async (req, reply) => reply.code(201).send(eventOut(await app.tickets.comment(req.params.id, req.body.by ?? 'admin', req.body.text, req.body.visibility as Visibility, clock()))),
+      async (req, reply) => reply.code(201).send(eventOut(await app.tickets.comment(req.params.id, actorOf(req, req.body.by), req.body.text, req.body.visibility as Visibility, clock()))),
     );
   });
 

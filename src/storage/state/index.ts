@@ -1,4 +1,5 @@
 import { AlertRepo } from './alerts.js';
+import { AuditRepo } from './audit.js';
 import { CredentialRepo } from './credentials.js';
 import { DimValueRepo } from './dim-values.js';
 import { EscalationRepo } from './escalations.js';
@@ -9,6 +10,8 @@ import { MetaRepo } from './meta.js';
 import { OutboxRepo } from './outbox.js';
 import { OverrideRepo } from './overrides.js';
 import { ReportRepo } from './reports.js';
+import { SessionRepo } from './sessions.js';
+import { ShareLinkRepo } from './share-links.js';
 import { SilenceRepo } from './silences.js';
 import type { Sql } from './sql.js';
 import { StormRepo } from './storms.js';
@@ -16,6 +19,7 @@ import type { CredentialTable } from './store.js';
 import { TenantRepo } from './tenants.js';
 import { TicketRepo } from './tickets.js';
 import { TimelineCursors } from './timeline.js';
+import { UserRepo } from './users.js';
 
 /**
  * The repositories over one executor: the state store's outside calls, or one transaction's. The SQL of the areas
@@ -37,6 +41,10 @@ export class Repos {
   readonly reports: ReportRepo;
   readonly dimValues: DimValueRepo;
   readonly fences: FenceRepo;
+  readonly users: UserRepo;
+  readonly sessions: SessionRepo;
+  readonly audit: AuditRepo;
+  readonly shareLinks: ShareLinkRepo;
   private readonly creds = new Map<CredentialTable, CredentialRepo>();
 
   constructor(private readonly sql: Sql) {
@@ -55,6 +63,10 @@ export class Repos {
     this.reports = new ReportRepo(sql);
     this.dimValues = new DimValueRepo(sql);
     this.fences = new FenceRepo(sql);
+    this.users = new UserRepo(sql);
+    this.sessions = new SessionRepo(sql);
+    this.audit = new AuditRepo(sql);
+    this.shareLinks = new ShareLinkRepo(sql);
   }
 
   /** The API-made credentials of one kind: ingest keys or tenant API tokens. */

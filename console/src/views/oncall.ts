@@ -1,0 +1,76 @@
+import { html, nothing } from 'lit-html';
+import { api, can } from '../api.js';
+import { time, toLocalInput } from '../format.js';
+import { type Ctx, type Loaded, type View, attempt, fields, load, loaded } from './view.js';
+
+interface Person { id: string; name: string; email?: string; timezone: string }
+interface Now { schedule: string; person?: Person; source?: string; until?: string }
+interface Shift { start: string; end: string; person: Person; source: string }
+interface Override { id: number; person: string; start: string; end: string; comment?: string; created_by: string }
+interface Schedule { id: string; now: Now; shifts: Shift[]; gaps: { start: string; end: string }[]; overrides: Override[] }
+
+/** Who is on call now and next in each schedule; overrides by form. */
+export function onCallView(ctx: Ctx): View {
+  let data: Loaded<Schedule[]> = { state: 'loading' };
+  const refresh = () =>
+    load(ctx, async () => {
+      const now = await api<Now[]>('GET', '/v1/oncall/now');
+      return Promise.all(
+        now.map(async (n) => {
+          const [r, overrides] = await Promise.all([
+            api<{ shifts: Shift[]; gaps: { start: string; end: string }[] }>('GET', `/v1/oncall/schedules/${encodeURIComponent(n.schedule)}`),
+            api<Override[]>('GET', `/v1/oncall/schedules/${encodeURIComponent(n.schedule)}/overrides`),
+          ]);
+          return { id: n.schedule, now: n, shifts: r.shifts.slice(0, 8), gaps: r.gaps, overrides };
+        }),
+      );
+    }, (l) => (data = l));
+  void refresh();
+  const responder = can(ctx.me, 'responder');
+
+  const addOverride = (schedule: string) => async (e: SubmitEvent) => {
+    e.preventDefault();
+    const form = e.target as HTMLFormElement;
+    const f = fields(form);
+    const body = { person: f.person, start: new Date(f.start!).toISOString(), end: new Date(f.end!).toISOString(), comment: f.comment };
+    if (await attempt(ctx, () => api('POST', `/v1/oncall/schedules/${encodeURIComponent(schedule)}/overrides`, body), `${f.person} is on call for ${schedule} from ${time(body.start)}.`)) form.reset();
+    await refresh();
+  };
+  const remove = (schedule: string, id: number) => async () => {
+    await attempt(ctx, () => api('DELETE', `/v1/oncall/schedules/${encodeURIComponent(schedule)}/overrides/${id}`), 'Override removed.');
+    await refresh();
+  };
+
+  const start = Date.now();
+  return {
+    title: 'On call',
+    render: () =>
+      loaded(data, (schedules) =>
+        schedules.length === 0
+          ? html`<p class="empty">No schedules: set QOSWATCH_ONCALL to an on-call file.</p>`
+          : html`${schedules.map(
+              (s) => html`<section class="card" aria-labelledby="sched-${s.id}">
+                <h2 id="sched-${s.id}">${s.id}</h2>
+                <p class="now">${s.now.person ? html`<strong>${s.now.person.name}</strong> is on call${s.now.until ? html` until ${time(s.now.until)}` : nothing}` : html`<strong class="error">Nobody is on call</strong>`}</p>
+                <h3>Next shifts</h3>
+                <ol class="shifts">${s.shifts.map((sh) => html`<li><time datetime=${sh.start}>${time(sh.start)}</time> – <time datetime=${sh.end}>${time(sh.end)}</time> ${sh.person.name} <span class="muted">${sh.source}</span></li>`)}</ol>
+                ${s.gaps.length ? html`<p class="error">Gaps: ${s.gaps.map((g) => `${time(g.start)} – ${time(g.end)}`).join(', ')}</p>` : nothing}
+                ${s.overrides.length
+                  ? html`<h3>Overrides</h3><ul>${s.overrides.map((o) => html`<li>${o.person}: ${time(o.start)} – ${time(o.end)} <span class="muted">${o.comment ?? ''} (by ${o.created_by})</span>
+                      ${responder ? html`<button class="small" @click=${remove(s.id, o.id)} aria-label="Remove override of ${o.person} from ${time(o.start)}">Remove</button>` : nothing}</li>`)}</ul>`
+                  : nothing}
+                ${responder
+                  ? html`<details><summary>Cover a shift (override)</summary>
+                      <form class="stack" @submit=${addOverride(s.id)}>
+                        <label>Person (on-call id) <input name="person" required></label>
+                        <label>From <input name="start" type="datetime-local" required .value=${toLocalInput(start)}></label>
+                        <label>Until <input name="end" type="datetime-local" required .value=${toLocalInput(start + 8 * 3_600_000)}></label>
+                        <label>Why <input name="comment" maxlength="2000"></label>
+                        <button type="submit">Add override</button>
+                      </form></details>`
+                  : nothing}
+              </section>`,
+            )}`,
+      ),
+  };
+}

@@ -1,0 +1,40 @@
+import cookie from '@fastify/cookie';
+import fp from 'fastify-plugin';
+import type { Env } from '../config/env.js';
+import { Access, type Needs } from './access.js';
+import { Accounts } from './accounts.js';
+import { AuditLog } from './audit.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    accounts: Accounts;
+    audit: AuditLog;
+    access: Access;
+    /** `onRequest` hook of a route tree: who may read it and who may change things in it. */
+    requireRole(needs: Needs): ReturnType<Access['require']>;
+    /** The admin password generated at the first start, to be printed once (server.ts). */
+    generatedAdminPassword: string | undefined;
+  }
+}
+
+/** Secure cookies need HTTPS, except on localhost, which browsers treat as secure. */
+export const sessionCookie = (insecure: boolean) => (insecure ? 'qw_session' : '__Host-qw_session');
+
+/**
+ * Accounts (users from the on-call file and the admin API; sessions; personal tokens), the audit log, and the
+ * access check every route tree applies once.
+ */
+export const accountsPlugin = fp<{ env: Env; clock: () => number }>(
+  async (app, { env, clock }) => {
+    await app.register(cookie);
+    const accounts = new Accounts(app.state, { idleMs: env.QOSWATCH_SESSION_IDLE, maxMs: Math.max(env.QOSWATCH_SESSION_MAX, env.QOSWATCH_SESSION_IDLE) });
+    const { generatedPassword } = await accounts.bootstrap(app.oncall.people(), env.QOSWATCH_ADMIN_PASSWORD, clock());
+    const access = new Access({ accounts, keys: app.keys, cookie: sessionCookie(env.QOSWATCH_INSECURE_COOKIES), clock });
+    app.decorate('accounts', accounts);
+    app.decorate('audit', new AuditLog(app.state));
+    app.decorate('access', access);
+    app.decorate('requireRole', (needs: Needs) => access.require(needs));
+    app.decorate('generatedAdminPassword', generatedPassword);
+  },
+  { name: 'qoswatch-accounts', dependencies: ['qoswatch-storage', 'qoswatch-tenants', 'qoswatch-oncall'] },
+);

@@ -1,0 +1,234 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Env } from '../config/env.js';
+import { AppError, badRequest, unauthorized } from '../shared/http-errors.js';
+import { ROLES } from '../shared/roles.js';
+import { errorBodySchema } from '../telemetry/schemas.js';
+import { toIso } from '../util/units.js';
+import { actorOf, checkLoginOrigin } from './access.js';
+import type { User } from './accounts.js';
+import { sessionCookie } from './plugin.js';
+
+const userId = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _, . or -');
+const password = z.string().min(12, 'use at least 12 characters').max(200);
+
+const userView = z
+  .object({
+    id: z.string(), name: z.string(), email: z.string().optional(), role: z.enum(ROLES), tenant: z.string().optional(),
+    source: z.string(), has_password: z.boolean(), disabled: z.boolean(), created_at: z.string(), updated_at: z.string(),
+  })
+  .meta({ id: 'User' });
+
+const meView = z.object({
+  id: z.string(), name: z.string(), role: z.enum(ROLES), tenant: z.string().optional(),
+  via: z.enum(['session', 'token', 'admin_token']),
+  csrf_token: z.string().optional().describe('sessions only: send it in the X-CSRF-Token header of every change'),
+});
+
+const tokenView = z.object({ id: z.string(), name: z.string().optional(), created_at: z.string(), used_at: z.string().optional() });
+
+const auditView = z
+  .object({ id: z.number().int(), at: z.string(), actor: z.string(), action: z.string(), target: z.string(), before: z.unknown().optional(), after: z.unknown().optional() })
+  .meta({ id: 'AuditEntry' });
+
+const typed = (i: FastifyInstance) => i.withTypeProvider<ZodTypeProvider>();
+const view = (u: User) => ({ ...u, created_at: toIso(u.created_at)!, updated_at: toIso(u.updated_at)! });
+
+/** Signing in and out, the caller's own account and tokens, users (admin), and the audit log. */
+export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number }> = async (app, { env, clock }) => {
+  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  const cookieName = sessionCookie(env.QOSWATCH_INSECURE_COOKIES);
+  const cookieOptions = { path: '/', httpOnly: true, secure: !env.QOSWATCH_INSECURE_COOKIES, sameSite: 'strict' as const };
+
+  // Guessing passwords is slowed per client address, on top of scrypt's cost.
+  await app.register(async (scope) => {
+    const login = typed(scope);
+    await scope.register(rateLimit, { max: 10, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => req.ip });
+    login.post(
+      '/v1/auth/login',
+      {
+        schema: {
+          tags: ['accounts'], summary: 'Sign in with a password: sets the session cookie and returns the CSRF token', security: [],
+          body: z.strictObject({ login: z.string().min(1).max(320).describe('user id or email'), password: z.string().min(1).max(200) }),
+          response: { 200: meView, ...errors, 429: errorBodySchema },
+        },
+      },
+      async (req, reply) => {
+        checkLoginOrigin(req);
+        const user = await app.accounts.checkPassword(req.body.login, req.body.password);
+        if (!user) throw unauthorized('wrong user or password');
+        // Whatever session the browser held ends: a session id planted before sign-in is never the signed-in one.
+        const old = req.cookies[cookieName];
+        if (old) await app.accounts.endSession(old);
+        const s = await app.accounts.startSession(user.id, clock());
+        reply.setCookie(cookieName, s.secret, { ...cookieOptions, maxAge: Math.floor(env.QOSWATCH_SESSION_MAX / 1000) });
+        return { id: user.id, name: user.name, role: user.role as (typeof ROLES)[number], tenant: user.tenant, via: 'session' as const, csrf_token: s.csrf };
+      },
+    );
+  });
+
+  await app.register(async (scope) => {
+    const own = typed(scope);
+    own.addHook('onRequest', async (req) => void (await app.access.signedIn(req)));
+
+    own.post(
+      '/v1/auth/logout',
+      { schema: { tags: ['accounts'], summary: 'Sign out: ends this session', response: { 204: z.undefined(), ...errors } } },
+      async (req, reply: FastifyReply) => {
+        const secret = req.cookies[cookieName];
+        if (secret) await app.accounts.endSession(secret);
+        return reply.clearCookie(cookieName, cookieOptions).code(204).send();
+      },
+    );
+
+    own.get('/v1/me', { schema: { tags: ['accounts'], summary: 'Who is calling: id, role and (sessions) the CSRF token', response: { 200: meView, ...errors } } }, async (req) => {
+      const p = req.principal!;
+      return { id: p.id, name: p.name, role: p.role, tenant: p.tenant, via: p.via, csrf_token: p.csrf };
+    });
+
+    const person = (req: FastifyRequest) => {
+      if (req.principal!.kind !== 'user') throw badRequest('the admin token is not a person: use the users API');
+      return req.principal!.id;
+    };
+
+    own.post(
+      '/v1/me/password',
+      {
+        schema: {
+          tags: ['accounts'], summary: 'Change your password (signs you out everywhere else)',
+          body: z.strictObject({ current: z.string().max(200).optional().describe('required once a password is set'), password }),
+          response: { 204: z.undefined(), ...errors },
+        },
+      },
+      async (req, reply) => {
+        const id = person(req);
+        const me = await app.accounts.require(id);
+        if (me.password !== undefined && !(await app.accounts.checkPassword(id, req.body.current ?? ''))) throw badRequest('current: wrong password');
+        await app.accounts.setPassword(id, req.body.password, clock());
+        await app.audit.record(id, 'user.password', `user:${id}`, {}, clock());
+        return reply.code(204).send();
+      },
+    );
+
+    own.get('/v1/me/tokens', { schema: { tags: ['accounts'], summary: 'Your personal API tokens (no secrets)', response: { 200: z.array(tokenView), ...errors } } }, async (req) =>
+      (await app.accounts.tokens(person(req))).map((t) => ({ ...t, created_at: toIso(t.created_at)!, used_at: toIso(t.used_at) })),
+    );
+
+    own.post(
+      '/v1/me/tokens',
+      {
+        schema: {
+          tags: ['accounts'], summary: 'Create a personal API token: it acts as you, with your role; the secret is shown only now',
+          body: z.strictObject({ name: z.string().min(1).max(200).optional() }).nullish(),
+          response: { 201: tokenView.extend({ token: z.string() }), ...errors },
+        },
+      },
+      async (req, reply) => {
+        const id = person(req);
+        const t = await app.accounts.createToken(id, req.body?.name, clock());
+        await app.audit.record(id, 'token.create', `user:${id}`, { after: { id: t.id, name: t.name } }, clock());
+        return reply.code(201).send({ id: t.id, name: t.name, created_at: toIso(t.created_at)!, token: t.secret });
+      },
+    );
+
+    own.delete(
+      '/v1/me/tokens/:id',
+      { schema: { tags: ['accounts'], summary: 'Revoke one of your personal API tokens', params: z.object({ id: z.string().max(100) }), response: { 204: z.undefined(), ...errors } } },
+      async (req, reply) => {
+        const id = person(req);
+        await app.accounts.revokeToken(id, req.params.id, clock());
+        await app.audit.record(id, 'token.revoke', `user:${id}`, { before: { id: req.params.id } }, clock());
+        return reply.code(204).send();
+      },
+    );
+  });
+
+  await app.register(async (scope) => {
+    const users = typed(scope);
+    users.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'admin' }));
+    const customerTenant = (role: string | undefined, tenant: string | undefined) => {
+      if (role === 'customer' && !tenant) throw badRequest('tenant: a customer account needs its tenant');
+      if (tenant !== undefined && role !== 'customer') throw badRequest('tenant: only customer accounts have a tenant');
+      if (tenant !== undefined && !app.tenants.get(tenant)) throw badRequest(`tenant: no tenant ${tenant}`);
+    };
+
+    users.get('/v1/users', { schema: { tags: ['accounts'], summary: 'Users', response: { 200: z.array(userView), ...errors } } }, async () => (await app.accounts.list()).map(view));
+
+    users.post(
+      '/v1/users',
+      {
+        schema: {
+          tags: ['accounts'], summary: 'Create a user (admin)',
+          body: z.strictObject({ id: userId, name: z.string().min(1).max(200), email: z.email().max(320).optional(), role: z.enum(ROLES), tenant: z.string().max(100).optional(), password: password.optional() }),
+          response: { 201: userView, ...errors },
+        },
+      },
+      async (req, reply) => {
+        customerTenant(req.body.role, req.body.tenant);
+        const u = await app.accounts.create(req.body, clock());
+        await app.audit.record(actorOf(req), 'user.create', `user:${u.id}`, { after: u }, clock());
+        return reply.code(201).send(view(u));
+      },
+    );
+
+    users.patch(
+      '/v1/users/:id',
+      {
+        schema: {
+          tags: ['accounts'], summary: 'Change a user: name, email, role, tenant, or disable (admin); a new role or a disabling signs the user out',
+          params: z.object({ id: userId }),
+          body: z.strictObject({ name: z.string().min(1).max(200).optional(), email: z.email().max(320).optional(), role: z.enum(ROLES).optional(), tenant: z.string().max(100).optional(), disabled: z.boolean().optional() }),
+          response: { 200: userView, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const current = await app.accounts.require(req.params.id);
+        customerTenant(req.body.role ?? current.role, req.body.tenant ?? (req.body.role === undefined || req.body.role === 'customer' ? current.tenant : undefined));
+        if (req.principal!.id === req.params.id && (req.body.disabled || (req.body.role && req.body.role !== 'admin'))) {
+          throw new AppError(409, 'conflict', 'you cannot disable yourself or drop your own admin role (another admin can)');
+        }
+        const { before, after } = await app.accounts.update(req.params.id, req.body, clock());
+        await app.audit.record(actorOf(req), 'user.update', `user:${after.id}`, { before, after }, clock());
+        return reply.send(view(after));
+      },
+    );
+
+    users.post(
+      '/v1/users/:id/password',
+      {
+        schema: {
+          tags: ['accounts'], summary: "Set a user's password (admin); signs the user out everywhere",
+          params: z.object({ id: userId }), body: z.strictObject({ password }), response: { 204: z.undefined(), ...errors },
+        },
+      },
+      async (req, reply) => {
+        await app.accounts.setPassword(req.params.id, req.body.password, clock());
+        await app.audit.record(actorOf(req), 'user.password', `user:${req.params.id}`, {}, clock());
+        return reply.code(204).send();
+      },
+    );
+
+    users.get(
+      '/v1/audit',
+      {
+        schema: {
+          tags: ['accounts'], summary: 'The audit log of configuration changes, newest first',
+          querystring: z.object({
+            before: z.coerce.number().int().positive().optional().describe('entries with ids below this (paging)'),
+            limit: z.coerce.number().int().min(1).max(500).default(100),
+            target: z.string().max(200).optional().describe('e.g. silence:12, user:anna, tenant:acme'),
+            action: z.string().max(100).optional().describe('an action or its prefix, e.g. silence. or user.update'),
+          }),
+          response: { 200: z.object({ entries: z.array(auditView), next_before: z.number().int().optional() }), ...errors },
+        },
+      },
+      async (req) => {
+        const entries = await app.audit.list(req.query);
+        return { entries: entries.map((e) => ({ ...e, at: toIso(e.at)! })), next_before: entries.length === req.query.limit ? entries.at(-1)!.id : undefined };
+      },
+    );
+  });
+};

@@ -1,0 +1,247 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { api, incidents, send, viewers, writeRules } from '../helpers/alerting.js';
+import { ADMIN_PASSWORD, createUser } from '../helpers/accounts.js';
+import { type TestApp, appsClosedAfterEach } from '../helpers/app.js';
+import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE, launchBrowser } from '../helpers/browser.js';
+import { OPS_HOOK, pagingOnCall, pagingRule, useLoopbackServers, writeOnCall } from '../helpers/paging.js';
+import { waitFor } from '../helpers/ports.js';
+import { json } from '../helpers/receiver.js';
+
+/**
+ * The responder console in headless Chromium (Debian's, through playwright-core), as people use it: sign in, watch
+ * an incident arrive without a reload, acknowledge it and see the pages stop at a loopback receiver; a viewer who
+ * cannot act; forged requests from another origin; accessibility checked by axe-core in the same browser.
+ * Screenshots at phone and desktop sizes go to test-results/screenshots.
+ */
+
+if (!HAVE_CHROMIUM) console.warn(NO_CHROMIUM_MESSAGE);
+
+const M = 60_000;
+const T0 = Date.UTC(2030, 0, 7, 12, 0, 0);
+let now = T0;
+const PASSWORD = 'alice-password-0123';
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1280, height: 800 };
+const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+const { smtp, receiver } = useLoopbackServers();
+const startClosed = appsClosedAfterEach();
+beforeEach(() => {
+  now = T0;
+});
+
+/** The app on the paging fixture (alice on call, then bob; 5 min each), alice with a password, vic a viewer. */
+async function service(): Promise<TestApp> {
+  const t = await startClosed({
+    clock: () => now,
+    env: {
+      QOSWATCH_RULES_DIR: writeRules([pagingRule()]),
+      QOSWATCH_ONCALL: writeOnCall(pagingOnCall((p) => receiver.url(p))),
+      SMTP_URL: smtp.url,
+      QOSWATCH_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    },
+  });
+  expect((await api(t.url, 'POST', '/v1/users/alice/password', { password: PASSWORD })).status).toBe(204);
+  await createUser(t.url, { id: 'vic', role: 'viewer', password: PASSWORD });
+  return t;
+}
+
+/** A stall storm in eu-west: a P1 incident that pages alice. */
+async function storm(t: TestApp): Promise<number> {
+  await send(t.url, viewers('eu-west', now, 0.3));
+  await t.app.alerting.tick(now);
+  await t.app.pager.tick();
+  return (await incidents(t.url))[0].id as number;
+}
+
+async function signInPage(page: Page, t: TestApp, user: string, password = PASSWORD): Promise<void> {
+  await page.goto(`${t.url}/console/`);
+  await page.getByLabel('User or email').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Incidents' }).waitFor();
+}
+
+/** Serious and critical accessibility violations axe-core finds on the page as shown. */
+async function axeViolations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol, which the page's Content-Security-Policy does not govern.
+  await page.evaluate(`${AXE}\n;0`);
+  const result = await page.evaluate(() => (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run());
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+
+describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headless Chromium)', () => {
+  let browser: BrowserContext;
+  beforeEach(async () => {
+    browser = await launchBrowser();
+  });
+  afterEach(async () => {
+    await browser.close();
+  });
+
+  it('signs in, shows a new incident without a reload, acknowledges it, and the pages stop', async () => {
+    const t = await service();
+    const page = await browser.newPage();
+    await page.setViewportSize(PHONE);
+    await signInPage(page, t, 'alice');
+    await page.getByText('No incidents match').waitFor();
+    await page.getByText('live', { exact: true }).waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+
+    const id = await storm(t);
+    const card = page.locator(`[data-incident="${id}"]`);
+    await card.waitFor();
+    expect(await card.textContent()).toContain('P1');
+    await expect.poll(() => page.getByRole('status').first().textContent()).toContain(`#${id} P1`);
+    await shot(page, 'console-incidents-phone');
+
+    // Unacknowledged, the page escalates: alice first, then bob 5 minutes later.
+    await waitFor('alice`s page', () => receiver.to(OPS_HOOK).find((r) => json(r).kind === 'opened'));
+    now = T0 + 6 * M;
+    await t.app.pager.tick();
+    await waitFor('the escalation to bob', () => receiver.to(OPS_HOOK).find((r) => json(r).kind === 'escalated'));
+    const before = receiver.to(OPS_HOOK).length;
+
+    await card.getByRole('link').click();
+    await page.getByRole('heading', { level: 1, name: `Incident #${id}` }).waitFor();
+    await page.getByText('stall_ratio = ').waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+    await shot(page, 'console-incident-phone');
+    await page.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.getByText('Acknowledged: paging stops.').waitFor();
+    await page.locator('.timeline').getByText('acknowledged').first().waitFor();
+    expect(await api(t.url, 'GET', `/v1/incidents/${id}`).then((r) => r.body)).toMatchObject({ state: 'acknowledged', acknowledged_by: 'alice' });
+    expect(await page.getByRole('button', { name: 'Acknowledge' }).count()).toBe(0);
+
+    // Past every ack timeout of the policy (two levels, once more): nobody else is paged.
+    for (const minutes of [12, 18, 24, 40]) {
+      now = T0 + minutes * M;
+      await t.app.pager.tick();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const after = receiver.to(OPS_HOOK).slice(before).map((r) => json(r).kind as string);
+    expect(after.filter((k) => k === 'opened' || k === 'escalated'), `pages after the ack: ${after.join(', ')}`).toEqual([]);
+
+    await page.setViewportSize(DESKTOP);
+    await shot(page, 'console-incident-desktop');
+    await page.getByRole('link', { name: 'Incidents' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Incidents' }).waitFor();
+    await card.waitFor();
+    await shot(page, 'console-incidents-desktop');
+  });
+
+  it('a viewer follows but cannot act; a forced request from its page is refused', async () => {
+    const t = await service();
+    const id = await storm(t);
+    const page = await browser.newPage();
+    await page.setViewportSize(PHONE);
+    await signInPage(page, t, 'vic');
+    await page.locator(`[data-incident="${id}"] a`).click();
+    await page.getByText('Your role (viewer) can follow incidents, not act on them.').waitFor();
+    expect(await page.getByRole('button', { name: 'Acknowledge' }).count()).toBe(0);
+    expect(await page.getByLabel('Add to the timeline').count()).toBe(0);
+    const me = await page.evaluate(() => fetch('/v1/me').then((r) => r.json() as Promise<{ csrf_token: string }>));
+    const forced = await page.evaluate(
+      ({ id, csrf }) => fetch(`/v1/incidents/${id}/ack`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: '{}' }).then((r) => r.status),
+      { id, csrf: me.csrf_token },
+    );
+    expect(forced).toBe(403);
+    expect((await api(t.url, 'GET', `/v1/incidents/${id}`)).body.state).toBe('open');
+  });
+
+  describe('forged requests from another origin', () => {
+    let evil: Server;
+    let evilPort = 0;
+    let target = '';
+    beforeAll(async () => {
+      // Another origin on the same host (same site: SameSite cookies alone would let its requests carry the session).
+      evil = createServer((_req, res) => {
+        res.setHeader('content-type', 'text/html');
+        res.end(`<!doctype html><title>win a prize</title>
+          <form id="f" method="post" action="${target}"><input name="note" value="pwned"></form>
+          <script>
+            fetch(${JSON.stringify(target)}, { method: 'POST', credentials: 'include', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{}' });
+            document.getElementById('f').submit();
+          </script>`);
+      });
+      await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+      evilPort = (evil.address() as { port: number }).port;
+    });
+    afterAll(async () => {
+      await new Promise((r) => evil.close(r));
+    });
+
+    it('a signed-in responder visiting a hostile page of the same site: its form post and fetch are refused (CSRF), nothing changes', async () => {
+      const t = await service();
+      const id = await storm(t);
+      target = `${t.url}/v1/incidents/${id}/resolve`;
+      const page = await browser.newPage();
+      await signInPage(page, t, 'alice');
+      for (const [host, status, why] of [
+        // Another port of the same host is the same site: the session cookie goes along; the CSRF check refuses.
+        ['127.0.0.1', 403, 'csrf'],
+        // Another site: SameSite=Strict keeps the cookie home; the request is anonymous.
+        ['localhost', 401, 'unauthorized'],
+      ] as const) {
+        const answers: number[] = [];
+        page.on('response', (r) => r.url() === target && answers.push(r.status()));
+        await page.goto(`http://${host}:${evilPort}/`);
+        await expect.poll(() => answers.length).toBe(2);
+        expect(answers).toEqual([status, status]);
+        // The form post navigated: the browser shows the refusal.
+        await expect.poll(() => page.textContent('body')).toContain(`"error":"${why}"`);
+        page.removeAllListeners('response');
+      }
+      expect((await api(t.url, 'GET', `/v1/incidents/${id}`)).body.state).toBe('open');
+    });
+  });
+
+  it('a session id planted in the browser before sign-in is replaced at sign-in (session fixation)', async () => {
+    const t = await service();
+    const planted = 'planted-by-attacker-0123456789abcdef';
+    const page = await browser.newPage();
+    await page.goto(`${t.url}/console/`);
+    // As a script of the same site could (another port of the host, an injected script): the cookie the attacker knows.
+    await page.evaluate(`document.cookie = '__Host-qw_session=${planted}; Path=/; Secure; SameSite=Strict'`);
+    expect((await browser.cookies(t.url)).find((c) => c.name === '__Host-qw_session')?.value).toBe(planted);
+    await signInPage(page, t, 'alice');
+    const cookie = (await browser.cookies(t.url)).find((c) => c.name === '__Host-qw_session');
+    expect(cookie?.value).toBeDefined();
+    expect(cookie?.value).not.toBe(planted);
+    expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' });
+    expect((await fetch(`${t.url}/v1/me`, { headers: { cookie: `__Host-qw_session=${planted}` } })).status).toBe(401);
+  });
+
+  it('tickets show their SLA clocks counting; on call, silences, rules, audit and account pages pass axe-core', async () => {
+    const t = await service();
+    await storm(t);
+    const page = await browser.newPage();
+    await page.setViewportSize(PHONE);
+    await signInPage(page, t, 'alice');
+    for (const [link, heading] of [['Tickets', 'Tickets'], ['On call', 'On call'], ['Silences', 'Silences'], ['Rules', 'Rules'], ['Audit', 'Audit log'], ['Alice', 'Account']] as const) {
+      await page.getByRole('link', { name: link, exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+      await page.waitForFunction('!document.querySelector(\'main [role="status"].muted\')');
+      expect(await axeViolations(page), heading).toEqual([]);
+      if (heading === 'Tickets') {
+        const clock = page.locator('.clock').first();
+        const first = await clock.textContent();
+        await expect.poll(() => clock.textContent(), { timeout: 5000 }).not.toBe(first);
+        await shot(page, 'console-tickets-phone');
+      }
+      if (heading === 'On call') await page.getByText('Alice is on call').first().waitFor();
+    }
+  });
+});
