@@ -40,6 +40,7 @@ import { keyRoutes } from './tenants/routes.js';
 import { accountsPlugin } from './accounts/plugin.js';
 import { accountRoutes } from './accounts/routes.js';
 import { consoleRoutes } from './console/routes.js';
+import { statusRoutes } from './status/routes.js';
 
 export interface AppOptions {
   env: Env;
@@ -122,6 +123,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(ticketRoutes, { env, clock });
   await app.register(reportRoutes, { clock });
   await app.register(eventRoutes, { clock });
+  await app.register(statusRoutes, { clock });
   await app.register(consoleRoutes);
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());

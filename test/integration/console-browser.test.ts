@@ -244,4 +244,43 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
       if (heading === 'On call') await page.getByText('Alice is on call').first().waitFor();
     }
   });
+
+  it('a customer follows its tenant on the status page, shares it by link, and the link opens without an account', async () => {
+    const t = await service();
+    await createUser(t.url, { id: 'cust', role: 'customer', tenant: 'default', password: PASSWORD });
+    const id = await storm(t);
+    const page = await browser.newPage();
+    await page.setViewportSize(PHONE);
+    await page.goto(`${t.url}/status/`);
+    await page.getByLabel('User or email').fill('cust');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Service status' }).waitFor();
+    await page.getByText('Playback interruptions (buffering) in eu-west').waitFor();
+    const body = (await page.textContent('body'))!;
+    for (const internal of ['stall-ratio', 'stall_ratio', '> 0.2', 'alice', `#${id}`]) expect(body, internal).not.toContain(internal);
+    expect(await axeViolations(page)).toEqual([]);
+    await shot(page, 'status-customer-phone');
+
+    await page.getByLabel('Name').fill('our NOC');
+    await page.getByRole('button', { name: 'Create link' }).click();
+    const link = (await page.locator('.secret code').textContent())!;
+    expect(link).toMatch(new RegExp(`^${t.url}/status/#s=qws_`));
+
+    // The console is not for customers.
+    await page.goto(`${t.url}/console/`);
+    await page.getByText('This console is for the support team.').waitFor();
+
+    const anonymous = await launchBrowser();
+    try {
+      const shared = await anonymous.newPage();
+      await shared.goto(link);
+      await shared.getByText('Playback interruptions (buffering) in eu-west').waitFor();
+      // The paging rule makes 30 % stalling a P1: degraded, not an outage.
+      await shared.getByText('Degraded', { exact: true }).waitFor();
+      expect(await axeViolations(shared)).toEqual([]);
+    } finally {
+      await anonymous.close();
+    }
+  });
 });
