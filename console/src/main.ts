@@ -9,12 +9,14 @@ import { loginView } from './views/login.js';
 import { onCallView } from './views/oncall.js';
 import { rulesView } from './views/rules.js';
 import { silencesView } from './views/silences.js';
+import { ticketView } from './views/ticket.js';
 import { ticketsView } from './views/tickets.js';
 import type { Ctx, View, ViewFactory } from './views/view.js';
 
 const ROUTES: [RegExp, ViewFactory][] = [
   [/^\/incidents\/(\d+)$/, incidentView],
   [/^\/incidents$/, incidentsView],
+  [/^\/tickets\/(\d+)$/, ticketView],
   [/^\/tickets$/, ticketsView],
   [/^\/oncall$/, onCallView],
   [/^\/silences$/, silencesView],

@@ -4,7 +4,7 @@ import { ago, duration } from '../format.js';
 import { priorityBadge } from './incidents.js';
 import { type Ctx, type Loaded, type View, badge, load, loaded } from './view.js';
 
-interface Clock {
+export interface Clock {
   target: 'response' | 'restore' | 'resolve';
   target_ms: number;
   calendar: '24x7' | 'business';
@@ -14,7 +14,7 @@ interface Clock {
   breached: boolean;
 }
 
-interface Ticket {
+export interface Ticket {
   id: number;
   tenant: string;
   incident_id?: number;
@@ -35,6 +35,16 @@ export function clockNow(c: Clock, fetchedAt: number, now: number): { elapsed: n
 
 const LEVEL_TEXT = { ok: 'on track', warn: 'over 80 %', breached: 'breached' } as const;
 
+/** One SLA clock as a bar and words (colour is never the only sign). */
+export function clockBar(c: Clock, fetchedAt: number) {
+  const { elapsed, share, level } = clockNow(c, fetchedAt, Date.now());
+  return html`<div class="clock ${level}">
+    <span class="clock-name">${c.target}</span>
+    <meter min="0" max="1" low="0.8" high="0.99" optimum="0" .value=${Math.min(share, 1)} aria-label="${c.target} SLA used"></meter>
+    <span>${duration(elapsed)} of ${duration(c.target_ms)} (${Math.round(share * 100)} %) — ${LEVEL_TEXT[level]}${c.running ? '' : ', stopped'}${c.calendar === 'business' ? ', business hours' : ''}</span>
+  </div>`;
+}
+
 /** Open tickets with their SLA clocks counting live: amber from 80 % of the target, red once breached. */
 export function ticketsView(ctx: Ctx): View {
   let list: Loaded<Ticket[]> = { state: 'loading' };
@@ -51,14 +61,7 @@ export function ticketsView(ctx: Ctx): View {
   const resync = setInterval(() => void refresh(), 30_000);
   const off = ctx.live.on(() => void refresh());
 
-  const clock = (c: Clock) => {
-    const { elapsed, share, level } = clockNow(c, fetchedAt, Date.now());
-    return html`<div class="clock ${level}">
-      <span class="clock-name">${c.target}</span>
-      <meter min="0" max="1" low="0.8" high="0.99" optimum="0" .value=${Math.min(share, 1)} aria-label="${c.target} SLA used"></meter>
-      <span>${duration(elapsed)} of ${duration(c.target_ms)} (${Math.round(share * 100)} %) — ${LEVEL_TEXT[level]}${c.running ? '' : ', stopped'}${c.calendar === 'business' ? ', business hours' : ''}</span>
-    </div>`;
-  };
+  const clock = (c: Clock) => clockBar(c, fetchedAt);
 
   return {
     title: 'Tickets',
@@ -74,7 +77,7 @@ export function ticketsView(ctx: Ctx): View {
           : html`<ul class="cards" aria-label="Open tickets">
               ${tickets.map(
                 (t) => html`<li class="card">
-                  <p><span class="id">T-${t.id}</span> ${t.title}</p>
+                  <a href="#/tickets/${t.id}"><span class="id">T-${t.id}</span> ${t.title}</a>
                   <div class="meta">${priorityBadge(t.priority)} ${badge(`state-${t.state}`, t.state.replaceAll('_', ' '))} <span>${t.tenant}</span>
                     ${t.incident_id ? html`<a href="#/incidents/${t.incident_id}">incident #${t.incident_id}</a>` : nothing}
                     <span class="muted">opened ${ago(t.opened_at)}${t.assignee ? ` · ${t.assignee}` : ''}</span></div>
