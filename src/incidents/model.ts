@@ -12,6 +12,8 @@ export type IncidentAlert = Omit<IncidentAlertRecord, 'trigger'> & { trigger: Va
 export const TIMELINE_KINDS = [
   'opened', 'reopened', 'alert_fired', 'alert_priority_changed', 'alert_cleared', 'priority_changed', 'acknowledged',
   'mitigated', 'resolved', 'commented', 'silenced', 'unsilenced',
+  // A responder handed the incident to someone (paged at once).
+  'reassigned',
   // Paging (written by the pager; not re-published as pages). 'grouped': paged as part of its tenant's storm;
   // 'page_held': a page waits for its tenant's page budget.
   'paged', 'escalated', 'page_delivered', 'page_failed', 'page_fallback', 'not_paged', 'grouped', 'page_held',

@@ -118,6 +118,38 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
   }
 
   app.post(
+    '/v1/incidents/:id/escalate',
+    {
+      schema: {
+        tags: ['incidents'], summary: 'Escalate now: page the next escalation level at once (responder)', params: idParams,
+        body: z.strictObject({ note: z.string().max(2000).optional().describe('why, for the people paged'), by: actorBodySchema.shape.by }).nullish(),
+        response: { 201: timelineEntrySchema, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const e = await app.pager.escalateNow(req.params.id, actorOf(req, req.body?.by), { note: req.body?.note }, clock());
+      app.incidentBus.emit(e);
+      return reply.code(201).send(entryView(e.entry));
+    },
+  );
+
+  app.post(
+    '/v1/incidents/:id/reassign',
+    {
+      schema: {
+        tags: ['incidents'], summary: 'Hand the incident to a person of the on-call file: they are paged at once (responder)', params: idParams,
+        body: z.strictObject({ to: z.string().min(1).max(63).describe('a person id of the on-call file'), note: z.string().max(2000).optional(), by: actorBodySchema.shape.by }),
+        response: { 201: timelineEntrySchema, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const e = await app.pager.escalateNow(req.params.id, actorOf(req, req.body.by), { to: req.body.to, note: req.body.note }, clock());
+      app.incidentBus.emit(e);
+      return reply.code(201).send(entryView(e.entry));
+    },
+  );
+
+  app.post(
     '/v1/incidents/:id/comment',
     { schema: { tags: ['incidents'], summary: 'Add a comment to the timeline', params: idParams, body: commentBodySchema, response: { 201: timelineEntrySchema, ...errors } } },
     async (req, reply) => {

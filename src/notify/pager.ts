@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.js';
 import { type EscalationPolicy, policyFor } from '../oncall/config.js';
 import { dueSteps, escalationSteps, recipients } from '../oncall/escalation.js';
 import type { OnCallService } from '../oncall/oncall.js';
+import { badRequest, conflict } from '../shared/http-errors.js';
 import { type Priority, rank } from '../shared/priority.js';
 import type { OutboxItem } from '../storage/state/outbox.js';
 import type { StateStore } from '../storage/state/store.js';
@@ -281,6 +282,41 @@ export class Pager {
       ...people.flatMap((p) => this.channelsOf(p, priority).map((c) => draft.address(p, c, base))),
       ...channels.map((c) => draft.address(`${TEAM}${c}`, c, base)),
     ];
+  }
+
+  /**
+   * A responder asks for more hands now. Without `to`: the next escalation level is paged at once (the level after
+   * the last one paged; the last level when all were, as an SLA alert does) and a running escalation moves on past
+   * it. With `to`: that person is paged, a hand-over. Silences do not hold it back (someone asked); recorded on the
+   * timeline as the person who asked (`escalated` or `reassigned`, with `manual: true`).
+   */
+  escalateNow(id: number, actor: string, o: { to?: string; note?: string }, now: number): Promise<IncidentEvent> {
+    return this.deps.state.tx(async (t) => {
+      const inc = await this.deps.incidents.require(id, t);
+      if (inc.state !== 'open' && inc.state !== 'acknowledged') throw conflict(`incident ${id} is ${inc.state}: nobody needs paging`);
+      let who: { people: string[]; channels: string[] };
+      let level: number | undefined;
+      if (o.to !== undefined) {
+        if (!this.deps.oncall.person(o.to)) throw badRequest(`to: no person "${o.to}" in the on-call file`);
+        who = { people: [o.to], channels: [] };
+      } else {
+        const policy = policyFor(this.deps.oncall.config, inc);
+        const steps = policy ? escalationSteps(policy, inc.priority, now) : [];
+        if (steps.length === 0) throw conflict(`no escalation policy pages incident ${id}: hand it to someone instead`);
+        const next = await t.escalations.nextStep(inc.id);
+        const step = steps[Math.min(next, steps.length - 1)]!;
+        who = recipients(step, (s) => this.deps.oncall.schedule(s));
+        level = step.level;
+        const [running] = await t.escalations.running(inc.id);
+        if (running && next < steps.length) await t.escalations.step(running, next + 1);
+      }
+      const e = await this.deps.incidents.note(inc.id, o.to === undefined ? 'escalated' : 'reassigned', actor, { manual: true, to: o.to, level, people: who.people, channels: who.channels, note: o.note }, now, t);
+      const headline = `${o.to === undefined ? 'Escalated' : 'Handed over to you'} by ${actor}${o.note ? `: ${o.note}` : ''}`;
+      const items = this.addressed(await this.compose.incident(t, inc, 'escalated', now, headline), inc.priority, who.people, who.channels, `${inc.id}:manual:${e.entry.id}`);
+      await this.outbox.enqueue(items, now, t);
+      this.nudge();
+      return e;
+    });
   }
 
   /**

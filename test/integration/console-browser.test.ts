@@ -142,6 +142,23 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
     await shot(page, 'console-incidents-desktop');
   });
 
+  it('hands an incident over to a person of the on-call file, who is paged at once', async () => {
+    const t = await service();
+    const id = await storm(t);
+    const page = await browser.newPage();
+    await page.setViewportSize(PHONE);
+    await signInPage(page, t, 'alice');
+    await page.locator(`[data-incident="${id}"] a`).click();
+    await page.getByLabel('Hand over to').selectOption('bob');
+    await page.getByRole('button', { name: 'Hand over' }).click();
+    await page.getByText('Handed over: bob is being paged.').waitFor();
+    await page.locator('.timeline').getByText('reassigned').waitFor();
+    await t.app.pager.tick();
+    const page2bob = await waitFor('bob`s page', () => receiver.to(OPS_HOOK).find((r) => json(r).mention === 'U-bob'));
+    expect(json(page2bob).incident.text).toContain('Handed over to you by alice');
+    expect(await axeViolations(page)).toEqual([]);
+  });
+
   it('a viewer follows but cannot act; a forced request from its page is refused', async () => {
     const t = await service();
     const id = await storm(t);

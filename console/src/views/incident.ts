@@ -30,7 +30,7 @@ function entryText(e: Detail['timeline'][number]): string {
   const d = e.data ?? {};
   switch (e.kind) {
     case 'commented': return String(d.text ?? '');
-    case 'paged': case 'escalated': return [d.people, d.channels].flat().filter(Boolean).join(', ');
+    case 'paged': case 'escalated': case 'reassigned': return `${[d.people, d.channels].flat().filter(Boolean).join(', ')}${d.note ? ` — ${String(d.note)}` : ''}`;
     case 'alert_fired': case 'alert_cleared': return `${String(d.rule ?? '')} ${d.priority ? `(${String(d.priority)})` : ''}`;
     case 'priority_changed': case 'alert_priority_changed': return `${String(d.from ?? '')} → ${String(d.to ?? '')}`;
     case 'page_failed': case 'page_delivered': case 'page_fallback': return `${String(d.channel ?? d.to ?? '')} ${d.error ? `— ${String(d.error)}` : ''}`;
@@ -63,6 +63,23 @@ export function incidentView(ctx: Ctx, [idText]: string[]): View {
     await refresh();
   };
   const responder = can(ctx.me, 'responder');
+  // Hand-overs go to people of the on-call file (they have pages to receive).
+  let people: { id: string; name: string }[] = [];
+  if (responder) void api<{ id: string; name: string; source: string }[]>('GET', '/v1/users').then((u) => ((people = u.filter((p) => p.source === 'oncall')), ctx.update()), () => undefined);
+  const escalate = async () => {
+    busy = true;
+    ctx.update();
+    await attempt(ctx, () => api('POST', `/v1/incidents/${id}/escalate`, {}), 'Escalated: the next level is being paged.');
+    busy = false;
+    await refresh();
+  };
+  const handOver = async (e: SubmitEvent) => {
+    e.preventDefault();
+    const { to } = fields(e.target as HTMLFormElement);
+    if (!to) return;
+    await attempt(ctx, () => api('POST', `/v1/incidents/${id}/reassign`, { to }), `Handed over: ${to} is being paged.`);
+    await refresh();
+  };
 
   return {
     title: `Incident #${id}`,
@@ -85,7 +102,11 @@ export function incidentView(ctx: Ctx, [idText]: string[]): View {
               ${ACTIONS.filter((a) => (a.from as readonly string[]).includes(i.state)).map(
                 (a) => html`<button class=${a.path === 'ack' ? 'primary' : ''} ?disabled=${busy} @click=${() => act(a.path, a.done)}>${a.label}</button>`,
               )}
-            </section>`
+              ${i.state === 'open' || i.state === 'acknowledged' ? html`<button ?disabled=${busy} @click=${escalate}>Escalate now</button>` : nothing}
+            </section>
+            ${(i.state === 'open' || i.state === 'acknowledged') && people.length
+              ? html`<form class="inline" @submit=${handOver}><label>Hand over to <select name="to">${people.map((p) => html`<option value=${p.id}>${p.name}</option>`)}</select></label><button type="submit">Hand over</button></form>`
+              : nothing}`
           : html`<p class="muted">Your role (${ctx.me.role}) can follow incidents, not act on them.</p>`}
         <section aria-labelledby="alerts-h">
           <h2 id="alerts-h">What triggered it</h2>
