@@ -156,6 +156,12 @@ export class Accounts {
     return ok && u && u.disabledAt === undefined ? u : undefined;
   }
 
+  /** The enabled user an identity provider's verified email names, when exactly one user has it. */
+  async byVerifiedEmail(email: string): Promise<UserRecord | undefined> {
+    const found = (await this.state.users.byEmail(email)).filter((u) => u.disabledAt === undefined);
+    return found.length === 1 ? found[0] : undefined;
+  }
+
   /**
    * A new session for the user: always a fresh secret (a session id planted in the browser before sign-in is never
    * adopted). Returns the cookie's value and the CSRF token its forms send.

@@ -4,6 +4,7 @@ import type { Env } from '../config/env.js';
 import { Access, type Needs } from './access.js';
 import { Accounts } from './accounts.js';
 import { AuditLog } from './audit.js';
+import { OidcLogin } from './oidc.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,6 +15,8 @@ declare module 'fastify' {
     requireRole(needs: Needs): ReturnType<Access['require']>;
     /** The admin password generated at the first start, to be printed once (server.ts). */
     generatedAdminPassword: string | undefined;
+    /** Sign-in through OpenID Connect, when QOSWATCH_OIDC_ISSUER is set. */
+    oidc: OidcLogin | undefined;
   }
 }
 
@@ -35,6 +38,15 @@ export const accountsPlugin = fp<{ env: Env; clock: () => number }>(
     app.decorate('access', access);
     app.decorate('requireRole', (needs: Needs) => access.require(needs));
     app.decorate('generatedAdminPassword', generatedPassword);
+    app.decorate(
+      'oidc',
+      env.QOSWATCH_OIDC_ISSUER
+        ? new OidcLogin({
+            issuer: new URL(env.QOSWATCH_OIDC_ISSUER), clientId: env.QOSWATCH_OIDC_CLIENT_ID!, clientSecret: env.QOSWATCH_OIDC_CLIENT_SECRET,
+            redirectUri: new URL('/v1/auth/oidc/callback', env.QOSWATCH_PUBLIC_URL),
+          })
+        : undefined,
+    );
   },
   { name: 'qoswatch-accounts', dependencies: ['qoswatch-storage', 'qoswatch-tenants', 'qoswatch-oncall'] },
 );

@@ -10,6 +10,7 @@ import { errorBodySchema } from '../telemetry/schemas.js';
 import { toIso } from '../util/units.js';
 import { actorOf, checkLoginOrigin } from './access.js';
 import type { User } from './accounts.js';
+import type { Flow } from './oidc.js';
 import { sessionCookie } from './plugin.js';
 
 const userId = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'use 1-63 characters: a-z, 0-9, _, . or -');
@@ -35,6 +36,16 @@ const auditView = z
   .meta({ id: 'AuditEntry' });
 
 const typed = (i: FastifyInstance) => i.withTypeProvider<ZodTypeProvider>();
+/** The flow cookie as set at the start of a sign-in; anything else is no flow. */
+function parseFlow(raw: string): Flow | undefined {
+  try {
+    const v = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<Flow>;
+    return typeof v.state === 'string' && typeof v.nonce === 'string' && typeof v.verifier === 'string' ? { state: v.state, nonce: v.nonce, verifier: v.verifier } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const view = (u: User) => ({ ...u, created_at: toIso(u.created_at)!, updated_at: toIso(u.updated_at)! });
 
 /** Signing in and out, the caller's own account and tokens, users (admin), and the audit log. */
@@ -69,6 +80,60 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       },
     );
   });
+
+  typed(app).get(
+    '/v1/auth/methods',
+    {
+      schema: {
+        tags: ['accounts'], summary: 'How people sign in here: password, and single sign-on when configured', security: [],
+        response: { 200: z.object({ password: z.literal(true), oidc: z.object({ name: z.string(), login: z.string() }).optional() }) },
+      },
+    },
+    async () => ({ password: true as const, oidc: app.oidc && { name: env.QOSWATCH_OIDC_NAME, login: '/v1/auth/oidc/login' } }),
+  );
+
+  const oidc = app.oidc;
+  if (oidc) {
+    // The flow's checks ride in a short cookie: the provider's redirect back is a cross-site navigation, which
+    // carries Lax cookies but not Strict ones. Any node of a cluster can finish what another started.
+    const flowCookie = env.QOSWATCH_INSECURE_COOKIES ? 'qw_oidc' : '__Host-qw_oidc';
+    const flowOptions = { path: '/', httpOnly: true, secure: !env.QOSWATCH_INSECURE_COOKIES, sameSite: 'lax' as const };
+    /** Back to the sign-in form with why, in words. */
+    const refuse = (reply: FastifyReply, why: string) => reply.clearCookie(flowCookie, flowOptions).redirect(`/console/?signin_error=${encodeURIComponent(why)}`, 303);
+
+    app.get('/v1/auth/oidc/login', { schema: { tags: ['accounts'], summary: `Sign in with ${env.QOSWATCH_OIDC_NAME}: redirects to the identity provider`, security: [] } }, async (_req, reply) => {
+      let started: Awaited<ReturnType<typeof oidc.start>>;
+      try {
+        started = await oidc.start();
+      } catch (err) {
+        app.log.error({ err }, 'OpenID Connect discovery failed');
+        return refuse(reply, `${env.QOSWATCH_OIDC_NAME} cannot be reached; try again, or sign in with a password`);
+      }
+      reply.setCookie(flowCookie, Buffer.from(JSON.stringify(started.flow)).toString('base64url'), { ...flowOptions, maxAge: 600 });
+      return reply.redirect(started.url.href, 302);
+    });
+
+    app.get('/v1/auth/oidc/callback', { schema: { tags: ['accounts'], summary: 'Where the identity provider sends the browser back', security: [] } }, async (req, reply) => {
+      const raw = req.cookies[flowCookie];
+      const flow = raw ? parseFlow(raw) : undefined;
+      if (!flow) return refuse(reply, 'the sign-in took too long or was started in another browser; try again');
+      let identity: Awaited<ReturnType<typeof oidc.finish>>;
+      try {
+        identity = await oidc.finish(req.url.slice(req.url.indexOf('?') + 1), flow);
+      } catch (err) {
+        req.log.warn({ err: { message: (err as Error).message } }, 'OpenID Connect sign-in refused');
+        return refuse(reply, `${env.QOSWATCH_OIDC_NAME} did not confirm the sign-in; try again`);
+      }
+      if (!identity.email || identity.emailVerified === false) return refuse(reply, `${env.QOSWATCH_OIDC_NAME} gave no verified email address`);
+      const user = await app.accounts.byVerifiedEmail(identity.email);
+      if (!user) return refuse(reply, `no account here has the email ${identity.email}: ask an admin to create one`);
+      const old = req.cookies[cookieName];
+      if (old) await app.accounts.endSession(old);
+      const s = await app.accounts.startSession(user.id, clock());
+      reply.clearCookie(flowCookie, flowOptions).setCookie(cookieName, s.secret, { ...cookieOptions, maxAge: Math.floor(env.QOSWATCH_SESSION_MAX / 1000) });
+      return reply.redirect(user.role === 'customer' ? '/status/' : '/console/', 303);
+    });
+  }
 
   await app.register(async (scope) => {
     const own = typed(scope);

@@ -71,6 +71,10 @@ export const envSchema = z.object({
   QOSWATCH_SESSION_IDLE: durationSchema(60_000, 30 * 86_400_000).default(12 * 3_600_000),
   QOSWATCH_SESSION_MAX: durationSchema(60_000, 90 * 86_400_000).default(7 * 86_400_000),
   QOSWATCH_INSECURE_COOKIES: bool.default(false),
+  QOSWATCH_OIDC_ISSUER: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+  QOSWATCH_OIDC_CLIENT_ID: optional(z.string().min(1).max(500)),
+  QOSWATCH_OIDC_CLIENT_SECRET: optional(z.string().min(1).max(2000)),
+  QOSWATCH_OIDC_NAME: z.string().min(1).max(100).default('single sign-on'),
   QOSWATCH_METRICS_TOKEN: optional(secret),
   QOSWATCH_METRICS_LISTEN: optional(listenAddress),
   QOSWATCH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -207,6 +211,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (d.QOSWATCH_MODE === 'cluster' && d.QOSWATCH_RAW_SAMPLES) throw new ConfigError('invalid environment:\n  QOSWATCH_RAW_SAMPLES: not supported with QOSWATCH_MODE=cluster (rollups only)');
   if (d.QOSWATCH_MODE === 'cluster' && !d.NATS_URL && (d.QOSWATCH_ROLES.includes('collector') || d.QOSWATCH_ROLES.includes('worker'))) {
     throw new ConfigError('invalid environment:\n  NATS_URL: required with QOSWATCH_MODE=cluster on a node with the collector or worker role');
+  }
+  if (d.QOSWATCH_OIDC_ISSUER && (!d.QOSWATCH_OIDC_CLIENT_ID || !d.QOSWATCH_PUBLIC_URL)) {
+    throw new ConfigError(`invalid environment:\n  ${d.QOSWATCH_OIDC_CLIENT_ID ? 'QOSWATCH_PUBLIC_URL' : 'QOSWATCH_OIDC_CLIENT_ID'}: required with QOSWATCH_OIDC_ISSUER (the redirect is <QOSWATCH_PUBLIC_URL>/v1/auth/oidc/callback)`);
   }
   return parsed.data;
 }

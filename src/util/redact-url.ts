@@ -3,9 +3,10 @@ export const REDACTED = '[redacted]';
 
 /**
  * Query parameter names that carry credentials, compared once decoded and lower-cased: `key` (ingest keys),
- * `token`, and the usual spellings of keys, tokens, secrets and passwords (`api_key`, `access-token`, …).
+ * `token`, `code` (an OpenID Connect authorization code), and the usual spellings of keys, tokens, secrets and
+ * passwords (`api_key`, `access-token`, …).
  */
-const SECRET_PARAM = /^(?:key|token|secret|password|passwd|pwd|signature|sig|auth|authorization|apikey|.*[-_ ](?:key|token|secret|password))$/;
+const SECRET_PARAM = /^(?:key|token|secret|password|passwd|pwd|signature|sig|auth|authorization|apikey|code|.*[-_ ](?:key|token|secret|password))$/;
 
 /** Path segments followed by a credential: `/v1/links/<signed token>`. */
 const SECRET_AFTER = new Set(['links']);

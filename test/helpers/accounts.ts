@@ -33,7 +33,7 @@ export async function asSession(
 }
 
 /** Creates a user through the admin API (admin token); fails the test unless it is created. */
-export async function createUser(url: string, user: { id: string; role: string; password?: string; tenant?: string; name?: string }): Promise<void> {
+export async function createUser(url: string, user: { id: string; role: string; password?: string; tenant?: string; name?: string; email?: string }): Promise<void> {
   const r = await api(url, 'POST', '/v1/users', { name: user.id, ...user }, ADMIN_TOKEN);
   if (r.status !== 201) throw new Error(`creating user ${user.id} answered ${r.status}: ${JSON.stringify(r.body)}`);
 }

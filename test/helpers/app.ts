@@ -32,6 +32,8 @@ export interface StartOptions {
   sink?: InfluxSink;
   /** Keep the data dir on close (restart tests). */
   keepData?: boolean;
+  /** Listen on this port (default: any free one), for URLs that must be known before the start. */
+  port?: number;
 }
 
 /** Builds the real app on a loopback port with a temp data dir and captured logs. */
@@ -56,7 +58,7 @@ export async function startApp(o: StartOptions = {}): Promise<TestApp> {
   });
   const config = fileConfigSchema.parse(o.config ?? {});
   const app = await buildApp({ env, config, clock: o.clock, sink: o.sink, logger: createLogger(env.QOSWATCH_LOG_LEVEL, sinkStream) });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: o.port ?? 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   return {
     app,

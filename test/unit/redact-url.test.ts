@@ -8,6 +8,8 @@ describe('redactUrl', () => {
     ['/v1/x?token=abc&api_key=def&Password=ghi#frag', '/v1/x?token=[redacted]&api_key=[redacted]&Password=[redacted]#frag'],
     ['/v1/x?monkey=banana&keyboard=1', '/v1/x?monkey=banana&keyboard=1'],
     ['/healthz', '/healthz'],
+    // An OpenID Connect callback: the authorization code.
+    ['/v1/auth/oidc/callback?code=abc123&state=s&iss=x', '/v1/auth/oidc/callback?code=[redacted]&state=s&iss=x'],
     // Names are decoded before they are compared, as the router decodes them.
     ['/v1/telemetry?%6Bey=s1&%6bEY=s2', '/v1/telemetry?%6Bey=[redacted]&%6bEY=[redacted]'],
     ['/v1/x?key=a&key=b&KEY=c', '/v1/x?key=[redacted]&key=[redacted]&KEY=[redacted]'],

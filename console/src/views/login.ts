@@ -3,8 +3,11 @@ import { ApiError, type Me, api } from '../api.js';
 
 /** The sign-in form; `done` gets the signed-in user (with its CSRF token). */
 export function loginView(done: (me: Me) => void, rerender: () => void) {
-  let error = '';
+  // A single sign-on that failed comes back here saying why.
+  let error = new URLSearchParams(location.search).get('signin_error') ?? '';
   let busy = false;
+  let sso: { name: string; login: string } | undefined;
+  void api<{ oidc?: { name: string; login: string } }>('GET', '/v1/auth/methods').then((m) => ((sso = m.oidc), rerender()), () => undefined);
   const submit = async (e: SubmitEvent) => {
     e.preventDefault();
     const form = e.target as HTMLFormElement;
@@ -29,5 +32,6 @@ export function loginView(done: (me: Me) => void, rerender: () => void) {
         <button type="submit" ?disabled=${busy}>Sign in</button>
         <p id="login-error" class="error" role="alert">${error}</p>
       </form>
+      ${sso ? html`<p class="sso"><a class="button" href=${sso.login}>Sign in with ${sso.name}</a></p>` : ''}
     </main>`;
 }
