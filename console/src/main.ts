@@ -3,6 +3,7 @@ import { type Me, api, can, useSession } from './api.js';
 import { Live } from './live.js';
 import { accountView } from './views/account.js';
 import { auditView } from './views/audit.js';
+import { eventsView } from './views/events.js';
 import { incidentView } from './views/incident.js';
 import { incidentsView } from './views/incidents.js';
 import { loginView } from './views/login.js';
@@ -20,6 +21,7 @@ const ROUTES: [RegExp, ViewFactory][] = [
   [/^\/tickets$/, ticketsView],
   [/^\/oncall$/, onCallView],
   [/^\/silences$/, silencesView],
+  [/^\/events$/, eventsView],
   [/^\/rules$/, rulesView],
   [/^\/audit$/, auditView],
   [/^\/account$/, accountView],
@@ -30,6 +32,7 @@ const NAV: [string, string][] = [
   ['#/tickets', 'Tickets'],
   ['#/oncall', 'On call'],
   ['#/silences', 'Silences'],
+  ['#/events', 'Events'],
   ['#/rules', 'Rules'],
   ['#/audit', 'Audit'],
 ];

@@ -12,7 +12,7 @@ const bodySchema = eventSpecSchema.extend({
   tenant: z.string().min(1).optional().describe('default: the default tenant'),
   starts_at: timeParam,
   ends_at: timeParam,
-  by: z.string().min(1).max(200).optional().describe('who registers it; defaults to "admin"'),
+  by: z.string().min(1).max(200).optional().describe('admin token only: on whose behalf (default "admin"); people are recorded as themselves'),
 });
 
 const eventSchema = z.object({

@@ -159,6 +159,40 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
     expect(await axeViolations(page)).toEqual([]);
   });
 
+  it('sets a weekly maintenance window and registers a planned event by form; both are audited as the person', async () => {
+    const t = await service();
+    const page = await browser.newPage();
+    await page.setViewportSize(PHONE);
+    await signInPage(page, t, 'alice');
+    await page.getByRole('link', { name: 'Silences', exact: true }).click();
+    await page.getByText('New silence').click();
+    await page.getByLabel('Region').fill('eu-west');
+    await page.getByLabel('Every week (maintenance window)').check();
+    for (const day of ['sat', 'sun']) await page.getByLabel(day, { exact: true }).check();
+    await page.getByLabel('Starts at').fill('03:30');
+    await page.getByLabel('For (minutes)').fill('90');
+    await page.getByLabel('Time zone').fill('Europe/Berlin');
+    await page.getByLabel('Why').fill('CDN maintenance');
+    await page.getByRole('button', { name: 'Silence' }).click();
+    await page.getByText('Silence created.').waitFor();
+    const [silence] = (await api(t.url, 'GET', '/v1/silences')).body;
+    expect(silence).toMatchObject({ matchers: { region: 'eu-west' }, comment: 'CDN maintenance', created_by: 'alice', recurrence: { timezone: 'Europe/Berlin', days: ['sat', 'sun'], start: '03:30', duration_ms: 90 * 60_000 } });
+
+    await page.getByRole('link', { name: 'Events', exact: true }).click();
+    await page.getByText('Register an event').click();
+    await page.getByLabel('Name').fill('Cup final');
+    await page.getByLabel(/^Regions/).fill('eu-west, us-east');
+    // The service's clock is T0 (2030): the event is the next evening's.
+    await page.getByLabel('Starts').fill('2030-01-08T18:00');
+    await page.getByLabel('Ends').fill('2030-01-08T21:00');
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.getByText('Cup final registered.').waitFor();
+    await page.locator('.card').getByText('eu-west, us-east').waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+    const audit = (await api(t.url, 'GET', '/v1/audit')).body.entries.map((e: { actor: string; action: string }) => `${e.actor} ${e.action}`);
+    expect(audit.slice(0, 2)).toEqual(['alice event.create', 'alice silence.create']);
+  });
+
   it('a viewer follows but cannot act; a forced request from its page is refused', async () => {
     const t = await service();
     const id = await storm(t);
@@ -247,7 +281,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
     const page = await browser.newPage();
     await page.setViewportSize(PHONE);
     await signInPage(page, t, 'alice');
-    for (const [link, heading] of [['Tickets', 'Tickets'], ['On call', 'On call'], ['Silences', 'Silences'], ['Rules', 'Rules'], ['Audit', 'Audit log'], ['Alice', 'Account']] as const) {
+    for (const [link, heading] of [['Tickets', 'Tickets'], ['On call', 'On call'], ['Silences', 'Silences and maintenance'], ['Events', 'Planned events'], ['Rules', 'Rules'], ['Audit', 'Audit log'], ['Alice', 'Account']] as const) {
       await page.getByRole('link', { name: link, exact: true }).click();
       await page.getByRole('heading', { level: 1, name: heading }).waitFor();
       await page.waitForFunction('!document.querySelector(\'main [role="status"].muted\')');

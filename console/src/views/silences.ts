@@ -15,6 +15,8 @@ interface Silence {
 }
 
 const HOURS = [1, 2, 4, 8, 24];
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
 /** Silences and maintenance windows: they stop paging for what they match, never the recording of incidents. */
 export function silencesView(ctx: Ctx): View {
@@ -28,7 +30,11 @@ export function silencesView(ctx: Ctx): View {
     const form = e.target as HTMLFormElement;
     const f = fields(form);
     const matchers = Object.fromEntries(['tenant', 'region', 'rule'].filter((k) => f[k]).map((k) => [k, f[k]!]));
-    const body = { matchers, comment: f.comment, ends_at: new Date(Date.now() + Number(f.hours) * 3_600_000).toISOString() };
+    const days = new FormData(form).getAll('days').map(String);
+    // A maintenance window recurs (weekdays, a local start, a duration); a silence ends after its hours.
+    const body = f.kind === 'window'
+      ? { matchers, comment: f.comment, recurrence: { timezone: f.timezone, days, start: f.start, duration: `${f.duration}m` } }
+      : { matchers, comment: f.comment, ends_at: new Date(Date.now() + Number(f.hours) * 3_600_000).toISOString() };
     if (await attempt(ctx, () => api('POST', '/v1/silences', body), 'Silence created.')) form.reset();
     await refresh();
   };
@@ -39,7 +45,7 @@ export function silencesView(ctx: Ctx): View {
   const matcherText = (m: Silence['matchers']) => Object.entries(m).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('|') : v}`).join(' ');
 
   return {
-    title: 'Silences',
+    title: 'Silences and maintenance',
     render: () => html`
       ${responder
         ? html`<details class="card"><summary>New silence</summary>
@@ -48,7 +54,16 @@ export function silencesView(ctx: Ctx): View {
               <label>Tenant <input name="tenant"></label>
               <label>Region <input name="region"></label>
               <label>Rule <input name="rule"></label>
-              <label>For <select name="hours">${HOURS.map((h) => html`<option value=${h}>${h} h</option>`)}</select></label>
+              <fieldset><legend>When</legend>
+                <label><input type="radio" name="kind" value="once" checked> From now, for <select name="hours" aria-label="Hours">${HOURS.map((h) => html`<option value=${h}>${h} h</option>`)}</select></label>
+                <label><input type="radio" name="kind" value="window"> Every week (maintenance window)</label>
+              </fieldset>
+              <fieldset><legend>Maintenance window</legend>
+                ${WEEKDAYS.map((d) => html`<label><input type="checkbox" name="days" value=${d}> ${d}</label>`)}
+                <label>Starts at <input name="start" type="time" value="02:00"></label>
+                <label>For (minutes) <input name="duration" type="number" min="1" max="1440" value="120"></label>
+                <label>Time zone <input name="timezone" .value=${ZONE}></label>
+              </fieldset>
               <label>Why <input name="comment" required maxlength="2000"></label>
               <button type="submit">Silence</button>
             </form></details>`
