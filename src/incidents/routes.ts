@@ -6,8 +6,11 @@ import type { Action } from './incidents.js';
 import type { Incident, IncidentAlert, TimelineEntry } from './model.js';
 import { actorBodySchema, commentBodySchema, idParams, incidentAlertSchema, incidentSchema, listQuerySchema, timelineEntrySchema } from './schemas.js';
 import { toIso } from '../util/units.js';
-import { unavailable } from '../shared/http-errors.js';
+import { notFound, unavailable } from '../shared/http-errors.js';
 import { LiveFeed } from './live.js';
+import { seriesPoints, seriesSpan, windowSeriesQuery } from './series.js';
+import { InfluxQueryError } from '../storage/influx/query.js';
+import type { RollupField } from '../storage/influx/rollup-points.js';
 
 const iso = toIso;
 
@@ -96,6 +99,36 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     async (req) => {
       const i = await app.incidents.require(req.params.id);
       return { ...incidentView(i), alerts: (await app.incidents.alerts(i.id)).map(alertView), timeline: (await app.incidents.timeline(i.id)).map(entryView) };
+    },
+  );
+
+  app.get(
+    '/v1/incidents/:id/series',
+    {
+      schema: {
+        tags: ['incidents'], summary: "The triggering metric's value in each window around the incident (from InfluxDB), for its chart",
+        params: idParams,
+        response: {
+          200: z.object({ metric: z.string(), threshold: z.string().optional(), region: z.string(), from: z.string(), to: z.string(), points: z.array(z.object({ t: z.number().describe('window start, epoch ms'), v: z.number() })) }),
+          ...errors, 503: errorBodySchema,
+        },
+      },
+    },
+    async (req) => {
+      const i = await app.incidents.require(req.params.id);
+      const trigger = (await app.incidents.alerts(i.id)).find((a) => a.trigger)?.trigger;
+      if (!trigger || !i.region) throw notFound(`incident ${i.id} has no metric of one region to chart`);
+      const reader = app.influxReader;
+      if (!reader) throw unavailable('the chart reads the windows stored in InfluxDB: set INFLUX_URL', 60);
+      const { from, to } = seriesSpan(i.opened_at, i.resolved_at, clock());
+      let rows;
+      try {
+        rows = await reader.query(windowSeriesQuery(trigger.metric as RollupField, i.tenant, i.region, from, to));
+      } catch (err) {
+        if (err instanceof InfluxQueryError) throw unavailable(err.message, 5);
+        throw err;
+      }
+      return { metric: trigger.metric, threshold: trigger.threshold, region: i.region, from: iso(from)!, to: iso(to)!, points: seriesPoints(rows) };
     },
   );
 

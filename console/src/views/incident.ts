@@ -2,6 +2,7 @@ import { html, nothing } from 'lit-html';
 import { api, can } from '../api.js';
 import { ago, metricValue, time } from '../format.js';
 import { type Incident, priorityBadge, stateBadge } from './incidents.js';
+import { type Series, chart } from './chart.js';
 import { type Ctx, type Loaded, type View, attempt, fields, load, loaded } from './view.js';
 
 interface Values {
@@ -46,6 +47,11 @@ export function incidentView(ctx: Ctx, [idText]: string[]): View {
   const refresh = () => load(ctx, () => api<Detail>('GET', `/v1/incidents/${id}`), (l) => (detail = l));
   const off = ctx.live.on((e) => e.incident_id === id && void refresh());
   void refresh();
+  // The metric's windows (from InfluxDB): read now and every 30 s; without InfluxDB the page says so.
+  let series: Loaded<Series> = { state: 'loading' };
+  const refreshSeries = () => load(ctx, () => api<Series>('GET', `/v1/incidents/${id}/series`), (l) => (series = l));
+  void refreshSeries();
+  const seriesTimer = setInterval(() => void refreshSeries(), 30_000);
 
   const act = async (path: string, done: string) => {
     busy = true;
@@ -83,7 +89,10 @@ export function incidentView(ctx: Ctx, [idText]: string[]): View {
 
   return {
     title: `Incident #${id}`,
-    dispose: off,
+    dispose: () => {
+      off();
+      clearInterval(seriesTimer);
+    },
     render: () =>
       loaded(detail, (i) => html`
         <section class="incident-head">
@@ -124,6 +133,10 @@ export function incidentView(ctx: Ctx, [idText]: string[]): View {
               </li>`,
             )}
           </ul>
+        </section>
+        <section aria-labelledby="chart-h">
+          <h2 id="chart-h">Recent windows</h2>
+          ${series.state === 'ready' ? chart(series.data) : series.state === 'failed' ? html`<p class="muted">${series.message}</p>` : html`<p class="muted">Loading…</p>`}
         </section>
         <section aria-labelledby="timeline-h">
           <h2 id="timeline-h">Timeline</h2>
