@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import closeWithGrace from 'close-with-grace';
 import { type App, buildApp } from './app.js';
+import { reloadRules } from './rules/routes.js';
 import { ConfigError, type Env, loadEnv } from './config/env.js';
 import { loadFileConfig } from './config/file.js';
 import { createLogger } from './log.js';
@@ -50,7 +51,7 @@ export async function serve(source: NodeJS.ProcessEnv = process.env): Promise<Ap
   // SIGHUP reloads the alert rules; a bad file keeps the rules in force (the reload logs why).
   // A signal handler that throws would end the process (close-with-grace treats it as a crash): never let it.
   process.on('SIGHUP', () => {
-    app.rules.reload().catch((err: unknown) => log.error({ err }, 'rule reload failed; the service keeps running'));
+    reloadRules(app, 'SIGHUP').catch((err: unknown) => log.error({ err }, 'rule reload failed; the service keeps running'));
   });
   try {
     await app.listen({ port: env.PORT, host: env.HOST, backlog: 4096 });

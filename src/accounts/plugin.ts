@@ -38,6 +38,11 @@ export const accountsPlugin = fp<{ env: Env; clock: () => number }>(
     app.decorate('access', access);
     app.decorate('requireRole', (needs: Needs) => access.require(needs));
     app.decorate('generatedAdminPassword', generatedPassword);
+    // Ended sessions are refused anyway; their rows go at start and hourly, so the table holds live ones only.
+    const prune = () => app.state.sessions.prune(clock()).catch((err: unknown) => app.log.warn({ err }, 'pruning ended sessions failed'));
+    await prune();
+    const pruning = setInterval(() => void prune(), 3_600_000).unref();
+    app.addHook('onClose', async () => clearInterval(pruning));
     app.decorate(
       'oidc',
       env.QOSWATCH_OIDC_ISSUER

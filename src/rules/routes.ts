@@ -8,6 +8,7 @@ import { errorBodySchema } from '../telemetry/schemas.js';
 import { actorOf } from '../accounts/access.js';
 import { formatDuration } from '../util/units.js';
 import type { AlertState } from './alert-state.js';
+import type { ReloadResult } from './plugin.js';
 import type { Rule } from './rule-schema.js';
 
 const ruleView = z.object({
@@ -88,15 +89,21 @@ export const ruleRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (req, reply) => {
-      const inForce = () => ({ files: [...app.rules.files], rules: app.alerting.engine.ruleList.map(describeRule) });
-      const before = inForce();
-      const r = await app.rules.reload();
-      await app.audit.record(actorOf(req), r.ok ? 'rules.reload' : 'rules.reload_failed', 'rules', r.ok ? { before, after: inForce() } : { before, after: { problems: [...r.problems] } }, Date.now());
+      const r = await reloadRules(app, actorOf(req));
       if (r.ok) return { reloaded: true as const, rules: r.rules, files: [...r.files] };
       return reply.code(422).send({ error: 'invalid_rules' as const, message: `rules not reloaded; the previous rules stay in force: ${r.problems.length} problem(s)`, problems: [...r.problems] });
     },
   );
 };
+
+/** Reloads the rules directory and records it in the audit log (the rules before and after, or the problems). */
+export async function reloadRules(app: FastifyInstance, actor: string): Promise<ReloadResult> {
+  const inForce = () => ({ files: [...app.rules.files], rules: app.alerting.engine.ruleList.map(describeRule) });
+  const before = inForce();
+  const r = await app.rules.reload();
+  await app.audit.record(actor, r.ok ? 'rules.reload' : 'rules.reload_failed', 'rules', r.ok ? { before, after: inForce() } : { before, after: { problems: [...r.problems] } }, Date.now());
+  return r;
+}
 
 /**
  * The alerts that are not inactive: the embedded engine's, as they are now; in a cluster, every partition owner's as

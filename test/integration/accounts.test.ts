@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type IncomingMessage, get } from 'node:http';
 import { describe, expect, it, vi } from 'vitest';
 import { ADMIN_TOKEN, type TestApp, appsClosedAfterEach } from '../helpers/app.js';
@@ -72,6 +73,19 @@ describe('signing in', () => {
     expect((await asSession(t.url, { cookie: planted, csrf: s.csrf }, 'GET', '/v1/me')).status).toBe(401);
     expect((await asSession(t.url, s, 'POST', '/v1/auth/logout')).status).toBe(204);
     expect(await asSession(t.url, s, 'GET', '/v1/me')).toMatchObject({ status: 401, body: { message: 'your session has ended: sign in again' } });
+  });
+
+  it('ended sessions are refused, and their rows are gone after the next start', async () => {
+    const dir = tempDir('qoswatch-accounts');
+    const first = await startClosed({ clock: () => now, dataDir: dir, env: { QOSWATCH_ADMIN_PASSWORD: ADMIN_PASSWORD, QOSWATCH_SESSION_IDLE: '1h' } });
+    const s = await signIn(first.url, 'admin', ADMIN_PASSWORD);
+    const hash = createHash('sha256').update(s.cookie.split('=')[1]!).digest('hex');
+    now = T0 + 2 * 3_600_000;
+    expect((await asSession(first.url, s, 'GET', '/v1/me')).status).toBe(401);
+    expect(await first.app.state.sessions.get(hash, 0)).toBeDefined();
+    await first.close();
+    const second = await startClosed({ clock: () => now, dataDir: dir, env: { QOSWATCH_ADMIN_PASSWORD: ADMIN_PASSWORD } });
+    expect(await second.app.state.sessions.get(hash, 0)).toBeUndefined();
   });
 
   it('slows password guessing: the 11th attempt within a minute from one address is a 429', async () => {

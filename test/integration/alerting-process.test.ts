@@ -92,6 +92,11 @@ describe('SIGHUP reloads the rules', () => {
     const entry = JSON.parse(logged.split('\n').find((l) => l.includes('rule reload rejected'))!);
     expect(entry.problems).toEqual([`${join(dir, 'rules.yaml')}: rule "stall-ratio": window: must be a multiple of the aggregation window (10s)`]);
     expect(await rules()).toEqual([['stall-ratio', '> 0.1'], ['loss', '> 0.05']]);
+    // Both reloads are in the audit log, by the signal, with the rules before and after (or the problems).
+    const audit = (await api(svc.url, 'GET', '/v1/audit?target=rules')).body.entries;
+    expect(audit.map((e: { actor: string; action: string }) => `${e.actor} ${e.action}`)).toEqual(['SIGHUP rules.reload_failed', 'SIGHUP rules.reload']);
+    expect(audit[1].before.rules.map((r: { id: string }) => r.id)).toEqual(['stall-ratio']);
+    expect(audit[1].after.rules.map((r: { id: string }) => r.id)).toEqual(['stall-ratio', 'loss']);
     expect(await svc.stop('SIGTERM')).toBe(0);
   });
 });
