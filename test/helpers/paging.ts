@@ -3,7 +3,7 @@ import type { ParsedMail } from 'mailparser';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { stringify } from 'yaml';
-import { type RuleDef, api, notPaging, stallRule } from './alerting.js';
+import { type RuleDef, api, notPaging, stallRule, writeRules } from './alerting.js';
 import { metric } from './metrics.js';
 import { waitFor } from './ports.js';
 import { HttpReceiver } from './receiver.js';
@@ -68,6 +68,11 @@ export function pagingOnCall(receiver: (path: string) => string): OnCallDoc {
     ],
     default_policy: 'main',
   };
+}
+
+/** The paging fixture's rules and on-call file (chat endpoints on `receiver`), as service environment. */
+export function pagingFixtureEnv(receiver: HttpReceiver): { QOSWATCH_RULES_DIR: string; QOSWATCH_ONCALL: string } {
+  return { QOSWATCH_RULES_DIR: writeRules([pagingRule()]), QOSWATCH_ONCALL: writeOnCall(pagingOnCall((p) => receiver.url(p))) };
 }
 
 /** Writes an on-call document to a fresh temp file; returns its path. */

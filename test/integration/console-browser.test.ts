@@ -2,13 +2,13 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { api, incidents, send, viewers, writeRules } from '../helpers/alerting.js';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { api, incidents, send, viewers } from '../helpers/alerting.js';
 import { ADMIN_PASSWORD, createUser } from '../helpers/accounts.js';
 import { type TestApp, appsClosedAfterEach } from '../helpers/app.js';
-import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE, launchBrowser } from '../helpers/browser.js';
-import { OPS_HOOK, pagingOnCall, pagingRule, useLoopbackServers, writeOnCall } from '../helpers/paging.js';
+import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE, browserPerTest, launchBrowser } from '../helpers/browser.js';
+import { OPS_HOOK, pagingFixtureEnv, useLoopbackServers } from '../helpers/paging.js';
 import { waitFor } from '../helpers/ports.js';
 import { json } from '../helpers/receiver.js';
 
@@ -41,8 +41,7 @@ async function service(): Promise<TestApp> {
   const t = await startClosed({
     clock: () => now,
     env: {
-      QOSWATCH_RULES_DIR: writeRules([pagingRule()]),
-      QOSWATCH_ONCALL: writeOnCall(pagingOnCall((p) => receiver.url(p))),
+      ...pagingFixtureEnv(receiver),
       SMTP_URL: smtp.url,
       QOSWATCH_ADMIN_PASSWORD: ADMIN_PASSWORD,
     },
@@ -83,17 +82,11 @@ async function shot(page: Page, name: string): Promise<void> {
 
 
 describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headless Chromium)', () => {
-  let browser: BrowserContext;
-  beforeEach(async () => {
-    browser = await launchBrowser();
-  });
-  afterEach(async () => {
-    await browser.close();
-  });
+  const browser = browserPerTest();
 
   it('signs in, shows a new incident without a reload, acknowledges it, and the pages stop', async () => {
     const t = await service();
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.setViewportSize(PHONE);
     await signInPage(page, t, 'alice');
     await page.getByText('No incidents match').waitFor();
@@ -145,7 +138,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
   it('hands an incident over to a person of the on-call file, who is paged at once', async () => {
     const t = await service();
     const id = await storm(t);
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.setViewportSize(PHONE);
     await signInPage(page, t, 'alice');
     await page.locator(`[data-incident="${id}"] a`).click();
@@ -161,7 +154,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
 
   it('sets a weekly maintenance window and registers a planned event by form; both are audited as the person', async () => {
     const t = await service();
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.setViewportSize(PHONE);
     await signInPage(page, t, 'alice');
     await page.getByRole('link', { name: 'Silences', exact: true }).click();
@@ -196,7 +189,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
   it('a viewer follows but cannot act; a forced request from its page is refused', async () => {
     const t = await service();
     const id = await storm(t);
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.setViewportSize(PHONE);
     await signInPage(page, t, 'vic');
     await page.locator(`[data-incident="${id}"] a`).click();
@@ -238,7 +231,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
       const t = await service();
       const id = await storm(t);
       target = `${t.url}/v1/incidents/${id}/resolve`;
-      const page = await browser.newPage();
+      const page = await browser().newPage();
       await signInPage(page, t, 'alice');
       for (const [host, status, why] of [
         // Another port of the same host is the same site: the session cookie goes along; the CSRF check refuses.
@@ -262,13 +255,13 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
   it('a session id planted in the browser before sign-in is replaced at sign-in (session fixation)', async () => {
     const t = await service();
     const planted = 'planted-by-attacker-0123456789abcdef';
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.goto(`${t.url}/console/`);
     // As a script of the same site could (another port of the host, an injected script): the cookie the attacker knows.
     await page.evaluate(`document.cookie = '__Host-qw_session=${planted}; Path=/; Secure; SameSite=Strict'`);
-    expect((await browser.cookies(t.url)).find((c) => c.name === '__Host-qw_session')?.value).toBe(planted);
+    expect((await browser().cookies(t.url)).find((c) => c.name === '__Host-qw_session')?.value).toBe(planted);
     await signInPage(page, t, 'alice');
-    const cookie = (await browser.cookies(t.url)).find((c) => c.name === '__Host-qw_session');
+    const cookie = (await browser().cookies(t.url)).find((c) => c.name === '__Host-qw_session');
     expect(cookie?.value).toBeDefined();
     expect(cookie?.value).not.toBe(planted);
     expect(cookie).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' });
@@ -278,13 +271,14 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
   it('tickets show their SLA clocks counting; on call, silences, rules, audit and account pages pass axe-core', async () => {
     const t = await service();
     await storm(t);
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.setViewportSize(PHONE);
     await signInPage(page, t, 'alice');
     for (const [link, heading] of [['Tickets', 'Tickets'], ['On call', 'On call'], ['Silences', 'Silences and maintenance'], ['Events', 'Planned events'], ['Rules', 'Rules'], ['Audit', 'Audit log'], ['Alice', 'Account']] as const) {
       await page.getByRole('link', { name: link, exact: true }).click();
       await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-      await page.waitForFunction('!document.querySelector(\'main [role="status"].muted\')');
+      // Loaded: no "Loading…" left (a locator, not waitForFunction: the page's CSP forbids evaluating strings).
+      await expect.poll(() => page.locator('main p.muted[role="status"]').count()).toBe(0);
       expect(await axeViolations(page), heading).toEqual([]);
       if (heading === 'Tickets') {
         const clock = page.locator('.clock').first();
@@ -300,7 +294,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
     const t = await service();
     await createUser(t.url, { id: 'cust', role: 'customer', tenant: 'default', password: PASSWORD });
     const id = await storm(t);
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await page.setViewportSize(PHONE);
     await page.goto(`${t.url}/status/`);
     await page.getByLabel('User or email').fill('cust');

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { api, incidents, send, viewers, writeRules } from '../helpers/alerting.js';
+import { api, incidents, send, viewers } from '../helpers/alerting.js';
 import { ADMIN_PASSWORD, asSession, createUser, signIn } from '../helpers/accounts.js';
 import { type TestApp, appsClosedAfterEach } from '../helpers/app.js';
-import { OPS_HOOK, pagingOnCall, pagingRule, timeline, useLoopbackServers, writeOnCall } from '../helpers/paging.js';
+import { OPS_HOOK, pagingFixtureEnv, timeline, useLoopbackServers } from '../helpers/paging.js';
 import { waitFor } from '../helpers/ports.js';
 import { json } from '../helpers/receiver.js';
 
@@ -24,7 +24,7 @@ beforeEach(() => {
 async function paged(): Promise<{ t: TestApp; id: number; alice: Awaited<ReturnType<typeof signIn>> }> {
   const t = await startClosed({
     clock: () => now,
-    env: { QOSWATCH_RULES_DIR: writeRules([pagingRule()]), QOSWATCH_ONCALL: writeOnCall(pagingOnCall((p) => receiver.url(p))), QOSWATCH_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    env: { ...pagingFixtureEnv(receiver), QOSWATCH_ADMIN_PASSWORD: ADMIN_PASSWORD },
   });
   await api(t.url, 'POST', '/v1/users/alice/password', { password: PASSWORD });
   await send(t.url, viewers('eu-west', now, 0.3));

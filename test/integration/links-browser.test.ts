@@ -1,9 +1,9 @@
-import type { BrowserContext, Page, Response } from 'playwright-core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { api, incidents, send, viewers, writeRules } from '../helpers/alerting.js';
+import type { Page, Response } from 'playwright-core';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { api, incidents, send, viewers } from '../helpers/alerting.js';
 import { type TestApp, appsClosedAfterEach } from '../helpers/app.js';
-import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE, launchBrowser } from '../helpers/browser.js';
-import { LINK_SECRET, OPS_HOOK, PUBLIC_URL, mailLinks, pagingOnCall, pagingRule, useLoopbackServers, writeOnCall } from '../helpers/paging.js';
+import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE, browserPerTest } from '../helpers/browser.js';
+import { LINK_SECRET, OPS_HOOK, PUBLIC_URL, mailLinks, pagingFixtureEnv, useLoopbackServers } from '../helpers/paging.js';
 import { waitFor } from '../helpers/ports.js';
 import { json } from '../helpers/receiver.js';
 
@@ -30,8 +30,7 @@ async function stormed(): Promise<{ t: TestApp; id: number }> {
   const t = await startClosed({
     clock: () => now,
     env: {
-      QOSWATCH_RULES_DIR: writeRules([pagingRule()]),
-      QOSWATCH_ONCALL: writeOnCall(pagingOnCall((p) => receiver.url(p))),
+      ...pagingFixtureEnv(receiver),
       SMTP_URL: smtp.url,
       QOSWATCH_PUBLIC_URL: PUBLIC_URL,
       QOSWATCH_LINK_SECRET: LINK_SECRET,
@@ -73,14 +72,7 @@ async function press(page: Page, name: RegExp): Promise<{ post: Response; shown:
 const state = async (t: TestApp, id: number) => (await api(t.url, 'GET', `/v1/incidents/${id}`)).body;
 
 describe.skipIf(!HAVE_CHROMIUM)('signed links in a real browser (headless Chromium)', () => {
-  // A fresh browser per test, closed before the app: its open (and pre-opened) connections would hold the app's close.
-  let browser: BrowserContext;
-  beforeEach(async () => {
-    browser = await launchBrowser();
-  });
-  afterEach(async () => {
-    await browser.close();
-  });
+  const browser = browserPerTest();
 
   it('the Acknowledge link of an email: the button acknowledges; back and reload show it acknowledged, not an error', async () => {
     const { t, id } = await stormed();
@@ -88,7 +80,7 @@ describe.skipIf(!HAVE_CHROMIUM)('signed links in a real browser (headless Chromi
     const { ack } = mailLinks(mail);
     expect(ack).toBeDefined();
 
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     now = T0 + 2 * M;
     const shown = await page.goto(local(t, ack!));
     expect(shown?.status()).toBe(200);
@@ -117,7 +109,7 @@ describe.skipIf(!HAVE_CHROMIUM)('signed links in a real browser (headless Chromi
     const hook = await waitFor('alice`s webhook page', () => receiver.to(OPS_HOOK).find((r) => json(r).kind === 'opened'));
     const resolve = json(hook).links.resolve as string;
 
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     now = T0 + 3 * M;
     await page.goto(local(t, resolve));
     expect(await heading(page)).toBe(`Resolve incident #${id}?`);

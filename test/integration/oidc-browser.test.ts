@@ -1,8 +1,8 @@
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, createUser } from '../helpers/accounts.js';
 import { type TestApp, appsClosedAfterEach } from '../helpers/app.js';
-import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE, launchBrowser } from '../helpers/browser.js';
+import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE, browserPerTest } from '../helpers/browser.js';
 import { OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OidcProvider } from '../helpers/oidc.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -16,12 +16,8 @@ if (!HAVE_CHROMIUM) console.warn(NO_CHROMIUM_MESSAGE);
 
 const startClosed = appsClosedAfterEach();
 let provider: OidcProvider;
-let browser: BrowserContext;
-beforeEach(async () => {
-  browser = await launchBrowser();
-});
+const browser = browserPerTest();
 afterEach(async () => {
-  await browser.close();
   await provider.stop();
 });
 
@@ -55,11 +51,11 @@ async function viaProvider(page: Page, t: TestApp, login: string): Promise<void>
 describe.skipIf(!HAVE_CHROMIUM)('single sign-on (OpenID Connect) in a real browser', () => {
   it('signs in a user whose verified email the provider confirms, with a fresh session', async () => {
     const t = await service();
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await viaProvider(page, t, 'rita');
     await page.getByRole('heading', { level: 1, name: 'Incidents' }).waitFor();
     await page.getByText('Rita').first().waitFor();
-    const cookies = await browser.cookies(t.url);
+    const cookies = await browser().cookies(t.url);
     expect(cookies.find((c) => c.name === '__Host-qw_session')).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Strict' });
     expect(cookies.find((c) => c.name === '__Host-qw_oidc'), 'the flow cookie is gone').toBeUndefined();
     expect(t.logs.join('\n')).not.toMatch(/[?&]code=(?!\[redacted\])/);
@@ -67,16 +63,16 @@ describe.skipIf(!HAVE_CHROMIUM)('single sign-on (OpenID Connect) in a real brows
 
   it('refuses, in words, an email no account has and an unverified one; a replayed callback does nothing', async () => {
     const t = await service();
-    const page = await browser.newPage();
+    const page = await browser().newPage();
     await viaProvider(page, t, 'stranger');
     await page.getByText('no account here has the email stranger@example.com: ask an admin to create one').waitFor();
     await createUser(t.url, { id: 'unverified-uma', name: 'Uma', role: 'responder', email: 'unverified-uma@example.com' });
     // Signed out at the provider too: its login form comes again.
-    await browser.clearCookies();
+    await browser().clearCookies();
     await viaProvider(page, t, 'unverified-uma');
     await page.getByText('Example SSO gave no verified email address').waitFor();
     await page.goto(`${t.url}/v1/auth/oidc/callback?code=forged&state=forged`);
     await page.getByText('the sign-in took too long or was started in another browser').waitFor();
-    expect((await browser.cookies(t.url)).find((c) => c.name === '__Host-qw_session')).toBeUndefined();
+    expect((await browser().cookies(t.url)).find((c) => c.name === '__Host-qw_session')).toBeUndefined();
   });
 });

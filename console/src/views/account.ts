@@ -1,7 +1,7 @@
 import { html, nothing } from 'lit-html';
 import { api, can } from '../api.js';
 import { ago } from '../format.js';
-import { type Ctx, type Loaded, type View, attempt, fields, load, loaded } from './view.js';
+import { type Ctx, type Loaded, type View, attempt, formAction, load, loaded } from './view.js';
 
 interface Token { id: string; name?: string; created_at: string; used_at?: string }
 interface User { id: string; name: string; email?: string; role: string; tenant?: string; has_password: boolean; disabled: boolean; source: string }
@@ -18,30 +18,13 @@ export function accountView(ctx: Ctx): View {
   };
   void refresh();
 
-  const password = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const form = e.target as HTMLFormElement;
-    const f = fields(form);
-    if (await attempt(ctx, () => api('POST', '/v1/me/password', { current: f.current, password: f.password }), 'Password changed.')) form.reset();
-  };
-  const newToken = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const form = e.target as HTMLFormElement;
-    await attempt(ctx, async () => (secret = (await api<{ token: string }>('POST', '/v1/me/tokens', { name: fields(form).name })).token), 'Token created: copy it now.');
-    form.reset();
-    await refresh();
-  };
+  const password = formAction(ctx, (f) => api('POST', '/v1/me/password', { current: f.current, password: f.password }), () => 'Password changed.');
+  const newToken = formAction(ctx, async (f) => (secret = (await api<{ token: string }>('POST', '/v1/me/tokens', { name: f.name })).token), () => 'Token created: copy it now.', refresh);
   const revoke = (id: string) => async () => {
     await attempt(ctx, () => api('DELETE', `/v1/me/tokens/${id}`), 'Token revoked.');
     await refresh();
   };
-  const createUser = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const form = e.target as HTMLFormElement;
-    const f = fields(form);
-    if (await attempt(ctx, () => api('POST', '/v1/users', { id: f.id, name: f.name, email: f.email, role: f.role, tenant: f.tenant, password: f.password }), `User ${f.id} created.`)) form.reset();
-    await refresh();
-  };
+  const createUser = formAction(ctx, (f) => api('POST', '/v1/users', { id: f.id, name: f.name, email: f.email, role: f.role, tenant: f.tenant, password: f.password }), (f) => `User ${f.id} created.`, refresh);
   const setRole = (id: string) => async (e: Event) => {
     await attempt(ctx, () => api('PATCH', `/v1/users/${id}`, { role: (e.target as HTMLSelectElement).value }), `Role of ${id} changed.`);
     await refresh();

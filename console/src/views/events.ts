@@ -1,7 +1,7 @@
 import { html, nothing } from 'lit-html';
 import { api, can } from '../api.js';
 import { time, toLocalInput } from '../format.js';
-import { type Ctx, type Loaded, type View, attempt, badge, fields, load, loaded } from './view.js';
+import { type Ctx, type Loaded, type View, attempt, badge, formAction, load, loaded } from './view.js';
 
 interface PlannedEvent {
   id: number;
@@ -23,15 +23,10 @@ export function eventsView(ctx: Ctx): View {
   void refresh();
   const responder = can(ctx.me, 'responder');
 
-  const create = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const form = e.target as HTMLFormElement;
-    const f = fields(form);
+  const create = formAction(ctx, (f) => {
     const regions = f.regions?.split(',').map((r) => r.trim()).filter(Boolean);
-    const body = { name: f.name, tenant: f.tenant, regions: regions?.length ? regions : undefined, starts_at: new Date(f.starts_at!).toISOString(), ends_at: new Date(f.ends_at!).toISOString(), factor: f.factor ? Number(f.factor) : undefined };
-    if (await attempt(ctx, () => api('POST', '/v1/events', body), `${f.name} registered.`)) form.reset();
-    await refresh();
-  };
+    return api('POST', '/v1/events', { name: f.name, tenant: f.tenant, regions: regions?.length ? regions : undefined, starts_at: new Date(f.starts_at!).toISOString(), ends_at: new Date(f.ends_at!).toISOString(), factor: f.factor ? Number(f.factor) : undefined });
+  }, (f) => `${f.name} registered.`, refresh);
   const cancel = (id: number, name: string) => async () => {
     await attempt(ctx, () => api('DELETE', `/v1/events/${id}`), `${name} cancelled.`);
     await refresh();

@@ -3,7 +3,7 @@ import { api, can } from '../api.js';
 import { ago, metricValue, time } from '../format.js';
 import { type Incident, priorityBadge, stateBadge } from './incidents.js';
 import { type Series, chart } from './chart.js';
-import { type Ctx, type Loaded, type View, attempt, fields, load, loaded } from './view.js';
+import { type Ctx, type Loaded, type View, attempt, formAction, load, loaded } from './view.js';
 
 interface Values {
   metric: string;
@@ -60,14 +60,7 @@ export function incidentView(ctx: Ctx, [idText]: string[]): View {
     busy = false;
     await refresh();
   };
-  const comment = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const form = e.target as HTMLFormElement;
-    const { text } = fields(form);
-    if (!text) return;
-    if (await attempt(ctx, () => api('POST', `/v1/incidents/${id}/comment`, { text }), 'Comment added.')) form.reset();
-    await refresh();
-  };
+  const comment = formAction(ctx, (f) => api('POST', `/v1/incidents/${id}/comment`, { text: f.text }), () => 'Comment added.', refresh);
   const responder = can(ctx.me, 'responder');
   // Hand-overs go to people of the on-call file (they have pages to receive).
   let people: { id: string; name: string }[] = [];
@@ -79,13 +72,7 @@ export function incidentView(ctx: Ctx, [idText]: string[]): View {
     busy = false;
     await refresh();
   };
-  const handOver = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const { to } = fields(e.target as HTMLFormElement);
-    if (!to) return;
-    await attempt(ctx, () => api('POST', `/v1/incidents/${id}/reassign`, { to }), `Handed over: ${to} is being paged.`);
-    await refresh();
-  };
+  const handOver = formAction(ctx, (f) => api('POST', `/v1/incidents/${id}/reassign`, { to: f.to }), (f) => `Handed over: ${f.to} is being paged.`, refresh);
 
   return {
     title: `Incident #${id}`,

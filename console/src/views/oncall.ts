@@ -1,7 +1,7 @@
 import { html, nothing } from 'lit-html';
 import { api, can } from '../api.js';
 import { time, toLocalInput } from '../format.js';
-import { type Ctx, type Loaded, type View, attempt, fields, load, loaded } from './view.js';
+import { type Ctx, type Loaded, type View, attempt, formAction, load, loaded } from './view.js';
 
 interface Person { id: string; name: string; email?: string; timezone: string }
 interface Now { schedule: string; person?: Person; source?: string; until?: string }
@@ -28,14 +28,13 @@ export function onCallView(ctx: Ctx): View {
   void refresh();
   const responder = can(ctx.me, 'responder');
 
-  const addOverride = (schedule: string) => async (e: SubmitEvent) => {
-    e.preventDefault();
-    const form = e.target as HTMLFormElement;
-    const f = fields(form);
-    const body = { person: f.person, start: new Date(f.start!).toISOString(), end: new Date(f.end!).toISOString(), comment: f.comment };
-    if (await attempt(ctx, () => api('POST', `/v1/oncall/schedules/${encodeURIComponent(schedule)}/overrides`, body), `${f.person} is on call for ${schedule} from ${time(body.start)}.`)) form.reset();
-    await refresh();
-  };
+  const addOverride = (schedule: string) =>
+    formAction(
+      ctx,
+      (f) => api('POST', `/v1/oncall/schedules/${encodeURIComponent(schedule)}/overrides`, { person: f.person, start: new Date(f.start!).toISOString(), end: new Date(f.end!).toISOString(), comment: f.comment }),
+      (f) => `${f.person} is on call for ${schedule} from ${time(new Date(f.start!).toISOString())}.`,
+      refresh,
+    );
   const remove = (schedule: string, id: number) => async () => {
     await attempt(ctx, () => api('DELETE', `/v1/oncall/schedules/${encodeURIComponent(schedule)}/overrides/${id}`), 'Override removed.');
     await refresh();

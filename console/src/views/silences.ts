@@ -1,7 +1,7 @@
 import { html, nothing } from 'lit-html';
 import { api, can } from '../api.js';
 import { time } from '../format.js';
-import { type Ctx, type Loaded, type View, attempt, badge, fields, load, loaded } from './view.js';
+import { type Ctx, type Loaded, type View, attempt, badge, formAction, load, loaded } from './view.js';
 
 interface Silence {
   id: number;
@@ -25,19 +25,15 @@ export function silencesView(ctx: Ctx): View {
   void refresh();
   const responder = can(ctx.me, 'responder');
 
-  const create = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const form = e.target as HTMLFormElement;
-    const f = fields(form);
+  const create = formAction(ctx, (f, form) => {
     const matchers = Object.fromEntries(['tenant', 'region', 'rule'].filter((k) => f[k]).map((k) => [k, f[k]!]));
     const days = new FormData(form).getAll('days').map(String);
     // A maintenance window recurs (weekdays, a local start, a duration); a silence ends after its hours.
     const body = f.kind === 'window'
       ? { matchers, comment: f.comment, recurrence: { timezone: f.timezone, days, start: f.start, duration: `${f.duration}m` } }
       : { matchers, comment: f.comment, ends_at: new Date(Date.now() + Number(f.hours) * 3_600_000).toISOString() };
-    if (await attempt(ctx, () => api('POST', '/v1/silences', body), 'Silence created.')) form.reset();
-    await refresh();
-  };
+    return api('POST', '/v1/silences', body);
+  }, () => 'Silence created.', refresh);
   const end = (id: number) => async () => {
     await attempt(ctx, () => api('DELETE', `/v1/silences/${id}`), 'Silence ended.');
     await refresh();

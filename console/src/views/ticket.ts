@@ -3,7 +3,7 @@ import { api, can } from '../api.js';
 import { time } from '../format.js';
 import { priorityBadge } from './incidents.js';
 import { type Ticket, clockBar } from './tickets.js';
-import { type Ctx, type Loaded, type View, attempt, badge, fields, load, loaded } from './view.js';
+import { type Ctx, type Loaded, type View, badge, formAction, load, loaded } from './view.js';
 
 interface Detail extends Ticket {
   root_cause?: string;
@@ -44,24 +44,14 @@ export function ticketView(ctx: Ctx, [idText]: string[]): View {
   const tick = setInterval(() => ctx.update(), 1000);
   const responder = can(ctx.me, 'responder');
 
-  const move = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const f = fields(e.target as HTMLFormElement);
-    if (await attempt(ctx, () => api('POST', `/v1/tickets/${id}/state`, { to: f.to, note: f.note, root_cause: f.root_cause }), `Ticket moved to ${f.to}.`)) (e.target as HTMLFormElement).reset();
-    await refresh();
-  };
-  const comment = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const f = fields(e.target as HTMLFormElement);
-    if (await attempt(ctx, () => api('POST', `/v1/tickets/${id}/comment`, { text: f.text, visibility: f.visibility }), f.visibility === 'customer' ? 'Update sent to the customer.' : 'Internal note added.')) (e.target as HTMLFormElement).reset();
-    await refresh();
-  };
-  const assign = async (e: SubmitEvent) => {
-    e.preventDefault();
-    const f = fields(e.target as HTMLFormElement);
-    await attempt(ctx, () => api('POST', `/v1/tickets/${id}/assign`, { assignee: f.assignee }), `Assigned to ${f.assignee}.`);
-    await refresh();
-  };
+  const move = formAction(ctx, (f) => api('POST', `/v1/tickets/${id}/state`, { to: f.to, note: f.note, root_cause: f.root_cause }), (f) => `Ticket moved to ${f.to}.`, refresh);
+  const comment = formAction(
+    ctx,
+    (f) => api('POST', `/v1/tickets/${id}/comment`, { text: f.text, visibility: f.visibility }),
+    (f) => (f.visibility === 'customer' ? 'Update sent to the customer.' : 'Internal note added.'),
+    refresh,
+  );
+  const assign = formAction(ctx, (f) => api('POST', `/v1/tickets/${id}/assign`, { assignee: f.assignee }), (f) => `Assigned to ${f.assignee}.`, refresh);
 
   return {
     title: `Ticket T-${id}`,

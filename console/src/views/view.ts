@@ -33,6 +33,25 @@ export async function attempt(ctx: Ctx, action: () => Promise<unknown>, done?: s
   }
 }
 
+/**
+ * A form's submit handler: `send` gets the form's fields (an API call); on success the form is cleared and the
+ * live region says `said(fields)`; failure is said there too (attempt). `then` runs either way (a reload).
+ */
+export function formAction(
+  ctx: Ctx,
+  send: (f: Record<string, string>, form: HTMLFormElement) => Promise<unknown>,
+  said: (f: Record<string, string>) => string,
+  then?: () => Promise<unknown>,
+): (e: SubmitEvent) => Promise<void> {
+  return async (e) => {
+    e.preventDefault();
+    const form = e.target as HTMLFormElement;
+    const f = fields(form);
+    if (await attempt(ctx, () => send(f, form), said(f))) form.reset();
+    await then?.();
+  };
+}
+
 /** Loading state of a view's data. */
 export type Loaded<T> = { state: 'loading' } | { state: 'ready'; data: T } | { state: 'failed'; message: string };
 
