@@ -17,7 +17,16 @@ interface Incident {
   updates: { at: string; text: string }[];
 }
 
+interface Request {
+  id: string;
+  title: string;
+  status: string;
+  opened_at: string;
+  updates: { at: string; text: string }[];
+}
+
 interface Page {
+  requests?: Request[];
   tenant: { id: string; name: string };
   regions: { region: string; status: 'operational' | 'degraded' | 'outage' }[];
   current?: Incident[];
@@ -108,7 +117,14 @@ function draw(): void {
           ? html`<section aria-labelledby="current-h"><h2 id="current-h">Current incidents</h2>
               ${page.current.length ? html`<ul class="cards">${page.current.map(incident)}</ul>` : html`<p class="empty">No incidents right now.</p>`}</section>
             <section aria-labelledby="history-h"><h2 id="history-h">Past 30 days</h2>
-              ${page.history?.length ? html`<ul class="cards">${page.history.map(incident)}</ul>` : html`<p class="empty">Nothing to report.</p>`}</section>`
+              ${page.history?.length ? html`<ul class="cards">${page.history.map(incident)}</ul>` : html`<p class="empty">Nothing to report.</p>`}</section>
+            ${page.requests?.length
+              ? html`<section aria-labelledby="requests-h"><h2 id="requests-h">Your requests</h2><ul class="cards">${page.requests.map(
+                  (r) => html`<li class="card"><p><strong>${r.title}</strong> <span class="badge">${r.status}</span></p>
+                    <p class="muted">opened ${time(r.opened_at)}</p>
+                    ${r.updates.length ? html`<ol class="timeline" aria-label="Updates">${[...r.updates].reverse().map((u) => html`<li><time datetime=${u.at}>${time(u.at)}</time> ${u.text}</li>`)}</ol>` : nothing}</li>`,
+                )}</ul></section>`
+              : nothing}`
           : nothing}
         ${links
           ? html`<section class="card" aria-labelledby="share-h"><h2 id="share-h">Share this page</h2>

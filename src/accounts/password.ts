@@ -2,8 +2,8 @@ import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 /**
  * Password hashing with scrypt (memory-hard, in node:crypto: no native dependency to build). N = 2^15, r = 8 takes
- * 32 MiB and ~50 ms per hash, OWASP's minimum for scrypt at the time of writing; the parameters are stored with each
- * hash, so raising them later keeps old hashes verifiable.
+ * 32 MiB and ~150 ms per hash on a 2-core VM (on libuv's pool, off the event loop), OWASP's minimum for scrypt at
+ * the time of writing; the parameters are stored with each hash, so raising them later keeps old hashes verifiable.
  */
 const N = 2 ** 15;
 const R = 8;

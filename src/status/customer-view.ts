@@ -74,11 +74,16 @@ const TICKET_WORDS: Record<string, string> = {
   new: 'We are looking into it.',
 };
 
-/** One incident (and its ticket, when there is one) as the customer reads it. */
-export function customerIncident(i: IncidentFacts, t: TicketFacts | undefined, fallbackId: string): CustomerIncident {
-  const updates = (t?.updates ?? [])
+/** The ticket's customer-visible events that say something, in words. */
+function updatesOf(t: Pick<TicketFacts, 'updates'>): { at: number; text: string }[] {
+  return t.updates
     .map((u) => ({ at: u.at, text: u.kind === 'comment' ? u.text : u.kind === 'state_changed' && u.to ? TICKET_WORDS[u.to] : u.kind === 'opened' ? 'We are aware of the problem and are looking into it.' : undefined }))
     .filter((u): u is { at: number; text: string } => typeof u.text === 'string' && u.text.length > 0);
+}
+
+/** One incident (and its ticket, when there is one) as the customer reads it. */
+export function customerIncident(i: IncidentFacts, t: TicketFacts | undefined, fallbackId: string): CustomerIncident {
+  const updates = t ? updatesOf(t) : [];
   return {
     id: t?.publicId ?? fallbackId,
     title: customerTitle(i),
@@ -91,6 +96,24 @@ export function customerIncident(i: IncidentFacts, t: TicketFacts | undefined, f
     restore_target: i.state === 'open' || i.state === 'acknowledged' ? t?.restoreDue : undefined,
     updates,
   };
+}
+
+/** A ticket support opened by hand (a customer's report): its title, where it stands, and its updates. */
+export interface CustomerRequest {
+  id: string;
+  title: string;
+  status: string;
+  opened_at: number;
+  updates: { at: number; text: string }[];
+}
+
+/** Where a ticket stands, in words. */
+const REQUEST_STATUS: Record<string, string> = {
+  new: 'received', acknowledged: 'in progress', mitigated: 'fixed, being watched', waiting_on_customer: 'waiting for you', resolved: 'resolved', closed: 'closed',
+};
+
+export function customerRequest(title: string, t: TicketFacts): CustomerRequest {
+  return { id: t.publicId, title, status: REQUEST_STATUS[t.state] ?? t.state, opened_at: t.openedAt, updates: updatesOf(t) };
 }
 
 /** Each region's status now: the worst impact among its unrestored incidents; operational otherwise. */

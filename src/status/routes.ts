@@ -22,9 +22,13 @@ const incidentView = z.object({
   restore_target: iso.optional().describe('when service is to be restored (the SLA target), while it is not'),
   updates: z.array(z.object({ at: iso, text: z.string() })),
 });
+const requestView = z.object({
+  id: z.string(), title: z.string(), status: z.string().describe('received, in progress, fixed, being watched, waiting for you, resolved, closed'),
+  opened_at: iso, updates: z.array(z.object({ at: iso, text: z.string() })),
+});
 const regionView = z.object({ region: z.string(), status: z.enum(['operational', 'degraded', 'outage']) });
 const pageView = z
-  .object({ tenant: z.object({ id: z.string(), name: z.string() }), regions: z.array(regionView), current: z.array(incidentView).optional(), history: z.array(incidentView).optional(), generated_at: iso })
+  .object({ tenant: z.object({ id: z.string(), name: z.string() }), regions: z.array(regionView), current: z.array(incidentView).optional(), history: z.array(incidentView).optional(), requests: z.array(requestView).optional(), generated_at: iso })
   .meta({ id: 'StatusPage' });
 const linkView = z.object({ id: z.string(), name: z.string().optional(), summary_only: z.boolean(), created_by: z.string(), created_at: iso });
 
@@ -34,7 +38,12 @@ const incidentOut = (i: CustomerIncident) => ({
 });
 const pageOut = (p: StatusPage, summaryOnly: boolean) => ({
   tenant: p.tenant, regions: p.regions, generated_at: toIso(p.generated_at)!,
-  ...(summaryOnly ? {} : { current: p.current.map(incidentOut), history: p.history.map(incidentOut) }),
+  ...(summaryOnly
+    ? {}
+    : {
+        current: p.current.map(incidentOut), history: p.history.map(incidentOut),
+        requests: p.requests.map((r) => ({ ...r, opened_at: toIso(r.opened_at)!, updates: r.updates.map((u) => ({ at: toIso(u.at)!, text: u.text })) })),
+      }),
 });
 const linkOut = (l: ShareLink) => ({ ...l, created_at: toIso(l.created_at)! });
 

@@ -6,7 +6,7 @@ import type { ShareLinkRecord } from '../storage/state/share-links.js';
 import type { StateStore } from '../storage/state/store.js';
 import { newSecret, sha256 } from '../tenants/keys.js';
 import type { Tickets } from '../tickets/tickets.js';
-import { type CustomerIncident, customerIncident, regionStatuses } from './customer-view.js';
+import { type CustomerIncident, type CustomerRequest, type TicketFacts, customerIncident, customerRequest, regionStatuses } from './customer-view.js';
 
 /** How far back the page's history reaches. */
 export const HISTORY_MS = 30 * 86_400_000;
@@ -19,6 +19,8 @@ export interface StatusPage {
   current: CustomerIncident[];
   /** Resolved within the last 30 days, newest first. */
   history: CustomerIncident[];
+  /** Tickets support opened by hand (the customer's reports) within the last 30 days or still open, newest first. */
+  requests: CustomerRequest[];
   generated_at: number;
 }
 
@@ -44,19 +46,20 @@ export class StatusPages {
   async page(tenant: Tenant, now: number): Promise<StatusPage> {
     const { incidents, tickets } = this.deps;
     const recent = await incidents.list({ tenant: tenant.id, from: now - HISTORY_MS, limit: MAX_INCIDENTS });
-    const ticketsOf = new Map((await tickets.list({ tenant: tenant.id, limit: 500 })).filter((t) => t.incidentId !== undefined).map((t) => [t.incidentId!, t]));
+    const ticketList = await tickets.list({ tenant: tenant.id, limit: 500 });
+    const ticketsOf = new Map(ticketList.filter((t) => t.incidentId !== undefined).map((t) => [t.incidentId!, t]));
+    const facts = async (t: (typeof ticketList)[number], restoreDue: number | undefined): Promise<TicketFacts> => ({
+      publicId: t.publicId, state: t.state, openedAt: t.openedAt, restoreDue,
+      updates: (await tickets.events(t.id, 'customer')).map((e) => ({ at: e.at, kind: e.kind, text: typeof e.data?.text === 'string' ? e.data.text : undefined, to: typeof e.data?.to === 'string' ? e.data.to : undefined })),
+    });
     const all = await Promise.all(
       recent.map(async (i) => {
         const alerts = await incidents.alerts(i.id);
         const t = ticketsOf.get(i.id);
-        const events = t ? await tickets.events(t.id, 'customer') : [];
         const restore = t ? tickets.clocks(t, tenant, now, await tickets.events(t.id)).find((c) => c.target === 'restore') : undefined;
         return customerIncident(
           { state: i.state, priority: i.priority, region: i.region, openedAt: i.opened_at, mitigatedAt: i.mitigated_at, resolvedAt: i.resolved_at, metrics: alerts.map((a) => a.trigger?.metric) },
-          t && {
-            publicId: t.publicId, state: t.state, openedAt: t.openedAt, restoreDue: restore?.running ? restore.dueAt : undefined,
-            updates: events.map((e) => ({ at: e.at, kind: e.kind, text: typeof e.data?.text === 'string' ? e.data.text : undefined, to: typeof e.data?.to === 'string' ? e.data.to : undefined })),
-          },
+          t && (await facts(t, restore?.running ? restore.dueAt : undefined)),
           // Incidents without a ticket still need an id that does not reveal the global sequence.
           `i_${sha256(`${tenant.id}/${i.id}`).slice(0, 12)}`,
         );
@@ -64,7 +67,9 @@ export class StatusPages {
     );
     const current = all.filter((i) => i.phase !== 'resolved');
     const regions = new Set(recent.map((i) => i.region).filter((r): r is string => r !== undefined));
-    return { tenant: { id: tenant.id, name: tenant.name }, regions: regionStatuses(regions, current), current, history: all.filter((i) => i.phase === 'resolved'), generated_at: now };
+    const reports = ticketList.filter((t) => t.incidentId === undefined && (t.openedAt >= now - HISTORY_MS || (t.state !== 'resolved' && t.state !== 'closed')));
+    const requests = await Promise.all(reports.map(async (t) => customerRequest(t.title, await facts(t, undefined))));
+    return { tenant: { id: tenant.id, name: tenant.name }, regions: regionStatuses(regions, current), current, history: all.filter((i) => i.phase === 'resolved'), requests, generated_at: now };
   }
 
   async links(tenant: string): Promise<ShareLink[]> {

@@ -70,11 +70,34 @@ describe('customer status pages', () => {
     expect(later.history[0]).toMatchObject({ phase: 'resolved', resolved_at: new Date(T0 + 600_000).toISOString() });
   });
 
+  it('lists the tickets support opened from the customer`s reports, with their customer-visible updates only', async () => {
+    const { t } = await start();
+    const opened = await api(t.url, 'POST', '/v1/tickets', { tenant: 'acme', title: 'Subtitles missing on the iOS app', priority: 'P3' }, ADMIN_TOKEN);
+    const id = opened.body.id as number;
+    await api(t.url, 'POST', `/v1/tickets/${id}/comment`, { text: 'INTERNAL: packager bug #4411', visibility: 'internal' }, ADMIN_TOKEN);
+    await api(t.url, 'POST', `/v1/tickets/${id}/comment`, { text: 'A fix ships with tonight`s release.', visibility: 'customer' }, ADMIN_TOKEN);
+    await api(t.url, 'POST', `/v1/tickets/${id}/state`, { to: 'acknowledged' }, ADMIN_TOKEN);
+    await api(t.url, 'POST', '/v1/tickets', { tenant: 'globex', title: 'globex only', priority: 'P3' }, ADMIN_TOKEN);
+
+    const acme = await signIn(t.url, 'acme-ops', PASSWORD);
+    const { requests } = (await asSession(t.url, acme, 'GET', '/v1/status')).body;
+    expect(requests).toEqual([
+      {
+        id: opened.body.public_id, title: 'Subtitles missing on the iOS app', status: 'in progress', opened_at: new Date(T0).toISOString(),
+        updates: [
+          { at: new Date(T0).toISOString(), text: 'We are aware of the problem and are looking into it.' },
+          { at: new Date(T0).toISOString(), text: 'A fix ships with tonight`s release.' },
+          { at: new Date(T0).toISOString(), text: 'Our team is working on it.' },
+        ],
+      },
+    ]);
+  });
+
   it('a customer sees only its own tenant; staff see any with ?tenant=; a customer cannot use the staff API', async () => {
     const { t } = await start();
     const globex = await signIn(t.url, 'globex-ops', PASSWORD);
     const own = await asSession(t.url, globex, 'GET', '/v1/status');
-    expect(own.body).toMatchObject({ tenant: { id: 'globex' }, regions: [], current: [], history: [] });
+    expect(own.body).toMatchObject({ tenant: { id: 'globex' }, regions: [], current: [], history: [], requests: [] });
     expect(await asSession(t.url, globex, 'GET', '/v1/status?tenant=acme')).toEqual({ status: 403, body: { error: 'forbidden', message: 'your account follows tenant globex only' } });
     expect((await asSession(t.url, globex, 'GET', '/v1/tickets')).status).toBe(403);
     expect((await asSession(t.url, globex, 'GET', '/v1/incidents/live')).status).toBe(403);
