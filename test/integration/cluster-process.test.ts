@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { type IncomingMessage, get } from 'node:http';
+import { ADMIN_PASSWORD, asSession, signIn } from '../helpers/accounts.js';
 import { describe, expect, it } from 'vitest';
 import { postTelemetry } from '../helpers/app.js';
 import { api, incidents, send, viewers, writeRules } from '../helpers/alerting.js';
@@ -164,6 +166,43 @@ describe.runIf(PG_URL && NATS_URL)('cluster mode: nodes sharing PostgreSQL and N
       const keys = requests.map((r) => header(r, 'idempotency-key'));
       expect(new Set(keys).size, 'every delivered page has a key of its own: none was sent twice').toBe(keys.length);
       expect(requests.map((r) => json(r).kind), 'one page: the opening').toEqual(['opened']);
+    } finally {
+      await drop();
+    }
+  });
+
+  it('a console session started on one node works on another; the live feed of an API-only node hears what the worker node did; the audit log is shared', async () => {
+    const { schema, drop } = freshSchema();
+    const common = {
+      QOSWATCH_MODE: 'cluster', DATABASE_URL: PG_URL!, DATABASE_SCHEMA: schema, NATS_URL: NATS_URL!, QOSWATCH_NATS_PREFIX: testPrefix(),
+      QOSWATCH_PARTITIONS: '4', QOSWATCH_LEASE_TTL: '1s', QOSWATCH_LEADER_CHECK: '200ms', QOSWATCH_RULES_DIR: writeRules([pagingRule()]),
+      QOSWATCH_SHUTDOWN_TIMEOUT: '1s', QOSWATCH_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    };
+    try {
+      const a = await service({ ...common, QOSWATCH_ROLES: 'collector,worker,leader', QOSWATCH_NODE_ID: 'node-a' });
+      const b = await service({ ...common, QOSWATCH_ROLES: 'leader', QOSWATCH_NODE_ID: 'node-b' });
+      await waitFor('node-a to own every partition', async () => ((await ready(a.url, 'worker')) === 200 ? true : undefined));
+      const s = await signIn(b.url, 'admin', ADMIN_PASSWORD);
+      const live = await new Promise<IncomingMessage>((resolve) => get(`${b.url}/v1/incidents/live`, { headers: { cookie: s.cookie } }, resolve));
+      let text = '';
+      live.setEncoding('utf8');
+      live.on('data', (chunk: string) => (text += chunk));
+      try {
+        await waitFor('the live feed to follow', () => text.includes(': following') || undefined);
+        await send(a.url, viewers('eu-west', Date.now(), 0.3));
+        const [inc] = await waitFor('the incident', async () => ((await incidents(a.url)).length ? incidents(a.url) : undefined));
+        await waitFor('node-b`s live feed to hear of it', () => new RegExp(`"incident_id":${inc.id},"kind":"opened"`).test(text) || undefined);
+        // The session node-b started acts on node-a, as admin, with its CSRF token.
+        const acked = await asSession(a.url, s, 'POST', `/v1/incidents/${inc.id}/ack`, {});
+        expect(acked.body).toMatchObject({ state: 'acknowledged', acknowledged_by: 'admin' });
+        await waitFor('node-b`s live feed to hear of the ack', () => new RegExp(`"incident_id":${inc.id},"kind":"acknowledged"`).test(text) || undefined);
+        await asSession(b.url, s, 'POST', '/v1/silences', { matchers: { region: 'us-east' }, comment: 'cluster audit' });
+        expect((await asSession(a.url, s, 'GET', '/v1/audit')).body.entries.map((e: { action: string }) => e.action)).toEqual(['silence.create']);
+        expect((await asSession(a.url, s, 'POST', '/v1/auth/logout')).status).toBe(204);
+        expect((await asSession(b.url, s, 'GET', '/v1/me')).status, 'signed out on one node is signed out on all').toBe(401);
+      } finally {
+        live.destroy();
+      }
     } finally {
       await drop();
     }
