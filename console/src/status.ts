@@ -37,6 +37,8 @@ interface Page {
 interface Link { id: string; name?: string; summary_only: boolean; created_at: string }
 
 const root = document.getElementById('app')!;
+// lit-html renders beside what is there: the static 'Loading…' goes first.
+root.replaceChildren();
 // The secret stays in the fragment: browsers never send it to a server, so it reaches no log and no Referer.
 const shared = new URLSearchParams(location.hash.slice(1)).get('s') ?? undefined;
 const tenant = new URLSearchParams(location.search).get('tenant') ?? undefined;
