@@ -216,8 +216,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
         res.end(`<!doctype html><title>win a prize</title>
           <form id="f" method="post" action="${target}"><input name="note" value="pwned"></form>
           <script>
-            fetch(${JSON.stringify(target)}, { method: 'POST', credentials: 'include', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{}' });
-            document.getElementById('f').submit();
+            // The form post navigates away: only once the fetch is answered, or the navigation would cancel it.
+            fetch(${JSON.stringify(target)}, { method: 'POST', credentials: 'include', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{}' })
+              .finally(() => document.getElementById('f').submit());
           </script>`);
       });
       await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
