@@ -40,6 +40,12 @@ export interface AccessOptions {
 }
 
 export const CSRF_HEADER = 'x-csrf-token';
+
+/** One cookie of the request (the cookie plugin parses none by itself: see plugin.ts). */
+export function cookieOf(req: FastifyRequest, name: string): string | undefined {
+  const header = req.headers.cookie;
+  return header ? req.server.parseCookie(header)[name] : undefined;
+}
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export const MISSING_CREDENTIALS = 'sign in to the console, or send "Authorization: Bearer <token>" (a personal API token, or the admin token for automation)';
@@ -68,7 +74,7 @@ export class Access {
       if (!user) throw unauthorized('invalid or revoked token');
       return { kind: 'user', id: user.id, name: user.name, role: user.role as Role, tenant: user.tenant, via: 'token' };
     }
-    const secret = req.cookies[this.opts.cookie];
+    const secret = cookieOf(req, this.opts.cookie);
     const found = secret ? await this.opts.accounts.session(secret, now) : undefined;
     if (!found) throw unauthorized(secret ? 'your session has ended: sign in again' : MISSING_CREDENTIALS);
     const { user, session } = found;

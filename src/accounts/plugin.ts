@@ -29,7 +29,9 @@ export const sessionCookie = (insecure: boolean) => (insecure ? 'qw_session' : '
  */
 export const accountsPlugin = fp<{ env: Env; clock: () => number }>(
   async (app, { env, clock }) => {
-    await app.register(cookie);
+    // Cookies are read only where a route needs one (cookieOf): parsing every request's would put a hook on the
+    // telemetry path, where no cookie is ever used.
+    await app.register(cookie, { hook: false });
     const accounts = new Accounts(app.state, { idleMs: env.QOSWATCH_SESSION_IDLE, maxMs: Math.max(env.QOSWATCH_SESSION_MAX, env.QOSWATCH_SESSION_IDLE) });
     const { generatedPassword } = await accounts.bootstrap(app.oncall.people(), env.QOSWATCH_ADMIN_PASSWORD, clock());
     const access = new Access({ accounts, keys: app.keys, cookie: sessionCookie(env.QOSWATCH_INSECURE_COOKIES), clock });

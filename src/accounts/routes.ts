@@ -8,7 +8,7 @@ import { AppError, badRequest, unauthorized } from '../shared/http-errors.js';
 import { ROLES } from '../shared/roles.js';
 import { errorBodySchema } from '../telemetry/schemas.js';
 import { toIso } from '../util/units.js';
-import { actorOf, checkLoginOrigin } from './access.js';
+import { actorOf, checkLoginOrigin, cookieOf } from './access.js';
 import type { User } from './accounts.js';
 import type { Flow } from './oidc.js';
 import { sessionCookie } from './plugin.js';
@@ -72,7 +72,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
         const user = await app.accounts.checkPassword(req.body.login, req.body.password);
         if (!user) throw unauthorized('wrong user or password');
         // Whatever session the browser held ends: a session id planted before sign-in is never the signed-in one.
-        const old = req.cookies[cookieName];
+        const old = cookieOf(req, cookieName);
         if (old) await app.accounts.endSession(old);
         const s = await app.accounts.startSession(user.id, clock());
         reply.setCookie(cookieName, s.secret, { ...cookieOptions, maxAge: Math.floor(env.QOSWATCH_SESSION_MAX / 1000) });
@@ -114,7 +114,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
     });
 
     app.get('/v1/auth/oidc/callback', { schema: { tags: ['accounts'], summary: 'Where the identity provider sends the browser back', security: [] } }, async (req, reply) => {
-      const raw = req.cookies[flowCookie];
+      const raw = cookieOf(req, flowCookie);
       const flow = raw ? parseFlow(raw) : undefined;
       if (!flow) return refuse(reply, 'the sign-in took too long or was started in another browser; try again');
       let identity: Awaited<ReturnType<typeof oidc.finish>>;
@@ -127,7 +127,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       if (!identity.email || identity.emailVerified === false) return refuse(reply, `${env.QOSWATCH_OIDC_NAME} gave no verified email address`);
       const user = await app.accounts.byVerifiedEmail(identity.email);
       if (!user) return refuse(reply, `no account here has the email ${identity.email}: ask an admin to create one`);
-      const old = req.cookies[cookieName];
+      const old = cookieOf(req, cookieName);
       if (old) await app.accounts.endSession(old);
       const s = await app.accounts.startSession(user.id, clock());
       reply.clearCookie(flowCookie, flowOptions).setCookie(cookieName, s.secret, { ...cookieOptions, maxAge: Math.floor(env.QOSWATCH_SESSION_MAX / 1000) });
@@ -143,7 +143,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       '/v1/auth/logout',
       { schema: { tags: ['accounts'], summary: 'Sign out: ends this session', response: { 204: z.undefined(), ...errors } } },
       async (req, reply: FastifyReply) => {
-        const secret = req.cookies[cookieName];
+        const secret = cookieOf(req, cookieName);
         if (secret) await app.accounts.endSession(secret);
         return reply.clearCookie(cookieName, cookieOptions).code(204).send();
       },
