@@ -346,6 +346,21 @@ export const MIGRATIONS = [
      before TEXT,
      after TEXT
    );`,
+  // Alert sources (Alertmanager, Grafana, PagerDuty Events v2, generic webhooks, heartbeats): only the secret's
+  // SHA-256 is kept; a deleted source keeps its row (its alerts' history names it).
+  `CREATE TABLE alert_sources (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     config TEXT NOT NULL,
+     sha256 TEXT NOT NULL UNIQUE,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     seen_at INTEGER,
+     deleted_at INTEGER
+   );
+   CREATE UNIQUE INDEX alert_sources_name ON alert_sources (name) WHERE deleted_at IS NULL;`,
 ];
 
 export function openStateDb(path: string): Db {
