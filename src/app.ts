@@ -1,11 +1,12 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { type ZodTypeProvider, jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { type ZodTypeProvider, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { healthRoutes } from './api/health.js';
 import { loopBusyPlugin } from './api/loop-busy.js';
 import type { Env } from './config/env.js';
 import type { FileConfig } from './config/file.js';
 import { clientErrorHandler, registerErrorHandler } from './shared/http-errors.js';
+import { SECURITY_SCHEMES, openApiTransform } from './shared/openapi.js';
 import { createLogger } from './log.js';
 import { RequestLog } from './request-log.js';
 import type { Logger } from 'pino';
@@ -85,10 +86,10 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'qoswatch', version: VERSION, description: 'Live-stream QoS telemetry, alerting and SLA API (PRODUCT.md §6)' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
+      // No document-wide security: each operation states its audience (SECURITY in shared/openapi.ts).
+      components: { securitySchemes: SECURITY_SCHEMES },
     },
-    transform: jsonSchemaTransform,
+    transform: openApiTransform,
     transformObject: jsonSchemaTransformObject,
   });
   const postgres = env.QOSWATCH_MODE === 'cluster' ? { url: env.DATABASE_URL!, schema: env.DATABASE_SCHEMA } : undefined;

@@ -10,7 +10,7 @@ export const ingestResultSchema = z
   })
   .meta({ id: 'IngestResult' });
 
-export const errorBodySchema = z.object({ error: z.string(), message: z.string() }).meta({ id: 'Error' });
+export { errorBody as errorBodySchema } from '../shared/openapi.js';
 
 export const keyQuerySchema = z.object({
   key: z.string().optional().describe('ingest key, for clients that cannot set headers (sendBeacon, browser WebSocket)'),

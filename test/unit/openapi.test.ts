@@ -1,0 +1,74 @@
+import swagger from '@fastify/swagger';
+import Fastify from 'fastify';
+import { type ZodTypeProvider, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { badRequest, registerErrorHandler, tooManyRequests } from '../../src/shared/http-errors.js';
+import { SECURITY, SECURITY_SCHEMES, errorResponses, jsonResponse, openApiTransform } from '../../src/shared/openapi.js';
+
+type Doc = { paths: Record<string, Record<string, { security?: unknown; responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, unknown> }> }>> };
+
+/** A small app wired as app.ts wires the real one, with one route using the shared vocabulary. */
+async function tiny() {
+  const app = Fastify().withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandler(app);
+  await app.register(swagger, { openapi: { info: { title: 't', version: '1' }, components: { securitySchemes: SECURITY_SCHEMES } }, transform: openApiTransform, transformObject: jsonSchemaTransformObject });
+  app.get(
+    '/thing',
+    {
+      schema: {
+        operationId: 'getThing',
+        summary: 'A thing',
+        security: SECURITY.staff,
+        querystring: z.object({ fail: z.enum(['400', '429']).optional() }),
+        response: { 200: jsonResponse(z.object({ ok: z.boolean() }), 'The thing'), ...errorResponses(400, 429) },
+      },
+    },
+    async (req) => {
+      if (req.query.fail === '429') throw tooManyRequests('slow down', 7);
+      if (req.query.fail === '400') throw badRequest('fail: no');
+      return { ok: true, extra: 'not in the schema' };
+    },
+  );
+  await app.ready();
+  return app;
+}
+
+describe('shared OpenAPI vocabulary', () => {
+  let app: Awaited<ReturnType<typeof tiny>> | undefined;
+  afterEach(async () => app?.close());
+
+  it('documents described error responses with their body and Retry-After on 429', async () => {
+    app = await tiny();
+    const op = (app.swagger() as unknown as Doc).paths['/thing']!.get!;
+    expect(op.security).toEqual([{ adminToken: [] }, { session: [] }]);
+    expect(op.responses['200']!.description).toBe('The thing');
+    expect(op.responses['400']!.description).toMatch(/malformed/);
+    expect(op.responses['400']!.headers).toBeUndefined();
+    expect(op.responses['400']!.content).toEqual({ 'application/json': { schema: { $ref: '#/components/schemas/Error' } } });
+    expect(op.responses['429']!.headers).toEqual({ 'Retry-After': { schema: { type: 'integer', minimum: 0 }, description: 'seconds to wait before trying again' } });
+  });
+
+  it('still serializes success and error bodies through the described schemas at run time', async () => {
+    app = await tiny();
+    const ok = await app.inject({ url: '/thing' });
+    expect(ok.statusCode).toBe(200);
+    // The response schema serializes: fields it does not name are left out.
+    expect(ok.json()).toEqual({ ok: true });
+    const limited = await app.inject({ url: '/thing?fail=429' });
+    expect(limited.statusCode).toBe(429);
+    expect(limited.headers['retry-after']).toBe('7');
+    expect(limited.json()).toEqual({ error: 'too_many_requests', message: 'slow down' });
+    const bad = await app.inject({ url: '/thing?fail=400' });
+    expect(bad.json()).toEqual({ error: 'bad_request', message: 'fail: no' });
+  });
+
+  it('names an audience for every way in, and none as an explicit empty requirement', () => {
+    for (const alternatives of Object.values(SECURITY)) {
+      for (const requirement of alternatives) for (const scheme of Object.keys(requirement)) expect(SECURITY_SCHEMES).toHaveProperty(scheme);
+    }
+    expect(SECURITY.none).toEqual([]);
+  });
+});
