@@ -11,6 +11,7 @@ import { createLogger } from './log.js';
 import { RequestLog } from './request-log.js';
 import type { Logger } from 'pino';
 import { Metrics } from './metrics.js';
+import { VERSION } from './version.js';
 import { storagePlugin } from './storage/plugin.js';
 import { createSink } from './storage/influx/registry.js';
 import { selfMetricsPlugin } from './storage/influx/self-metrics-plugin.js';
@@ -53,7 +54,7 @@ export interface AppOptions {
   sink?: InfluxSink;
 }
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 export type App = FastifyInstance;
 

@@ -81,16 +81,19 @@ export function registerErrorHandler(app: FastifyInstance): void {
   });
 }
 
+/** The `error` of each answer clientErrorHandler gives (and the reason it counts). */
+export const CLIENT_ERRORS = ['request_timeout', 'headers_too_large', 'bad_request'] as const;
+
 /**
  * Answers what Node's HTTP parser refuses before fastify sees a request — a request not received in full within
  * the request timeout (slow clients), oversized headers, malformed HTTP — in the API's `{error, message}` shape, then
  * closes the connection. `refused` counts each by reason.
  */
-export function clientErrorHandler(requestTimeoutMs: number, refused: (reason: string) => void) {
+export function clientErrorHandler(requestTimeoutMs: number, refused: (reason: (typeof CLIENT_ERRORS)[number]) => void) {
   return (err: NodeJS.ErrnoException, socket: import('node:net').Socket): void => {
     // A reset connection has nobody left to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    const [status, text, body]: [number, string, ErrorBody] =
+    const [status, text, body]: [number, string, ErrorBody & { error: (typeof CLIENT_ERRORS)[number] }] =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'Request Timeout', { error: 'request_timeout', message: `the request was not received in full within ${requestTimeoutMs / 1000} s` }]
         : err.code === 'HPE_HEADER_OVERFLOW'

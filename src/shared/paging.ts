@@ -4,3 +4,6 @@ export type PageKind = (typeof PAGE_KINDS)[number];
 
 /** The channel id of email in a person's `notify` list; every other id names a chat endpoint of the on-call file. */
 export const EMAIL = 'email';
+
+/** The provider of a page whose channel is no longer in the on-call file (it fails at once; metric label). */
+export const UNKNOWN_CHANNEL = 'unknown';

@@ -6,7 +6,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Env } from '../config/env.js';
-import type { Metrics } from '../metrics.js';
+import type { Metrics, RefusalReason } from '../metrics.js';
 import { AppError, badRequest, describeZodError, tooManyRequests, unauthorized, unavailable, unsupportedMediaType } from '../shared/http-errors.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import { cmcdCollector } from './cmcd/collector.js';
@@ -106,7 +106,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
   });
 
   // Refusals found while reading the body (size, encoding, envelope) are counted here.
-  const REFUSALS: Record<number, string> = { 400: 'bad_request', 413: 'too_large', 415: 'unsupported_media_type' };
+  const REFUSALS: Record<number, RefusalReason> = { 400: 'bad_request', 413: 'too_large', 415: 'unsupported_media_type' };
   app.addHook('onError', async (req, _reply, err) => {
     // onError runs before the error handler maps the error, so read the status from the error itself.
     const e = err as { statusCode?: number; status?: number };

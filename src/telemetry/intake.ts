@@ -3,7 +3,8 @@ import type { Metrics } from '../metrics.js';
 import type { Budgets } from './budgets.js';
 import { type Rejection, type ValidatedBatch, validateSamples } from './validate.js';
 
-export type Transport = 'http' | 'ws' | 'cmcd';
+export const TRANSPORTS = ['http', 'ws', 'cmcd'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
 
 export interface IngestResult {
   accepted: number;

@@ -1,7 +1,8 @@
 import { formatDuration } from '../util/units.js';
 import { FUTURE_TOLERANCE_MS, type FieldError, type Sample, isValidSample, sampleErrors } from './sample-schema.js';
 
-export type RejectReason = 'invalid_field' | 'unknown_field' | 'missing_metric' | 'future_ts' | 'too_old';
+export const REJECT_REASONS = ['invalid_field', 'unknown_field', 'missing_metric', 'future_ts', 'too_old'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export interface Rejection {
   index: number;

@@ -3,7 +3,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { WebSocket } from 'ws';
 import type { Env } from '../config/env.js';
-import type { Metrics } from '../metrics.js';
+import type { Metrics, RefusalReason } from '../metrics.js';
 import { describeZodError } from '../shared/http-errors.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import type { IngestKey } from '../tenants/keys.js';
@@ -80,7 +80,7 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
     handler: async (_req, reply) =>
       reply.code(426).header('upgrade', 'websocket').send({ error: 'upgrade_required', message: 'this endpoint speaks WebSocket: send an Upgrade: websocket request' }),
     wsHandler: (socket, req) => {
-      const refuse = (reason: string, message: string) => {
+      const refuse = (reason: RefusalReason, message: string) => {
         metrics.refused.inc({ transport: 'ws', reason });
         metrics.wsCloses.inc({ code: String(CLOSE.policy) });
         socket.close(CLOSE.policy, message);

@@ -5,11 +5,13 @@ import { HAVE_CHROMIUM, NO_CHROMIUM_MESSAGE } from './browser.js';
 import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from './influxd.js';
 import { NO_NATS_MESSAGE, prepareNats, removeTestStreams } from './nats.js';
 import { NO_POSTGRES_MESSAGE, dropTestSchemas, preparePostgres } from './postgres.js';
+import { HAVE_PROMTOOL, NO_PROMTOOL_MESSAGE } from './promtool.js';
 
 /**
  * Makes one temp root for the run (removed at the end, by the teardown of the first call), prepares the PostgreSQL tests' database and finds NATS, and
- * says loudly when InfluxDB, PostgreSQL, NATS or browser tests will be skipped; CI (QOSWATCH_REQUIRE_INFLUXD=1,
- * QOSWATCH_REQUIRE_CHROMIUM=1, QOSWATCH_REQUIRE_POSTGRES=1, QOSWATCH_REQUIRE_NATS=1) fails instead.
+ * says loudly when InfluxDB, PostgreSQL, NATS, browser or promtool tests will be skipped; CI (QOSWATCH_REQUIRE_INFLUXD=1,
+ * QOSWATCH_REQUIRE_CHROMIUM=1, QOSWATCH_REQUIRE_POSTGRES=1, QOSWATCH_REQUIRE_NATS=1, QOSWATCH_REQUIRE_PROMTOOL=1) fails
+ * instead.
  */
 export default async function setup(): Promise<() => Promise<void>> {
   // vitest runs the global setup once per project (vitest.config.ts) in one process: the first prepares the run.
@@ -21,6 +23,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   };
   missing(HAVE_INFLUXD, 'QOSWATCH_REQUIRE_INFLUXD', NO_INFLUXD_MESSAGE);
   missing(HAVE_CHROMIUM, 'QOSWATCH_REQUIRE_CHROMIUM', NO_CHROMIUM_MESSAGE);
+  missing(HAVE_PROMTOOL, 'QOSWATCH_REQUIRE_PROMTOOL', NO_PROMTOOL_MESSAGE);
   const pgUrl = await preparePostgres();
   missing(pgUrl !== undefined, 'QOSWATCH_REQUIRE_POSTGRES', NO_POSTGRES_MESSAGE);
   if (pgUrl) {

@@ -1,16 +1,16 @@
-import { EMAIL } from '../../shared/paging.js';
+import { EMAIL, UNKNOWN_CHANNEL } from '../../shared/paging.js';
 import type { OnCallService } from '../../oncall/oncall.js';
 import type { PageMessage, Verdict } from '../channel.js';
 import { MAILTO } from '../compose.js';
 import { deliver } from '../deliver.js';
 import type { EmailSender } from '../email.js';
 import type { OutboxRow } from '../../storage/state/outbox.js';
-import { PROVIDERS } from '../registry.js';
+import { PROVIDERS, type ProviderId } from '../registry.js';
 
 /** How one page reaches its recipient on one channel. */
 export interface Delivery {
   /** "email", a chat provider id, or "unknown" (a channel no longer configured): the rate class and metric label. */
-  readonly provider: string;
+  readonly provider: typeof EMAIL | ProviderId | typeof UNKNOWN_CHANNEL;
   send(page: PageMessage): Promise<Verdict>;
 }
 
@@ -22,7 +22,7 @@ export interface DeliveryDeps {
   timeoutMs: number;
 }
 
-const refused = (provider: string, reason: string): Delivery => ({ provider, send: async () => ({ ok: false, retryable: false, reason }) });
+const refused = (provider: Delivery['provider'], reason: string): Delivery => ({ provider, send: async () => ({ ok: false, retryable: false, reason }) });
 
 /**
  * The deliver stage: the provider of a row's channel and the recipient's address on it. Email is one provider among
@@ -39,6 +39,6 @@ export function deliveryOf(row: Pick<OutboxRow, 'recipient' | 'channel'>, deps: 
     return { provider: EMAIL, send: (page) => email.send(to, page) };
   }
   const ch = deps.oncall.config.channels.get(row.channel);
-  if (!ch) return refused('unknown', `channel ${row.channel} is no longer configured`);
+  if (!ch) return refused(UNKNOWN_CHANNEL, `channel ${row.channel} is no longer configured`);
   return { provider: ch.provider, send: (page) => deliver(PROVIDERS[ch.provider], ch.config, page, deps.clock(), deps.timeoutMs) };
 }

@@ -5,7 +5,7 @@ import type { PageMessage, Verdict } from '../channel.js';
 import { type Outbox } from '../outbox.js';
 import { type OutboxRow, laneOf } from '../../storage/state/outbox.js';
 import type { BudgetStage } from './budget.js';
-import { type DeliveryDeps, deliveryOf } from './deliveries.js';
+import { type Delivery, type DeliveryDeps, deliveryOf } from './deliveries.js';
 import { fallbackOf } from './fallback.js';
 import type { Notes } from './notes.js';
 import type { RateStage } from './rate.js';
@@ -78,7 +78,7 @@ export class PageSender {
   }
 
   /** The retry stage: the outcome on the row (a retryable failure goes back to pending after a backoff), in /metrics and on the timeline. */
-  private async record(row: OutboxRow, provider: string, verdict: Verdict, at: number): Promise<'delivered' | 'pending' | 'failed'> {
+  private async record(row: OutboxRow, provider: Delivery['provider'], verdict: Verdict, at: number): Promise<'delivered' | 'pending' | 'failed'> {
     const { outbox, metrics, notes } = this.deps;
     const who = { recipient: row.recipient, channel: row.channel, kind: row.kind, attempt: row.attempts };
     if (verdict.ok) {

@@ -11,7 +11,8 @@ export interface InfluxSink {
  * `reject`: InfluxDB refused the points themselves (a parse error or a type conflict) — retrying cannot help.
  * `too_large`: the batch was over its request size limit — split it.
  */
-export type SinkFailure = 'retry' | 'reject' | 'too_large';
+export const SINK_FAILURES = ['retry', 'reject', 'too_large'] as const;
+export type SinkFailure = (typeof SINK_FAILURES)[number];
 
 export class SinkError extends Error {
   override name = 'SinkError';

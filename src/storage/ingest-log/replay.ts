@@ -4,7 +4,8 @@ import type { IngestLog, LogRecord } from './types.js';
 /** Records replayed under one replay marker: one small write per chunk keeps a large log's replay fast. */
 export const REPLAY_CHUNK = 1000;
 
-export type QuarantineCause = 'error' | 'crash';
+export const QUARANTINE_CAUSES = ['error', 'crash'] as const;
+export type QuarantineCause = (typeof QUARANTINE_CAUSES)[number];
 
 export interface Quarantined {
   seq: number;
