@@ -91,6 +91,22 @@ Exit 0 when every file is valid, 1 listing each problem (file, rule, field).`,
     },
   },
   {
+    name: 'rules test',
+    synopsis: '<file>…',
+    summary: 'run rule unit tests: input series, evaluation times and the alerts expected (README, Alert rules)',
+    details: `  file                 a rule test file (YAML: rule_files, tests with input_series and alerts); several may be given
+${HELP_LINE}
+
+Runs the real validation, window store and rule engine on a fake clock. Exit 0 when every test passes,
+1 listing each failing one (expected and firing alerts), 2 for a malformed test file (the field named).`,
+    minArgs: 1,
+    maxArgs: Infinity,
+    async run(files) {
+      const { testRules } = await import('./rules/test-command.js');
+      return testRules(files);
+    },
+  },
+  {
     name: 'oncall check',
     synopsis: '[file]',
     summary: 'validate the on-call file, including coverage of P0/P1 schedules over the next 28 days',
