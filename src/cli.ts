@@ -133,6 +133,35 @@ ${HELP_LINE}`,
     },
   },
   {
+    name: 'oncall test',
+    synopsis: '--tenant T [--region R] --priority P [--at time] [file]',
+    summary: 'which escalation policy an incident with these labels gets, and whom each level pages when',
+    details: `  --tenant T           the incident's tenant
+  --region R           its region (routes that match on region need it)
+  --priority P         P0, P1, P2 or P3
+  --at TIME            when it opens, RFC 3339, e.g. 2026-12-01T03:00:00Z (default: now); each level's on-call
+                       person is resolved at the instant that level starts (schedules, layers, overrides, time zones)
+  file                 the on-call file (default: QOSWATCH_ONCALL, else ./oncall.yaml)
+${HELP_LINE}
+
+Overrides made through the API are not included. Exit 0 with the answer, 1 when the file is invalid.`,
+    options: { tenant: { type: 'string' }, region: { type: 'string' }, priority: { type: 'string' }, at: { type: 'string' } },
+    maxArgs: 1,
+    async run([file], values) {
+      const tenant = values.tenant as string | undefined;
+      if (!tenant) throw new UsageError('oncall test', '--tenant is required');
+      const priority = values.priority as string | undefined;
+      if (!priority) throw new UsageError('oncall test', '--priority is required');
+      const { PRIORITIES } = await import('./shared/priority.js');
+      if (!(PRIORITIES as readonly string[]).includes(priority)) throw new UsageError('oncall test', `--priority: "${priority}" is not one of ${PRIORITIES.join(', ')}`);
+      const text = values.at as string | undefined;
+      const at = text === undefined ? undefined : Date.parse(text);
+      if (at !== undefined && (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}T/.test(text!))) throw new UsageError('oncall test', `--at: "${text}" is not a time (use RFC 3339, e.g. 2026-12-01T03:00:00Z)`);
+      const { onCallTestCommand } = await import('./oncall/cli.js');
+      return onCallTestCommand(file, { tenant, region: values.region as string | undefined, priority: priority as 'P0' }, at);
+    },
+  },
+  {
     name: 'journal quarantined',
     synopsis: '',
     summary: 'list journal rows a start moved aside because replaying them failed (data dir)',

@@ -1,6 +1,7 @@
 import { ConfigError, loadEnv } from '../config/env.js';
 import { loadOnCall, unreachablePeople } from './config.js';
 import { onCallPath } from './plugin.js';
+import { type Incident, formatPagingPlan, pagingPlan } from './route-test.js';
 import { onCallAt } from './schedule.js';
 
 /** `qoswatch oncall check [file]` and `qoswatch oncall who [--at time] [file]` (API overrides are not included). */
@@ -25,6 +26,27 @@ export function onCallCommand(sub: string | undefined, file: string | undefined,
       const p = who && config.people.get(who.person);
       process.stdout.write(`  ${id}: ${who ? `${p?.name ?? who.person} (${who.person}${p?.email ? `, ${p.email}` : ''}) via ${who.source}` : 'NOBODY'}\n`);
     }
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    return 1;
+  }
+}
+
+/**
+ * `qoswatch oncall test --tenant T [--region R] --priority P [--at time] [file]`: which policy an incident with these
+ * labels gets and whom each escalation step pages, opened at `at` (API overrides are not included). Exit 0 with the
+ * answer, even "nobody is paged"; 1 when the file is invalid.
+ */
+export function onCallTestCommand(file: string | undefined, incident: Incident, at: number | undefined): number {
+  try {
+    const path = file ?? onCallPath(loadEnv());
+    if (!path) throw new ConfigError('no on-call file: pass one, set QOSWATCH_ONCALL, or create ./oncall.yaml');
+    const now = Date.now();
+    const config = loadOnCall(path, now);
+    const openedAt = at ?? now;
+    process.stdout.write(formatPagingPlan(config, incident, openedAt, pagingPlan(config, incident, openedAt)));
     return 0;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

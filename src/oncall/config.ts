@@ -268,15 +268,20 @@ export function loadOnCall(path: string, now: number): OnCallConfig {
 
 /** The escalation policy for an incident: the first route that matches, else the default; P3 never pages. */
 export function policyFor(c: OnCallConfig, incident: { tenant: string; region?: string; priority: Priority }): EscalationPolicy | undefined {
-  if (incident.priority === 'P3') return undefined;
-  const route = c.routing.find(
+  return routeFor(c, incident).policy;
+}
+
+/** How policyFor decides: the index of the route that matched (undefined: the default policy, if any) and the policy. */
+export function routeFor(c: OnCallConfig, incident: { tenant: string; region?: string; priority: Priority }): { route: number | undefined; policy: EscalationPolicy | undefined } {
+  if (incident.priority === 'P3') return { route: undefined, policy: undefined };
+  const route = c.routing.findIndex(
     (r) =>
       (!r.tenant || r.tenant.includes(incident.tenant)) &&
       (!r.region || (incident.region !== undefined && r.region.includes(incident.region))) &&
       (!r.priority || r.priority.includes(incident.priority)),
   );
-  const pid = route?.policy ?? c.defaultPolicy;
-  return pid === undefined ? undefined : c.policies.get(pid);
+  const pid = route >= 0 ? c.routing[route]!.policy : c.defaultPolicy;
+  return { route: route >= 0 ? route : undefined, policy: pid === undefined ? undefined : c.policies.get(pid) };
 }
 
 /** A level's ack timeout: its own, else the priority's default. */
