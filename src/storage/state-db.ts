@@ -361,6 +361,18 @@ export const MIGRATIONS = [
      deleted_at INTEGER
    );
    CREATE UNIQUE INDEX alert_sources_name ON alert_sources (name) WHERE deleted_at IS NULL;`,
+  // Calendar feeds of on-call shifts (oncall/calendar-routes.ts): a schedule's or a person's, opened by a secret in
+  // the URL (calendar apps send no headers), of which only the SHA-256 is kept; a revoked feed keeps its row.
+  `CREATE TABLE calendar_feeds (
+     id TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     target TEXT NOT NULL,
+     name TEXT,
+     sha256 TEXT NOT NULL UNIQUE,
+     created_by TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
+   );`,
 ];
 
 export function openStateDb(path: string): Db {

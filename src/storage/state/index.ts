@@ -1,5 +1,6 @@
 import { AlertRepo } from './alerts.js';
 import { AuditRepo } from './audit.js';
+import { CalendarFeedRepo } from './calendar-feeds.js';
 import { CredentialRepo } from './credentials.js';
 import { DimValueRepo } from './dim-values.js';
 import { EscalationRepo } from './escalations.js';
@@ -45,6 +46,7 @@ export class Repos {
   readonly sessions: SessionRepo;
   readonly audit: AuditRepo;
   readonly shareLinks: ShareLinkRepo;
+  readonly calendarFeeds: CalendarFeedRepo;
   private readonly creds = new Map<CredentialTable, CredentialRepo>();
 
   constructor(private readonly sql: Sql) {
@@ -67,6 +69,7 @@ export class Repos {
     this.sessions = new SessionRepo(sql);
     this.audit = new AuditRepo(sql);
     this.shareLinks = new ShareLinkRepo(sql);
+    this.calendarFeeds = new CalendarFeedRepo(sql);
   }
 
   /** The API-made credentials of one kind: ingest keys or tenant API tokens. */

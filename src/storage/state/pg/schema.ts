@@ -170,4 +170,8 @@ export const PG_MIGRATIONS: readonly string[] = [
      created_by TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, seen_at BIGINT, deleted_at BIGINT
    );
    CREATE UNIQUE INDEX alert_sources_name ON alert_sources (name) WHERE deleted_at IS NULL;`,
+  `CREATE TABLE calendar_feeds (
+     id TEXT PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL, name TEXT, sha256 TEXT NOT NULL UNIQUE,
+     created_by TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT
+   );`,
 ];
