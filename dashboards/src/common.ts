@@ -76,11 +76,14 @@ export function board(uid: string, title: string, description: string) {
     .readonly();
 }
 
-/** Incident events from qos_incident as annotations (title "#id P1 …", text the alert summary or note). */
+/**
+ * Incident events from qos_incident as annotations: title "#id P1 …", text the alert summary or note with a link to
+ * the incident in qoswatch's console (the `annotation` field, written with QOSWATCH_PUBLIC_URL).
+ */
 export function incidentAnnotations(tenantVar = 'tenant') {
   const q = InfluxQL.from(INCIDENT_MEASUREMENT)
     .select((f) => f.field('title'))
-    .select((f) => f.field('text'))
+    .select((f) => f.field('annotation'))
     .select((f) => f.field('incident'))
     .where('tenant', '=', variable(tenantVar))
     .whereIn('event', ['opened', 'reopened', 'priority_changed', 'acknowledged', 'mitigated', 'resolved'])
@@ -92,7 +95,7 @@ export function incidentAnnotations(tenantVar = 'tenant') {
     .enable(true)
     .iconColor('#cf222e')
     .target(influxTarget(q, { refId: 'Anno', format: 'table' }))
-    .mappings({ title: field('title'), text: field('text'), tags: field('event') });
+    .mappings({ title: field('title'), text: field('annotation'), tags: field('event') });
 }
 
 /** Colours of the priority levels, shared by thresholds and tables. */

@@ -3,6 +3,7 @@ import { REGION_MEASUREMENT } from '../../src/storage/influx/rollup-points.js';
 import { InfluxQL, variable } from '../../src/storage/influx/influxql.js';
 import { OVERVIEW_UID } from '../../src/reports/qos-report-data.js';
 import { type MetricPanel, QUALITY_COLUMNS, board, datasourceVariable, incidentAnnotations, levelThresholds, stat, table, tagVariable, timeseries } from './common.js';
+import { regionDrilldownLink } from './region-drilldown.js';
 
 /** Region rollups of the selected tenants and regions over the dashboard's range. */
 const regions = () =>
@@ -61,9 +62,11 @@ export function qosOverview() {
     .withVariable(tagVariable('region', 'Region', REGION_MEASUREMENT, 'region', [['tenant', variable('tenant')]]))
     .annotation(incidentAnnotations())
     .withRow(new RowBuilder('Now'));
-  for (const [i, m] of OVERVIEW_METRICS.entries()) b.withPanel(stat(m, i < 4 ? 5 : 4));
+  // Every figure is per region: a click on a region's value or line opens that region's drill-down.
+  const toRegion = [regionDrilldownLink('__field.labels.region')];
+  for (const [i, m] of OVERVIEW_METRICS.entries()) b.withPanel(stat(m, i < 4 ? 5 : 4).dataLinks(toRegion));
   b.withRow(new RowBuilder('Over time'));
-  for (const [i, m] of OVERVIEW_METRICS.entries()) b.withPanel(timeseries(m, i === 4 ? 24 : 12));
+  for (const [i, m] of OVERVIEW_METRICS.entries()) b.withPanel(timeseries(m, i === 4 ? 24 : 12).dataLinks(toRegion));
   return b
     .withRow(new RowBuilder('Regions, worst first'))
     .withPanel(
@@ -78,7 +81,7 @@ export function qosOverview() {
           { field: 'peak_concurrency', title: 'Peak concurrency', unit: 'short' },
           { field: 'samples', title: 'Samples', unit: 'short' },
         ],
-      }),
+      }).dataLinks([regionDrilldownLink('__data.fields.region')]),
     )
     .build();
 }

@@ -1,8 +1,21 @@
-import { CustomVariableBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
+import { CustomVariableBuilder, DashboardLinkBuilder, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DIMENSIONS } from '../../src/shared/labels.js';
 import { DIM_MEASUREMENT, REGION_MEASUREMENT } from '../../src/storage/influx/rollup-points.js';
 import { InfluxQL, variable } from '../../src/storage/influx/influxql.js';
 import { QUALITY_COLUMNS, board, datasourceVariable, incidentAnnotations, levelThresholds, table, tagVariable, timeseries } from './common.js';
+
+export const REGION_UID = 'qoswatch-region';
+
+/**
+ * A data link to this board for the clicked region — `region` is the Grafana macro naming it, e.g.
+ * `__field.labels.region` — keeping the data source, the tenants and the time range of the board it is on.
+ */
+export function regionDrilldownLink(region: string) {
+  const macro = (name: string, format?: string) => `\${${name}${format ? `:${format}` : ''}}`;
+  return new DashboardLinkBuilder(`Drill down into ${macro(region)}`).url(
+    `/d/${REGION_UID}?${macro('datasource', 'queryparam')}&${macro('tenant', 'queryparam')}&var-region=${macro(region, 'percentencode')}&${macro('__url_time_range')}`,
+  );
+}
 
 /** The selected region's dimension rollups for one dimension (`$dim` or a fixed one). */
 const dimRows = (dim: string) =>
@@ -40,7 +53,7 @@ const summaryTable = (dim: string, title: string, span: number) =>
 
 export function regionDrilldown() {
   const valueFilter = (q: InfluxQL<typeof DIM_MEASUREMENT>) => q.where('value', '=', variable('value'));
-  return board('qoswatch-region', 'qoswatch — region drill-down', 'One region broken down by ISP, CDN, platform (and any dimension): stall, loss, latency and sample counts per value.')
+  return board(REGION_UID, 'qoswatch — region drill-down', 'One region broken down by ISP, CDN, platform (and any dimension): stall, loss, latency and sample counts per value.')
     .withVariable(datasourceVariable())
     .withVariable(tagVariable('tenant', 'Tenant', REGION_MEASUREMENT, 'tenant'))
     .withVariable(tagVariable('region', 'Region', REGION_MEASUREMENT, 'region', [['tenant', variable('tenant')]], true))

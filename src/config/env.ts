@@ -191,6 +191,9 @@ export const envSchema = z.object({
 });
 
 export type Env = z.output<typeof envSchema>;
+
+/** Where people reach this service (links in pages and Grafana annotations), without a trailing slash. */
+export const publicUrlOf = (env: Pick<Env, 'QOSWATCH_PUBLIC_URL' | 'PORT'>): string => (env.QOSWATCH_PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
 export const ENV_VARS = Object.keys(envSchema.shape) as (keyof Env)[];
 
 export class ConfigError extends Error {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import type { Env } from '../config/env.js';
+import { type Env, publicUrlOf } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
 import { PRIORITIES } from '../shared/priority.js';
 import { EventBus } from './bus.js';
@@ -31,7 +31,8 @@ export const incidentsPlugin = fp<{ env: Env; metrics: Metrics }>(
     const bus = new EventBus<IncidentEvent>((err) => app.log.error({ err }, 'incident event subscriber failed'));
     bus.on((e) => metrics.incidentEvents.inc({ kind: e.type }));
     bus.on((e) => e.type === 'alert_fired' && e.entry.data?.over_budget !== undefined && metrics.alertsOverBudget.inc({ tenant: e.incident.tenant }));
-    bus.on((e) => app.points.enqueue([incidentEventLine(e)]));
+    const publicUrl = publicUrlOf(env);
+    bus.on((e) => app.points.enqueue([incidentEventLine(e, publicUrl)]));
     (metrics.followerLag as unknown as { collect: () => Promise<void> }).collect = async () => {
       const last = await app.state.cursors.lastId();
       for (const consumer of FOLLOWERS) metrics.followerLag.set({ consumer }, last - ((await app.state.cursors.get(consumer)) ?? last));

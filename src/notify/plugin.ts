@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fp from 'fastify-plugin';
-import type { Env } from '../config/env.js';
+import { type Env, publicUrlOf } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
 import { EmailSender } from './email.js';
 import { Pager } from './pager.js';
@@ -27,7 +27,7 @@ export const pagerPlugin = fp<{ env: Env; metrics: Metrics; clock: () => number 
         runbookOf: (id) => app.alerting.engine.ruleList.find((r) => r.id === id)?.runbook,
       },
       {
-        publicUrl: (env.QOSWATCH_PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
+        publicUrl: publicUrlOf(env),
         linkSecret: secret,
         linkTtlMs: env.QOSWATCH_LINK_TTL,
         tickMs: 500,

@@ -127,6 +127,12 @@ describe.skipIf(!HAVE_INFLUXD)('every dashboard query against InfluxDB 1.x after
       expect(result('incidents-sla.json', 'Incidents opened / A').reduce((a, r) => a + ((r.opened as number) ?? 0), 0)).toBe(1);
       expect(result('incidents-sla.json', 'Open incidents / A').some((r) => r.priority === 'P1' && r.open === 1)).toBe(true);
       expect(result('qos-overview.json', 'annotation Incidents').map((r) => r.incident)).toContain(inc.id);
+      // The annotation's text links to the incident in the console (QOSWATCH_PUBLIC_URL unset: localhost and PORT).
+      expect(result('qos-overview.json', 'annotation Incidents').map((r) => r.annotation)).toContainEqual(
+        expect.stringContaining(`<a href="http://localhost:${t.env.PORT}/console/#/incidents/${inc.id}">Incident #${inc.id} in qoswatch</a>`),
+      );
+      // The overview's data links read the region from each series' labels and the table's region column.
+      expect(perWindow.length).toBeGreaterThan(0);
 
       expect(result('qoswatch-health.json', 'Samples rejected / s / A').every((r) => r.reason !== undefined)).toBe(true);
       expect(result('qoswatch-health.json', 'Requests refused / s / A').map((r) => r.reason)).toContain('unauthorized');

@@ -194,7 +194,7 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
     const rulesDir = tempDir('rules');
     const rule = (id: string) => `  - id: ${id}\n    description: stall\n    metric: stall_ratio\n    window: 1s\n    thresholds: { P1: "> 0.05" }\n`;
     writeFileSync(join(rulesDir, 'stall.yaml'), `rules:\n${rule('stall')}${rule('stall-2')}`);
-    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'inc', QOSWATCH_RULES_DIR: rulesDir } });
+    const t = await startApp({ env: { ...FAST, INFLUX_URL: influx().url, INFLUX_DB: 'inc', QOSWATCH_RULES_DIR: rulesDir, QOSWATCH_PUBLIC_URL: 'https://qoswatch.example/' } });
     try {
       expect((await postTelemetry(t.url, { samples: [{ ts: Date.now(), region: 'sa-east', session: 'a', play_ms: 9000, stall_ms: 1000 }] })).status).toBe(202);
       const points = await waitFor('the incident points', async () => {
@@ -205,6 +205,8 @@ describe.skipIf(!HAVE_INFLUXD)('InfluxDB 1.x round trip (real influxd)', () => {
       expect(opened).toMatchObject({ tenant: 'default', region: 'sa-east', priority: 'P1', state: 'open', actor: 'qoswatch', silenced: false });
       expect(opened.incident).toBe(1);
       expect(opened.text).toBe('stall_ratio 10% (> 0.05) — sa-east');
+      // What Grafana's annotation shows: the text (escaped: Grafana renders HTML) and a link to the console's incident.
+      expect(opened.annotation).toBe('stall_ratio 10% (&#62; 0.05) — sa-east<br><a href="https://qoswatch.example/console/#/incidents/1">Incident #1 in qoswatch</a>');
       // Both rules fire in the same pass: same tags, same millisecond, still two points (the timeline id is in the ns).
       expect(points.filter((p) => p.event === 'alert_fired')).toHaveLength(2);
     } finally {

@@ -28,8 +28,12 @@ describe('Metrics', () => {
     const fams = families(text);
     const counters = [...fams].filter(([, f]) => f.type === 'counter');
     expect(counters.length).toBeGreaterThan(30);
-    // The exposition names no label of a counter without samples: the class says which are per tenant.
-    const perTenant = new Metrics().registry.getMetricsAsArray().filter((m) => m.labelNames.includes('tenant')).map((m) => m.name);
+    // The exposition names no label of a counter without samples: the metrics say which are per tenant (prom-client
+    // keeps `labelNames` on each, outside its types).
+    const perTenant = new Metrics().registry
+      .getMetricsAsArray()
+      .filter((m) => (Reflect.get(m, 'labelNames') as readonly string[]).includes('tenant'))
+      .map((m) => m.name);
     expect(perTenant).toContain('qoswatch_pages_held_total');
     const silent = counters.filter(([name, f]) => !perTenant.includes(name) && f.samples.length === 0).map(([name]) => name);
     expect(silent).toEqual([]);

@@ -9,7 +9,7 @@ import { DIM_MEASUREMENT, REGION_MEASUREMENT, type RollupField } from './rollup-
 interface Schema {
   [REGION_MEASUREMENT]: { fields: RollupField; tags: 'tenant' | 'region' | 'late' };
   [DIM_MEASUREMENT]: { fields: RollupField; tags: 'tenant' | 'region' | 'dim' | 'value' | 'late' };
-  [INCIDENT_MEASUREMENT]: { fields: 'incident' | 'state' | 'title' | 'text' | 'actor' | 'silenced'; tags: 'tenant' | 'region' | 'priority' | 'event' };
+  [INCIDENT_MEASUREMENT]: { fields: 'incident' | 'state' | 'title' | 'text' | 'annotation' | 'actor' | 'silenced'; tags: 'tenant' | 'region' | 'priority' | 'event' };
   [SLA_STOP_MEASUREMENT]: { fields: 'ticket' | 'met' | 'time_to_stop_ms' | 'elapsed_ms' | 'target_ms'; tags: 'tenant' | 'tier' | 'priority' | 'target' | 'outcome' };
   [SLA_BREACH_MEASUREMENT]: { fields: 'ticket' | 'target_ms'; tags: 'tenant' | 'tier' | 'priority' | 'target' };
 }
