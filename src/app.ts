@@ -43,6 +43,8 @@ import { accountsPlugin } from './accounts/plugin.js';
 import { accountRoutes } from './accounts/routes.js';
 import { consoleRoutes } from './console/routes.js';
 import { statusRoutes } from './status/routes.js';
+import { sourcesPlugin } from './sources/plugin.js';
+import { sourceAdminRoutes, sourceReceiverRoutes } from './sources/routes.js';
 
 export interface AppOptions {
   env: Env;
@@ -109,6 +111,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(workersPlugin, { env, config, sink, metrics, clock });
   await app.register(pagerPlugin, { env, metrics, clock });
   await app.register(ticketsPlugin, { clock });
+  await app.register(sourcesPlugin, { metrics, clock });
   await app.register(reportsPlugin, { env, clock });
   await app.register(configSyncPlugin, { env });
   await app.register(leaderDutiesPlugin);
@@ -126,6 +129,8 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(reportRoutes, { clock });
   await app.register(eventRoutes, { clock });
   await app.register(statusRoutes, { clock });
+  await app.register(sourceAdminRoutes, { clock });
+  await app.register(sourceReceiverRoutes, { clock, metrics });
   await app.register(consoleRoutes);
   app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
   app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -7,6 +7,8 @@ import { DIMENSIONS } from './shared/labels.js';
 import { EMAIL, UNKNOWN_CHANNEL } from './shared/paging.js';
 import { SOURCE_KINDS } from './sources/registry.js';
 import { SOURCE_OUTCOMES, SOURCE_REFUSALS } from './sources/sources.js';
+import { SOURCE_KINDS } from './sources/registry.js';
+import { SOURCE_OUTCOMES, SOURCE_REFUSALS } from './sources/sources.js';
 import { SINK_FAILURES } from './storage/influx/sink.js';
 import { QUARANTINE_CAUSES } from './storage/ingest-log/replay.js';
 import { TRANSPORTS } from './telemetry/intake.js';
@@ -207,6 +209,13 @@ export class Metrics {
   }
 
   /** A counter of closed label sets (see ClosedCounter), each combination at 0 until its first event. */
+  readonly sourceAlerts = this.closedCounter(
+    'qoswatch_source_alerts_total',
+    'Alerts from alert sources (Alertmanager, Grafana, PagerDuty Events v2, webhooks, heartbeats), by kind and outcome',
+    { kind: SOURCE_KINDS, outcome: SOURCE_OUTCOMES },
+  );
+  readonly sourceRefused = this.closedCounter('qoswatch_source_requests_refused_total', 'Requests to alert source endpoints refused, by reason', { reason: SOURCE_REFUSALS });
+
   readonly sourceAlerts = this.closedCounter(
     'qoswatch_source_alerts_total',
     'Alerts from alert sources (Alertmanager, Grafana, PagerDuty Events v2, webhooks, heartbeats), by kind and outcome',

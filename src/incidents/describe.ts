@@ -2,6 +2,7 @@ import type { Values } from '../rules/alert-state.js';
 import type { Rule } from '../rules/rule-schema.js';
 import type { Labels } from '../shared/labels.js';
 import { formatDuration } from '../util/units.js';
+import type { ExternalRule } from './model.js';
 
 const RATIOS = new Set(['packet_loss', 'stall_ratio', 'error_rate']);
 
@@ -14,7 +15,8 @@ export function formatValue(metric: string, value: number, drop = false): string
 }
 
 /** "stall_ratio 7.2% (> 0.05) — eu-west, isp=x" */
-export function alertSummary(rule: Rule, labels: Labels, values: Values | undefined): string {
+export function alertSummary(rule: Rule | ExternalRule, labels: Labels, values: Values | undefined): string {
+  if (rule.kind === 'external') return values?.external?.summary ?? rule.id;
   const where = Object.entries(labels).filter(([k]) => k !== 'tenant').map(([k, v]) => (k === 'region' ? v : `${k}=${v}`)).join(', ') || labels.tenant!;
   if (rule.kind === 'absent') return `no telemetry from ${where}${values ? ` for ${formatValue('silence_ms', values.value)}` : ''}`;
   if (!values) return `${rule.id} — ${where}`;

@@ -1,11 +1,10 @@
-import type { AlertEvent } from '../rules/engine.js';
 import { AppError, conflict, notFound } from '../shared/http-errors.js';
 import type { GroupField, Labels } from '../shared/labels.js';
 import { type Priority, rank } from '../shared/priority.js';
 import type { IncidentQuery } from '../storage/state/incidents.js';
 import type { StateStore } from '../storage/state/store.js';
 import { alertSummary } from './describe.js';
-import { type Incident, type IncidentAlert, type IncidentEvent, type IncidentState, SYSTEM_ACTOR, type TimelineEntry, type TimelineKind } from './model.js';
+import { type AnyAlertEvent, type Incident, type IncidentAlert, type IncidentEvent, type IncidentState, SYSTEM_ACTOR, type TimelineEntry, type TimelineKind } from './model.js';
 import type { AlertSubject } from './silence-match.js';
 import type { Silences } from './silences.js';
 
@@ -85,7 +84,7 @@ export class Incidents {
   }
 
   /** Applies alert transitions in `t`, the transaction that stores the alert states. */
-  async applyAlertEvents(events: readonly AlertEvent[], t: Pick<StateStore, 'incidents'>): Promise<IncidentEvent[]> {
+  async applyAlertEvents(events: readonly AnyAlertEvent[], t: Pick<StateStore, 'incidents'>): Promise<IncidentEvent[]> {
     const out: IncidentEvent[] = [];
     const rows = t.incidents;
     for (const e of events) {
@@ -140,7 +139,7 @@ export class Incidents {
     });
   }
 
-  private async fired(rows: Rows, e: AlertEvent & { type: 'fired' }, out: IncidentEvent[]): Promise<void> {
+  private async fired(rows: Rows, e: AnyAlertEvent & { type: 'fired' }, out: IncidentEvent[]): Promise<void> {
     const own = this.groupOf(e.labels);
     const overBudget = await this.overBudget(rows, own, e.at);
     const group = overBudget ? { key: `tenant=${own.tenant},over_budget`, tenant: own.tenant, region: undefined } : own;
@@ -170,7 +169,7 @@ export class Incidents {
   }
 
   /** What a firing alert records: its values, summary and whether a silence covers it now. */
-  private firing(e: AlertEvent & { type: 'fired' | 'priority_changed' }) {
+  private firing(e: AnyAlertEvent & { type: 'fired' | 'priority_changed' }) {
     const silenced = this.opts.silenced({ rule: e.rule.id, ...e.labels }, e.at);
     const summary = alertSummary(e.rule, e.labels, e.values);
     return { silenced, data: { rule: e.rule.id, group: e.key, labels: e.labels, priority: e.priority, values: e.values, summary, silenced } };
@@ -180,7 +179,7 @@ export class Incidents {
    * Attaches a firing alert to an incident (or refreshes it there); the incident's priority and silence follow.
    * `extra` goes on its alert_fired entry (over_budget: collected beyond the tenant's open incidents).
    */
-  private async attach(rows: Rows, id: number, e: AlertEvent & { type: 'fired' | 'priority_changed' }, out: IncidentEvent[], extra?: Record<string, unknown>): Promise<void> {
+  private async attach(rows: Rows, id: number, e: AnyAlertEvent & { type: 'fired' | 'priority_changed' }, out: IncidentEvent[], extra?: Record<string, unknown>): Promise<void> {
     const { data, silenced } = this.firing(e);
     await rows.upsertAlert(id, { ruleId: e.rule.id, groupKey: e.key, labels: e.labels, priority: e.priority, silenced, at: e.at, trigger: e.values });
     out.push(await this.record(rows, id, e.at, SYSTEM_ACTOR, 'alert_fired', { ...data, ...extra }));
@@ -188,7 +187,7 @@ export class Incidents {
     await this.updateSilenced(rows, (await getIn(rows, id))!, e.at, out);
   }
 
-  private async alertChanged(rows: Rows, e: AlertEvent & { type: 'priority_changed' }, out: IncidentEvent[]): Promise<void> {
+  private async alertChanged(rows: Rows, e: AnyAlertEvent & { type: 'priority_changed' }, out: IncidentEvent[]): Promise<void> {
     for (const incident_id of await rows.firingIn(e.rule.id, e.key)) {
       await rows.setAlertPriority(incident_id, e.rule.id, e.key, e.priority, e.values);
       const inc = (await getIn(rows, incident_id))!;
@@ -211,7 +210,7 @@ export class Incidents {
     }
   }
 
-  private async cleared(rows: Rows, e: AlertEvent & { type: 'cleared' }, out: IncidentEvent[]): Promise<void> {
+  private async cleared(rows: Rows, e: AnyAlertEvent & { type: 'cleared' }, out: IncidentEvent[]): Promise<void> {
     for (const incident_id of await rows.firingIn(e.rule.id, e.key)) {
       await rows.clearAlert(incident_id, e.rule.id, e.key, e.at);
       out.push(await this.record(rows, incident_id, e.at, SYSTEM_ACTOR, 'alert_cleared', { rule: e.rule.id, group: e.key, previous: e.previous, values: e.values }));

@@ -1,4 +1,5 @@
-import type { Values } from '../rules/alert-state.js';
+import type { Transition, Values } from '../rules/alert-state.js';
+import type { AlertEvent } from '../rules/engine.js';
 import type { IncidentAlertRecord, IncidentRecord, TimelineRecord } from '../storage/state/incidents.js';
 
 export const INCIDENT_STATES = ['open', 'acknowledged', 'mitigated', 'resolved'] as const;
@@ -33,3 +34,15 @@ export interface IncidentEvent {
 
 /** Who did it: a person (from the request) or qoswatch itself (rule evaluation). */
 export const SYSTEM_ACTOR = 'qoswatch';
+
+/** The rule of an alert that came from an alert source: the source (`source:<name>`) stands for it. */
+export interface ExternalRule {
+  readonly kind: 'external';
+  readonly id: string;
+}
+
+/** An alert transition of a source's alert (its fingerprint is the group key). */
+export type ExternalAlertEvent = Transition & { readonly rule: ExternalRule; readonly key: string; readonly labels: AlertEvent['labels']; readonly at: number };
+
+/** What incidents take: transitions of qoswatch's own rules and of alert sources alike. */
+export type AnyAlertEvent = AlertEvent | ExternalAlertEvent;

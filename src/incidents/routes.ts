@@ -116,7 +116,8 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     },
     async (req) => {
       const i = await app.incidents.require(req.params.id);
-      const trigger = (await app.incidents.alerts(i.id)).find((a) => a.trigger)?.trigger;
+      // Alerts of alert sources carry what the source said, not a metric of qoswatch's windows.
+      const trigger = (await app.incidents.alerts(i.id)).find((a) => a.trigger && !a.trigger.external)?.trigger;
       if (!trigger || !i.region) throw notFound(`incident ${i.id} has no metric of one region to chart`);
       const reader = app.influxReader;
       if (!reader) throw unavailable('the chart reads the windows stored in InfluxDB: set INFLUX_URL', 60);

@@ -15,6 +15,13 @@ export const valuesSchema = z
     sessions: z.number().optional(),
     baseline: z.number().optional(),
     current: z.number().optional(),
+    external: z
+      .object({
+        source: z.string(), kind: z.string(), summary: z.string(), labels, severity: z.string().optional(),
+        url: z.string().optional(), runbook: z.string().optional(),
+      })
+      .optional()
+      .describe('an alert from an alert source: what it said (metric is "external")'),
   })
   .meta({ id: 'AlertValues' });
 

@@ -57,6 +57,14 @@ export class Draft {
   }
 }
 
+/** What fired, in a page's words: a rule's values, or what an alert source said (its summary and where to look). */
+function triggerText(a: IncidentAlert): string {
+  const v = a.trigger;
+  if (!v) return 'no values';
+  if (v.external) return `${v.external.summary}${v.external.url ? ` (${v.external.url})` : ''}`;
+  return `${v.metric} ${+v.value.toFixed(4)} (${v.threshold ?? ''}, window ${v.window_ms ?? '-'} ms, ${v.samples ?? '-'} samples, ${v.sessions ?? '-'} sessions)`;
+}
+
 /** Where a page's reads go: the state store, or the transaction the page is enqueued in. */
 type Reads = Pick<StateStore, 'incidents'>;
 
@@ -74,7 +82,7 @@ export class Composer {
   async incident(t: Reads, inc: Incident, kind: PageKind, now: number, e?: IncidentEvent | string): Promise<Draft> {
     const alerts = await this.deps.incidents.alerts(inc.id, t);
     const firing = alerts.filter((a) => a.firing);
-    const lines = (firing.length ? firing : alerts).map((a) => `${a.rule_id}: ${a.trigger ? `${a.trigger.metric} ${+a.trigger.value.toFixed(4)} (${a.trigger.threshold ?? ''}, window ${a.trigger.window_ms ?? '-'} ms, ${a.trigger.samples ?? '-'} samples, ${a.trigger.sessions ?? '-'} sessions)` : 'no values'}`);
+    const lines = (firing.length ? firing : alerts).map((a) => `${a.rule_id}: ${triggerText(a)}`);
     const by = typeof e === 'string' ? [e] : e && kind !== 'priority_changed' ? [`${kind[0]!.toUpperCase()}${kind.slice(1)} by ${e.entry.actor}${e.entry.data?.note ? `: ${String(e.entry.data.note)}` : ''}`] : [];
     const timeline = (await this.deps.incidents.timeline(inc.id, t))
       .filter((t) => !t.kind.startsWith('page_') && t.kind !== 'paged' && t.kind !== 'not_paged')
@@ -85,7 +93,7 @@ export class Composer {
       kind, incidentId: inc.id, priority: inc.priority, tenant: inc.tenant, region: inc.region, state: inc.state,
       title: `${inc.priority} ${inc.region ?? inc.tenant}: ${inc.title}`,
       text: [...by, ...lines].join('\n'),
-      runbook: firing.map((a) => this.deps.runbookOf(a.rule_id)).find((r) => r !== undefined),
+      runbook: firing.map((a) => this.runbookOf(a)).find((r) => r !== undefined),
       timeline,
     };
     const link = (action: 'ack' | 'resolve', recipient: string) => this.link({ incident: inc.id, reopened: inc.reopened, action, recipient, expires: now + this.opts.linkTtlMs });
@@ -115,7 +123,7 @@ export class Composer {
         `${counts.map(([s, n]) => `${n} ${s}`).join(', ')}.`,
         ...listed.map((i) => `#${i.id} ${i.priority} ${i.state}: ${i.title}${i.regions.length > 1 ? ` — ${i.regions.length} regions: ${i.regions.join(', ')}` : ''}`),
       ].join('\n'),
-      runbook: members.flatMap((m) => firing.get(m.id)!).map((a) => this.deps.runbookOf(a.rule_id)).find((r) => r !== undefined),
+      runbook: members.flatMap((m) => firing.get(m.id)!).map((a) => this.runbookOf(a)).find((r) => r !== undefined),
       timeline: [],
       storm: { id: storm.id, incidents: listed },
     };
@@ -135,6 +143,11 @@ export class Composer {
     const person = recipient.startsWith(TEAM) || recipient.startsWith(MAILTO) ? undefined : this.deps.oncall.person(recipient);
     const provider = channel === EMAIL ? undefined : this.deps.oncall.config.channels.get(channel)?.provider;
     return person && provider ? person.chat[provider] : undefined;
+  }
+
+  /** A rule's runbook, or the one an alert source named. */
+  private runbookOf(a: IncidentAlert): string | undefined {
+    return this.deps.runbookOf(a.rule_id) ?? a.trigger?.external?.runbook;
   }
 
   private link(claim: LinkClaim): string {

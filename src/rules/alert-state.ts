@@ -14,6 +14,21 @@ export interface Values {
   /** drop rules: the baseline median and the current value; absent rules: the audience before the silence. */
   readonly baseline?: number;
   readonly current?: number;
+  /** An alert from an alert source (Alertmanager, Grafana, …): what it said, not a value qoswatch measured. */
+  readonly external?: ExternalValues;
+}
+
+/** What an alert source said about an alert: its text, labels and links (bounded by the source's parser). */
+export interface ExternalValues {
+  /** The source's name and kind. */
+  readonly source: string;
+  readonly kind: string;
+  readonly summary: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly severity?: string;
+  /** Where the alert comes from (Alertmanager's generatorURL, Grafana's panel, a PagerDuty client_url). */
+  readonly url?: string;
+  readonly runbook?: string;
 }
 
 /**

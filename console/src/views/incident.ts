@@ -13,7 +13,12 @@ interface Values {
   samples?: number;
   sessions?: number;
   baseline?: number;
+  /** An alert source's alert: what it said. */
+  external?: { source: string; kind: string; summary: string; labels: Record<string, string>; url?: string; runbook?: string };
 }
+
+/** Links from what a source said: http(s) only (a `javascript:` URL in a payload must not become a link). */
+const safeLink = (url: string | undefined, text: string) => (url && /^https?:\/\//i.test(url) ? html` · <a href=${url} rel="noreferrer noopener" target="_blank">${text}</a>` : nothing);
 
 interface Detail extends Incident {
   alerts: { rule: string; group: string; labels: Record<string, string>; priority: string; firing: boolean; silenced: boolean; fired_at: string; cleared_at?: string; trigger?: Values }[];
@@ -110,7 +115,10 @@ export function incidentView(ctx: Ctx, [idText]: string[]): View {
             ${i.alerts.map(
               (a) => html`<li>
                 <strong>${a.rule}</strong> ${priorityBadge(a.priority)} ${a.firing ? html`<span class="badge firing">firing</span>` : html`<span class="badge cleared">cleared</span>`}
-                ${a.trigger
+                ${a.trigger?.external
+                  ? html`<p class="trigger">${a.trigger.external.summary}${safeLink(a.trigger.external.url, 'source')}${safeLink(a.trigger.external.runbook, 'runbook')}</p>
+                      <p class="muted">${Object.entries(a.trigger.external.labels).map(([k, v]) => `${k}=${v}`).join(' ')}</p>`
+                  : a.trigger
                   ? html`<p class="trigger">${a.trigger.metric} = <strong>${metricValue(a.trigger.metric, a.trigger.value)}</strong>
                       ${a.trigger.threshold ? html` (threshold ${a.trigger.threshold})` : nothing}
                       ${a.trigger.sessions !== undefined ? html` · ${a.trigger.sessions} sessions` : nothing}

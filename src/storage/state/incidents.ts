@@ -190,6 +190,14 @@ export class IncidentRepo {
     return rows.map((r) => r.incident_id);
   }
 
+  /** The firing alerts of a rule (or an alert source), with their incidents; of one group when `groupKey` is given. */
+  async firingOf(ruleId: string, groupKey?: string): Promise<(IncidentAlertRecord & { incident_id: number })[]> {
+    const rows = groupKey === undefined
+      ? await this.sql.all<AlertRow & { incident_id: number }>('SELECT * FROM incident_alerts WHERE rule_id = ? AND firing = 1 ORDER BY incident_id, group_key', ruleId)
+      : await this.sql.all<AlertRow & { incident_id: number }>('SELECT * FROM incident_alerts WHERE rule_id = ? AND group_key = ? AND firing = 1 ORDER BY incident_id', ruleId, groupKey);
+    return rows.map((r) => ({ ...toAlert(r), incident_id: Number(r.incident_id) }));
+  }
+
   /** Attaches a firing alert group to an incident, or refreshes it there. */
   async upsertAlert(id: number, a: { ruleId: string; groupKey: string; labels: Labels; priority: Priority; silenced: boolean; at: number; trigger: unknown }): Promise<void> {
     await this.sql.run(

@@ -14,6 +14,7 @@ import { ReportRepo } from './reports.js';
 import { SessionRepo } from './sessions.js';
 import { ShareLinkRepo } from './share-links.js';
 import { SilenceRepo } from './silences.js';
+import { SourceRepo } from './sources.js';
 import type { Sql } from './sql.js';
 import { StormRepo } from './storms.js';
 import type { CredentialTable } from './store.js';
@@ -46,6 +47,7 @@ export class Repos {
   readonly sessions: SessionRepo;
   readonly audit: AuditRepo;
   readonly shareLinks: ShareLinkRepo;
+  readonly sources: SourceRepo;
   readonly calendarFeeds: CalendarFeedRepo;
   private readonly creds = new Map<CredentialTable, CredentialRepo>();
 
@@ -69,6 +71,7 @@ export class Repos {
     this.sessions = new SessionRepo(sql);
     this.audit = new AuditRepo(sql);
     this.shareLinks = new ShareLinkRepo(sql);
+    this.sources = new SourceRepo(sql);
     this.calendarFeeds = new CalendarFeedRepo(sql);
   }
 
