@@ -93,7 +93,7 @@ Exit 0 when every file is valid, 1 listing each problem (file, rule, field).`,
   {
     name: 'rules test',
     synopsis: '<file>…',
-    summary: 'run rule unit tests: input series, evaluation times and the alerts expected (README, Alert rules)',
+    summary: 'run rule unit tests: input series and the alerts expected at given times',
     details: `  file                 a rule test file (YAML: rule_files, tests with input_series and alerts); several may be given
 ${HELP_LINE}
 
@@ -134,11 +134,11 @@ ${HELP_LINE}`,
   },
   {
     name: 'oncall test',
-    synopsis: '--tenant T [--region R] --priority P [--at time] [file]',
+    synopsis: '<flags> [file]',
     summary: 'which escalation policy an incident with these labels gets, and whom each level pages when',
-    details: `  --tenant T           the incident's tenant
+    details: `  --tenant T           the incident's tenant (required)
   --region R           its region (routes that match on region need it)
-  --priority P         P0, P1, P2 or P3
+  --priority P         P0, P1, P2 or P3 (required)
   --at TIME            when it opens, RFC 3339, e.g. 2026-12-01T03:00:00Z (default: now); each level's on-call
                        person is resolved at the instant that level starts (schedules, layers, overrides, time zones)
   file                 the on-call file (default: QOSWATCH_ONCALL, else ./oncall.yaml)

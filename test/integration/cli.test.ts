@@ -24,8 +24,9 @@ describe('versions and help', () => {
   it.each([
     [['--help'], 'qoswatch'], [['-h'], 'qoswatch'], [['help'], 'qoswatch'],
     [['serve', '--help'], 'qoswatch serve'], [['keys', '--help'], 'qoswatch keys'], [['keys', 'hash', '-h'], 'qoswatch keys hash'],
-    [['rules', '--help'], 'qoswatch rules'], [['rules', 'check', '--help'], 'qoswatch rules check'],
+    [['rules', '--help'], 'qoswatch rules'], [['rules', 'check', '--help'], 'qoswatch rules check'], [['rules', 'test', '--help'], 'qoswatch rules test'],
     [['oncall', '--help'], 'qoswatch oncall'], [['oncall', 'check', '--help'], 'qoswatch oncall check'], [['oncall', 'who', '--help'], 'qoswatch oncall who'],
+    [['oncall', 'test', '--help'], 'qoswatch oncall test'],
     [['journal', '--help'], 'qoswatch journal'], [['journal', 'requeue', '--help'], 'qoswatch journal requeue'],
     [['cluster', '--help'], 'qoswatch cluster'], [['cluster', 'status', '--help'], 'qoswatch cluster status'],
     [['simulate', '--help'], 'qoswatch simulate'], [['version', '--help'], 'qoswatch version'],
