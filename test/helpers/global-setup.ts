@@ -6,11 +6,12 @@ import { HAVE_INFLUXD, NO_INFLUXD_MESSAGE } from './influxd.js';
 import { NO_NATS_MESSAGE, prepareNats, removeTestStreams } from './nats.js';
 import { NO_POSTGRES_MESSAGE, dropTestSchemas, preparePostgres } from './postgres.js';
 import { HAVE_PROMTOOL, NO_PROMTOOL_MESSAGE } from './promtool.js';
+import { HAVE_ALERTMANAGER, NO_ALERTMANAGER_MESSAGE } from './alertmanager.js';
 
 /**
  * Makes one temp root for the run (removed at the end, by the teardown of the first call), prepares the PostgreSQL tests' database and finds NATS, and
  * says loudly when InfluxDB, PostgreSQL, NATS, browser or promtool tests will be skipped; CI (QOSWATCH_REQUIRE_INFLUXD=1,
- * QOSWATCH_REQUIRE_CHROMIUM=1, QOSWATCH_REQUIRE_POSTGRES=1, QOSWATCH_REQUIRE_NATS=1, QOSWATCH_REQUIRE_PROMTOOL=1) fails
+ * QOSWATCH_REQUIRE_CHROMIUM=1, QOSWATCH_REQUIRE_POSTGRES=1, QOSWATCH_REQUIRE_NATS=1, QOSWATCH_REQUIRE_PROMTOOL=1, QOSWATCH_REQUIRE_ALERTMANAGER=1) fails
  * instead.
  */
 export default async function setup(): Promise<() => Promise<void>> {
@@ -24,6 +25,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   missing(HAVE_INFLUXD, 'QOSWATCH_REQUIRE_INFLUXD', NO_INFLUXD_MESSAGE);
   missing(HAVE_CHROMIUM, 'QOSWATCH_REQUIRE_CHROMIUM', NO_CHROMIUM_MESSAGE);
   missing(HAVE_PROMTOOL, 'QOSWATCH_REQUIRE_PROMTOOL', NO_PROMTOOL_MESSAGE);
+  missing(HAVE_ALERTMANAGER, 'QOSWATCH_REQUIRE_ALERTMANAGER', NO_ALERTMANAGER_MESSAGE);
   const pgUrl = await preparePostgres();
   missing(pgUrl !== undefined, 'QOSWATCH_REQUIRE_POSTGRES', NO_POSTGRES_MESSAGE);
   if (pgUrl) {
