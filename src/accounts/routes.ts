@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Env } from '../config/env.js';
 import { AppError, badRequest, unauthorized } from '../shared/http-errors.js';
 import { ROLES } from '../shared/roles.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse, noContent, redirect } from '../shared/openapi.js';
 import { toIso } from '../util/units.js';
 import { actorOf, checkLoginOrigin, cookieOf } from './access.js';
 import type { User } from './accounts.js';
@@ -50,7 +50,8 @@ const view = (u: User) => ({ ...u, created_at: toIso(u.created_at)!, updated_at:
 
 /** Signing in and out, the caller's own account and tokens, users (admin), and the audit log. */
 export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number }> = async (app, { env, clock }) => {
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  // Signed-in routes: bad input, no or ended credentials, a role that does not allow it or a missing CSRF token.
+  const errors = errorResponses(400, 401, 403);
   const cookieName = sessionCookie(env.QOSWATCH_INSECURE_COOKIES);
   const cookieOptions = { path: '/', httpOnly: true, secure: !env.QOSWATCH_INSECURE_COOKIES, sameSite: 'strict' as const };
 
@@ -62,9 +63,9 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       '/v1/auth/login',
       {
         schema: {
-          tags: ['accounts'], summary: 'Sign in with a password: sets the session cookie and returns the CSRF token', security: [],
+          operationId: 'signIn', tags: ['accounts'], summary: 'Sign in with a password: sets the session cookie and returns the CSRF token', security: SECURITY.none,
           body: z.strictObject({ login: z.string().min(1).max(320).describe('user id or email'), password: z.string().min(1).max(200) }),
-          response: { 200: meView, ...errors, 429: errorBodySchema },
+          response: { 200: jsonResponse(meView, 'Signed in: the session cookie is set'), ...errorResponses(400, 401, 403, 429) },
         },
       },
       async (req, reply) => {
@@ -85,8 +86,8 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
     '/v1/auth/methods',
     {
       schema: {
-        tags: ['accounts'], summary: 'How people sign in here: password, and single sign-on when configured', security: [],
-        response: { 200: z.object({ password: z.literal(true), oidc: z.object({ name: z.string(), login: z.string() }).optional() }) },
+        operationId: 'listSignInMethods', tags: ['accounts'], summary: 'How people sign in here: password, and single sign-on when configured', security: SECURITY.none,
+        response: { 200: jsonResponse(z.object({ password: z.literal(true), oidc: z.object({ name: z.string(), login: z.string() }).optional() }), 'The sign-in methods') },
       },
     },
     async () => ({ password: true as const, oidc: app.oidc && { name: env.QOSWATCH_OIDC_NAME, login: '/v1/auth/oidc/login' } }),
@@ -101,7 +102,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
     /** Back to the sign-in form with why, in words. */
     const refuse = (reply: FastifyReply, why: string) => reply.clearCookie(flowCookie, flowOptions).redirect(`/console/?signin_error=${encodeURIComponent(why)}`, 303);
 
-    app.get('/v1/auth/oidc/login', { schema: { tags: ['accounts'], summary: `Sign in with ${env.QOSWATCH_OIDC_NAME}: redirects to the identity provider`, security: [] } }, async (_req, reply) => {
+    app.get('/v1/auth/oidc/login', { schema: { operationId: 'startSingleSignOn', tags: ['accounts'], summary: `Sign in with ${env.QOSWATCH_OIDC_NAME}: redirects to the identity provider`, security: SECURITY.none, response: { 302: redirect('To the identity provider'), 303: redirect('Back to the sign-in form with why: the provider cannot be reached') } } }, async (_req, reply) => {
       let started: Awaited<ReturnType<typeof oidc.start>>;
       try {
         started = await oidc.start();
@@ -113,7 +114,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       return reply.redirect(started.url.href, 302);
     });
 
-    app.get('/v1/auth/oidc/callback', { schema: { tags: ['accounts'], summary: 'Where the identity provider sends the browser back', security: [] } }, async (req, reply) => {
+    app.get('/v1/auth/oidc/callback', { schema: { operationId: 'finishSingleSignOn', tags: ['accounts'], summary: 'Where the identity provider sends the browser back', security: SECURITY.none, response: { 303: redirect('Signed in: to the console (staff) or the status page (customers); or back to the sign-in form with why') } } }, async (req, reply) => {
       const raw = cookieOf(req, flowCookie);
       const flow = raw ? parseFlow(raw) : undefined;
       if (!flow) return refuse(reply, 'the sign-in took too long or was started in another browser; try again');
@@ -141,7 +142,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
 
     own.post(
       '/v1/auth/logout',
-      { schema: { tags: ['accounts'], summary: 'Sign out: ends this session', response: { 204: z.undefined(), ...errors } } },
+      { schema: { operationId: 'signOut', tags: ['accounts'], summary: 'Sign out: ends this session', security: SECURITY.staff, response: { 204: noContent('Signed out: the session cookie is cleared'), ...errors } } },
       async (req, reply: FastifyReply) => {
         const secret = cookieOf(req, cookieName);
         if (secret) await app.accounts.endSession(secret);
@@ -149,7 +150,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       },
     );
 
-    own.get('/v1/me', { schema: { tags: ['accounts'], summary: 'Who is calling: id, role and (sessions) the CSRF token', response: { 200: meView, ...errors } } }, async (req) => {
+    own.get('/v1/me', { schema: { operationId: 'getMe', tags: ['accounts'], summary: 'Who is calling: id, role and (sessions) the CSRF token', security: SECURITY.staff, response: { 200: jsonResponse(meView, 'The caller'), ...errorResponses(401) } } }, async (req) => {
       const p = req.principal!;
       return { id: p.id, name: p.name, role: p.role, tenant: p.tenant, via: p.via, csrf_token: p.csrf };
     });
@@ -163,9 +164,9 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       '/v1/me/password',
       {
         schema: {
-          tags: ['accounts'], summary: 'Change your password (signs you out everywhere else)',
+          operationId: 'changeMyPassword', tags: ['accounts'], summary: 'Change your password (signs you out everywhere else)', security: SECURITY.staff,
           body: z.strictObject({ current: z.string().max(200).optional().describe('required once a password is set'), password }),
-          response: { 204: z.undefined(), ...errors },
+          response: { 204: noContent('Changed'), ...errors },
         },
       },
       async (req, reply) => {
@@ -178,7 +179,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       },
     );
 
-    own.get('/v1/me/tokens', { schema: { tags: ['accounts'], summary: 'Your personal API tokens (no secrets)', response: { 200: z.array(tokenView), ...errors } } }, async (req) =>
+    own.get('/v1/me/tokens', { schema: { operationId: 'listMyTokens', tags: ['accounts'], summary: 'Your personal API tokens (no secrets)', security: SECURITY.staff, response: { 200: jsonResponse(z.array(tokenView), 'Your tokens'), ...errors } } }, async (req) =>
       (await app.accounts.tokens(person(req))).map((t) => ({ ...t, created_at: toIso(t.created_at)!, used_at: toIso(t.used_at) })),
     );
 
@@ -186,9 +187,9 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       '/v1/me/tokens',
       {
         schema: {
-          tags: ['accounts'], summary: 'Create a personal API token: it acts as you, with your role; the secret is shown only now',
+          operationId: 'createMyToken', tags: ['accounts'], summary: 'Create a personal API token: it acts as you, with your role; the secret is shown only now', security: SECURITY.staff,
           body: z.strictObject({ name: z.string().min(1).max(200).optional() }).nullish(),
-          response: { 201: tokenView.extend({ token: z.string() }), ...errors },
+          response: { 201: jsonResponse(tokenView.extend({ token: z.string() }), 'Created: `token` is the secret, shown only in this response'), ...errors },
         },
       },
       async (req, reply) => {
@@ -201,7 +202,7 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
 
     own.delete(
       '/v1/me/tokens/:id',
-      { schema: { tags: ['accounts'], summary: 'Revoke one of your personal API tokens', params: z.object({ id: z.string().max(100) }), response: { 204: z.undefined(), ...errors } } },
+      { schema: { operationId: 'revokeMyToken', tags: ['accounts'], summary: 'Revoke one of your personal API tokens', security: SECURITY.staff, params: z.object({ id: z.string().max(100) }), response: { 204: noContent('Revoked'), ...errors, ...errorResponses(404) } } },
       async (req, reply) => {
         const id = person(req);
         await app.accounts.revokeToken(id, req.params.id, clock());
@@ -220,15 +221,15 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       if (tenant !== undefined && !app.tenants.get(tenant)) throw badRequest(`tenant: no tenant ${tenant}`);
     };
 
-    users.get('/v1/users', { schema: { tags: ['accounts'], summary: 'Users', response: { 200: z.array(userView), ...errors } } }, async () => (await app.accounts.list()).map(view));
+    users.get('/v1/users', { schema: { operationId: 'listUsers', tags: ['accounts'], summary: 'Users', security: SECURITY.staff, response: { 200: jsonResponse(z.array(userView), 'Every user'), ...errorResponses(401, 403) } } }, async () => (await app.accounts.list()).map(view));
 
     users.post(
       '/v1/users',
       {
         schema: {
-          tags: ['accounts'], summary: 'Create a user (admin)',
+          operationId: 'createUser', tags: ['accounts'], summary: 'Create a user (admin)', security: SECURITY.staff,
           body: z.strictObject({ id: userId, name: z.string().min(1).max(200), email: z.email().max(320).optional(), role: z.enum(ROLES), tenant: z.string().max(100).optional(), password: password.optional() }),
-          response: { 201: userView, ...errors },
+          response: { 201: jsonResponse(userView, 'Created'), ...errors, ...errorResponses(409) },
         },
       },
       async (req, reply) => {
@@ -243,10 +244,10 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       '/v1/users/:id',
       {
         schema: {
-          tags: ['accounts'], summary: 'Change a user: name, email, role, tenant, or disable (admin); a new role or a disabling signs the user out',
+          operationId: 'updateUser', tags: ['accounts'], security: SECURITY.staff, summary: 'Change a user: name, email, role, tenant, or disable (admin); a new role or a disabling signs the user out',
           params: z.object({ id: userId }),
           body: z.strictObject({ name: z.string().min(1).max(200).optional(), email: z.email().max(320).optional(), role: z.enum(ROLES).optional(), tenant: z.string().max(100).optional(), disabled: z.boolean().optional() }),
-          response: { 200: userView, ...errors },
+          response: { 200: jsonResponse(userView, 'Changed'), ...errors, ...errorResponses(404, 409) },
         },
       },
       async (req, reply) => {
@@ -265,8 +266,8 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       '/v1/users/:id/password',
       {
         schema: {
-          tags: ['accounts'], summary: "Set a user's password (admin); signs the user out everywhere",
-          params: z.object({ id: userId }), body: z.strictObject({ password }), response: { 204: z.undefined(), ...errors },
+          operationId: 'setUserPassword', tags: ['accounts'], summary: "Set a user's password (admin); signs the user out everywhere", security: SECURITY.staff,
+          params: z.object({ id: userId }), body: z.strictObject({ password }), response: { 204: noContent('Set'), ...errors, ...errorResponses(404) },
         },
       },
       async (req, reply) => {
@@ -280,14 +281,14 @@ export const accountRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => numbe
       '/v1/audit',
       {
         schema: {
-          tags: ['accounts'], summary: 'The audit log of configuration changes, newest first',
+          operationId: 'listAuditEntries', tags: ['accounts'], summary: 'The audit log of configuration changes, newest first', security: SECURITY.staff,
           querystring: z.object({
             before: z.coerce.number().int().positive().optional().describe('entries with ids below this (paging)'),
             limit: z.coerce.number().int().min(1).max(500).default(100),
             target: z.string().max(200).optional().describe('e.g. silence:12, user:anna, tenant:acme'),
             action: z.string().max(100).optional().describe('an action or its prefix, e.g. silence. or user.update'),
           }),
-          response: { 200: z.object({ entries: z.array(auditView), next_before: z.number().int().optional() }), ...errors },
+          response: { 200: jsonResponse(z.object({ entries: z.array(auditView), next_before: z.number().int().optional() }), 'A page of entries'), ...errors },
         },
       },
       async (req) => {

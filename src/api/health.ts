@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { type Env, ROLES } from '../config/env.js';
 import type { Metrics } from '../metrics.js';
 import { type ErrorBody, unauthorized } from '../shared/http-errors.js';
+import { SECURITY, errorResponses, jsonResponse, textResponse } from '../shared/openapi.js';
 import { bearer } from '../tenants/auth.js';
 import { secretEquals } from '../tenants/keys.js';
 
@@ -31,7 +32,11 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
     closing = true;
   });
 
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get(
+    '/healthz',
+    { schema: { operationId: 'getHealth', tags: ['operations'], summary: 'The process is alive', security: SECURITY.none, response: { 200: jsonResponse(z.object({ status: z.literal('ok') }), 'Alive') } } },
+    async () => ({ status: 'ok' as const }),
+  );
 
   /** Why this node is not ready for `role`, or undefined when it is. */
   const notReady = async (role: 'telemetry' | 'worker' | 'leader' | 'api', telemetry: { ready: boolean; detail?: string }): Promise<string | undefined> => {
@@ -62,10 +67,12 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
     '/readyz',
     {
       schema: {
+        operationId: 'getReadiness',
         tags: ['operations'],
         summary: 'Ready for a role: telemetry (default: takes telemetry; storage reachable, or spooling), worker (can own partitions), leader (runs paging now), or api (the state store answers)',
+        security: SECURITY.none,
         querystring: z.strictObject({ role: z.enum(['telemetry', 'worker', 'leader', 'api']).default('telemetry') }),
-        response: { 200: readySchema, 503: readySchema },
+        response: { 200: jsonResponse(readySchema, 'Ready for the role'), ...errorResponses(400), 503: jsonResponse(readySchema, 'Not ready for the role: `detail` says why') },
       },
     },
     async (req, reply) => {
@@ -89,7 +96,15 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
   if (!listen) {
     app.get(
       '/metrics',
-      { schema: { tags: ['operations'], summary: 'Prometheus metrics of qoswatch itself (metrics or admin token)', produces: ['text/plain'] } },
+      {
+        schema: {
+          operationId: 'getMetrics',
+          tags: ['operations'],
+          summary: 'Prometheus metrics of qoswatch itself (metrics or admin token)',
+          security: SECURITY.metrics,
+          response: { 200: textResponse(metrics.registry.contentType, 'The Prometheus text exposition'), ...errorResponses(401) },
+        },
+      },
       async (req, reply) => {
         if (!allowed(req.headers.authorization)) throw unauthorized(METRICS_AUTH);
         return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams, timeParam } from '../incidents/schemas.js';
 import { badRequest } from '../shared/http-errors.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse } from '../shared/openapi.js';
 import { actorOf } from '../accounts/access.js';
 import { toIso } from '../util/units.js';
 import { type PlannedEvent, eventSpecSchema, stateOf } from './events.js';
@@ -38,10 +38,12 @@ export const eventRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async
     '/v1/events',
     {
       schema: {
+        operationId: 'createEvent',
         tags: ['events'],
+        security: SECURITY.staff,
         summary: 'Register a planned high-traffic event: a readiness report goes out readiness_lead before it starts, and its regions get tighter thresholds (× factor) while it runs',
         body: bodySchema,
-        response: { 201: eventSchema, 400: errorBodySchema, 401: errorBodySchema },
+        response: { 201: jsonResponse(eventSchema, 'Registered, with the thresholds it applies'), ...errorResponses(400, 401, 403) },
       },
     },
     async (req, reply) => {
@@ -64,9 +66,9 @@ export const eventRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async
     '/v1/events',
     {
       schema: {
-        tags: ['events'], summary: 'Planned events, latest start first',
+        operationId: 'listEvents', tags: ['events'], summary: 'Planned events, latest start first', security: SECURITY.staff,
         querystring: z.strictObject({ tenant: z.string().optional(), state: z.enum(['upcoming', 'active', 'ended', 'cancelled']).optional() }),
-        response: { 200: z.object({ events: z.array(eventSchema) }), 401: errorBodySchema },
+        response: { 200: jsonResponse(z.object({ events: z.array(eventSchema) }), 'The events'), ...errorResponses(400, 401, 403) },
       },
     },
     async (req) => {
@@ -77,13 +79,23 @@ export const eventRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async
 
   app.get(
     '/v1/events/:id',
-    { schema: { tags: ['events'], summary: 'One event with its thresholds in normal times and during it', params: idParams, response: { 200: eventSchema, 401: errorBodySchema, 404: errorBodySchema } } },
+    {
+      schema: {
+        operationId: 'getEvent', tags: ['events'], summary: 'One event with its thresholds in normal times and during it', security: SECURITY.staff,
+        params: idParams, response: { 200: jsonResponse(eventSchema, 'The event'), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
     async (req) => out(await app.events.require(req.params.id)),
   );
 
   app.delete(
     '/v1/events/:id',
-    { schema: { tags: ['events'], summary: 'Cancel an event (its overlay stops at once)', params: idParams, response: { 200: eventSchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema } } },
+    {
+      schema: {
+        operationId: 'cancelEvent', tags: ['events'], summary: 'Cancel an event (its overlay stops at once)', security: SECURITY.staff,
+        params: idParams, response: { 200: jsonResponse(eventSchema, 'Cancelled'), ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
     async (req) => {
       const before = out(await app.events.require(req.params.id));
       const e = out(await app.events.cancel(req.params.id, clock()));

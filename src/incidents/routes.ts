@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse, textResponse } from '../shared/openapi.js';
 import { actorOf } from '../accounts/access.js';
 import type { Action } from './incidents.js';
 import type { Incident, IncidentAlert, TimelineEntry } from './model.js';
@@ -36,16 +36,18 @@ const entryView = (e: TimelineEntry) => ({ ...e, at: iso(e.at)! });
 /** Incidents API (admin token). State changes are conditional: acting on an incident in the wrong state is a 409. */
 export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
   app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'responder' }));
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  const errors = errorResponses(400, 401, 403);
+  const oneIncident = errorResponses(400, 401, 403, 404);
+  const change = errorResponses(400, 401, 403, 404, 409);
   const detail = incidentSchema.extend({ alerts: z.array(incidentAlertSchema), timeline: z.array(timelineEntrySchema) });
 
   app.get(
     '/v1/incidents',
     {
       schema: {
-        tags: ['incidents'], summary: 'Incidents, newest first',
+        operationId: 'listIncidents', tags: ['incidents'], summary: 'Incidents, newest first', security: SECURITY.staff,
         querystring: listQuerySchema,
-        response: { 200: z.object({ incidents: z.array(incidentSchema), next_before: z.number().int().optional() }), ...errors },
+        response: { 200: jsonResponse(z.object({ incidents: z.array(incidentSchema), next_before: z.number().int().optional() }), 'A page of incidents'), ...errors },
       },
     },
     async (req) => {
@@ -66,8 +68,8 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     '/v1/incidents/live',
     {
       schema: {
-        tags: ['incidents'], summary: 'Server-sent events: a `timeline` event (id, incident_id, kind, at) for every new timeline entry; comments every 25 s keep it open',
-        produces: ['text/event-stream'], response: { 200: z.string().describe('text/event-stream'), ...errors, 503: errorBodySchema },
+        operationId: 'streamIncidentTimeline', tags: ['incidents'], security: SECURITY.staff, summary: 'Server-sent events: a `timeline` event (id, incident_id, kind, at) for every new timeline entry; comments every 25 s keep it open',
+        response: { 200: textResponse('text/event-stream', 'The event stream, open until the client or the server closes it'), ...errorResponses(401, 403, 503) },
       },
     },
     async (req, reply) => {
@@ -95,7 +97,7 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
 
   app.get(
     '/v1/incidents/:id',
-    { schema: { tags: ['incidents'], summary: 'One incident with its alerts and timeline', params: idParams, response: { 200: detail, ...errors } } },
+    { schema: { operationId: 'getIncident', tags: ['incidents'], summary: 'One incident with its alerts and timeline', security: SECURITY.staff, params: idParams, response: { 200: jsonResponse(detail, 'The incident'), ...oneIncident } } },
     async (req) => {
       const i = await app.incidents.require(req.params.id);
       return { ...incidentView(i), alerts: (await app.incidents.alerts(i.id)).map(alertView), timeline: (await app.incidents.timeline(i.id)).map(entryView) };
@@ -106,11 +108,14 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     '/v1/incidents/:id/series',
     {
       schema: {
-        tags: ['incidents'], summary: "The triggering metric's value in each window around the incident (from InfluxDB), for its chart",
+        operationId: 'getIncidentSeries', tags: ['incidents'], security: SECURITY.staff, summary: "The triggering metric's value in each window around the incident (from InfluxDB), for its chart",
         params: idParams,
         response: {
-          200: z.object({ metric: z.string(), threshold: z.string().optional(), region: z.string(), from: z.string(), to: z.string(), points: z.array(z.object({ t: z.number().describe('window start, epoch ms'), v: z.number() })) }),
-          ...errors, 503: errorBodySchema,
+          200: jsonResponse(
+            z.object({ metric: z.string(), threshold: z.string().optional(), region: z.string(), from: z.string(), to: z.string(), points: z.array(z.object({ t: z.number().describe('window start, epoch ms'), v: z.number() })) }),
+            'The series',
+          ),
+          ...oneIncident, ...errorResponses(503),
         },
       },
     },
@@ -139,8 +144,9 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
       `/v1/incidents/:id/${path}`,
       {
         schema: {
+          operationId: `${action === 'ack' ? 'acknowledge' : action}Incident`, security: SECURITY.staff,
           tags: ['incidents'], summary: `${action === 'ack' ? 'Acknowledge' : action === 'mitigate' ? 'Mark mitigated (viewers fine again)' : 'Resolve'} an incident`,
-          params: idParams, body: actorBodySchema.nullish(), response: { 200: incidentSchema, ...errors },
+          params: idParams, body: actorBodySchema.nullish(), response: { 200: jsonResponse(incidentSchema, 'The incident, changed'), ...change },
         },
       },
       async (req) => {
@@ -155,9 +161,9 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     '/v1/incidents/:id/escalate',
     {
       schema: {
-        tags: ['incidents'], summary: 'Escalate now: page the next escalation level at once (responder)', params: idParams,
+        operationId: 'escalateIncident', tags: ['incidents'], summary: 'Escalate now: page the next escalation level at once (responder)', security: SECURITY.staff, params: idParams,
         body: z.strictObject({ note: z.string().max(2000).optional().describe('why, for the people paged'), by: actorBodySchema.shape.by }).nullish(),
-        response: { 201: timelineEntrySchema, ...errors },
+        response: { 201: jsonResponse(timelineEntrySchema, 'Paged: the timeline entry'), ...change },
       },
     },
     async (req, reply) => {
@@ -171,9 +177,9 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
     '/v1/incidents/:id/reassign',
     {
       schema: {
-        tags: ['incidents'], summary: 'Hand the incident to a person of the on-call file: they are paged at once (responder)', params: idParams,
+        operationId: 'reassignIncident', tags: ['incidents'], summary: 'Hand the incident to a person of the on-call file: they are paged at once (responder)', security: SECURITY.staff, params: idParams,
         body: z.strictObject({ to: z.string().min(1).max(63).describe('a person id of the on-call file'), note: z.string().max(2000).optional(), by: actorBodySchema.shape.by }),
-        response: { 201: timelineEntrySchema, ...errors },
+        response: { 201: jsonResponse(timelineEntrySchema, 'Paged: the timeline entry'), ...change },
       },
     },
     async (req, reply) => {
@@ -185,7 +191,12 @@ export const incidentRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = as
 
   app.post(
     '/v1/incidents/:id/comment',
-    { schema: { tags: ['incidents'], summary: 'Add a comment to the timeline', params: idParams, body: commentBodySchema, response: { 201: timelineEntrySchema, ...errors } } },
+    {
+      schema: {
+        operationId: 'commentOnIncident', tags: ['incidents'], summary: 'Add a comment to the timeline', security: SECURITY.staff,
+        params: idParams, body: commentBodySchema, response: { 201: jsonResponse(timelineEntrySchema, 'The timeline entry'), ...oneIncident },
+      },
+    },
     async (req, reply) => {
       const e = await app.incidents.comment(req.params.id, actorOf(req, req.body.by), req.body.text, clock());
       app.incidentBus.emit(e);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { badRequest } from '../shared/http-errors.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse, noContent } from '../shared/openapi.js';
 import { actorOf } from '../accounts/access.js';
 import { idParams, timeParam } from './schemas.js';
 import { matchersSchema, recurrenceSchema } from './silence-match.js';
@@ -41,7 +41,8 @@ const iso = toIso;
 /** Silences and maintenance windows: they stop paging for matching alerts, never the recording of incidents. */
 export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
   app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'responder' }));
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
+  const errors = errorResponses(400, 401, 403);
+  const one = errorResponses(400, 401, 403, 404);
   const view = (s: Silence) => ({
     id: s.id,
     matchers: s.matchers as Record<string, string | string[]>,
@@ -69,17 +70,22 @@ export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asy
 
   app.get(
     '/v1/silences',
-    { schema: { tags: ['silences'], summary: 'Silences and maintenance windows', querystring: z.strictObject({ deleted: z.enum(['true', 'false']).default('false') }), response: { 200: z.array(silenceView), ...errors } } },
+    {
+      schema: {
+        operationId: 'listSilences', tags: ['silences'], summary: 'Silences and maintenance windows', security: SECURITY.staff,
+        querystring: z.strictObject({ deleted: z.enum(['true', 'false']).default('false') }), response: { 200: jsonResponse(z.array(silenceView), 'The silences'), ...errors },
+      },
+    },
     async (req) => (await app.silences.list(req.query.deleted === 'true')).map(view),
   );
   app.get(
     '/v1/silences/:id',
-    { schema: { tags: ['silences'], summary: 'One silence', params: idParams, response: { 200: silenceView, ...errors } } },
+    { schema: { operationId: 'getSilence', tags: ['silences'], summary: 'One silence', security: SECURITY.staff, params: idParams, response: { 200: jsonResponse(silenceView, 'The silence'), ...one } } },
     async (req) => view(await app.silences.get(req.params.id)),
   );
   app.post(
     '/v1/silences',
-    { schema: { tags: ['silences'], summary: 'Create a silence or maintenance window', body: silenceBody, response: { 201: silenceView, ...errors } } },
+    { schema: { operationId: 'createSilence', tags: ['silences'], summary: 'Create a silence or maintenance window', security: SECURITY.staff, body: silenceBody, response: { 201: jsonResponse(silenceView, 'Created'), ...errors } } },
     async (req, reply) => {
       const actor = actorOf(req, req.body.by);
       const s = view(await app.silences.create(input(req.body), actor, clock()));
@@ -90,7 +96,7 @@ export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asy
   );
   app.put(
     '/v1/silences/:id',
-    { schema: { tags: ['silences'], summary: 'Replace a silence', params: idParams, body: silenceBody, response: { 200: silenceView, ...errors } } },
+    { schema: { operationId: 'updateSilence', tags: ['silences'], summary: 'Replace a silence', security: SECURITY.staff, params: idParams, body: silenceBody, response: { 200: jsonResponse(silenceView, 'Replaced'), ...one } } },
     async (req) => {
       const actor = actorOf(req, req.body.by);
       const before = view(await app.silences.get(req.params.id));
@@ -102,7 +108,12 @@ export const silenceRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asy
   );
   app.delete(
     '/v1/silences/:id',
-    { schema: { tags: ['silences'], summary: 'End a silence (kept, marked deleted, for the record)', params: idParams, querystring: z.strictObject({ by: z.string().min(1).max(200).optional() }), response: { 204: z.undefined(), ...errors } } },
+    {
+      schema: {
+        operationId: 'deleteSilence', tags: ['silences'], summary: 'End a silence (kept, marked deleted, for the record)', security: SECURITY.staff,
+        params: idParams, querystring: z.strictObject({ by: z.string().min(1).max(200).optional() }), response: { 204: noContent('Ended'), ...one },
+      },
+    },
     async (req, reply) => {
       const actor = actorOf(req, req.query.by);
       const before = view(await app.silences.get(req.params.id));

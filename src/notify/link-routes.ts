@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { canAct } from '../incidents/incidents.js';
 import type { Incident } from '../incidents/model.js';
 import { AppError } from '../shared/http-errors.js';
+import { LOCATION, SECURITY, textResponse } from '../shared/openapi.js';
 import { type LinkClaim, verifyLink } from './links.js';
 import { escapeHtml } from './render.js';
 
@@ -82,44 +83,69 @@ export const linkRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async 
     req.linkClaim = v.claim;
   });
 
-  app.get('/v1/links/:token', { schema: { tags: ['paging'], summary: 'Confirmation page of a signed ack/resolve link', params } }, async (req, reply) => {
-    const claim = req.linkClaim!;
-    if (claim.storm !== undefined) return stormPage(claim.storm, claim.recipient, reply);
-    const inc = await app.incidents.get(claim.incident);
-    if (!inc) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
-    if (inc.reopened !== claim.reopened) return reply.code(410).send(stale(inc));
-    const summary = `<p><strong>${esc(inc.priority)} ${esc(inc.region ?? inc.tenant)}</strong>: ${esc(inc.title)}</p>`;
-    if (!canAct(claim.action, inc.state)) return page(`Incident #${inc.id} ${inc.state}`, summary + outcome(inc, claim.recipient));
-    const verb = VERB[claim.action];
-    return page(
-      `${verb} incident #${inc.id}?`,
-      `${summary}<p>State: ${esc(inc.state)}</p>` +
-        `<form method="post"><button type="submit" style="font-size:1.2em;padding:.5em 1.5em">${verb} as ${esc(claim.recipient)}</button></form>`,
-    );
-  });
+  // Every answer is an HTML page for the person who followed the link.
+  const html = (description: string, headers?: Record<string, object>) => textResponse('text/html', description, headers);
+  const refusals = {
+    403: html('The link was altered or has expired'),
+    404: html('The incident does not exist'),
+    410: html('The incident was reopened since the page: the link is for an older episode'),
+  };
+  app.get(
+    '/v1/links/:token',
+    {
+      schema: {
+        operationId: 'showSignedLink', tags: ['paging'], summary: 'Confirmation page of a signed ack/resolve link', security: SECURITY.none, params,
+        response: { 200: html('The confirmation page (a button to act), or who did it and when'), ...refusals },
+      },
+    },
+    async (req, reply) => {
+      const claim = req.linkClaim!;
+      if (claim.storm !== undefined) return stormPage(claim.storm, claim.recipient, reply);
+      const inc = await app.incidents.get(claim.incident);
+      if (!inc) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
+      if (inc.reopened !== claim.reopened) return reply.code(410).send(stale(inc));
+      const summary = `<p><strong>${esc(inc.priority)} ${esc(inc.region ?? inc.tenant)}</strong>: ${esc(inc.title)}</p>`;
+      if (!canAct(claim.action, inc.state)) return page(`Incident #${inc.id} ${inc.state}`, summary + outcome(inc, claim.recipient));
+      const verb = VERB[claim.action];
+      return page(
+        `${verb} incident #${inc.id}?`,
+        `${summary}<p>State: ${esc(inc.state)}</p>` +
+          `<form method="post"><button type="submit" style="font-size:1.2em;padding:.5em 1.5em">${verb} as ${esc(claim.recipient)}</button></form>`,
+      );
+    },
+  );
 
-  app.post('/v1/links/:token', { schema: { tags: ['paging'], summary: 'Acknowledge or resolve through a signed link (303 to the link page)', params } }, async (req, reply) => {
-    const claim = req.linkClaim!;
-    const token = (req.params as { token: string }).token;
-    if (claim.storm !== undefined) {
-      const events = await app.pager.ackStorm(claim.storm, claim.recipient, 'via storm link', clock());
-      for (const e of events) app.incidentBus.emit(e);
-      return back(reply, token, events.length ? `${events.length} incident${events.length === 1 ? '' : 's'} acknowledged` : `Nothing to do: no incident of storm #${claim.storm} is open`);
-    }
-    let result: string;
-    try {
-      const e = await app.incidents.act(claim.incident, claim.action, claim.recipient, 'via signed link', clock(), claim.reopened);
-      app.incidentBus.emit(e);
-      result = `Incident #${claim.incident} ${e.incident.state}`;
-    } catch (err) {
-      if (err instanceof AppError && err.status === 404) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
-      if (err instanceof AppError && err.status === 410) return reply.code(410).send(stale(await app.incidents.require(claim.incident)));
-      // Already acknowledged or resolved (by this link a moment ago, or by someone else): the page says by whom.
-      if (!(err instanceof AppError && err.status === 409)) throw err;
-      result = `Nothing to do: ${err.message}`;
-    }
-    return back(reply, token, result);
-  });
+  app.post(
+    '/v1/links/:token',
+    {
+      schema: {
+        operationId: 'actOnSignedLink', tags: ['paging'], summary: 'Acknowledge or resolve through a signed link (303 to the link page)', security: SECURITY.none, params,
+        response: { 303: html('Done (or nothing left to do): back to the link page', LOCATION), ...refusals },
+      },
+    },
+    async (req, reply) => {
+      const claim = req.linkClaim!;
+      const token = (req.params as { token: string }).token;
+      if (claim.storm !== undefined) {
+        const events = await app.pager.ackStorm(claim.storm, claim.recipient, 'via storm link', clock());
+        for (const e of events) app.incidentBus.emit(e);
+        return back(reply, token, events.length ? `${events.length} incident${events.length === 1 ? '' : 's'} acknowledged` : `Nothing to do: no incident of storm #${claim.storm} is open`);
+      }
+      let result: string;
+      try {
+        const e = await app.incidents.act(claim.incident, claim.action, claim.recipient, 'via signed link', clock(), claim.reopened);
+        app.incidentBus.emit(e);
+        result = `Incident #${claim.incident} ${e.incident.state}`;
+      } catch (err) {
+        if (err instanceof AppError && err.status === 404) return reply.code(404).send(page('Incident not found', `<p>Incident #${claim.incident} does not exist.</p>`));
+        if (err instanceof AppError && err.status === 410) return reply.code(410).send(stale(await app.incidents.require(claim.incident)));
+        // Already acknowledged or resolved (by this link a moment ago, or by someone else): the page says by whom.
+        if (!(err instanceof AppError && err.status === 409)) throw err;
+        result = `Nothing to do: ${err.message}`;
+      }
+      return back(reply, token, result);
+    },
+  );
 
   /** 303 to the link's own page, relative to /v1/links/: the same link, whatever prefix a proxy serves it under. */
   function back(reply: FastifyReply, token: string, result: string) {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { timeParam } from '../incidents/schemas.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse, noContent } from '../shared/openapi.js';
 import { actorOf } from '../accounts/access.js';
 import type { ApiOverride } from './oncall.js';
 import { toIso } from '../util/units.js';
@@ -17,7 +17,8 @@ const scheduleParams = z.object({ id: z.string().min(1) });
 /** On-call API: who is on call now, resolved shifts, overrides. */
 export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
   app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'responder' }));
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
+  const errors = errorResponses(400, 401, 403);
+  const one = errorResponses(400, 401, 403, 404);
   const person = (id: string) => {
     const p = app.oncall.person(id);
     return { id, name: p?.name ?? id, email: p?.email, timezone: p?.timezone ?? 'UTC' };
@@ -30,9 +31,9 @@ export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     '/v1/oncall/now',
     {
       schema: {
-        tags: ['oncall'], summary: 'Who is on call in each schedule right now (or at ?at=)',
+        operationId: 'getOnCallNow', tags: ['oncall'], summary: 'Who is on call in each schedule right now (or at ?at=)', security: SECURITY.staff,
         querystring: z.strictObject({ at: timeParam.optional().describe('epoch ms or RFC 3339; default now') }),
-        response: { 200: z.array(z.object({ schedule: z.string(), person: personView.optional(), source: z.string().optional(), until: z.string().optional() })), ...errors },
+        response: { 200: jsonResponse(z.array(z.object({ schedule: z.string(), person: personView.optional(), source: z.string().optional(), until: z.string().optional() })), 'Each schedule'), ...errors },
       },
     },
     async (req) =>
@@ -48,10 +49,10 @@ export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     '/v1/oncall/schedules/:id',
     {
       schema: {
-        tags: ['oncall'], summary: 'Resolved shifts of a schedule over [from, to) (default: the next 7 days), with gaps',
+        operationId: 'getSchedule', tags: ['oncall'], summary: 'Resolved shifts of a schedule over [from, to) (default: the next 7 days), with gaps', security: SECURITY.staff,
         params: scheduleParams,
         querystring: z.strictObject({ from: timeParam.optional(), to: timeParam.optional() }),
-        response: { 200: z.object({ schedule: z.string(), from: z.string(), to: z.string(), shifts: z.array(shiftView), gaps: z.array(z.object({ start: z.string(), end: z.string() })) }), ...errors },
+        response: { 200: jsonResponse(z.object({ schedule: z.string(), from: z.string(), to: z.string(), shifts: z.array(shiftView), gaps: z.array(z.object({ start: z.string(), end: z.string() })) }), 'The shifts and gaps'), ...one },
       },
     },
     async (req) => {
@@ -68,7 +69,7 @@ export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
 
   app.get(
     '/v1/oncall/schedules/:id/overrides',
-    { schema: { tags: ['oncall'], summary: 'Overrides made through the API', params: scheduleParams, response: { 200: z.array(overrideView), ...errors } } },
+    { schema: { operationId: 'listOverrides', tags: ['oncall'], summary: 'Overrides made through the API', security: SECURITY.staff, params: scheduleParams, response: { 200: jsonResponse(z.array(overrideView), 'The overrides'), ...one } } },
     async (req) => {
       app.oncall.schedule(req.params.id);
       return app.oncall.overrides(req.params.id).map(overrideOut);
@@ -79,10 +80,10 @@ export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     '/v1/oncall/schedules/:id/overrides',
     {
       schema: {
-        tags: ['oncall'], summary: 'Put a person on call for a time range (takes precedence over layers and earlier overrides)',
+        operationId: 'createOverride', tags: ['oncall'], summary: 'Put a person on call for a time range (takes precedence over layers and earlier overrides)', security: SECURITY.staff,
         params: scheduleParams,
         body: z.strictObject({ person: z.string().min(1), start: timeParam, end: timeParam, comment: z.string().max(2000).optional(), by: z.string().min(1).max(200).optional() }),
-        response: { 201: overrideView, ...errors },
+        response: { 201: jsonResponse(overrideView, 'Created'), ...one },
       },
     },
     async (req, reply) => {
@@ -98,10 +99,10 @@ export const onCallRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     '/v1/oncall/schedules/:id/overrides/:override',
     {
       schema: {
-        tags: ['oncall'], summary: 'Remove an override (kept for the record)',
+        operationId: 'deleteOverride', tags: ['oncall'], summary: 'Remove an override (kept for the record)', security: SECURITY.staff,
         params: scheduleParams.extend({ override: z.coerce.number().int().positive() }),
         querystring: z.strictObject({ by: z.string().min(1).max(200).optional() }),
-        response: { 204: z.undefined(), ...errors },
+        response: { 204: noContent('Removed'), ...one },
       },
     },
     async (req, reply) => {

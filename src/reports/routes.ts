@@ -6,7 +6,7 @@ import { renderQosReport } from './qos-report-email.js';
 import { lastDue } from './report-schedule.js';
 import { timeParam } from '../incidents/schemas.js';
 import { PRIORITIES } from '../shared/priority.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse } from '../shared/openapi.js';
 import { TARGETS, TIERS } from '../shared/tenant.js';
 import { type ReportTicket, reportCsv, slaReport } from './sla-report.js';
 import { toIso } from '../util/units.js';
@@ -31,9 +31,13 @@ export const reportRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     '/v1/sla/report',
     {
       schema: {
+        operationId: 'getSlaReport', security: SECURITY.staff,
         tags: ['reports'], summary: 'Counts, MTTA/MTTR, p50/p90, % within target and breaches per tier and priority (tickets opened in [from, to))',
         querystring: z.strictObject({ from: timeParam, to: timeParam, tenant: z.string().optional(), tier: z.enum(TIERS).optional(), format: z.enum(['json', 'csv']).default('json') }),
-        response: { 200: z.union([reportSchema, z.string()]), 400: errorBodySchema, 401: errorBodySchema },
+        response: {
+          200: { description: 'The report: JSON, or with format=csv one row per tier, priority and target', content: { 'application/json': { schema: reportSchema }, 'text/csv': { schema: z.string() } } },
+          ...errorResponses(400, 401, 403),
+        },
       },
     },
     async (req, reply) => {
@@ -60,10 +64,15 @@ export const reportRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     '/v1/reports/qos',
     {
       schema: {
+        operationId: 'getQosReport',
         tags: ['reports'],
+        security: SECURITY.staff,
         summary: "A tenant's QoS report for its last complete day or week (as scheduled), as JSON or as the email's HTML with the charts inline",
         querystring: z.strictObject({ tenant: TENANT_ID.optional(), kind: z.enum(['daily', 'weekly']).default('daily'), format: z.enum(['json', 'html']).default('json') }),
-        response: { 200: z.unknown(), 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 503: errorBodySchema },
+        response: {
+          200: { description: "The report's figures (JSON), or with format=html the email as sent", content: { 'application/json': { schema: z.unknown() }, 'text/html': { schema: z.string() } } },
+          ...errorResponses(400, 401, 403, 404, 503),
+        },
       },
     },
     async (req, reply) => {
@@ -92,9 +101,13 @@ export const reportRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     '/v1/reports/runs',
     {
       schema: {
+        operationId: 'listReportRuns', security: SECURITY.staff,
         tags: ['reports'], summary: 'Scheduled report runs of a tenant, newest first: due time, status (sent, failed, pending), attempts, error',
         querystring: z.strictObject({ tenant: TENANT_ID.optional() }),
-        response: { 200: z.object({ runs: z.array(z.object({ kind: z.string(), due_at: z.string(), status: z.string(), attempts: z.number(), error: z.string().nullable(), sent_at: z.string().nullable() })) }), 401: errorBodySchema },
+        response: {
+          200: jsonResponse(z.object({ runs: z.array(z.object({ kind: z.string(), due_at: z.string(), status: z.string(), attempts: z.number(), error: z.string().nullable(), sent_at: z.string().nullable() })) }), 'The runs'),
+          ...errorResponses(400, 401, 403),
+        },
       },
     },
     async (req) => ({

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { valuesSchema } from '../incidents/schemas.js';
 import type { Labels } from '../shared/labels.js';
 import { PRIORITIES } from '../shared/priority.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse } from '../shared/openapi.js';
 import { actorOf } from '../accounts/access.js';
 import { formatDuration } from '../util/units.js';
 import type { AlertState } from './alert-state.js';
@@ -61,15 +61,20 @@ function describeRule(r: Rule): z.input<typeof ruleView> {
 /** Rules in force, current alerts, and reloading the rules directory (admins). */
 export const ruleRoutes: FastifyPluginAsyncZod = async (app) => {
   app.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'admin' }));
-  const errors = { 401: errorBodySchema, 403: errorBodySchema };
+  const errors = errorResponses(401, 403);
   app.get(
     '/v1/rules',
-    { schema: { tags: ['rules'], summary: 'The alert rules in force', response: { 200: z.object({ dir: z.string().optional(), files: z.array(z.string()), rules: z.array(ruleView) }), ...errors } } },
+    {
+      schema: {
+        operationId: 'listRules', tags: ['rules'], summary: 'The alert rules in force', security: SECURITY.staff,
+        response: { 200: jsonResponse(z.object({ dir: z.string().optional(), files: z.array(z.string()), rules: z.array(ruleView) }), 'The rules and the files they came from'), ...errors },
+      },
+    },
     async () => ({ dir: app.rules.dir, files: [...app.rules.files], rules: app.alerting.engine.ruleList.map(describeRule) }),
   );
   app.get(
     '/v1/alerts',
-    { schema: { tags: ['rules'], summary: 'Alerts that are pending, firing or clearing', response: { 200: z.array(alertView), ...errors } } },
+    { schema: { operationId: 'listAlerts', tags: ['rules'], summary: 'Alerts that are pending, firing or clearing', security: SECURITY.staff, response: { 200: jsonResponse(z.array(alertView), 'The current alerts'), ...errors } } },
     async () => (await currentAlerts(app)).map(({ rule, key, labels, state }) => ({
       rule, group: key, labels: labels as Record<string, string>, status: state.status as 'pending' | 'firing' | 'clearing',
       priority: state.priority, since: new Date(state.since).toISOString(),
@@ -80,10 +85,10 @@ export const ruleRoutes: FastifyPluginAsyncZod = async (app) => {
     '/v1/admin/rules/reload',
     {
       schema: {
-        tags: ['rules'], summary: 'Reload the rules directory; a bad file keeps the rules in force and says why',
+        operationId: 'reloadRules', tags: ['rules'], summary: 'Reload the rules directory; a bad file keeps the rules in force and says why', security: SECURITY.staff,
         response: {
-          200: z.object({ reloaded: z.literal(true), rules: z.number().int(), files: z.array(z.string()) }),
-          422: z.object({ error: z.literal('invalid_rules'), message: z.string(), problems: z.array(z.string()) }),
+          200: jsonResponse(z.object({ reloaded: z.literal(true), rules: z.number().int(), files: z.array(z.string()) }), 'Reloaded: the new rules are in force'),
+          422: jsonResponse(z.object({ error: z.literal('invalid_rules'), message: z.string(), problems: z.array(z.string()) }), 'Not reloaded: the previous rules stay in force; `problems` name the files and what is wrong'),
           ...errors,
         },
       },

@@ -1,4 +1,4 @@
-import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
 /**
@@ -41,6 +41,11 @@ export const SECURITY_SCHEMES = {
     scheme: 'bearer',
     description: "A status page share link's secret (`qws_…`).",
   },
+  metricsToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'QOSWATCH_METRICS_TOKEN, for a Prometheus scraper (the admin token is accepted too).',
+  },
   integrationSecret: {
     type: 'http',
     scheme: 'bearer',
@@ -70,6 +75,8 @@ export const SECURITY = {
   tenant: [{ tenantToken: [] }],
   /** A status page share link. */
   shareLink: [{ shareLink: [] }],
+  /** Prometheus: the metrics token or the admin token. */
+  metrics: [{ metricsToken: [] }, { adminToken: [] }],
   /** Alert-source integrations and monitored-job heartbeats. */
   integration: [{ integrationSecret: [] }, { integrationSecretQuery: [] }],
   none: [],
@@ -88,6 +95,24 @@ const retryAfter = { 'Retry-After': { type: 'integer', minimum: 0, description: 
 /** A described JSON response with an optional set of headers, in the form the zod type provider and fastify accept. */
 export function jsonResponse<S extends z.ZodType>(schema: S, description: string, headers?: Record<string, object>) {
   return { description, content: { 'application/json': { schema } }, ...(headers ? { headers } : {}) };
+}
+
+/** A described response without a body (204). */
+export function noContent(description: string) {
+  return z.undefined().describe(description);
+}
+
+/** The header of a redirect. */
+export const LOCATION = { Location: { type: 'string', description: 'where to go' } } as const;
+
+/** A described redirect without a body; zod's metadata carries its `Location` header into the document. */
+export function redirect(description: string) {
+  return z.undefined().meta({ description, headers: LOCATION });
+}
+
+/** A described response of text in `mediaType` (Markdown, CSV, Prometheus text, iCalendar): sent as it is, not as JSON. */
+export function textResponse(mediaType: string, description: string, headers?: Record<string, object>) {
+  return { description, content: { [mediaType]: { schema: z.string() } }, ...(headers ? { headers } : {}) };
 }
 
 const ERROR_DESCRIPTIONS = {
@@ -114,14 +139,32 @@ export function errorResponses<C extends ErrorStatus>(...codes: C[]): Record<C, 
 /** The usual failures of an authenticated operation: bad input, no or wrong credentials, not allowed. */
 export const AUTHED_ERRORS = errorResponses(400, 401, 403);
 
-type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
+/** Union branches that stand for an absent value, which JSON Schema has no type for. */
+const ABSENT = new Set(['undefined', 'void']);
 
 /**
- * fastify-type-provider-zod's transform, keeping what it drops: the headers of described responses (Retry-After).
- * Register it as @fastify/swagger's `transform`.
+ * Replaces the zod type provider's own conversion hook, which drops union branches whose JSON is still empty when
+ * it looks — so a branch that transforms (`"123"` → 123, RFC 3339 → epoch ms) vanished from the document. This one
+ * drops only branches that are absent by their zod type, and says `null` for a response of no body (204).
  */
-export function openApiTransform(doc: TransformInput): ReturnType<typeof jsonSchemaTransform> {
-  const out = jsonSchemaTransform(doc);
+function override(ctx: { zodSchema: z.core.$ZodType; jsonSchema: z.core.JSONSchema.BaseSchema }): void {
+  const def = ctx.zodSchema._zod.def;
+  if (def.type === 'union' && Array.isArray(ctx.jsonSchema.anyOf)) {
+    const options = (def as z.core.$ZodUnionDef).options;
+    ctx.jsonSchema.anyOf = ctx.jsonSchema.anyOf.filter((_, i) => !ABSENT.has(options[i]?._zod.def.type ?? ''));
+  }
+  if (ABSENT.has(def.type)) ctx.jsonSchema.type = 'null';
+}
+
+const baseTransform = createJsonSchemaTransform({ zodToJsonConfig: { override } });
+type TransformInput = Parameters<typeof baseTransform>[0];
+
+/**
+ * The route transform for @fastify/swagger: the zod type provider's, keeping what it drops — the headers of described
+ * responses (Retry-After).
+ */
+export function openApiTransform(doc: TransformInput): ReturnType<typeof baseTransform> {
+  const out = baseTransform(doc);
   const source = (doc.schema as { response?: Record<string, unknown> } | undefined)?.response;
   const target = (out.schema as { response?: Record<string, Record<string, unknown>> }).response;
   if (source && target) {
@@ -131,4 +174,30 @@ export function openApiTransform(doc: TransformInput): ReturnType<typeof jsonSch
     }
   }
   return out;
+}
+
+const baseTransformObject = createJsonSchemaTransformObject({ zodToJsonConfig: { override } });
+
+/**
+ * The document transform: the zod type provider's, less the components nothing refers to — it adds an input and an
+ * output variant of every schema with an id, whether or not any operation uses it — and less the security schemes no
+ * operation accepts (the optional features that use some register their routes only when configured).
+ */
+export function openApiTransformObject(doc: Parameters<typeof baseTransformObject>[0]): ReturnType<typeof baseTransformObject> {
+  type Doc = { components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> }; paths?: Record<string, Record<string, { security?: object[] }>> };
+  const out = baseTransformObject(doc) as Doc;
+  const components = out.components ?? {};
+  const schemas = components.schemas ?? {};
+  const refsIn = (value: unknown) => [...JSON.stringify(value ?? null).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
+  const used = new Set(refsIn({ ...out, components: { ...components, schemas: {} } }));
+  for (const pending = [...used]; pending.length > 0; ) {
+    for (const id of refsIn(schemas[pending.pop()!])) if (!used.has(id)) used.add(id), pending.push(id);
+  }
+  const accepted = new Set(Object.values(out.paths ?? {}).flatMap((ops) => Object.values(ops).flatMap((op) => (op.security ?? []).flatMap((r) => Object.keys(r)))));
+  out.components = {
+    ...components,
+    schemas: Object.fromEntries(Object.entries(schemas).filter(([id]) => used.has(id))),
+    securitySchemes: Object.fromEntries(Object.entries(components.securitySchemes ?? {}).filter(([name]) => accepted.has(name))),
+  };
+  return out as ReturnType<typeof baseTransformObject>;
 }

@@ -5,7 +5,7 @@ import { actorOf } from '../accounts/access.js';
 import { forbidden, notFound, unauthorized, unavailable } from '../shared/http-errors.js';
 import { allows } from '../shared/roles.js';
 import type { Tenant } from '../shared/tenant.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse, noContent } from '../shared/openapi.js';
 import { bearer } from '../tenants/auth.js';
 import { toIso } from '../util/units.js';
 import type { CustomerIncident } from './customer-view.js';
@@ -57,7 +57,7 @@ const SHARE_PREFIX = 'qws_';
  */
 export const statusRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
   const pages = new StatusPages({ incidents: app.incidents, tickets: app.tickets, state: app.state });
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema };
+  const errors = errorResponses(400, 401, 403, 404);
   const tenantQuery = z.strictObject({ tenant: z.string().max(100).optional().describe('staff: the tenant to show (default: the default tenant); customers: their own') });
 
   /** The tenant a caller may see: a customer its own; staff (viewer and up) the one asked for. */
@@ -80,8 +80,9 @@ export const statusRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     '/v1/status/shared',
     {
       schema: {
-        tags: ['status'], summary: 'The status page a share link opens (Authorization: Bearer <share link secret>); summary-only links show the regions only', security: [],
-        response: { 200: pageView, ...errors, 503: errorBodySchema },
+        operationId: 'getSharedStatusPage', security: SECURITY.shareLink,
+        tags: ['status'], summary: 'The status page a share link opens (Authorization: Bearer <share link secret>); summary-only links show the regions only',
+        response: { 200: jsonResponse(pageView, 'The page (regions only for a summary-only link)'), ...errorResponses(401, 503) },
       },
     },
     async (req) => {
@@ -100,21 +101,36 @@ export const statusRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
     const signed = scope.withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
     signed.addHook('onRequest', async (req) => void (await app.access.signedIn(req)));
 
-    signed.get('/v1/status', { schema: { tags: ['status'], summary: "A tenant's status page: regions, current incidents with updates, 30 days of history", querystring: tenantQuery, response: { 200: pageView, ...errors } } }, async (req) =>
-      pageOut(await pages.page(tenantFor(req, req.query.tenant, false), clock()), false),
+    signed.get(
+      '/v1/status',
+      {
+        schema: {
+          operationId: 'getStatusPage', tags: ['status'], summary: "A tenant's status page: regions, current incidents with updates, 30 days of history", security: SECURITY.staff,
+          querystring: tenantQuery, response: { 200: jsonResponse(pageView, 'The page'), ...errors },
+        },
+      },
+      async (req) => pageOut(await pages.page(tenantFor(req, req.query.tenant, false), clock()), false),
     );
 
-    signed.get('/v1/status/links', { schema: { tags: ['status'], summary: "The tenant's share links (no secrets)", querystring: tenantQuery, response: { 200: z.array(linkView), ...errors } } }, async (req) =>
-      (await pages.links(tenantFor(req, req.query.tenant, true).id)).map(linkOut),
+    signed.get(
+      '/v1/status/links',
+      {
+        schema: {
+          operationId: 'listShareLinks', tags: ['status'], summary: "The tenant's share links (no secrets)", security: SECURITY.staff,
+          querystring: tenantQuery, response: { 200: jsonResponse(z.array(linkView), 'The links'), ...errors },
+        },
+      },
+      async (req) => (await pages.links(tenantFor(req, req.query.tenant, true).id)).map(linkOut),
     );
 
     signed.post(
       '/v1/status/links',
       {
         schema: {
+          operationId: 'createShareLink', security: SECURITY.staff,
           tags: ['status'], summary: 'Create a share link: its secret is shown only now; open it as /status/#s=<secret>', querystring: tenantQuery,
           body: z.strictObject({ name: z.string().min(1).max(200).optional(), summary_only: z.boolean().default(false).describe('show only the per-region summary (a public page)') }).default({ summary_only: false }),
-          response: { 201: linkView.extend({ secret: z.string(), path: z.string() }), ...errors },
+          response: { 201: jsonResponse(linkView.extend({ secret: z.string(), path: z.string() }), 'Created: the secret is shown only in this response'), ...errors },
         },
       },
       async (req, reply) => {
@@ -129,7 +145,12 @@ export const statusRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = asyn
 
     signed.delete(
       '/v1/status/links/:id',
-      { schema: { tags: ['status'], summary: 'Revoke a share link: it stops working at once', params: z.object({ id: z.string().max(100) }), querystring: tenantQuery, response: { 204: z.undefined(), ...errors } } },
+      {
+        schema: {
+          operationId: 'revokeShareLink', tags: ['status'], summary: 'Revoke a share link: it stops working at once', security: SECURITY.staff,
+          params: z.object({ id: z.string().max(100) }), querystring: tenantQuery, response: { 204: noContent('Revoked'), ...errors },
+        },
+      },
       async (req, reply) => {
         const tenant = tenantFor(req, req.query.tenant, true);
         const before = (await pages.links(tenant.id)).find((l) => l.id === req.params.id);

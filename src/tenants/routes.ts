@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { badRequest, conflict, notFound } from '../shared/http-errors.js';
 import type { Tenant } from '../shared/tenant.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse, noContent } from '../shared/openapi.js';
 import { rateSchema } from '../util/units.js';
 import { actorOf } from '../accounts/access.js';
 import { type Credential, KeyError } from './keys.js';
@@ -32,7 +32,7 @@ const tenantView = z.object({
  */
 export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (app, { clock }) => {
   app.addHook('onRequest', app.requireRole({ read: 'admin', write: 'admin' }));
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  const errors = errorResponses(400, 401, 403, 404);
   const tenantOf = (id: string) => {
     const t = app.tenants.get(id);
     if (!t) throw notFound(`no tenant ${id}`);
@@ -54,19 +54,29 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
 
   app.get(
     '/v1/admin/tenants',
-    { schema: { tags: ['admin'], summary: 'Tenants with their ingest keys and tenant API tokens (no secrets)', response: { 200: z.array(tenantView), ...errors } } },
+    {
+      schema: {
+        operationId: 'listTenants', tags: ['admin'], summary: 'Tenants with their ingest keys and tenant API tokens (no secrets)', security: SECURITY.staff,
+        response: { 200: jsonResponse(z.array(tenantView), 'Every tenant'), ...errorResponses(401, 403) },
+      },
+    },
     async () => app.tenants.list().map(tenantOut),
   );
 
   const secret = z.string().describe('the secret; store it now');
   const kinds = [
-    { path: 'keys', set: app.keys.ingest, noun: 'an ingest key', created: keyView.extend({ key: secret }), reveal: (key: string) => ({ key }) },
-    { path: 'tokens', set: app.keys.tokens, noun: 'a tenant API token', created: keyView.extend({ token: secret }), reveal: (token: string) => ({ token }) },
+    { path: 'keys', set: app.keys.ingest, noun: 'an ingest key', name: 'IngestKey', created: keyView.extend({ key: secret }), reveal: (key: string) => ({ key }) },
+    { path: 'tokens', set: app.keys.tokens, noun: 'a tenant API token', name: 'TenantToken', created: keyView.extend({ token: secret }), reveal: (token: string) => ({ token }) },
   ];
-  for (const { path, set, noun, created, reveal } of kinds) {
+  for (const { path, set, noun, name, created, reveal } of kinds) {
     app.get(
       `/v1/admin/tenants/:tenant/${path}`,
-      { schema: { tags: ['admin'], summary: `The tenant's ${path === 'keys' ? 'ingest keys' : 'tenant API tokens'} (no secrets)`, params: tenantParams, response: { 200: z.array(keyView), ...errors } } },
+      {
+        schema: {
+          operationId: `list${name}s`, tags: ['admin'], summary: `The tenant's ${path === 'keys' ? 'ingest keys' : 'tenant API tokens'} (no secrets)`, security: SECURITY.staff,
+          params: tenantParams, response: { 200: jsonResponse(z.array(keyView), 'Without secrets'), ...errors },
+        },
+      },
       async (req) => set.list(tenantOf(req.params.tenant).id).map(view),
     );
 
@@ -74,11 +84,13 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
       `/v1/admin/tenants/:tenant/${path}`,
       {
         schema: {
+          operationId: `create${name}`,
           tags: ['admin'],
           summary: `Create ${noun}; its secret is shown only in this response`,
+          security: SECURITY.staff,
           params: tenantParams,
           body: z.strictObject({ name: z.string().max(200).optional(), rate_limit: rateSchema.optional().describe('e.g. "2000/1s"') }).default({}),
-          response: { 201: created, ...errors },
+          response: { 201: jsonResponse(created, 'Created: the secret is shown only in this response'), ...errors },
         },
       },
       async (req, reply) => {
@@ -91,7 +103,12 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
 
     app.delete(
       `/v1/admin/tenants/:tenant/${path}/:id`,
-      { schema: { tags: ['admin'], summary: `Revoke ${noun} created through the API`, params: tenantParams.extend({ id: z.string() }), response: { 204: z.undefined(), ...errors } } },
+      {
+        schema: {
+          operationId: `revoke${name}`, tags: ['admin'], summary: `Revoke ${noun} created through the API`, security: SECURITY.staff,
+          params: tenantParams.extend({ id: z.string() }), response: { 204: noContent('Revoked: refused from now on'), ...errors, ...errorResponses(409) },
+        },
+      },
       async (req, reply) => {
         const t = tenantOf(req.params.tenant);
         const before = set.list(t.id).find((k) => k.id === req.params.id);
@@ -111,13 +128,15 @@ export const keyRoutes: FastifyPluginAsyncZod<{ clock: () => number }> = async (
     '/v1/admin/tenants/:tenant',
     {
       schema: {
+        operationId: 'putTenant',
         tags: ['admin'],
+        security: SECURITY.staff,
         summary: 'Create or replace a tenant (tier, timezone, business_hours, contacts, customer_channel, sla, reports, budgets — as in the config file); tenants of the config file are 409',
         params: tenantParams,
         querystring: z.strictObject({ by: z.string().min(1).max(200).optional().describe('who (recorded; default "admin")') }),
         // Validated by the config file's tenant schema (errors name the field); kept as given, so it reloads the same.
         body: z.record(z.string(), z.unknown()).describe('a tenant as in the config file, without ingest_keys'),
-        response: { 200: tenantView, 201: tenantView, ...errors },
+        response: { 200: jsonResponse(tenantView, 'Replaced'), 201: jsonResponse(tenantView, 'Created'), ...errorResponses(400, 401, 403, 409) },
       },
     },
     async (req, reply) => {

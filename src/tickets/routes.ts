@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Env } from '../config/env.js';
 import { notFound, tooManyRequests, unauthorized, unavailable } from '../shared/http-errors.js';
 import { PRIORITIES } from '../shared/priority.js';
-import { errorBodySchema } from '../telemetry/schemas.js';
+import { SECURITY, errorResponses, jsonResponse, textResponse } from '../shared/openapi.js';
 import { TokenBucket } from '../telemetry/token-bucket.js';
 import { READ_MESSAGES, authenticateTenant } from '../tenants/auth.js';
 import { actorOf } from '../accounts/access.js';
@@ -50,7 +50,9 @@ const by = z.string().min(1).max(200).optional().describe('admin token only: on 
 
 /** Tickets API: the support team's (admin token) and each tenant's read-only view (its tenant API tokens). */
 export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number }> = async (app, { env, clock }) => {
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  const errors = errorResponses(400, 401, 403);
+  const one = errorResponses(400, 401, 403, 404);
+  const change = errorResponses(400, 401, 403, 404, 409);
   const view = async (t: Ticket, now: number) => {
     const tenant = app.tenants.get(t.tenant);
     const clocks = tenant ? app.tickets.clocks(t, tenant, now, await app.tickets.events(t.id)) : [];
@@ -69,16 +71,17 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
   await app.register(async (admin) => {
     admin.addHook('onRequest', app.requireRole({ read: 'viewer', write: 'responder' }));
     const a = admin.withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
-    a.get('/v1/tickets', { schema: { tags: ['tickets'], summary: 'Tickets, newest first', querystring: listQuery.extend({ tenant: z.string().optional() }), response: { 200: z.object({ tickets: z.array(ticketView), next_before: z.number().int().optional() }), ...errors } } }, async (req) => {
+    const page = z.object({ tickets: z.array(ticketView), next_before: z.number().int().optional() });
+    a.get('/v1/tickets', { schema: { operationId: 'listTickets', tags: ['tickets'], summary: 'Tickets, newest first', security: SECURITY.staff, querystring: listQuery.extend({ tenant: z.string().optional() }), response: { 200: jsonResponse(page, 'A page of tickets'), ...errors } } }, async (req) => {
       const list = await app.tickets.list(req.query);
       const now = clock();
       return { tickets: await Promise.all(list.map((t) => view(t, now))), next_before: list.length === req.query.limit ? list.at(-1)!.id : undefined };
     });
-    a.get('/v1/tickets/:id', { schema: { tags: ['tickets'], summary: 'A ticket with its SLA clocks and every event', params: idParams, response: { 200: ticketView.extend({ events: z.array(eventView) }), ...errors } } }, async (req) => {
+    a.get('/v1/tickets/:id', { schema: { operationId: 'getTicket', tags: ['tickets'], summary: 'A ticket with its SLA clocks and every event', security: SECURITY.staff, params: idParams, response: { 200: jsonResponse(ticketView.extend({ events: z.array(eventView) }), 'The ticket'), ...one } } }, async (req) => {
       const t = await app.tickets.require(req.params.id);
       return { ...(await view(t, clock())), events: (await app.tickets.events(t.id)).map(eventOut) };
     });
-    a.get('/v1/tickets/:id/postmortem', { schema: { tags: ['tickets'], summary: 'The postmortem as Markdown (timeline, impact, SLA outcome, root cause)', params: idParams, response: { 200: z.string(), ...errors } } }, async (req, reply) => {
+    a.get('/v1/tickets/:id/postmortem', { schema: { operationId: 'getPostmortem', tags: ['tickets'], summary: 'The postmortem as Markdown (timeline, impact, SLA outcome, root cause)', security: SECURITY.staff, params: idParams, response: { 200: textResponse('text/markdown', 'The postmortem (a draft until the ticket is resolved)'), ...one } } }, async (req, reply) => {
       const t = await app.tickets.require(req.params.id);
       const tenant = app.tenants.get(t.tenant);
       const inc = t.incidentId === undefined ? undefined : await app.incidents.get(t.incidentId);
@@ -93,9 +96,9 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       '/v1/tickets',
       {
         schema: {
-          tags: ['tickets'], summary: 'Open a ticket by hand (a customer report); the same SLA clocks apply',
+          operationId: 'createTicket', tags: ['tickets'], summary: 'Open a ticket by hand (a customer report); the same SLA clocks apply', security: SECURITY.staff,
           body: z.strictObject({ tenant: z.string().min(1), title: z.string().min(1).max(500), priority: z.enum(PRIORITIES), note: z.string().max(10_000).optional(), by }),
-          response: { 201: ticketView, ...errors },
+          response: { 201: jsonResponse(ticketView, 'Opened'), ...one },
         },
       },
       async (req, reply) => {
@@ -109,10 +112,10 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       '/v1/tickets/:id/state',
       {
         schema: {
-          tags: ['tickets'], summary: 'Move a ticket (acknowledged, mitigated, resolved, closed, waiting_on_customer, or resume)',
+          operationId: 'changeTicketState', tags: ['tickets'], summary: 'Move a ticket (acknowledged, mitigated, resolved, closed, waiting_on_customer, or resume)', security: SECURITY.staff,
           params: idParams,
           body: z.strictObject({ to: z.enum([...TICKET_STATES, 'resume']), note: z.string().max(10_000).optional(), root_cause: z.string().trim().min(1, 'must not be blank').max(20_000).optional(), by }),
-          response: { 200: ticketView, ...errors },
+          response: { 200: jsonResponse(ticketView, 'Moved'), ...change },
         },
       },
       async (req) => {
@@ -120,17 +123,23 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
         return view(await app.tickets.move(req.params.id, req.body.to, actorOf(req, req.body.by), { note: req.body.note, rootCause: req.body.root_cause }, now), now);
       },
     );
-    a.post('/v1/tickets/:id/priority', { schema: { tags: ['tickets'], summary: 'Change the priority: clocks follow the new targets', params: idParams, body: z.strictObject({ priority: z.enum(PRIORITIES), by }), response: { 200: ticketView, ...errors } } }, async (req) => {
+    a.post('/v1/tickets/:id/priority', { schema: { operationId: 'setTicketPriority', tags: ['tickets'], summary: 'Change the priority: clocks follow the new targets', security: SECURITY.staff, params: idParams, body: z.strictObject({ priority: z.enum(PRIORITIES), by }), response: { 200: jsonResponse(ticketView, 'Changed'), ...change } } }, async (req) => {
       const now = clock();
       return view(await app.tickets.setPriority(req.params.id, req.body.priority, actorOf(req, req.body.by), now), now);
     });
-    a.post('/v1/tickets/:id/assign', { schema: { tags: ['tickets'], summary: 'Assign a ticket', params: idParams, body: z.strictObject({ assignee: z.string().min(1).max(200), by }), response: { 200: ticketView, ...errors } } }, async (req) => {
+    a.post('/v1/tickets/:id/assign', { schema: { operationId: 'assignTicket', tags: ['tickets'], summary: 'Assign a ticket', security: SECURITY.staff, params: idParams, body: z.strictObject({ assignee: z.string().min(1).max(200), by }), response: { 200: jsonResponse(ticketView, 'Assigned'), ...change } } }, async (req) => {
       const now = clock();
       return view(await app.tickets.assign(req.params.id, req.body.assignee, actorOf(req, req.body.by), now), now);
     });
     a.post(
       '/v1/tickets/:id/comment',
-      { schema: { tags: ['tickets'], summary: 'Comment: internal, or visible to the customer', params: idParams, body: z.strictObject({ text: z.string().min(1).max(10_000), visibility: z.enum(['internal', 'customer']).default('internal'), by }), response: { 201: eventView, ...errors } } },
+      {
+        schema: {
+          operationId: 'commentOnTicket', tags: ['tickets'], summary: 'Comment: internal, or visible to the customer', security: SECURITY.staff, params: idParams,
+          body: z.strictObject({ text: z.string().min(1).max(10_000), visibility: z.enum(['internal', 'customer']).default('internal'), by }),
+          response: { 201: jsonResponse(eventView, 'The event'), ...change },
+        },
+      },
       async (req, reply) => reply.code(201).send(eventOut(await app.tickets.comment(req.params.id, actorOf(req, req.body.by), req.body.text, req.body.visibility as Visibility, clock()))),
     );
   });
@@ -165,10 +174,17 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       if (isIncidentNote(data.note)) delete data.note;
       return { ...e, at: iso(e.at)!, data: e.data && data };
     };
+    // Bad input, no or a wrong token, a ticket not the tenant's, the token's rate limit, a saturated event loop.
+    const tenantErrors = errorResponses(400, 401, 404, 429, 503);
     const a = tenantApi.withTypeProvider<import('fastify-type-provider-zod').ZodTypeProvider>();
     a.get(
       '/v1/tenant/tickets',
-      { schema: { tags: ['tickets'], summary: "The tenant's own tickets, newest first (tenant API token)", querystring: tenantListQuery, response: { 200: z.object({ tickets: z.array(tenantTicketView), next_before: z.string().optional() }), ...errors } } },
+      {
+        schema: {
+          operationId: 'listTenantTickets', tags: ['tickets'], summary: "The tenant's own tickets, newest first (tenant API token)", security: SECURITY.tenant, querystring: tenantListQuery,
+          response: { 200: jsonResponse(z.object({ tickets: z.array(tenantTicketView), next_before: z.string().optional() }), 'A page of tickets'), ...tenantErrors },
+        },
+      },
       async (req) => {
         const tenant = req.tenantToken!.tenant;
         const { before, ...query } = req.query;
@@ -179,7 +195,12 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
     );
     a.get(
       '/v1/tenant/tickets/:id',
-      { schema: { tags: ['tickets'], summary: "One of the tenant's tickets with its customer-visible updates (tenant API token)", params: z.object({ id: z.string().max(64) }), response: { 200: tenantTicketView.extend({ events: z.array(tenantEventView) }), ...errors } } },
+      {
+        schema: {
+          operationId: 'getTenantTicket', tags: ['tickets'], summary: "One of the tenant's tickets with its customer-visible updates (tenant API token)", security: SECURITY.tenant,
+          params: z.object({ id: z.string().max(64) }), response: { 200: jsonResponse(tenantTicketView.extend({ events: z.array(tenantEventView) }), 'The ticket'), ...tenantErrors },
+        },
+      },
       async (req) => {
         const t = await app.tickets.requirePublic(req.params.id, req.tenantToken!.tenant);
         return { ...(await tenantView(t, clock())), events: (await app.tickets.events(t.id, 'customer')).map(tenantEvent) };
