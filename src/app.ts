@@ -1,12 +1,12 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { type ZodTypeProvider, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { type ZodTypeProvider, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { healthRoutes } from './api/health.js';
 import { loopBusyPlugin } from './api/loop-busy.js';
 import type { Env } from './config/env.js';
 import type { FileConfig } from './config/file.js';
 import { clientErrorHandler, registerErrorHandler } from './shared/http-errors.js';
-import { SECURITY_SCHEMES, openApiTransform } from './shared/openapi.js';
+import { SECURITY_SCHEMES, openApiTransform, openApiTransformObject } from './shared/openapi.js';
 import { createLogger } from './log.js';
 import { RequestLog } from './request-log.js';
 import type { Logger } from 'pino';
@@ -88,12 +88,20 @@ export async function buildApp(opts: AppOptions): Promise<App> {
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'qoswatch', version: VERSION, description: 'Live-stream QoS telemetry, alerting and SLA API (PRODUCT.md §6)' },
+      openapi: '3.1.0',
+      info: {
+        title: 'qoswatch',
+        version: VERSION,
+        description: 'Live-stream QoS telemetry, alerting and SLA API (PRODUCT.md §6)',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      // Relative: the document describes the instance that serves it, whatever its address.
+      servers: [{ url: '/', description: 'this qoswatch instance' }],
       // No document-wide security: each operation states its audience (SECURITY in shared/openapi.ts).
       components: { securitySchemes: SECURITY_SCHEMES },
     },
     transform: openApiTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: openApiTransformObject,
   });
   const postgres = env.QOSWATCH_MODE === 'cluster' ? { url: env.DATABASE_URL!, schema: env.DATABASE_SCHEMA } : undefined;
   await app.register(storagePlugin, { dataDir: env.QOSWATCH_DATA_DIR, fsync: env.QOSWATCH_FSYNC, influx: sink !== undefined, postgres });
