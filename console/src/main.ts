@@ -10,6 +10,7 @@ import { loginView } from './views/login.js';
 import { onCallView } from './views/oncall.js';
 import { rulesView } from './views/rules.js';
 import { silencesView } from './views/silences.js';
+import { sourcesView } from './views/sources.js';
 import { ticketView } from './views/ticket.js';
 import { ticketsView } from './views/tickets.js';
 import type { Ctx, View, ViewFactory } from './views/view.js';
@@ -23,6 +24,7 @@ const ROUTES: [RegExp, ViewFactory][] = [
   [/^\/silences$/, silencesView],
   [/^\/events$/, eventsView],
   [/^\/rules$/, rulesView],
+  [/^\/sources$/, sourcesView],
   [/^\/audit$/, auditView],
   [/^\/account$/, accountView],
 ];
@@ -34,6 +36,7 @@ const NAV: [string, string][] = [
   ['#/silences', 'Silences'],
   ['#/events', 'Events'],
   ['#/rules', 'Rules'],
+  ['#/sources', 'Sources'],
   ['#/audit', 'Audit'],
 ];
 

@@ -330,3 +330,44 @@ describe.skipIf(!HAVE_CHROMIUM)('the responder console in a real browser (headle
     }
   });
 });
+
+describe.skipIf(!HAVE_CHROMIUM)('alert sources in the console', () => {
+  const browser = browserPerTest();
+
+  it('an admin adds an Alertmanager source, its alert shows on the incident with its links, and a hostile link is not one', async () => {
+    const t = await service();
+    const page = await browser().newPage();
+    await page.setViewportSize(PHONE);
+    await signInPage(page, t, 'admin', ADMIN_PASSWORD);
+    await page.goto(`${t.url}/console/#/sources`);
+    await page.getByRole('heading', { level: 1, name: 'Alert sources' }).waitFor();
+    await page.getByText('No alert sources.').waitFor();
+    await page.getByText('Add a source').click();
+    await page.getByLabel('Name (a-z, 0-9, _ . -)').fill('prometheus');
+    await page.getByLabel('Kind').selectOption('alertmanager');
+    await page.getByLabel('Region (default: the alert\'s label)').fill('eu-west');
+    await page.getByRole('button', { name: 'Create' }).click();
+    const secret = await page.getByRole('textbox', { name: 'Secret of prometheus' }).inputValue();
+    const url = await page.getByRole('textbox', { name: 'URL of prometheus' }).inputValue();
+    expect(secret).toMatch(/^[0-9a-f]{32}$/);
+    expect(url).toMatch(new RegExp(`^${t.url}/v1/sources/[0-9a-f]+/alerts$`));
+    await page.getByText('sends to /v1/sources/').waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+    await shot(page, 'console-sources-phone');
+
+    const alert = (summary: string, fingerprint: string, generatorURL: string) => ({ status: 'firing', labels: { alertname: 'OriginDown', severity: 'critical' }, annotations: { summary, runbook_url: 'https://runbooks.example.test/origin' }, generatorURL, fingerprint });
+    const r = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ alerts: [alert('Origin origin-1 is down', 'a', 'https://prometheus.example.test/graph'), alert('<img src=x onerror=alert(1)>', 'b', 'javascript:alert(1)')] }) });
+    expect(r.status).toBe(202);
+    const id = (await incidents(t.url))[0].id as number;
+    await page.goto(`${t.url}/console/#/incidents/${id}`);
+    await page.getByText('Origin origin-1 is down').first().waitFor();
+    const alerts = page.locator('ul.alerts');
+    expect(await alerts.getByRole('link', { name: 'source' }).getAttribute('href')).toBe('https://prometheus.example.test/graph');
+    expect(await alerts.getByRole('link', { name: 'runbook' }).first().getAttribute('href')).toBe('https://runbooks.example.test/origin');
+    // The hostile summary is text, its javascript: URL no link.
+    await alerts.getByText('<img src=x onerror=alert(1)>').waitFor();
+    expect(await alerts.locator('a[href^="javascript"]').count()).toBe(0);
+    expect(await alerts.locator('img').count()).toBe(0);
+    expect(await axeViolations(page)).toEqual([]);
+  });
+});
