@@ -56,6 +56,8 @@ export interface TestFileResult {
 /** The defaults the service uses (QOSWATCH_WINDOW_GRACE, QOSWATCH_DIM_CAP). */
 const GRACE_MS = 15_000;
 const DIM_CAP = 100;
+/** The most samples one input series may send: what a test file can make the runner hold in memory. */
+export const MAX_SAMPLES = 1_000_000;
 /** How often the fake clock runs an evaluation pass between samples: the resolution of `for` and `clear_for`. */
 export const PASS_MS = 1000;
 /** Time 0 of every case: an instant on a window boundary of any aggregation window (a whole number of 5 min). */
@@ -121,6 +123,12 @@ function samplesOf(t: RuleTestCase, ti: number, windowMs: number, source: string
     const { tenant, region, ...dims } = s.labels;
     const reporters = (s.sessions ?? s.nodes)!;
     const kind = s.sessions !== undefined ? 'session' : 'node';
+    let count = 0;
+    for (let i = 0; i < steps; i++) count += stepValue(reporters, i)!;
+    if (count > MAX_SAMPLES) {
+      problems.push(`${where}: sends ${count} samples, more than ${MAX_SAMPLES} (use fewer ${kind}s or steps)`);
+      return;
+    }
     for (let i = 0; i < steps; i++) {
       const at = CASE_START + i * interval;
       // What every reporter sends at this step; each sample is this with its own session or node id.

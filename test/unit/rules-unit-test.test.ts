@@ -152,6 +152,12 @@ describe('a malformed file is refused, naming the field', () => {
     expect(problems(text)).toEqual([problem]);
   });
 
+  it('a series that would send more than a million samples', () => {
+    expect(problems(stallCase('      - eval_time: 1m').replace('20x12', '100000x12'))).toEqual([
+      `${SOURCE}: tests[0].input_series[0]: sends 1200000 samples, more than 1000000 (use fewer sessions or steps)`,
+    ]);
+  });
+
   it('step lists of different lengths, and a series of constants only', () => {
     expect(problems(stallCase('      - eval_time: 1m').replace('{ play_ms: 9000,', '{ play_ms: 9000x6,'))).toEqual([
       `${SOURCE}: tests[0].input_series[0].values.play_ms: has 6 steps, the series 12 (write a constant as one number)`,
