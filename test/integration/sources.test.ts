@@ -177,6 +177,9 @@ describe('PagerDuty Events API v2', () => {
     expect((await incidents(t.url))[0]).toMatchObject({ id: 1, region: 'eu-west', priority: 'P1', state: 'open' });
     await t.app.pager.tick();
     await waitFor('a page', () => pages().find((p) => p.incident.id === 1));
+    // A ticket with SLA clocks, as for the rules' incidents.
+    const ticket = await waitFor('the ticket', async () => (await api(t.url, 'GET', '/v1/tickets')).body.tickets.find((x: any) => x.incident_id === 1));
+    expect(ticket).toMatchObject({ tenant: 'acme', priority: 'P1', state: 'new' });
 
     now += M;
     expect((await post(t, '/v2/enqueue', event('acknowledge'), null)).status).toBe(202);
