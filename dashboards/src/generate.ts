@@ -4,11 +4,11 @@ import { DASHBOARDS, renderDashboard } from './index.js';
 import { readPanelIds, writePanelIds } from './panel-ids.js';
 
 // `npm run dashboards`: regenerates the JSON that Grafana provisions, and gives new panels their ids in
-// panel-ids.json; a test fails while the committed files are stale.
+// panel-ids.yaml; a test fails while the committed files are stale.
 const ids = readPanelIds();
 for (const { file, build } of DASHBOARDS) {
   writeFileSync(repoPath(`dashboards/${file}`), renderDashboard(build(ids)));
   console.log(`wrote dashboards/${file}`);
 }
 writePanelIds(ids);
-console.log('wrote dashboards/panel-ids.json');
+console.log('wrote dashboards/panel-ids.yaml');

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Dashboard, Panel, RowPanel } from '@grafana/grafana-foundation-sdk/dashboard';
+import { parse, stringify } from 'yaml';
 import { repoPath } from './common.js';
 
 /**
@@ -9,16 +10,18 @@ import { repoPath } from './common.js';
  */
 export type PanelIds = Record<string, Record<string, number>>;
 
-const FILE = 'dashboards/panel-ids.json';
+/** YAML, not JSON: Grafana's provider loads every *.json file under dashboards/ as a board. */
+const FILE = 'dashboards/panel-ids.yaml';
+const HEADER = '# Panel ids of the generated boards, by board uid and "type:title" (dashboards/src/panel-ids.ts).\n# Written by `npm run dashboards`; keep removed panels\' entries (ids are never reused); rename a key to keep an id.\n';
 
 /** The committed id map (empty before the first `npm run dashboards`). */
 export function readPanelIds(): PanelIds {
   const path = repoPath(FILE);
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as PanelIds) : {};
+  return existsSync(path) ? ((parse(readFileSync(path, 'utf8')) as PanelIds | null) ?? {}) : {};
 }
 
 export function writePanelIds(ids: PanelIds): void {
-  writeFileSync(repoPath(FILE), `${JSON.stringify(ids, null, 2)}\n`);
+  writeFileSync(repoPath(FILE), HEADER + stringify(ids));
 }
 
 export const panelKey = (p: Panel | RowPanel): string => `${p.type}:${p.title ?? ''}`;

@@ -36,7 +36,7 @@ describe('dashboards as code', () => {
     expect(steps('Concurrency')).toEqual([{ value: null, color: 'green' }]);
   });
 
-  it('gives every panel its id from the committed dashboards/panel-ids.json, unique on its board (run `npm run dashboards` for a new panel)', () => {
+  it('gives every panel its id from the committed dashboards/panel-ids.yaml, unique on its board (run `npm run dashboards` for a new panel)', () => {
     const committed = readPanelIds();
     for (const d of DASHBOARDS) {
       const board = d.build();
