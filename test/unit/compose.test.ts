@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ENV_VARS, loadEnv } from '../../src/config/env.js';
 import { parseFileConfig } from '../../src/config/file.js';
 import { parseOnCall } from '../../src/oncall/config.js';
+import { appsClosedAfterEach } from '../helpers/app.js';
 
 /**
  * docker-compose.yml, its Dockerfile, the Grafana provisioning files and the InfluxDB init script, checked against
@@ -31,6 +32,9 @@ interface Service {
   volumes?: Volume[];
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: unknown; disable?: boolean };
+  restart?: string;
+  mem_limit?: string;
+  deploy?: { resources?: { limits?: { memory?: string } } };
 }
 interface Compose {
   services: Record<string, Service>;
@@ -105,17 +109,30 @@ function hostPathOf(s: Service, containerPath: string): string | undefined {
 }
 
 interface Published {
+  /** The host address it binds (compose's default: every interface). */
+  address: string;
   host: number | undefined;
   container: number;
 }
 function portsOf(s: Service): Published[] {
   return (s.ports ?? []).map((p) => {
-    if (typeof p === 'object') return { host: p.published === undefined ? undefined : Number(p.published), container: Number(p.target) };
+    if (typeof p === 'object') return { address: (p as { host_ip?: string }).host_ip ?? '0.0.0.0', host: p.published === undefined ? undefined : Number(p.published), container: Number(p.target) };
     const parts = String(p).replace(/\/(tcp|udp)$/, '').split(':');
     const container = Number(parts.at(-1));
-    return { host: parts.length > 1 ? Number(parts.at(-2)) : undefined, container };
+    return { address: parts.length > 2 ? parts.slice(0, -2).join(':') : '0.0.0.0', host: parts.length > 1 ? Number(parts.at(-2)) : undefined, container };
   });
 }
+const LOOPBACK = ['127.0.0.1', '[::1]', '::1'];
+
+/** Restart policies that bring a crashed or killed (out of memory) container back. */
+const RESTARTS = ['unless-stopped', 'always', 'on-failure'];
+const memoryLimitOf = (s: Service) => s.mem_limit ?? s.deploy?.resources?.limits?.memory;
+/** Compose's memory sizes ("512m", "1g", "1gb") in bytes. */
+const bytesOf = (size: string) => {
+  const m = /^(\d+(?:\.\d+)?)\s*([bkmg])?b?$/i.exec(size.trim());
+  if (!m) throw new Error(`not a memory size: ${size}`);
+  return Number(m[1]) * 1024 ** 'bkmg'.indexOf((m[2] ?? 'b').toLowerCase());
+};
 const hostPortFor = (s: Service, container: number) => portsOf(s).find((p) => p.container === container)?.host;
 
 const dependsOn = (s: Service): [string, string][] =>
@@ -208,6 +225,36 @@ describe('docker-compose.yml', () => {
     expect(new Set(hostPorts).size).toBe(hostPorts.length);
     const header = composeText.slice(0, composeText.indexOf('\nservices:'));
     for (const p of [port, 3000, 8025, 8086]) expect(header).toContain(`http://localhost:${p}`);
+  });
+
+  it('restarts every service unless stopped by hand and limits its memory (qoswatch: at least twice its heap limit)', () => {
+    for (const [name, s] of Object.entries(services)) {
+      expect(RESTARTS, `${name}: restart`).toContain(s.restart);
+      expect(memoryLimitOf(s), `${name}: memory limit`).toBeDefined();
+    }
+    const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(instr(runtime, 'ENV').join(' '))?.[1]);
+    expect(heapMiB).toBeGreaterThan(0);
+    expect(bytesOf(memoryLimitOf(service('qoswatch'))!)).toBeGreaterThanOrEqual(2 * heapMiB * 1024 ** 2);
+    expect(bytesOf('512m')).toBe(512 * 1024 ** 2);
+    expect(bytesOf('1gb')).toBe(1024 ** 3);
+  });
+
+  it("checks qoswatch's health on /readyz with Node (the slim image has no curl or wget)", () => {
+    const test = service('qoswatch').healthcheck?.test as string[];
+    expect(test.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+    expect(test[3]).toContain(`'http://127.0.0.1:${envOf(service('qoswatch')).PORT}/readyz'`);
+  });
+
+  it('publishes on loopback only, but qoswatch (players send it telemetry), whose own credentials have no public default', () => {
+    for (const [name, s] of Object.entries(services)) {
+      expect(portsOf(s).length, `${name} publishes ports`).toBeGreaterThan(0);
+      if (name !== 'qoswatch') for (const p of portsOf(s)) expect(LOOPBACK, `${name}: ${p.container} bound to ${p.address}`).toContain(p.address);
+    }
+    expect(portsOf({ ports: ['8080:8080', '127.0.0.1:3000:3000', '[::1]:9:9'] }).map((p) => p.address)).toEqual(['0.0.0.0', '127.0.0.1', '[::1]']);
+    const env = envOf(service('qoswatch'));
+    const own = Object.keys(env).filter((k) => /^QOSWATCH_\w*(PASSWORD|TOKEN|KEY|SECRET)$/.test(k));
+    expect(own).toEqual(expect.arrayContaining(['QOSWATCH_INGEST_KEY', 'QOSWATCH_ADMIN_TOKEN']));
+    for (const k of own) expect(env[k], `${k}: generated at first start unless set`).toBe('');
   });
 
   it('makes services depend only on existing services, waiting for health only where there is a healthcheck', () => {
@@ -398,8 +445,37 @@ describe('Dockerfile', () => {
     expect(user).not.toMatch(/^(root|0)(:|$)/);
     const health = instr(runtime, 'HEALTHCHECK').at(-1) ?? '';
     expect(health).toMatch(/\bCMD\b/);
-    expect(health).toMatch(/\/healthz/);
+    expect(health).toMatch(/'\/readyz'/);
     expect(instr(runtime, 'EXPOSE').join(' ').split(/\s+/)).toContain(envOf(service('qoswatch')).PORT);
+  });
+
+  const start = appsClosedAfterEach();
+  /** A command's exit code (asynchronous: the app under test answers from this process). */
+  const exitOf = (cmd: string, args: string[], env: Record<string, string> = {}) =>
+    new Promise<number | null>((done) => spawn(cmd, args, { env: { PATH: process.env.PATH, ...env }, stdio: 'ignore' }).on('close', done));
+
+  it("has a HEALTHCHECK that, like the compose file's, passes against a ready qoswatch and fails once it is gone", async () => {
+    const t = await start();
+    const port = new URL(t.url).port;
+    const image = () => exitOf('sh', ['-c', instr(runtime, 'HEALTHCHECK').at(-1)!.replace(/^.*?\bCMD\s+/, '')], { PORT: port });
+    const [cmd, ...args] = (service('qoswatch').healthcheck!.test as string[]).slice(1).map((a) => a.replace(':8080/', `:${port}/`));
+    const compose = () => exitOf(cmd!, args);
+    expect([await image(), await compose()]).toEqual([0, 0]);
+    await t.close();
+    expect([await image(), await compose()]).toEqual([1, 1]);
+  });
+
+  it('builds and runs on one even-numbered (LTS) Node.js major and one Debian release, a line better-sqlite3 supports', () => {
+    const froms = stages.map((s) => /^FROM\s+node:(\d+)-([a-z]+)(-slim)?(\s|$)/i.exec(s[0]!));
+    expect(froms.every(Boolean), stages.map((s) => s[0]).join('; ')).toBe(true);
+    const majors = new Set(froms.map((m) => m![1]));
+    expect(majors.size).toBe(1);
+    expect(new Set(froms.map((m) => m![2])).size).toBe(1);
+    const major = Number([...majors][0]);
+    expect(major % 2, 'LTS lines are even').toBe(0);
+    expect(major).toBeGreaterThanOrEqual(26);
+    const { engines } = JSON.parse(read('node_modules/better-sqlite3/package.json')) as { engines: { node: string } };
+    expect(engines.node.split('||').map((s) => s.trim())).toContain(`${major}.x`);
   });
 
   it('copies what the runtime needs, where the compose file overlays the rules', () => {
