@@ -156,7 +156,8 @@ Overrides made through the API are not included. Exit 0 with the answer, 1 when 
       if (!(PRIORITIES as readonly string[]).includes(priority)) throw new UsageError('oncall test', `--priority: "${priority}" is not one of ${PRIORITIES.join(', ')}`);
       const text = values.at as string | undefined;
       const at = text === undefined ? undefined : Date.parse(text);
-      if (at !== undefined && (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}T/.test(text!))) throw new UsageError('oncall test', `--at: "${text}" is not a time (use RFC 3339, e.g. 2026-12-01T03:00:00Z)`);
+      // An offset is required: without one Date.parse reads local time, and the answer would depend on the machine.
+      if (at !== undefined && (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/i.test(text!))) throw new UsageError('oncall test', `--at: "${text}" is not a time (use RFC 3339, e.g. 2026-12-01T03:00:00Z)`);
       const { onCallTestCommand } = await import('./oncall/cli.js');
       return onCallTestCommand(file, { tenant, region: values.region as string | undefined, priority: priority as 'P0' }, at);
     },

@@ -112,6 +112,7 @@ describe('qoswatch oncall test', () => {
     [['--tenant', 'acme'], '--priority is required'],
     [['--tenant', 'acme', '--priority', 'high'], '--priority: "high" is not one of P0, P1, P2, P3'],
     [['--tenant', 'acme', '--priority', 'P1', '--at', 'tomorrow'], '--at: "tomorrow" is not a time (use RFC 3339, e.g. 2026-12-01T03:00:00Z)'],
+    [['--tenant', 'acme', '--priority', 'P1', '--at', '2026-12-01T03:00:00'], '--at: "2026-12-01T03:00:00" is not a time (use RFC 3339, e.g. 2026-12-01T03:00:00Z)'],
   ])('%j is a usage error naming the flag, exit 2', async (flags, message) => {
     const r = await runCliStreams(['oncall', 'test', ...flags, 'oncall.example.yaml'], {});
     expect(r).toEqual({ code: 2, stdout: '', stderr: `qoswatch oncall test: ${message} (qoswatch oncall test --help)\n` });
