@@ -57,6 +57,12 @@ export const SECURITY_SCHEMES = {
     name: 'token',
     description: 'The integration secret in `?token=`, for senders that cannot set an Authorization header.',
   },
+  calendarFeed: {
+    type: 'apiKey',
+    in: 'query',
+    name: 'token',
+    description: 'A calendar feed\'s secret (`qwc_…`, made at /v1/oncall/calendars) in `?token=`: calendar apps send no headers.',
+  },
 } as const;
 
 export type SecuritySchemeName = keyof typeof SECURITY_SCHEMES;
@@ -79,6 +85,8 @@ export const SECURITY = {
   metrics: [{ metricsToken: [] }, { adminToken: [] }],
   /** Alert-source integrations and monitored-job heartbeats. */
   integration: [{ integrationSecret: [] }, { integrationSecretQuery: [] }],
+  /** An on-call calendar feed. */
+  calendarFeed: [{ calendarFeed: [] }],
   none: [],
 } as const satisfies Record<string, readonly Requirement[]>;
 

@@ -8,8 +8,9 @@ interface Now { schedule: string; person?: Person; source?: string; until?: stri
 interface Shift { start: string; end: string; person: Person; source: string }
 interface Override { id: number; person: string; start: string; end: string; comment?: string; created_by: string }
 interface Schedule { id: string; now: Now; shifts: Shift[]; gaps: { start: string; end: string }[]; overrides: Override[] }
+interface Feed { id: string; schedule?: string; person?: string; name?: string; created_by: string }
 
-/** Who is on call now and next in each schedule; overrides by form. */
+/** Who is on call now and next in each schedule; overrides by form; calendar feeds of one's shifts (or, admins, a schedule's). */
 export function onCallView(ctx: Ctx): View {
   let data: Loaded<Schedule[]> = { state: 'loading' };
   const refresh = () =>
@@ -27,6 +28,29 @@ export function onCallView(ctx: Ctx): View {
     }, (l) => (data = l));
   void refresh();
   const responder = can(ctx.me, 'responder');
+  const admin = can(ctx.me, 'admin');
+
+  let feeds: Loaded<Feed[]> = { state: 'loading' };
+  /** A new feed's URL: its secret, shown once. */
+  let feedUrl: string | undefined;
+  const refreshFeeds = () => load(ctx, () => api<Feed[]>('GET', '/v1/oncall/calendars'), (l) => (feeds = l));
+  if (responder) void refreshFeeds();
+  const makeFeed = (target: { person: string } | { schedule: string }) => async () => {
+    await attempt(ctx, async () => (feedUrl = (await api<{ url: string }>('POST', '/v1/oncall/calendars', target)).url), 'Calendar feed made: copy its URL now.');
+    await refreshFeeds();
+  };
+  const revokeFeed = (id: string) => async () => {
+    await attempt(ctx, () => api('DELETE', `/v1/oncall/calendars/${id}`), 'Calendar feed revoked.');
+    await refreshFeeds();
+  };
+  const feedsCard = (schedules: Schedule[]) => html`<section class="card" aria-labelledby="cal-h"><h2 id="cal-h">Calendar feeds</h2>
+    <p class="muted">Subscribe to on-call shifts in your calendar app. The URL is the key: keep it to yourself, and revoke a feed whose URL got out.</p>
+    ${feedUrl ? html`<p class="secret" role="status">Feed URL (shown once): <code>${feedUrl}</code></p>` : nothing}
+    ${loaded(feeds, (list) => html`<ul>${list.map((f) => html`<li>${f.person ? `Shifts of ${f.person}` : `Schedule ${f.schedule}`} ${f.name ?? ''} <span class="muted">(by ${f.created_by})</span>
+      <button class="small" @click=${revokeFeed(f.id)} aria-label="Revoke calendar feed ${f.id}">Revoke</button></li>`)}</ul>`)}
+    <button @click=${makeFeed({ person: ctx.me.id })}>Feed of my shifts</button>
+    ${admin ? schedules.map((s) => html` <button @click=${makeFeed({ schedule: s.id })}>Feed of ${s.id}</button>`) : nothing}
+  </section>`;
 
   const addOverride = (schedule: string) =>
     formAction(
@@ -69,7 +93,7 @@ export function onCallView(ctx: Ctx): View {
                       </form></details>`
                   : nothing}
               </section>`,
-            )}`,
+            )}${responder ? feedsCard(schedules) : nothing}`,
       ),
   };
 }
