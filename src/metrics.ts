@@ -7,8 +7,6 @@ import { DIMENSIONS } from './shared/labels.js';
 import { EMAIL, UNKNOWN_CHANNEL } from './shared/paging.js';
 import { SOURCE_KINDS } from './sources/registry.js';
 import { SOURCE_OUTCOMES, SOURCE_REFUSALS } from './sources/sources.js';
-import { SOURCE_KINDS } from './sources/registry.js';
-import { SOURCE_OUTCOMES, SOURCE_REFUSALS } from './sources/sources.js';
 import { SINK_FAILURES } from './storage/influx/sink.js';
 import { QUARANTINE_CAUSES } from './storage/ingest-log/replay.js';
 import { TRANSPORTS } from './telemetry/intake.js';
@@ -200,6 +198,13 @@ export class Metrics {
   readonly rawBatchesDamaged = this.counter('qoswatch_raw_batches_damaged_total', 'Raw-log messages a partition owner could not read (skipped: their samples are lost)');
   readonly partitionPointsDropped = this.counter('qoswatch_partition_points_dropped_total', "Points a partition owner dropped because InfluxDB was away longer than its backlog holds (the oldest first)");
 
+  readonly sourceAlerts = this.closedCounter(
+    'qoswatch_source_alerts_total',
+    'Alerts from alert sources (Alertmanager, Grafana, PagerDuty Events v2, webhooks, heartbeats), by kind and outcome',
+    { kind: SOURCE_KINDS, outcome: SOURCE_OUTCOMES },
+  );
+  readonly sourceRefused = this.closedCounter('qoswatch_source_requests_refused_total', 'Requests to alert source endpoints refused, by reason', { reason: SOURCE_REFUSALS });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     // prom-client names these gauges `_total`, a suffix that promtool (and OpenMetrics) keeps for counters; counts of
@@ -209,20 +214,6 @@ export class Metrics {
   }
 
   /** A counter of closed label sets (see ClosedCounter), each combination at 0 until its first event. */
-  readonly sourceAlerts = this.closedCounter(
-    'qoswatch_source_alerts_total',
-    'Alerts from alert sources (Alertmanager, Grafana, PagerDuty Events v2, webhooks, heartbeats), by kind and outcome',
-    { kind: SOURCE_KINDS, outcome: SOURCE_OUTCOMES },
-  );
-  readonly sourceRefused = this.closedCounter('qoswatch_source_requests_refused_total', 'Requests to alert source endpoints refused, by reason', { reason: SOURCE_REFUSALS });
-
-  readonly sourceAlerts = this.closedCounter(
-    'qoswatch_source_alerts_total',
-    'Alerts from alert sources (Alertmanager, Grafana, PagerDuty Events v2, webhooks, heartbeats), by kind and outcome',
-    { kind: SOURCE_KINDS, outcome: SOURCE_OUTCOMES },
-  );
-  readonly sourceRefused = this.closedCounter('qoswatch_source_requests_refused_total', 'Requests to alert source endpoints refused, by reason', { reason: SOURCE_REFUSALS });
-
   private closedCounter<const D extends Domains>(name: string, help: string, domains: D): ClosedCounter<D> {
     const names = Object.keys(domains);
     const counter = this.counter(name, help, names);
