@@ -13,25 +13,25 @@ export const HAVE_ALERTMANAGER = ALERTMANAGER !== undefined;
 export const NO_ALERTMANAGER_MESSAGE =
   "Alertmanager is not installed: the test of a real Alertmanager paging through qoswatch is SKIPPED (its payload fixtures still run). Install Debian's prometheus-alertmanager package to run it; .ci/run always does.";
 
-/**
- * A real Alertmanager on loopback (clustering off) whose one receiver is a webhook_config to `webhookUrl`, sending
- * the secret as a bearer token, as an operator would configure it for qoswatch. Groups flush within a second.
- */
+/** A webhook_config to qoswatch's source URL, the secret as a bearer token, as an operator writes it. */
+export const webhookReceiver = (url: string, secret: string) => ({ webhook_configs: [{ url, send_resolved: true, http_config: { authorization: { type: 'Bearer', credentials: secret } } }] });
+
+/** A pagerduty_config (Events API v2) pointed at qoswatch's /v2/enqueue, the source's secret as the routing key. */
+export const pagerDutyReceiver = (url: string, routingKey: string) => ({ pagerduty_configs: [{ url, routing_key: routingKey, send_resolved: true }] });
+
+/** A real Alertmanager on loopback (clustering off) with one receiver; groups flush within a second. */
 export class AlertmanagerProcess {
   private proc: ChildProcess | undefined;
   url = '';
   output = '';
 
-  constructor(
-    private readonly webhookUrl: string,
-    private readonly secret: string,
-  ) {}
+  constructor(private readonly receiver: Record<string, unknown>) {}
 
   async start(): Promise<void> {
     const dir = tempDir('qoswatch-alertmanager');
     const config = {
       route: { receiver: 'qoswatch', group_by: ['region'], group_wait: '0s', group_interval: '1s', repeat_interval: '1h' },
-      receivers: [{ name: 'qoswatch', webhook_configs: [{ url: this.webhookUrl, send_resolved: true, http_config: { authorization: { type: 'Bearer', credentials: this.secret } } }] }],
+      receivers: [{ name: 'qoswatch', ...this.receiver }],
     };
     writeFileSync(join(dir, 'alertmanager.yml'), stringify(config));
     const port = await freePort();

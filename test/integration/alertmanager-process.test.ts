@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from '../helpers/app.js';
 import { api, incidents } from '../helpers/alerting.js';
-import { AlertmanagerProcess, HAVE_ALERTMANAGER } from '../helpers/alertmanager.js';
+import { AlertmanagerProcess, HAVE_ALERTMANAGER, pagerDutyReceiver, webhookReceiver } from '../helpers/alertmanager.js';
 import { OPS_HOOK, pagingFixtureEnv, timeline, useLoopbackServers } from '../helpers/paging.js';
 import { waitFor } from '../helpers/ports.js';
 import { json } from '../helpers/receiver.js';
@@ -27,7 +27,7 @@ describe.skipIf(!HAVE_ALERTMANAGER)('a real Alertmanager', () => {
     expect(created.status).toBe(201);
     const { source, secret } = created.body;
 
-    const am = new AlertmanagerProcess(`${svc.url}${source.endpoint}`, secret);
+    const am = new AlertmanagerProcess(webhookReceiver(`${svc.url}${source.endpoint}`, secret));
     running.push(am);
     await am.start();
     const alert = { labels: { alertname: 'OriginDown', job: 'origin', instance: 'origin-1:9100', region: 'eu-west', severity: 'page' }, annotations: { summary: 'Origin origin-1 is down', runbook_url: 'https://runbooks.example.test/origin-down' }, generatorURL: 'http://prometheus.example.test/graph' };
@@ -48,5 +48,26 @@ describe.skipIf(!HAVE_ALERTMANAGER)('a real Alertmanager', () => {
     const metrics = await fetch(`${svc.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }).then((r) => r.text());
     expect(metrics).toMatch(/qoswatch_source_alerts_total\{kind="alertmanager",outcome="fired"\} 1/);
     expect(metrics).toMatch(/qoswatch_source_alerts_total\{kind="alertmanager",outcome="cleared"\} 1/);
+  });
+
+  it("through its PagerDuty integration (Events API v2, qoswatch's /v2/enqueue): triggers and resolves", async () => {
+    const svc = new ServiceProcess({ ...pagingFixtureEnv(receiver), QOSWATCH_LOG_LEVEL: 'info' });
+    running.push(svc);
+    await svc.start();
+    const created = await api(svc.url, 'POST', '/v1/sources', { name: 'am-pagerduty', kind: 'pagerduty', mapping: { region: 'us-east' } });
+    const am = new AlertmanagerProcess(pagerDutyReceiver(`${svc.url}/v2/enqueue`, created.body.secret));
+    running.push(am);
+    await am.start();
+    const alert = { labels: { alertname: 'PackagerStuck', job: 'packager', severity: 'critical' }, annotations: { summary: 'Packager stuck' } };
+    await am.post([{ ...alert, startsAt: new Date().toISOString() }]);
+    const inc = await waitFor('the incident', async () => (await incidents(svc.url))[0]);
+    // Alertmanager's PagerDuty integration sends severity "error" unless configured otherwise: P2 by default mapping.
+    expect(inc).toMatchObject({ region: 'us-east', priority: 'P2', state: 'open' });
+    expect(inc.title).toContain('PackagerStuck');
+    const [a] = (await api(svc.url, 'GET', `/v1/incidents/${inc.id}`)).body.alerts;
+    expect(a.trigger.external).toMatchObject({ kind: 'pagerduty', severity: 'error', summary: '[FIRING:1]  (PackagerStuck packager critical)', labels: { source: 'Alertmanager', num_firing: '1' } });
+    await waitFor('alice`s page', () => receiver.to(OPS_HOOK).map((r) => json(r)).find((p) => p.mention === 'U-alice' && p.incident.id === inc.id));
+    await am.post([{ ...alert, startsAt: new Date(Date.now() - 60_000).toISOString(), endsAt: new Date(Date.now() - 1000).toISOString() }]);
+    await waitFor('the incident mitigated', async () => ((await incidents(svc.url))[0].state === 'mitigated') || undefined);
   });
 });
