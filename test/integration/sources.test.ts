@@ -104,6 +104,19 @@ describe('Alertmanager webhook', () => {
     expect(JSON.stringify((await api(t.url, 'GET', '/v1/sources')).body)).not.toContain(am.secret);
   });
 
+  it('a stranger guessing secrets is limited per secret presented, and never uses up the real source`s allowance', async () => {
+    const t = await start();
+    const am = await createSource(t, { name: 'prom', kind: 'alertmanager' });
+    const guess = () => post(t, am.endpoint, { alerts: [] }, 'f'.repeat(32));
+    const answers: number[] = [];
+    for (let i = 0; i < 600; i += 50) answers.push(...(await Promise.all(Array.from({ length: 50 }, () => guess()))).map((r) => r.status));
+    expect(new Set(answers)).toEqual(new Set([401]));
+    const limited = await fetch(`${t.url}${am.endpoint}`, { method: 'POST', headers: { authorization: `Bearer ${'f'.repeat(32)}`, 'content-type': 'application/json' }, body: '{"alerts": []}' });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await post(t, am.endpoint, { alerts: [] }, am.secret)).status).toBe(202);
+  });
+
   it('a malformed payload is a 400 naming the field; alerts of unknown tenants are refused one by one', async () => {
     const t = await start();
     const am = await createSource(t, { name: 'prom', kind: 'alertmanager' });
