@@ -132,6 +132,7 @@ const ERROR_DESCRIPTIONS = {
   413: 'The request body is larger than the limit',
   415: 'The Content-Type or Content-Encoding is not accepted',
   422: 'The request is well-formed but its content is refused',
+  426: 'Not a WebSocket upgrade: this endpoint speaks WebSocket',
   429: 'Too many requests: wait for Retry-After seconds',
   503: 'Temporarily unavailable (overloaded, or a dependency is down): retry after Retry-After seconds',
 } as const;
@@ -201,11 +202,15 @@ export function openApiTransformObject(doc: Parameters<typeof baseTransformObjec
   for (const pending = [...used]; pending.length > 0; ) {
     for (const id of refsIn(schemas[pending.pop()!])) if (!used.has(id)) used.add(id), pending.push(id);
   }
+  // A schema only requests use keeps its plain name: its output variant was unused and is gone.
+  const renames = [...used].filter((id) => id.endsWith('Input') && !used.has(id.slice(0, -'Input'.length)) && id.slice(0, -'Input'.length) in schemas);
   const accepted = new Set(Object.values(out.paths ?? {}).flatMap((ops) => Object.values(ops).flatMap((op) => (op.security ?? []).flatMap((r) => Object.keys(r)))));
   out.components = {
     ...components,
-    schemas: Object.fromEntries(Object.entries(schemas).filter(([id]) => used.has(id))),
+    schemas: Object.fromEntries(Object.entries(schemas).filter(([id]) => used.has(id)).map(([id, schema]) => [renames.includes(id) ? id.slice(0, -'Input'.length) : id, schema])),
     securitySchemes: Object.fromEntries(Object.entries(components.securitySchemes ?? {}).filter(([name]) => accepted.has(name))),
   };
-  return out as ReturnType<typeof baseTransformObject>;
+  if (renames.length === 0) return out as ReturnType<typeof baseTransformObject>;
+  const renamed = new RegExp(`"#/components/schemas/(${renames.join('|')})"`, 'g');
+  return JSON.parse(JSON.stringify(out).replace(renamed, (_, id: string) => `"#/components/schemas/${id.slice(0, -'Input'.length)}"`)) as ReturnType<typeof baseTransformObject>;
 }

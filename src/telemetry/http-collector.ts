@@ -13,7 +13,8 @@ import { cmcdCollector } from './cmcd/collector.js';
 import { parseBody } from './body-json.js';
 import { httpIngest } from './http-ingest.js';
 import { batchSchema, envelopeSchema } from './sample-schema.js';
-import { errorBodySchema, idempotencyHeaderSchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
+import { SECURITY, jsonResponse } from '../shared/openapi.js';
+import { COLLECTOR_ERRORS, contentEncodingSchema, idempotencyHeaderSchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
 import { wsCollector } from './ws-collector.js';
 
 declare module 'fastify' {
@@ -164,13 +165,17 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
     {
       bodyLimit: env.QOSWATCH_MAX_BODY,
       schema: {
+        operationId: 'ingestTelemetry',
         summary: 'Post a batch of QoS samples',
         description: 'Bearer ingest key or ?key=. JSON or text/plain (sendBeacon), optionally gzip. Valid samples are kept even when others are rejected.',
         tags: ['telemetry'],
+        security: SECURITY.ingest,
         querystring: keyQuerySchema,
-        headers: idempotencyHeaderSchema,
+        headers: idempotencyHeaderSchema.extend({ 'content-encoding': contentEncodingSchema }),
+        // text/plain: navigator.sendBeacon cannot send application/json without a CORS preflight.
+        consumes: ['application/json', 'text/plain'],
         body: batchSchema,
-        response: { 202: ingestResultSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema, 415: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema },
+        response: { 202: jsonResponse(ingestResultSchema, 'Accepted: the valid samples are kept; `rejected` names each refused one and why'), ...COLLECTOR_ERRORS },
       },
       // The full batch schema documents the route; the hot path checks only the envelope here and each sample
       // with the fast validator (telemetry/sample-schema.ts).

@@ -9,7 +9,8 @@ import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import type { IngestKey } from '../tenants/keys.js';
 import { parseBody } from './body-json.js';
 import type { Intake } from './intake.js';
-import { errorBodySchema, keyQuerySchema, wsFrameSchema } from './schemas.js';
+import { SECURITY, errorResponses, noContent } from '../shared/openapi.js';
+import { keyQuerySchema, wsFrameSchema } from './schemas.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Close codes of PRODUCT.md §6 (RFC 6455 §7.4.1). */
@@ -70,12 +71,15 @@ export const wsCollector: FastifyPluginAsyncZod<WsOptions> = async (app, { env, 
     method: 'GET',
     url: '/v1/telemetry/ws',
     schema: {
+      operationId: 'streamTelemetry',
       summary: 'Stream QoS samples over a WebSocket',
       description:
         'Upgrade to a WebSocket (same auth: Bearer header or ?key=). Client frames {seq, samples}; each is answered with {seq, accepted, rejected} or {seq, error, message}. Close 1008 on auth failure, a revoked key or too many open WebSockets for the key, 1009 on an oversized frame, 1013 when overloaded.',
       tags: ['telemetry'],
+      security: SECURITY.ingest,
       querystring: keyQuerySchema,
-      response: { 426: errorBodySchema },
+      // Authentication is checked after the upgrade: a refused key closes the socket with 1008, not an HTTP status.
+      response: { 101: noContent('Switching Protocols: the WebSocket is open'), ...errorResponses(426) },
     },
     handler: async (_req, reply) =>
       reply.code(426).header('upgrade', 'websocket').send({ error: 'upgrade_required', message: 'this endpoint speaks WebSocket: send an Upgrade: websocket request' }),

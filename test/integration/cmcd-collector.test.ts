@@ -198,12 +198,14 @@ describe('POST /v1/cmcd: logging', () => {
 });
 
 describe('POST /v1/cmcd: OpenAPI', () => {
-  it('is documented with its application/cmcd body, its query (key, region) and its answer', async () => {
+  it('is documented with its application/cmcd body, its key (header or query), region, encoding and its answer', async () => {
     const t = await start();
     const doc = (await (await fetch(`${t.url}/docs/openapi.json`)).json()) as { paths: Record<string, any> };
     const op = doc.paths['/v1/cmcd']?.post;
     expect(Object.keys(op.requestBody.content)).toEqual(['application/cmcd']);
-    expect(op.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['key', 'region']);
+    // The key is a security scheme (Authorization or ?key=), not a plain parameter.
+    expect(op.security).toEqual([{ ingestKey: [] }, { ingestKeyQuery: [] }]);
+    expect(op.parameters.map((p: { name: string }) => p.name).sort()).toEqual(['content-encoding', 'region']);
     expect(Object.keys(op.responses)).toContain('202');
   });
 });

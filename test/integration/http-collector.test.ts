@@ -655,23 +655,21 @@ describe('operational endpoints', () => {
     expect(health.headers['www-authenticate']).toBeUndefined();
   });
 
-  it('GET /docs returns an OpenAPI document with /v1/telemetry and the Sample schema', async () => {
+  it('GET /docs/openapi.json returns an OpenAPI document with /v1/telemetry and the Sample schema', async () => {
     const t = await start();
-    for (const path of ['/docs', '/docs/openapi.json']) {
-      const r = await send(t.url, 'GET', path);
-      expect(r.status).toBe(200);
-      const doc = r.body as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, any> } };
-      expect(doc.openapi).toMatch(/^3\./);
-      expect(doc.paths['/v1/telemetry']).toBeDefined();
-      expect(doc.paths['/v1/telemetry']!.post).toBeDefined();
-      const sampleSchema = doc.components.schemas.Sample;
-      expect(sampleSchema).toBeDefined();
-      expect(Object.keys(sampleSchema.properties)).toEqual(expect.arrayContaining(['ts', 'region', 'latency_ms', 'dims']));
-      expect(sampleSchema.required).toEqual(expect.arrayContaining(['ts', 'region']));
-      // The batch refers to the Sample schema rather than inlining it.
-      expect(JSON.stringify(doc.paths['/v1/telemetry'])).toContain('TelemetryBatch');
-      expect(JSON.stringify(doc.components.schemas.TelemetryBatch)).toContain('#/components/schemas/Sample');
-    }
+    const r = await send(t.url, 'GET', '/docs/openapi.json');
+    expect(r.status).toBe(200);
+    const doc = r.body as { openapi: string; paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, any> } };
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.paths['/v1/telemetry']).toBeDefined();
+    expect(doc.paths['/v1/telemetry']!.post).toBeDefined();
+    const sampleSchema = doc.components.schemas.Sample;
+    expect(sampleSchema).toBeDefined();
+    expect(Object.keys(sampleSchema.properties)).toEqual(expect.arrayContaining(['ts', 'region', 'latency_ms', 'dims']));
+    expect(sampleSchema.required).toEqual(expect.arrayContaining(['ts', 'region']));
+    // The batch refers to the Sample schema rather than inlining it.
+    expect(JSON.stringify(doc.paths['/v1/telemetry'])).toContain('TelemetryBatch');
+    expect(JSON.stringify(doc.components.schemas.TelemetryBatch)).toContain('#/components/schemas/Sample');
   });
 
   it('GET /metrics serves Prometheus text with every qoswatch_* family', async () => {

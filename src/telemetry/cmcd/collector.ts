@@ -6,7 +6,8 @@ import type { Env } from '../../config/env.js';
 import type { Metrics } from '../../metrics.js';
 import { badRequest } from '../../shared/http-errors.js';
 import { httpIngest } from '../http-ingest.js';
-import { errorBodySchema, fieldErrorSchema, keyQuerySchema } from '../schemas.js';
+import { SECURITY, jsonResponse } from '../../shared/openapi.js';
+import { COLLECTOR_ERRORS, contentEncodingSchema, fieldErrorSchema, keyQuerySchema } from '../schemas.js';
 import { MAX_REPORTS, parseCmcdLines, reportLines } from './parse.js';
 import { CmcdSessions } from './sessions.js';
 
@@ -65,14 +66,17 @@ export const cmcdCollector: FastifyPluginAsyncZod<CmcdCollectorOptions> = async 
     {
       bodyLimit: env.QOSWATCH_MAX_BODY,
       schema: {
+        operationId: 'ingestCmcd',
         summary: 'Post CMCD v2 event reports (zero-code player integration)',
         description:
           'Bearer ingest key or ?key=. Content-Type application/cmcd: one CMCD v2 event report per line (RFC 8941 dictionary), as hls.js, dash.js and Shaka send to a CMCD event target. Player states become play/stall/startup/error samples per session. Valid reports are kept even when others are rejected.',
         tags: ['telemetry'],
+        security: SECURITY.ingest,
         consumes: [CMCD_MIME_TYPE],
+        headers: z.object({ 'content-encoding': contentEncodingSchema }),
         querystring: keyQuerySchema.extend({ region: regionSchema.optional() }),
         body: z.string().describe('one CMCD v2 event report per line'),
-        response: { 202: cmcdResultSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema, 415: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema },
+        response: { 202: jsonResponse(cmcdResultSchema, 'Accepted: the valid reports are applied; `rejected` names each refused one and why'), ...COLLECTOR_ERRORS },
       },
     },
     async (req, reply) => {
