@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { actorOf } from '../accounts/access.js';
 import type { Metrics } from '../metrics.js';
 import { AppError, unauthorized } from '../shared/http-errors.js';
-import { AUTHED_ERRORS, SECURITY, errorResponses, jsonResponse } from '../shared/openapi.js';
+import { AUTHED_ERRORS, SECURITY, errorResponses, jsonResponse, noContent } from '../shared/openapi.js';
 import { bearer } from '../tenants/auth.js';
 import { toIso } from '../util/units.js';
 import { mappingSchema } from './model.js';
@@ -47,7 +47,7 @@ export const sourceAdminRoutes: FastifyPluginAsyncZod<{ clock: () => number }> =
   const tags = ['sources'];
   const security = SECURITY.staff;
 
-  app.get('/v1/sources', { schema: { tags, security, operationId: 'listAlertSources', summary: 'Alert sources: Alertmanager, Grafana, PagerDuty Events v2, generic webhooks, heartbeats', response: { 200: z.object({ sources: z.array(sourceView) }), ...AUTHED_ERRORS } } }, async () => ({
+  app.get('/v1/sources', { schema: { tags, security, operationId: 'listAlertSources', summary: 'Alert sources: Alertmanager, Grafana, PagerDuty Events v2, generic webhooks, heartbeats', response: { 200: jsonResponse(z.object({ sources: z.array(sourceView) }), 'The sources, oldest first'), ...AUTHED_ERRORS } } }, async () => ({
     sources: (await app.sources.list()).map(view),
   }));
 
@@ -56,7 +56,7 @@ export const sourceAdminRoutes: FastifyPluginAsyncZod<{ clock: () => number }> =
     {
       schema: {
         tags, security, operationId: 'createAlertSource', summary: 'Creates an alert source; its secret is shown once', body: createSourceSchema,
-        response: { 201: z.object({ source: sourceView, secret: z.string().describe('send it as "Authorization: Bearer <secret>", ?token=, or (PagerDuty) the routing_key') }), ...AUTHED_ERRORS, ...errorResponses(409) },
+        response: { 201: jsonResponse(z.object({ source: sourceView, secret: z.string().describe('send it as "Authorization: Bearer <secret>", ?token=, or (PagerDuty) the routing_key') }), 'Created; the secret is shown only here'), ...AUTHED_ERRORS, ...errorResponses(409) },
       },
     },
     async (req, reply) => {
@@ -66,13 +66,13 @@ export const sourceAdminRoutes: FastifyPluginAsyncZod<{ clock: () => number }> =
     },
   );
 
-  app.get('/v1/sources/:id', { schema: { tags, security, operationId: 'getAlertSource', summary: 'One alert source', params: idParams, response: { 200: sourceView, ...AUTHED_ERRORS, ...errorResponses(404) } } }, async (req) =>
+  app.get('/v1/sources/:id', { schema: { tags, security, operationId: 'getAlertSource', summary: 'One alert source', params: idParams, response: { 200: jsonResponse(sourceView, 'The source'), ...AUTHED_ERRORS, ...errorResponses(404) } } }, async (req) =>
     view(await app.sources.require(req.params.id)),
   );
 
   app.patch(
     '/v1/sources/:id',
-    { schema: { tags, security, operationId: 'updateAlertSource', summary: "Changes a source's mapping or settings", params: idParams, body: updateSourceSchema, response: { 200: sourceView, ...AUTHED_ERRORS, ...errorResponses(404) } } },
+    { schema: { tags, security, operationId: 'updateAlertSource', summary: "Changes a source's mapping or settings", params: idParams, body: updateSourceSchema, response: { 200: jsonResponse(sourceView, 'The source as changed'), ...AUTHED_ERRORS, ...errorResponses(404) } } },
     async (req) => {
       const before = await app.sources.require(req.params.id);
       const after = await app.sources.update(req.params.id, req.body, clock());
@@ -83,7 +83,7 @@ export const sourceAdminRoutes: FastifyPluginAsyncZod<{ clock: () => number }> =
 
   app.post(
     '/v1/sources/:id/secret',
-    { schema: { tags, security, operationId: 'rotateAlertSourceSecret', summary: 'A new secret for a source; the old one stops working at once', params: idParams, response: { 200: z.object({ secret: z.string() }), ...AUTHED_ERRORS, ...errorResponses(404) } } },
+    { schema: { tags, security, operationId: 'rotateAlertSourceSecret', summary: 'A new secret for a source; the old one stops working at once', params: idParams, response: { 200: jsonResponse(z.object({ secret: z.string() }), 'The new secret, shown only here'), ...AUTHED_ERRORS, ...errorResponses(404) } } },
     async (req) => {
       const secret = await app.sources.rotate(req.params.id, clock());
       const s = await app.sources.require(req.params.id);
@@ -94,7 +94,7 @@ export const sourceAdminRoutes: FastifyPluginAsyncZod<{ clock: () => number }> =
 
   app.delete(
     '/v1/sources/:id',
-    { schema: { tags, security, operationId: 'deleteAlertSource', summary: 'Deletes a source; its firing alerts clear', params: idParams, response: { 204: z.undefined(), ...AUTHED_ERRORS, ...errorResponses(404) } } },
+    { schema: { tags, security, operationId: 'deleteAlertSource', summary: 'Deletes a source; its firing alerts clear', params: idParams, response: { 204: noContent('Deleted'), ...AUTHED_ERRORS, ...errorResponses(404) } } },
     async (req, reply) => {
       const s = await app.sources.remove(req.params.id, clock());
       await app.audit.record(actorOf(req), 'source.delete', `source:${s.name}`, { before: view(s) }, clock());
@@ -180,7 +180,7 @@ export const sourceReceiverRoutes: FastifyPluginAsyncZod<{ clock: () => number; 
   const pingSchema = (operationId: string) => ({
     tags, security, operationId, params: idParams, querystring: tokenQuery,
     summary: "A monitored job's heartbeat: pings at least every period; a missed one fires an alert, the next ping clears it",
-    response: { 200: z.object({ ok: z.literal(true), incidents: z.array(z.number().int()) }), ...errorResponses(400, 401, 429) },
+    response: { 200: jsonResponse(z.object({ ok: z.literal(true), incidents: z.array(z.number().int()) }), 'Noted; incidents its alert cleared'), ...errorResponses(400, 401, 429) },
   });
   app.post('/v1/sources/:id/ping', { bodyLimit: 64 * 1024, schema: pingSchema('pingHeartbeat') }, (req) => ping(req, req.params.id));
   app.get('/v1/sources/:id/ping', { schema: pingSchema('pingHeartbeatByGet') }, (req) => ping(req, req.params.id));
