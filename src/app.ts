@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type ZodTypeProvider, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { healthRoutes } from './api/health.js';
+import { heartbeatPlugin } from './api/heartbeat.js';
 import { loopBusyPlugin } from './api/loop-busy.js';
 import { type Env, publicUrlOf } from './config/env.js';
 import type { FileConfig } from './config/file.js';
@@ -126,6 +127,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(leaderDutiesPlugin);
   await app.register(loopBusyPlugin, { maxMs: env.QOSWATCH_MAX_EVENT_LOOP_DELAY, metrics });
   await app.register(healthRoutes, { metrics, env });
+  await app.register(heartbeatPlugin, { env, metrics });
   await app.register(collectors, { env, metrics, clock });
   await app.register(accountRoutes, { env, clock });
   await app.register(keyRoutes, { clock });

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HEARTBEAT_OUTCOMES } from './api/heartbeat.js';
 import { TIMELINE_KINDS } from './incidents/model.js';
 import { PROVIDER_IDS } from './notify/registry.js';
 import type { Transition } from './rules/alert-state.js';
@@ -204,6 +205,7 @@ export class Metrics {
     { kind: SOURCE_KINDS, outcome: SOURCE_OUTCOMES },
   );
   readonly sourceRefused = this.closedCounter('qoswatch_source_requests_refused_total', 'Requests to alert source endpoints refused, by reason', { reason: SOURCE_REFUSALS });
+  readonly heartbeatPings = this.closedCounter('qoswatch_heartbeat_pings_total', 'Own heartbeats to QOSWATCH_HEARTBEAT_URL: sent (answered 2xx), failed, or skipped (this node not ready)', { outcome: HEARTBEAT_OUTCOMES });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });

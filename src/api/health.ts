@@ -1,4 +1,5 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { type Env, ROLES } from '../config/env.js';
@@ -19,6 +20,35 @@ const readySchema = z.object({
 /** How long the state store may take to answer a readiness probe. */
 const STATE_PROBE_MS = 2000;
 
+/** The roles /readyz answers for. */
+export const READY_ROLES = ['telemetry', 'worker', 'leader', 'api'] as const;
+export type ReadyRole = (typeof READY_ROLES)[number];
+
+/** Why this node is not ready for `role`, or undefined when it is: the checks of /readyz (the own heartbeat runs them too). */
+export async function notReady(app: FastifyInstance, role: ReadyRole): Promise<string | undefined> {
+  if (role === 'leader') return app.leadership.isLeader() ? undefined : 'this node does not lead now (a standby, or QOSWATCH_ROLES has no leader)';
+  if (role === 'api') {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${STATE_PROBE_MS} ms`)), STATE_PROBE_MS)));
+    try {
+      await Promise.race([app.state.meta.get('readiness-probe'), timeout]);
+      return undefined;
+    } catch (err) {
+      return `the state store does not answer: ${err instanceof Error ? err.message : String(err)}`;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  if (role === 'worker') {
+    if (!app.roles.includes('worker')) return 'this node evaluates no partition (QOSWATCH_ROLES has no worker)';
+    return app.nats?.nc.isClosed() ? 'the connection to NATS is closed: no partition can be read' : undefined;
+  }
+  if (!app.roles.includes('collector')) return 'this node takes no telemetry (QOSWATCH_ROLES has no collector)';
+  if (app.nats?.nc.isClosed()) return 'the connection to NATS is closed: telemetry cannot be stored';
+  const telemetry = app.pipeline.readiness();
+  return telemetry.ready ? undefined : telemetry.detail;
+}
+
 const METRICS_AUTH = '/metrics needs "Authorization: Bearer <token>" with QOSWATCH_METRICS_TOKEN or the admin token';
 
 /**
@@ -38,31 +68,6 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
     async () => ({ status: 'ok' as const }),
   );
 
-  /** Why this node is not ready for `role`, or undefined when it is. */
-  const notReady = async (role: 'telemetry' | 'worker' | 'leader' | 'api', telemetry: { ready: boolean; detail?: string }): Promise<string | undefined> => {
-    if (closing) return 'shutting down';
-    if (role === 'leader') return app.leadership.isLeader() ? undefined : 'this node does not lead now (a standby, or QOSWATCH_ROLES has no leader)';
-    if (role === 'api') {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${STATE_PROBE_MS} ms`)), STATE_PROBE_MS)));
-      try {
-        await Promise.race([app.state.meta.get('readiness-probe'), timeout]);
-        return undefined;
-      } catch (err) {
-        return `the state store does not answer: ${err instanceof Error ? err.message : String(err)}`;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
-    if (role === 'worker') {
-      if (!app.roles.includes('worker')) return 'this node evaluates no partition (QOSWATCH_ROLES has no worker)';
-      return app.nats?.nc.isClosed() ? 'the connection to NATS is closed: no partition can be read' : undefined;
-    }
-    if (!app.roles.includes('collector')) return 'this node takes no telemetry (QOSWATCH_ROLES has no collector)';
-    if (app.nats?.nc.isClosed()) return 'the connection to NATS is closed: telemetry cannot be stored';
-    return telemetry.ready ? undefined : telemetry.detail;
-  };
-
   app.get(
     '/readyz',
     {
@@ -71,14 +76,14 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics: Metrics; env: Env }>
         tags: ['operations'],
         summary: 'Ready for a role: telemetry (default: takes telemetry; storage reachable, or spooling), worker (can own partitions), leader (runs paging now), or api (the state store answers)',
         security: SECURITY.none,
-        querystring: z.strictObject({ role: z.enum(['telemetry', 'worker', 'leader', 'api']).default('telemetry') }),
+        querystring: z.strictObject({ role: z.enum(READY_ROLES).default('telemetry') }),
         response: { 200: jsonResponse(readySchema, 'Ready for the role'), ...errorResponses(400), 503: jsonResponse(readySchema, 'Not ready for the role: `detail` says why') },
       },
     },
     async (req, reply) => {
       const r = app.pipeline.readiness();
       const depth = app.pipeline.spool.depth;
-      const why = await notReady(req.query.role, r);
+      const why = closing ? 'shutting down' : await notReady(app, req.query.role);
       const node = { mode: env.QOSWATCH_MODE, roles: [...app.roles], leader: app.leadership.isLeader() };
       const detail = req.query.role === 'telemetry' ? (why ?? r.detail) : why;
       const body = { storage: r.storage, ready: why === undefined, detail, spool: { points: depth.lines, bytes: depth.bytes }, node };

@@ -150,6 +150,8 @@ export const envSchema = z.object({
   QOSWATCH_SPOOL_MAX: sizeSchema(1024 ** 2, 1024 ** 4).default(1024 ** 3),
   QOSWATCH_RAW_SAMPLES: bool.default(false),
   QOSWATCH_SELF_METRICS_INTERVAL: durationSchema(0, 3_600_000).default(10_000),
+  QOSWATCH_HEARTBEAT_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
+  QOSWATCH_HEARTBEAT_INTERVAL: durationSchema(1000, 3_600_000).default(60_000),
   QOSWATCH_SHUTDOWN_TIMEOUT: durationSchema(0, 600_000).default(10_000),
 
   INFLUX_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
