@@ -206,7 +206,7 @@ export const sourceReceiverRoutes: FastifyPluginAsyncZod<{ clock: () => number; 
         const e = err as AppError & { statusCode?: number };
         const status = e.status ?? e.statusCode ?? 500;
         if (status >= 500) throw err;
-        return reply.code(status as 400).headers(e.headers ?? {}).send({ status: status === 401 ? 'invalid event' : status === 429 ? 'throttle event' : 'invalid event', message: e.message, errors: [e.message], error: e.code ?? 'bad_request' });
+        void reply.code(status as 400).headers(e.headers ?? {}).send({ status: status === 401 ? 'invalid event' : status === 429 ? 'throttle event' : 'invalid event', message: e.message, errors: [e.message], error: e.code ?? 'bad_request' });
       },
     },
     async (req, reply) => {
