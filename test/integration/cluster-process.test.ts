@@ -207,4 +207,41 @@ describe.runIf(PG_URL && NATS_URL)('cluster mode: nodes sharing PostgreSQL and N
       await drop();
     }
   });
+
+  it('an alert source takes alerts on any node and the leader pages them; a missed heartbeat fires, and a ping to any node clears it', async () => {
+    const { schema, drop } = freshSchema();
+    const doc = pagingOnCall((p) => receiver.url(p));
+    personIn(doc, 'alice').notify = ['ops-hook'];
+    const common = {
+      QOSWATCH_MODE: 'cluster', DATABASE_URL: PG_URL!, DATABASE_SCHEMA: schema, NATS_URL: NATS_URL!, QOSWATCH_NATS_PREFIX: testPrefix(),
+      QOSWATCH_PARTITIONS: '4', QOSWATCH_LEASE_TTL: '1s', QOSWATCH_LEADER_CHECK: '200ms', QOSWATCH_RULES_DIR: writeRules([pagingRule()]),
+      QOSWATCH_ONCALL: writeOnCall(doc), QOSWATCH_SHUTDOWN_TIMEOUT: '1s',
+    };
+    try {
+      const a = await service({ ...common, QOSWATCH_ROLES: 'collector,worker,leader', QOSWATCH_NODE_ID: 'node-a' });
+      const b = await service({ ...common, QOSWATCH_ROLES: 'leader', QOSWATCH_NODE_ID: 'node-b' });
+      await waitFor('node-a to lead', async () => ((await leader(a.url)) === 1 ? true : undefined));
+      const am = (await api(b.url, 'POST', '/v1/sources', { name: 'prom', kind: 'alertmanager' })).body;
+      const post = (url: string, body: unknown) => fetch(`${url}${am.source.endpoint}`, { method: 'POST', headers: { authorization: `Bearer ${am.secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const alert = (status: string) => ({ alerts: [{ status, labels: { alertname: 'OriginDown', region: 'eu-west', severity: 'critical' }, annotations: { summary: 'Origin down' }, fingerprint: 'f1' }] });
+      // Posted to the standby node: stored in PostgreSQL, paged by the leader.
+      expect((await post(b.url, alert('firing'))).status).toBe(202);
+      const inc = await waitFor('the incident on the leader', async () => (await incidents(a.url))[0]);
+      expect(inc).toMatchObject({ region: 'eu-west', priority: 'P1', state: 'open' });
+      await waitFor('alice paged by the leader', () => receiver.to(OPS_HOOK).find((r) => json(r).incident.id === inc.id));
+      // The same alert through the other node changes nothing; its resolve through it mitigates.
+      expect(await (await post(a.url, alert('firing'))).json()).toEqual({ accepted: 1, rejected: [], incidents: [] });
+      expect((await post(a.url, alert('resolved'))).status).toBe(202);
+      expect((await incidents(b.url))[0].state).toBe('mitigated');
+
+      const hb = (await api(b.url, 'POST', '/v1/sources', { name: 'job', kind: 'heartbeat', settings: { period: '2s', grace: '1s' } })).body;
+      const missed = await waitFor('the missed heartbeat`s incident', async () => (await incidents(b.url)).find((i) => i.title.startsWith('no heartbeat from job')), 15_000);
+      const ping = await fetch(`${b.url}${hb.source.endpoint}?token=${hb.secret}`);
+      expect(await ping.json()).toEqual({ ok: true, incidents: [missed.id] });
+      expect((await incidents(a.url)).find((i) => i.id === missed.id).state).toBe('mitigated');
+      for (const node of [a, b]) expect(node.output).not.toContain(hb.secret);
+    } finally {
+      await drop();
+    }
+  });
 });
