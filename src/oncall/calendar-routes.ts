@@ -52,8 +52,8 @@ export const calendarRoutes: FastifyPluginAsyncZod<{ clock: () => number; public
       if (feed.kind === 'schedule' && !schedules.has(feed.target)) throw notFound(`schedule ${feed.target} is no longer in the on-call file`);
       if (feed.kind === 'person' && !people.has(feed.target)) throw notFound(`person ${feed.target} is no longer in the on-call file`);
       const shifts = feed.kind === 'schedule'
-        ? scheduleShifts(app.oncall.schedule(feed.target), from, to)
-        : personShifts([...schedules.keys()].map((id) => app.oncall.schedule(id)), feed.target, from, to);
+        ? await scheduleShifts(app.oncall.schedule(feed.target), from, to)
+        : await personShifts([...schedules.keys()].map((id) => app.oncall.schedule(id)), feed.target, from, to);
       const title = `On call: ${feed.kind === 'schedule' ? feed.target : people.get(feed.target)!.name}`;
       const text = renderFeed({ title, shifts, name: (p) => people.get(p)?.name ?? p, now });
       return reply.type('text/calendar; charset=utf-8').header('cache-control', 'private, no-cache').send(text);
