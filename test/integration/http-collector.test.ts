@@ -159,7 +159,7 @@ describe('POST /v1/telemetry: authentication', () => {
     expectErrorBody(emptyQuery, 'unauthorized');
 
     // Nothing of these reached the pipeline.
-    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBeUndefined();
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(0);
     expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="unauthorized"}')).toBe(5);
   });
 
@@ -217,7 +217,7 @@ describe('POST /v1/telemetry: CORS and sendBeacon', () => {
     expect(allowHeaders).toEqual(expect.arrayContaining(['authorization', 'content-type', 'content-encoding']));
     expect(String(r.headers['access-control-allow-methods'])).toMatch(/POST/);
     // A preflight carries no credentials and must not be refused for that, nor counted as a rate-limited request.
-    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="unauthorized"}')).toBeUndefined();
+    expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="http",reason="unauthorized"}')).toBe(0);
   });
 
   it('sets CORS headers on the POST itself and exposes Retry-After', async () => {
@@ -395,7 +395,7 @@ describe('POST /v1/telemetry: validation', () => {
     const unknownField = await post(t, json({ ...batch(), extra: true }));
     expect(unknownField.status).toBe(400);
     expect(unknownField.body.message).toMatch(/extra/);
-    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBeUndefined();
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="http"}')).toBe(0);
   });
 
   it('answers 400 for invalid JSON and an empty body', async () => {

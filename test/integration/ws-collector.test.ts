@@ -495,7 +495,7 @@ describe('WebSocket limits and close codes', () => {
     expect(msgs[3]).toMatchObject({ seq: null, error: 'too_many_requests', retry_after_ms: expect.any(Number) });
     expect(msgs[4]).toMatchObject({ seq: 2, error: 'too_many_requests' });
     expect(metricValue(await metricsText(t.url), 'qoswatch_requests_refused_total{transport="ws",reason="rate_limited"}')).toBe(2);
-    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="ws"}')).toBeUndefined();
+    expect(metricValue(await metricsText(t.url), 'qoswatch_samples_accepted_total{transport="ws"}')).toBe(0);
   });
 
   it('does not limit upgrades per client IP: many viewers share one NAT', async () => {
