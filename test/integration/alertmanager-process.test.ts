@@ -1,11 +1,11 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from '../helpers/app.js';
 import { api, incidents } from '../helpers/alerting.js';
 import { AlertmanagerProcess, HAVE_ALERTMANAGER, pagerDutyReceiver, webhookReceiver } from '../helpers/alertmanager.js';
 import { OPS_HOOK, pagingFixtureEnv, timeline, useLoopbackServers } from '../helpers/paging.js';
 import { waitFor } from '../helpers/ports.js';
 import { json } from '../helpers/receiver.js';
-import { ServiceProcess } from '../helpers/service.js';
+import { servicesKilledAfterEach } from '../helpers/service.js';
 
 /**
  * A real Alertmanager pages a person through qoswatch: Prometheus-style alerts posted to Alertmanager reach the built
@@ -13,22 +13,21 @@ import { ServiceProcess } from '../helpers/service.js';
  * on-call person at a loopback receiver, and Alertmanager's `resolved` notification mitigates it.
  */
 const { receiver } = useLoopbackServers();
-const running: { stop(): Promise<void> }[] = [];
-afterAll(async () => {
-  await Promise.allSettled(running.map((p) => p.stop()));
+const service = servicesKilledAfterEach();
+const managers: AlertmanagerProcess[] = [];
+afterEach(async () => {
+  await Promise.allSettled(managers.splice(0).map((m) => m.stop()));
 });
 
 describe.skipIf(!HAVE_ALERTMANAGER)('a real Alertmanager', () => {
   it('pages through qoswatch, and its resolved notification mitigates the incident', async () => {
-    const svc = new ServiceProcess({ ...pagingFixtureEnv(receiver), QOSWATCH_LOG_LEVEL: 'info' });
-    running.push(svc);
-    await svc.start();
+    const svc = await service({ ...pagingFixtureEnv(receiver), QOSWATCH_LOG_LEVEL: 'info' });
     const created = await api(svc.url, 'POST', '/v1/sources', { name: 'prometheus', kind: 'alertmanager', mapping: { severities: { page: 'P0', critical: 'P1' } } });
     expect(created.status).toBe(201);
     const { source, secret } = created.body;
 
     const am = new AlertmanagerProcess(webhookReceiver(`${svc.url}${source.endpoint}`, secret));
-    running.push(am);
+    managers.push(am);
     await am.start();
     const alert = { labels: { alertname: 'OriginDown', job: 'origin', instance: 'origin-1:9100', region: 'eu-west', severity: 'page' }, annotations: { summary: 'Origin origin-1 is down', runbook_url: 'https://runbooks.example.test/origin-down' }, generatorURL: 'http://prometheus.example.test/graph' };
     await am.post([{ ...alert, startsAt: new Date().toISOString() }]);
@@ -51,12 +50,10 @@ describe.skipIf(!HAVE_ALERTMANAGER)('a real Alertmanager', () => {
   });
 
   it("through its PagerDuty integration (Events API v2, qoswatch's /v2/enqueue): triggers and resolves", async () => {
-    const svc = new ServiceProcess({ ...pagingFixtureEnv(receiver), QOSWATCH_LOG_LEVEL: 'info' });
-    running.push(svc);
-    await svc.start();
+    const svc = await service({ ...pagingFixtureEnv(receiver), QOSWATCH_LOG_LEVEL: 'info' });
     const created = await api(svc.url, 'POST', '/v1/sources', { name: 'am-pagerduty', kind: 'pagerduty', mapping: { region: 'us-east' } });
     const am = new AlertmanagerProcess(pagerDutyReceiver(`${svc.url}/v2/enqueue`, created.body.secret));
-    running.push(am);
+    managers.push(am);
     await am.start();
     const alert = { labels: { alertname: 'PackagerStuck', job: 'packager', severity: 'critical' }, annotations: { summary: 'Packager stuck' } };
     await am.post([{ ...alert, startsAt: new Date().toISOString() }]);
