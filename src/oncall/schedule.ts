@@ -59,11 +59,24 @@ export interface Shift extends OnCall {
 const DAY = 86_400_000;
 const at = atWallClock;
 
+/**
+ * Handoffs computed so far, per rotation (immutable configuration): zone arithmetic is most of the cost of resolving a
+ * schedule, and turnAt, onCallAt and boundaries ask for the same handoffs again and again.
+ */
+const handoffs = new WeakMap<Rotation, { first: DateTime; at: Map<number, number> }>();
+/** Handoffs kept per rotation at most (a long-running service asks for ever later ones). */
+const MAX_CACHED_HANDOFFS = 4096;
+
 /** The instant of handoff number `n` (0 = the first). */
 export function handoffAt(r: Rotation, n: number): number {
-  const first = at(DateTime.fromISO(r.start, { zone: r.timezone }), r.handoff);
-  if (r.lengthMs % DAY === 0) return at(first.plus({ days: (n * r.lengthMs) / DAY }), r.handoff).toMillis();
-  return first.toMillis() + n * r.lengthMs;
+  let c = handoffs.get(r);
+  if (!c) handoffs.set(r, (c = { first: at(DateTime.fromISO(r.start, { zone: r.timezone }), r.handoff), at: new Map() }));
+  const known = c.at.get(n);
+  if (known !== undefined) return known;
+  const t = r.lengthMs % DAY === 0 ? at(c.first.plus({ days: (n * r.lengthMs) / DAY }), r.handoff).toMillis() : c.first.toMillis() + n * r.lengthMs;
+  if (c.at.size >= MAX_CACHED_HANDOFFS) c.at.clear();
+  c.at.set(n, t);
+  return t;
 }
 
 /** The turn in force at `t` (negative before the first handoff). */
@@ -95,26 +108,42 @@ function restrictionCovers(x: Restriction, zone: string, t: number): boolean {
   return false;
 }
 
-export function layerMember(l: Layer, t: number): string | undefined {
-  if (l.restrictions.length && !l.restrictions.some((x) => restrictionCovers(x, l.rotation.timezone, t))) return undefined;
+/** Whether a layer is on at `t` (its restrictions allow it). */
+type Covers = (l: Layer, t: number) => boolean;
+const coversAt: Covers = (l, t) => !l.restrictions.length || l.restrictions.some((x) => restrictionCovers(x, l.rotation.timezone, t));
+
+export function layerMember(l: Layer, t: number, covers: Covers = coversAt): string | undefined {
+  if (!covers(l, t)) return undefined;
   return rotationMember(l.rotation, t);
 }
 
 /** Exactly who is on call at `t`: the latest override covering it, else the last layer with someone, else nobody. */
-export function onCallAt(s: Schedule, t: number): OnCall | undefined {
+export function onCallAt(s: Schedule, t: number, covers: Covers = coversAt): OnCall | undefined {
   for (let i = s.overrides.length - 1; i >= 0; i--) {
     const o = s.overrides[i]!;
     if (t >= o.start && t < o.end) return { person: o.person, source: 'override' };
   }
   for (let i = s.layers.length - 1; i >= 0; i--) {
-    const person = layerMember(s.layers[i]!, t);
+    const person = layerMember(s.layers[i]!, t, covers);
     if (person !== undefined) return { person, source: s.layers[i]!.id };
   }
   return undefined;
 }
 
-/** Every instant in [from, to) where the answer of onCallAt may change. */
-function boundaries(s: Schedule, from: number, to: number): number[] {
+/** A layer's restriction windows that can cover [from, to): each day's, from the day before `from` (past midnight). */
+function restrictionWindows(l: Layer, from: number, to: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let day = DateTime.fromMillis(from, { zone: l.rotation.timezone }).startOf('day').minus({ days: 1 }); day.toMillis() < to; day = day.plus({ days: 1 })) {
+    for (const x of l.restrictions) {
+      if (!x.days.includes(weekdayOf(day))) continue;
+      out.push([at(day, x.from).toMillis(), x.to > x.from ? at(day, x.to).toMillis() : at(day.plus({ days: 1 }), x.to).toMillis()]);
+    }
+  }
+  return out;
+}
+
+/** Every instant in [from, to) where the answer of onCallAt may change: handoffs, override and window edges. */
+function boundaries(s: Schedule, from: number, to: number, windows: ReadonlyMap<Layer, readonly [number, number][]>): number[] {
   const out = new Set<number>([from]);
   const add = (t: number) => t > from && t < to && out.add(t);
   for (const o of s.overrides) (add(o.start), add(o.end));
@@ -125,13 +154,7 @@ function boundaries(s: Schedule, from: number, to: number): number[] {
       if (h >= to) break;
       add(h);
     }
-    let day = DateTime.fromMillis(from, { zone: r.timezone }).startOf('day').minus({ days: 1 });
-    for (; day.toMillis() < to; day = day.plus({ days: 1 })) {
-      for (const x of l.restrictions) {
-        add(at(day, x.from).toMillis());
-        add(at(day, x.to).toMillis());
-      }
-    }
+    for (const [start, end] of windows.get(l) ?? []) (add(start), add(end));
   }
   return [...out].sort((a, b) => a - b);
 }
@@ -139,10 +162,13 @@ function boundaries(s: Schedule, from: number, to: number): number[] {
 /** The resolved schedule over [from, to): consecutive shifts, one per person and source, gaps left out. */
 export function shifts(s: Schedule, from: number, to: number): Shift[] {
   const out: Shift[] = [];
-  const points = boundaries(s, from, to);
+  // Restriction windows once for the span, rather than zone arithmetic at every boundary.
+  const windows = new Map(s.layers.filter((l) => l.restrictions.length).map((l) => [l, restrictionWindows(l, from, to)]));
+  const covers: Covers = (l, t) => !l.restrictions.length || windows.get(l)!.some(([start, end]) => t >= start && t < end);
+  const points = boundaries(s, from, to, windows);
   points.forEach((start, i) => {
     const end = points[i + 1] ?? to;
-    const who = onCallAt(s, start);
+    const who = onCallAt(s, start, covers);
     if (!who) return;
     const last = out.at(-1);
     if (last && last.end === start && last.person === who.person && last.source === who.source) (last as { end: number }).end = end;
