@@ -1,6 +1,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { type ZodTypeProvider, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { docsRoutes } from './api/docs.js';
 import { healthRoutes } from './api/health.js';
 import { heartbeatPlugin } from './api/heartbeat.js';
 import { loopBusyPlugin } from './api/loop-busy.js';
@@ -144,7 +145,6 @@ export async function buildApp(opts: AppOptions): Promise<App> {
   await app.register(sourceAdminRoutes, { clock });
   await app.register(sourceReceiverRoutes, { clock, metrics });
   await app.register(consoleRoutes);
-  app.get('/docs', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/docs/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(docsRoutes);
   return app;
 }
