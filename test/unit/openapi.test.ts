@@ -1,12 +1,17 @@
 import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
-import { type ZodTypeProvider, jsonSchemaTransformObject, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { type ZodTypeProvider, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { badRequest, registerErrorHandler, tooManyRequests } from '../../src/shared/http-errors.js';
-import { SECURITY, SECURITY_SCHEMES, errorResponses, jsonResponse, openApiTransform } from '../../src/shared/openapi.js';
+import { SECURITY, SECURITY_SCHEMES, errorResponses, jsonResponse, openApiTransform, openApiTransformObject } from '../../src/shared/openapi.js';
 
-type Doc = { paths: Record<string, Record<string, { security?: unknown; responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, unknown> }> }>> };
+type Doc = { components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> }; paths: Record<string, Record<string, { security?: unknown; requestBody?: any; responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, unknown> }> }>> };
+
+// A request body with a component id (defined once, as modules define theirs: ids are global), and a field taking a
+// number or a string turned into one.
+const when = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]);
+const order = z.object({ at: when }).meta({ id: 'TestOrder' });
 
 /** A small app wired as app.ts wires the real one, with one route using the shared vocabulary. */
 async function tiny() {
@@ -14,7 +19,7 @@ async function tiny() {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandler(app);
-  await app.register(swagger, { openapi: { info: { title: 't', version: '1' }, components: { securitySchemes: SECURITY_SCHEMES } }, transform: openApiTransform, transformObject: jsonSchemaTransformObject });
+  await app.register(swagger, { openapi: { openapi: '3.1.0', info: { title: 't', version: '1' }, components: { securitySchemes: SECURITY_SCHEMES } }, transform: openApiTransform, transformObject: openApiTransformObject });
   app.get(
     '/thing',
     {
@@ -31,6 +36,9 @@ async function tiny() {
       if (req.query.fail === '400') throw badRequest('fail: no');
       return { ok: true, extra: 'not in the schema' };
     },
+  );
+  app.post('/orders', { schema: { operationId: 'createOrder', summary: 'An order', security: SECURITY.ingest, body: order, response: { 202: jsonResponse(z.object({ ok: z.boolean() }), 'Taken'), ...errorResponses(400) } } }, async (_req, reply) =>
+    reply.code(202).send({ ok: true }),
   );
   await app.ready();
   return app;
@@ -63,6 +71,17 @@ describe('shared OpenAPI vocabulary', () => {
     expect(limited.json()).toEqual({ error: 'too_many_requests', message: 'slow down' });
     const bad = await app.inject({ url: '/thing?fail=400' });
     expect(bad.json()).toEqual({ error: 'bad_request', message: 'fail: no' });
+  });
+
+  it('keeps every branch of a union, names request-only components plainly and lists only what is used', async () => {
+    app = await tiny();
+    const doc = app.swagger() as unknown as Doc;
+    expect(doc.paths['/orders']!.post!.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/TestOrder' });
+    // The zod type provider's own transform dropped the transformed branch; its output variant (unused) is gone.
+    expect(doc.components.schemas.TestOrder).toMatchObject({ properties: { at: { anyOf: [{ type: 'integer' }, { type: 'string', pattern: '^\\d+$' }] } } });
+    expect(Object.keys(doc.components.schemas).sort()).toEqual(['Error', 'TestOrder']);
+    // Schemes no operation accepts are left out (unused components are a lint warning).
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['adminToken', 'ingestKey', 'ingestKeyQuery', 'session']);
   });
 
   it('names an audience for every way in, and none as an explicit empty requirement', () => {
