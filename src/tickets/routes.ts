@@ -41,7 +41,8 @@ const tenantTicketView = ticketView
   .omit({ id: true, public_id: true, incident_id: true, assignee: true })
   .extend({ id: z.string().describe('public id (random)') })
   .meta({ id: 'TenantTicket' });
-const tenantEventView = eventView.omit({ id: true });
+/** A tenant reads what happened and when, not who did it: the engineers stay unnamed, as the assignee does. */
+const tenantEventView = eventView.omit({ id: true, actor: true });
 const idParams = z.object({ id: z.coerce.number().int().positive() });
 const filters = { state: csv(TICKET_STATES).optional(), priority: csv(PRIORITIES).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) };
 const listQuery = z.strictObject({ ...filters, before: z.coerce.number().int().positive().optional() });
@@ -169,7 +170,7 @@ export const ticketRoutes: FastifyPluginAsyncZod<{ env: Env; clock: () => number
       return { ...rest, id: publicId };
     };
     // Event data as the customer reads it: no incident numbers.
-    const tenantEvent = ({ id: _id, ...e }: TicketEvent) => {
+    const tenantEvent = ({ id: _id, actor: _actor, ...e }: TicketEvent) => {
       const { incident: _incident, ...data } = e.data ?? {};
       if (isIncidentNote(data.note)) delete data.note;
       return { ...e, at: iso(e.at)!, data: e.data && data };

@@ -338,6 +338,8 @@ describe("a tenant's read-only view", () => {
     expect(own.body.sla.map((c: { target: string }) => c.target)).toEqual(['response', 'restore', 'resolve']);
     expect(own.body.events.every((e: { visibility: string; id?: unknown }) => e.visibility === 'customer' && !('id' in e))).toBe(true);
     expect(eventKinds(own.body)).toEqual(['opened', 'comment', 'state_changed']);
+    // A state change keeps its note (customer updates send it too), not who made it.
+    expect(own.body.events[2]).toEqual({ at: expect.any(String), kind: 'state_changed', visibility: 'customer', data: { from: 'new', to: 'acknowledged', note: 'looking into it' } });
     const text = JSON.stringify(own.body);
     for (const secret of ['INTERNAL', 'frank']) expect(text, `the customer view must not show "${secret}"`).not.toContain(secret);
 
@@ -372,6 +374,9 @@ describe("a tenant's read-only view", () => {
     expect(tickets).toEqual([expect.objectContaining({ tenant: 'acme', priority: 'P0', state: 'acknowledged' })]);
     const view = (await asTenant(t, `/v1/tenant/tickets/${tickets[0].id}`, ACME_TOKEN)).body;
     expect(JSON.stringify(view)).not.toMatch(/incident/);
+    // Nor who acted: like the assignee, the engineers stay unnamed (the status page and customer updates name none).
+    expect(eventKinds(view)).toContain('state_changed');
+    expect(JSON.stringify(view)).not.toMatch(/carol/);
     expect((await asTenant(t, '/v1/tenant/tickets', GLOBEX_TOKEN)).body.tickets).toEqual([]);
     expect((await asTenant(t, `/v1/tenant/tickets/${tickets[0].id}`, GLOBEX_TOKEN)).status).toBe(404);
   });
