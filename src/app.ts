@@ -8,7 +8,7 @@ import { loopBusyPlugin } from './api/loop-busy.js';
 import { type Env, publicUrlOf } from './config/env.js';
 import type { FileConfig } from './config/file.js';
 import { clientErrorHandler, registerErrorHandler } from './shared/http-errors.js';
-import { SECURITY_SCHEMES, openApiTransform, openApiTransformObject } from './shared/openapi.js';
+import { SECURITY_SCHEMES, TAGS, openApiTransform, openApiTransformObject } from './shared/openapi.js';
 import { createLogger } from './log.js';
 import { RequestLog } from './request-log.js';
 import type { Logger } from 'pino';
@@ -100,6 +100,7 @@ export async function buildApp(opts: AppOptions): Promise<App> {
       },
       // Relative: the document describes the instance that serves it, whatever its address.
       servers: [{ url: '/', description: 'this qoswatch instance' }],
+      tags: [...TAGS],
       // No document-wide security: each operation states its audience (SECURITY in shared/openapi.ts).
       components: { securitySchemes: SECURITY_SCHEMES },
     },

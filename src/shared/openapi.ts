@@ -90,6 +90,24 @@ export const SECURITY = {
   none: [],
 } as const satisfies Record<string, readonly Requirement[]>;
 
+/** The document's tags, in the order the reference shows them: every operation has one of these. */
+export const TAGS = [
+  { name: 'telemetry', description: 'Players and SDKs send QoS samples: HTTP batches, a WebSocket stream, CMCD event reports' },
+  { name: 'incidents', description: 'Incidents the alert rules open: list, follow live, acknowledge, mitigate, resolve, escalate, reassign' },
+  { name: 'silences', description: 'Silences and maintenance windows: they stop paging, not recording' },
+  { name: 'rules', description: 'The alert rules in force, the current alerts, reloading the rules directory' },
+  { name: 'sources', description: 'Alert sources (Alertmanager, Grafana, PagerDuty Events v2, generic webhooks) and monitored-job heartbeats' },
+  { name: 'oncall', description: 'Who is on call: schedules, overrides, calendar feeds' },
+  { name: 'paging', description: 'Signed links in pages: acknowledge or resolve without signing in' },
+  { name: 'tickets', description: "Tickets with their SLA clocks and postmortems, and each tenant's read-only view" },
+  { name: 'reports', description: 'SLA attainment and the scheduled QoS reports' },
+  { name: 'events', description: 'Planned high-traffic events: tighter thresholds while they run, a readiness report before' },
+  { name: 'status', description: "Customers' status pages and their share links" },
+  { name: 'accounts', description: 'Signing in and out, your own account and tokens, users, the audit log' },
+  { name: 'admin', description: 'Tenants, their ingest keys and tenant API tokens' },
+  { name: 'operations', description: 'Health, readiness and the Prometheus metrics of qoswatch itself' },
+] as const;
+
 /** The body of every error (src/shared/http-errors.ts). */
 export const errorBody = z
   .object({

@@ -18,8 +18,6 @@ export const ingestResultSchema = z
  */
 export const COLLECTOR_ERRORS = errorResponses(400, 401, 413, 415, 429, 503);
 
-export { errorBody as errorBodySchema } from '../shared/openapi.js';
-
 export const keyQuerySchema = z.object({
   key: z.string().optional().describe('ingest key, for clients that cannot set headers (sendBeacon, browser WebSocket)'),
 });

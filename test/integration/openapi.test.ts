@@ -13,6 +13,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as 
 
 interface Operation {
   operationId?: string;
+  tags?: string[];
   summary?: string;
   security?: Record<string, string[]>[];
   parameters?: unknown[];
@@ -21,6 +22,7 @@ interface Operation {
 }
 interface Document {
   openapi: string;
+  tags?: { name: string; description?: string }[];
   paths: Record<string, Partial<Record<(typeof METHODS)[number], Operation>>>;
   components: { securitySchemes: Record<string, unknown> };
 }
@@ -53,6 +55,12 @@ describe('OpenAPI document', () => {
     expect(ops.filter(([, op]) => !op.operationId || !/^[a-z][a-zA-Z0-9]+$/.test(op.operationId)).map(([name]) => name)).toEqual([]);
     expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
     expect(ops.filter(([, op]) => !op.summary?.trim()).map(([name]) => name)).toEqual([]);
+  });
+
+  it('files every operation under one tag the document describes', () => {
+    const tags = new Map((doc.tags ?? []).map((t) => [t.name, t.description]));
+    expect([...tags.values()].every((d) => typeof d === 'string' && d.length > 0)).toBe(true);
+    expect(operations(doc).filter(([, op]) => op.tags?.length !== 1 || !tags.has(op.tags[0]!)).map(([name]) => name)).toEqual([]);
   });
 
   it('states the audience of every operation on purpose: no document-wide default, only declared schemes', () => {
