@@ -223,9 +223,9 @@ describe('WebSocket frames and acks', () => {
 });
 
 describe('WebSocket endpoint', () => {
-  it('is listed in /docs, and a plain GET is told to upgrade (426)', async () => {
+  it('is listed in the OpenAPI document, and a plain GET is told to upgrade (426)', async () => {
     const t = await start();
-    const doc = (await (await fetch(`${t.url}/docs`)).json()) as { paths: Record<string, { get: { summary: string } }> };
+    const doc = (await (await fetch(`${t.url}/docs/openapi.json`)).json()) as { paths: Record<string, { get: { summary: string } }> };
     expect(doc.paths['/v1/telemetry/ws']!.get.summary).toMatch(/WebSocket/);
     const res = await fetch(`${t.wsUrl.replace('ws:', 'http:')}?key=${INGEST_KEY}`);
     expect(res.status).toBe(426);
