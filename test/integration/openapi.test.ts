@@ -105,6 +105,8 @@ describe('OpenAPI document', () => {
     expect(Object.keys(op('GET /v1/sla/report').responses['200']!.content!).sort()).toEqual(['application/json', 'text/csv']);
     expect(Object.keys(op('GET /v1/reports/qos').responses['200']!.content!).sort()).toEqual(['application/json', 'text/html']);
     expect(Object.keys(op('GET /v1/incidents/live').responses['200']!.content!)).toEqual(['text/event-stream']);
+    expect(Object.keys(op('GET /v1/oncall/calendar.ics').responses['200']!.content!)).toEqual(['text/calendar']);
+    expect(Object.keys(op('GET /v1/links/{token}').responses['200']!.content!)).toEqual(['text/html']);
     for (const name of ['POST /v1/telemetry', 'POST /v1/cmcd']) {
       const body = op(name).requestBody as { content: Record<string, unknown> };
       expect(Object.keys(body.content).sort(), name).toEqual(name === 'POST /v1/cmcd' ? ['application/cmcd'] : ['application/json', 'text/plain']);
