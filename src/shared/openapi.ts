@@ -211,8 +211,14 @@ const baseTransformObject = createJsonSchemaTransformObject({ zodToJsonConfig: {
  * operation accepts (the optional features that use some register their routes only when configured).
  */
 export function openApiTransformObject(doc: Parameters<typeof baseTransformObject>[0]): ReturnType<typeof baseTransformObject> {
-  type Doc = { components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> }; paths?: Record<string, Record<string, { security?: object[] }>> };
+  type Body = { required?: boolean; content?: Record<string, { schema?: { default?: unknown; anyOf?: { type?: unknown }[] } }> };
+  type Doc = { components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> }; paths?: Record<string, Record<string, { security?: object[]; requestBody?: Body }>> };
   const out = baseTransformObject(doc) as Doc;
+  // @fastify/swagger marks every body required; one with a default or that may be null can be left out.
+  for (const op of Object.values(out.paths ?? {}).flatMap((ops) => Object.values(ops))) {
+    const media = Object.values(op.requestBody?.content ?? {});
+    if (media.length > 0 && media.every((m) => m.schema?.default !== undefined || m.schema?.anyOf?.some((s) => s.type === 'null'))) op.requestBody!.required = false;
+  }
   const components = out.components ?? {};
   const schemas = components.schemas ?? {};
   const refsIn = (value: unknown) => [...JSON.stringify(value ?? null).matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);

@@ -37,6 +37,7 @@ async function tiny() {
       return { ok: true, extra: 'not in the schema' };
     },
   );
+  app.post('/orders/:id/cancel', { schema: { operationId: 'cancelOrder', summary: 'Cancel', security: SECURITY.staff, params: z.object({ id: z.string() }), body: z.object({ why: z.string() }).nullish(), response: { 200: jsonResponse(z.object({ ok: z.boolean() }), 'Cancelled'), ...errorResponses(400) } } }, async () => ({ ok: true }));
   app.post('/orders', { schema: { operationId: 'createOrder', summary: 'An order', security: SECURITY.ingest, body: order, response: { 202: jsonResponse(z.object({ ok: z.boolean() }), 'Taken'), ...errorResponses(400) } } }, async (_req, reply) =>
     reply.code(202).send({ ok: true }),
   );
@@ -73,13 +74,17 @@ describe('shared OpenAPI vocabulary', () => {
     expect(bad.json()).toEqual({ error: 'bad_request', message: 'fail: no' });
   });
 
-  it('keeps every branch of a union, names request-only components plainly and lists only what is used', async () => {
+  it('keeps every branch of a union, names request-only components plainly, lists only what is used, requires only required bodies', async () => {
     app = await tiny();
     const doc = app.swagger() as unknown as Doc;
     expect(doc.paths['/orders']!.post!.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/TestOrder' });
     // The zod type provider's own transform dropped the transformed branch; its output variant (unused) is gone.
     expect(doc.components.schemas.TestOrder).toMatchObject({ properties: { at: { anyOf: [{ type: 'integer' }, { type: 'string', pattern: '^\\d+$' }] } } });
     expect(Object.keys(doc.components.schemas).sort()).toEqual(['Error', 'TestOrder']);
+    // A body that may be left out (nullish, or with a default) is not required; others are.
+    expect(doc.paths['/orders']!.post!.requestBody.required).toBe(true);
+    expect(doc.paths['/orders/{id}/cancel']!.post!.requestBody.required).toBe(false);
+    expect((await app.inject({ method: 'POST', url: '/orders/7/cancel' })).statusCode).toBe(200);
     // Schemes no operation accepts are left out (unused components are a lint warning).
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['adminToken', 'ingestKey', 'ingestKeyQuery', 'session']);
   });
