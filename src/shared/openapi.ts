@@ -184,6 +184,8 @@ function override(ctx: { zodSchema: z.core.$ZodType; jsonSchema: z.core.JSONSche
 }
 
 const baseTransform = createJsonSchemaTransform({ zodToJsonConfig: { override } });
+/** Marks, between the two transforms, a request body that may be left out. */
+const OPTIONAL_BODY = 'x-optional-body';
 type TransformInput = Parameters<typeof baseTransform>[0];
 
 /**
@@ -192,6 +194,13 @@ type TransformInput = Parameters<typeof baseTransform>[0];
  */
 export function openApiTransform(doc: TransformInput): ReturnType<typeof baseTransform> {
   const out = baseTransform(doc);
+  // A body the route's validator takes when it is missing (nullish, or with a default) is optional; @fastify/swagger
+  // marks every body required, so the document transform below reads this mark. A body of any shape (z.unknown(),
+  // read by the handler) says nothing either way: it stays required.
+  const body = (doc.schema as { body?: unknown } | undefined)?.body;
+  const json = (out.schema as { body?: Record<string, unknown> }).body;
+  const anyShape = body instanceof z.ZodType && ['unknown', 'any'].includes(body._zod.def.type);
+  if (body instanceof z.ZodType && json && !anyShape && body.safeParse(undefined).success) json[OPTIONAL_BODY] = true;
   const source = (doc.schema as { response?: Record<string, unknown> } | undefined)?.response;
   const target = (out.schema as { response?: Record<string, Record<string, unknown>> }).response;
   if (source && target) {
@@ -211,13 +220,14 @@ const baseTransformObject = createJsonSchemaTransformObject({ zodToJsonConfig: {
  * operation accepts (the optional features that use some register their routes only when configured).
  */
 export function openApiTransformObject(doc: Parameters<typeof baseTransformObject>[0]): ReturnType<typeof baseTransformObject> {
-  type Body = { required?: boolean; content?: Record<string, { schema?: { default?: unknown; anyOf?: { type?: unknown }[] } }> };
+  type Body = { required?: boolean; content?: Record<string, { schema?: Record<string, unknown> }> };
   type Doc = { components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> }; paths?: Record<string, Record<string, { security?: object[]; requestBody?: Body }>> };
   const out = baseTransformObject(doc) as Doc;
-  // @fastify/swagger marks every body required; one with a default or that may be null can be left out.
   for (const op of Object.values(out.paths ?? {}).flatMap((ops) => Object.values(ops))) {
     const media = Object.values(op.requestBody?.content ?? {});
-    if (media.length > 0 && media.every((m) => m.schema?.default !== undefined || m.schema?.anyOf?.some((s) => s.type === 'null'))) op.requestBody!.required = false;
+    if (media.length === 0 || !media.every((m) => m.schema?.[OPTIONAL_BODY])) continue;
+    op.requestBody!.required = false;
+    for (const m of media) delete m.schema![OPTIONAL_BODY];
   }
   const components = out.components ?? {};
   const schemas = components.schemas ?? {};
