@@ -190,7 +190,7 @@ type TransformInput = Parameters<typeof baseTransform>[0];
 
 /**
  * The route transform for @fastify/swagger: the zod type provider's, keeping what it drops — the headers of described
- * responses (Retry-After).
+ * responses (Retry-After) — and marking a request body that may be left out.
  */
 export function openApiTransform(doc: TransformInput): ReturnType<typeof baseTransform> {
   const out = baseTransform(doc);
@@ -215,9 +215,10 @@ export function openApiTransform(doc: TransformInput): ReturnType<typeof baseTra
 const baseTransformObject = createJsonSchemaTransformObject({ zodToJsonConfig: { override } });
 
 /**
- * The document transform: the zod type provider's, less the components nothing refers to — it adds an input and an
- * output variant of every schema with an id, whether or not any operation uses it — and less the security schemes no
- * operation accepts (the optional features that use some register their routes only when configured).
+ * The document transform: the zod type provider's, with optional request bodies not required, less the components
+ * nothing refers to — it adds an input and an output variant of every schema with an id, whether or not any
+ * operation uses it — and less the security schemes no operation accepts (the optional features that use some
+ * register their routes only when configured).
  */
 export function openApiTransformObject(doc: Parameters<typeof baseTransformObject>[0]): ReturnType<typeof baseTransformObject> {
   type Body = { required?: boolean; content?: Record<string, { schema?: Record<string, unknown> }> };
