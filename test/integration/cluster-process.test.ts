@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/ports.js';
 import { NATS_URL, testPrefix } from '../helpers/nats.js';
 import { PG_URL, freshSchema } from '../helpers/postgres.js';
 import { header, json } from '../helpers/receiver.js';
-import { CLI, runCliStreams, servicesKilledAfterEach } from '../helpers/service.js';
+import { CLI, type ServiceProcess, runCliStreams, servicesKilledAfterEach } from '../helpers/service.js';
 
 /**
  * The cluster mode: nodes of the built service, as real processes, sharing their state in the machine's PostgreSQL
@@ -217,9 +217,12 @@ describe.runIf(PG_URL && NATS_URL)('cluster mode: nodes sharing PostgreSQL and N
       QOSWATCH_PARTITIONS: '4', QOSWATCH_LEASE_TTL: '1s', QOSWATCH_LEADER_CHECK: '200ms', QOSWATCH_RULES_DIR: writeRules([pagingRule()]),
       QOSWATCH_ONCALL: writeOnCall(doc), QOSWATCH_SHUTDOWN_TIMEOUT: '1s',
     };
+    const nodes: ServiceProcess[] = [];
     try {
       const a = await service({ ...common, QOSWATCH_ROLES: 'collector,worker,leader', QOSWATCH_NODE_ID: 'node-a' });
+      nodes.push(a);
       const b = await service({ ...common, QOSWATCH_ROLES: 'leader', QOSWATCH_NODE_ID: 'node-b' });
+      nodes.push(b);
       await waitFor('node-a to lead', async () => ((await leader(a.url)) === 1 ? true : undefined));
       const am = (await api(b.url, 'POST', '/v1/sources', { name: 'prom', kind: 'alertmanager' })).body;
       const post = (url: string, body: unknown) => fetch(`${url}${am.source.endpoint}`, { method: 'POST', headers: { authorization: `Bearer ${am.secret}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -241,6 +244,8 @@ describe.runIf(PG_URL && NATS_URL)('cluster mode: nodes sharing PostgreSQL and N
       expect((await incidents(a.url)).find((i) => i.id === missed.id).state).toBe('mitigated');
       for (const node of [a, b]) expect(node.output).not.toContain(hb.secret);
     } finally {
+      // The nodes first: the leader's heartbeat watch writes every second, and DROP SCHEMA beside it can deadlock.
+      await Promise.allSettled(nodes.map((n) => n.stop('SIGKILL')));
       await drop();
     }
   });
