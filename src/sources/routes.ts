@@ -1,5 +1,5 @@
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actorOf } from '../accounts/access.js';
@@ -10,7 +10,7 @@ import { bearer } from '../tenants/auth.js';
 import { toIso } from '../util/units.js';
 import { mappingSchema } from './model.js';
 import { KINDS, SOURCE_KINDS } from './registry.js';
-import { type Outcome, type Source, createSourceSchema, secretHash, updateSourceSchema } from './sources.js';
+import { type Source, createSourceSchema, secretHash, updateSourceSchema } from './sources.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -149,7 +149,6 @@ export const sourceReceiverRoutes: FastifyPluginAsyncZod<{ clock: () => number; 
     }
     return s;
   };
-  const reject = (reply: FastifyReply, o: Outcome) => reply.code(o.accepted === 0 && o.rejected.length > 0 ? 422 : 202).send(o);
   const tokenQuery = z.object({ token: z.string().max(256).optional().describe('the source secret, for senders that cannot set a header') });
   const tags = ['sources'];
   const security = SECURITY.integration;
@@ -168,7 +167,8 @@ export const sourceReceiverRoutes: FastifyPluginAsyncZod<{ clock: () => number; 
     },
     async (req, reply) => {
       const s = await authenticate(req, req.params.id);
-      return reject(reply, await app.sources.apply(s, app.sources.parse(s, req.body), clock()));
+      const o = await app.sources.apply(s, app.sources.parse(s, req.body), clock());
+      return reply.code(o.accepted === 0 && o.rejected.length > 0 ? 422 : 202).send(o);
     },
   );
 
