@@ -48,6 +48,12 @@ export interface Baseline {
   values: [window: number, value: number][];
 }
 
+/** The groups of one series under the rule set and groups of a generation. */
+interface Membership {
+  readonly generation: number;
+  readonly groups: readonly Group[];
+}
+
 interface Group {
   readonly rule: Rule;
   readonly key: string;
@@ -84,6 +90,13 @@ export class RuleEngine {
   /** Groups whose row must be written (takeChanged reads these, not every group). */
   private readonly unsaved = new Set<Group>();
   private readonly deleted: { rule_id: string; group_key: string }[] = [];
+  /**
+   * The groups each series is in, worked out once per rule set: a pass observes every series that took samples,
+   * thousands at a realistic state, and building their labels and keys again each time was most of its cost.
+   */
+  private readonly memberships = new WeakMap<SeriesKey, Membership>();
+  /** Bumped by a new rule set and when a group goes: memberships cached before are worked out again. */
+  private generation = 0;
   private lastWindow = -Infinity;
   private lastSlow = -Infinity;
   private readonly slowTickMs: number;
@@ -137,6 +150,7 @@ export class RuleEngine {
       if (groups.size === 0) this.groups.delete(id);
     }
     this.rules = rules;
+    this.generation++;
     this.lastWindow = -Infinity;
     // A kept rule may group or filter differently now: rebuild every group's series from the store.
     for (const groups of this.groups.values()) for (const g of groups.values()) g.members.clear();
@@ -155,7 +169,12 @@ export class RuleEngine {
   }
 
   /** Adds a series to the group of every rule that watches it, marks those groups dirty and returns them. */
-  private assign(s: SeriesKey): Group[] {
+  private assign(s: SeriesKey): readonly Group[] {
+    const known = this.memberships.get(s);
+    if (known?.generation === this.generation) {
+      for (const g of known.groups) this.markDirty(g);
+      return known.groups;
+    }
     const out: Group[] = [];
     for (const rule of this.rules) {
       const labels = labelsFor(rule, s);
@@ -165,6 +184,7 @@ export class RuleEngine {
       this.markDirty(g);
       out.push(g);
     }
+    this.memberships.set(s, { generation: this.generation, groups: out });
     return out;
   }
 
@@ -331,6 +351,7 @@ export class RuleEngine {
     const horizon = g.rule.kind === 'absent' ? g.rule.lookbackMs : g.rule.kind === 'drop' ? g.rule.baselineMs : g.rule.windowMs;
     if (g.alert.status !== 'inactive' || g.members.size > 0 || (g.lastSeen !== undefined && now - g.lastSeen <= horizon)) return;
     this.groups.get(g.rule.id)?.delete(g.key);
+    this.generation++;
     this.deleted.push({ rule_id: g.rule.id, group_key: g.key });
     this.unsaved.delete(g);
   }
