@@ -12,7 +12,7 @@ import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import { cmcdCollector } from './cmcd/collector.js';
 import { parseBody } from './body-json.js';
 import { httpIngest } from './http-ingest.js';
-import { batchSchema, envelopeSchema } from './sample-schema.js';
+import { batchSchema, envelopeSchema, isEnvelope } from './sample-schema.js';
 import { SECURITY, jsonResponse } from '../shared/openapi.js';
 import { COLLECTOR_ERRORS, contentEncodingSchema, idempotencyHeaderSchema, ingestResultSchema, keyQuerySchema } from './schemas.js';
 import { wsCollector } from './ws-collector.js';
@@ -180,7 +180,7 @@ export const collectors: FastifyPluginAsyncZod<CollectorOptions> = async (app, {
       // The full batch schema documents the route; the hot path checks only the envelope here and each sample
       // with the fast validator (telemetry/sample-schema.ts).
       validatorCompiler: ({ httpPart }) => (data) => {
-        if (httpPart !== 'body') return { value: data };
+        if (httpPart !== 'body' || isEnvelope(data)) return { value: data };
         const r = envelopeSchema.safeParse(data);
         return r.success ? { value: data } : { error: r.error };
       },

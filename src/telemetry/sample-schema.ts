@@ -142,6 +142,19 @@ export const envelopeSchema = z.strictObject({
   samples: z.array(z.unknown()).min(1, 'must hold at least one sample').max(MAX_SAMPLES_PER_BATCH, `must hold at most ${MAX_SAMPLES_PER_BATCH} samples`),
 });
 
+/**
+ * The hot path's envelope check: true exactly when `envelopeSchema` accepts the value (see the property test),
+ * without zod's walk over every element of a batch of thousands (its errors are still zod's: call it on false).
+ */
+export function isEnvelope(data: unknown): boolean {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
+  const o = data as Record<string, unknown>;
+  for (const k in o) if (k !== 'samples' && k !== 'sdk') return false;
+  const samples = o.samples;
+  if (!Array.isArray(samples) || samples.length < 1 || samples.length > MAX_SAMPLES_PER_BATCH) return false;
+  return o.sdk === undefined || sdkSchema.safeParse(o.sdk).success;
+}
+
 const FAST: Record<string, FieldSpec> = Object.assign(Object.create(null), SCALAR_FIELDS);
 const KNOWN_KEYS = new Set<string>([...Object.keys(SCALAR_FIELDS), 'ts', 'error', 'dims']);
 const DIM_SET = new Set<string>(DIMENSIONS);

@@ -6,6 +6,7 @@ import {
   METRIC_FIELDS,
   batchSchema,
   envelopeSchema,
+  isEnvelope,
   isValidSample,
   sampleErrors,
   sampleSchema,
@@ -700,6 +701,41 @@ describe('property: isValidSample agrees with sampleSchema', () => {
         expect(isValidSample(x)).toBe(true);
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe('property: isEnvelope agrees with envelopeSchema', () => {
+  const sample = { ts: NOW, region: 'eu', startup_ms: 1 };
+  const samples = fc.oneof(
+    fc.integer({ min: 0, max: 3 }).map((n) => Array.from({ length: n }, () => sample)),
+    fc.constantFrom(MAX_SAMPLES_PER_BATCH, MAX_SAMPLES_PER_BATCH + 1).map((n) => Array.from({ length: n }, () => sample)),
+    fc.jsonValue(),
+  );
+  const sdk = fc.oneof(fc.string({ maxLength: 130 }), fc.constantFrom('web/1.0', 'a\\b', 'x'.repeat(128), 'x'.repeat(129), '\ud800', 'bad\u0001'), fc.jsonValue());
+  const envelope = fc
+    .record({ samples, sdk, extra: fc.jsonValue() }, { requiredKeys: [] })
+    .chain((e) => fc.constantFrom(e, { samples: e.samples }, { samples: e.samples, sdk: e.sdk }, { sdk: e.sdk }, { ...e, __proto__: null }));
+
+  it('on envelopes with and without sdk, samples and unknown keys', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(envelope, (x) => {
+        const zod = envelopeSchema.safeParse(x).success;
+        expect(isEnvelope(x)).toBe(zod);
+        if (zod) accepted++;
+      }),
+      { numRuns: 3000 },
+    );
+    expect(accepted).toBeGreaterThan(300);
+  });
+
+  it('on arbitrary JSON values', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (x) => {
+        expect(isEnvelope(x)).toBe(envelopeSchema.safeParse(x).success);
+      }),
+      { numRuns: 2000 },
     );
   });
 });
