@@ -143,13 +143,15 @@ export const envelopeSchema = z.strictObject({
 });
 
 /**
- * The hot path's envelope check: true exactly when `envelopeSchema` accepts the value (see the property test),
- * without zod's walk over every element of a batch of thousands (its errors are still zod's: call it on false).
+ * The hot path's envelope check: true exactly when `envelopeSchema` accepts the value — with `frame`, when a
+ * WebSocket frame's schema (`seq` too) does (see the property tests) — without zod's walk over every element of a
+ * batch of thousands. Its errors are still zod's: call the schema on false.
  */
-export function isEnvelope(data: unknown): boolean {
+export function isEnvelope(data: unknown, frame = false): boolean {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
   const o = data as Record<string, unknown>;
-  for (const k in o) if (k !== 'samples' && k !== 'sdk') return false;
+  for (const k in o) if (k !== 'samples' && k !== 'sdk' && !(frame && k === 'seq')) return false;
+  if (frame && !(Number.isSafeInteger(o.seq) && (o.seq as number) >= 0)) return false;
   const samples = o.samples;
   if (!Array.isArray(samples) || samples.length < 1 || samples.length > MAX_SAMPLES_PER_BATCH) return false;
   return o.sdk === undefined || sdkSchema.safeParse(o.sdk).success;

@@ -2,12 +2,14 @@ import { isUtf8 } from 'node:buffer';
 import websocket from '@fastify/websocket';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { WebSocket } from 'ws';
+import type { z } from 'zod';
 import type { Env } from '../config/env.js';
 import type { Metrics, RefusalReason } from '../metrics.js';
 import { describeZodError } from '../shared/http-errors.js';
 import { AUTH_MESSAGES, authenticateIngest } from '../tenants/auth.js';
 import type { IngestKey } from '../tenants/keys.js';
 import { parseBody } from './body-json.js';
+import { isEnvelope } from './sample-schema.js';
 import type { Intake } from './intake.js';
 import { SECURITY, errorResponses, noContent } from '../shared/openapi.js';
 import { keyQuerySchema, wsFrameSchema } from './schemas.js';
@@ -187,7 +189,7 @@ class WsSession {
       this.send({ seq: null, error: 'bad_request', message: `frame is not valid JSON${isBinary ? ' (binary frames must hold UTF-8 JSON)' : ''}` });
       return;
     }
-    const parsed = wsFrameSchema.safeParse(frame);
+    const parsed = isEnvelope(frame, true) ? { success: true as const, data: frame as z.infer<typeof wsFrameSchema> } : wsFrameSchema.safeParse(frame);
     if (!parsed.success) {
       const seq = (frame as { seq?: unknown } | null)?.seq;
       this.send({ seq: typeof seq === 'number' ? seq : null, error: 'bad_request', message: describeZodError(parsed.error) });

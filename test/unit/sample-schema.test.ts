@@ -12,6 +12,7 @@ import {
   sampleSchema,
   zodIssuesToErrors,
 } from '../../src/telemetry/sample-schema.js';
+import { wsFrameSchema } from '../../src/telemetry/schemas.js';
 
 /** A fixed instant; nothing here depends on the clock. */
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -737,5 +738,20 @@ describe('property: isEnvelope agrees with envelopeSchema', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('as a WebSocket frame (with seq), on frames with and without seq', () => {
+    const seq = fc.oneof({ arbitrary: fc.nat(), weight: 3 }, { arbitrary: fc.constantFrom(-1, 0.5, -0, Number.MAX_SAFE_INTEGER + 1, '1', null), weight: 1 }, { arbitrary: fc.double(), weight: 1 });
+    let accepted = 0;
+    fc.assert(
+      fc.property(envelope, seq, fc.boolean(), (e, n, withSeq) => {
+        const x = withSeq && typeof e === 'object' && e !== null ? { ...e, seq: n } : e;
+        const zod = wsFrameSchema.safeParse(x).success;
+        expect(isEnvelope(x, true)).toBe(zod);
+        if (zod) accepted++;
+      }),
+      { numRuns: 3000 },
+    );
+    expect(accepted).toBeGreaterThan(60);
   });
 });
