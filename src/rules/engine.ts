@@ -142,7 +142,7 @@ export class RuleEngine {
         }
         groups.delete(g.key);
         this.deleted.push({ rule_id: id, group_key: g.key });
-        this.unsaved.delete(g);
+        this.forgetUnsaved(g);
         if (g.alert.status === 'firing' || g.alert.status === 'clearing') {
           events.push({ type: 'cleared', previous: g.alert.priority!, values: undefined, rule: g.rule, key: g.key, labels: g.labels, at: now });
         }
@@ -162,6 +162,8 @@ export class RuleEngine {
   observe(series: readonly SeriesKey[], now: number): void {
     for (const s of series) {
       for (const g of this.assign(s)) {
+        // once per group and pass, not per member series (a time is a heap number: each write allocates one)
+        if (g.lastSeen === now) continue;
         g.lastSeen = now;
         this.unsave(g, 'later');
       }
@@ -225,8 +227,7 @@ export class RuleEngine {
     for (const g of this.unsaved) {
       if (g.persist === 'now' || (all && g.persist === 'later')) {
         upserts.push({ rule_id: g.rule.id, group_key: g.key, labels: g.labels, state: { ...g.alert }, last_seen: g.lastSeen, baseline: { seen: g.baseline.seen, values: [...g.baseline.values] } });
-        g.persist = undefined;
-        this.unsaved.delete(g);
+        this.forgetUnsaved(g);
       }
     }
     return { upserts, deletes: this.deleted.splice(0) };
@@ -353,13 +354,19 @@ export class RuleEngine {
     this.groups.get(g.rule.id)?.delete(g.key);
     this.generation++;
     this.deleted.push({ rule_id: g.rule.id, group_key: g.key });
-    this.unsaved.delete(g);
+    this.forgetUnsaved(g);
   }
 
   /** Flags a group's row for writing: 'now' (a transition) wins over 'later' (last seen, baseline). */
   private unsave(g: Group, when: 'now' | 'later'): void {
+    // A group is in `unsaved` exactly while it has a `persist`: a pass marks thousands, most of them already in.
+    if (g.persist === undefined) this.unsaved.add(g);
     if (g.persist !== 'now') g.persist = when;
-    this.unsaved.add(g);
+  }
+
+  private forgetUnsaved(g: Group): void {
+    g.persist = undefined;
+    this.unsaved.delete(g);
   }
 
   private markDirty(g: Group): void {
