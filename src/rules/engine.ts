@@ -48,8 +48,9 @@ export interface Baseline {
   values: [window: number, value: number][];
 }
 
-/** The groups of one series under the rule set and groups of a generation. */
+/** The groups of one series in an engine, under the rule set and groups of a generation. */
 interface Membership {
+  readonly engine: RuleEngine;
   readonly generation: number;
   readonly groups: readonly Group[];
 }
@@ -90,11 +91,6 @@ export class RuleEngine {
   /** Groups whose row must be written (takeChanged reads these, not every group). */
   private readonly unsaved = new Set<Group>();
   private readonly deleted: { rule_id: string; group_key: string }[] = [];
-  /**
-   * The groups each series is in, worked out once per rule set: a pass observes every series that took samples,
-   * thousands at a realistic state, and building their labels and keys again each time was most of its cost.
-   */
-  private readonly memberships = new WeakMap<SeriesKey, Membership>();
   /** Bumped by a new rule set and when a group goes: memberships cached before are worked out again. */
   private generation = 0;
   private lastWindow = -Infinity;
@@ -172,8 +168,10 @@ export class RuleEngine {
 
   /** Adds a series to the group of every rule that watches it, marks those groups dirty and returns them. */
   private assign(s: SeriesKey): readonly Group[] {
-    const known = this.memberships.get(s);
-    if (known?.generation === this.generation) {
+    // The groups of a series are worked out once per rule set and kept with it: a pass observes every series that
+    // took samples, thousands at a realistic state, and building their labels and keys each time was most of its cost.
+    const known = s.ruleMemo as Membership | undefined;
+    if (known?.engine === this && known.generation === this.generation) {
       for (const g of known.groups) this.markDirty(g);
       return known.groups;
     }
@@ -186,7 +184,7 @@ export class RuleEngine {
       this.markDirty(g);
       out.push(g);
     }
-    this.memberships.set(s, { generation: this.generation, groups: out });
+    s.ruleMemo = { engine: this, generation: this.generation, groups: out } satisfies Membership;
     return out;
   }
 

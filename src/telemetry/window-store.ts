@@ -14,6 +14,8 @@ export interface SeriesKey {
   readonly region: string;
   readonly dim?: string;
   readonly value?: string;
+  /** What the rule engine keeps with the series (the groups it is in), opaque here: no lookup per pass. */
+  ruleMemo?: unknown;
 }
 
 /** The sketches of a window aggregate. */
@@ -497,7 +499,7 @@ export class WindowStore {
   }
 
   private create(usage: TenantUsage, tenant: string, region: string, dim?: string, value?: string): Series {
-    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), lastWindow: -Infinity, lastAgg: undefined, merged: undefined, slot: undefined, gone: false, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity };
+    const s: Series = { id: this.nextId++, usage, tenant, region, dim, value, windows: new Map(), lastWindow: -Infinity, lastAgg: undefined, merged: undefined, slot: undefined, gone: false, touched: false, viewersSeenAt: -Infinity, concurrencySeenAt: -Infinity, ruleMemo: undefined };
     this.byId.set(s.id, s);
     this.budgets.seriesAdded(usage);
     return s;
