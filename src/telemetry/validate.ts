@@ -9,8 +9,22 @@ export interface Rejection {
   errors: FieldError[];
 }
 
+/**
+ * A valid sample and its index in the batch. A class, not an object literal: V8 pretenures an object literal's
+ * allocation site once most of its objects outlive a young-generation GC, and an entry allocated in the old
+ * generation keeps its young sample alive through every scavenge until the next full GC. That promoted every
+ * parsed batch (≈ 4 MB per scavenge at 150 k samples/s, the samples' objects, their dims and timestamps).
+ * Instances of a class are allocated without an allocation site.
+ */
+export class AcceptedSample {
+  constructor(
+    readonly index: number,
+    readonly sample: Sample,
+  ) {}
+}
+
 export interface ValidatedBatch {
-  accepted: { index: number; sample: Sample }[];
+  accepted: AcceptedSample[];
   rejected: Rejection[];
   reasons: RejectReason[];
 }
@@ -42,7 +56,7 @@ export function validateSamples(samples: readonly unknown[], now: number, maxAge
       continue;
     }
     sample.ts = ts;
-    out.accepted.push({ index: i, sample });
+    out.accepted.push(new AcceptedSample(i, sample));
   }
   return out;
 }
