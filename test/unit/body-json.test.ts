@@ -89,6 +89,16 @@ describe('parseBody', () => {
     );
   });
 
+  it('parses a piece longer than its reused buffer (one huge sample), and the next body as well', () => {
+    const huge = sample(1, `,"note":"${'x'.repeat(3 * PIECE)}"`);
+    const body = Buffer.from(`{"samples":[${big(400)},${huge},${big(400)}]}`);
+    expect(actual(body)).toEqual(reference(body));
+    const next = Buffer.from(`{"samples":[${big(1500, ',"dims":{"cdn":"東京"}')}]}`);
+    expect(next.length).toBeGreaterThan(2 * PIECE);
+    expect(actual(next)).toEqual(reference(next));
+    expect(body.toString()).toContain(huge); // the caller's bytes are left as they were
+  });
+
   it('parses small bodies whole', () => {
     for (const c of ['{"samples":[]}', '{}', '', 'null', '{"samples":[{"a":1}]}']) expect(actual(Buffer.from(c))).toEqual(reference(Buffer.from(c)));
   });
